@@ -1,0 +1,128 @@
+"""The ``harness`` command line.
+
+Exit codes: 0 every expectation held, 1 an expectation failed or a run errored,
+2 bad input (a malformed scenario, an unknown variant or plugin). Heavy modules
+(torch, transformers) are imported only inside the commands that train.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
+
+
+class BadInput(click.ClickException):
+    exit_code = EXIT_BAD_INPUT
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="harness")
+def main() -> None:
+    """Replay training incidents as scenarios and prove which fix cures them.
+
+    \b
+    harness run scenarios/issue11.yaml                 # broken vs fixed, A/B report
+    harness run scenarios/issue11.yaml --variant fixed # one variant
+    harness plugins                                    # every fix and monitor
+    """
+
+
+@main.command()
+@click.argument("scenario_path", metavar="SCENARIO", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--variant", "-v", "variants", multiple=True, metavar="NAME", help="Run only this variant (repeatable). Default: all.")
+@click.option("--seed", "seeds", type=int, multiple=True, metavar="S", help="Run with this seed (repeatable). Default: the scenario's seeds.")
+@click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path), help="Write the JSON report here.")
+@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), help="Override the scenario's train.device.")
+@click.option(
+    "--results-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Where each run's result and checkpoints are written. Default: .harness/<scenario name>.",
+)
+@click.option("--quiet", "-q", is_flag=True, help="No progress bars; print only the table.")
+def run(
+    scenario_path: Path,
+    variants: tuple[str, ...],
+    seeds: tuple[int, ...],
+    json_path: Path | None,
+    device: str | None,
+    results_dir: Path | None,
+    quiet: bool,
+) -> None:
+    """Run SCENARIO's variants and check their expectations."""
+    from rich.console import Console
+
+    from harness.expectations import closest
+    from harness.scenario import ScenarioError, load_scenario
+
+    console = Console(stderr=False)
+    try:
+        scenario = load_scenario(scenario_path)
+    except ScenarioError as exc:
+        raise BadInput(str(exc)) from None
+    for name in variants:
+        if name not in scenario.variants:
+            raise BadInput(f"{scenario_path}: unknown variant {name!r}{closest(name, list(scenario.variants))}")
+
+    from harness.reports.json_report import write_json_report
+    from harness.reports.terminal import ProgressObserver, make_progress, print_report
+    from harness.runner import default_results_dir, plan_runs, run_passed, run_suite, suite_report
+
+    keys = plan_runs(scenario, list(variants) or None, list(seeds) or None)
+    out_dir = results_dir or default_results_dir(scenario)
+    progress = make_progress(console)
+    observers: dict[object, ProgressObserver] = {}
+
+    def observers_for(key: object) -> tuple[object, ...]:
+        if quiet:
+            return ()
+        observers[key] = ProgressObserver(progress, f"{key.variant} seed {key.seed}")
+        return (observers[key],)
+
+    def on_result(key: object, record: dict) -> None:
+        if key in observers:
+            observers[key].finish(record)
+
+    if quiet:
+        records = run_suite(scenario, keys, results_dir=out_dir, device=device, on_result=on_result)
+    else:
+        with progress:
+            records = run_suite(
+                scenario, keys, results_dir=out_dir, device=device, observers_for=observers_for, on_result=on_result
+            )
+    report = suite_report(scenario, records)
+    if json_path:
+        write_json_report(json_path, report)
+    print_report(console, report)
+    sys.exit(EXIT_OK if all(run_passed(r) for r in records) else EXIT_FAILED)
+
+
+@main.command()
+def plugins() -> None:
+    """List every plugin: built-in or external, its kind, hooks and parameters."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from harness.pluginmanager import PluginLoadError, discover_plugins
+
+    try:
+        found = discover_plugins()
+    except PluginLoadError as exc:
+        raise BadInput(str(exc)) from None
+    table = Table(title="harness plugins")
+    for col in ("name", "kind", "source", "hooks", "parameters"):
+        table.add_column(col, overflow="fold")
+    for name, info in sorted(found.items()):
+        hooks = sorted(n for n in dir(info.cls) if hasattr(getattr(info.cls, n), "harness_impl"))
+        params = ", ".join(
+            f"{p}={f.default!r}" for p, f in info.cls.Params.model_fields.items()
+        ) or "-"
+        table.add_row(name, info.kind, info.source, ", ".join(hooks), params)
+    Console().print(table)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

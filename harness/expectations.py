@@ -1,0 +1,193 @@
+"""The expectation language: small, parsed with regular expressions, never ``eval``-ed.
+
+One expectation is one line::
+
+    final.f1 >= 0.80                         # a metric at final | first | min | max | epoch[N]
+    final.pred_positive_share between 0.3 and 0.6
+    finding collapse by epoch 2              # a finding of that kind at epoch <= 2
+    no finding collapse after epoch 2        # none at epoch > 2 ("no finding collapse": none at all)
+    status == ok                             # or !=, or: status in [ok, stopped]
+    epochs_run <= 3                          # also: steps
+    outcome.checkpoint_roundtrip == fails    # an outcome a plugin recorded
+
+An entry may also be a mapping ``{expect: LINE, when: {torch: ">=2.6"}}``; the
+expectation then applies only when the running PyTorch version satisfies the specifier.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+NUMBER = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?"
+COMPARE = r"<=|>=|==|!=|<|>"
+STATUSES = ("ok", "stopped", "diverged", "error", "timeout")
+SELECTORS = ("final", "first", "min", "max")
+RUN_VALUES = ("epochs_run", "steps")
+
+_METRIC = re.compile(
+    rf"^(?P<sel>final|first|min|max|epoch\[(?P<ep>\d+)\])\.(?P<metric>[A-Za-z_]\w*)\s*"
+    rf"(?:(?P<op>{COMPARE})\s*(?P<num>{NUMBER})|between\s+(?P<lo>{NUMBER})\s+and\s+(?P<hi>{NUMBER}))$"
+)
+_FINDING = re.compile(r"^(?P<no>no\s+)?finding\s+(?P<kind>[A-Za-z_]\w*)(?:\s+(?P<rel>by|after)\s+epoch\s+(?P<ep>\d+))?$")
+_STATUS = re.compile(r"^status\s*(?:(?P<op>==|!=)\s*(?P<word>\w+)|\s+in\s+\[(?P<words>[\w\s,]+)\])$")
+_RUN_VALUE = re.compile(rf"^(?P<name>{'|'.join(RUN_VALUES)})\s*(?P<op>{COMPARE})\s*(?P<num>{NUMBER})$")
+_OUTCOME = re.compile(r"^outcome\.(?P<name>[A-Za-z_]\w*)\s*(?P<op>==|!=)\s*(?P<word>[\w.-]+)$")
+
+_OPS = {
+    "<=": lambda a, b: a <= b,
+    ">=": lambda a, b: a >= b,
+    "==": lambda a, b: a == b,
+    "!=": lambda a, b: a != b,
+    "<": lambda a, b: a < b,
+    ">": lambda a, b: a > b,
+}
+
+
+class ExpectationSyntaxError(ValueError):
+    """An expectation line that does not parse or names something unknown."""
+
+
+@dataclass
+class Expectation:
+    """A parsed expectation; :meth:`evaluate` checks it against one run record."""
+
+    text: str
+    kind: str  # metric | finding | status | run_value | outcome
+    parts: dict[str, Any] = field(default_factory=dict)
+    when_torch: str | None = None
+
+    @property
+    def metric(self) -> str | None:
+        return self.parts.get("metric")
+
+    def applies(self, torch_version: str) -> bool:
+        if not self.when_torch:
+            return True
+        from packaging.specifiers import SpecifierSet
+        from packaging.version import Version
+
+        return Version(torch_version.split("+")[0]) in SpecifierSet(self.when_torch)
+
+    def evaluate(self, run: dict[str, Any]) -> tuple[bool, Any]:
+        """``(passed, observed)`` for a run record (see the JSON schema in the README)."""
+        return getattr(self, f"_eval_{self.kind}")(run)
+
+    def _eval_metric(self, run: dict[str, Any]) -> tuple[bool, Any]:
+        p = self.parts
+        values = [rec.get(p["metric"]) for rec in run.get("history", [])]
+        values = [v for v in values if isinstance(v, (int, float)) and not math.isnan(v)]
+        if p["sel"] == "epoch":
+            match = [rec.get(p["metric"]) for rec in run.get("history", []) if rec.get("epoch") == p["epoch"]]
+            observed = match[0] if match else None
+        elif not values:
+            observed = None
+        else:
+            observed = {"final": values[-1], "first": values[0], "min": min(values), "max": max(values)}[p["sel"]]
+        if observed is None or (isinstance(observed, float) and math.isnan(observed)):
+            return False, None
+        if "lo" in p:
+            return p["lo"] <= observed <= p["hi"], observed
+        return _OPS[p["op"]](observed, p["num"]), observed
+
+    def _eval_finding(self, run: dict[str, Any]) -> tuple[bool, Any]:
+        p = self.parts
+        epochs = [f["epoch"] for f in run.get("findings", []) if f["kind"] == p["kind"]]
+        if p["rel"] == "by":
+            hits = [e for e in epochs if e <= p["epoch"]]
+        elif p["rel"] == "after":
+            hits = [e for e in epochs if e > p["epoch"]]
+        else:
+            hits = epochs
+        observed = f"{p['kind']} at epochs {hits}" if hits else f"no {p['kind']}"
+        return (not hits) if p["negate"] else bool(hits), observed
+
+    def _eval_status(self, run: dict[str, Any]) -> tuple[bool, Any]:
+        status = run.get("status")
+        return (status in self.parts["allowed"]) != self.parts["negate"], status
+
+    def _eval_run_value(self, run: dict[str, Any]) -> tuple[bool, Any]:
+        p = self.parts
+        observed = len(run.get("history", [])) if p["name"] == "epochs_run" else run.get("steps")
+        if observed is None:
+            return False, None
+        return _OPS[p["op"]](observed, p["num"]), observed
+
+    def _eval_outcome(self, run: dict[str, Any]) -> tuple[bool, Any]:
+        p = self.parts
+        observed = run.get("outcomes", {}).get(p["name"])
+        return _OPS[p["op"]](str(observed), p["word"]), observed
+
+
+def parse_expectation(
+    text: str,
+    *,
+    metrics: tuple[str, ...] | None = None,
+    finding_kinds: tuple[str, ...] | None = None,
+    when_torch: str | None = None,
+) -> Expectation:
+    """Parse one line; unknown metric/finding names raise with the closest valid name."""
+    line = " ".join(str(text).split())
+    if m := _METRIC.match(line):
+        metric = m["metric"]
+        _check_name(metric, metrics, "metric")
+        sel = "epoch" if m["ep"] is not None else m["sel"]
+        parts: dict[str, Any] = {"sel": sel, "metric": metric}
+        if m["ep"] is not None:
+            parts["epoch"] = int(m["ep"])
+        if m["op"]:
+            parts.update(op=m["op"], num=float(m["num"]))
+        else:
+            lo, hi = float(m["lo"]), float(m["hi"])
+            if lo > hi:
+                raise ExpectationSyntaxError(f"{line!r}: empty range, {lo} > {hi}")
+            parts.update(lo=lo, hi=hi)
+        return Expectation(line, "metric", parts, when_torch)
+    if m := _FINDING.match(line):
+        _check_name(m["kind"], finding_kinds, "finding kind")
+        parts = {"kind": m["kind"], "negate": bool(m["no"]), "rel": m["rel"], "epoch": int(m["ep"] or 0)}
+        return Expectation(line, "finding", parts, when_torch)
+    if m := _STATUS.match(line):
+        words = [m["word"]] if m["word"] else [w for w in re.split(r"[\s,]+", m["words"]) if w]
+        for word in words:
+            _check_name(word, STATUSES, "status")
+        return Expectation(line, "status", {"allowed": tuple(words), "negate": m["op"] == "!="}, when_torch)
+    if m := _RUN_VALUE.match(line):
+        return Expectation(line, "run_value", {"name": m["name"], "op": m["op"], "num": float(m["num"])}, when_torch)
+    if m := _OUTCOME.match(line):
+        return Expectation(line, "outcome", {"name": m["name"], "op": m["op"], "word": m["word"]}, when_torch)
+    raise ExpectationSyntaxError(
+        f"cannot parse expectation {line!r}; expected e.g. 'final.f1 >= 0.8', "
+        "'final.x between 0.3 and 0.6', 'finding collapse by epoch 2', 'no finding collapse after epoch 2', "
+        "'status == ok', 'epochs_run <= 3' or 'outcome.NAME == VALUE'"
+    )
+
+
+def closest(name: str, choices: tuple[str, ...] | list[str]) -> str:
+    """`` (did you mean 'x'?)`` for the closest valid name, or an empty string."""
+    import difflib
+
+    best = difflib.get_close_matches(name, list(choices), n=1, cutoff=0.5)
+    return f" (did you mean {best[0]!r}?)" if best else ""
+
+
+def _check_name(name: str, valid: tuple[str, ...] | None, what: str) -> None:
+    if valid is not None and name not in valid:
+        raise ExpectationSyntaxError(f"unknown {what} {name!r}{closest(name, valid)}")
+
+
+def evaluate_all(expectations: list[Expectation], run: dict[str, Any], torch_version: str) -> list[dict[str, Any]]:
+    """The ``expectations`` entries of a run record; ``passed`` is None when not applicable."""
+    results = []
+    for exp in expectations:
+        if not exp.applies(torch_version):
+            results.append({"name": exp.text, "passed": None, "observed": None, "when": exp.when_torch})
+            continue
+        passed, observed = exp.evaluate(run)
+        entry: dict[str, Any] = {"name": exp.text, "passed": bool(passed), "observed": observed}
+        if exp.when_torch:
+            entry["when"] = exp.when_torch
+        results.append(entry)
+    return results

@@ -1,0 +1,144 @@
+"""The training loop: one function, read top to bottom, with hooks where fixes plug in.
+
+Nothing here knows about any fix. Where a hand-written script would say ``if fix:``,
+the loop raises a hook (see :mod:`harness.hookspecs` for the whole sequence), and the
+plugins enabled for the run answer it.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from harness.state import Hparams, TrainState
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python, NumPy and torch so a CPU run is bit-for-bit repeatable."""
+    import numpy as np
+
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+    os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+
+
+def resolve_device(requested: str) -> torch.device:
+    if requested == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if requested == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError("device 'cuda' was requested but torch.cuda.is_available() is False")
+    return torch.device(requested)
+
+
+def build_state(workload: Any, train_cfg: Any, seed: int, device: torch.device, run_dir: Path | None) -> TrainState:
+    """Seed, build model and data loaders, and wrap them in a fresh :class:`TrainState`."""
+    from torch.utils.data import DataLoader
+
+    seed_everything(seed)
+    train_set, val_set = workload.datasets()
+    model = workload.build_model().to(device)
+    order = torch.Generator().manual_seed(seed)  # shuffling draws only from its own generator
+    train_loader = DataLoader(
+        train_set, batch_size=train_cfg.batch_size, shuffle=True, generator=order, collate_fn=workload.collate
+    )
+    eval_batch = getattr(workload.params, "eval_batch_size", train_cfg.batch_size)
+    # its own generator too: iterating a DataLoader draws a base seed, which must not come
+    # from the global RNG (dropout's stream) or validation would change training
+    val_loader = DataLoader(
+        val_set, batch_size=eval_batch, shuffle=False, generator=torch.Generator(), collate_fn=workload.collate
+    )
+    batches = len(train_loader)
+    hparams = Hparams(
+        lr=train_cfg.lr,
+        batch_size=train_cfg.batch_size,
+        epochs=train_cfg.epochs,
+        accumulation_steps=train_cfg.accumulation_steps,
+        warmup_ratio=train_cfg.warmup_ratio,
+        weight_decay=train_cfg.weight_decay,
+        batches_per_epoch=batches,
+        total_steps=batches * train_cfg.epochs,
+    )
+    return TrainState(
+        workload=workload,
+        model=model,
+        device=device,
+        hparams=hparams,
+        train_loader=train_loader,
+        val_loader=val_loader,
+        seed=seed,
+        run_dir=run_dir,
+    )
+
+
+def train(state: TrainState, hook: Any) -> str:
+    """Train until the last epoch, a stop request or a non-finite loss.
+
+    :param hook: the run's ``pluginmanager.hook`` relay.
+    :returns: the run status: ``ok``, ``stopped`` or ``diverged``.
+    """
+    model, hp = state.model, state.hparams
+
+    # ---- set-up: plugins adjust hyper-parameters, then build the training objects
+    hook.on_setup(state=state)
+    state.criterion = hook.make_criterion(state=state)
+    state.optimizer = hook.make_optimizer(state=state)
+    state.scheduler = hook.make_scheduler(state=state)
+    hook.on_train_start(state=state)
+
+    status = "ok"
+    for epoch in range(state.epoch + 1, hp.epochs + 1):
+        state.epoch = epoch
+        model.train()
+        batch_losses: list[torch.Tensor] = []
+        last = len(state.train_loader) - 1
+
+        # ---- one epoch of optimisation
+        for index, batch in enumerate(state.train_loader):
+            state.batch_index = index
+            batch = {k: v.to(state.device, non_blocking=True) for k, v in batch.items()}
+            hook.on_batch(state=state, batch=batch)
+            with hook.forward_context(state=state):
+                outputs = state.workload.forward(model, batch)
+                loss = hook.compute_loss(state=state, batch=batch, outputs=outputs)
+                for term in hook.extra_losses(state=state, batch=batch, outputs=outputs):
+                    loss = loss + term
+            batch_losses.append(loss.detach())
+            hook.backward(state=state, loss=loss / hp.accumulation_steps)
+            if (index + 1) % hp.accumulation_steps == 0 or index == last:
+                hook.on_before_optimizer_step(state=state)
+                hook.optimizer_step(state=state)
+                state.optimizer.zero_grad(set_to_none=True)
+                state.step += 1
+                state.lr_per_step.append(state.current_lr())
+                hook.on_step(state=state, loss=batch_losses[-1])
+            if state.stop_requested:
+                break
+
+        # ---- divergence: one host sync per epoch instead of one per step
+        losses = torch.stack(batch_losses).float()
+        finite = torch.isfinite(losses)
+        if not bool(finite.all()):
+            first_bad = int((~finite).nonzero()[0])
+            state.diverged_at_step = (epoch - 1) * hp.batches_per_epoch + first_bad + 1
+            status = "diverged"
+            break
+
+        # ---- validation and per-epoch hooks
+        record: dict[str, Any] = {"epoch": epoch, "loss": float(losses.mean()), "steps": state.step}
+        record.update(state.workload.evaluate(model, state.val_loader, state.device))
+        record["lr"] = state.current_lr()
+        state.history.append(record)
+        hook.on_epoch_end(state=state, metrics=record)
+        if state.run_dir is not None:
+            hook.on_checkpoint(state=state, directory=Path(state.run_dir))
+        if state.stop_requested:
+            status = "stopped"
+            break
+
+    hook.on_train_end(state=state)
+    return status

@@ -1,0 +1,191 @@
+"""Running a scenario: one run per (variant, seed), each recorded and written on its own.
+
+A run never raises: a plugin exception ends it with status ``error`` (naming the plugin
+and hook, the traceback kept in the record), a non-finite loss with ``diverged``. Each
+finished run is written atomically to the results directory, so nothing finished is
+lost when a suite is interrupted.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+import traceback
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+from harness.expectations import evaluate_all
+from harness.scenario import Scenario
+
+SCHEMA_VERSION = 1
+
+
+@dataclass(frozen=True)
+class RunKey:
+    variant: str
+    seed: int
+
+    @property
+    def slug(self) -> str:
+        return f"{self.variant}-seed{self.seed}"
+
+
+def torch_version() -> str:
+    import torch
+
+    return torch.__version__
+
+
+def plan_runs(scenario: Scenario, variants: list[str] | None = None, seeds: list[int] | None = None) -> list[RunKey]:
+    names = variants or list(scenario.variants)
+    return [RunKey(v, s) for v in names for s in (seeds or scenario.seeds)]
+
+
+_WORKLOADS: dict[tuple[str, str], Any] = {}
+
+
+def _workload(scenario: Scenario) -> Any:
+    """One workload instance per process and configuration, so data loads once."""
+    from harness.workloads import workload_class
+
+    key = (scenario.workload, scenario.workload_params.model_dump_json())
+    if key not in _WORKLOADS:
+        _WORKLOADS[key] = workload_class(scenario.workload)(scenario.workload_params)
+    return _WORKLOADS[key]
+
+
+def write_json_atomic(path: Path, payload: Any) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    tmp.write_text(json.dumps(payload, indent=1, default=_json_default), encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def _json_default(value: Any) -> Any:
+    if hasattr(value, "item"):
+        return value.item()
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    return str(value)
+
+
+def execute_run(
+    scenario: Scenario,
+    key: RunKey,
+    *,
+    work_dir: Path,
+    device: str | None = None,
+    observers: tuple[Any, ...] = (),
+) -> dict[str, Any]:
+    """Train one (variant, seed) and return its record (see the README for the schema)."""
+    import torch
+
+    from harness.loop import build_state, resolve_device, train
+    from harness.pluginmanager import PluginError, build_run_manager, discover_plugins
+
+    variant = scenario.variants[key.variant]
+    cfg = variant.train
+    if device:
+        cfg = cfg.model_copy(update={"device": device})
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    run_dir = work_dir / "runs" / key.slug
+    record: dict[str, Any] = {
+        "variant": key.variant,
+        "seed": key.seed,
+        "status": "error",
+        "seconds": 0.0,
+        "plugins": {name: params.model_dump() for name, params in variant.plugins.items()},
+        "train": cfg.model_dump(),
+        "history": [],
+        "findings": [],
+        "expectations": [],
+        "trace": {},
+        "outcomes": {},
+        "lr_per_step": [],
+        "steps": 0,
+    }
+    started = time.perf_counter()
+    state = None
+    trace = None
+    try:
+        pm, trace = build_run_manager(discover_plugins(), variant.plugins, observers=observers)
+        state = build_state(_workload(scenario), cfg, key.seed, resolve_device(cfg.device), run_dir)
+        record["status"] = train(state, pm.hook)
+    except PluginError as exc:
+        record["error"] = {
+            "message": str(exc),
+            "plugin": exc.plugin,
+            "hook": exc.hook,
+            "traceback": "".join(traceback.format_exception(exc.original)),
+        }
+    except Exception as exc:  # a workload or core failure: recorded, the suite goes on
+        record["error"] = {"message": f"{type(exc).__name__}: {exc}", "traceback": traceback.format_exc()}
+    record["seconds"] = round(time.perf_counter() - started, 3)
+    if trace is not None:
+        record["trace"] = trace.as_dict()
+    if state is not None:
+        record.update(
+            history=state.history,
+            findings=[f.to_dict() for f in state.findings],
+            outcomes=dict(state.outcomes),
+            lr_per_step=state.lr_per_step,
+            steps=state.step,
+        )
+        if state.stop_reason:
+            record["stop_reason"] = state.stop_reason
+        if state.diverged_at_step is not None:
+            record["diverged_at_step"] = state.diverged_at_step
+    record["expectations"] = evaluate_all(variant.expectations, record, torch_version())
+    return record
+
+
+def run_passed(record: dict[str, Any]) -> bool:
+    """A run passes when it did not fail and every applicable expectation holds."""
+    if record["status"] in ("error", "timeout"):
+        return False
+    return all(e["passed"] is not False for e in record["expectations"])
+
+
+def run_suite(
+    scenario: Scenario,
+    keys: list[RunKey],
+    *,
+    results_dir: Path,
+    device: str | None = None,
+    observers_for: Callable[[RunKey], tuple[Any, ...]] = lambda key: (),
+    on_result: Callable[[RunKey, dict[str, Any]], None] = lambda key, record: None,
+) -> list[dict[str, Any]]:
+    """Run every key in order; each record is written to ``results_dir`` as soon as it exists."""
+    records = []
+    for key in keys:
+        record = execute_run(scenario, key, work_dir=results_dir, device=device, observers=observers_for(key))
+        write_json_atomic(results_dir / "results" / f"{key.slug}.json", record)
+        on_result(key, record)
+        records.append(record)
+    return records
+
+
+def suite_report(scenario: Scenario, records: list[dict[str, Any]]) -> dict[str, Any]:
+    """The stable JSON report: versions, scenario, every run, and the overall verdict."""
+    from harness import __version__
+
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "harness_version": __version__,
+        "torch_version": torch_version(),
+        "scenario": {
+            "name": scenario.name,
+            "path": str(scenario.path),
+            "workload": scenario.workload,
+            "workload_params": scenario.workload_params.model_dump(),
+        },
+        "runs": records,
+        "passed": all(run_passed(r) for r in records),
+    }
+
+
+def default_results_dir(scenario: Scenario) -> Path:
+    return Path(".harness") / scenario.name

@@ -1,0 +1,312 @@
+"""Loading and validating scenario files, completely, before any training starts.
+
+A scenario is a workload, a base training config, named variants (plugin toggles and
+parameters, optional training overrides, expectations) and seeds. Every problem is
+reported as one :class:`ScenarioError` naming the file, the line/column and the field.
+YAML is read with a safe loader only (``!!python/object`` tags are refused) and
+duplicate keys are errors, not silently overwritten.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, NonNegativeFloat, PositiveFloat, PositiveInt, ValidationError
+
+from harness.expectations import Expectation, ExpectationSyntaxError, closest, parse_expectation
+
+# ------------------------------------------------------------------ schema
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class TrainConfig(Strict):
+    epochs: PositiveInt = Field(5, description="training epochs")
+    batch_size: PositiveInt = Field(64, description="batch size per step")
+    lr: PositiveFloat = Field(2e-5, description="base learning rate (plugins may scale it)")
+    weight_decay: NonNegativeFloat = Field(0.01, description="AdamW weight decay")
+    accumulation_steps: PositiveInt = Field(1, description="batches per optimizer step")
+    warmup_ratio: float = Field(0.1, ge=0, le=1, description="share of steps spent warming up")
+    device: Literal["auto", "cpu", "cuda"] = Field("auto", description="where to train")
+    threads: PositiveInt | None = Field(None, description="torch CPU threads (default: torch's choice)")
+
+
+class WorkloadSpec(Strict):
+    name: str
+    params: dict[str, Any] = Field(default_factory=dict)
+
+
+class ExpectationSpec(Strict):
+    expect: str
+    when: dict[Literal["torch"], str] | None = None
+
+
+class VariantSpec(Strict):
+    description: str = ""
+    plugins: dict[str, Any] = Field(default_factory=dict)
+    train: dict[str, Any] = Field(default_factory=dict)
+    expect: list[str | ExpectationSpec] = Field(default_factory=list)
+
+
+class ScenarioSpec(Strict):
+    name: str = Field(min_length=1)
+    description: str = ""
+    workload: WorkloadSpec
+    train: TrainConfig = Field(default_factory=TrainConfig)
+    plugins: dict[str, Any] = Field(default_factory=dict)
+    variants: dict[str, VariantSpec] = Field(min_length=1)
+    seeds: list[int] = Field(default_factory=lambda: [0], min_length=1)
+
+
+# ------------------------------------------------------------------ resolved form
+
+
+@dataclass
+class Variant:
+    name: str
+    description: str
+    plugins: dict[str, BaseModel]  # enabled plugin name -> validated params
+    train: TrainConfig
+    expectations: list[Expectation]
+
+
+@dataclass
+class Scenario:
+    path: Path
+    name: str
+    description: str
+    workload: str
+    workload_params: BaseModel
+    variants: dict[str, Variant]
+    seeds: list[int]
+    raw: dict[str, Any] = field(default_factory=dict, repr=False)
+
+
+class ScenarioError(Exception):
+    """A scenario that cannot run; the message names file, line:column and field."""
+
+    def __init__(self, path: Path | str, field_path: str, message: str, line: int | None = None, col: int | None = None):
+        self.path, self.field, self.line, self.col = str(path), field_path, line, col
+        where = self.path + (f":{line}" if line else "") + (f":{col}" if line and col else "")
+        super().__init__(f"{where}: {field_path + ': ' if field_path else ''}{message}")
+
+
+# ------------------------------------------------------------------ YAML with positions
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """SafeLoader that refuses duplicate keys."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: dict[Any, Any] = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"duplicate key {key!r} (first at line {seen[key].line + 1})", key_node.start_mark
+                )
+            seen[key] = key_node.start_mark
+        return super().construct_mapping(node, deep=deep)
+
+
+def _locate(root: yaml.Node | None, loc: tuple[Any, ...]) -> tuple[int | None, int | None]:
+    """Line and column (1-based) of the deepest node on ``loc`` that exists."""
+    node, mark = root, (root.start_mark if root is not None else None)
+    for part in loc:
+        if isinstance(node, yaml.MappingNode):
+            for key_node, value_node in node.value:
+                if key_node.value == str(part):
+                    node, mark = value_node, key_node.start_mark
+                    break
+            else:
+                break
+        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
+            node = node.value[part]
+            mark = node.start_mark
+        else:
+            break
+    return (mark.line + 1, mark.column + 1) if mark is not None else (None, None)
+
+
+def _dotted(loc: tuple[Any, ...]) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+# ------------------------------------------------------------------ loading
+
+
+def read_yaml(path: Path) -> tuple[Any, yaml.Node | None]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ScenarioError(path, "", f"cannot read file: {exc.strerror or exc}") from None
+    try:
+        node = yaml.compose(text, Loader=_UniqueKeyLoader)
+        data = yaml.load(text, Loader=_UniqueKeyLoader)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        problem = getattr(exc, "problem", None) or str(exc)
+        line, col = (mark.line + 1, mark.column + 1) if mark else (None, None)
+        raise ScenarioError(path, "", f"invalid YAML: {problem}", line, col) from None
+    return data, node
+
+
+def load_scenario(path: str | Path, extra_plugins: tuple[str, ...] = ()) -> Scenario:
+    """Read, validate and resolve a scenario file; raises :class:`ScenarioError`."""
+    from harness.pluginmanager import PluginLoadError, discover_plugins
+    from harness.workloads import WORKLOADS, workload_params_model
+
+    path = Path(path)
+    data, root = read_yaml(path)
+
+    def fail(loc: tuple[Any, ...], message: str) -> ScenarioError:
+        line, col = _locate(root, loc)
+        return ScenarioError(path, _dotted(loc), message, line, col)
+
+    if not isinstance(data, dict):
+        raise fail((), "a scenario must be a mapping with name, workload and variants")
+    try:
+        spec = ScenarioSpec.model_validate(data)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p in ("str", "ExpectationSpec")))
+        message = err["msg"]
+        if err["type"] == "extra_forbidden":
+            message = f"unknown field {loc[-1]!r}"
+            valid = _valid_keys_for(loc[:-1])
+            message += closest(str(loc[-1]), valid)
+        raise fail(loc, message) from None
+
+    if spec.workload.name not in WORKLOADS:
+        raise fail(("workload", "name"), f"unknown workload {spec.workload.name!r}{closest(spec.workload.name, list(WORKLOADS))}")
+    try:
+        params_model = workload_params_model(spec.workload.name)
+        workload_params = params_model.model_validate(spec.workload.params)
+    except ValidationError as exc:
+        raise _pydantic_fail(fail, ("workload", "params"), exc, params_model) from None
+    workload_metrics = _workload_metrics(spec.workload.name)
+
+    try:
+        available = discover_plugins(extra_plugins)
+    except PluginLoadError as exc:
+        raise ScenarioError(path, "plugins", str(exc)) from None
+    finding_kinds = tuple(sorted({k for info in available.values() for k in info.cls.finding_kinds}))
+    metrics = tuple(workload_metrics) + ("loss", "lr", "steps", "epoch")
+
+    variants: dict[str, Variant] = {}
+    for vname, vspec in spec.variants.items():
+        enabled = _resolve_plugins(fail, available, spec.plugins, vspec.plugins, vname)
+        try:
+            train = TrainConfig.model_validate(spec.train.model_dump() | vspec.train)
+        except ValidationError as exc:
+            raise _pydantic_fail(fail, ("variants", vname, "train"), exc, TrainConfig) from None
+        expectations = []
+        for i, entry in enumerate(vspec.expect):
+            text, when = (entry, None) if isinstance(entry, str) else (entry.expect, (entry.when or {}).get("torch"))
+            if when is not None:
+                _check_specifier(fail, ("variants", vname, "expect", i, "when", "torch"), when)
+            try:
+                expectations.append(parse_expectation(text, metrics=metrics, finding_kinds=finding_kinds, when_torch=when))
+            except ExpectationSyntaxError as exc:
+                raise fail(("variants", vname, "expect", i), str(exc)) from None
+        variants[vname] = Variant(vname, vspec.description, enabled, train, expectations)
+
+    return Scenario(path, spec.name, spec.description, spec.workload.name, workload_params, variants, list(spec.seeds), data)
+
+
+def _workload_metrics(name: str) -> tuple[str, ...]:
+    from harness.workloads import workload_class
+
+    return tuple(workload_class(name).metrics)
+
+
+def _valid_keys_for(loc: tuple[Any, ...]) -> list[str]:
+    models: dict[tuple[str, ...], type[BaseModel]] = {
+        (): ScenarioSpec,
+        ("train",): TrainConfig,
+        ("workload",): WorkloadSpec,
+    }
+    if len(loc) == 2 and loc[0] == "variants":
+        return list(VariantSpec.model_fields)
+    if len(loc) >= 4 and loc[0] == "variants" and loc[2] == "expect":
+        return list(ExpectationSpec.model_fields)
+    model = models.get(tuple(loc))
+    return list(model.model_fields) if model else []
+
+
+def _pydantic_fail(
+    fail: Any, prefix: tuple[Any, ...], exc: ValidationError, model: type[BaseModel] | None = None
+) -> ScenarioError:
+    err = exc.errors()[0]
+    loc = prefix + tuple(err["loc"])
+    message = err["msg"]
+    if err["type"] == "extra_forbidden":
+        key = str(err["loc"][-1])
+        message = f"unknown field {key!r}" + (closest(key, list(model.model_fields)) if model else "")
+    return fail(loc, message)
+
+
+def _check_specifier(fail: Any, loc: tuple[Any, ...], text: str) -> None:
+    from packaging.specifiers import InvalidSpecifier, SpecifierSet
+
+    try:
+        SpecifierSet(text)
+    except InvalidSpecifier:
+        raise fail(loc, f"invalid version specifier {text!r} (e.g. '>=2.6' or '<2.6')") from None
+
+
+def plugin_setting(value: Any) -> dict[str, Any] | None:
+    """A YAML plugin entry as params (None: switched off). ``true``/``{}``/null: defaults."""
+    if value is False:
+        return None
+    if value is True or value is None:
+        return {}
+    if isinstance(value, dict):
+        return dict(value)
+    raise TypeError("expected true, false or a mapping of parameters")
+
+
+def _resolve_plugins(
+    fail: Any, available: dict[str, Any], base: dict[str, Any], override: dict[str, Any], vname: str
+) -> dict[str, BaseModel]:
+    """Enabled plugins of a variant: defaults (core + monitors), then scenario, then variant entries."""
+    settings: dict[str, dict[str, Any] | None] = {
+        name: {} for name, info in available.items() if info.cls.default_enabled()
+    }
+    for layer, loc_prefix in ((base, ("plugins",)), (override, ("variants", vname, "plugins"))):
+        for name, value in layer.items():
+            loc = loc_prefix + (name,)
+            if name not in available:
+                raise fail(loc, f"unknown plugin {name!r}{closest(name, list(available))}")
+            try:
+                setting = plugin_setting(value)
+            except TypeError as exc:
+                raise fail(loc, str(exc)) from None
+            if setting is None and available[name].cls.kind == "core":
+                raise fail(loc, f"plugin {name!r} is part of the core and cannot be switched off")
+            previous = settings.get(name)
+            settings[name] = None if setting is None else {**(previous or {}), **setting}
+    enabled: dict[str, BaseModel] = {}
+    for name, setting in settings.items():
+        if setting is None:
+            continue
+        params_model = available[name].cls.Params
+        try:
+            enabled[name] = params_model.model_validate(setting)
+        except ValidationError as exc:
+            err = exc.errors()[0]
+            where = ("variants", vname, "plugins", name) if name in override else ("plugins", name)
+            message = err["msg"]
+            if err["type"] == "extra_forbidden":
+                key = str(err["loc"][-1])
+                message = f"unknown parameter {key!r} of plugin {name!r}{closest(key, list(params_model.model_fields))}"
+            raise fail(where + tuple(err["loc"]), message) from None
+    return enabled

@@ -1,0 +1,54 @@
+"""What a workload provides to the training loop.
+
+A workload owns everything problem-specific: building the model and the data, the
+forward pass, the default loss, and validation metrics. The loop and the plugins
+only talk to it through this interface.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from pydantic import BaseModel, ConfigDict
+
+if TYPE_CHECKING:
+    import torch
+
+
+class WorkloadParams(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Workload:
+    """Base class; subclasses set ``name``, ``metrics`` and implement the methods."""
+
+    name: ClassVar[str] = ""
+    #: the validation metrics ``evaluate`` returns (expectations may name them)
+    metrics: ClassVar[tuple[str, ...]] = ()
+    Params: ClassVar[type[WorkloadParams]] = WorkloadParams
+
+    def __init__(self, params: WorkloadParams) -> None:
+        self.params = params
+
+    def build_model(self) -> torch.nn.Module:  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def datasets(self) -> tuple[Any, Any]:  # pragma: no cover - interface
+        """The (train, validation) datasets; generated deterministically and cached."""
+        raise NotImplementedError
+
+    def collate(self, items: list[Any]) -> dict[str, torch.Tensor]:  # pragma: no cover
+        raise NotImplementedError
+
+    def train_labels(self) -> torch.Tensor:  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def forward(self, model: torch.nn.Module, batch: dict[str, torch.Tensor]) -> Any:  # pragma: no cover
+        raise NotImplementedError
+
+    def default_criterion(self) -> Any:  # pragma: no cover - interface
+        """The plain loss, a callable ``(outputs, batch) -> scalar tensor``."""
+        raise NotImplementedError
+
+    def evaluate(self, model: torch.nn.Module, loader: Any, device: torch.device) -> dict[str, Any]:  # pragma: no cover
+        raise NotImplementedError

@@ -1,0 +1,50 @@
+"""Learning-rate scaling for large batches (issue 11, Fix 7).
+
+Pathology: an LR tuned for batch 16 (2e-5) used unchanged at batch 64 is effectively
+too low: slow, unstable convergence. v1.5 also counted scheduler steps in batches,
+ignoring gradient accumulation.
+Signal: slow or no progress of the loss at a large batch size.
+Fix: ``lr * sqrt(batch / base_batch)`` (square-root rule; ``linear`` optional), the
+warmup ratio scaled by the same factor and capped at 20%, and total steps counted in
+optimizer steps (``ceil(batches / accumulation) * epochs``).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, PositiveInt
+
+from harness.plugin import Plugin, hookimpl
+
+
+def scale_factor(batch_size: int, base_batch_size: int, rule: str = "sqrt") -> float:
+    """The LR multiplier for ``batch_size`` (1.0 at or below the base batch)."""
+    if batch_size <= base_batch_size:
+        return 1.0
+    ratio = batch_size / base_batch_size
+    return math.sqrt(ratio) if rule == "sqrt" else ratio
+
+
+class Params(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    base_batch_size: PositiveInt = Field(16, description="batch size the base LR was tuned for")
+    rule: Literal["sqrt", "linear"] = "sqrt"
+    max_warmup_ratio: float = Field(0.2, ge=0, le=1, description="cap of the scaled warmup ratio")
+
+
+class LRScaling(Plugin):
+    name = "lr_scaling"
+    Params = Params
+
+    @hookimpl
+    def on_setup(self, state: Any) -> None:
+        hp = state.hparams
+        effective_batch = hp.batch_size * hp.accumulation_steps
+        factor = scale_factor(effective_batch, self.params.base_batch_size, self.params.rule)
+        hp.lr = hp.lr * factor
+        if factor > 1.0:
+            hp.warmup_ratio = min(hp.warmup_ratio * factor, self.params.max_warmup_ratio)
+        hp.total_steps = hp.optimizer_steps_per_epoch * hp.epochs
+        state.stash["lr_scale_factor"] = factor

@@ -1,0 +1,68 @@
+"""Mixed precision: bf16 autocast on CPU, fp16 autocast + GradScaler on CUDA (issue 11, Fix 5).
+
+Pathology: reduced precision can hide or cause instability; issue 11 disabled AMP
+while debugging the collapse, and re-enabled it once training was stable.
+Signal: none by itself; compare a variant with and without this plugin.
+Fix: this plugin *is* the toggle: on = autocast (and loss scaling for fp16), off =
+full fp32. With fp16 the gradients are unscaled before other plugins see them.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from harness.plugin import Plugin, hookimpl
+
+
+class Params(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    dtype: Literal["auto", "bf16", "fp16"] = Field("auto", description="auto: bf16 on CPU, fp16 on CUDA")
+
+
+class MixedPrecision(Plugin):
+    name = "mixed_precision"
+    Params = Params
+
+    def __init__(self, params: Any = None) -> None:
+        super().__init__(params)
+        self.scaler: Any = None
+        self.dtype: Any = None
+
+    @hookimpl
+    def on_train_start(self, state: Any) -> None:
+        import torch
+
+        choice = self.params.dtype
+        if choice == "auto":
+            choice = "fp16" if state.device.type == "cuda" else "bf16"
+        self.dtype = torch.float16 if choice == "fp16" else torch.bfloat16
+        if self.dtype is torch.float16:
+            self.scaler = torch.amp.GradScaler(state.device.type)
+
+    @hookimpl
+    def forward_context(self, state: Any) -> Any:
+        import torch
+
+        return torch.autocast(device_type=state.device.type, dtype=self.dtype)
+
+    @hookimpl
+    def backward(self, loss: Any) -> bool | None:
+        if self.scaler is None:
+            return None
+        self.scaler.scale(loss).backward()
+        return True
+
+    @hookimpl(tryfirst=True)
+    def on_before_optimizer_step(self, state: Any) -> None:
+        if self.scaler is not None:
+            self.scaler.unscale_(state.optimizer)
+
+    @hookimpl
+    def optimizer_step(self, state: Any) -> bool | None:
+        if self.scaler is None:
+            return None
+        self.scaler.step(state.optimizer)
+        self.scaler.update()
+        return True

@@ -1,0 +1,1 @@
+"""Report renderers (imported as ``harness.reports.*``): rich terminal, JSON."""
