@@ -38,6 +38,10 @@ class Plugin:
     def __init__(self, params: BaseModel | None = None) -> None:
         self.params = params if params is not None else self.Params()
 
+    def unused_hooks(self) -> frozenset[str]:
+        """Hooks this instance implements but, with its parameters, never acts in."""
+        return frozenset()
+
     @classmethod
     def default_enabled(cls) -> bool:
         return cls.kind in ("core", "monitor")

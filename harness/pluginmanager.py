@@ -130,6 +130,25 @@ def _wrap_impl(impl: Any, hook_name: str, firstresult: bool, trace: HookTrace) -
     impl.function = traced
 
 
+class HarnessPluginManager(pluggy.PluginManager):
+    """pluggy's manager, skipping the hookimpls a plugin's configuration does not use.
+
+    A plugin whose parameters make a hook a no-op (a scheduler stepped per epoch never
+    acts in ``on_step``) says so in :meth:`Plugin.unused_hooks`; that impl is then not
+    registered, so the trace shows only hooks where the plugin really acts.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(hookspecs.PROJECT)
+        self.add_hookspecs(hookspecs)
+
+    def parse_hookimpl_opts(self, plugin: Any, name: str) -> Any:
+        opts = super().parse_hookimpl_opts(plugin, name)
+        if opts is not None and isinstance(plugin, Plugin) and name in plugin.unused_hooks():
+            return None
+        return opts
+
+
 def build_run_manager(
     available: dict[str, PluginInfo], enabled: dict[str, Any], observers: tuple[Any, ...] = ()
 ) -> tuple[pluggy.PluginManager, HookTrace]:
@@ -139,8 +158,7 @@ def build_run_manager(
     :param observers: extra objects with hookimpls (progress bars, reporters) that are
         registered too but left out of the trace.
     """
-    pm = pluggy.PluginManager(hookspecs.PROJECT)
-    pm.add_hookspecs(hookspecs)
+    pm = HarnessPluginManager()
     for name in available:
         if name not in enabled:
             pm.set_blocked(name)

@@ -27,6 +27,9 @@ class LinearWarmup(Plugin):
     name = "linear_warmup"
     Params = Params
 
+    def unused_hooks(self) -> frozenset[str]:
+        return frozenset({"on_epoch_end"} if self.params.interval == "step" else {"on_step"})
+
     @hookimpl
     def make_scheduler(self, state: Any) -> Any:
         from transformers import get_linear_schedule_with_warmup
@@ -38,10 +41,8 @@ class LinearWarmup(Plugin):
 
     @hookimpl
     def on_step(self, state: Any) -> None:
-        if self.params.interval == "step":
-            state.scheduler.step()
+        state.scheduler.step()
 
     @hookimpl
     def on_epoch_end(self, state: Any) -> None:
-        if self.params.interval == "epoch":
-            state.scheduler.step()
+        state.scheduler.step()

@@ -29,6 +29,7 @@ Standard library only; everything is driven by one ``random.Random(seed)``.
 from __future__ import annotations
 
 import random
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -91,6 +92,11 @@ _COMMENTS = (
 )  # fmt: skip
 _HEADER_PHRASES = ("helper for the parser", "called with the lock held", "legacy entry point", "internal", "update cached state")
 
+# the split of harness.workloads.c_tokenizer.C_TOKEN: literals, identifiers, numbers, operators
+_C_TOKEN = re.compile(r'"(?:\\.|[^"\\])*"|[A-Za-z_]\w*|\d+|->|\+\+|--|==|!=|<=|>=|&&|\|\||<<|>>|\S')
+# the deciding lines must end within this many tokens (the model reads 126 after <s>)
+_KEY_TOKEN_BUDGET = 96
+
 _DECOY_SHARE = 0.3  # share of safe samples that are decoys rather than fixed counterparts
 
 
@@ -114,6 +120,7 @@ class _Fn:
         self.uses_ret = False
         self.kind = rng.choices(("int", "void", "bool"), weights=(0.6, 0.2, 0.2))[0]
         self.index_type = rng.choice(("int", "int", "size_t", "unsigned int"))
+        self._choose_style()
 
     # -- random helpers
     def chance(self, p: float) -> bool:
@@ -215,31 +222,37 @@ class _Fn:
             return ["return ret;"]
         return ["return 0;"]
 
-    def render(self, pre: list[str], core: list[str], post: list[str]) -> str:
-        ret_type = {
+    def _choose_style(self) -> None:
+        """Draw the function's name, return type and comments once, so re-renders match."""
+        ret_types = {
             "int": ("int", "int", "static int", "static int", "long", "ssize_t", "int32_t"),
             "void": ("void", "static void"),
             "bool": ("bool", "static bool"),
         }[self.kind]
-        fname = f"{self.pick(_FN_PREFIXES)}{self.pick(_FN_VERBS)}_{self.pick(_FN_NOUNS)}"
+        self.fname = f"{self.pick(_FN_PREFIXES)}{self.pick(_FN_VERBS)}_{self.pick(_FN_NOUNS)}"
+        self.ret_type = self.pick(ret_types)
+        self.header = f"/* {self.fname}: {self.pick(_HEADER_PHRASES)} */" if self.chance(0.15) else None
+        self.blank_after_decls = self.chance(0.5)
+        self.comment = self.pick(_COMMENTS) if self.chance(0.15) else None
+
+    def render(self, pre: list[str], core: list[str], post: list[str], comments: bool = True) -> tuple[str, int]:
+        """The function's source, and how many C tokens it has up to the end of ``core``."""
         tail = self.final_return()
-        lines: list[str] = []
-        if self.chance(0.15):
-            lines.append(f"/* {fname}: {self.pick(_HEADER_PHRASES)} */")
+        head: list[str] = []
+        if comments and self.header:
+            head.append(self.header)
         params = ", ".join(self.params) if self.params else "void"
-        lines += [f"{self.pick(ret_type)} {fname}({params})", "{"]
-        # int ret must come first when present so other decls read naturally
+        head += [f"{self.ret_type} {self.fname}({params})", "{"]
+        # int ret comes first when present so the other declarations read naturally
         decls = sorted(self.decls, key=lambda d: d != "int ret = 0;")
-        lines += [f"    {d}" for d in decls]
-        if decls and self.chance(0.5):
-            lines.append("")
-        body = list(pre)
-        if self.chance(0.15):
-            body.append(self.pick(_COMMENTS))
-        body += core + post + tail
-        lines += [f"    {b}" if b else "" for b in body]
-        lines.append("}")
-        return "\n".join(lines) + "\n"
+        head += [f"    {d}" for d in decls]
+        if decls and self.blank_after_decls:
+            head.append("")
+        lead = list(pre) + ([self.comment] if comments and self.comment else []) + core
+        head += [f"    {b}" for b in lead]
+        key_end = len(_C_TOKEN.findall("\n".join(head)))
+        lines = head + [f"    {b}" for b in post + tail] + ["}"]
+        return "\n".join(lines) + "\n", key_end
 
 
 # --------------------------------------------------------------------------- pattern pairs
@@ -502,9 +515,8 @@ def _pair_off_by_one(fn: _Fn, vulnerable: bool) -> list[str]:
         table, size = fn.name(("table", "map", "slots", "hist", "counts")), fn.size()
         fn.decl(f"{fn.pick(('int', 'uint32_t', 'unsigned short'))} {table}[{size}];")
         i = fn.index()
-        return [f"for ({i} = 0; {i} {op} {size}; {i}++)", f"    {table}[{i}] = {fn.pick(('0', '-1', i))};"] + fn.consume(
-            table
-        )
+        loop = [f"for ({i} = 0; {i} {op} {size}; {i}++)", f"    {table}[{i}] = {fn.pick(('0', '-1', i))};"]
+        return loop + fn.consume(table, f"sizeof({table})")
     buf, _ = fn.char_buf()
     if variant < 0.7:  # character loop plus terminator: the bound must leave room for '\0'
         src = fn.str_param()
@@ -644,60 +656,95 @@ _DECOYS: dict[str, Callable[[_Fn], list[str]]] = {
 # --------------------------------------------------------------------------- filler
 
 
-def _filler(fn: _Fn, short: bool) -> list[str]:
+_SHORT_FILLERS = ("log", "stat", "assign", "incr", "guard")
+_LONG_FILLERS = _SHORT_FILLERS + ("loop", "branch", "call")
+
+
+def _filler(fn: _Fn, kind: str) -> list[str]:
     """One label-neutral statement (logging, bookkeeping, an early return, a loop...).
 
     Never uses the calls the patterns hinge on, except a harmless ``<=`` loop that keeps
-    ``<=`` from deciding ``off_by_one`` on its own. ``short`` restricts to one-liners
-    (used before the key lines to keep them inside the model's window).
+    ``<=`` from deciding ``off_by_one`` on its own. Multi-line filler only goes after
+    the key lines and declares its locals where it uses them (C99), so it adds nothing
+    to the declarations ahead of the key lines.
     """
-    use_obj = fn.obj is not None or fn.chance(0.5)
-    r = fn.rng.random()
-    if not use_obj or r < 0.25:
-        if short or fn.chance(0.5):
-            return [f'{fn.pick(_LOG_FNS)}("{fn.pick(_LOG_PHRASES)}");'] if fn.chance(0.6) else [
-                f"stats_inc({fn.pick(_STAT_MACROS)});"
-            ]
-        i = fn.index()
+    if kind == "log":
+        return [f'{fn.pick(_LOG_FNS)}("{fn.pick(_LOG_PHRASES)}");']
+    if kind == "stat":
+        return [f"stats_inc({fn.pick(_STAT_MACROS)});"]
+    if kind == "loop":
         total = fn.name(("total", "sum", "acc", "hash"))
-        fn.decl(f"unsigned int {total} = 0;")
+        i = "i" if f"{fn.index_type} i;" in fn.decls else f"{fn.index_type} i"
         op = "<=" if fn.chance(0.25) else "<"
-        return [f"for ({i} = 1; {i} {op} {fn.pick(('4', '8', '16', '3'))}; {i}++)", f"    {total} += {i} * {fn.pick(('31', '7', '3'))};"]
+        return [
+            f"unsigned int {total} = 0;",
+            f"for ({i} = 1; i {op} {fn.pick(('4', '8', '16', '3'))}; i++)",
+            f"    {total} += i * {fn.pick(('31', '7', '3'))};",
+        ]
     obj = fn.struct_obj()
     field = fn.pick(_OBJ_FIELDS)
-    if short or r < 0.55:
-        return fn.pick(
-            (
-                [f"{obj}->{field} = {fn.pick(('0', '1', '-1'))};"],
-                [f"{obj}->{field}++;"],
-                fn.if_fail(f"{obj}->flags & {fn.pick(_FLAG_MACROS)}"),
-            )
-        )
-    if r < 0.8:
+    if kind == "assign":
+        return [f"{obj}->{field} = {fn.pick(('0', '1', '-1'))};"]
+    if kind == "incr":
+        return [f"{obj}->{field}++;"]
+    if kind == "guard":
+        return fn.if_fail(f"{obj}->flags & {fn.pick(_FLAG_MACROS)}")
+    if kind == "branch":
         mode = fn.name(("mode", "kind", "level", "sel"))
-        fn.decl(f"int {mode};")
         return [
+            f"int {mode} = 0;",
             f"if ({obj}->{field} > {fn.pick(('0', '1', '8'))}) {{",
             f"    {mode} = {fn.pick(('1', '2'))};",
             "} else {",
-            f"    {mode} = 0;",
+            f"    {mode} = {fn.pick(('3', '-1'))};",
             "}",
-            f"{obj}->mode = {mode};",
+            f"{obj}->{fn.pick(('mode', 'level', 'prio'))} = {mode};",
         ]
+    assert kind == "call", kind
     return [f"{obj}->{field} = {fn.pick(('update_state', 'next_seq', 'get_timeout'))}({obj});"]
+
+
+def _fillers(fn: _Fn, count: int, kinds: Sequence[str], used: set[str]) -> list[list[str]]:
+    """``count`` filler statements of distinct kinds (no kind twice in one function).
+
+    Kinds touching the struct argument are only used if the function has one, or half
+    the time (then the argument is added).
+    """
+    statements = []
+    for _ in range(count):
+        has_obj = fn.obj is not None or fn.chance(0.5)
+        free = [k for k in kinds if k not in used and (has_obj or k in ("log", "stat", "loop"))]
+        if not free:
+            break
+        kind = fn.pick(free)
+        used.add(kind)
+        statements.append(_filler(fn, kind))
+    return statements
 
 
 # --------------------------------------------------------------------------- assembly
 
 
 def _build(rng: random.Random, pattern: str, label: int) -> Sample:
+    """One function: the pattern's lines, 0-2 short statements before, 0-4 in all.
+
+    If the deciding lines would end past the token budget, leading filler and then
+    comments are dropped until they fit.
+    """
     fn = _Fn(rng)
     core = _DECOYS[pattern](fn) if pattern in _DECOYS else _PAIRS[pattern](fn, bool(label))
+    used: set[str] = set()
     n_pre = rng.choices((0, 1, 2), weights=(0.45, 0.4, 0.15))[0]
-    pre = [line for _ in range(n_pre) for line in _filler(fn, short=True)]
-    n_post = rng.randint(0, 4 - n_pre) if rng.random() < 0.8 else 0
-    post = [line for _ in range(n_post) for line in _filler(fn, short=False)]
-    return Sample(code=fn.render(pre, core, post), label=label, pattern=pattern)
+    pre = _fillers(fn, n_pre, _SHORT_FILLERS, used)
+    n_post = rng.randint(0, 4 - len(pre)) if rng.random() < 0.8 else 0
+    post = [line for stmt in _fillers(fn, n_post, _LONG_FILLERS, used) for line in stmt]
+    code, key_end = fn.render([line for stmt in pre for line in stmt], core, post)
+    while key_end > _KEY_TOKEN_BUDGET and pre:
+        pre.pop()
+        code, key_end = fn.render([line for stmt in pre for line in stmt], core, post)
+    if key_end > _KEY_TOKEN_BUDGET:
+        code, key_end = fn.render([], core, post, comments=False)
+    return Sample(code=code, label=label, pattern=pattern)
 
 
 def _balanced(rng: random.Random, items: Sequence[str], k: int) -> list[str]:

@@ -1,0 +1,94 @@
+"""A bad scenario gets one message naming the file, line and field; nothing trains."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from harness.scenario import ScenarioError, load_scenario
+
+GOOD = """\
+name: demo
+workload:
+  name: devign
+  params: {n_train: 64}
+train:
+  epochs: 2
+variants:
+  broken:
+    plugins:
+      linear_warmup: {interval: epoch}
+    expect:
+      - final.f1 <= 0.05
+  fixed:
+    plugins:
+      class_weights: true
+      linear_warmup: {interval: step}
+    expect:
+      - final.f1 >= 0.8
+      - {expect: "status == ok", when: {torch: ">=2.0"}}
+"""
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "s.yaml"
+    path.write_text(text)
+    return path
+
+
+def test_good_scenario_resolves(tmp_path: Path) -> None:
+    sc = load_scenario(write(tmp_path, GOOD))
+    assert list(sc.variants) == ["broken", "fixed"]
+    fixed = sc.variants["fixed"]
+    assert set(fixed.plugins) == {"defaults", "prediction_distribution", "class_weights", "linear_warmup"}
+    assert fixed.plugins["class_weights"].label_smoothing == 0.05
+    assert sc.variants["broken"].plugins["linear_warmup"].interval == "epoch"
+    assert fixed.train.epochs == 2 and sc.workload_params.n_train == 64
+    assert [e.text for e in fixed.expectations] == ["final.f1 >= 0.8", "status == ok"]
+
+
+def test_monitor_can_be_switched_off(tmp_path: Path) -> None:
+    sc = load_scenario(write(tmp_path, GOOD.replace("class_weights: true", "prediction_distribution: false")))
+    assert "prediction_distribution" not in sc.variants["fixed"].plugins
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "expected"),
+    [
+        ("class_weights: true", "class_weight: true", "s.yaml:15:7: variants.fixed.plugins.class_weight: unknown plugin 'class_weight' (did you mean 'class_weights'?)"),
+        ("{interval: epoch}", "{interval: weekly}", "s.yaml:10:23: variants.broken.plugins.linear_warmup.interval: Input should be 'step' or 'epoch'"),
+        ("{interval: epoch}", "{intervall: epoch}", "unknown parameter 'intervall' of plugin 'linear_warmup' (did you mean 'interval'?)"),
+        ("  epochs: 2", "  epochs: -1", "s.yaml:6:3: train.epochs: Input should be greater than 0"),
+        ("  epochs: 2", "  epoch: 2", "s.yaml:6:3: train.epoch: unknown field 'epoch' (did you mean 'epochs'?)"),
+        ("name: devign", "name: devine", "s.yaml:3:3: workload.name: unknown workload 'devine' (did you mean 'devign'?)"),
+        ("{n_train: 64}", "{n_trian: 64}", "workload.params.n_trian: unknown field 'n_trian' (did you mean 'n_train'?)"),
+        ("- final.f1 <= 0.05", "- final.f1 <== 0.05", "s.yaml:12:9: variants.broken.expect[0]: cannot parse expectation"),
+        ("- final.f1 >= 0.8", "- final.fone >= 0.8", "variants.fixed.expect[0]: unknown metric 'fone'"),
+        ('">=2.0"', '"soon"', "variants.fixed.expect[1].when.torch: invalid version specifier 'soon'"),
+        ("  fixed:\n", "  broken:\n", "duplicate key 'broken'"),
+        ("name: demo", "name: !!python/object/apply:os.system ['echo pwned']", "s.yaml:1:7: invalid YAML"),
+        ("train:\n  epochs: 2\n", "train:\n  epochs: [2\n", "invalid YAML"),
+        ("class_weights: true", "defaults: false", "plugin 'defaults' is part of the core"),
+    ],
+)
+def test_bad_input_names_file_line_and_field(tmp_path: Path, old: str, new: str, expected: str) -> None:
+    assert old in GOOD
+    with pytest.raises(ScenarioError) as info:
+        load_scenario(write(tmp_path, GOOD.replace(old, new, 1)))
+    assert expected in str(info.value)
+    assert str(info.value).startswith(str(tmp_path / "s.yaml"))
+
+
+def test_empty_variants_and_non_mapping(tmp_path: Path) -> None:
+    with pytest.raises(ScenarioError, match="variants: Dictionary should have at least 1 item"):
+        load_scenario(write(tmp_path, "name: x\nworkload: {name: devign}\nvariants: {}\n"))
+    with pytest.raises(ScenarioError, match="a scenario must be a mapping"):
+        load_scenario(write(tmp_path, "- just\n- a list\n"))
+    with pytest.raises(ScenarioError, match="cannot read file"):
+        load_scenario(tmp_path / "missing.yaml")
+
+
+def test_shipped_scenarios_validate() -> None:
+    for path in sorted(Path(__file__).parents[2].joinpath("scenarios").glob("*.yaml")):
+        load_scenario(path)
