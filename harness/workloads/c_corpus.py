@@ -48,7 +48,9 @@ class Sample:
 # --------------------------------------------------------------------------- pools
 
 _SIZES = (16, 32, 64, 128, 256, 512, 1024)
-_FN_PREFIXES = ("", "", "", "net_", "http_", "usb_", "dev_", "cfg_", "util_", "proto_", "ff_", "qemu_", "vnc_", "virtio_")
+_FN_PREFIXES = (
+    "", "", "", "net_", "http_", "usb_", "dev_", "cfg_", "util_", "proto_", "ff_", "qemu_", "vnc_", "virtio_",
+)  # fmt: skip
 _FN_VERBS = (
     "parse", "handle", "process", "read", "load", "copy", "build", "init", "update", "decode",
     "encode", "format", "send", "recv", "set", "get", "register", "open", "close", "store",
@@ -65,8 +67,12 @@ _OBJ_FIELDS = ("count", "flags", "state", "len", "id", "retries", "error", "pos"
 _ITEM_TYPES = ("item", "node", "entry", "record", "elem", "pair", "slot", "chunk")
 _ITEM_NAMES = ("p", "node", "item", "entry", "e", "obj", "elem", "rec", "np")
 _ITEM_FIELDS = ("id", "len", "key", "value", "flags", "refcnt", "state", "type", "owner")
-_BUF_NAMES = ("buf", "dst", "out", "tmp", "name_buf", "path_buf", "local", "scratch", "tag", "label", "host_buf", "tbuf")
-_STR_NAMES = ("src", "name", "user", "path", "input", "str", "arg", "host", "value", "text", "username", "filename", "dir")
+_BUF_NAMES = (
+    "buf", "dst", "out", "tmp", "name_buf", "path_buf", "local", "scratch", "tag", "label", "host_buf", "tbuf",
+)  # fmt: skip
+_STR_NAMES = (
+    "src", "name", "user", "path", "input", "str", "arg", "host", "value", "text", "username", "filename", "dir",
+)  # fmt: skip
 _LEN_NAMES = ("len", "n", "size", "nbytes", "length", "data_len", "payload_len")
 _COUNT_NAMES = ("count", "nmemb", "num", "nb_entries", "n_items", "cnt")
 _MSG_NAMES = ("msg", "user_input", "reason", "errmsg", "banner", "comment", "fmt_str", "line_in")
@@ -90,7 +96,9 @@ _COMMENTS = (
     "/* see RFC 1035 section 4 */",
     "// hot path, keep it short",
 )  # fmt: skip
-_HEADER_PHRASES = ("helper for the parser", "called with the lock held", "legacy entry point", "internal", "update cached state")
+_HEADER_PHRASES = (
+    "helper for the parser", "called with the lock held", "legacy entry point", "internal", "update cached state",
+)  # fmt: skip
 
 # the split of harness.workloads.c_tokenizer.C_TOKEN: literals, identifiers, numbers, operators
 _C_TOKEN = re.compile(r'"(?:\\.|[^"\\])*"|[A-Za-z_]\w*|\d+|->|\+\+|--|==|!=|<=|>=|&&|\|\||<<|>>|\S')
@@ -368,9 +376,10 @@ def _pair_gets(fn: _Fn, vulnerable: bool) -> list[str]:
 def _pair_null_check(fn: _Fn, vulnerable: bool) -> list[str]:
     """CWE-476: ``malloc`` result dereferenced without a NULL check.
 
-    Vulnerable: fields written straight after ``malloc``; a third of them check a
-    *different* pointer (the context argument) first, so ``== NULL`` is no giveaway.
-    Safe: ``if (p == NULL) return ...;`` right after the allocation.
+    Vulnerable: fields written straight after ``malloc``. About a fifth of the samples
+    (either label) first check a *different* pointer, the context argument, so
+    ``== NULL`` alone is no giveaway. Safe: ``if (p == NULL) return ...;`` right after
+    the allocation.
     """
     lines: list[str] = []
     obj = fn.struct_obj() if fn.chance(0.6) else None
@@ -455,9 +464,9 @@ def _pair_format_string(fn: _Fn, vulnerable: bool) -> list[str]:
         fn.param(f"const char *{msg}")
     lines = [f'fprintf(stderr, "{fn.pick(("error: ", "warning: ", "client: "))}");'] if fn.chance(0.25) else []
     variant = fn.rng.random()
-    if variant < 0.3:
+    if variant < 0.4:
         lines.append(f"printf({msg});" if vulnerable else f'printf("%s", {msg});')
-    elif variant < 0.6:
+    elif variant < 0.65:
         lines.append(f"fprintf(stderr, {msg});" if vulnerable else f'fprintf(stderr, "%s\\n", {msg});')
     elif variant < 0.85:
         lines.append(f"syslog(LOG_ERR, {msg});" if vulnerable else f'syslog(LOG_ERR, "%s", {msg});')

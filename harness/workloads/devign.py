@@ -19,6 +19,7 @@ import torch
 import torch.nn.functional as F
 from pydantic import Field, PositiveInt
 
+from harness.workloads import c_corpus, c_tokenizer
 from harness.workloads.base import Workload, WorkloadParams
 from harness.workloads.c_corpus import generate_samples
 from harness.workloads.c_tokenizer import encode, train_c_tokenizer
@@ -73,7 +74,11 @@ class DevignWorkload(Workload):
     def _cache_key(self) -> str:
         p = self.params
         fields = ["n_train", "n_val", "vulnerable_share", "data_seed", "max_length", "vocab_size", "pretrained"]
-        blob = json.dumps({f: getattr(p, f) for f in fields} | {"format": 1}, sort_keys=True)
+        # the generator's and tokenizer's own source are part of the key: editing them
+        # invalidates cached data instead of silently reusing stale samples
+        sources = [Path(m.__file__).read_bytes() for m in (c_corpus, c_tokenizer)]
+        code = hashlib.sha256(b"".join(sources)).hexdigest()[:12]
+        blob = json.dumps({f: getattr(p, f) for f in fields} | {"format": 1, "code": code}, sort_keys=True)
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
     def _load_data(self) -> dict[str, torch.Tensor]:
