@@ -43,6 +43,10 @@ def main() -> None:
     help="Where each run's result and checkpoints are written. Default: .harness/<scenario name>.",
 )
 @click.option("--quiet", "-q", is_flag=True, help="No progress bars; print only the table.")
+@click.option(
+    "--without", "without", multiple=True, metavar="PLUGIN",
+    help="Switch this plugin off in every variant (repeatable), as `plugins: {PLUGIN: false}` would.",
+)
 def run(
     scenario_path: Path,
     variants: tuple[str, ...],
@@ -51,6 +55,7 @@ def run(
     device: str | None,
     results_dir: Path | None,
     quiet: bool,
+    without: tuple[str, ...],
 ) -> None:
     """Run SCENARIO's variants and check their expectations."""
     from rich.console import Console
@@ -60,7 +65,7 @@ def run(
 
     console = Console(stderr=False)
     try:
-        scenario = load_scenario(scenario_path)
+        scenario = load_scenario(scenario_path, plugin_overrides={name: False for name in without})
     except ScenarioError as exc:
         raise BadInput(str(exc)) from None
     for name in variants:
@@ -100,11 +105,45 @@ def run(
     sys.exit(EXIT_OK if all(run_passed(r) for r in records) else EXIT_FAILED)
 
 
+def describe_plugin(info: object) -> dict:
+    """What ``harness plugins`` shows of one plugin (also its ``--json`` entry)."""
+    from importlib import metadata
+
+    cls = info.cls  # type: ignore[attr-defined]
+    source = info.source  # type: ignore[attr-defined]
+    if source == "builtin":
+        distribution = "harness (built-in)"
+    else:
+        try:
+            distribution = f"{source} {metadata.version(source)}"
+        except metadata.PackageNotFoundError:
+            distribution = source
+    doc = (cls.__doc__ or "").strip() or (sys.modules[cls.__module__].__doc__ or "").strip()
+    return {
+        "name": cls.name,
+        "kind": cls.kind,
+        "enabled_by_default": cls.default_enabled(),
+        "source": distribution,
+        "module": f"{cls.__module__}:{cls.__qualname__}",
+        "summary": doc.splitlines()[0] if doc else "",
+        "hooks": sorted(n for n in dir(cls) if hasattr(getattr(cls, n), "harness_impl")),
+        "parameters": {
+            p: {"default": f.default if f.default is not None else None, "description": f.description or ""}
+            for p, f in cls.Params.model_fields.items()
+        },
+        "finding_kinds": list(cls.finding_kinds),
+    }
+
+
 @main.command()
-def plugins() -> None:
-    """List every plugin: built-in or external, its kind, hooks and parameters."""
-    from rich.console import Console
-    from rich.table import Table
+@click.option("--json", "as_json", is_flag=True, help="Print the list as JSON instead of a table.")
+def plugins(as_json: bool) -> None:
+    """List every plugin: built-in or external, its source distribution, hooks and parameters.
+
+    Switch one off for a run with `harness run SCENARIO --without NAME`, or in a
+    scenario with `plugins: {NAME: false}`.
+    """
+    import json
 
     from harness.pluginmanager import PluginLoadError, discover_plugins
 
@@ -112,15 +151,19 @@ def plugins() -> None:
         found = discover_plugins()
     except PluginLoadError as exc:
         raise BadInput(str(exc)) from None
+    described = [describe_plugin(info) for _, info in sorted(found.items())]
+    if as_json:
+        click.echo(json.dumps(described, indent=1, default=str))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
     table = Table(title="harness plugins")
     for col in ("name", "kind", "source", "hooks", "parameters"):
         table.add_column(col, overflow="fold")
-    for name, info in sorted(found.items()):
-        hooks = sorted(n for n in dir(info.cls) if hasattr(getattr(info.cls, n), "harness_impl"))
-        params = ", ".join(
-            f"{p}={f.default!r}" for p, f in info.cls.Params.model_fields.items()
-        ) or "-"
-        table.add_row(name, info.kind, info.source, ", ".join(hooks), params)
+    for d in described:
+        params = "\n".join(f"{p}={v['default']!r}" for p, v in d["parameters"].items()) or "-"
+        table.add_row(d["name"], d["kind"], d["source"], "\n".join(d["hooks"]), params)
     Console().print(table)
 
 

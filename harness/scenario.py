@@ -159,8 +159,15 @@ def read_yaml(path: Path) -> tuple[Any, yaml.Node | None]:
     return data, node
 
 
-def load_scenario(path: str | Path, extra_plugins: tuple[str, ...] = ()) -> Scenario:
-    """Read, validate and resolve a scenario file; raises :class:`ScenarioError`."""
+def load_scenario(
+    path: str | Path, extra_plugins: tuple[str, ...] = (), plugin_overrides: dict[str, Any] | None = None
+) -> Scenario:
+    """Read, validate and resolve a scenario file; raises :class:`ScenarioError`.
+
+    :param plugin_overrides: plugin name -> YAML-style setting (``False`` switches it off,
+        ``True``/a mapping switches it on with those parameters), applied on top of every
+        variant's own plugins; ``harness run --without NAME`` passes ``{NAME: False}``.
+    """
     from harness.pluginmanager import PluginLoadError, discover_plugins
     from harness.workloads import WORKLOADS, workload_params_model
 
@@ -204,6 +211,8 @@ def load_scenario(path: str | Path, extra_plugins: tuple[str, ...] = ()) -> Scen
     variants: dict[str, Variant] = {}
     for vname, vspec in spec.variants.items():
         enabled = _resolve_plugins(fail, available, spec.plugins, vspec.plugins, vname)
+        if plugin_overrides:
+            enabled = _apply_overrides(path, available, enabled, plugin_overrides)
         try:
             train = TrainConfig.model_validate(spec.train.model_dump() | vspec.train)
         except ValidationError as exc:
@@ -220,6 +229,30 @@ def load_scenario(path: str | Path, extra_plugins: tuple[str, ...] = ()) -> Scen
         variants[vname] = Variant(vname, vspec.description, enabled, train, expectations)
 
     return Scenario(path, spec.name, spec.description, spec.workload.name, workload_params, variants, list(spec.seeds), data)
+
+
+def _apply_overrides(
+    path: Path, available: dict[str, Any], enabled: dict[str, BaseModel], overrides: dict[str, Any]
+) -> dict[str, BaseModel]:
+    """``enabled`` with command-line plugin overrides applied (errors name the option)."""
+    enabled = dict(enabled)
+    for name, value in overrides.items():
+        option = "--without" if value is False else "--with"
+        if name not in available:
+            raise ScenarioError(path, f"{option} {name}", f"unknown plugin {name!r}{closest(name, list(available))}")
+        setting = plugin_setting(value)
+        if setting is None:
+            if available[name].cls.kind == "core":
+                raise ScenarioError(path, f"{option} {name}", f"plugin {name!r} is part of the core and cannot be switched off")
+            enabled.pop(name, None)
+            continue
+        params_model = available[name].cls.Params
+        previous = enabled[name].model_dump(exclude_unset=True) if name in enabled else {}
+        try:
+            enabled[name] = params_model.model_validate({**previous, **setting})
+        except ValidationError as exc:
+            raise ScenarioError(path, f"{option} {name}", exc.errors()[0]["msg"]) from None
+    return enabled
 
 
 def _workload_metrics(name: str) -> tuple[str, ...]:

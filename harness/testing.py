@@ -6,11 +6,25 @@ few dozen synthetic functions, enable the plugins under test, train, and assert 
 what changed.
 
     from harness.testing import run_tiny
-    state, record = run_tiny({"grad_clip": {"max_norm": 0.1}}, epochs=1)
+    state, status, trace = run_tiny({"grad_clip": {"max_norm": 0.1}}, epochs=1)
+
+For pytest users the harness pytest plugin (installed with harness, entry point
+``pytest11``) provides the ``tiny_run`` fixture, which calls :func:`train_tiny` with a
+fresh run directory and returns a :class:`TinyRun`::
+
+    def test_my_fix(tiny_run):
+        run = tiny_run({"my_fix": {"strength": 2}}, extra=(MyFix,), epochs=1)
+        assert run.acted("my_fix", "on_before_optimizer_step")
+        assert run.finding_epochs("collapse") == []
+
+:func:`check_plugin` lists what is wrong with a plugin class (a hookimpl with a
+misspelt name, a ``Params`` model that accepts unknown keys, a docstring that does
+not name the pathology, signal and fix).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -86,3 +100,143 @@ def run_tiny(
     state = make_state(workload, seed, run_dir, **train)
     status = train_loop(state, pm.hook)
     return state, status, trace.as_dict()
+
+
+# ------------------------------------------------------------------ for plugin authors
+
+
+@dataclass
+class TinyRun:
+    """The outcome of :func:`train_tiny`: the final state, the status and the hook trace."""
+
+    state: Any
+    status: str
+    trace: dict[str, dict[str, int]]
+
+    @property
+    def history(self) -> list[dict[str, Any]]:
+        return self.state.history
+
+    @property
+    def findings(self) -> list[dict[str, Any]]:
+        return [f.to_dict() for f in self.state.findings]
+
+    @property
+    def lr_per_step(self) -> list[float]:
+        return self.state.lr_per_step
+
+    def metric(self, name: str) -> list[Any]:
+        """``name`` of every epoch's history record, in order (None where missing)."""
+        return [record.get(name) for record in self.state.history]
+
+    def finding_epochs(self, kind: str) -> list[int]:
+        """The epochs at which a finding of ``kind`` was recorded."""
+        return [f.epoch for f in self.state.findings if f.kind == kind]
+
+    def acted(self, plugin: str, hook: str | None = None) -> bool:
+        """Whether ``plugin`` acted (in ``hook``, or in any hook) according to the trace."""
+        hooks = [hook] if hook else list(self.trace)
+        return any(self.trace.get(h, {}).get(plugin, 0) > 0 for h in hooks)
+
+
+def _available_with(extra: tuple[Any, ...]) -> dict[str, Any]:
+    """Discovered plugins plus ``extra`` classes (or ``module:Class`` names) not installed."""
+    from harness.pluginmanager import PluginInfo, _check_plugin_class, discover_plugins, load_object
+
+    available = dict(discover_plugins())
+    for item in extra:
+        cls = load_object(item) if isinstance(item, str) else item
+        cls = _check_plugin_class(cls, repr(item))
+        available[cls.name] = PluginInfo(cls.name, cls, "test")
+    return available
+
+
+def train_tiny(
+    plugins: dict[str, Any] | None = None,
+    *,
+    extra: tuple[Any, ...] = (),
+    observers: tuple[Any, ...] = (),
+    monitors: bool = True,
+    workload: Any = None,
+    seed: int = 0,
+    run_dir: Path | None = None,
+    **train: Any,
+) -> TinyRun:
+    """Like :func:`run_tiny`, for plugin authors: ``extra`` plugin classes need no install.
+
+    :param plugins: name -> YAML-style setting (``true``, ``false`` or parameters).
+    :param extra: plugin classes (or ``"module:Class"``) to make available for this run.
+    :param train: training overrides (``epochs``, ``lr``, ``batch_size``, ...).
+    """
+    from harness.loop import train as train_loop
+    from harness.pluginmanager import build_run_manager
+    from harness.scenario import plugin_setting
+
+    available = _available_with(extra)
+    enabled: dict[str, Any] = {
+        name: info.cls.Params()
+        for name, info in available.items()
+        if info.kind == "core" or (monitors and info.kind == "monitor")
+    }
+    for name, value in (plugins or {}).items():
+        if name not in available:
+            raise KeyError(f"unknown plugin {name!r}; installed: {sorted(available)} (pass the class in extra=)")
+        setting = plugin_setting(value)
+        if setting is None:
+            enabled.pop(name, None)
+        else:
+            enabled[name] = available[name].cls.Params.model_validate(setting)
+    pm, trace = build_run_manager(available, enabled, observers)
+    state = make_state(workload, seed, run_dir, **train)
+    status = train_loop(state, pm.hook)
+    return TinyRun(state, status, trace.as_dict())
+
+
+REQUIRED_DOC_PARTS = ("Pathology:", "Signal:", "Fix:")
+
+
+def check_plugin(cls: Any) -> list[str]:
+    """Everything wrong with a plugin class, as readable lines (an empty list: fine).
+
+    Checks: a harness ``Plugin`` subclass with a name and a valid kind; its module (or
+    class) docstring names ``Pathology:``, ``Signal:`` and ``Fix:``; ``Params`` is a
+    pydantic model that forbids unknown keys; every
+    hookimpl matches a hookspec (a misspelt hook fails); monitors declare their
+    ``finding_kinds``.
+    """
+    import sys
+
+    from pydantic import BaseModel
+
+    from harness.plugin import Plugin
+    from harness.pluginmanager import HarnessPluginManager
+
+    if not (isinstance(cls, type) and issubclass(cls, Plugin)):
+        return [f"{cls!r} is not a subclass of harness.plugin.Plugin"]
+    problems: list[str] = []
+    label = f"{cls.__module__}.{cls.__qualname__}"
+    if not cls.name:
+        problems.append(f"{label}: no `name`")
+    if cls.kind not in ("core", "fix", "monitor"):
+        problems.append(f"{label}: kind {cls.kind!r} is not core, fix or monitor")
+    doc = (sys.modules[cls.__module__].__doc__ or "") + (cls.__doc__ or "")
+    missing = [part for part in REQUIRED_DOC_PARTS if part not in doc]
+    if missing:
+        problems.append(f"{label}: the module docstring does not name {', '.join(missing)}")
+    if not (isinstance(cls.Params, type) and issubclass(cls.Params, BaseModel)):
+        problems.append(f"{label}: Params is not a pydantic model")
+    else:
+        if cls.Params.model_config.get("extra") != "forbid":
+            problems.append(f"{label}: Params must set model_config = ConfigDict(extra='forbid')")
+    if cls.kind == "monitor" and not cls.finding_kinds:
+        problems.append(f"{label}: a monitor must declare its finding_kinds")
+    hooks = [n for n in dir(cls) if hasattr(getattr(cls, n, None), "harness_impl")]
+    if not hooks:
+        problems.append(f"{label}: implements no hook")
+    try:
+        pm = HarnessPluginManager()
+        pm.register(cls(cls.Params.model_construct()), name=cls.name or label)  # required params may lack defaults
+        pm.check_pending()
+    except Exception as exc:  # noqa: BLE001 - pluggy's message names the hook
+        problems.append(f"{label}: {exc}")
+    return problems

@@ -1,0 +1,386 @@
+"""pytest plugin: scenario files are test files, each (variant x seed) run is a test item.
+
+Registered through the ``pytest11`` entry point, so it is active wherever harness is
+installed; it imports nothing heavy until a scenario is collected or run.
+
+    pytest scenarios/                         # every variant of every scenario
+    pytest scenarios/ -k fixed                # only the "fixed" variants
+    pytest scenarios/ -m "not scenario"       # nothing from scenarios
+    pytest scenarios/ --harness-seeds 0,1,2   # each variant x 3 seeds
+    pytest scenarios/ --harness-json out.json # the JSON report of every run
+
+Only YAML files matching the ``harness_scenarios`` ini option (globs relative to the
+rootdir, default ``scenarios/*.yaml``) or named on the command line are collected, so
+other YAML files are ignored. A file that fails validation is a collection error with
+the scenario loader's ``file:line:col: field: message``. A run whose expectations fail
+is reported as an assertion would be: scenario, variant, seed, each failed expectation
+with observed vs expected and the per-epoch history of the metric involved, and no
+traceback of harness internals.
+
+It also provides the fixtures plugin authors test with (see :mod:`harness.testing`):
+``tiny_run`` trains the tiny workload with the plugins you name.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import itertools
+import math
+import tempfile
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable
+
+import pytest
+
+if TYPE_CHECKING:
+    from harness.scenario import Scenario
+    from harness.testing import TinyRun
+
+DEFAULT_GLOBS = ["scenarios/*.yaml"]
+RECORDS = pytest.StashKey[list]()
+
+
+# ------------------------------------------------------------------ options
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("harness", "harness scenario replays")
+    group.addoption(
+        "--harness-seeds",
+        action="store",
+        default=None,
+        metavar="S[,S...]",
+        help="run every collected scenario with these seeds instead of the scenario's own",
+    )
+    group.addoption(
+        "--harness-json",
+        action="store",
+        default=None,
+        metavar="PATH",
+        help="write the JSON report of every scenario run to PATH",
+    )
+    group.addoption(
+        "--harness-without",
+        action="append",
+        default=[],
+        metavar="PLUGIN",
+        help="switch PLUGIN off in every variant (repeatable), like `harness run --without`",
+    )
+    parser.addini(
+        "harness_scenarios",
+        type="args",
+        default=DEFAULT_GLOBS,
+        help="globs (relative to the rootdir) of the YAML files collected as harness scenarios",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "scenario: a harness scenario run (one variant x seed of a scenario file)")
+    if not any(str(line).startswith("slow") for line in config.getini("markers")):
+        config.addinivalue_line("markers", "slow: end-to-end scenario replays (seconds to a minute each)")
+    config.stash[RECORDS] = []
+
+
+def parse_seeds(text: str | None) -> list[int] | None:
+    if not text:
+        return None
+    try:
+        return [int(part) for part in text.replace(" ", "").split(",") if part]
+    except ValueError:
+        raise pytest.UsageError(f"--harness-seeds: expected comma-separated integers, got {text!r}") from None
+
+
+# ------------------------------------------------------------------ collection
+
+
+def is_scenario_file(config: pytest.Config, file_path: Path) -> bool:
+    """True when ``file_path`` matches one of the ``harness_scenarios`` globs."""
+    if file_path.suffix not in (".yaml", ".yml"):
+        return False
+    try:
+        relative = file_path.relative_to(config.rootpath).as_posix()
+    except ValueError:
+        relative = None
+    for pattern in config.getini("harness_scenarios"):
+        if Path(pattern).is_absolute():
+            if fnmatch.fnmatch(file_path.as_posix(), pattern):
+                return True
+        elif "/" not in pattern:
+            if fnmatch.fnmatch(file_path.name, pattern):
+                return True
+        elif relative is not None and fnmatch.fnmatch(relative, pattern):
+            return True
+    return False
+
+
+def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
+    if file_path.suffix not in (".yaml", ".yml"):
+        return None
+    if is_scenario_file(parent.config, file_path) or parent.session.isinitpath(file_path):
+        return ScenarioFile.from_parent(parent, path=file_path)
+    return None
+
+
+class ScenarioFile(pytest.File):
+    """A scenario YAML file; validated completely at collection, before any training."""
+
+    def collect(self) -> Any:
+        from harness.scenario import ScenarioError, _locate, load_scenario, read_yaml
+
+        without = self.config.getoption("harness_without") or []
+        try:
+            scenario = load_scenario(self.path, plugin_overrides={name: False for name in without})
+        except ScenarioError as exc:
+            raise self.CollectError(str(exc)) from None
+        _, root = read_yaml(self.path)
+        seeds = parse_seeds(self.config.getoption("harness_seeds")) or scenario.seeds
+        for variant in scenario.variants:
+            line, _ = _locate(root, ("variants", variant))
+            for seed in seeds:
+                name = variant if len(seeds) == 1 else f"{variant}[seed{seed}]"
+                yield ScenarioItem.from_parent(
+                    self, name=name, scenario=scenario, variant=variant, seed=seed, line=(line or 1) - 1
+                )
+
+
+class ScenarioFailed(Exception):
+    """A run finished but did not pass; carries the run record for the report."""
+
+    def __init__(self, record: dict[str, Any]) -> None:
+        super().__init__(f"run {record['variant']} seed {record['seed']} failed")
+        self.record = record
+
+
+class ScenarioItem(pytest.Item):
+    """One run: a scenario's variant with one seed."""
+
+    def __init__(self, *, scenario: Scenario, variant: str, seed: int, line: int, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.scenario = scenario
+        self.variant = variant
+        self.seed = seed
+        self.line = line
+        self.record: dict[str, Any] | None = None
+        self.add_marker("scenario")
+        self.add_marker("slow")
+        self.user_properties += [("scenario", scenario.name), ("variant", variant), ("seed", seed)]
+
+    def runtest(self) -> None:
+        from harness.runner import RunKey, execute_run, run_passed, write_json_atomic
+
+        key = RunKey(self.variant, self.seed)
+        work_dir = self._work_dir(key.slug)
+        record = execute_run(self.scenario, key, work_dir=work_dir)
+        write_json_atomic(work_dir / "results" / f"{key.slug}.json", record)
+        self.record = record
+        self.config.stash[RECORDS].append((self.scenario, record))
+        if not run_passed(record):
+            raise ScenarioFailed(record)
+
+    def _work_dir(self, slug: str) -> Path:
+        factory = getattr(self.config, "_tmp_path_factory", None)  # pytest's tmp_path_factory
+        basename = f"harness-{self.scenario.name}-{slug}"
+        if factory is not None:
+            return Path(factory.mktemp(basename, numbered=True))
+        return Path(tempfile.mkdtemp(prefix=basename + "-"))
+
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> Any:
+        if isinstance(excinfo.value, ScenarioFailed):
+            return format_run_failure(self.scenario, excinfo.value.record)
+        return super().repr_failure(excinfo, style=style)
+
+    def reportinfo(self) -> tuple[Path, int, str]:
+        return self.path, self.line, f"scenario {self.scenario.name}: variant {self.variant}, seed {self.seed}"
+
+
+# ------------------------------------------------------------------ the JSON report
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    path = session.config.getoption("harness_json", None)
+    records = session.config.stash.get(RECORDS, [])
+    if not path or not records:
+        return
+    from harness.reports.json_report import write_json_report
+    from harness.runner import SCHEMA_VERSION, suite_report
+
+    by_path: dict[Path, tuple[Any, list[dict[str, Any]]]] = {}
+    for scenario, record in records:
+        by_path.setdefault(scenario.path, (scenario, []))[1].append(record)
+    reports = [suite_report(scenario, runs) for scenario, runs in by_path.values()]
+    write_json_report(
+        path, {"schema_version": SCHEMA_VERSION, "reports": reports, "passed": all(r["passed"] for r in reports)}
+    )
+
+
+# ------------------------------------------------------------------ failure text
+
+
+def _num(value: Any) -> str:
+    if isinstance(value, float):
+        return "nan" if math.isnan(value) else f"{value:.4g}"
+    return str(value)
+
+
+def _expected_text(exp: Any) -> str:
+    p = exp.parts
+    if exp.kind == "metric":
+        return f"between {_num(p['lo'])} and {_num(p['hi'])}" if "lo" in p else f"{p['op']} {_num(p['num'])}"
+    if exp.kind == "run_value":
+        return f"{p['op']} {_num(p['num'])}"
+    if exp.kind == "status":
+        return ("not " if p["negate"] else "") + " or ".join(p["allowed"])
+    if exp.kind == "outcome":
+        return f"{p['op']} {p['word']}"
+    return exp.text
+
+
+def _history_table(history: list[dict[str, Any]], metric: str, mark_epoch: int | None, label: str) -> list[str]:
+    """Two aligned rows, epochs and values, ten epochs per block; the judged epoch marked."""
+    rows = [(rec.get("epoch"), rec.get(metric)) for rec in history]
+    if not rows:
+        return ["    (no epoch finished)"]
+    out = []
+    width = max(len(metric), 5)
+    for start in range(0, len(rows), 10):
+        block = rows[start : start + 10]
+        cells = [(str(e), _num(v) if v is not None else "-") for e, v in block]
+        col = [max(len(a), len(b)) + 2 for a, b in cells]
+        epochs = "".join(a.rjust(w) for (a, _), w in zip(cells, col))
+        values = "".join(b.rjust(w) for (_, b), w in zip(cells, col))
+        marker = "".join(("^" if e == mark_epoch else " ").rjust(w) for (e, _), w in zip(block, col))
+        out += [f"    {'epoch'.ljust(width)}{epochs}", f"    {metric.ljust(width)}{values}"]
+        if mark_epoch is not None and any(e == mark_epoch for e, _ in block):
+            out.append(f"    {''.ljust(width)}{marker.rstrip()}  {label}")
+    return out
+
+
+def _judged_epoch(exp: Any, history: list[dict[str, Any]]) -> tuple[int | None, str]:
+    p = exp.parts
+    values = [
+        (rec.get("epoch"), rec.get(p["metric"]))
+        for rec in history
+        if isinstance(rec.get(p["metric"]), (int, float)) and not math.isnan(rec.get(p["metric"]))
+    ]
+    if not values:
+        return None, ""
+    if p["sel"] == "epoch":
+        return p["epoch"], f"epoch {p['epoch']}"
+    if p["sel"] == "final":
+        return values[-1][0], "final"
+    if p["sel"] == "first":
+        return values[0][0], "first"
+    pick = min if p["sel"] == "min" else max
+    return pick(values, key=lambda ev: ev[1])[0], p["sel"]
+
+
+def _display_path(path: Path) -> str:
+    try:
+        return Path(path).resolve().relative_to(Path.cwd()).as_posix()
+    except ValueError:
+        return str(path)
+
+
+def _plugin_kinds() -> dict[str, str]:
+    from harness.pluginmanager import PluginLoadError, discover_plugins
+
+    try:
+        return {name: info.kind for name, info in discover_plugins().items()}
+    except PluginLoadError:
+        return {}
+
+
+def format_run_failure(scenario: Scenario, record: dict[str, Any]) -> str:
+    """A failed run as a readable assertion message (what ``pytest scenarios/`` prints).
+
+    The first line (pytest's short summary shows it) names the failed expectations with
+    what was observed; then the scenario, variant and seed, the run, and for each failed
+    expectation observed vs expected and the per-epoch history of the metric involved.
+    """
+    variant = scenario.variants[record["variant"]]
+    by_text = {exp.text: exp for exp in variant.expectations}
+    failed = [e for e in record["expectations"] if e["passed"] is False]
+    history = record.get("history", [])
+    kinds = _plugin_kinds()
+    enabled = [name for name in record.get("plugins", {}) if kinds.get(name) != "core"]
+    fixes = [name for name in enabled if kinds.get(name) != "monitor"]
+    monitors = [name for name in enabled if kinds.get(name) == "monitor"]
+
+    if record["status"] in ("error", "timeout"):
+        first = f"the run ended with status {record['status']!r}"
+        if record.get("error"):
+            first += f": {record['error']['message']}"
+    else:
+        first = f"{len(failed)} of {len(record['expectations'])} expectations failed: " + "; ".join(
+            f"{e['name']} (observed {_num(e['observed'])})" for e in failed
+        )
+    lines = [first, f"scenario {scenario.name!r} ({_display_path(scenario.path)}), variant {record['variant']!r}, seed {record['seed']}"]
+    run = f"run: status {record['status']}, {len(history)} epoch(s), {record.get('steps', 0)} steps, {record.get('seconds', 0):.1f} s"
+    if record.get("stop_reason"):
+        run += f"; stopped: {record['stop_reason']}"
+    if record.get("diverged_at_step"):
+        run += f"; diverged at step {record['diverged_at_step']}"
+    lines += [run, f"fixes on: {', '.join(fixes) or '(none)'}; monitors on: {', '.join(monitors) or '(none)'}"]
+
+    error = record.get("error")
+    if error:  # a plugin's traceback holds only its own frames; of any other, the last ones
+        frames = error.get("traceback", "").rstrip().splitlines()
+        lines += ["", *("  " + line for line in (frames if error.get("plugin") else frames[-8:]))]
+
+    shown_kinds: set[str] = set()
+    for entry in record["expectations"]:
+        exp = by_text.get(entry["name"])
+        if entry["passed"] is not False:
+            mark = "passed " if entry["passed"] else "n/a    "
+            lines.append(f"  {mark} {entry['name']}  (observed {_num(entry['observed'])})")
+            continue
+        lines += ["", f"  FAILED  {entry['name']}"]
+        expected = _expected_text(exp) if exp is not None else entry["name"]
+        lines.append(f"          observed {_num(entry['observed'])}, expected {expected}")
+        if exp is None:
+            pass
+        elif exp.kind == "metric":
+            epoch, label = _judged_epoch(exp, history)
+            lines.append(f"          {exp.metric} per epoch:")
+            lines += ["      " + row for row in _history_table(history, exp.metric, epoch, label)]
+        elif exp.kind == "finding":
+            kind = exp.parts["kind"]
+            shown_kinds.add(kind)
+            hits = [f for f in record.get("findings", []) if f["kind"] == kind]
+            lines.append(f"          {kind} findings:" + ("" if hits else " none"))
+            lines += [f"            epoch {f['epoch']} ({f['plugin']}): {f['message']}" for f in hits]
+        elif exp.kind == "run_value":
+            lines.append("          steps per epoch:")
+            lines += ["      " + row for row in _history_table(history, "steps", None, "")]
+        elif exp.kind == "outcome":
+            lines.append(f"          outcomes: {record.get('outcomes', {})}")
+        lines.append("")
+    others = [f for f in record.get("findings", []) if f["kind"] not in shown_kinds]
+    if others:
+        lines += ["", "other findings:"]
+        lines += [f"  epoch {f['epoch']}: {f['kind']} ({f['plugin']}): {f['message']}" for f in others]
+    text = "\n".join(lines)
+    while "\n\n\n" in text:
+        text = text.replace("\n\n\n", "\n\n")
+    return text.rstrip()
+
+
+# ------------------------------------------------------------------ fixtures for plugin authors
+
+
+@pytest.fixture
+def tiny_run(tmp_path: Path) -> Callable[..., TinyRun]:
+    """Train the tiny devign workload (~1 s) with the plugins you name; returns a TinyRun.
+
+    ``tiny_run({"grad_clip": {"max_norm": 0.1}}, epochs=1)``; pass ``extra=(MyPlugin,)``
+    to test a plugin class that is not installed. See :func:`harness.testing.train_tiny`.
+    """
+    from harness.testing import train_tiny
+
+    counter = itertools.count()
+
+    def run(plugins: dict[str, Any] | None = None, **kwargs: Any) -> TinyRun:
+        kwargs.setdefault("run_dir", tmp_path / f"tiny-run-{next(counter)}")
+        return train_tiny(plugins, **kwargs)
+
+    return run

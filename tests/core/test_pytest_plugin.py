@@ -1,0 +1,197 @@
+"""The pytest plugin: scenario files collected as tests, readable failures, pass-through options.
+
+Every inner pytest runs in a subprocess: an in-process run restores ``sys.modules``
+afterwards, which breaks torch's and transformers' lazily imported modules.
+"""
+
+from __future__ import annotations
+
+import json
+import textwrap
+
+import pytest
+
+pytest_plugins = ("pytester",)
+
+TINY = """\
+name: tiny
+workload:
+  name: devign
+  params: {n_train: 96, n_val: 48, max_length: 32, vocab_size: 300, hidden_size: 16, num_layers: 1,
+           num_heads: 2, intermediate_size: 32, eval_batch_size: 64}
+train: {epochs: 2, batch_size: 32, lr: 1.0e-3, device: cpu, threads: 1}
+seeds: [0]
+variants:
+  plain:
+    expect:
+      - status == ok
+      - epochs_run == 2
+  fixed:
+    plugins: {class_weights: true, grad_clip: {max_norm: 1.0}}
+    expect:
+      - status == ok
+"""
+
+IMPOSSIBLE = TINY.replace(
+    """  fixed:
+    plugins: {class_weights: true, grad_clip: {max_norm: 1.0}}
+    expect:
+      - status == ok
+""",
+    """  fixed:
+    plugins: {class_weights: true, grad_clip: {max_norm: 1.0}}
+    expect:
+      - status == ok
+      - final.f1 >= 0.999
+""",
+)
+
+
+@pytest.fixture()
+def project(pytester: pytest.Pytester) -> pytest.Pytester:
+    """A project like harness's own: tests/ as testpaths, scenarios/ beside it, other YAML around."""
+    pytester.makepyprojecttoml(
+        """
+        [tool.pytest.ini_options]
+        testpaths = ["tests"]
+        """
+    )
+    (pytester.path / "scenarios").mkdir()
+    (pytester.path / "scenarios" / "tiny.yaml").write_text(TINY)
+    (pytester.path / "config").mkdir()
+    (pytester.path / "config" / "deploy.yaml").write_text("replicas: 3\n")  # not a scenario
+    (pytester.path / "tests").mkdir()
+    (pytester.path / "tests" / "test_unit.py").write_text("def test_unit():\n    assert True\n")
+    return pytester
+
+
+def collected(result: pytest.RunResult) -> list[str]:
+    return [line for line in result.outlines if "::" in line and not line.startswith(("FAILED", "ERROR"))]
+
+
+def test_each_variant_is_an_item_and_other_yaml_is_ignored(project: pytest.Pytester) -> None:
+    result = project.runpytest_subprocess("scenarios/", "config/", "--collect-only", "-q")
+    assert collected(result) == ["scenarios/tiny.yaml::plain", "scenarios/tiny.yaml::fixed"]
+
+
+def test_default_run_of_testpaths_does_not_collect_scenarios(project: pytest.Pytester) -> None:
+    result = project.runpytest_subprocess("--collect-only", "-q")
+    assert collected(result) == ["tests/test_unit.py::test_unit"]
+
+
+def test_seeds_option_multiplies_items(project: pytest.Pytester) -> None:
+    result = project.runpytest_subprocess("scenarios/", "--collect-only", "-q", "--harness-seeds", "3,4")
+    assert collected(result) == [
+        "scenarios/tiny.yaml::plain[seed3]",
+        "scenarios/tiny.yaml::plain[seed4]",
+        "scenarios/tiny.yaml::fixed[seed3]",
+        "scenarios/tiny.yaml::fixed[seed4]",
+    ]
+
+
+def test_glob_is_an_ini_option(project: pytest.Pytester) -> None:
+    project.makepyprojecttoml(
+        """
+        [tool.pytest.ini_options]
+        testpaths = ["tests"]
+        harness_scenarios = ["replays/*.yml"]
+        """
+    )
+    (project.path / "replays").mkdir()
+    (project.path / "replays" / "again.yml").write_text(TINY)
+    result = project.runpytest_subprocess("scenarios/", "replays/", "--collect-only", "-q")
+    assert collected(result) == ["replays/again.yml::plain", "replays/again.yml::fixed"]
+
+
+def test_keyword_and_marker_selection(project: pytest.Pytester) -> None:
+    by_keyword = project.runpytest_subprocess("scenarios/", "--collect-only", "-q", "-k", "fixed")
+    assert collected(by_keyword) == ["scenarios/tiny.yaml::fixed"]
+    by_marker = project.runpytest_subprocess("scenarios/", "tests/", "--collect-only", "-q", "-m", "scenario")
+    assert collected(by_marker) == ["scenarios/tiny.yaml::plain", "scenarios/tiny.yaml::fixed"]
+    not_marker = project.runpytest_subprocess("scenarios/", "tests/", "--collect-only", "-q", "-m", "not scenario")
+    assert collected(not_marker) == ["tests/test_unit.py::test_unit"]
+
+
+def test_bad_scenario_is_a_collection_error_naming_file_line_and_field(project: pytest.Pytester) -> None:
+    (project.path / "scenarios" / "bad.yaml").write_text(
+        TINY.replace("lr: 1.0e-3", "lr: 1.0e-3, learning_rate: 3")
+    )
+    result = project.runpytest_subprocess("scenarios/", "--collect-only", "-q")
+    assert result.ret == pytest.ExitCode.INTERRUPTED
+    result.stdout.fnmatch_lines(["*ERROR collecting scenarios/bad.yaml*", "*bad.yaml:6:*: train.learning_rate: unknown field 'learning_rate'*"])
+    assert "Traceback" not in result.stdout.str()
+
+
+@pytest.mark.slow
+def test_runs_pass_and_an_impossible_f1_fails_readably(project: pytest.Pytester) -> None:
+    (project.path / "scenarios" / "tiny.yaml").write_text(IMPOSSIBLE)
+    result = project.runpytest_subprocess("scenarios/")
+    result.assert_outcomes(passed=1, failed=1)
+    out = result.stdout.str()
+    result.stdout.fnmatch_lines(
+        [
+            "*1 of 2 expectations failed: final.f1 >= 0.999 (observed *)",
+            "scenario 'tiny' (*tiny.yaml), variant 'fixed', seed 0",
+            "run: status ok, 2 epoch(s), 6 steps*",
+            "fixes on: class_weights, grad_clip; monitors on: *prediction_distribution*",
+            "*passed  status == ok  (observed ok)",
+            "*FAILED  final.f1 >= 0.999",
+            "*observed *, expected >= 0.999",
+            "*f1 per epoch:",
+            "*epoch*1*2",
+            "*f1*",
+            "*^  final",
+            "FAILED scenarios/tiny.yaml::fixed - 1 of 2 expectations failed*",
+        ]
+    )
+    assert "Traceback" not in out and "runner.py" not in out and "def runtest" not in out
+
+
+@pytest.mark.slow
+def test_exitfirst_last_failed_and_json_report(project: pytest.Pytester) -> None:
+    scenario = IMPOSSIBLE.replace("      - epochs_run == 2\n", "      - epochs_run == 2\n      - final.f1 >= 0.999\n")
+    (project.path / "scenarios" / "tiny.yaml").write_text(scenario)
+
+    first = project.runpytest_subprocess("scenarios/", "-x")
+    first.assert_outcomes(failed=1)  # -x: stopped after "plain" failed, "fixed" never ran
+
+    (project.path / "scenarios" / "tiny.yaml").write_text(IMPOSSIBLE.replace("      - final.f1 >= 0.999\n", ""))
+    report = project.path / "out" / "report.json"
+    again = project.runpytest_subprocess("scenarios/", "--lf", "--harness-json", str(report))
+    again.assert_outcomes(passed=1)  # only the run that failed last time ran
+    again.stdout.fnmatch_lines(["run-last-failure: rerun previous 1 failure*"])
+
+    data = json.loads(report.read_text())
+    assert data["passed"] is True
+    [suite] = data["reports"]
+    assert suite["scenario"]["name"] == "tiny"
+    assert [(r["variant"], r["seed"], r["status"]) for r in suite["runs"]] == [("plain", 0, "ok")]
+    assert len(suite["runs"][0]["history"]) == 2
+
+
+@pytest.mark.slow
+def test_harness_without_switches_a_plugin_off(project: pytest.Pytester) -> None:
+    project.makeconftest(
+        textwrap.dedent(
+            """
+            import pytest
+
+            @pytest.hookimpl(wrapper=True)
+            def pytest_runtest_makereport(item, call):
+                report = yield
+                if call.when == "call" and getattr(item, "record", None):
+                    report.user_properties.append(("plugins", sorted(item.record["plugins"])))
+                return report
+
+            def pytest_terminal_summary(terminalreporter):
+                for report in terminalreporter.getreports("passed"):
+                    for key, value in report.user_properties:
+                        if key == "plugins":
+                            terminalreporter.write_line(f"PLUGINS {report.nodeid} {value}")
+            """
+        )
+    )
+    result = project.runpytest_subprocess("scenarios/", "-k", "fixed", "--harness-without", "class_weights")
+    result.assert_outcomes(passed=1, deselected=1)
+    line = next(l for l in result.outlines if l.startswith("PLUGINS"))
+    assert "'grad_clip'" in line and "'class_weights'" not in line
