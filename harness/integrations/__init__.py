@@ -1,0 +1,1 @@
+"""Adapters that bring harness plugins into other training loops (``transformers.Trainer``)."""
