@@ -7,6 +7,7 @@ Exit codes: 0 every expectation held, 1 an expectation failed or a run errored,
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -42,6 +43,12 @@ def main() -> None:
     type=click.Path(file_okay=False, path_type=Path),
     help="Where each run's result and checkpoints are written. Default: .harness/<scenario name>.",
 )
+@click.option(
+    "--jobs", "-j", type=click.IntRange(min=1), default=None,
+    help="Runs in parallel, each in its own worker process. Default: number of CPU cores.",
+)
+@click.option("--timeout", type=click.FloatRange(min=0, min_open=True), help="Per-run limit in seconds; a run past it ends with status 'timeout'.")
+@click.option("--resume", is_flag=True, help="Skip runs whose valid result for the same configuration is already in the results dir.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bars; print only the table.")
 @click.option(
     "--without", "without", multiple=True, metavar="PLUGIN",
@@ -54,6 +61,9 @@ def run(
     json_path: Path | None,
     device: str | None,
     results_dir: Path | None,
+    jobs: int | None,
+    timeout: float | None,
+    resume: bool,
     quiet: bool,
     without: tuple[str, ...],
 ) -> None:
@@ -73,31 +83,21 @@ def run(
             raise BadInput(f"{scenario_path}: unknown variant {name!r}{closest(name, list(scenario.variants))}")
 
     from harness.reports.json_report import write_json_report
-    from harness.reports.terminal import ProgressObserver, make_progress, print_report
+    from harness.reports.terminal import RunProgress, print_report
     from harness.runner import default_results_dir, plan_runs, run_passed, run_suite, suite_report
 
     keys = plan_runs(scenario, list(variants) or None, list(seeds) or None)
     out_dir = results_dir or default_results_dir(scenario)
-    progress = make_progress(console)
-    observers: dict[object, ProgressObserver] = {}
-
-    def observers_for(key: object) -> tuple[object, ...]:
-        if quiet:
-            return ()
-        observers[key] = ProgressObserver(progress, f"{key.variant} seed {key.seed}")
-        return (observers[key],)
-
-    def on_result(key: object, record: dict) -> None:
-        if key in observers:
-            observers[key].finish(record)
-
-    if quiet:
-        records = run_suite(scenario, keys, results_dir=out_dir, device=device, on_result=on_result)
-    else:
-        with progress:
+    jobs = jobs or os.cpu_count() or 1
+    with RunProgress(console, keys, enabled=not quiet) as progress:
+        try:
             records = run_suite(
-                scenario, keys, results_dir=out_dir, device=device, observers_for=observers_for, on_result=on_result
+                scenario, keys, results_dir=out_dir, jobs=jobs, timeout=timeout, device=device,
+                resume=resume, progress=progress.event,
             )
+        except KeyboardInterrupt:
+            console.print(f"[red]interrupted[/]: finished runs are kept in {out_dir}/results; rerun with --resume")
+            sys.exit(130)
     report = suite_report(scenario, records)
     if json_path:
         write_json_report(json_path, report)
@@ -165,6 +165,53 @@ def plugins(as_json: bool) -> None:
         params = "\n".join(f"{p}={v['default']!r}" for p, v in d["parameters"].items()) or "-"
         table.add_row(d["name"], d["kind"], d["source"], "\n".join(d["hooks"]), params)
     Console().print(table)
+
+
+@main.command()
+@click.argument("report_a", metavar="A.json", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("report_b", metavar="B.json", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--exit-code", is_flag=True, help="Exit 1 when the reports differ (as `git diff --exit-code`).")
+def compare(report_a: Path, report_b: Path, exit_code: bool) -> None:
+    """Show which statuses, outcomes and expectation results differ between two JSON reports.
+
+    A report is what `harness run --json` or `pytest scenarios/ --harness-json` wrote;
+    runs are paired by scenario, variant and seed. Metric values are not compared.
+
+    \b
+    harness compare torch25.json torch26.json   # the same scenarios under two PyTorch versions
+    """
+    from rich.console import Console
+    from rich.markup import escape
+    from rich.table import Table
+
+    from harness.compare import ReportError, column_labels, compare_reports, load_report, scenario_reports, torch_version_of
+
+    try:
+        a, b = load_report(report_a), load_report(report_b)
+    except ReportError as exc:
+        raise BadInput(str(exc)) from None
+    console = Console()
+    label_a, label_b = column_labels(a, b)
+    for label, path, payload in ((label_a, report_a, a), (label_b, report_b, b)):
+        names = ", ".join(scenario_reports(payload))
+        version = torch_version_of(payload) or "?"
+        console.print(escape(f"{label}: {path}  (scenario {names}, torch {version})"), highlight=False)
+    only = set(scenario_reports(a)) ^ set(scenario_reports(b))
+    if only:
+        console.print(f"[yellow]warning: scenarios in only one of the files: {escape(', '.join(sorted(only)))}[/]")
+    differences, total = compare_reports(a, b)
+    if not differences:
+        console.print(f"no differences in status, outcomes or expectations ({total} run(s))")
+        return
+    table = Table(title="differences")
+    for col in ("scenario", "variant", "seed", "what", label_a, label_b):
+        table.add_column(escape(col), overflow="fold")
+    for d in differences:
+        table.add_row(*(escape(str(cell)) for cell in (d.scenario, d.variant, d.seed, d.what, d.a, d.b)))
+    console.print(table)
+    runs = len({(d.scenario, d.variant, d.seed) for d in differences})
+    console.print(f"{runs} of {total} run(s) differ")
+    sys.exit(EXIT_FAILED if exit_code else EXIT_OK)
 
 
 if __name__ == "__main__":  # pragma: no cover

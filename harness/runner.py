@@ -71,6 +71,61 @@ def _json_default(value: Any) -> Any:
     return str(value)
 
 
+def run_fingerprint(scenario: Scenario, key: RunKey) -> str:
+    """A hash of everything that determines a run's result (for ``--resume``)."""
+    import hashlib
+
+    variant = scenario.variants[key.variant]
+    blob = json.dumps(
+        {
+            "workload": [scenario.workload, scenario.workload_params.model_dump()],
+            "plugins": {n: p.model_dump() for n, p in sorted(variant.plugins.items())},
+            "train": variant.train.model_dump(),
+            "expect": [e.text + str(e.when_torch) for e in variant.expectations],
+            "seed": key.seed,
+        },
+        sort_keys=True,
+        default=str,
+    )
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def base_record(scenario: Scenario, key: RunKey) -> dict[str, Any]:
+    """A run record before training: what will run, and empty results."""
+    variant = scenario.variants[key.variant]
+    return {
+        "variant": key.variant,
+        "seed": key.seed,
+        "fingerprint": run_fingerprint(scenario, key),
+        "status": "error",
+        "seconds": 0.0,
+        "plugins": {name: params.model_dump() for name, params in variant.plugins.items()},
+        "train": variant.train.model_dump(),
+        "history": [],
+        "findings": [],
+        "expectations": [],
+        "trace": {},
+        "outcomes": {},
+        "lr_per_step": [],
+        "steps": 0,
+    }
+
+
+def result_path(results_dir: Path, key: RunKey) -> Path:
+    return Path(results_dir) / "results" / f"{key.slug}.json"
+
+
+def read_result(results_dir: Path, key: RunKey) -> dict[str, Any] | None:
+    """A run's written result, or None when missing or corrupt (a corrupt one is re-run)."""
+    try:
+        record = json.loads(result_path(results_dir, key).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(record, dict) or record.get("variant") != key.variant or record.get("seed") != key.seed:
+        return None
+    return record
+
+
 def execute_run(
     scenario: Scenario,
     key: RunKey,
@@ -79,7 +134,7 @@ def execute_run(
     device: str | None = None,
     observers: tuple[Any, ...] = (),
 ) -> dict[str, Any]:
-    """Train one (variant, seed) and return its record (see the README for the schema)."""
+    """Train one (variant, seed) in this process and return its record (schema: README)."""
     import torch
 
     from harness.loop import build_state, resolve_device, train
@@ -91,22 +146,9 @@ def execute_run(
         cfg = cfg.model_copy(update={"device": device})
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
-    run_dir = work_dir / "runs" / key.slug
-    record: dict[str, Any] = {
-        "variant": key.variant,
-        "seed": key.seed,
-        "status": "error",
-        "seconds": 0.0,
-        "plugins": {name: params.model_dump() for name, params in variant.plugins.items()},
-        "train": cfg.model_dump(),
-        "history": [],
-        "findings": [],
-        "expectations": [],
-        "trace": {},
-        "outcomes": {},
-        "lr_per_step": [],
-        "steps": 0,
-    }
+    run_dir = Path(work_dir) / "runs" / key.slug
+    record = base_record(scenario, key)
+    record["train"] = cfg.model_dump()
     started = time.perf_counter()
     state = None
     trace = None
@@ -154,18 +196,22 @@ def run_suite(
     keys: list[RunKey],
     *,
     results_dir: Path,
+    jobs: int = 1,
+    timeout: float | None = None,
     device: str | None = None,
-    observers_for: Callable[[RunKey], tuple[Any, ...]] = lambda key: (),
-    on_result: Callable[[RunKey, dict[str, Any]], None] = lambda key, record: None,
+    resume: bool = False,
+    progress: Callable[[RunKey, str, Any], None] = lambda key, event, value: None,
 ) -> list[dict[str, Any]]:
-    """Run every key in order; each record is written to ``results_dir`` as soon as it exists."""
-    records = []
-    for key in keys:
-        record = execute_run(scenario, key, work_dir=results_dir, device=device, observers=observers_for(key))
-        write_json_atomic(results_dir / "results" / f"{key.slug}.json", record)
-        on_result(key, record)
-        records.append(record)
-    return records
+    """Run every key (each in a worker process, ``jobs`` at once); records in ``keys`` order."""
+    from harness.executor import execute_local
+
+    done = dict(
+        execute_local(
+            scenario, keys, results_dir=results_dir, jobs=jobs, timeout=timeout, device=device,
+            resume=resume, progress=progress,
+        )
+    )
+    return [done[key] for key in keys]
 
 
 def suite_report(scenario: Scenario, records: list[dict[str, Any]]) -> dict[str, Any]:

@@ -8,8 +8,6 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from harness.hookspecs import hookimpl
-
 SPARK = "▁▂▃▄▅▆▇█"
 
 
@@ -22,43 +20,46 @@ def sparkline(values: list[float]) -> str:
     return "".join(SPARK[min(len(SPARK) - 1, int((v - lo) / span * (len(SPARK) - 1) + 0.5))] for v in vals)
 
 
-class ProgressObserver:
-    """Advances one progress bar per optimizer step (registered per run, not traced)."""
+class RunProgress:
+    """One progress bar per run, fed by the executor's events (start, total, advance, epoch, done)."""
 
-    def __init__(self, progress: Progress, label: str) -> None:
-        self.progress = progress
-        self.task = progress.add_task(label, total=None, status="")
+    def __init__(self, console: Console, keys: list[Any], enabled: bool = True) -> None:
+        self.enabled = enabled
+        self.progress = Progress(
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            TextColumn("{task.fields[status]}"),
+            console=console,
+            disable=not enabled,
+        )
+        self.tasks = {key: self.progress.add_task(f"{key.variant} seed {key.seed}", total=None, status="queued", start=False) for key in keys}
 
-    @hookimpl
-    def on_train_start(self, state: Any) -> None:
-        hp = state.hparams
-        self.progress.update(self.task, total=hp.optimizer_steps_per_epoch * hp.epochs)
+    def __enter__(self) -> RunProgress:
+        self.progress.__enter__()
+        return self
 
-    @hookimpl
-    def on_step(self) -> None:
-        self.progress.advance(self.task)
+    def __exit__(self, *exc: Any) -> None:
+        self.progress.__exit__(*exc)
 
-    @hookimpl
-    def on_epoch_end(self, state: Any, metrics: dict[str, Any]) -> None:
-        main = "f1" if "f1" in metrics else ("auc" if "auc" in metrics else "loss")
-        self.progress.update(self.task, status=f"epoch {state.epoch} {main}={metrics.get(main, float('nan')):.3f}")
-
-    def finish(self, record: dict[str, Any]) -> None:
-        task = self.progress.tasks[self.task] if self.task < len(self.progress.tasks) else None
-        total = task.total if task is not None else None
-        self.progress.update(self.task, completed=total or 0, total=total or 1, status=record["status"])
-
-
-def make_progress(console: Console) -> Progress:
-    return Progress(
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        TextColumn("{task.fields[status]}"),
-        console=console,
-        transient=False,
-    )
+    def event(self, key: Any, event: str, value: Any) -> None:
+        task = self.tasks.get(key)
+        if task is None:
+            return
+        if event == "start":
+            self.progress.start_task(task)
+            self.progress.update(task, status="running")
+        elif event == "total":
+            self.progress.update(task, total=value)
+        elif event == "advance":
+            self.progress.advance(task, value)
+        elif event == "epoch":
+            main = "f1" if "f1" in value else ("auc" if "auc" in value else "loss")
+            self.progress.update(task, status=f"epoch {value.get('epoch')} {main}={value.get(main, float('nan')):.3f}")
+        elif event in ("done", "resumed"):
+            total = self.progress.tasks[task].total or 1
+            self.progress.update(task, total=total, completed=total, status=value["status"] + (" (resumed)" if event == "resumed" else ""))
 
 
 def _fmt(value: Any, digits: int = 3) -> str:

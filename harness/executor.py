@@ -1,0 +1,170 @@
+"""Running many (variant, seed) runs: each in its own worker process, up to ``jobs`` at once.
+
+A worker process per run isolates runs from each other: a run that crashes, hangs past
+``timeout`` or is killed costs only itself. The worker writes its result atomically
+before it exits, so a finished run is never lost, even if the suite is interrupted;
+the parent only reads result files and relays progress events from a pipe.
+Every run seeds itself from its key, so results do not depend on ``jobs``.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+import time
+from collections import deque
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from multiprocessing.connection import Connection, wait
+from pathlib import Path
+from typing import Any
+
+from harness.hookspecs import hookimpl
+from harness.runner import RunKey, execute_run, read_result, result_path, run_fingerprint, write_json_atomic
+from harness.scenario import Scenario
+
+ProgressSink = Callable[[RunKey, str, Any], None]
+
+
+class PipeProgress:
+    """Observer plugin inside a worker: sends (event, value) for the parent's progress bars."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def _send(self, event: str, value: Any) -> None:
+        try:
+            self.conn.send((event, value))
+        except (BrokenPipeError, OSError):  # the parent went away; training goes on
+            pass
+
+    @hookimpl
+    def on_train_start(self, state: Any) -> None:
+        hp = state.hparams
+        self._send("total", hp.optimizer_steps_per_epoch * hp.epochs)
+
+    @hookimpl
+    def on_step(self) -> None:
+        self._send("advance", 1)
+
+    @hookimpl(trylast=True)
+    def on_epoch_end(self, state: Any, metrics: dict[str, Any]) -> None:
+        self._send("epoch", dict(metrics))
+
+
+def worker_threads(jobs: int) -> int:
+    """torch threads per worker so ``jobs`` workers do not oversubscribe the cores."""
+    return max(1, (os.cpu_count() or 1) // max(1, jobs))
+
+
+def _work(scenario: Scenario, key: RunKey, results_dir: Path, device: str | None, threads: int, conn: Connection) -> None:
+    import torch
+
+    if not scenario.variants[key.variant].train.threads:
+        torch.set_num_threads(threads)
+    record = execute_run(scenario, key, work_dir=results_dir, device=device, observers=(PipeProgress(conn),))
+    write_json_atomic(result_path(results_dir, key), record)
+    conn.close()
+
+
+@dataclass
+class _Running:
+    key: RunKey
+    process: Any
+    conn: Connection
+    started: float
+    history: list[dict[str, Any]] = field(default_factory=list)
+
+
+def _context() -> Any:
+    return mp.get_context("fork" if "fork" in mp.get_all_start_methods() else "spawn")
+
+
+def execute_local(
+    scenario: Scenario,
+    keys: list[RunKey],
+    *,
+    results_dir: Path,
+    jobs: int = 1,
+    timeout: float | None = None,
+    device: str | None = None,
+    resume: bool = False,
+    progress: ProgressSink = lambda key, event, value: None,
+) -> Iterator[tuple[RunKey, dict[str, Any]]]:
+    """Yield ``(key, record)`` as runs finish (in completion order)."""
+    ctx = _context()
+    pending: deque[RunKey] = deque()
+    for key in keys:
+        existing = read_result(results_dir, key) if resume else None
+        if existing is not None and existing.get("fingerprint") == run_fingerprint(scenario, key):
+            progress(key, "resumed", existing)
+            yield key, existing
+        else:
+            pending.append(key)
+    running: dict[RunKey, _Running] = {}
+    threads = worker_threads(jobs)
+    try:
+        while pending or running:
+            while pending and len(running) < max(1, jobs):
+                key = pending.popleft()
+                reader, writer = ctx.Pipe(duplex=False)
+                proc = ctx.Process(
+                    target=_work, args=(scenario, key, results_dir, device, threads, writer), daemon=True
+                )
+                proc.start()
+                writer.close()
+                running[key] = _Running(key, proc, reader, time.monotonic())
+                progress(key, "start", None)
+            ready = wait([r.conn for r in running.values()], timeout=0.2)
+            for run in list(running.values()):
+                if run.conn in ready:
+                    _drain(run, progress)
+                finished = not run.process.is_alive()
+                timed_out = timeout is not None and time.monotonic() - run.started > timeout
+                if not finished and not timed_out:
+                    continue
+                if not finished:
+                    run.process.kill()
+                run.process.join()
+                _drain(run, progress)
+                run.conn.close()
+                del running[run.key]
+                record = read_result(results_dir, run.key) if finished else None
+                if record is None:
+                    record = _failed_record(scenario, run, timed_out and not finished, timeout)
+                    write_json_atomic(result_path(results_dir, run.key), record)
+                progress(run.key, "done", record)
+                yield run.key, record
+    finally:
+        for run in running.values():  # interrupted: stop workers, keep every written result
+            run.process.kill()
+            run.process.join()
+
+
+def _drain(run: _Running, progress: ProgressSink) -> None:
+    try:
+        while run.conn.poll():
+            event, value = run.conn.recv()
+            if event == "epoch":
+                run.history.append(value)
+            progress(run.key, event, value)
+    except (EOFError, OSError):
+        pass
+
+
+def _failed_record(scenario: Scenario, run: _Running, timed_out: bool, timeout: float | None) -> dict[str, Any]:
+    """The record of a run whose worker left no result: it timed out or died."""
+    from harness.expectations import evaluate_all
+    from harness.runner import base_record, torch_version
+
+    record = base_record(scenario, run.key)
+    record["history"] = run.history
+    record["seconds"] = round(time.monotonic() - run.started, 3)
+    if timed_out:
+        record["status"] = "timeout"
+        record["error"] = {"message": f"run exceeded the per-run timeout of {timeout:g} s and was stopped"}
+    else:
+        record["status"] = "error"
+        record["error"] = {"message": f"worker process died with exit code {run.process.exitcode}"}
+    record["expectations"] = evaluate_all(scenario.variants[run.key.variant].expectations, record, torch_version())
+    return record
