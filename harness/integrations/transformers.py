@@ -80,11 +80,12 @@ What cannot be applied through the Trainer API, and why
   and ``optimizer_step`` (accelerate runs autocast, ``backward`` and the step; a callback
   cannot replace them) and ``on_checkpoint`` (the Trainer saves its own checkpoints with
   ``save_strategy``, as safetensors state dicts). A plugin that needs one of these is
-  refused with a message naming the hooks, never half-applied: ``checkpoint`` and
-  ``resume`` (use ``save_strategy`` / ``train(resume_from_checkpoint=...)``), the
-  optimizer/scheduler fixes (``sgd_nesterov``, ``layerwise_lr``, ``warmup_cosine``,
-  ``plateau``, ``two_stage``), and any third-party plugin implementing them. A default
-  monitor that needs one is left out and listed in :attr:`HarnessCallback.skipped`.
+  refused with a message naming the hooks, never half-applied: e.g. ``checkpoint``
+  (use ``save_strategy``), the optimizer/scheduler fixes (``sgd_nesterov``,
+  ``layerwise_lr``, ``warmup_cosine``, ``plateau``, ``two_stage``), fixes that adjust
+  hyper-parameters in ``on_setup`` (``scale_matching``, ``loss_weights``), and any
+  third-party plugin implementing them. A default monitor that needs one is left out
+  and listed in :attr:`HarnessCallback.skipped`.
 - ``compute_loss_func`` receives the model outputs and the labels only; a loss that
   needs other batch fields (a teacher's logits) needs ``HarnessTrainer`` (which passes
   the inputs to ``on_batch`` and keeps them for ``compute_loss``).
@@ -239,6 +240,8 @@ class HarnessCallback(TrainerCallback):
                 missing = self._unraised_hooks(info.cls(params))
                 if missing:
                     why = f"needs hook(s) {', '.join(missing)}, which the Trainer API does not let a callback raise"
+                    if set(missing) <= TRAINER_ONLY_HOOKS:
+                        why = f"needs hook(s) {', '.join(missing)}: use HarnessTrainer, which raises them"
                     if name in self.requested:
                         raise HarnessTrainerError(f"plugin {name!r} cannot be applied through transformers.Trainer: {why}")
                     self.skipped[name] = why

@@ -195,3 +195,28 @@ def test_harness_without_switches_a_plugin_off(project: pytest.Pytester) -> None
     result.assert_outcomes(passed=1, deselected=1)
     line = next(l for l in result.outlines if l.startswith("PLUGINS"))
     assert "'grad_clip'" in line and "'class_weights'" not in line
+
+
+def test_shipped_scenarios_collect_every_variant() -> None:
+    """`pytest scenarios/` in this repository: every shipped scenario validates and each variant is an item."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from harness.scenario import load_scenario
+
+    root = Path(__file__).resolve().parents[2]
+    expected = []
+    for path in sorted((root / "scenarios").glob("*.yaml")):
+        scenario = load_scenario(path)
+        for variant in scenario.variants:
+            for seed in scenario.seeds:
+                name = variant if len(scenario.seeds) == 1 else f"{variant}[seed{seed}]"
+                expected.append(f"scenarios/{path.name}::{name}")
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "scenarios/", "--collect-only", "-q", "-p", "no:cacheprovider"],
+        cwd=root, capture_output=True, text=True, timeout=300,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert sorted(line for line in result.stdout.splitlines() if "::" in line) == sorted(expected)
+    assert len(expected) >= 2
