@@ -32,7 +32,9 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "harness.plugins.grad_clip:GradClip",
     "harness.plugins.prediction_distribution:PredictionDistribution",
     "harness.plugins.collapse_stop:CollapseStop",
-    "harness.plugins.checkpoint:StateDictCheckpoint",
+    "harness.plugins.checkpoint:Checkpoint",
+    "harness.plugins.checkpoint_load:CheckpointLoad",
+    "harness.plugins.resume:Resume",
     "harness.plugins.mixed_precision:MixedPrecision",
 )
 
