@@ -128,7 +128,8 @@ def describe_plugin(info: object) -> dict:
         "summary": doc.splitlines()[0] if doc else "",
         "hooks": sorted(n for n in dir(cls) if hasattr(getattr(cls, n), "harness_impl")),
         "parameters": {
-            p: {"default": f.default if f.default is not None else None, "description": f.description or ""}
+            p: {"default": "(required)" if f.is_required() else f.get_default(call_default_factory=True),
+                "description": f.description or ""}
             for p, f in cls.Params.model_fields.items()
         },
         "finding_kinds": list(cls.finding_kinds),
