@@ -220,3 +220,39 @@ def test_shipped_scenarios_collect_every_variant() -> None:
     assert result.returncode == 0, result.stdout + result.stderr
     assert sorted(line for line in result.stdout.splitlines() if "::" in line) == sorted(expected)
     assert len(expected) >= 2
+
+
+def test_loading_the_plugin_imports_no_torch() -> None:
+    import subprocess
+    import sys
+
+    code = "import sys, harness.pytest_plugin; assert 'torch' not in sys.modules and 'transformers' not in sys.modules"
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
+
+
+def test_tiny_run_fixture_trains_with_an_uninstalled_plugin(tiny_run) -> None:
+    from pydantic import BaseModel, ConfigDict
+
+    from harness.plugin import Plugin, hookimpl
+
+    class Threshold(BaseModel):
+        model_config = ConfigDict(extra="forbid")
+        threshold: float = 0.0
+
+    class LossAbove(Plugin):
+        """Pathology: test double. Signal: epoch loss above threshold. Fix: none."""
+
+        name, kind, Params, finding_kinds = "loss_above", "monitor", Threshold, ("loss_above",)
+
+        @hookimpl
+        def on_epoch_end(self, state, metrics) -> None:
+            if metrics["loss"] > self.params.threshold:
+                state.add_finding("loss_above", self.name, f"loss {metrics['loss']:.3f}")
+
+    run = tiny_run({"loss_above": {"threshold": 0.0}}, extra=(LossAbove,), epochs=2)
+    assert run.status == "ok" and run.finding_epochs("loss_above") == [1, 2]
+    assert run.acted("loss_above", "on_epoch_end") and not run.acted("loss_above", "on_step")
+    assert len(run.metric("f1")) == 2 and len(run.lr_per_step) == 6
+    assert run.state.run_dir is not None and run.state.run_dir.name == "tiny-run-0"
+    quiet = tiny_run({"loss_above": False}, extra=(LossAbove,), epochs=1)
+    assert quiet.finding_epochs("loss_above") == [] and quiet.state.run_dir.name == "tiny-run-1"
