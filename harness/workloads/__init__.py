@@ -9,6 +9,7 @@ from harness.workloads.base import Workload
 
 WORKLOADS: dict[str, str] = {
     "devign": "harness.workloads.devign:DevignWorkload",
+    "patch_distillation": "harness.workloads.patch_distillation:PatchDistillationWorkload",
 }
 
 
