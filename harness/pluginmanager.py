@@ -36,6 +36,24 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "harness.plugins.checkpoint_load:CheckpointLoad",
     "harness.plugins.resume:Resume",
     "harness.plugins.mixed_precision:MixedPrecision",
+    # the student-distillation incident (issue 3): fixes, then monitors. grad_health must
+    # stay after grad_clip: pluggy calls later registrations first, so it sees unclipped grads.
+    "harness.plugins.scale_matching:ScaleMatching",
+    "harness.plugins.distillation:Distillation",
+    "harness.plugins.loss_weights:LossWeights",
+    "harness.plugins.variance_penalty:VariancePenalty",
+    "harness.plugins.logit_norm:LogitNorm",
+    "harness.plugins.warmup_cosine:WarmupCosine",
+    "harness.plugins.plateau:Plateau",
+    "harness.plugins.sgd_nesterov:SGDNesterov",
+    "harness.plugins.layerwise_lr:LayerwiseLR",
+    "harness.plugins.two_stage:TwoStage",
+    "harness.plugins.loss_explosion:LossExplosion",
+    "harness.plugins.grad_health:GradHealth",
+    "harness.plugins.mode_collapse:ModeCollapse",
+    "harness.plugins.no_signal:NoSignal",
+    "harness.plugins.saturation:Saturation",
+    "harness.plugins.non_finite:NonFinite",
 )
 
 

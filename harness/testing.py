@@ -48,6 +48,38 @@ def tiny_workload(**overrides: Any) -> Any:
     return DevignWorkload(Params(**(TINY_DEVIGN | overrides)))
 
 
+TINY_PATCH: dict[str, Any] = {
+    "n_train": 128,
+    "n_val": 64,
+    "image_size": 16,
+    "patch_size": 4,
+    "channels": 4,
+    "eval_batch_size": 64,
+}
+
+
+def tiny_patch_workload(**overrides: Any) -> Any:
+    """A tiny ``patch_distillation`` workload (16x16 images, 4x4 patches, a 4-channel student)."""
+    from harness.workloads.patch_distillation import Params, PatchDistillationWorkload
+
+    return PatchDistillationWorkload(Params(**(TINY_PATCH | overrides)))
+
+
+def bare_state(**fields: Any) -> Any:
+    """A :class:`~harness.state.TrainState` with no workload, model or data, for scripted
+    monitor tests: set ``epoch``/``step`` and call the monitor's hooks directly."""
+    from harness.state import Hparams, TrainState
+
+    hparams = Hparams(
+        lr=1e-3, batch_size=1, epochs=1, accumulation_steps=1, warmup_ratio=0.0,
+        weight_decay=0.0, batches_per_epoch=1, total_steps=1,
+    )
+    base: dict[str, Any] = dict(
+        workload=None, model=None, device=None, hparams=hparams, train_loader=None, val_loader=None, seed=0
+    )
+    return TrainState(**(base | fields))
+
+
 def tiny_train_config(**overrides: Any) -> Any:
     from harness.scenario import TrainConfig
 

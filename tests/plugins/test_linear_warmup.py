@@ -19,13 +19,13 @@ def linear(step: int, warmup: int = 9, total: int = 18, base: float = 1e-3) -> f
 def test_per_step_stepping_follows_the_schedule() -> None:
     state, _, trace = run_tiny({"linear_warmup": {"interval": "step"}}, **CFG)
     assert state.stash["warmup_steps"] == 9
-    assert trace["on_step"] == {"linear_warmup": 18}
+    assert trace["on_step"]["linear_warmup"] == 18  # (monitors buffer step losses there too)
     assert state.lr_per_step == pytest.approx([linear(s) for s in range(18)])
 
 
 def test_per_epoch_stepping_replays_v15_lr_starvation() -> None:
     state, _, trace = run_tiny({"linear_warmup": {"interval": "epoch"}}, **CFG)
-    assert "on_step" not in trace
+    assert "linear_warmup" not in trace.get("on_step", {})
     assert trace["on_epoch_end"]["linear_warmup"] == 3
     # epoch 1 trains at LR exactly 0, then epoch/warmup of the target
     assert state.lr_per_step == pytest.approx([0.0] * 6 + [1e-3 / 9] * 6 + [2e-3 / 9] * 6)
