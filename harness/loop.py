@@ -108,7 +108,8 @@ def train(state: TrainState, hook: Any) -> str:
                 for term in hook.extra_losses(state=state, batch=batch, outputs=outputs):
                     loss = loss + term
             batch_losses.append(loss.detach())
-            hook.backward(state=state, loss=loss / hp.accumulation_steps)
+            # dividing by 1 would add an autograd node (forward and backward) to every step
+            hook.backward(state=state, loss=loss / hp.accumulation_steps if hp.accumulation_steps > 1 else loss)
             if (index + 1) % hp.accumulation_steps == 0 or index == last:
                 hook.on_before_optimizer_step(state=state)
                 hook.optimizer_step(state=state)
