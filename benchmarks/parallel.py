@@ -1,0 +1,114 @@
+"""Parallel-efficiency benchmark: a suite of equal runs with `harness run -j 2` vs `-j 1`.
+
+Writes a one-variant devign scenario with ``--runs`` seeds (default 4; every run the
+same size) to a temporary directory and times ``harness run SCENARIO -q -j N`` end to
+end (process start, worker start-up, training, report) for N = 1 and N = 2,
+alternating, ``--repeats`` times. Prints the speed ratio t(-j 1) / t(-j 2) of the
+median wall times (target >= 1.8 on a 2-core machine).
+
+Torch threads per worker are what the CLI gives them (``harness.executor.worker_threads``:
+one thread per worker unless ``train.threads`` says otherwise, so a run's numbers do not
+depend on ``-j``). Where that gives a ``-j 1`` worker more than one thread, a second
+baseline with ``train.threads: 1`` is timed too, so the ratio can be read both ways.
+
+    .venv/bin/python benchmarks/parallel.py
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+SCENARIO = """\
+name: parallel_bench
+workload:
+  name: devign
+  params: {{n_train: {n_train}, n_val: 256, max_length: 96, hidden_size: 64, num_layers: 2, num_heads: 4,
+           intermediate_size: 128, attention_dropout: 0.0}}
+train: {{epochs: {epochs}, batch_size: 64, lr: 5.0e-4, device: cpu{threads}}}
+seeds: {seeds}
+variants:
+  plain:
+    expect:
+      - status == ok
+"""
+
+
+def harness_cmd() -> list[str]:
+    script = Path(sys.executable).with_name("harness")
+    return [str(script)] if script.exists() else [sys.executable, "-m", "harness.cli"]
+
+
+def timed_run(scenario: Path, jobs: int, results: Path) -> float:
+    started = time.perf_counter()
+    proc = subprocess.run(
+        harness_cmd() + ["run", str(scenario), "-q", "-j", str(jobs), "--results-dir", str(results)],
+        capture_output=True, text=True,
+    )
+    elapsed = time.perf_counter() - started
+    if proc.returncode != 0:
+        raise SystemExit(f"harness run -j {jobs} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
+    return elapsed
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--runs", type=int, default=4, help="equal runs in the suite (default 4)")
+    parser.add_argument("--repeats", type=int, default=2, help="alternating repeats per setting (default 2)")
+    parser.add_argument("--n-train", type=int, default=1280, help="training samples per run (default 1280)")
+    parser.add_argument("--epochs", type=int, default=2, help="epochs per run (default 2)")
+    args = parser.parse_args(argv)
+
+    cores = os.cpu_count() or 1
+    with tempfile.TemporaryDirectory(prefix="harness-parallel-") as tmp:
+        root = Path(tmp)
+        paths = {}
+        for label, threads in (("default", ""), ("one_thread", ", threads: 1")):
+            path = root / f"{label}.yaml"
+            path.write_text(SCENARIO.format(
+                n_train=args.n_train, epochs=args.epochs, threads=threads, seeds=list(range(args.runs))
+            ))
+            paths[label] = path
+        from harness.executor import worker_threads
+
+        threads = {jobs: worker_threads(jobs) for jobs in (1, 2)}
+        settings: tuple[tuple[str, Path, int], ...] = (("-j 1", paths["default"], 1), ("-j 2", paths["default"], 2))
+        if threads[1] != 1:
+            settings = settings[:1] + (("-j 1, 1 thread", paths["one_thread"], 1),) + settings[1:]
+        print(
+            f"parallel: {args.runs} equal devign runs (n_train {args.n_train}, {args.epochs} epochs, issue11 model size), "
+            f"{cores} cores, torch threads per worker: -j 1 {threads[1]}, -j 2 {threads[2]}; "
+            f"load average {os.getloadavg()[0]:.2f}"
+        )
+        timed_run(paths["default"], 2, root / "warm")  # data cache, file cache, .pyc: outside the timings
+        times: dict[str, list[float]] = {label: [] for label, _, _ in settings}
+        for r in range(args.repeats):
+            for label, path, jobs in settings if r % 2 == 0 else tuple(reversed(settings)):
+                times[label].append(timed_run(path, jobs, root / f"res-{r}-{label.replace(' ', '')}"))
+            print(
+                f"  repeat {r + 1}/{args.repeats}: "
+                + ", ".join(f"{label} {times[label][-1]:.1f} s" for label, _, _ in settings)
+                + f"; load average {os.getloadavg()[0]:.2f}"
+            )
+    med = {label: statistics.median(t) for label, t in times.items()}
+    ratio = med["-j 1"] / med["-j 2"]
+    print("parallel: median wall time " + ", ".join(f"{label} {m:.1f} s" for label, m in med.items()))
+    extra = ""
+    if "-j 1, 1 thread" in med:
+        extra = f"; vs -j 1 with 1 thread = {med['-j 1, 1 thread'] / med['-j 2']:.2f}x"
+    print(
+        f"parallel: speed-up -j 2 vs -j 1 = {ratio:.2f}x (target >= 1.8){extra}; "
+        f"load average {os.getloadavg()[0]:.2f}"
+    )
+    return {"median_s": med, "ratio": ratio}
+
+
+if __name__ == "__main__":
+    main()
