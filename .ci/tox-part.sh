@@ -25,7 +25,7 @@ selection=(
 rm -f "$HARNESS_REPORTS/torch25.json" "$HARNESS_REPORTS/torch26.json"
 "$py" -m tox --workdir "$workdir" -e torch25,torch26 -- "${selection[@]}"
 
-.venv/bin/harness compare "$HARNESS_REPORTS/torch25.json" "$HARNESS_REPORTS/torch26.json"
+COLUMNS="${COLUMNS:-160}" .venv/bin/harness compare "$HARNESS_REPORTS/torch25.json" "$HARNESS_REPORTS/torch26.json"
 
 "$py" - "$HARNESS_REPORTS/torch25.json" "$HARNESS_REPORTS/torch26.json" <<'PY'
 import sys
