@@ -1,6 +1,6 @@
 """`harness --help` and `harness plugins` start without importing torch or transformers.
 
-Each check runs in a fresh interpreter (this test process has torch loaded already).
+The commands run in one fresh interpreter (this test process has torch loaded already).
 Timings are measured by `benchmarks/startup.py`, never asserted here.
 """
 
@@ -10,36 +10,26 @@ import json
 import subprocess
 import sys
 
-import pytest
-
 HEAVY = ("torch", "transformers", "numpy", "sklearn", "tokenizers", "harness.workloads.devign")
+COMMANDS = (["--help"], ["run", "--help"], ["plugins"], ["plugins", "--json"])
 
 PROBE = """
 import json, sys
 from click.testing import CliRunner
 from harness.cli import main
-result = CliRunner().invoke(main, {args!r})
+results = [CliRunner().invoke(main, args) for args in {commands!r}]
 heavy = [m for m in {heavy!r} if m in sys.modules]
-print(json.dumps({{"exit_code": result.exit_code, "output": result.output, "heavy": heavy}}))
+print(json.dumps({{"results": [[r.exit_code, r.output] for r in results], "heavy": heavy}}))
 """
 
 
-def probe(*args: str) -> dict:
-    code = PROBE.format(args=list(args), heavy=HEAVY)
+def test_cli_start_up_imports_no_torch_or_transformers() -> None:
+    code = PROBE.format(commands=[list(c) for c in COMMANDS], heavy=HEAVY)
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    return json.loads(proc.stdout.splitlines()[-1])
-
-
-@pytest.mark.parametrize("args", [["--help"], ["run", "--help"], ["plugins"], ["plugins", "--json"]])
-def test_cli_start_up_imports_no_torch_or_transformers(args: list[str]) -> None:
-    result = probe(*args)
-    assert result["exit_code"] == 0, result["output"]
-    assert result["heavy"] == []
-
-
-def test_plugins_output_is_complete_without_torch() -> None:
-    """The torch-free listing still describes every built-in plugin (imports were not skipped)."""
-    result = probe("plugins", "--json")
-    names = {p["name"] for p in json.loads(result["output"])}
-    assert {"defaults", "class_weights", "linear_warmup", "prediction_distribution", "collapse_stop"} <= names
-    assert result["heavy"] == []
+    probe = json.loads(proc.stdout.splitlines()[-1])
+    for args, (exit_code, output) in zip(COMMANDS, probe["results"]):
+        assert exit_code == 0, (args, output)
+    assert probe["heavy"] == []  # after --help, run --help, plugins and plugins --json
+    # the torch-free listing still describes every built-in plugin (imports were not skipped)
+    listed = {p["name"] for p in json.loads(probe["results"][3][1])}
+    assert {"defaults", "class_weights", "linear_warmup", "prediction_distribution", "collapse_stop"} <= listed
