@@ -62,7 +62,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=4, help="equal runs in the suite (default 4)")
     parser.add_argument("--repeats", type=int, default=2, help="alternating repeats per setting (default 2)")
-    parser.add_argument("--n-train", type=int, default=1280, help="training samples per run (default 1280)")
+    parser.add_argument("--n-train", type=int, default=2500, help="training samples per run (default 2500, as issue11)")
     parser.add_argument("--epochs", type=int, default=2, help="epochs per run (default 2)")
     args = parser.parse_args(argv)
 
