@@ -92,6 +92,8 @@ def load_object(dotted: str) -> Any:
         return getattr(module, attr) if attr else module
     except (ImportError, AttributeError) as exc:
         raise PluginLoadError(f"cannot load plugin {dotted!r}: {exc}") from exc
+    except Exception as exc:  # the module itself failed while being imported
+        raise PluginLoadError(f"cannot load plugin {dotted!r}: importing it raised {type(exc).__name__}: {exc}") from exc
 
 
 def _check_plugin_class(obj: Any, origin: str) -> type[Plugin]:
@@ -178,6 +180,9 @@ def build_run_manager(
     :param observers: extra objects with hookimpls (progress bars, reporters) that are
         registered too but left out of the trace.
     """
+    missing = sorted(set(enabled) - set(available))
+    if missing:  # never drop an enabled plugin silently (e.g. a scenario's plugin_modules not passed on)
+        raise PluginLoadError(f"enabled plugin(s) {', '.join(map(repr, missing))} not among the available plugins")
     pm = HarnessPluginManager()
     for name in available:
         if name not in enabled:
@@ -185,7 +190,11 @@ def build_run_manager(
     for name, info in available.items():
         if pm.is_blocked(name):
             continue
-        pm.register(info.cls(enabled[name]), name=name)
+        try:
+            instance = info.cls(enabled[name])
+        except Exception as exc:
+            raise PluginError(name, "__init__", exc) from exc
+        pm.register(instance, name=name)
     pm.check_pending()  # a hookimpl with no matching hookspec fails loudly
     trace = HookTrace()
     traced_names = set(enabled)

@@ -153,7 +153,7 @@ def execute_run(
     state = None
     trace = None
     try:
-        pm, trace = build_run_manager(discover_plugins(), variant.plugins, observers=observers)
+        pm, trace = build_run_manager(discover_plugins(scenario.plugin_modules), variant.plugins, observers=observers)
         state = build_state(_workload(scenario), cfg, key.seed, resolve_device(cfg.device), run_dir)
         record["status"] = train(state, pm.hook)
     except PluginError as exc:
@@ -181,6 +181,12 @@ def execute_run(
         if state.diverged_at_step is not None:
             record["diverged_at_step"] = state.diverged_at_step
     record["expectations"] = evaluate_all(variant.expectations, record, torch_version())
+    if record["status"] == "diverged" and not any(
+        e.kind == "status" and e.applies(torch_version()) for e in variant.expectations
+    ):  # a divergence fails the run unless the scenario expects it (`status == diverged`)
+        record["expectations"].append(
+            {"name": "status != diverged", "passed": False, "observed": "diverged", "implicit": True}
+        )
     return record
 
 

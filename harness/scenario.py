@@ -9,6 +9,7 @@ duplicate keys are errors, not silently overwritten.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -22,7 +23,7 @@ from harness.expectations import Expectation, ExpectationSyntaxError, closest, p
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)  # `lr: .inf` is an error, not a run
 
 
 class TrainConfig(Strict):
@@ -61,6 +62,9 @@ class ScenarioSpec(Strict):
     plugins: dict[str, Any] = Field(default_factory=dict)
     variants: dict[str, VariantSpec] = Field(min_length=1)
     seeds: list[int] = Field(default_factory=lambda: [0], min_length=1)
+    # plugins that are not installed: "package.module:Class", imported (its code runs,
+    # as a conftest's does) before validation, in the CLI's and every worker's process
+    plugin_modules: list[str] = Field(default_factory=list)
 
 
 # ------------------------------------------------------------------ resolved form
@@ -85,6 +89,7 @@ class Scenario:
     variants: dict[str, Variant]
     seeds: list[int]
     raw: dict[str, Any] = field(default_factory=dict, repr=False)
+    plugin_modules: tuple[str, ...] = ()  # "module:Class" plugins beyond the installed ones
 
 
 class ScenarioError(Exception):
@@ -100,12 +105,33 @@ class ScenarioError(Exception):
 
 
 class _UniqueKeyLoader(yaml.SafeLoader):
-    """SafeLoader that refuses duplicate keys."""
+    """SafeLoader that refuses duplicate keys, and reports a bad scalar with its position.
+
+    PyYAML's own constructors raise bare ``ValueError``s for tagged scalars they cannot
+    read (``!!int x``, ``!!binary %%``) and a ``TypeError`` for a list used as a key;
+    both become ``ConstructorError``s carrying the node's line and column.
+    """
+
+    def construct_object(self, node: yaml.Node, deep: bool = False) -> Any:
+        try:
+            return super().construct_object(node, deep=deep)
+        except yaml.YAMLError:
+            raise
+        except (ValueError, TypeError, OverflowError) as exc:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"cannot read {node.tag.rsplit(':', 1)[-1]} value {node.value!r}: {exc}", node.start_mark
+            ) from None
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
         seen: dict[Any, Any] = {}
         for key_node, _ in node.value:
             key = self.construct_object(key_node, deep=deep)
+            try:
+                hash(key)
+            except TypeError:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"a key must be a plain value, not {type(key).__name__}", key_node.start_mark
+                ) from None
             if key in seen:
                 raise yaml.constructor.ConstructorError(
                     None, None, f"duplicate key {key!r} (first at line {seen[key].line + 1})", key_node.start_mark
@@ -143,19 +169,45 @@ def _dotted(loc: tuple[Any, ...]) -> str:
 # ------------------------------------------------------------------ loading
 
 
+def _line_col(text: str | bytes, offset: int) -> tuple[int, int]:
+    """1-based line and column of a character (or byte) offset."""
+    newline = b"\n" if isinstance(text, bytes) else "\n"
+    before = text[:offset]
+    return before.count(newline) + 1, offset - (before.rfind(newline) + 1) + 1  # type: ignore[arg-type]
+
+
 def read_yaml(path: Path) -> tuple[Any, yaml.Node | None]:
     try:
-        text = path.read_text(encoding="utf-8")
+        raw = path.read_bytes()
     except OSError as exc:
         raise ScenarioError(path, "", f"cannot read file: {exc.strerror or exc}") from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line, col = _line_col(raw, exc.start)
+        raise ScenarioError(path, "", f"invalid YAML: not UTF-8 text ({exc.reason} at byte {exc.start})", line, col) from None
     try:
         node = yaml.compose(text, Loader=_UniqueKeyLoader)
         data = yaml.load(text, Loader=_UniqueKeyLoader)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         problem = getattr(exc, "problem", None) or str(exc)
+        context = getattr(exc, "context", None)
+        if context and problem.startswith("but "):  # "expected a single document ..., but found another"
+            problem = f"{context}, {problem}"
         line, col = (mark.line + 1, mark.column + 1) if mark else (None, None)
+        if isinstance(exc, yaml.reader.ReaderError):  # a control character: no mark, a position
+            line, col = _line_col(text, exc.position)
+            problem = f"unacceptable character #x{exc.character:04x}: {exc.reason}" if isinstance(exc.character, int) else str(exc)
+        if problem.startswith("could not determine a constructor for the tag"):
+            tag = str(getattr(exc, "problem", "")).split("'")[1] if "'" in problem else "?"
+            tag = tag.replace("tag:yaml.org,2002:", "!!")
+            problem = f"YAML tag {tag!r} is refused: a scenario is plain data" + (
+                " (python tags would run code)" if "python/" in tag else ""
+            )
         raise ScenarioError(path, "", f"invalid YAML: {problem}", line, col) from None
+    except RecursionError:
+        raise ScenarioError(path, "", "invalid YAML: nested too deeply") from None
     return data, node
 
 
@@ -179,7 +231,8 @@ def load_scenario(
         return ScenarioError(path, _dotted(loc), message, line, col)
 
     if not isinstance(data, dict):
-        raise fail((), "a scenario must be a mapping with name, workload and variants")
+        empty = "the file is empty (or only comments); " if data is None else ""
+        raise fail((), f"{empty}a scenario must be a mapping with name, workload and variants")
     try:
         spec = ScenarioSpec.model_validate(data)
     except ValidationError as exc:
@@ -201,8 +254,16 @@ def load_scenario(
         raise _pydantic_fail(fail, ("workload", "params"), exc, params_model) from None
     workload_metrics = _workload_metrics(spec.workload.name)
 
+    for i, dotted in enumerate(spec.plugin_modules):
+        if not _PLUGIN_REF.match(dotted):
+            raise fail(("plugin_modules", i), f"expected 'package.module:PluginClass', got {dotted!r}")
+        try:
+            discover_plugins((dotted,))
+        except PluginLoadError as exc:
+            raise fail(("plugin_modules", i), str(exc)) from None
+    plugin_modules = tuple(dict.fromkeys((*extra_plugins, *spec.plugin_modules)))
     try:
-        available = discover_plugins(extra_plugins)
+        available = discover_plugins(plugin_modules)
     except PluginLoadError as exc:
         raise ScenarioError(path, "plugins", str(exc)) from None
     finding_kinds = tuple(sorted({k for info in available.values() for k in info.cls.finding_kinds}))
@@ -228,7 +289,10 @@ def load_scenario(
                 raise fail(("variants", vname, "expect", i), str(exc)) from None
         variants[vname] = Variant(vname, vspec.description, enabled, train, expectations)
 
-    return Scenario(path, spec.name, spec.description, spec.workload.name, workload_params, variants, list(spec.seeds), data)
+    return Scenario(
+        path, spec.name, spec.description, spec.workload.name, workload_params, variants, list(spec.seeds), data,
+        plugin_modules=plugin_modules,
+    )
 
 
 def _apply_overrides(
@@ -253,6 +317,9 @@ def _apply_overrides(
         except ValidationError as exc:
             raise ScenarioError(path, f"{option} {name}", exc.errors()[0]["msg"]) from None
     return enabled
+
+
+_PLUGIN_REF = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
 
 
 def _workload_metrics(name: str) -> tuple[str, ...]:
