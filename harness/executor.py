@@ -57,7 +57,46 @@ def worker_threads(jobs: int) -> int:
     return max(1, (os.cpu_count() or 1) // max(1, jobs))
 
 
-def _work(scenario: Scenario, key: RunKey, results_dir: Path, device: str | None, threads: int, conn: Connection) -> None:
+def _die_with_parent(parent_pid: int) -> None:
+    """End this worker when the suite's process dies, however it dies.
+
+    A worker is a child process; a parent killed with SIGKILL (or SIGTERM, which runs no
+    Python cleanup) would leave it training on as an orphan and writing a result behind a
+    ``--resume`` that may already be re-running the same key. On Linux the kernel sends
+    the worker SIGKILL when the parent exits (``PR_SET_PDEATHSIG``); elsewhere a daemon
+    thread polls ``os.getppid()``. Ctrl-C reaches the parent, which stops its workers
+    itself, so workers ignore SIGINT (no traceback of theirs over the terminal).
+    """
+    import signal
+    import sys
+    import threading
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    armed = False
+    if sys.platform.startswith("linux"):
+        try:
+            import ctypes
+
+            libc = ctypes.CDLL(None, use_errno=True)
+            armed = libc.prctl(1, signal.SIGKILL, 0, 0, 0) == 0  # 1 = PR_SET_PDEATHSIG
+        except (OSError, AttributeError):
+            armed = False
+    if os.getppid() != parent_pid:  # the parent died before the guard was armed
+        os._exit(1)
+    if not armed:
+
+        def watch() -> None:
+            while os.getppid() == parent_pid:
+                time.sleep(0.5)
+            os._exit(1)
+
+        threading.Thread(target=watch, name="harness-parent-watch", daemon=True).start()
+
+
+def _work(
+    scenario: Scenario, key: RunKey, results_dir: Path, device: str | None, threads: int, conn: Connection, parent_pid: int
+) -> None:
+    _die_with_parent(parent_pid)
     import torch
 
     if not scenario.variants[key.variant].train.threads:
@@ -109,7 +148,7 @@ def execute_local(
                 key = pending.popleft()
                 reader, writer = ctx.Pipe(duplex=False)
                 proc = ctx.Process(
-                    target=_work, args=(scenario, key, results_dir, device, threads, writer), daemon=True
+                    target=_work, args=(scenario, key, results_dir, device, threads, writer, os.getpid()), daemon=True
                 )
                 proc.start()
                 writer.close()
