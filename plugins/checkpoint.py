@@ -141,6 +141,27 @@ def v15_checkpoint(state: Any, metrics: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+# resolved path -> sha256 of the bytes this process saved there (see load_checkpoint)
+_WRITTEN_HERE: dict[str, str] = {}
+
+
+class UntrustedCheckpointError(Exception):
+    """A full (not weights-only) unpickling asked for a file this process did not write."""
+
+
+def _sha256(data_or_path: bytes | Path) -> str:
+    import hashlib
+
+    digest = hashlib.sha256()
+    if isinstance(data_or_path, bytes):
+        digest.update(data_or_path)
+    else:
+        with open(data_or_path, "rb") as fh:
+            for chunk in iter(lambda: fh.read(1 << 20), b""):
+                digest.update(chunk)
+    return digest.hexdigest()
+
+
 def atomic_torch_save(obj: Any, path: Path) -> None:
     import torch
 
@@ -148,9 +169,22 @@ def atomic_torch_save(obj: Any, path: Path) -> None:
     tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
     try:
         torch.save(obj, tmp)
+        digest = _sha256(tmp)
         os.replace(tmp, path)
+        _WRITTEN_HERE[str(Path(path).resolve())] = digest
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def _bytes_written_here(path: str | Path) -> bytes:
+    """The file's bytes, if they are exactly what this process saved there; else refuse."""
+    data = Path(path).read_bytes()
+    if _WRITTEN_HERE.get(str(Path(path).resolve())) != _sha256(data):
+        raise UntrustedCheckpointError(
+            f"refusing to unpickle {str(path)!r} without weights_only=True: this process did not write it "
+            "(or it changed since), and a full unpickling runs any code the file names; load it with weights_only=True"
+        )
+    return data
 
 
 def load_checkpoint(
@@ -164,8 +198,15 @@ def load_checkpoint(
     :param allow: dotted names of extra globals the weights-only unpickler may accept
         (``torch.serialization.safe_globals``), e.g. ``numpy._core.multiarray.scalar``.
         Keep it minimal: allow-listing a model class re-opens arbitrary code execution.
+
+    Safety: any load that is not ``weights_only=True`` (the v1.5 replay: ``None``, which
+    unpickles anything up to PyTorch 2.5, or ``False``) reads only a file whose bytes this
+    very process wrote with :func:`atomic_torch_save`, and unpickles those checked bytes
+    from memory; anything else raises :class:`UntrustedCheckpointError` before a byte is
+    unpickled. So the harness never fully unpickles a file it did not write itself.
     """
     import contextlib
+    import io
 
     import torch
 
@@ -175,8 +216,9 @@ def load_checkpoint(
     if map_location is not None:
         kwargs["map_location"] = map_location
     context = torch.serialization.safe_globals([resolve_global(name) for name in allow]) if allow else contextlib.nullcontext()
+    source: Any = path if weights_only is True else io.BytesIO(_bytes_written_here(path))
     with context:
-        return torch.load(path, **kwargs)
+        return torch.load(source, **kwargs)
 
 
 def resolve_global(dotted: str) -> Any:
