@@ -247,17 +247,18 @@ def measure(workload: Any, cfg: Any, *, seed: int = 0, repeats: int = 3, warmup:
             same, names = weights_equal(models["a"], models[m])
             equal[m] = equal[m] and same
             differing[m] += names
-        medians = {}
+        medians, cpu_medians = {}, {}
         for m in MODES:
-            t = clocks[m].times(warmup)
+            t, c = clocks[m].times(warmup), clocks[m].times(warmup, cpu=True)
             pooled[m] += t
-            pooled_cpu[m] += clocks[m].times(warmup, cpu=True)
-            medians[m] = statistics.median(t)
+            pooled_cpu[m] += c
+            medians[m], cpu_medians[m] = statistics.median(t), statistics.median(c)
         per_repeat.append(medians)
         log(
             f"  repeat {r + 1}/{repeats}: {len(clocks['a'].times(warmup))} timed steps each, median step "
             + ", ".join(f"({m}) {medians[m] * 1e3:.2f} ms" for m in MODES)
             + f"; (b)/(a) {medians['b'] / medians['a']:.4f}, (c)/(a) {medians['c'] / medians['a']:.4f}"
+            + f" (CPU time {cpu_medians['b'] / cpu_medians['a']:.4f}, {cpu_medians['c'] / cpu_medians['a']:.4f})"
             + f"  [{time.perf_counter() - started:.0f} s]"
         )
     med = {m: statistics.median(pooled[m]) for m in MODES}
