@@ -51,6 +51,14 @@ def main() -> None:
 @click.option("--resume", is_flag=True, help="Skip runs whose valid result for the same configuration is already in the results dir.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bars; print only the table.")
 @click.option(
+    "--executor", type=click.Choice(["local", "ray"]), default="local", show_default=True,
+    help="local: worker processes on this machine; ray: one Ray task per run (pip install 'harness[ray]').",
+)
+@click.option(
+    "--address", metavar="ADDR",
+    help="With --executor ray: the Ray cluster (auto, HOST:6379, ray://HOST:10001). Default: $RAY_ADDRESS or a local Ray instance.",
+)
+@click.option(
     "--without", "without", multiple=True, metavar="PLUGIN",
     help="Switch this plugin off in every variant (repeatable), as `plugins: {PLUGIN: false}` would.",
 )
@@ -66,6 +74,8 @@ def run(
     resume: bool,
     quiet: bool,
     without: tuple[str, ...],
+    executor: str,
+    address: str | None,
 ) -> None:
     """Run SCENARIO's variants and check their expectations."""
     from rich.console import Console
@@ -88,12 +98,19 @@ def run(
 
     keys = plan_runs(scenario, list(variants) or None, list(seeds) or None)
     out_dir = results_dir or default_results_dir(scenario)
-    jobs = jobs or os.cpu_count() or 1
+    if address and executor != "ray":
+        raise BadInput("--address needs --executor ray")
+    if executor == "ray":
+        import importlib.util
+
+        if importlib.util.find_spec("ray") is None:
+            raise BadInput("--executor ray needs Ray: pip install 'harness[ray]'")
+    jobs = jobs or (None if executor == "ray" else os.cpu_count() or 1)  # ray: Ray's scheduler decides
     with RunProgress(console, keys, enabled=not quiet) as progress:
         try:
             records = run_suite(
                 scenario, keys, results_dir=out_dir, jobs=jobs, timeout=timeout, device=device,
-                resume=resume, progress=progress.event,
+                resume=resume, progress=progress.event, executor=executor, address=address,
             )
         except KeyboardInterrupt:
             console.print(f"[red]interrupted[/]: finished runs are kept in {out_dir}/results; rerun with --resume")

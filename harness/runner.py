@@ -202,21 +202,33 @@ def run_suite(
     keys: list[RunKey],
     *,
     results_dir: Path,
-    jobs: int = 1,
+    jobs: int | None = 1,
     timeout: float | None = None,
     device: str | None = None,
     resume: bool = False,
     progress: Callable[[RunKey, str, Any], None] = lambda key, event, value: None,
+    executor: str = "local",
+    address: str | None = None,
 ) -> list[dict[str, Any]]:
-    """Run every key (each in a worker process, ``jobs`` at once); records in ``keys`` order."""
-    from harness.executor import execute_local
+    """Run every key, ``jobs`` at once; records in ``keys`` order.
 
-    done = dict(
-        execute_local(
-            scenario, keys, results_dir=results_dir, jobs=jobs, timeout=timeout, device=device,
-            resume=resume, progress=progress,
-        )
-    )
+    ``executor="local"``: each run in a worker process on this machine (``jobs`` None: one
+    per core); ``executor="ray"``: each run as a Ray task on the cluster at ``address``
+    (None: ``$RAY_ADDRESS`` or a local Ray instance; ``jobs`` None: no cap).
+    Both write every record to ``results_dir`` as it finishes and give the same records.
+    """
+    common: dict[str, Any] = {"timeout": timeout, "device": device, "resume": resume, "progress": progress}
+    if executor == "ray":
+        from harness.ray_executor import execute_ray
+
+        runs = execute_ray(scenario, keys, results_dir=results_dir, address=address, jobs=jobs, **common)
+    elif executor == "local":
+        from harness.executor import execute_local
+
+        runs = execute_local(scenario, keys, results_dir=results_dir, jobs=jobs or os.cpu_count() or 1, **common)
+    else:
+        raise ValueError(f"unknown executor {executor!r}: local or ray")
+    done = dict(runs)
     return [done[key] for key in keys]
 
 
