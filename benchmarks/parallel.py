@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -46,8 +47,14 @@ def harness_cmd() -> list[str]:
     return [str(script)] if script.exists() else [sys.executable, "-m", "harness.cli"]
 
 
-def timed_run(scenario: Path, jobs: int, results: Path) -> float:
-    started = time.perf_counter()
+def children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)  # every waited-for descendant: the workers too
+    return usage.ru_utime + usage.ru_stime
+
+
+def timed_run(scenario: Path, jobs: int, results: Path, cpu: list[float] | None = None) -> float:
+    """Wall seconds of one `harness run`; its CPU seconds (workers included) go to ``cpu``."""
+    cpu_before, started = children_cpu(), time.perf_counter()
     proc = subprocess.run(
         harness_cmd() + ["run", str(scenario), "-q", "-j", str(jobs), "--results-dir", str(results)],
         capture_output=True, text=True,
@@ -55,6 +62,8 @@ def timed_run(scenario: Path, jobs: int, results: Path) -> float:
     elapsed = time.perf_counter() - started
     if proc.returncode != 0:
         raise SystemExit(f"harness run -j {jobs} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
+    if cpu is not None:
+        cpu.append(children_cpu() - cpu_before)
     return elapsed
 
 
@@ -115,9 +124,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         capacity = [machine_speedup()]
         print(f"  machine: two processes of fixed matmul work run {capacity[0]:.2f}x as fast as one (2.00 = two free cores)")
         times: dict[str, list[float]] = {label: [] for label, _, _ in settings}
+        cpu: dict[str, list[float]] = {label: [] for label, _, _ in settings}
         for r in range(args.repeats):
             for label, path, jobs in settings if r % 2 == 0 else tuple(reversed(settings)):
-                times[label].append(timed_run(path, jobs, root / f"res-{r}-{label.replace(' ', '')}"))
+                times[label].append(timed_run(path, jobs, root / f"res-{r}-{label.replace(' ', '')}", cpu[label]))
             print(
                 f"  repeat {r + 1}/{args.repeats}: "
                 + ", ".join(f"{label} {times[label][-1]:.1f} s" for label, _, _ in settings)
@@ -127,7 +137,13 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         print(f"  machine after: {capacity[1]:.2f}x")
     med = {label: statistics.median(t) for label, t in times.items()}
     ratio = med["-j 1"] / med["-j 2"]
+    med_cpu = {label: statistics.median(t) for label, t in cpu.items()}
     print("parallel: median wall time " + ", ".join(f"{label} {m:.1f} s" for label, m in med.items()))
+    print(
+        "parallel: CPU time of the whole suite (harness and its workers) "
+        + ", ".join(f"{label} {m:.1f} s" for label, m in med_cpu.items())
+        + f": -j 2 spends {med_cpu['-j 2'] / med_cpu['-j 1']:.2f}x the CPU of -j 1 (1.00 = no cost to running side by side)"
+    )
     extra = ""
     if "-j 1, 1 thread" in med:
         extra = f"; vs -j 1 with 1 thread = {med['-j 1, 1 thread'] / med['-j 2']:.2f}x"
@@ -135,7 +151,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         f"parallel: speed-up -j 2 vs -j 1 = {ratio:.2f}x (target >= 1.8){extra}; what the machine "
         f"gave two processes meanwhile: {min(capacity):.2f}x-{max(capacity):.2f}x; load average {os.getloadavg()[0]:.2f}"
     )
-    return {"median_s": med, "ratio": ratio, "machine_speedup": capacity}
+    return {"median_s": med, "median_cpu_s": med_cpu, "ratio": ratio, "machine_speedup": capacity}
 
 
 if __name__ == "__main__":
