@@ -57,3 +57,14 @@ def test_a_different_seed_would_be_caught() -> None:
     _, other = parity.trio(workload, cfg, seed=1)
     equal, differing = parity.weights_equal(first["a"], other["b"])
     assert not equal and differing
+
+
+def test_trivial_workload_trio_is_equal_too() -> None:
+    """The trivial linear workload the benchmark uses to isolate the harness's own cost."""
+    from types import SimpleNamespace
+
+    parity = load_benchmark("parity")
+    cfg = SimpleNamespace(epochs=1, batch_size=64, lr=1e-3, weight_decay=0.01, accumulation_steps=1, warmup_ratio=0.1)
+    clocks, models = parity.trio(parity.TrivialWorkload(n_train=64 * 10), cfg, seed=0)
+    assert len(clocks["a"].steps) == len(clocks["c"].steps) == 10
+    assert parity.weights_equal(models["a"], models["b"])[0] and parity.weights_equal(models["a"], models["c"])[0]
