@@ -53,8 +53,16 @@ class PipeProgress:
 
 
 def worker_threads(jobs: int) -> int:
-    """torch threads per worker so ``jobs`` workers do not oversubscribe the cores."""
-    return max(1, (os.cpu_count() or 1) // max(1, jobs))
+    """torch threads of a worker whose scenario sets no ``train.threads``: always 1.
+
+    Not ``cores // jobs``: the thread count changes the order of floating-point
+    reductions, so the same run gave different numbers with ``-j 1`` (2 threads) and
+    ``-j 2`` (1 thread each) on a 2-core machine. With one thread per worker a run's
+    result depends on its key alone and ``-j`` only decides how many run at once
+    (``tests/core/test_seeds_and_jobs.py``); ``train.threads`` gives each run more.
+    """
+    del jobs
+    return 1
 
 
 def _die_with_parent(parent_pid: int) -> None:
