@@ -20,6 +20,57 @@ class BadInput(click.ClickException):
     exit_code = EXIT_BAD_INPUT
 
 
+def report_options(func):  # type: ignore[no-untyped-def]
+    """One ``--NAME PATH`` option per file report renderer (``harness.reports.FILE_REPORTS``)."""
+    from harness.reports import FILE_REPORTS, renderer
+
+    for name in reversed(list(FILE_REPORTS)):
+        module = renderer(name)
+        func = click.option(
+            module.FLAG, f"{name}_path", type=click.Path(dir_okay=False, path_type=Path), default=None, help=module.HELP
+        )(func)
+    return func
+
+
+def plugin_options(func):  # type: ignore[no-untyped-def]
+    """``--with``, ``--without`` and ``--set``: derive any variant ad hoc, validated like the YAML."""
+    func = click.option(
+        "--set", "sets", multiple=True, metavar="PLUGIN.PARAM=VALUE",
+        help="Set a plugin parameter in every variant (repeatable; switches the plugin on), as "
+        "`plugins: {PLUGIN: {PARAM: VALUE}}` would. VALUE is read as YAML (0.5, true, null, step).",
+    )(func)
+    func = click.option(
+        "--with", "with_", multiple=True, metavar="PLUGIN",
+        help="Switch this plugin on in every variant (repeatable), as `plugins: {PLUGIN: true}` would; "
+        "a variant that already has it keeps its parameters.",
+    )(func)
+    func = click.option(
+        "--without", "without", multiple=True, metavar="PLUGIN",
+        help="Switch this plugin off in every variant (repeatable), as `plugins: {PLUGIN: false}` would.",
+    )(func)
+    return func
+
+
+def _load(scenario_path: Path, with_: tuple[str, ...], without: tuple[str, ...], sets: tuple[str, ...]):  # type: ignore[no-untyped-def]
+    from harness.scenario import ScenarioError, load_scenario, parse_plugin_options
+
+    try:
+        overrides = parse_plugin_options(with_, without, sets)
+        return load_scenario(scenario_path, plugin_overrides=overrides)
+    except ValueError as exc:
+        raise BadInput(f"{scenario_path}: {exc}") from None
+    except ScenarioError as exc:
+        raise BadInput(str(exc)) from None
+
+
+def _seed_list(seed: tuple[int, ...], n_seeds: int | None, scenario_seeds: list[int]) -> list[int]:
+    if seed and n_seeds:
+        raise BadInput("give either --seed S (repeatable) or --seeds N, not both")
+    if n_seeds:
+        return list(range(n_seeds))
+    return list(seed) or list(scenario_seeds)
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="harness")
 def main() -> None:
@@ -28,6 +79,8 @@ def main() -> None:
     \b
     harness run scenarios/issue11.yaml                 # broken vs fixed, A/B report
     harness run scenarios/issue11.yaml --variant fixed # one variant
+    harness ablate scenarios/issue11.yaml --seeds 3    # which fixes matter
+    harness report results.json --html report.html     # re-render without retraining
     harness plugins                                    # every fix and monitor
     """
 
@@ -36,7 +89,11 @@ def main() -> None:
 @click.argument("scenario_path", metavar="SCENARIO", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--variant", "-v", "variants", multiple=True, metavar="NAME", help="Run only this variant (repeatable). Default: all.")
 @click.option("--seed", "seeds", type=int, multiple=True, metavar="S", help="Run with this seed (repeatable). Default: the scenario's seeds.")
-@click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path), help="Write the JSON report here.")
+@click.option(
+    "--seeds", "n_seeds", type=click.IntRange(min=1), metavar="N",
+    help="Run every variant with seeds 0..N-1; verdicts use the expectations' pass rates over them.",
+)
+@report_options
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), help="Override the scenario's train.device.")
 @click.option(
     "--results-dir",
@@ -58,15 +115,15 @@ def main() -> None:
     "--address", metavar="ADDR",
     help="With --executor ray: the Ray cluster (auto, HOST:6379, ray://HOST:10001). Default: $RAY_ADDRESS or a local Ray instance.",
 )
-@click.option(
-    "--without", "without", multiple=True, metavar="PLUGIN",
-    help="Switch this plugin off in every variant (repeatable), as `plugins: {PLUGIN: false}` would.",
-)
+@plugin_options
 def run(
     scenario_path: Path,
     variants: tuple[str, ...],
     seeds: tuple[int, ...],
+    n_seeds: int | None,
     json_path: Path | None,
+    junit_path: Path | None,
+    html_path: Path | None,
     device: str | None,
     results_dir: Path | None,
     jobs: int | None,
@@ -74,29 +131,34 @@ def run(
     resume: bool,
     quiet: bool,
     without: tuple[str, ...],
+    with_: tuple[str, ...],
+    sets: tuple[str, ...],
     executor: str,
     address: str | None,
 ) -> None:
-    """Run SCENARIO's variants and check their expectations."""
+    """Run SCENARIO's variants and check their expectations.
+
+    \b
+    harness run S --variant fixed --without class_weights   # a variant derived ad hoc
+    harness run S --set grad_clip.max_norm=0.5 --with mixed_precision
+    harness run S --seeds 5 -j 2 --html r.html --junit r.xml
+    """
     from rich.console import Console
 
     from harness.expectations import closest
-    from harness.scenario import ScenarioError, load_scenario
 
     console = Console(stderr=False)
-    try:
-        scenario = load_scenario(scenario_path, plugin_overrides={name: False for name in without})
-    except ScenarioError as exc:
-        raise BadInput(str(exc)) from None
+    scenario = _load(scenario_path, with_, without, sets)
+    seed_list = _seed_list(seeds, n_seeds, scenario.seeds)
     for name in variants:
         if name not in scenario.variants:
             raise BadInput(f"{scenario_path}: unknown variant {name!r}{closest(name, list(scenario.variants))}")
 
-    from harness.reports.json_report import write_json_report
+    from harness.reports import write_reports
     from harness.reports.terminal import RunProgress, print_report
-    from harness.runner import default_results_dir, plan_runs, run_passed, run_suite, suite_report
+    from harness.runner import default_results_dir, plan_runs, run_suite, suite_report
 
-    keys = plan_runs(scenario, list(variants) or None, list(seeds) or None)
+    keys = plan_runs(scenario, list(variants) or None, seed_list)
     out_dir = results_dir or default_results_dir(scenario)
     if address and executor != "ray":
         raise BadInput("--address needs --executor ray")
@@ -116,10 +178,169 @@ def run(
             console.print(f"[red]interrupted[/]: finished runs are kept in {out_dir}/results; rerun with --resume")
             sys.exit(130)
     report = suite_report(scenario, records)
-    if json_path:
-        write_json_report(json_path, report)
+    write_reports(report, {"json": json_path, "junit": junit_path, "html": html_path})
     print_report(console, report)
-    sys.exit(EXIT_OK if all(run_passed(r) for r in records) else EXIT_FAILED)
+    sys.exit(EXIT_OK if report["passed"] else EXIT_FAILED)
+
+
+@main.command()
+@click.argument("scenario_path", metavar="SCENARIO", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--base", default="broken", show_default=True, metavar="VARIANT", help="The variant with the incident.")
+@click.option("--target", default="fixed", show_default=True, metavar="VARIANT", help="The variant with the cure; its expectations decide 'cured'.")
+@click.option("--seed", "seeds", type=int, multiple=True, metavar="S", help="Run with this seed (repeatable). Default: the scenario's seeds.")
+@click.option("--seeds", "n_seeds", type=click.IntRange(min=1), metavar="N", help="Run every arm with seeds 0..N-1.")
+@click.option(
+    "--pass-rate", "pass_rate", metavar="RATE",
+    help="Cured = this share of seeds passes every target expectation, e.g. '>= 0.8'. "
+    "Default: each target expectation's own pass_rate (every seed when it has none).",
+)
+@report_options
+@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), help="Override the scenario's train.device.")
+@click.option(
+    "--results-dir", type=click.Path(file_okay=False, path_type=Path),
+    help="Where each run's result is written. Default: .harness/<scenario name>/ablation.",
+)
+@click.option("--jobs", "-j", type=click.IntRange(min=1), default=None, help="Runs in parallel. Default: number of CPU cores.")
+@click.option("--timeout", type=click.FloatRange(min=0, min_open=True), help="Per-run limit in seconds.")
+@click.option("--resume", is_flag=True, help="Skip runs whose valid result for the same configuration is already in the results dir.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress bars; print only the tables.")
+@plugin_options
+def ablate(
+    scenario_path: Path,
+    base: str,
+    target: str,
+    seeds: tuple[int, ...],
+    n_seeds: int | None,
+    pass_rate: str | None,
+    json_path: Path | None,
+    junit_path: Path | None,
+    html_path: Path | None,
+    device: str | None,
+    results_dir: Path | None,
+    jobs: int | None,
+    timeout: float | None,
+    resume: bool,
+    quiet: bool,
+    without: tuple[str, ...],
+    with_: tuple[str, ...],
+    sets: tuple[str, ...],
+) -> None:
+    """Which fixes matter? Ablate every plugin that differs between --base and --target.
+
+    Runs the base, the base plus each single fix (that plugin set as in the target), the
+    target, and the target minus each single fix (that plugin set as in the base), all
+    with the same seeds, judges every arm by the target's expectations, and prints per fix
+    whether it is sufficient alone (base + fix is cured) and necessary (target - fix is
+    not). Exit 0 when every run finished and the target is cured, 1 otherwise, 2 bad input.
+
+    \b
+    harness ablate scenarios/issue11.yaml --seeds 3 -j 2 --json ablation.json
+    """
+    from rich.console import Console
+
+    from harness import ablation as abl
+    from harness.expectations import ExpectationSyntaxError, closest, evaluate_all, parse_pass_rate
+
+    console = Console()
+    scenario = _load(scenario_path, with_, without, sets)
+    for option, name in (("--base", base), ("--target", target)):
+        if name not in scenario.variants:
+            raise BadInput(f"{scenario_path}: {option}: unknown variant {name!r}{closest(name, list(scenario.variants))}")
+    if base == target:
+        raise BadInput("--base and --target name the same variant")
+    rule = None
+    if pass_rate is not None:
+        try:
+            rule = parse_pass_rate(pass_rate)
+        except ExpectationSyntaxError as exc:
+            raise BadInput(f"--pass-rate: {exc}") from None
+    seed_list = _seed_list(seeds, n_seeds, scenario.seeds)
+    derived, arms = abl.ablation_scenario(scenario, base, target)
+    if not any(a.role == "base+fix" for a in arms):
+        raise BadInput(f"{scenario_path}: variants {base!r} and {target!r} have the same plugins: nothing to ablate")
+
+    from harness.reports import write_reports
+    from harness.reports.terminal import RunProgress, print_report
+    from harness.runner import default_results_dir, plan_runs, run_suite, suite_report, torch_version
+    from harness.verdicts import FAILED_STATUSES, run_ok
+
+    keys = plan_runs(derived, None, seed_list)
+    out_dir = results_dir or default_results_dir(scenario) / "ablation"
+    with RunProgress(console, keys, enabled=not quiet) as progress:
+        try:
+            records = run_suite(
+                derived, keys, results_dir=out_dir, jobs=jobs or os.cpu_count() or 1, timeout=timeout,
+                device=device, resume=resume, progress=progress.event,
+            )
+        except KeyboardInterrupt:
+            console.print(f"[red]interrupted[/]: finished runs are kept in {out_dir}/results; rerun with --resume")
+            sys.exit(130)
+    report = suite_report(derived, records)
+    outcomes = {
+        arm.name: abl.outcome(
+            [run_ok(r) for r in records if r["variant"] == arm.name], rule, report["variants"][arm.name]["passed"]
+        )
+        for arm in arms
+    }
+    section = abl.verdicts(abl.settings_of(scenario.variants[base]), abl.settings_of(scenario.variants[target]), arms, outcomes)
+    target_exps = scenario.variants[target].expectations
+    if rule is not None:
+        rule_text = f"the share of seeds passing every expectation of {target!r} is {rule.text}"
+    elif any(e.pass_rate for e in target_exps):
+        rule_text = f"every expectation of {target!r} holds at its pass_rate (every seed when it has none)"
+    else:
+        rule_text = f"every expectation of {target!r} holds on every seed"
+    own = scenario.variants[base].expectations
+    base_runs = [dict(r) for r in records if r["variant"] == base]
+    for r in base_runs:
+        r["expectations"] = evaluate_all(own, r, torch_version())
+    section.update(
+        rule_text=rule_text,
+        pass_rate=rule.text if rule else None,
+        expectations=[e.text + (f" [pass_rate {e.pass_rate.text}]" if e.pass_rate else "") for e in target_exps],
+        arms=[{"variant": a.name, "role": a.role, "fix": a.fix, "source": a.source} for a in arms],
+        base_reproduces={"passed_runs": sum(run_ok(r) for r in base_runs), "runs": len(base_runs)} if own else None,
+        train_differences={k: list(v) for k, v in abl.train_differences(scenario, base, target).items()},
+    )
+    if section["train_differences"]:
+        section["warnings"].append(
+            "base and target also differ in train settings (not ablated; each arm keeps its source's): "
+            + ", ".join(f"{k} {a} vs {b}" for k, (a, b) in section["train_differences"].items())
+        )
+    report["ablation"] = section
+    finished = all(r["status"] not in FAILED_STATUSES for r in records)
+    report["passed"] = finished and section["target"]["cured"]
+    write_reports(report, {"json": json_path, "junit": junit_path, "html": html_path})
+    print_report(console, report, details=False)
+    sys.exit(EXIT_OK if report["passed"] else EXIT_FAILED)
+
+
+@main.command()
+@click.argument("results", metavar="RESULTS.json", type=click.Path(dir_okay=False, path_type=Path))
+@report_options
+@click.option("--quiet", "-q", is_flag=True, help="Do not print the terminal report.")
+def report(results: Path, json_path: Path | None, junit_path: Path | None, html_path: Path | None, quiet: bool) -> None:
+    """Re-render a saved JSON report (of `harness run`/`ablate --json` or `pytest --harness-json`)
+    as the terminal table, HTML, JUnit or JSON, without retraining.
+
+    \b
+    harness report results.json --html report.html --junit report.xml
+    """
+    from rich.console import Console
+
+    from harness.compare import ReportError, load_report
+    from harness.reports import write_reports
+    from harness.reports.terminal import print_report
+
+    try:
+        payload = load_report(results)
+        if not quiet:
+            print_report(Console(), payload)
+        write_reports(payload, {"json": json_path, "junit": junit_path, "html": html_path})
+    except ReportError as exc:
+        raise BadInput(str(exc)) from None
+    except (KeyError, TypeError) as exc:
+        raise BadInput(f"{results}: not a complete harness report (missing {exc})") from None
 
 
 def describe_plugin(info: object) -> dict:

@@ -12,6 +12,8 @@ One expectation is one line::
 
 An entry may also be a mapping ``{expect: LINE, when: {torch: ">=2.6"}}``; the
 expectation then applies only when the running PyTorch version satisfies the specifier.
+The mapping may also give ``pass_rate: ">= 0.8"``: over a variant's seeds, the share of
+runs where the line holds must satisfy it (default: every seed; see :class:`PassRate`).
 """
 
 from __future__ import annotations
@@ -50,6 +52,44 @@ class ExpectationSyntaxError(ValueError):
     """An expectation line that does not parse or names something unknown."""
 
 
+_PASS_RATE = re.compile(rf"^(?P<op>>=|<=|==|>|<)?\s*(?P<num>{NUMBER})\s*(?P<pct>%)?$")
+
+
+@dataclass(frozen=True)
+class PassRate:
+    """A required share of seeds: ``>= 0.8``, ``> 0.5``, ``== 1``, ``>= 80%`` (a bare number means ``>=``)."""
+
+    op: str
+    value: float  # a share, 0..1
+
+    @property
+    def text(self) -> str:
+        return f"{self.op} {self.value:g}"
+
+    def holds(self, passed: int, total: int) -> bool:
+        """Whether ``passed`` of ``total`` runs satisfy the rate (no runs: it holds vacuously)."""
+        if total <= 0:
+            return True
+        return _OPS[self.op](passed / total, self.value)
+
+
+ALL_SEEDS = PassRate("==", 1.0)  # the default: an expectation must hold on every seed
+
+
+def parse_pass_rate(value: Any) -> PassRate:
+    """``">= 0.8"``, ``0.8`` or ``">= 80%"`` -> :class:`PassRate`; anything else raises."""
+    text = " ".join(str(value).split()) if not isinstance(value, bool) else ""
+    m = _PASS_RATE.match(text)
+    if not m:
+        raise ExpectationSyntaxError(
+            f"invalid pass_rate {value!r}; expected a share of seeds such as '>= 0.8', '> 0.5', '== 1' or '>= 80%'"
+        )
+    number = float(m["num"]) / (100.0 if m["pct"] else 1.0)
+    if not 0.0 <= number <= 1.0:
+        raise ExpectationSyntaxError(f"invalid pass_rate {value!r}: the share must be between 0 and 1 (or 0% and 100%)")
+    return PassRate(m["op"] or ">=", number)
+
+
 @dataclass
 class Expectation:
     """A parsed expectation; :meth:`evaluate` checks it against one run record."""
@@ -58,6 +98,7 @@ class Expectation:
     kind: str  # metric | finding | status | run_value | outcome
     parts: dict[str, Any] = field(default_factory=dict)
     when_torch: str | None = None
+    pass_rate: PassRate | None = None  # over a variant's seeds; None: every seed
 
     @property
     def metric(self) -> str | None:
@@ -127,9 +168,17 @@ def parse_expectation(
     metrics: tuple[str, ...] | None = None,
     finding_kinds: tuple[str, ...] | None = None,
     when_torch: str | None = None,
+    pass_rate: PassRate | None = None,
 ) -> Expectation:
     """Parse one line; unknown metric/finding names raise with the closest valid name."""
-    line = " ".join(str(text).split())
+    exp = _parse_line(" ".join(str(text).split()), metrics, finding_kinds, when_torch)
+    exp.pass_rate = pass_rate
+    return exp
+
+
+def _parse_line(
+    line: str, metrics: tuple[str, ...] | None, finding_kinds: tuple[str, ...] | None, when_torch: str | None
+) -> Expectation:
     if m := _METRIC.match(line):
         metric = m["metric"]
         _check_name(metric, metrics, "metric")
@@ -184,10 +233,14 @@ def evaluate_all(expectations: list[Expectation], run: dict[str, Any], torch_ver
     for exp in expectations:
         if not exp.applies(torch_version):
             results.append({"name": exp.text, "passed": None, "observed": None, "when": exp.when_torch})
+            if exp.pass_rate is not None:
+                results[-1]["pass_rate"] = exp.pass_rate.text
             continue
         passed, observed = exp.evaluate(run)
         entry: dict[str, Any] = {"name": exp.text, "passed": bool(passed), "observed": observed}
         if exp.when_torch:
             entry["when"] = exp.when_torch
+        if exp.pass_rate is not None:
+            entry["pass_rate"] = exp.pass_rate.text
         results.append(entry)
     return results

@@ -81,7 +81,10 @@ def run_fingerprint(scenario: Scenario, key: RunKey) -> str:
             "workload": [scenario.workload, scenario.workload_params.model_dump()],
             "plugins": {n: p.model_dump() for n, p in sorted(variant.plugins.items())},
             "train": variant.train.model_dump(),
-            "expect": [e.text + str(e.when_torch) for e in variant.expectations],
+            "expect": [
+                e.text + str(e.when_torch) + (f" pass_rate {e.pass_rate.text}" if e.pass_rate else "")
+                for e in variant.expectations
+            ],
             "seed": key.seed,
         },
         sort_keys=True,
@@ -192,9 +195,9 @@ def execute_run(
 
 def run_passed(record: dict[str, Any]) -> bool:
     """A run passes when it did not fail and every applicable expectation holds."""
-    if record["status"] in ("error", "timeout"):
-        return False
-    return all(e["passed"] is not False for e in record["expectations"])
+    from harness.verdicts import run_ok
+
+    return run_ok(record)
 
 
 def run_suite(
@@ -233,9 +236,15 @@ def run_suite(
 
 
 def suite_report(scenario: Scenario, records: list[dict[str, Any]]) -> dict[str, Any]:
-    """The stable JSON report: versions, scenario, every run, and the overall verdict."""
+    """The stable JSON report: versions, scenario, every run, per-variant seed statistics
+    and verdicts (:mod:`harness.verdicts`), and the overall verdict."""
     from harness import __version__
+    from harness.verdicts import suite_passed, summarize_variants
 
+    variants = summarize_variants(records)
+    for name, summary in variants.items():
+        if name in scenario.variants:
+            summary["description"] = scenario.variants[name].description
     return {
         "schema_version": SCHEMA_VERSION,
         "harness_version": __version__,
@@ -246,8 +255,10 @@ def suite_report(scenario: Scenario, records: list[dict[str, Any]]) -> dict[str,
             "workload": scenario.workload,
             "workload_params": scenario.workload_params.model_dump(),
         },
+        "seeds": sorted({r["seed"] for r in records}),
         "runs": records,
-        "passed": all(run_passed(r) for r in records),
+        "variants": variants,
+        "passed": suite_passed(variants),
     }
 
 

@@ -17,7 +17,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, NonNegativeFloat, PositiveFloat, PositiveInt, ValidationError
 
-from harness.expectations import Expectation, ExpectationSyntaxError, closest, parse_expectation
+from harness.expectations import Expectation, ExpectationSyntaxError, closest, parse_expectation, parse_pass_rate
 
 # ------------------------------------------------------------------ schema
 
@@ -45,6 +45,7 @@ class WorkloadSpec(Strict):
 class ExpectationSpec(Strict):
     expect: str
     when: dict[Literal["torch"], str] | None = None
+    pass_rate: str | float | None = None  # share of seeds that must pass, e.g. ">= 0.8"
 
 
 class VariantSpec(Strict):
@@ -236,7 +237,10 @@ def load_scenario(
     try:
         spec = ScenarioSpec.model_validate(data)
     except ValidationError as exc:
-        err = exc.errors()[0]
+        errors = exc.errors()
+        err = errors[0]
+        if err["type"] == "string_type":  # an expectation mapping: its own error says more than "not a string"
+            err = next((e for e in errors if "ExpectationSpec" in e["loc"]), err)
         loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p in ("str", "ExpectationSpec")))
         message = err["msg"]
         if err["type"] == "extra_forbidden":
@@ -283,8 +287,16 @@ def load_scenario(
             text, when = (entry, None) if isinstance(entry, str) else (entry.expect, (entry.when or {}).get("torch"))
             if when is not None:
                 _check_specifier(fail, ("variants", vname, "expect", i, "when", "torch"), when)
+            rate = None
+            if isinstance(entry, ExpectationSpec) and entry.pass_rate is not None:
+                try:
+                    rate = parse_pass_rate(entry.pass_rate)
+                except ExpectationSyntaxError as exc:
+                    raise fail(("variants", vname, "expect", i, "pass_rate"), str(exc)) from None
             try:
-                expectations.append(parse_expectation(text, metrics=metrics, finding_kinds=finding_kinds, when_torch=when))
+                expectations.append(
+                    parse_expectation(text, metrics=metrics, finding_kinds=finding_kinds, when_torch=when, pass_rate=rate)
+                )
             except ExpectationSyntaxError as exc:
                 raise fail(("variants", vname, "expect", i), str(exc)) from None
         variants[vname] = Variant(vname, vspec.description, enabled, train, expectations)
@@ -301,7 +313,7 @@ def _apply_overrides(
     """``enabled`` with command-line plugin overrides applied (errors name the option)."""
     enabled = dict(enabled)
     for name, value in overrides.items():
-        option = "--without" if value is False else "--with"
+        option = {False: "--without", True: "--with"}.get(value, "--set") if isinstance(value, bool) else "--set"
         if name not in available:
             raise ScenarioError(path, f"{option} {name}", f"unknown plugin {name!r}{closest(name, list(available))}")
         setting = plugin_setting(value)
@@ -315,8 +327,47 @@ def _apply_overrides(
         try:
             enabled[name] = params_model.model_validate({**previous, **setting})
         except ValidationError as exc:
-            raise ScenarioError(path, f"{option} {name}", exc.errors()[0]["msg"]) from None
+            err = exc.errors()[0]
+            param = ".".join(str(p) for p in err["loc"])
+            where = f"{option} {name}.{param}" if param else f"{option} {name}"
+            message = err["msg"]
+            if err["type"] == "extra_forbidden":
+                key = str(err["loc"][-1])
+                message = f"unknown parameter {key!r} of plugin {name!r}{closest(key, list(params_model.model_fields))}"
+            raise ScenarioError(path, where, message) from None
     return enabled
+
+
+def parse_plugin_options(
+    with_: tuple[str, ...] = (), without: tuple[str, ...] = (), sets: tuple[str, ...] = ()
+) -> dict[str, Any]:
+    """``--with``/``--without``/``--set`` as ``plugin_overrides`` for :func:`load_scenario`.
+
+    ``--with NAME`` is ``{NAME: true}``, ``--without NAME`` ``{NAME: false}`` and
+    ``--set NAME.PARAM=VALUE`` ``{NAME: {PARAM: VALUE}}`` (VALUE read as YAML: ``0.1``,
+    ``true``, ``null``, ``step``); several ``--set`` of one plugin merge. Plugin and
+    parameter names are checked by :func:`load_scenario`, like the YAML's. Raises
+    ``ValueError`` for a malformed ``--set`` or a plugin both switched on and off.
+    """
+    overrides: dict[str, Any] = {name: False for name in without}
+    for name in with_:
+        if overrides.get(name) is False:
+            raise ValueError(f"--with {name} and --without {name} contradict each other")
+        overrides[name] = True
+    for item in sets:
+        target, eq, raw = item.partition("=")
+        name, dot, param = target.strip().partition(".")
+        if not (eq and dot and name and param):
+            raise ValueError(f"--set {item}: expected PLUGIN.PARAM=VALUE, e.g. --set grad_clip.max_norm=0.5")
+        if overrides.get(name) is False:
+            raise ValueError(f"--set {item} and --without {name} contradict each other")
+        try:
+            value = yaml.safe_load(raw) if raw.strip() else None
+        except yaml.YAMLError:
+            value = raw
+        previous = overrides.get(name)
+        overrides[name] = {**(previous if isinstance(previous, dict) else {}), param: value}
+    return overrides
 
 
 _PLUGIN_REF = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
