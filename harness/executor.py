@@ -150,6 +150,8 @@ def execute_local(
             pending.append(key)
     running: dict[RunKey, _Running] = {}
     threads = worker_threads(jobs)
+    if pending and ctx.get_start_method() == "fork":
+        _warm_up(scenario)
     try:
         while pending or running:
             while pending and len(running) < max(1, jobs):
@@ -186,6 +188,20 @@ def execute_local(
         for run in running.values():  # interrupted: stop workers, keep every written result
             run.process.kill()
             run.process.join()
+
+
+def _warm_up(scenario: Scenario) -> None:
+    """Load data and heavy imports once in the parent, so every forked worker inherits them.
+
+    Without this each worker imports the model library and reads the data cache itself
+    (seconds per run). A failure here is left for the workers to report per run.
+    """
+    from harness.runner import _workload
+
+    try:
+        _workload(scenario).prepare()
+    except Exception:
+        pass
 
 
 def _drain(run: _Running, progress: ProgressSink) -> None:

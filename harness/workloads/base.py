@@ -30,6 +30,13 @@ class Workload:
     def __init__(self, params: WorkloadParams) -> None:
         self.params = params
 
+    def prepare(self) -> None:
+        """Load (or generate) the data and import heavy modules ahead of training.
+
+        The executor calls it once in the parent process before forking workers.
+        """
+        self.datasets()
+
     def build_model(self) -> torch.nn.Module:  # pragma: no cover - interface
         raise NotImplementedError
 

@@ -143,6 +143,11 @@ class DevignWorkload(Workload):
     def train_labels(self) -> torch.Tensor:
         return self._load_data()["train_labels"]
 
+    def prepare(self) -> None:
+        super().prepare()
+        import transformers.models.roberta.modeling_roberta  # noqa: F401  (seconds to import)
+        from transformers import get_linear_schedule_with_warmup  # noqa: F401
+
     # ------------------------------------------------------------ model
 
     def build_model(self) -> torch.nn.Module:
