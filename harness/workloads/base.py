@@ -7,12 +7,36 @@ only talk to it through this interface.
 
 from __future__ import annotations
 
+import os
+from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict
 
 if TYPE_CHECKING:
     import torch
+
+
+def cached_tensors(path: Path, build: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+    """Load a workload's generated data from ``path``, or build it and write it atomically.
+
+    Loaded with ``weights_only=True`` (a cache file is never trusted to run code); a
+    corrupt entry is rebuilt.
+    """
+    import torch
+
+    if path.exists():
+        try:
+            return torch.load(path, weights_only=True)
+        except Exception:
+            pass
+    data = build()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(f".tmp{os.getpid()}")
+    torch.save(data, tmp)
+    os.replace(tmp, path)
+    return data
 
 
 class WorkloadParams(BaseModel):

@@ -20,7 +20,7 @@ import torch.nn.functional as F
 from pydantic import Field, PositiveInt
 
 from harness.workloads import c_corpus, c_tokenizer
-from harness.workloads.base import Workload, WorkloadParams
+from harness.workloads.base import Workload, WorkloadParams, cached_tensors
 from harness.workloads.c_corpus import generate_samples
 from harness.workloads.c_tokenizer import encode, train_c_tokenizer
 
@@ -82,20 +82,9 @@ class DevignWorkload(Workload):
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
     def _load_data(self) -> dict[str, torch.Tensor]:
-        if self._data is not None:
-            return self._data
-        path = cache_root(self.params.cache_dir) / "devign" / f"{self._cache_key()}.pt"
-        if path.exists():
-            try:
-                self._data = torch.load(path, weights_only=True)
-            except Exception:  # a corrupt cache entry is rebuilt, never trusted
-                self._data = None
         if self._data is None:
-            self._data = self._build_data()
-            path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_suffix(f".tmp{os.getpid()}")
-            torch.save(self._data, tmp)
-            os.replace(tmp, path)
+            path = cache_root(self.params.cache_dir) / "devign" / f"{self._cache_key()}.pt"
+            self._data = cached_tensors(path, self._build_data)
         return self._data
 
     def _build_data(self) -> dict[str, torch.Tensor]:

@@ -31,15 +31,15 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import os
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Literal
 
 import torch
 import torch.nn.functional as F
 from pydantic import Field, PositiveInt, model_validator
 
-from harness.workloads.base import Workload, WorkloadParams
+from harness.workloads.base import Workload, WorkloadParams, cached_tensors
 from harness.workloads.devign import cache_root
 
 
@@ -254,24 +254,16 @@ class PatchDistillationWorkload(Workload):
     def _cache_key(self) -> str:
         p = self.params
         skip = {"channels", "student_center", "student_scale", "pooling", "eval_batch_size", "cache_dir"}
-        blob = json.dumps({k: v for k, v in p.model_dump().items() if k not in skip} | {"format": 1}, sort_keys=True)
+        code = hashlib.sha256(Path(__file__).read_bytes()).hexdigest()[:12]  # edits invalidate the cache
+        blob = json.dumps(
+            {k: v for k, v in p.model_dump().items() if k not in skip} | {"format": 1, "code": code}, sort_keys=True
+        )
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
     def _load_data(self) -> dict[str, torch.Tensor]:
-        if self._data is not None:
-            return self._data
-        path = cache_root(self.params.cache_dir) / "patch_distillation" / f"{self._cache_key()}.pt"
-        if path.exists():
-            try:
-                self._data = torch.load(path, weights_only=True)
-            except Exception:  # a corrupt cache entry is rebuilt, never trusted
-                self._data = None
         if self._data is None:
-            self._data = build_data(self.params)
-            path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_suffix(f".tmp{os.getpid()}")
-            torch.save(self._data, tmp)
-            os.replace(tmp, path)
+            path = cache_root(self.params.cache_dir) / "patch_distillation" / f"{self._cache_key()}.pt"
+            self._data = cached_tensors(path, lambda: build_data(self.params))
         return self._data
 
     def datasets(self) -> tuple[Any, Any]:
