@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.hookspecs import hookimpl
-from harness.runner import RunKey, execute_run, read_result, result_path, run_fingerprint, write_json_atomic
+from harness.runner import RunKey, execute_run, read_result, result_path, reusable_result, write_json_atomic
 from harness.scenario import Scenario
 
 ProgressSink = Callable[[RunKey, str, Any], None]
@@ -142,8 +142,8 @@ def execute_local(
     ctx = _context()
     pending: deque[RunKey] = deque()
     for key in keys:
-        existing = read_result(results_dir, key) if resume else None
-        if existing is not None and existing.get("fingerprint") == run_fingerprint(scenario, key):
+        existing = reusable_result(results_dir, scenario, key) if resume else None
+        if existing is not None:
             progress(key, "resumed", existing)
             yield key, existing
         else:

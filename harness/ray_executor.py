@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.hookspecs import hookimpl
-from harness.runner import RunKey, base_record, execute_run, read_result, result_path, run_fingerprint, write_json_atomic
+from harness.runner import RunKey, base_record, execute_run, result_path, reusable_result, write_json_atomic
 from harness.scenario import Scenario
 
 ProgressSink = Callable[[RunKey, str, Any], None]
@@ -149,8 +149,8 @@ def execute_ray(
     results_dir = Path(results_dir)
     pending: list[RunKey] = []
     for key in keys:
-        existing = read_result(results_dir, key) if resume else None
-        if existing is not None and existing.get("fingerprint") == run_fingerprint(scenario, key):
+        existing = reusable_result(results_dir, scenario, key) if resume else None
+        if existing is not None:
             progress(key, "resumed", existing)
             yield key, existing
         else:

@@ -129,6 +129,14 @@ def read_result(results_dir: Path, key: RunKey) -> dict[str, Any] | None:
     return record
 
 
+def reusable_result(results_dir: Path, scenario: Scenario, key: RunKey) -> dict[str, Any] | None:
+    """The written result of ``key`` if it exists, parses and has this configuration's fingerprint."""
+    existing = read_result(results_dir, key)
+    if existing is not None and existing.get("fingerprint") == run_fingerprint(scenario, key):
+        return existing
+    return None
+
+
 def execute_run(
     scenario: Scenario,
     key: RunKey,
