@@ -13,10 +13,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from harness.plugins.prediction_distribution import is_collapsed, predicted_counts
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt
 
 from harness.plugin import Plugin, hookimpl
-from harness.plugins.prediction_distribution import is_collapsed
 
 
 class Params(BaseModel):
@@ -34,9 +34,9 @@ class CollapseStop(Plugin):
         super().__init__(params)
         self.streak = 0
 
-    @hookimpl(trylast=True)
+    @hookimpl
     def on_epoch_end(self, state: Any, metrics: dict[str, Any]) -> None:
-        if "pred_positive" not in metrics:
+        if not predicted_counts(metrics):
             return
         self.streak = self.streak + 1 if is_collapsed(metrics, self.params.min_share) else 0
         if self.streak >= self.params.patience and state.epoch >= self.params.start_epoch:

@@ -1,8 +1,8 @@
 """Prediction-distribution monitor: records a ``collapse`` finding (issue 11, Fix 3).
 
 Pathology: the model collapses to predicting one class; F1 alone does not say which.
-Signal: on validation, the predicted-positive count is 0 or equals the sample count
-(or the minority predicted class falls to ``min_share`` or below).
+Signal: on validation, one class takes every prediction, or all but ``min_share`` of
+them (``max_pred_share >= 1 - min_share``), for any number of classes.
 Fix: none; this monitor only observes and records. Stopping is ``collapse_stop``.
 """
 
@@ -15,13 +15,21 @@ from pydantic import BaseModel, ConfigDict, Field
 from harness.plugin import Plugin, hookimpl
 
 
+def predicted_counts(metrics: dict[str, Any]) -> list[int]:
+    """The ``pred_count_<k>`` of a metrics record, in class order (empty: no class predictions)."""
+    counts = []
+    while f"pred_count_{len(counts)}" in metrics:
+        counts.append(int(metrics[f"pred_count_{len(counts)}"]))
+    return counts
+
+
 def is_collapsed(metrics: dict[str, Any], min_share: float = 0.0) -> bool:
-    """True when validation predictions are (nearly) all one class."""
-    n = metrics.get("n") or 0
+    """True when validation predictions are (nearly) all one class: the others share <= ``min_share``."""
+    counts = predicted_counts(metrics)
+    n = sum(counts)
     if not n:
         return False
-    share = metrics["pred_positive"] / n
-    return min(share, 1.0 - share) <= min_share
+    return (n - max(counts)) / n <= min_share
 
 
 class Params(BaseModel):
@@ -37,14 +45,14 @@ class PredictionDistribution(Plugin):
 
     @hookimpl
     def on_epoch_end(self, state: Any, metrics: dict[str, Any]) -> None:
-        if "pred_positive" not in metrics:
+        counts = predicted_counts(metrics)
+        if not counts:
             return  # a workload without class predictions
         if is_collapsed(metrics, self.params.min_share):
-            positive, n = metrics["pred_positive"], metrics["n"]
-            only = "1 (positive)" if positive * 2 > n else "0 (negative)"
+            n, top = sum(counts), max(range(len(counts)), key=counts.__getitem__)
             state.add_finding(
                 "collapse",
                 self.name,
-                f"predicted class {only} for {max(positive, n - positive)}/{n} validation samples",
-                value=metrics["pred_positive_share"],
+                f"predicted class {top} for {counts[top]}/{n} validation samples ({len(counts)} classes)",
+                value=counts[top] / n,
             )

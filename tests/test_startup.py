@@ -1,4 +1,4 @@
-"""`harness --help` and `harness plugins` start without importing torch or transformers.
+"""`harness --help`, `harness plugins` and `harness workloads` start without importing torch or transformers.
 
 The commands run in one fresh interpreter (this test process has torch loaded already).
 Timings are measured by `benchmarks/startup.py`, never asserted here.
@@ -10,8 +10,8 @@ import json
 import subprocess
 import sys
 
-HEAVY = ("torch", "transformers", "numpy", "sklearn", "tokenizers", "harness.workloads.devign")
-COMMANDS = (["--help"], ["run", "--help"], ["plugins"], ["plugins", "--json"])
+HEAVY = ("torch", "transformers", "numpy", "sklearn", "tokenizers", "datasets", "harness.workloads.patch_images")
+COMMANDS = (["--help"], ["run", "--help"], ["plugins"], ["plugins", "--json"], ["workloads"], ["workloads", "--json"])
 
 PROBE = """
 import json, sys
@@ -33,3 +33,6 @@ def test_cli_start_up_imports_no_torch_or_transformers() -> None:
     # the torch-free listing still describes every built-in plugin (imports were not skipped)
     listed = {p["name"] for p in json.loads(probe["results"][3][1])}
     assert {"defaults", "class_weights", "linear_warmup", "prediction_distribution", "collapse_stop"} <= listed
+    workloads = {w["name"]: w for w in json.loads(probe["results"][5][1])}
+    assert {"devign", "patch_distillation", "tabular", "text_classification"} <= set(workloads)
+    assert all(w["parameters"] and w["metrics"] for w in workloads.values())

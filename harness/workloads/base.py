@@ -1,14 +1,35 @@
-"""What a workload provides to the training loop.
+"""The workload contract: what a user writes to replay *their* incident.
 
-A workload owns everything problem-specific: building the model and the data, the
-forward pass, the default loss, and validation metrics. The loop and the plugins
-only talk to it through this interface.
+A workload owns what is problem-specific: the model and the data. For a
+classification problem that is all a user must write::
+
+    from harness import Workload
+    from pydantic import BaseModel
+
+    class MyWorkload(Workload):
+        class Params(BaseModel):
+            hidden: int = 32
+
+        def build_model(self):
+            return torch.nn.Sequential(torch.nn.Linear(13, self.params.hidden), ...)
+
+        def datasets(self):
+            return train_items, validation_items   # (inputs, label) tuples or dicts with "labels"
+
+Everything else has a default: collate (torch's ``default_collate`` into a dict),
+forward (``model(inputs)`` -> logits), loss (cross-entropy), the training labels (read
+from the training set once) and evaluation (logits and labels from the validation set,
+metrics by :func:`harness.metrics.classification_metrics`, so every classification
+workload has the same metric names). Override any method to change it; a workload that
+is not a classifier overrides :meth:`evaluate` and declares its ``metrics``.
+
+The loop and the plugins talk to a workload only through these methods.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -39,47 +60,159 @@ def cached_tensors(path: Path, build: Callable[[], dict[str, Any]]) -> dict[str,
     return data
 
 
+def cache_root(configured: str | None = None) -> Path:
+    """Where workloads cache generated data: ``configured``, ``$HARNESS_CACHE`` or ``~/.cache/harness``."""
+    root = configured or os.environ.get("HARNESS_CACHE") or Path.home() / ".cache" / "harness"
+    return Path(root)
+
+
 class WorkloadParams(BaseModel):
+    """Base of a workload's parameters (unknown keys are errors); any pydantic model works."""
+
     model_config = ConfigDict(extra="forbid")
 
 
+def _item_label(item: Any) -> Any:
+    if isinstance(item, Mapping):
+        return item["labels"] if "labels" in item else item["label"]
+    return item[-1]
+
+
 class Workload:
-    """Base class; subclasses set ``name``, ``metrics`` and implement the methods."""
+    """Base class of every workload (built-in or a user's); see the module docstring.
+
+    Class attributes:
+
+    - ``name``: shown in reports (default: the class name);
+    - ``Params``: a pydantic model of the parameters a scenario's ``workload.params`` may set;
+    - ``metrics``: the validation metric names :meth:`evaluate` returns. ``None`` (the
+      default) means the classification metrics of
+      :data:`harness.metrics.CLASSIFICATION_METRICS`;
+    - ``key_metrics``: the headline metrics, in order, that reports show as columns and
+      charts (names from ``metrics`` or the loop's ``loss``). ``None`` (the default): for a
+      classifier F1, the balance of its predictions (``max_pred_share``) and the training
+      loss; for a workload with its own ``metrics``, its first two and the loss.
+    """
 
     name: ClassVar[str] = ""
-    #: the validation metrics ``evaluate`` returns (expectations may name them)
-    metrics: ClassVar[tuple[str, ...]] = ()
-    Params: ClassVar[type[WorkloadParams]] = WorkloadParams
+    metrics: ClassVar[tuple[str, ...] | None] = None
+    key_metrics: ClassVar[tuple[str, ...] | None] = None
+    Params: ClassVar[type[BaseModel]] = WorkloadParams
 
-    def __init__(self, params: WorkloadParams) -> None:
-        self.params = params
+    def __init__(self, params: BaseModel | None = None) -> None:
+        self.params = params if params is not None else self.Params()
+        self._train_labels: torch.Tensor | None = None
+
+    # ------------------------------------------------------------ what a user writes
+
+    def build_model(self) -> torch.nn.Module:
+        """A fresh model. Called once per run, after seeding, so random init is repeatable."""
+        raise NotImplementedError(f"{type(self).__name__} must implement build_model()")
+
+    def datasets(self) -> tuple[Any, Any]:
+        """``(train, validation)``: map-style datasets (anything with ``__len__``/``__getitem__``).
+
+        Items are ``(inputs, label)`` tuples or dicts with a ``labels`` (or ``label``) key.
+        Called once per run; cache expensive data on ``self``.
+        """
+        raise NotImplementedError(f"{type(self).__name__} must implement datasets()")
+
+    # ------------------------------------------------------------ defaults
+
+    @classmethod
+    def declared_metrics(cls, params: BaseModel | None = None) -> tuple[str, ...]:
+        """The metric names :meth:`evaluate` returns; a scenario's expectations may name them.
+
+        Known before training, so a misspelt metric fails at validation. Names may end in
+        ``_<k>`` for one metric per class (``pred_share_<k>`` matches ``pred_share_2``).
+        """
+        from harness.metrics import CLASSIFICATION_METRICS
+
+        return tuple(cls.metrics) if cls.metrics is not None else CLASSIFICATION_METRICS
+
+    @classmethod
+    def declared_key_metrics(cls, params: BaseModel | None = None) -> tuple[str, ...]:
+        """The report columns: ``key_metrics``, or the default described in the class docstring."""
+        if cls.key_metrics is not None:
+            return tuple(cls.key_metrics)
+        if cls.metrics is not None:
+            return (*cls.metrics[:2], "loss")
+        return ("f1", "max_pred_share", "loss")
 
     def prepare(self) -> None:
         """Load (or generate) the data and import heavy modules ahead of training.
 
-        The executor calls it once in the parent process before forking workers.
+        The executor calls it once in the parent process before forking workers, so each
+        worker inherits the loaded data.
         """
         self.datasets()
 
-    def build_model(self) -> torch.nn.Module:  # pragma: no cover - interface
-        raise NotImplementedError
+    def collate(self, items: list[Any]) -> dict[str, torch.Tensor]:
+        """A batch as a dict of tensors: ``{"inputs", "labels"}`` from tuples, the dict's keys from dicts."""
+        from torch.utils.data import default_collate
 
-    def datasets(self) -> tuple[Any, Any]:  # pragma: no cover - interface
-        """The (train, validation) datasets; generated deterministically and cached."""
-        raise NotImplementedError
+        if isinstance(items[0], Mapping):
+            batch = dict(default_collate(items))
+            if "labels" not in batch and "label" in batch:
+                batch["labels"] = batch.pop("label")
+            return batch
+        inputs, labels = default_collate(items)
+        return {"inputs": inputs, "labels": labels}
 
-    def collate(self, items: list[Any]) -> dict[str, torch.Tensor]:  # pragma: no cover
-        raise NotImplementedError
+    def forward(self, model: torch.nn.Module, batch: dict[str, torch.Tensor]) -> Any:
+        """The model's outputs for a batch: ``model(inputs)``, or ``model(**features)`` for dict batches."""
+        if "inputs" in batch:
+            return model(batch["inputs"])
+        return model(**{k: v for k, v in batch.items() if k != "labels"})
 
-    def train_labels(self) -> torch.Tensor:  # pragma: no cover - interface
-        raise NotImplementedError
+    def logits(self, outputs: Any) -> torch.Tensor:
+        """The class logits in ``forward``'s outputs (a tensor, ``.logits``, or the first element)."""
+        if hasattr(outputs, "logits"):
+            return outputs.logits
+        if isinstance(outputs, (tuple, list)):
+            return outputs[0]
+        return outputs
 
-    def forward(self, model: torch.nn.Module, batch: dict[str, torch.Tensor]) -> Any:  # pragma: no cover
-        raise NotImplementedError
+    def default_criterion(self) -> Callable[[Any, dict[str, torch.Tensor]], torch.Tensor]:
+        """The plain loss, a callable ``(outputs, batch) -> scalar``: mean cross-entropy."""
+        import torch.nn.functional as F
 
-    def default_criterion(self) -> Any:  # pragma: no cover - interface
-        """The plain loss, a callable ``(outputs, batch) -> scalar tensor``."""
-        raise NotImplementedError
+        def cross_entropy(outputs: Any, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+            return F.cross_entropy(self.logits(outputs), batch["labels"])
 
-    def evaluate(self, model: torch.nn.Module, loader: Any, device: torch.device) -> dict[str, Any]:  # pragma: no cover
-        raise NotImplementedError
+        return cross_entropy
+
+    def train_labels(self) -> torch.Tensor:
+        """Every training label as one tensor (class weights read it); read once, then cached."""
+        import torch
+
+        if self._train_labels is None:
+            train, _ = self.datasets()
+            tensors = getattr(train, "tensors", None)
+            if tensors is not None:  # a TensorDataset: the last tensor holds the labels
+                self._train_labels = tensors[-1]
+            else:
+                self._train_labels = torch.as_tensor([int(_item_label(train[i])) for i in range(len(train))])
+        return self._train_labels
+
+    def predict(self, model: torch.nn.Module, loader: Any, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(logits, labels)`` of the whole validation loader, in ``eval()`` mode, without gradients."""
+        import torch
+
+        logits, labels = [], []
+        was_training = model.training
+        model.eval()
+        with torch.no_grad():
+            for batch in loader:
+                batch = {k: v.to(device, non_blocking=True) for k, v in batch.items()}
+                logits.append(self.logits(self.forward(model, batch)).float())
+                labels.append(batch["labels"])
+        model.train(was_training)
+        return torch.cat(logits), torch.cat(labels)
+
+    def evaluate(self, model: torch.nn.Module, loader: Any, device: torch.device) -> dict[str, Any]:
+        """Validation metrics: the core's classification metrics of :meth:`predict`'s logits."""
+        from harness.metrics import classification_metrics
+
+        logits, labels = self.predict(model, loader, device)
+        return classification_metrics(labels, logits)

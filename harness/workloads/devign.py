@@ -11,18 +11,15 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-import torch
-import torch.nn.functional as F
 from pydantic import Field, PositiveInt
 
-from harness.workloads import c_corpus, c_tokenizer
-from harness.workloads.base import Workload, WorkloadParams, cached_tensors
-from harness.workloads.c_corpus import generate_samples
-from harness.workloads.c_tokenizer import encode, train_c_tokenizer
+from harness.workloads.base import Workload, WorkloadParams, cache_root, cached_tensors
+
+if TYPE_CHECKING:  # torch is imported where it is used, so listing workloads stays light
+    import torch
 
 
 class Params(WorkloadParams):
@@ -44,34 +41,21 @@ class Params(WorkloadParams):
     num_labels: Literal[2] = 2
 
 
-def cache_root(configured: str | None) -> Path:
-    root = configured or os.environ.get("HARNESS_CACHE") or Path.home() / ".cache" / "harness"
-    return Path(root)
-
-
 class DevignWorkload(Workload):
+    """The issue-11 vulnerability classifier: a tiny RoBERTa on synthetic C functions (45.8% vulnerable)."""
+
     name = "devign"
-    metrics = (
-        "f1",
-        "precision",
-        "recall",
-        "accuracy",
-        "auc",
-        "val_loss",
-        "pred_positive",
-        "pred_positive_share",
-        "n",
-    )
     Params = Params
 
     def __init__(self, params: Params) -> None:
         super().__init__(params)
         self._data: dict[str, torch.Tensor] | None = None
-        self._vocab_size: int | None = None
 
     # ------------------------------------------------------------ data
 
     def _cache_key(self) -> str:
+        from harness.workloads import c_corpus, c_tokenizer
+
         p = self.params
         fields = ["n_train", "n_val", "vulnerable_share", "data_seed", "max_length", "vocab_size", "pretrained"]
         # the generator's and tokenizer's own source are part of the key: editing them
@@ -88,6 +72,11 @@ class DevignWorkload(Workload):
         return self._data
 
     def _build_data(self) -> dict[str, torch.Tensor]:
+        import torch
+
+        from harness.workloads.c_corpus import generate_samples
+        from harness.workloads.c_tokenizer import encode, train_c_tokenizer
+
         p = self.params
         train = generate_samples(p.n_train, p.vulnerable_share, seed=p.data_seed)
         val = generate_samples(p.n_val, p.vulnerable_share, seed=p.data_seed + 1_000_003)
@@ -125,6 +114,8 @@ class DevignWorkload(Workload):
         return train, val
 
     def collate(self, items: list[tuple[torch.Tensor, ...]]) -> dict[str, torch.Tensor]:
+        import torch
+
         ids, mask, labels = (torch.stack(col) for col in zip(*items))
         width = int(mask.sum(dim=1).max())  # dynamic padding: drop all-pad columns
         return {"input_ids": ids[:, :width], "attention_mask": mask[:, :width], "labels": labels}
@@ -165,28 +156,3 @@ class DevignWorkload(Workload):
 
     def forward(self, model: torch.nn.Module, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         return model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
-
-    def default_criterion(self) -> Any:
-        def cross_entropy(logits: torch.Tensor, batch: dict[str, torch.Tensor]) -> torch.Tensor:
-            return F.cross_entropy(logits, batch["labels"])
-
-        return cross_entropy
-
-    # ------------------------------------------------------------ metrics
-
-    @torch.no_grad()
-    def evaluate(self, model: torch.nn.Module, loader: Any, device: torch.device) -> dict[str, Any]:
-        from harness.metrics import binary_classification_metrics
-
-        model.eval()
-        logits, labels = [], []
-        for batch in loader:
-            batch = {k: v.to(device, non_blocking=True) for k, v in batch.items()}
-            logits.append(self.forward(model, batch).float())
-            labels.append(batch["labels"])
-        model.train()
-        all_logits = torch.cat(logits)
-        all_labels = torch.cat(labels)
-        val_loss = F.cross_entropy(all_logits, all_labels)
-        scores = torch.softmax(all_logits, dim=-1)[:, 1]
-        return binary_classification_metrics(all_labels.cpu(), scores.cpu(), float(val_loss))

@@ -3,8 +3,8 @@ from __future__ import annotations
 from harness.plugins.collapse_stop import CollapseStop, Params
 from harness.state import TrainState
 
-COLLAPSED = {"pred_positive": 0, "n": 10}
-HEALTHY = {"pred_positive": 5, "n": 10}
+COLLAPSED = {"pred_count_0": 10, "pred_count_1": 0, "n": 10}
+HEALTHY = {"pred_count_0": 5, "pred_count_1": 5, "n": 10}
 
 
 def _drive(params: Params, sequence: list[dict]) -> tuple[int | None, str | None]:

@@ -7,7 +7,8 @@ import torch
 from pydantic import ValidationError
 
 from harness.testing import tiny_patch_workload
-from harness.workloads.patch_distillation import PatchOutputs, PatchStudent, anomaly_template
+from harness.workloads.patch_distillation import PatchOutputs
+from harness.workloads.patch_images import PatchStudent, anomaly_template
 
 
 def test_affine_teacher_spans_the_incident_scale_and_ranks_the_anomaly() -> None:
