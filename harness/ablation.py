@@ -1,13 +1,17 @@
 """Ablation: which of the fixes between two variants matter, measured over seeds.
 
-A *fix* is a plugin whose setting differs between the base variant (the incident) and
-the target (the cure): on in one and off in the other, or on in both with different
-parameters. For every fix the ablation runs
+A *fix* is a change of one *slot* between the base variant (the incident) and the
+target (the cure). Mostly that is one plugin: on in one and off in the other, or on in
+both with different parameters. Plugins that compete for one slot (they answer the same
+firstresult hook, share a declared ``slots`` entry, or one ``replaces`` the other) form
+one fix: ``make_criterion: sample_weighted_loss -> class_weights`` is a single change,
+because the two can never be on together. For every fix the ablation runs
 
     base                 the incident as it is
-    base + fix           the base with this one plugin set as in the target
+    base + fix           the base with the fix's plugins set as in the target
+                         (the base's occupant of the slot off, the target's on)
     target               the cure as it is
-    target - fix         the target with this one plugin set as in the base (off if it is off there)
+    target - fix         the target with the fix's plugins set as in the base
 
 each over the same seeds, and every arm is judged by the **target's** expectations:
 an arm is *cured* when they hold at the stated pass rate (by default each expectation's
@@ -17,8 +21,11 @@ asks instead that this share of seeds pass every expectation). Then
     sufficient alone  = base + fix is cured
     necessary         = target - fix is not cured
 
-A verdict is None (n/a) when it would be vacuous: *sufficient* when the base itself is
-already cured, *necessary* when the target itself is not cured.
+A verdict is None (n/a) when it would be vacuous (*sufficient* when the base itself is
+already cured, *necessary* when the target itself is not cured) or when the arm does not
+measure the fix: every plugin an arm switches on (or re-parameterises) must have acted
+in every one of its runs, as the run's trace records it; otherwise the verdict is n/a
+with a warning.
 
 Everything here but :func:`ablation_scenario` is a pure function of plain dicts, so the
 verdict logic is tested on scripted outcomes.
@@ -26,6 +33,7 @@ verdict logic is tested on scripted outcomes.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -36,24 +44,58 @@ Settings = dict[str, dict[str, Any]]  # enabled plugin -> its parameters (model_
 
 @dataclass(frozen=True)
 class Fix:
-    """One plugin whose setting differs between base and target (None: switched off)."""
+    """One slot whose occupant or setting differs between base and target.
 
-    plugin: str
-    base: dict[str, Any] | None
-    target: dict[str, Any] | None
+    :param plugins: the plugins the fix toggles: one, or every occupant of the slot.
+    :param base: their settings in the base (a plugin missing here is off there).
+    :param target: their settings in the target.
+    :param slot: what several plugins compete for (``make_criterion``); None for one plugin.
+    """
+
+    plugins: tuple[str, ...]
+    base: Settings
+    target: Settings
+    slot: str | None = None
+
+    @property
+    def name(self) -> str:
+        """The target's occupant(s), or the base's when the target leaves the slot empty."""
+        on = [p for p in self.plugins if p in self.target] or [p for p in self.plugins if p in self.base]
+        return "+".join(on)
+
+    @property
+    def occupants(self) -> dict[str, list[str]]:
+        return {
+            "base": [p for p in self.plugins if p in self.base],
+            "target": [p for p in self.plugins if p in self.target],
+        }
 
     @property
     def change(self) -> str:
-        """``off -> on``, ``on -> off`` or the parameters that differ: ``interval: epoch -> step``."""
-        if self.base is None:
+        """``off -> on``, ``on -> off``, the parameters that differ (``interval: epoch -> step``),
+        or for a slot its occupants (``make_criterion: sample_weighted_loss -> class_weights``)."""
+        if len(self.plugins) > 1:
+            occ = self.occupants
+            return f"{self.slot}: {', '.join(occ['base']) or 'none'} -> {', '.join(occ['target']) or 'none'}"
+        plugin = self.plugins[0]
+        base, target = self.base.get(plugin), self.target.get(plugin)
+        if base is None:
             return "off -> on"
-        if self.target is None:
+        if target is None:
             return "on -> off"
-        keys = [k for k in dict.fromkeys([*self.base, *self.target]) if self.base.get(k) != self.target.get(k)]
-        return ", ".join(f"{k}: {_short(self.base.get(k))} -> {_short(self.target.get(k))}" for k in keys)
+        keys = [k for k in dict.fromkeys([*base, *target]) if base.get(k) != target.get(k)]
+        return ", ".join(f"{k}: {_short(base.get(k))} -> {_short(target.get(k))}" for k in keys)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"plugin": self.plugin, "base": self.base, "target": self.target, "change": self.change}
+        return {
+            "plugin": self.name,
+            "plugins": list(self.plugins),
+            "slot": self.slot,
+            "occupants": self.occupants,
+            "base": dict(self.base),
+            "target": dict(self.target),
+            "change": self.change,
+        }
 
 
 def _short(value: Any) -> str:
@@ -67,40 +109,97 @@ def _short(value: Any) -> str:
 
 @dataclass(frozen=True)
 class Arm:
-    """One variant of the ablation."""
+    """One variant of the ablation.
+
+    ``switched_on`` are the plugins this arm turns on or re-parameterises relative to its
+    source: the ones whose trace must show they acted for the arm to measure its fix.
+    """
 
     name: str
     role: str  # base | base+fix | target | target-fix
-    fix: str | None
+    fix: Fix | None
     source: str  # the scenario variant it derives from (its train config and description)
     plugins: Settings = field(default_factory=dict)
+    switched_on: tuple[str, ...] = ()
+
+    @property
+    def fix_name(self) -> str | None:
+        return self.fix.name if self.fix is not None else None
 
 
-def find_fixes(base: Settings, target: Settings) -> list[Fix]:
-    """The plugins whose setting differs, in the target's order, then those only in the base."""
+def find_fixes(
+    base: Settings,
+    target: Settings,
+    slots: Mapping[str, Iterable[str]] | None = None,
+    replaces: Mapping[str, Iterable[str]] | None = None,
+) -> list[Fix]:
+    """The fixes between ``base`` and ``target``, in the target's order, then base-only ones.
+
+    :param slots: plugin -> the slots it occupies (:func:`harness.pluginmanager.plugin_slots`);
+        differing plugins that share one form a single fix.
+    :param replaces: plugin -> the plugins it replaces; they form a single fix too.
+    """
+    slots = {k: frozenset(v) for k, v in (slots or {}).items()}
+    replaces = {k: frozenset(v) for k, v in (replaces or {}).items()}
     names = list(dict.fromkeys([*target, *base]))
-    return [Fix(n, base.get(n), target.get(n)) for n in names if base.get(n) != target.get(n)]
+    differing = [n for n in names if base.get(n) != target.get(n)]
+    group = {n: n for n in differing}
+
+    def root(n: str) -> str:
+        while group[n] != n:
+            n = group[n]
+        return n
+
+    def compete(a: str, b: str) -> set[str]:
+        common = set(slots.get(a, frozenset()) & slots.get(b, frozenset()))
+        return common or ({"replaces"} if b in replaces.get(a, ()) or a in replaces.get(b, ()) else set())
+
+    for i, a in enumerate(differing):
+        for b in differing[i + 1 :]:
+            if compete(a, b):
+                group[root(b)] = root(a)
+    members: dict[str, list[str]] = {}
+    for n in differing:
+        members.setdefault(root(n), []).append(n)
+    fixes = []
+    for plugins in members.values():
+        shared = {s for i, a in enumerate(plugins) for b in plugins[i + 1 :] for s in compete(a, b)}
+        fixes.append(
+            Fix(
+                tuple(plugins),
+                {p: base[p] for p in plugins if p in base},
+                {p: target[p] for p in plugins if p in target},
+                ", ".join(sorted(shared)) if len(plugins) > 1 else None,
+            )
+        )
+    return fixes
 
 
-def plan_arms(base_name: str, target_name: str, base: Settings, target: Settings) -> list[Arm]:
+def _with(settings: Settings, values: Settings, plugins: tuple[str, ...]) -> Settings:
+    """``settings`` with each of ``plugins`` set as in ``values`` (off where it is absent there)."""
+    out = dict(settings)
+    for plugin in plugins:
+        if plugin in values:
+            out[plugin] = values[plugin]
+        else:
+            out.pop(plugin, None)
+    return out
+
+
+def plan_arms(
+    base_name: str, target_name: str, base: Settings, target: Settings, fixes: list[Fix] | None = None
+) -> list[Arm]:
     """base, base+each fix, target, target-each fix (see the module docstring)."""
-    fixes = find_fixes(base, target)
+    fixes = find_fixes(base, target) if fixes is None else fixes
     arms = [Arm(base_name, "base", None, base_name, dict(base))]
     for fix in fixes:
-        arms.append(Arm(f"{base_name}+{fix.plugin}", "base+fix", fix.plugin, base_name, _set(base, fix.plugin, fix.target)))
+        on = tuple(p for p in fix.plugins if p in fix.target)
+        arms.append(Arm(f"{base_name}+{fix.name}", "base+fix", fix, base_name, _with(base, fix.target, fix.plugins), on))
     arms.append(Arm(target_name, "target", None, target_name, dict(target)))
     for fix in fixes:
-        arms.append(Arm(f"{target_name}-{fix.plugin}", "target-fix", fix.plugin, target_name, _set(target, fix.plugin, fix.base)))
+        on = tuple(p for p in fix.plugins if p in fix.base)
+        arms.append(Arm(f"{target_name}-{fix.name}", "target-fix", fix, target_name, _with(target, fix.base, fix.plugins), on))
     return arms
-
-
-def _set(settings: Settings, plugin: str, value: dict[str, Any] | None) -> Settings:
-    out = dict(settings)
-    if value is None:
-        out.pop(plugin, None)
-    else:
-        out[plugin] = value
-    return out
 
 
 def is_cured(seed_passed: list[bool], rule: PassRate | None, variant_passed: bool | None = None) -> bool:
@@ -132,10 +231,37 @@ def outcome(seed_passed: list[bool], rule: PassRate | None = None, variant_passe
     return ArmOutcome(sum(seed_passed), len(seed_passed), is_cured(seed_passed, rule, variant_passed))
 
 
-def verdicts(base: Settings, target: Settings, arms: list[Arm], outcomes: dict[str, ArmOutcome]) -> dict[str, Any]:
+def acted_in(trace: Mapping[str, Mapping[str, int]], plugin: str) -> bool:
+    """Whether a run's trace shows ``plugin`` acting in any hook."""
+    return any(by_plugin.get(plugin, 0) > 0 for by_plugin in trace.values())
+
+
+def arm_acted(arm: Arm, records: list[dict[str, Any]]) -> dict[str, dict[str, int]]:
+    """Per plugin the arm switches on: ``{"acted_runs": k, "runs": n}`` over the arm's runs."""
+    runs = [r for r in records if r.get("variant") == arm.name]
+    return {
+        plugin: {"acted_runs": sum(acted_in(r.get("trace") or {}, plugin) for r in runs), "runs": len(runs)}
+        for plugin in arm.switched_on
+    }
+
+
+def _measures_fix(counts: Mapping[str, Mapping[str, int]] | None) -> tuple[bool, list[str]]:
+    """``(every switched-on plugin acted in every run, the lines saying which did not)``."""
+    missing = [
+        f"{plugin} never ran a hook in {c['runs'] - c['acted_runs']} of {c['runs']} run(s)"
+        for plugin, c in (counts or {}).items()
+        if c["runs"] == 0 or c["acted_runs"] < c["runs"]
+    ]
+    return not missing, missing
+
+
+def verdicts(
+    arms: list[Arm], outcomes: dict[str, ArmOutcome], acted: Mapping[str, Mapping[str, Mapping[str, int]]] | None = None
+) -> dict[str, Any]:
     """The fix table: per fix its two arms' outcomes and the *sufficient*/*necessary* verdicts,
-    plus warnings when the comparison is degenerate (base cured, target not cured)."""
-    by_role = {(a.role, a.fix): a for a in arms}
+    plus warnings when the comparison is degenerate (base cured, target not cured) or an arm
+    does not measure its fix (``acted``: :func:`arm_acted` per arm name; None skips the check)."""
+    by_role = {(a.role, a.fix_name): a for a in arms}
     base_arm, target_arm = by_role[("base", None)], by_role[("target", None)]
     base_cured, target_cured = outcomes[base_arm.name].cured, outcomes[target_arm.name].cured
     warnings = []
@@ -144,16 +270,23 @@ def verdicts(base: Settings, target: Settings, arms: list[Arm], outcomes: dict[s
     if not target_cured:
         warnings.append(f"the target '{target_arm.name}' itself does not pass its expectations: 'necessary' is n/a")
     rows = []
-    for fix in find_fixes(base, target):
-        plus, minus = by_role[("base+fix", fix.plugin)], by_role[("target-fix", fix.plugin)]
+    for plus in (a for a in arms if a.role == "base+fix"):
+        fix = plus.fix
+        assert fix is not None
+        minus = by_role[("target-fix", fix.name)]
         with_fix, without_fix = outcomes[plus.name], outcomes[minus.name]
+        plus_ok, plus_missing = _measures_fix(acted.get(plus.name) if acted is not None else None)
+        minus_ok, minus_missing = _measures_fix(acted.get(minus.name) if acted is not None else None)
+        for arm, verdict, missing in ((plus, "sufficient", plus_missing), (minus, "necessary", minus_missing)):
+            if missing:
+                warnings.append(f"arm '{arm.name}' does not measure the fix: {'; '.join(missing)}: '{verdict}' of {fix.name} is n/a")
         rows.append(
             {
                 **fix.as_dict(),
-                "base_plus_fix": {"variant": plus.name, **with_fix.as_dict()},
-                "target_minus_fix": {"variant": minus.name, **without_fix.as_dict()},
-                "sufficient": None if base_cured else with_fix.cured,
-                "necessary": None if not target_cured else not without_fix.cured,
+                "base_plus_fix": {"variant": plus.name, **with_fix.as_dict(), "fix_acted": plus_ok},
+                "target_minus_fix": {"variant": minus.name, **without_fix.as_dict(), "fix_acted": minus_ok},
+                "sufficient": None if base_cured or not plus_ok else with_fix.cured,
+                "necessary": None if not target_cured or not minus_ok else not without_fix.cured,
             }
         )
     return {
@@ -172,28 +305,47 @@ def settings_of(variant: Any) -> Settings:
 def ablation_scenario(scenario: Any, base: str, target: str) -> tuple[Any, list[Arm]]:
     """A copy of ``scenario`` whose variants are the ablation's arms, each judged by the
     target's expectations, and the arms. Base-derived arms keep the base's train config,
-    target-derived ones the target's."""
+    target-derived ones the target's. Fixes are grouped by slot (see the module docstring).
+
+    :raises harness.pluginmanager.PluginConflictError: an arm would enable two plugins
+        in one slot (cannot happen for fixes grouped by slot; checked anyway).
+    """
     from dataclasses import replace
 
+    from harness.pluginmanager import PluginConflictError, discover_plugins, plugin_slots, resolve_conflicts
     from harness.scenario import Variant
 
+    available = discover_plugins(scenario.plugin_modules)
     b, t = scenario.variants[base], scenario.variants[target]
-    arms = plan_arms(base, target, settings_of(b), settings_of(t))
+    slots: dict[str, frozenset[str]] = {}
+    for variant in (b, t):
+        for name, params in variant.plugins.items():
+            slots[name] = slots.get(name, frozenset()) | plugin_slots(available[name].cls, params)
+    replaces = {name: frozenset(available[name].cls.replaces) for name in slots}
+    fixes = find_fixes(settings_of(b), settings_of(t), slots, replaces)
+    arms = plan_arms(base, target, settings_of(b), settings_of(t), fixes)
     variants = {}
     for arm in arms:
         source = b if arm.source == base else t
         other = t if source is b else b
         plugins = dict(source.plugins)
         if arm.fix is not None:
-            if arm.fix in other.plugins:
-                plugins[arm.fix] = other.plugins[arm.fix]
-            else:
-                plugins.pop(arm.fix, None)
+            for plugin in arm.fix.plugins:
+                if plugin in other.plugins:
+                    plugins[plugin] = other.plugins[plugin]
+                else:
+                    plugins.pop(plugin, None)
+        try:
+            resolve_conflicts(available, plugins)
+        except PluginConflictError as exc:
+            raise PluginConflictError(exc.plugins, exc.slot, f"ablation arm {arm.name!r}: {exc}") from None
+        fix = arm.fix
+        detail = f" ({fix.change})" if fix is not None and fix.slot else ""
         description = {
             "base": f"{base} as it is",
-            "base+fix": f"{base} with {arm.fix} as in {target}",
+            "base+fix": f"{base} with {arm.fix_name} as in {target}{detail}",
             "target": f"{target} as it is",
-            "target-fix": f"{target} with {arm.fix} as in {base}",
+            "target-fix": f"{target} with {arm.fix_name} as in {base}{detail}",
         }[arm.role]
         variants[arm.name] = Variant(arm.name, description, plugins, source.train, list(t.expectations))
     return replace(scenario, variants=variants), arms

@@ -14,7 +14,8 @@ from typing import Any
 
 import torch
 
-from harness.state import Hparams, TrainState
+from harness.hookspecs import TASK_LOSS
+from harness.state import Hparams, TrainState, total_optimizer_steps
 
 
 def seed_everything(seed: int) -> None:
@@ -61,7 +62,7 @@ def build_state(workload: Any, train_cfg: Any, seed: int, device: torch.device, 
         warmup_ratio=train_cfg.warmup_ratio,
         weight_decay=train_cfg.weight_decay,
         batches_per_epoch=batches,
-        total_steps=batches * train_cfg.epochs,
+        total_steps=total_optimizer_steps(batches, train_cfg.accumulation_steps, train_cfg.epochs),
     )
     return TrainState(
         workload=workload,
@@ -73,6 +74,25 @@ def build_state(workload: Any, train_cfg: Any, seed: int, device: torch.device, 
         seed=seed,
         run_dir=run_dir,
     )
+
+
+def weighted(weights: dict[str, float], name: str, term: torch.Tensor) -> torch.Tensor:
+    """``term`` times its loss weight (``hparams.loss_weights[name]``, 1 when unset).
+
+    A weight of 1 multiplies nothing: ``1.0 * x`` would add an autograd node to every step.
+    """
+    weight = weights.get(name, 1.0)
+    return term if weight == 1.0 else weight * term
+
+
+def batch_loss(hook: Any, state: TrainState, batch: dict[str, Any], outputs: Any) -> torch.Tensor:
+    """The batch's total loss: the weighted ``task`` loss plus every weighted named extra term."""
+    weights = state.hparams.loss_weights
+    loss = weighted(weights, TASK_LOSS, hook.compute_loss(state=state, batch=batch, outputs=outputs))
+    for terms in hook.extra_losses(state=state, batch=batch, outputs=outputs):
+        for name, term in terms.items():
+            loss = loss + weighted(weights, name, term)
+    return loss
 
 
 def train(state: TrainState, hook: Any) -> str:
@@ -104,19 +124,23 @@ def train(state: TrainState, hook: Any) -> str:
             hook.on_batch(state=state, batch=batch)
             with hook.forward_context(state=state):
                 outputs = state.workload.forward(model, batch)
-                loss = hook.compute_loss(state=state, batch=batch, outputs=outputs)
-                for term in hook.extra_losses(state=state, batch=batch, outputs=outputs):
-                    loss = loss + term
+                loss = batch_loss(hook, state, batch, outputs)
             batch_losses.append(loss.detach())
+            step_due = (index + 1) % hp.accumulation_steps == 0 or index == last
             # dividing by 1 would add an autograd node (forward and backward) to every step
-            hook.backward(state=state, loss=loss / hp.accumulation_steps if hp.accumulation_steps > 1 else loss)
-            if (index + 1) % hp.accumulation_steps == 0 or index == last:
+            scaled = loss / hp.accumulation_steps if hp.accumulation_steps > 1 else loss
+            hook.backward(state=state, loss=scaled, step_due=step_due)
+
+            # ---- the optimizer step: read gradients, then change them, then step
+            if step_due:
+                hook.on_after_backward(state=state)
                 hook.on_before_optimizer_step(state=state)
                 hook.optimizer_step(state=state)
                 state.optimizer.zero_grad(set_to_none=True)
                 state.step += 1
                 state.lr_per_step.append(state.current_lr())
                 hook.on_step(state=state, loss=batch_losses[-1])
+            hook.on_batch_end(state=state, batch=batch, outputs=outputs, loss=batch_losses[-1])
             if state.stop_requested:
                 break
 
@@ -135,8 +159,14 @@ def train(state: TrainState, hook: Any) -> str:
         record["lr"] = state.current_lr()
         state.history.append(record)
         hook.on_epoch_end(state=state, metrics=record)
+
+        # ---- checkpoint: one plugin writes it, then others may read it back
         if state.run_dir is not None:
-            hook.on_checkpoint(state=state, directory=Path(state.run_dir))
+            directory = Path(state.run_dir)
+            saved = hook.save_checkpoint(state=state, directory=directory)
+            if saved is not None:
+                state.last_checkpoint = saved
+            hook.on_checkpoint(state=state, directory=directory)
         if state.stop_requested:
             status = "stopped"
             break

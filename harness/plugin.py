@@ -3,11 +3,17 @@
 A plugin is a class: its name, what kind it is, a pydantic ``Params`` model (the
 parameters a scenario may set, validated before training) and its hookimpls. One
 instance is made per run, so plugin state never leaks between runs.
+
+Plugins that compete for one role declare it: every *firstresult* hook a plugin answers
+is a *slot* (``make_criterion``, ``make_scheduler``, ...), ``slots`` names further
+exclusive roles, and two enabled plugins sharing a slot are refused before training
+(:func:`harness.pluginmanager.resolve_conflicts`) unless one lists the other in
+``replaces``: then the replaced plugin is switched off wherever both are enabled.
 """
 
 from __future__ import annotations
 
-from typing import ClassVar, Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict
 
@@ -34,6 +40,16 @@ class Plugin:
     kind: ClassVar[Kind] = "fix"
     Params: ClassVar[type[BaseModel]] = NoParams
     finding_kinds: ClassVar[tuple[str, ...]] = ()
+    #: plugins this one supersedes: when both are enabled, those are switched off (e.g.
+    #: ``class_weights`` replaces v1.5's ``sample_weighted_loss``: both build the criterion)
+    replaces: ClassVar[tuple[str, ...]] = ()
+    #: exclusive roles beyond the firstresult hooks it answers (e.g. ``"param_groups"``
+    #: for plugins that set the optimizer's parameter groups in a ``make_optimizer`` wrapper)
+    slots: ClassVar[tuple[str, ...]] = ()
+    #: the run's hook relay, set on the instance when the run's manager registers it; a
+    #: plugin that raises a hook of its own calls it (``distillation`` raises
+    #: ``distill_inputs``). None outside a run (a plugin called directly in a test).
+    hook: Any = None
 
     def __init__(self, params: BaseModel | None = None) -> None:
         self.params = params if params is not None else self.Params()

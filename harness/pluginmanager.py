@@ -6,20 +6,27 @@ manager registers one instance of every enabled plugin; a plugin switched off is
 *blocked* (``set_blocked``), never skipped by an ``if`` in the loop. Every hook
 implementation is wrapped so the run records which plugin acted on which hook (the
 trace) and an exception names the plugin and hook it came from.
+
+No silent conflicts: every firstresult hook a plugin answers (not as a wrapper) is a
+*slot*, plus the ``slots`` it declares; two enabled plugins (besides the core) in one
+slot are a :class:`PluginConflictError` unless one declares it ``replaces`` the other,
+which switches the other off (:func:`resolve_conflicts`). Scenario validation, the
+ablation, ``harness.testing`` and the Trainer adapter all go through it, and so does
+:func:`build_run_manager` itself.
 """
 
 from __future__ import annotations
 
-import importlib
 from collections import Counter, defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass
-from importlib import metadata
 from typing import Any
 
 import pluggy
 
 from harness import hookspecs
 from harness.plugin import Plugin
+from harness.resolver import LoadError, entry_points, load_object
 
 ENTRY_POINT_GROUP = "harness"
 
@@ -36,8 +43,8 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "harness.plugins.checkpoint_load:CheckpointLoad",
     "harness.plugins.resume:Resume",
     "harness.plugins.mixed_precision:MixedPrecision",
-    # the student-distillation incident (issue 3): fixes, then monitors. grad_health must
-    # stay after grad_clip: pluggy calls later registrations first, so it sees unclipped grads.
+    # the student-distillation incident (issue 3). The order of this tuple decides
+    # nothing: conflicts are refused (resolve_conflicts) and order is declared by hooks.
     "harness.plugins.scale_matching:ScaleMatching",
     "harness.plugins.distillation:Distillation",
     "harness.plugins.loss_weights:LossWeights",
@@ -46,6 +53,7 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "harness.plugins.warmup_cosine:WarmupCosine",
     "harness.plugins.plateau:Plateau",
     "harness.plugins.sgd_nesterov:SGDNesterov",
+    "harness.plugins.optimizer:Optimizer",
     "harness.plugins.layerwise_lr:LayerwiseLR",
     "harness.plugins.two_stage:TwoStage",
     "harness.plugins.loss_explosion:LossExplosion",
@@ -67,8 +75,21 @@ class PluginError(Exception):
         self.original = original
 
 
-class PluginLoadError(Exception):
-    """A plugin that cannot be imported or is not a valid harness plugin."""
+PluginLoadError = LoadError  # a plugin that cannot be imported or is not a valid harness plugin
+
+
+class PluginConflictError(Exception):
+    """Two enabled plugins occupy one slot (answer one firstresult hook) and neither replaces the other."""
+
+    def __init__(self, plugins: tuple[str, str], slot: str, message: str | None = None) -> None:
+        self.plugins, self.slot = plugins, slot
+        a, b = plugins
+        what = f"answer the firstresult hook {slot!r}" if slot in FIRSTRESULT_HOOKS else f"occupy the slot {slot!r}"
+        super().__init__(
+            message
+            or f"plugins {a!r} and {b!r} both {what}, so one would silently win: "
+            f"switch one off, or declare in one of them that it replaces the other (replaces = ({b!r},))"
+        )
 
 
 @dataclass(frozen=True)
@@ -82,18 +103,6 @@ class PluginInfo:
     @property
     def kind(self) -> str:
         return self.cls.kind
-
-
-def load_object(dotted: str) -> Any:
-    """Import ``package.module:attr`` (naming a module runs its code, as a conftest does)."""
-    module_name, _, attr = dotted.partition(":")
-    try:
-        module = importlib.import_module(module_name)
-        return getattr(module, attr) if attr else module
-    except (ImportError, AttributeError) as exc:
-        raise PluginLoadError(f"cannot load plugin {dotted!r}: {exc}") from exc
-    except Exception as exc:  # the module itself failed while being imported
-        raise PluginLoadError(f"cannot load plugin {dotted!r}: importing it raised {type(exc).__name__}: {exc}") from exc
 
 
 def _check_plugin_class(obj: Any, origin: str) -> type[Plugin]:
@@ -115,12 +124,101 @@ def discover_plugins(extra: tuple[str, ...] = ()) -> dict[str, PluginInfo]:
 
     for dotted in DEFAULT_PLUGINS:
         add(_check_plugin_class(load_object(dotted), dotted), "builtin")
-    for ep in metadata.entry_points(group=ENTRY_POINT_GROUP):
-        dist = ep.dist.name if ep.dist is not None else "unknown"
-        add(_check_plugin_class(load_object(ep.value), f"entry point {ep.name!r}"), dist)
+    for ep in entry_points(ENTRY_POINT_GROUP):
+        add(_check_plugin_class(load_object(ep.target), f"entry point {ep.name!r}"), ep.source)
     for dotted in extra:
         add(_check_plugin_class(load_object(dotted), dotted), dotted)
     return found
+
+
+FIRSTRESULT_HOOKS: frozenset[str] = frozenset(
+    name
+    for name in dir(hookspecs)
+    if getattr(getattr(hookspecs, name), f"{hookspecs.PROJECT}_spec", {}).get("firstresult")
+)
+
+
+def answered_hooks(cls: type[Plugin], unused: frozenset[str] = frozenset()) -> frozenset[str]:
+    """The firstresult hooks plugin class ``cls`` answers itself, less the ``unused`` ones.
+
+    Wrappers (``wrapper=True``/``hookwrapper=True``) only wrap the answer and do not count.
+    """
+    found = set()
+    for attr in dir(cls):
+        opts = getattr(getattr(cls, attr, None), f"{hookspecs.PROJECT}_impl", None)
+        if not isinstance(opts, dict) or opts.get("wrapper") or opts.get("hookwrapper"):
+            continue
+        hook = opts.get("specname") or attr
+        if hook in FIRSTRESULT_HOOKS:
+            found.add(hook)
+    return frozenset(found - set(unused))
+
+
+def _unused_hooks(cls: type[Plugin], params: Any) -> frozenset[str]:
+    """:meth:`Plugin.unused_hooks` for ``params``, without running the plugin's ``__init__``
+    (validation must not: a plugin that fails to construct fails in its run, naming itself)."""
+    probe = cls.__new__(cls)
+    probe.params = params
+    try:
+        return frozenset(probe.unused_hooks())
+    except Exception:  # noqa: BLE001 - it needs its __init__: assume every hook is used
+        return frozenset()
+
+
+def plugin_slots(cls: type[Plugin], params: Any = None) -> frozenset[str]:
+    """The slots a plugin with ``params`` occupies: the firstresult hooks it answers (less
+    those its parameters leave unused, :meth:`Plugin.unused_hooks`) and its ``slots``.
+
+    The core plugin occupies none (it answers every firstresult hook last, by design).
+    """
+    if cls.kind == "core":
+        return frozenset()
+    params = params if params is not None else cls.Params.model_construct()
+    return answered_hooks(cls, _unused_hooks(cls, params)) | frozenset(cls.slots)
+
+
+def resolve_conflicts(available: Mapping[str, PluginInfo], enabled: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
+    """``enabled`` without the plugins an enabled plugin replaces, and ``{replaced: replacer}``.
+
+    :raises PluginConflictError: two remaining plugins (besides the core) occupy one slot
+        (:func:`plugin_slots`): the first two in ``available`` order are named.
+    """
+    superseded: dict[str, str] = {}
+    for name in enabled:
+        info = available.get(name)
+        for other in info.cls.replaces if info is not None else ():
+            if other in enabled and other != name:
+                if other in available and available[other].kind == "core":
+                    raise PluginConflictError((name, other), "replaces", f"plugin {name!r} cannot replace the core plugin {other!r}")
+                superseded.setdefault(other, name)
+    for replaced, replacer in superseded.items():
+        if superseded.get(replacer) == replaced:
+            raise PluginConflictError(
+                (replacer, replaced), "replaces", f"plugins {replacer!r} and {replaced!r} each declare that they replace the other"
+            )
+    kept = {name: params for name, params in enabled.items() if name not in superseded}
+    occupants: dict[str, str] = {}
+    for name, info in available.items():  # in available order (a missing plugin: build_run_manager names it)
+        if name not in kept:
+            continue
+        for slot in sorted(plugin_slots(info.cls, kept[name])):
+            if slot in occupants:
+                raise PluginConflictError((occupants[slot], name), slot)
+            occupants[slot] = name
+    return kept, superseded
+
+
+def _named_terms(plugin: str, result: Any) -> Any:
+    """``extra_losses``' result as named terms: a bare tensor is the term named after its plugin."""
+    if result is None or (isinstance(result, Mapping) and all(isinstance(k, str) for k in result)):
+        return result
+    if hasattr(result, "backward"):  # a tensor: an unnamed term
+        return {plugin: result}
+    raise TypeError(f"extra_losses must return {{name: loss tensor}}, a loss tensor or None, not {type(result).__name__}")
+
+
+#: adapters of a hook implementation's result (a wrong shape fails naming the plugin)
+RESULT_ADAPTERS = {"extra_losses": _named_terms}
 
 
 class HookTrace:
@@ -137,10 +235,13 @@ def _wrap_impl(impl: Any, hook_name: str, firstresult: bool, trace: HookTrace) -
     function = impl.function
     counter = trace.counts[hook_name]
     plugin_name = impl.plugin_name
+    adapt = RESULT_ADAPTERS.get(hook_name)
 
     def traced(*args: Any, **kwargs: Any) -> Any:
         try:
             result = function(*args, **kwargs)
+            if adapt is not None:
+                result = adapt(plugin_name, result)
         except PluginError:
             raise
         except Exception as exc:
@@ -176,13 +277,16 @@ def build_run_manager(
 ) -> tuple[pluggy.PluginManager, HookTrace]:
     """A fresh manager for one run: enabled plugins registered, every other one blocked.
 
-    :param enabled: plugin name -> validated ``Params`` instance.
+    :param enabled: plugin name -> validated ``Params`` instance. A plugin another enabled
+        one ``replaces`` is switched off; two plugins in one slot raise
+        :class:`PluginConflictError` (:func:`resolve_conflicts`).
     :param observers: extra objects with hookimpls (progress bars, reporters) that are
         registered too but left out of the trace.
     """
     missing = sorted(set(enabled) - set(available))
     if missing:  # never drop an enabled plugin silently (e.g. a scenario's plugin_modules not passed on)
         raise PluginLoadError(f"enabled plugin(s) {', '.join(map(repr, missing))} not among the available plugins")
+    enabled, _ = resolve_conflicts(available, enabled)
     pm = HarnessPluginManager()
     for name in available:
         if name not in enabled:
@@ -195,6 +299,7 @@ def build_run_manager(
         except Exception as exc:
             raise PluginError(name, "__init__", exc) from exc
         pm.register(instance, name=name)
+        instance.hook = pm.hook  # for a plugin that raises a hook of its own (distill_inputs)
     pm.check_pending()  # a hookimpl with no matching hookspec fails loudly
     trace = HookTrace()
     traced_names = set(enabled)

@@ -3,11 +3,16 @@
 Plugins read what they need from it and change only what their hook documents
 (hparams in ``on_setup``, gradients before the optimizer step, ...). Findings and stop
 requests go through its methods so the loop, not a monitor, decides what happens next.
+Plugins never pass values to each other through the state's fields ad hoc: every
+channel is a typed field documented here (``hparams.loss_weights``,
+``last_checkpoint``, ``outcomes``) or a hook's arguments and result. A plugin keeps
+its own bookkeeping on its instance (one instance per run).
 """
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -27,12 +32,31 @@ class Hparams:
     warmup_ratio: float
     weight_decay: float
     batches_per_epoch: int
-    # v1.5 counted scheduler steps in batches; a plugin may correct it to optimizer steps.
+    #: optimizer steps of the whole run: ``ceil(batches_per_epoch / accumulation_steps) * epochs``
+    #: (:func:`total_optimizer_steps`). v1.5 counted batches instead; ``linear_warmup``
+    #: replays that with ``count_steps_in: batches``.
     total_steps: int
+    #: weight of each named loss term (``"task"`` is the main loss, ``"distill"`` the
+    #: distillation term, ...); a term without an entry weighs 1. Set in ``on_setup``.
+    loss_weights: dict[str, float] = field(default_factory=dict)
 
     @property
     def optimizer_steps_per_epoch(self) -> int:
         return -(-self.batches_per_epoch // self.accumulation_steps)
+
+
+def total_optimizer_steps(batches_per_epoch: int, accumulation_steps: int, epochs: int) -> int:
+    """``ceil(batches_per_epoch / accumulation_steps) * epochs``: the last partial window steps too."""
+    return -(-batches_per_epoch // accumulation_steps) * epochs
+
+
+@dataclass(frozen=True)
+class SavedCheckpoint:
+    """A checkpoint file a plugin wrote (what ``save_checkpoint`` returns; ``state.last_checkpoint``)."""
+
+    path: Path
+    epoch: int  # the epoch after which it was saved
+    format: str  # what the writer calls its format (``state_dict``, ``v15_objects``, ...)
 
 
 @dataclass
@@ -73,8 +97,8 @@ class TrainState:
     lr_per_step: list[float] = field(default_factory=list)
     stop_reason: str | None = None
     diverged_at_step: int | None = None
-    outcomes: dict[str, Any] = field(default_factory=dict)  # extra asserted outcomes
-    stash: dict[str, Any] = field(default_factory=dict)  # per-plugin scratch space
+    outcomes: dict[str, Any] = field(default_factory=dict)  # extra asserted outcomes (in the run record)
+    last_checkpoint: SavedCheckpoint | None = None  # the latest checkpoint ``save_checkpoint`` wrote
 
     def add_finding(
         self, kind: str, plugin: str, message: str, *, step: int | None = None, value: float | None = None

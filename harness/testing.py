@@ -1,12 +1,15 @@
 """Helpers for testing plugins on a tiny workload in well under a second per run.
 
 Plugin authors (built-in or third-party) use these the way pytest plugin authors use
-``pytester``: build a real :class:`~harness.state.TrainState` on a tiny RoBERTa and a
-few dozen synthetic functions, enable the plugins under test, train, and assert on
-what changed.
+``pytester``: build a real :class:`~harness.state.TrainState`, enable the plugins under
+test, train, and assert on what changed. The workload is by default
+:func:`tiny_workload` (a tiny RoBERTa on ~150 synthetic ``devign`` C functions);
+``workload=`` takes any other :class:`harness.Workload` instance: :func:`tiny_patch_workload`
+or your own (a small model on a few hundred random tensors trains in milliseconds).
 
     from harness.testing import run_tiny
     state, status, trace = run_tiny({"grad_clip": {"max_norm": 0.1}}, epochs=1)
+    state, status, trace = run_tiny({"grad_clip": True}, workload=MyWorkload(), lr=0.01)
 
 For pytest users the harness pytest plugin (installed with harness, entry point
 ``pytest11``) provides the ``tiny_run`` fixture, which calls :func:`train_tiny` with a
@@ -43,6 +46,8 @@ TINY_DEVIGN: dict[str, Any] = {
 
 
 def tiny_workload(**overrides: Any) -> Any:
+    """The default workload of these helpers: a tiny ``devign`` RoBERTa (:data:`TINY_DEVIGN`,
+    ``overrides`` replace its params)."""
     from harness.workloads.devign import DevignWorkload, Params
 
     return DevignWorkload(Params(**(TINY_DEVIGN | overrides)))
@@ -107,11 +112,16 @@ def enabled_plugins(settings: dict[str, Any], *, monitors: bool = True) -> dict[
 
 
 def make_state(workload: Any = None, seed: int = 0, run_dir: Path | None = None, **train: Any) -> Any:
-    """A fresh, seeded TrainState on the tiny workload (nothing trained yet)."""
+    """A fresh, seeded TrainState (nothing trained yet) of ``workload``, any
+    :class:`harness.Workload` instance (None: :func:`tiny_workload`).
+
+    :param train: overrides of :func:`tiny_train_config` (``epochs``, ``lr``, ``batch_size``, ...).
+    """
     from harness.loop import build_state, resolve_device
 
     cfg = tiny_train_config(**train)
-    return build_state(workload or tiny_workload(), cfg, seed, resolve_device(cfg.device), run_dir)
+    workload = workload if workload is not None else tiny_workload()
+    return build_state(workload, cfg, seed, resolve_device(cfg.device), run_dir)
 
 
 def run_tiny(
@@ -124,7 +134,8 @@ def run_tiny(
     run_dir: Path | None = None,
     **train: Any,
 ) -> tuple[Any, str, dict[str, dict[str, int]]]:
-    """Train the tiny workload with ``plugins`` on; returns ``(state, status, trace)``."""
+    """Train ``workload`` (any :class:`harness.Workload`; None: :func:`tiny_workload`) with
+    ``plugins`` on; returns ``(state, status, trace)``."""
     from harness.loop import train as train_loop
     from harness.pluginmanager import build_run_manager, discover_plugins
 
@@ -198,7 +209,12 @@ def train_tiny(
 
     :param plugins: name -> YAML-style setting (``true``, ``false`` or parameters).
     :param extra: plugin classes (or ``"module:Class"``) to make available for this run.
+    :param workload: any :class:`harness.Workload` instance, built-in or your own (None:
+        :func:`tiny_workload`); it is trained as given, from its own ``build_model()`` and
+        ``datasets()``.
     :param train: training overrides (``epochs``, ``lr``, ``batch_size``, ...).
+    :raises harness.pluginmanager.PluginConflictError: two of the plugins answer one
+        firstresult hook and neither ``replaces`` the other (as a scenario would refuse).
     """
     from harness.loop import train as train_loop
     from harness.pluginmanager import build_run_manager
@@ -234,7 +250,7 @@ def check_plugin(cls: Any) -> list[str]:
     class) docstring names ``Pathology:``, ``Signal:`` and ``Fix:``; ``Params`` is a
     pydantic model that forbids unknown keys; every
     hookimpl matches a hookspec (a misspelt hook fails); monitors declare their
-    ``finding_kinds``.
+    ``finding_kinds``; ``replaces``/``slots`` are tuples of names.
     """
     import sys
 
@@ -262,6 +278,12 @@ def check_plugin(cls: Any) -> list[str]:
             problems.append(f"{label}: Params must set model_config = ConfigDict(extra='forbid')")
     if cls.kind == "monitor" and not cls.finding_kinds:
         problems.append(f"{label}: a monitor must declare its finding_kinds")
+    for attr in ("replaces", "slots"):  # the conflict rule's declarations (harness.pluginmanager)
+        value = getattr(cls, attr, ())
+        if not (isinstance(value, tuple) and all(isinstance(v, str) and v for v in value)):
+            problems.append(f"{label}: `{attr}` must be a tuple of names, not {value!r}")
+        elif cls.name in value:
+            problems.append(f"{label}: `{attr}` names the plugin itself")
     hooks = [n for n in dir(cls) if hasattr(getattr(cls, n, None), "harness_impl")]
     if not hooks:
         problems.append(f"{label}: implements no hook")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-from typing import Any
 
 
 def warmup_cosine_factor(step: int, warmup_steps: int, total_steps: int, floor: float = 0.1) -> float:
@@ -17,9 +16,3 @@ def warmup_cosine_factor(step: int, warmup_steps: int, total_steps: int, floor: 
     progress = min(1.0, (step - warmup_steps) / span)
     return max(floor, 0.5 * (1.0 + math.cos(math.pi * progress)))
 
-
-def claim_scheduler(state: Any, name: str) -> None:
-    """Record that plugin ``name`` builds the scheduler; a second claimant is a configuration error."""
-    owner = state.stash.setdefault("scheduler_owner", name)
-    if owner != name:
-        raise ValueError(f"plugins {owner!r} and {name!r} both build the LR scheduler; enable only one")

@@ -12,7 +12,10 @@ every tensor and container in it loads with ``weights_only=True`` on 2.5 through
 ``format: v15_objects`` replays the v1.5 save. Files are written atomically.
 
 The save format and the load call are independent toggles: this plugin chooses what is
-written, ``checkpoint_load`` how it is read back, ``resume`` restarts a run from it.
+written, ``checkpoint_load`` how it is read back, ``resume`` restarts a run from it. It
+writes in ``save_checkpoint`` and returns what it wrote (a ``SavedCheckpoint``: path,
+epoch, format), which the core keeps as ``state.last_checkpoint``; readers run in
+``on_checkpoint``, which always fires after the save.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt
 
 from harness.plugin import Plugin, hookimpl
+from harness.state import SavedCheckpoint
 
 FORMAT_VERSION = 1
 
@@ -162,18 +166,55 @@ def _sha256(data_or_path: bytes | Path) -> str:
     return digest.hexdigest()
 
 
+class _WriteSink:
+    """The file ``torch.save`` writes through. It keeps the ``OSError`` of a failed write,
+    which ``torch.save`` itself turns into a ``RuntimeError`` that names neither the file nor
+    the cause (``[enforce fail at inline_container.cc] unexpected pos``) on a full disk."""
+
+    def __init__(self, fh: Any) -> None:
+        self.fh, self.error = fh, None
+
+    def write(self, data: Any) -> int:
+        try:
+            return self.fh.write(data)
+        except OSError as exc:
+            self.error = exc
+            raise
+
+    def flush(self) -> None:
+        self.fh.flush()
+
+
 def atomic_torch_save(obj: Any, path: Path) -> None:
+    """``torch.save`` to a temporary file, then rename it over ``path``: a failed write (a full
+    disk, no permission) leaves the previous checkpoint intact and raises ``OSError`` naming
+    ``path`` and the OS error."""
+    import contextlib
+
     import torch
 
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path = Path(path)
     tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
     try:
-        torch.save(obj, tmp)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(tmp, "wb") as fh:
+            sink = _WriteSink(fh)
+            try:
+                torch.save(obj, sink)
+            except RuntimeError:
+                if sink.error is None:
+                    raise
+                raise sink.error from None
         digest = _sha256(tmp)
         os.replace(tmp, path)
-        _WRITTEN_HERE[str(Path(path).resolve())] = digest
+        _WRITTEN_HERE[str(path.resolve())] = digest
+    except OSError as exc:
+        if exc.errno is None:
+            raise
+        raise OSError(exc.errno, exc.strerror, str(path)) from exc  # the checkpoint, not its temporary file
     finally:
-        tmp.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
 
 
 def _bytes_written_here(path: str | Path) -> bytes:
@@ -266,12 +307,12 @@ class Checkpoint(Plugin):
     name = "checkpoint"
     Params = Params
 
-    @hookimpl(tryfirst=True)  # before checkpoint_load reads the file back
-    def on_checkpoint(self, state: Any, directory: Path) -> None:
+    @hookimpl
+    def save_checkpoint(self, state: Any, directory: Path) -> SavedCheckpoint | None:
         if state.epoch % self.params.every:
-            return
+            return None
         path = Path(directory) / self.params.filename
         build = state_dict_checkpoint if self.params.format == "state_dict" else v15_checkpoint
         atomic_torch_save(build(state, state.history[-1]), path)
-        state.stash["checkpoint"] = {"path": str(path), "epoch": state.epoch, "format": self.params.format}
+        return SavedCheckpoint(path=path, epoch=state.epoch, format=self.params.format)
 

@@ -10,8 +10,9 @@ Fix: ``weights_only: true`` (what v1.6 does), optionally with ``allow``: a minim
 list of dotted globals for ``torch.serialization.safe_globals`` when a user's own
 checkpoint needs one. ``weights_only`` left unset replays the v1.5 call.
 
-After the ``checkpoint`` plugin wrote its file (same ``on_checkpoint``, which runs
-first), this plugin loads it, restores it into a *fresh* model (built by the workload),
+After the ``checkpoint`` plugin wrote its file (``save_checkpoint``; the core keeps
+it as ``state.last_checkpoint``), this plugin loads it in ``on_checkpoint``, which
+fires after every save, and restores it into a *fresh* model (built by the workload),
 optimizer (same class, same parameter groups and options) and scheduler (the live one
 copied, rebound to the fresh optimizer, then overwritten by the checkpoint's state),
 checks the restored weights and optimizer state equal the live ones, and takes one
@@ -116,14 +117,14 @@ class CheckpointLoad(Plugin):
         about_loading = [w.category.__name__ for w in caught if "weights_only" in str(w.message)]
         return checkpoint, about_loading
 
-    @hookimpl(trylast=True)  # after checkpoint wrote this epoch's file
+    @hookimpl
     def on_checkpoint(self, state: Any) -> None:
-        written = state.stash.get("checkpoint")
-        if not written or written["epoch"] != state.epoch:
-            return
+        written = state.last_checkpoint
+        if written is None or written.epoch != state.epoch:
+            return  # nothing saved this epoch
         saved_rng = rng_states(state)  # building and stepping the fresh model draws random numbers
         try:
-            checkpoint, load_warnings = self.load(written["path"], map_location=state.device)
+            checkpoint, load_warnings = self.load(written.path, map_location=state.device)
             if load_warnings:
                 state.outcomes.setdefault("checkpoint_load_warning", load_warnings[0])
             model = state.workload.build_model().to(state.device)

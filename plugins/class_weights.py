@@ -5,6 +5,11 @@ majority class (54.2% "safe") for everything: collapse to one class.
 Signal: validation predictions are (nearly) all one class; F1 of the minority -> 0.
 Fix: cross-entropy weighted by inverse class frequency, ``total / (classes * count)``,
 with conservative label smoothing (0.05) and a plain mean reduction.
+
+It *replaces* v1.5's ``sample_weighted_loss`` (``replaces``): both build the criterion
+(``make_criterion``), so where both are enabled (``--with class_weights`` on the v1.5
+variant) that one is switched off instead of silently winning or losing. The weights
+used are recorded in the run's ``outcomes`` as ``class_weights`` (one per class).
 """
 
 from __future__ import annotations
@@ -33,13 +38,14 @@ class Params(BaseModel):
 class ClassWeights(Plugin):
     name = "class_weights"
     Params = Params
+    replaces = ("sample_weighted_loss",)
 
     @hookimpl
     def make_criterion(self, state: Any) -> Any:
         import torch
 
         weights = inverse_frequency_weights(state.workload.train_labels()).to(state.device)
-        state.stash["class_weights"] = weights.tolist()
+        state.outcomes["class_weights"] = weights.tolist()
         loss = torch.nn.CrossEntropyLoss(
             weight=weights, label_smoothing=self.params.label_smoothing, reduction="mean"
         )

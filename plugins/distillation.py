@@ -14,11 +14,12 @@ on [-1190, +8]); ``kl_over: patches`` does (AUC 0.97-0.98), because a softmax ov
 image's patches is shift-invariant, so the teacher's -1190 offset cancels and only where
 the anomaly is remains. Neither is scale-invariant, so the fix pairs it with ``scale_matching``.
 
-The term is added through ``extra_losses``. It consults two other plugins through
-``state.stash`` without depending on them: ``distill_normalizer`` (``scale_matching``), a
-callable ``(student, teacher) -> (student, teacher)`` applied first, and ``alpha_distill``
-(``loss_weights``) scaling the term (1.0 when that plugin is off). The epoch's mean unweighted term is added to the history
-as ``distill_loss``.
+The term is the named loss term ``distill`` of ``extra_losses``; the core weights it by
+``hparams.loss_weights["distill"]`` (set by ``loss_weights``; 1 when off). Before
+comparing, it raises ``distill_inputs(state, student, teacher)``, which a plugin such as
+``scale_matching`` answers with both logits on a common scale (unchanged when none
+does). Neither plugin knows the other. The epoch's mean unweighted term is added to the
+history as ``distill_loss``.
 """
 
 from __future__ import annotations
@@ -68,6 +69,10 @@ def student_teacher(outputs: Any) -> tuple[Any, Any]:
         ) from None
 
 
+#: the name of this plugin's loss term (its weight: ``hparams.loss_weights["distill"]``)
+DISTILL_TERM = "distill"
+
+
 class Params(BaseModel):
     model_config = ConfigDict(extra="forbid")
     loss: Literal["mse", "kl"] = Field("kl", description="mse (v-old) or kl (the report's fix)")
@@ -89,15 +94,15 @@ class Distillation(Plugin):
         return kl_distill(student, teacher, self.params.temperature, self.params.kl_over)
 
     @hookimpl
-    def extra_losses(self, state: Any, outputs: Any) -> Any:
+    def extra_losses(self, state: Any, outputs: Any) -> dict[str, Any]:
         student, teacher = student_teacher(outputs)
         student, teacher = student.float(), teacher.float().detach()
-        normalize = state.stash.get("distill_normalizer")
-        if normalize is not None:
-            student, teacher = normalize(student, teacher)
+        matched = self.hook.distill_inputs(state=state, student=student, teacher=teacher) if self.hook else None
+        if matched is not None:
+            student, teacher = matched
         value = self.term(student, teacher)
         self.terms.append(value.detach())
-        return state.stash.get("alpha_distill", 1.0) * value
+        return {DISTILL_TERM: value}
 
     @hookimpl
     def on_epoch_end(self, metrics: dict[str, Any]) -> None:

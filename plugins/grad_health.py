@@ -8,9 +8,10 @@ Fix: none; this monitor only observes. The norm is computed with torch ops each 
 buffered as a tensor; it is read once per epoch, and the epoch's max/mean are added to
 the history (``grad_norm_max``, ``grad_norm_mean``). At most one finding per kind per epoch.
 
-It reads the gradients in ``on_before_optimizer_step`` as an ordinary hookimpl of a
-plugin registered after ``grad_clip`` (pluggy calls later registrations first), so it
-sees them after mixed precision's unscale (``tryfirst``) and before any clipping.
+It reads the gradients in ``on_after_backward``, which fires once per optimizer step
+before ``on_before_optimizer_step`` (where ``grad_clip`` or any other plugin may change
+them) and after mixed precision unscaled them: it sees the raw norm whatever clips and
+wherever a plugin is registered.
 """
 
 from __future__ import annotations
@@ -43,7 +44,7 @@ class GradHealth(Plugin):
         self._parameters: list[Any] = []
 
     @hookimpl
-    def on_before_optimizer_step(self, state: Any) -> None:
+    def on_after_backward(self, state: Any) -> None:
         if state.model is not self._model:  # model.parameters() walks every module: list them once
             self._model, self._parameters = state.model, list(state.model.parameters())
         norm = total_grad_norm(self._parameters)

@@ -5,7 +5,9 @@ features while fine-tuning.
 Signal: stage-2 fine-tuning does not improve (or degrades) validation AUC.
 Fix: the report's param groups ``[{backbone, lr 5e-6}, {fc, lr 5e-5}]`` (backbone LR =
 head LR x 0.1). Works with any optimizer plugin: the optimizer built by whichever
-plugin answered ``make_optimizer`` gets its parameter groups replaced (before any step).
+plugin answered ``make_optimizer`` gets its parameter groups replaced (before any step),
+in a ``make_optimizer`` wrapper. Setting the parameter groups is an exclusive role, the
+slot ``param_groups`` (``two_stage`` sets its own): enabling both is refused.
 """
 
 from __future__ import annotations
@@ -56,6 +58,7 @@ class Params(BaseModel):
 class LayerwiseLR(Plugin):
     name = "layerwise_lr"
     Params = Params
+    slots = ("param_groups",)
 
     @hookimpl(wrapper=True)
     def make_optimizer(self, state: Any) -> Any:

@@ -7,6 +7,12 @@ every input gets the same margin, and the model predicts the majority class.
 Signal: the LR per step stays ~0 (see the run's ``lr_per_step``); predictions collapse.
 Fix: ``interval: step``: call ``scheduler.step()`` after every optimizer step.
 ``interval: epoch`` replays the v1.5 mistake.
+
+The schedule spans ``hparams.total_steps`` optimizer steps (``ceil(batches /
+accumulation_steps) * epochs``, counted by the core) with ``warmup_ratio`` of them
+warming up. v1.5 also counted the schedule's length in *batches*, which with gradient
+accumulation stretches it past the end of training: ``count_steps_in: batches`` replays
+that (no difference when ``accumulation_steps`` is 1).
 """
 
 from __future__ import annotations
@@ -21,6 +27,9 @@ from harness.plugin import Plugin, hookimpl
 class Params(BaseModel):
     model_config = ConfigDict(extra="forbid")
     interval: Literal["step", "epoch"] = Field("step", description="when scheduler.step() is called")
+    count_steps_in: Literal["optimizer_steps", "batches"] = Field(
+        "optimizer_steps", description="schedule length in optimizer steps (the fix) or batches (v1.5)"
+    )
 
 
 class LinearWarmup(Plugin):
@@ -35,9 +44,8 @@ class LinearWarmup(Plugin):
         from transformers import get_linear_schedule_with_warmup
 
         hp = state.hparams
-        warmup_steps = int(hp.total_steps * hp.warmup_ratio)
-        state.stash["warmup_steps"] = warmup_steps
-        return get_linear_schedule_with_warmup(state.optimizer, warmup_steps, hp.total_steps)
+        total = hp.total_steps if self.params.count_steps_in == "optimizer_steps" else hp.batches_per_epoch * hp.epochs
+        return get_linear_schedule_with_warmup(state.optimizer, int(total * hp.warmup_ratio), total)
 
     @hookimpl
     def on_step(self, state: Any) -> None:

@@ -7,8 +7,10 @@ Fix: the report's ``alpha_distill = 0.3, alpha_task = 0.7``. Measured: re-weight
 alone does not cure the raw-logit collapse (0.3 x 1e6 still dominates); it matters once
 the terms are on the same scale.
 
-The task weight is applied to the main loss (``compute_loss``); the distillation weight
-is published as ``state.stash["alpha_distill"]`` for the ``distillation`` plugin.
+Both are weights of named loss terms, set in ``on_setup`` as
+``hparams.loss_weights = {"task": alpha_task, "distill": alpha_distill}``; the core
+multiplies each term by its weight, whoever computes it (the main loss is ``task``, the
+``distillation`` plugin's term ``distill``). The plugin answers no loss hook itself.
 """
 
 from __future__ import annotations
@@ -17,7 +19,9 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from harness.hookspecs import TASK_LOSS
 from harness.plugin import Plugin, hookimpl
+from harness.plugins.distillation import DISTILL_TERM
 
 
 class Params(BaseModel):
@@ -32,9 +36,4 @@ class LossWeights(Plugin):
 
     @hookimpl
     def on_setup(self, state: Any) -> None:
-        state.stash["alpha_distill"] = self.params.alpha_distill
-        state.stash["alpha_task"] = self.params.alpha_task
-
-    @hookimpl
-    def compute_loss(self, state: Any, batch: Any, outputs: Any) -> Any:
-        return self.params.alpha_task * state.criterion(outputs, batch)
+        state.hparams.loss_weights.update({TASK_LOSS: self.params.alpha_task, DISTILL_TERM: self.params.alpha_distill})

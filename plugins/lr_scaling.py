@@ -1,12 +1,12 @@
 """Learning-rate scaling for large batches (issue 11, Fix 7).
 
 Pathology: an LR tuned for batch 16 (2e-5) used unchanged at batch 64 is effectively
-too low: slow, unstable convergence. v1.5 also counted scheduler steps in batches,
-ignoring gradient accumulation.
+too low: slow, unstable convergence.
 Signal: slow or no progress of the loss at a large batch size.
-Fix: ``lr * sqrt(batch / base_batch)`` (square-root rule; ``linear`` optional), the
-warmup ratio scaled by the same factor and capped at 20%, and total steps counted in
-optimizer steps (``ceil(batches / accumulation) * epochs``).
+Fix: ``lr * sqrt(batch / base_batch)`` (square-root rule; ``linear`` optional) for the
+effective batch (``batch_size * accumulation_steps``), and the warmup ratio scaled by the
+same factor and capped at 20%. (Total steps are always counted in optimizer steps by the
+core; v1.5's batches-as-steps is ``linear_warmup``'s ``count_steps_in: batches``.)
 """
 
 from __future__ import annotations
@@ -46,5 +46,3 @@ class LRScaling(Plugin):
         hp.lr = hp.lr * factor
         if factor > 1.0:
             hp.warmup_ratio = min(hp.warmup_ratio * factor, self.params.max_warmup_ratio)
-        hp.total_steps = hp.optimizer_steps_per_epoch * hp.epochs
-        state.stash["lr_scale_factor"] = factor

@@ -4,7 +4,9 @@ Pathology: reduced precision can hide or cause instability; issue 11 disabled AM
 while debugging the collapse, and re-enabled it once training was stable.
 Signal: none by itself; compare a variant with and without this plugin.
 Fix: this plugin *is* the toggle: on = autocast (and loss scaling for fp16), off =
-full fp32. With fp16 the gradients are unscaled before other plugins see them.
+full fp32. With fp16 the gradients are unscaled at the end of the backward pass of
+each optimizer step's last batch (``backward`` with ``step_due``), so every plugin from
+``on_after_backward`` on sees them in true scale, whatever order plugins are called in.
 """
 
 from __future__ import annotations
@@ -48,16 +50,13 @@ class MixedPrecision(Plugin):
         return torch.autocast(device_type=state.device.type, dtype=self.dtype)
 
     @hookimpl
-    def backward(self, loss: Any) -> bool | None:
+    def backward(self, state: Any, loss: Any, step_due: bool) -> bool | None:
         if self.scaler is None:
             return None
         self.scaler.scale(loss).backward()
-        return True
-
-    @hookimpl(tryfirst=True)
-    def on_before_optimizer_step(self, state: Any) -> None:
-        if self.scaler is not None:
+        if step_due:  # the step's gradients are complete: hand them on in true scale
             self.scaler.unscale_(state.optimizer)
+        return True
 
     @hookimpl
     def optimizer_step(self, state: Any) -> bool | None:

@@ -15,7 +15,6 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, NonNegativeInt
 
 from harness.plugin import Plugin, hookimpl
-from harness.plugins._schedules import claim_scheduler
 
 
 class Params(BaseModel):
@@ -30,10 +29,6 @@ class Params(BaseModel):
 class Plateau(Plugin):
     name = "plateau"
     Params = Params
-
-    @hookimpl
-    def on_setup(self, state: Any) -> None:
-        claim_scheduler(state, self.name)
 
     @hookimpl
     def make_scheduler(self, state: Any) -> Any:

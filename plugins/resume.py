@@ -38,7 +38,7 @@ class Resume(Plugin):
     name = "resume"
     Params = Params
 
-    @hookimpl(trylast=True)  # after plugins that create helpers on train start
+    @hookimpl  # touches nothing another plugin's on_train_start creates (the scaler is not restored)
     def on_train_start(self, state: Any) -> None:
         from harness.state import Finding
 

@@ -3,8 +3,9 @@
 Pathology: logits beyond +-100 put a sigmoid exactly at 0 or 1 (zero gradient) and
 overflow exp-based losses; the incident's teacher reached -1190.
 Signal: max |logit| above ``max_abs`` (100) in (a) the training batches' tensors named in
-``batch_keys`` (default: ``teacher_logits``, as the loss will consume them, i.e. after
-every other plugin's ``on_batch``, such as ``logit_norm``) and (b) the validation metrics
+``batch_keys`` (default: ``teacher_logits``, as the loss consumed them: read in
+``on_batch_end``, after every plugin's ``on_batch`` change such as ``logit_norm``'s) and
+(b) the validation metrics
 named in ``metrics`` (default: the model's own ``logit_absmax``). Keys and metrics a
 workload does not have are skipped.
 Fix: none; this monitor only observes (see ``logit_norm`` and ``scale_matching``). Batch
@@ -43,8 +44,8 @@ class Saturation(Plugin):
         super().__init__(params)
         self.batch_max: dict[str, list[Any]] = {}
 
-    @hookimpl(trylast=True)
-    def on_batch(self, batch: dict[str, Any]) -> None:
+    @hookimpl
+    def on_batch_end(self, batch: dict[str, Any]) -> None:
         for key in self.params.batch_keys:
             value = batch.get(key)
             if value is not None and value.is_floating_point():

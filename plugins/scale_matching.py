@@ -16,8 +16,9 @@ bounded, so it has no outliers, and median/IQR of a student whose patches pile u
 bound is degenerate (IQR -> 0; measured: the run collapses to the bound, AUC 0.5);
 clipping the student would also zero the gradient of the patches that stand out.
 
-This plugin only provides the transform (``state.stash["distill_normalizer"]``); the
-``distillation`` plugin applies it, so each can be switched on and off on its own.
+This plugin answers ``distill_inputs``, the hook the ``distillation`` plugin raises
+with the (student, teacher) logits before it compares them, so each can be switched on
+and off on its own and the trace shows it acted on every batch.
 """
 
 from __future__ import annotations
@@ -75,5 +76,5 @@ class ScaleMatching(Plugin):
         return zscore(student, p.eps), zscore(teacher, p.eps, p.clip)
 
     @hookimpl
-    def on_setup(self, state: Any) -> None:
-        state.stash["distill_normalizer"] = self.normalize
+    def distill_inputs(self, student: Any, teacher: Any) -> tuple[Any, Any]:
+        return self.normalize(student, teacher)

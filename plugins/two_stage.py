@@ -10,8 +10,10 @@ unfrozen and stage 2 runs the head at ``stage2_lr`` and the backbone at
 ``stage2_backbone_lr``, each with a ``stage2_warmup_epochs`` warmup and a cosine floored
 at ``floor`` (the report: 5 epochs at 1e-4 / 0.5; then 5e-5 and 5e-6 / 1.0 / 0.1).
 
-This plugin builds the optimizer's backbone/head groups (like ``layerwise_lr``) and its
-own per-group LambdaLR, stepped per optimizer step; the history gets a ``stage`` key.
+This plugin builds the optimizer's backbone/head groups (like ``layerwise_lr``: the slot
+``param_groups``) and its own per-group LambdaLR (``make_scheduler``), stepped per
+optimizer step; the history gets a ``stage`` key. Another scheduler or parameter-group
+plugin enabled with it is refused before training.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, NonNegativeInt, PositiveFloat
 
 from harness.plugin import Plugin, hookimpl
-from harness.plugins._schedules import claim_scheduler, warmup_cosine_factor
+from harness.plugins._schedules import warmup_cosine_factor
 from harness.plugins.layerwise_lr import backbone_head_groups, set_param_groups, split_backbone_head
 
 
@@ -53,6 +55,7 @@ class Params(BaseModel):
 class TwoStage(Plugin):
     name = "two_stage"
     Params = Params
+    slots = ("param_groups",)
 
     def __init__(self, params: Any = None) -> None:
         super().__init__(params)
@@ -62,10 +65,6 @@ class TwoStage(Plugin):
         backbone, _ = split_backbone_head(state.model)
         for param in backbone:
             param.requires_grad_(trainable)
-
-    @hookimpl
-    def on_setup(self, state: Any) -> None:
-        claim_scheduler(state, self.name)
 
     @hookimpl(wrapper=True)
     def make_optimizer(self, state: Any) -> Any:
@@ -77,8 +76,7 @@ class TwoStage(Plugin):
         from torch.optim.lr_scheduler import LambdaLR
 
         hp, p = state.hparams, self.params
-        per_epoch = hp.optimizer_steps_per_epoch
-        total = per_epoch * hp.epochs
+        per_epoch, total = hp.optimizer_steps_per_epoch, hp.total_steps
         # LambdaLR multiplies each group's LR at this point; divide it out to set absolute LRs
         lambdas = [
             (

@@ -6,7 +6,8 @@ Signal: ``mode_collapse`` (validation std of the patch logits < 1e-4).
 Fix: the report's ``ModeCollapsePrevention``: while the batch variance of the student's
 patch logits is below ``threshold``, add ``-weight * variance`` to the loss, whose
 gradient pushes patches apart; above the threshold the term is 0. Measured: alone it
-cannot pull a saturated tanh back (its gradient vanishes too).
+cannot pull a saturated tanh back (its gradient vanishes too). The term is the named
+loss term ``variance`` (weight ``hparams.loss_weights["variance"]``, 1 unless set).
 """
 
 from __future__ import annotations
@@ -42,5 +43,5 @@ class VariancePenalty(Plugin):
     Params = Params
 
     @hookimpl
-    def extra_losses(self, outputs: Any) -> Any:
-        return variance_penalty(student_outputs(outputs), self.params.threshold, self.params.weight)
+    def extra_losses(self, outputs: Any) -> dict[str, Any]:
+        return {"variance": variance_penalty(student_outputs(outputs), self.params.threshold, self.params.weight)}

@@ -14,7 +14,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from harness.plugin import Plugin, hookimpl
-from harness.plugins._schedules import claim_scheduler, warmup_cosine_factor
+from harness.plugins._schedules import warmup_cosine_factor
 
 
 class Params(BaseModel):
@@ -28,19 +28,12 @@ class WarmupCosine(Plugin):
     Params = Params
 
     @hookimpl
-    def on_setup(self, state: Any) -> None:
-        claim_scheduler(state, self.name)
-
-    @hookimpl
     def make_scheduler(self, state: Any) -> Any:
         from torch.optim.lr_scheduler import LambdaLR
 
         hp = state.hparams
-        per_epoch = hp.optimizer_steps_per_epoch
-        warmup = int(round(self.params.warmup_epochs * per_epoch))
-        total = per_epoch * hp.epochs
-        floor = self.params.floor
-        state.stash["warmup_steps"] = warmup
+        warmup = int(round(self.params.warmup_epochs * hp.optimizer_steps_per_epoch))
+        total, floor = hp.total_steps, self.params.floor
         return LambdaLR(state.optimizer, lambda step: warmup_cosine_factor(step, warmup, total, floor))
 
     @hookimpl

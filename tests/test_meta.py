@@ -114,3 +114,35 @@ def test_check_plugin_catches_what_the_meta_tests_rely_on() -> None:
     assert "extra='forbid'" in problems
     assert "finding_kinds" in problems
     assert "on_epoch_ends" in problems
+
+
+def test_check_plugin_checks_the_conflict_declarations() -> None:
+    from harness.plugin import Plugin, hookimpl
+
+    class Sloppy(Plugin):
+        """Pathology: a test double. Signal: none. Fix: none."""
+
+        name = "sloppy_double"
+        replaces = "sample_weighted_loss"  # a string, not a tuple
+        slots = ("sloppy_double",)
+
+        @hookimpl
+        def make_criterion(self, state: object) -> None:
+            return None
+
+    problems = "\n".join(check_plugin(Sloppy))
+    assert "`replaces` must be a tuple of names" in problems
+    assert "`slots` names the plugin itself" in problems
+
+
+@pytest.mark.parametrize("dotted", BUILTINS)
+def test_no_builtin_but_the_core_relies_on_tryfirst_or_trylast(dotted: str) -> None:
+    """Order is declared by hooks (on_after_backward before on_before_optimizer_step, on_batch
+    before on_batch_end, save_checkpoint before on_checkpoint), not by pluggy's call order."""
+    cls = load_object(dotted)
+    if cls.kind == "core":
+        return
+    for attr in dir(cls):
+        opts = getattr(getattr(cls, attr, None), f"{hookspecs.PROJECT}_impl", None)
+        if isinstance(opts, dict):
+            assert not (opts.get("tryfirst") or opts.get("trylast")), f"{cls.name}.{attr} relies on call order"

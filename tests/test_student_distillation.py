@@ -64,7 +64,7 @@ def test_student_distillation_replays_end_to_end(tmp_path: Path) -> None:
     assert not {"mode_collapse", "loss_explosion", "saturation"} & _kinds(fixed)
     assert max(h["loss"] for h in fixed["history"]) <= 5
     assert fixed["history"][-1]["output_std"] > 0.1
-    for plugin, hook in [("scale_matching", "on_setup"), ("distillation", "extra_losses"),
+    for plugin, hook in [("scale_matching", "distill_inputs"), ("distillation", "extra_losses"),
                          ("two_stage", "make_scheduler"), ("logit_norm", "on_batch")]:
         assert fixed["trace"][hook].get(plugin), (plugin, hook)
 

@@ -27,15 +27,25 @@ How each harness hook maps onto the Trainer
 =========================  =================================================================
 harness hook               raised from
 =========================  =================================================================
+on_setup                   ``on_train_begin``, first; only ``hparams.loss_weights`` may change
+                           (the Trainer already built optimizer and scheduler: any other
+                           hyper-parameter a plugin changes there is refused)
 on_train_start             ``TrainerCallback.on_train_begin`` (model, optimizer, scheduler exist)
 make_criterion             once, at ``on_train_begin``; used by ``compute_loss``
 on_batch                   ``HarnessTrainer.compute_loss`` (the inputs; not with a bare callback)
-compute_loss, extra_losses ``compute_loss_func`` (the Trainer passes outputs and labels)
-on_before_optimizer_step   ``on_pre_optimizer_step`` (gradients ready, before ``optimizer.step()``)
+compute_loss, extra_losses ``compute_loss_func`` (the Trainer passes outputs and labels); the
+                           named terms are weighted by ``hparams.loss_weights`` as in the loop
+distill_inputs             raised by the plugin computing a distillation term, as in the loop
+on_batch_end               ``HarnessTrainer.compute_loss``, after the loss (not with a bare callback)
+on_after_backward          ``on_pre_optimizer_step``, first: the raw gradients
+on_before_optimizer_step   ``on_pre_optimizer_step``, after ``on_after_backward`` (before ``optimizer.step()``)
 on_step                    ``on_step_end`` (with the step's training loss)
 on_epoch_end               ``on_evaluate`` during training: requires ``eval_strategy="epoch"``
 on_train_end               ``on_train_end``
 =========================  =================================================================
+
+Two enabled plugins in one slot (both answering a firstresult hook, e.g. two scheduler
+plugins) are refused with the plugin manager's message, as in a scenario.
 
 A stop request (``state.request_stop``, e.g. from ``collapse_stop``) sets
 ``TrainerControl.should_training_stop``; the Trainer then ends training after the
@@ -63,7 +73,15 @@ What goes through the Trainer's own API
   ``on_before_optimizer_step`` after the monitors measured the raw norm. Naming
   ``grad_clip: false`` turns clipping off (the Trainer's default of 1.0 would clip).
 - **LR scaling** (``lr_scaling``): applied to ``args.learning_rate`` and the warmup ratio
-  before the Trainer builds its optimizer (``on_setup`` is never raised).
+  before the Trainer builds its optimizer (its ``on_setup`` would come too late).
+- **loss weights** (``loss_weights``) and the other ``on_setup`` fixes that only set
+  ``hparams.loss_weights``: ``on_setup`` is raised at ``on_train_begin`` and the loss the
+  callback computes weights each named term, exactly as the harness loop does. A plugin
+  that changes any other hyper-parameter there (LR, warmup, total steps: the Trainer's
+  optimizer and scheduler already exist) is refused with a message naming the field.
+- **scale matching** (``scale_matching``): answers ``distill_inputs``, which a
+  distillation term raises from ``extra_losses``; both run as in the loop (the
+  distillation term needs outputs carrying the teacher's logits).
 - **mixed precision** (``mixed_precision``): becomes ``bf16=True`` (CPU) or ``fp16=True``
   (CUDA); the Trainer does autocast and loss scaling itself.
 - **collapse stop** (``collapse_stop``): its stop request sets ``should_training_stop``.
@@ -82,10 +100,9 @@ What cannot be applied through the Trainer API, and why
   ``save_strategy``, as safetensors state dicts). A plugin that needs one of these is
   refused with a message naming the hooks, never half-applied: e.g. ``checkpoint``
   (use ``save_strategy``), the optimizer/scheduler fixes (``sgd_nesterov``,
-  ``layerwise_lr``, ``warmup_cosine``, ``plateau``, ``two_stage``), fixes that adjust
-  hyper-parameters in ``on_setup`` (``scale_matching``, ``loss_weights``), and any
-  third-party plugin implementing them. A default monitor that needs one is left out
-  and listed in :attr:`HarnessCallback.skipped`.
+  ``layerwise_lr``, ``warmup_cosine``, ``plateau``, ``two_stage``), and any third-party
+  plugin implementing them. A default monitor that needs one is left out and listed in
+  :attr:`HarnessCallback.skipped`.
 - ``compute_loss_func`` receives the model outputs and the labels only; a loss that
   needs other batch fields (a teacher's logits) needs ``HarnessTrainer`` (which passes
   the inputs to ``on_batch`` and keeps them for ``compute_loss``).
@@ -102,18 +119,23 @@ import torch
 import torch.nn.functional as F
 from transformers import Trainer, TrainerCallback
 
-from harness.pluginmanager import PluginInfo, build_run_manager, discover_plugins
+from harness.loop import batch_loss
+from harness.pluginmanager import PluginConflictError, PluginInfo, build_run_manager, discover_plugins, resolve_conflicts
 from harness.scenario import plugin_setting
 from harness.state import Hparams, TrainState
 
 #: harness hooks the adapter raises (see the table in the module docstring)
 RAISED_HOOKS = frozenset(
     {
+        "on_setup",
         "on_train_start",
         "make_criterion",
         "on_batch",
         "compute_loss",
         "extra_losses",
+        "distill_inputs",
+        "on_batch_end",
+        "on_after_backward",
         "on_before_optimizer_step",
         "on_step",
         "on_epoch_end",
@@ -121,7 +143,11 @@ RAISED_HOOKS = frozenset(
     }
 )
 #: raised only by ``HarnessTrainer`` (a bare callback never sees the inputs)
-TRAINER_ONLY_HOOKS = frozenset({"on_batch"})
+TRAINER_ONLY_HOOKS = frozenset({"on_batch", "on_batch_end"})
+#: the hyper-parameters the Trainer owns by ``on_train_begin``: ``on_setup`` must not change them
+TRAINER_OWNED_HPARAMS = (
+    "lr", "batch_size", "epochs", "accumulation_steps", "warmup_ratio", "weight_decay", "batches_per_epoch", "total_steps",
+)
 #: built-in plugins whose fix becomes a ``TrainingArguments`` setting instead of hooks
 TRANSLATED = frozenset({"lr_scaling", "linear_warmup", "mixed_precision"})
 
@@ -162,18 +188,15 @@ def labels_of(dataset: Any) -> torch.Tensor:
 
 
 def classification_metrics(eval_pred: Any) -> dict[str, float]:
-    """``compute_metrics`` for a binary classifier: harness's F1/AUC and prediction counts.
+    """``compute_metrics`` for a classifier (binary or K classes): the same metrics a harness run records.
 
-    The counts (``pred_positive``, ``n``) are what ``prediction_distribution`` needs to
-    record a ``collapse``.
+    The per-class counts (``pred_count_<k>``) are what ``prediction_distribution`` needs
+    to record a ``collapse``.
     """
-    from harness.metrics import binary_classification_metrics
+    from harness.metrics import classification_metrics as core_metrics
 
     logits = torch.as_tensor(eval_pred.predictions[0] if isinstance(eval_pred.predictions, tuple) else eval_pred.predictions)
-    labels = torch.as_tensor(eval_pred.label_ids).long()
-    loss = float(F.cross_entropy(logits.float(), labels))
-    scores = torch.softmax(logits.float(), dim=-1)[:, 1]
-    return binary_classification_metrics(labels.numpy(), scores.numpy(), loss)
+    return core_metrics(torch.as_tensor(eval_pred.label_ids).long(), logits)
 
 
 def _logits(outputs: Any) -> torch.Tensor:
@@ -230,9 +253,18 @@ class HarnessCallback(TrainerCallback):
             if name not in self.available:
                 raise HarnessTrainerError(f"unknown plugin {name!r}; installed: {', '.join(sorted(self.available))}")
             settings[name] = plugin_setting(value)
+        requested = {
+            name: self.available[name].cls.Params.model_validate(setting)
+            for name, setting in settings.items()
+            if setting is not None
+        }
+        try:  # the same conflict rule as a scenario, translated fixes included
+            kept, _ = resolve_conflicts(self.available, requested)
+        except PluginConflictError as exc:
+            raise HarnessTrainerError(f"cannot apply these plugins together: {exc}") from None
         enabled: dict[str, Any] = {}
         for name, setting in settings.items():
-            if setting is None or name in TRANSLATED:
+            if setting is None or name in TRANSLATED or name not in kept:
                 continue
             info = self.available[name]
             params = info.cls.Params.model_validate(setting)
@@ -314,11 +346,11 @@ class HarnessCallback(TrainerCallback):
             return F.cross_entropy(logits.float(), labels)
         if not state.model.training:  # evaluation during training: the same criterion, no hooks
             return state.criterion(logits, batch)
-        loss = self.hook.compute_loss(state=state, batch=batch, outputs=logits)
-        for term in self.hook.extra_losses(state=state, batch=batch, outputs=logits):
-            loss = loss + term
+        loss = batch_loss(self.hook, state, batch, logits)  # the loop's own weighted sum of named terms
         self._last_loss = loss.detach()
         self._epoch_losses.append(self._last_loss)
+        if "on_batch_end" in self.raised:  # the Trainer runs backward later; the hook is read-only
+            self.hook.on_batch_end(state=state, batch=batch, outputs=logits, loss=self._last_loss)
         return loss
 
     # ------------------------------------------------------------ Trainer events
@@ -362,10 +394,23 @@ class HarnessCallback(TrainerCallback):
             optimizer=kwargs.get("optimizer"),
             scheduler=kwargs.get("lr_scheduler"),
         )
+        self._setup(self.state)
         self.state.criterion = self.hook.make_criterion(state=self.state)
         self._training = True
         self.status = "running"
         self.hook.on_train_start(state=self.state)
+
+    def _setup(self, state: TrainState) -> None:
+        """Raise ``on_setup``; refuse a change of what the Trainer already applied."""
+        before = {f: getattr(state.hparams, f) for f in TRAINER_OWNED_HPARAMS}
+        self.hook.on_setup(state=state)
+        changed = [f for f, value in before.items() if getattr(state.hparams, f) != value]
+        if changed:
+            plugins = sorted(i.plugin_name for i in self.pm.hook.on_setup.get_hookimpls() if i.plugin_name in self.enabled)
+            raise HarnessTrainerError(
+                f"plugin(s) {', '.join(plugins)} changed hparams {', '.join(changed)} in on_setup, but the Trainer "
+                "built its optimizer and scheduler already: set it in TrainingArguments instead"
+            )
 
     def on_epoch_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
         if self.state is not None:
@@ -374,6 +419,7 @@ class HarnessCallback(TrainerCallback):
 
     def on_pre_optimizer_step(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
         if self.state is not None:
+            self.hook.on_after_backward(state=self.state)  # read-only: the raw gradients
             self.hook.on_before_optimizer_step(state=self.state)
 
     def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.ablation import ArmOutcome, Fix, ablation_scenario, find_fixes, outcome, plan_arms, verdicts
+from harness.ablation import ArmOutcome, Fix, ablation_scenario, arm_acted, find_fixes, outcome, plan_arms, verdicts
 from harness.expectations import parse_pass_rate
 
 # issue-11-like settings: v1.5 (base) vs v1.6 (target)
@@ -25,26 +25,67 @@ TARGET = {
 }
 
 
-def test_fixes_are_the_plugins_whose_setting_differs_in_target_order_then_base_only() -> None:
+# what harness.pluginmanager.plugin_slots gives for these plugins
+SLOTS = {
+    "class_weights": {"make_criterion"},
+    "sample_weighted_loss": {"make_criterion"},
+    "linear_warmup": {"make_scheduler"},
+    "grad_clip": set(),
+    "prediction_distribution": set(),
+}
+REPLACES = {"class_weights": {"sample_weighted_loss"}}
+
+
+def test_without_slots_each_differing_plugin_is_a_fix_in_target_order_then_base_only() -> None:
     fixes = find_fixes(BASE, TARGET)
-    assert [f.plugin for f in fixes] == ["class_weights", "linear_warmup", "grad_clip", "sample_weighted_loss"]
-    by_name = {f.plugin: f for f in fixes}
-    assert by_name["class_weights"] == Fix("class_weights", None, {"label_smoothing": 0.05})
-    assert by_name["sample_weighted_loss"].target is None
+    assert [f.name for f in fixes] == ["class_weights", "linear_warmup", "grad_clip", "sample_weighted_loss"]
+    by_name = {f.name: f for f in fixes}
+    assert by_name["class_weights"] == Fix(("class_weights",), {}, {"class_weights": {"label_smoothing": 0.05}})
+    assert by_name["sample_weighted_loss"].target == {}
     assert by_name["class_weights"].change == "off -> on"
     assert by_name["sample_weighted_loss"].change == "on -> off"
     assert by_name["linear_warmup"].change == "interval: epoch -> step"
-    assert Fix("g", {"max_norm": 1.0, "max_value": None}, {"max_norm": 0.5, "max_value": 2.0}).change == (
-        "max_norm: 1.0 -> 0.5, max_value: null -> 2.0"
-    )
-    assert Fix("checkpoint_load", {"weights_only": None}, {"weights_only": True}).change == "weights_only: null -> true"
+    g = {"max_norm": 1.0, "max_value": None}, {"max_norm": 0.5, "max_value": 2.0}
+    assert Fix(("g",), {"g": g[0]}, {"g": g[1]}).change == "max_norm: 1.0 -> 0.5, max_value: null -> 2.0"
+    assert Fix(("c",), {"c": {"weights_only": None}}, {"c": {"weights_only": True}}).change == "weights_only: null -> true"
+
+
+def test_plugins_competing_for_one_slot_are_one_fix() -> None:
+    """make_criterion: sample_weighted_loss -> class_weights is one change of one slot."""
+    fixes = find_fixes(BASE, TARGET, SLOTS, REPLACES)
+    assert [f.name for f in fixes] == ["class_weights", "linear_warmup", "grad_clip"]
+    criterion = fixes[0]
+    assert criterion.plugins == ("class_weights", "sample_weighted_loss") and criterion.slot == "make_criterion"
+    assert criterion.occupants == {"base": ["sample_weighted_loss"], "target": ["class_weights"]}
+    assert criterion.change == "make_criterion: sample_weighted_loss -> class_weights"
+    row = criterion.as_dict()
+    assert row["slot"] == "make_criterion" and row["occupants"] == criterion.occupants
+    assert row["base"] == {"sample_weighted_loss": {}} and row["target"] == {"class_weights": {"label_smoothing": 0.05}}
+    assert fixes[1].slot is None and fixes[1].plugins == ("linear_warmup",)  # one plugin, other parameters
+    # a declared replacement groups them even without a shared hook
+    assert [f.name for f in find_fixes(BASE, TARGET, {}, REPLACES)] == ["class_weights", "linear_warmup", "grad_clip"]
+    assert find_fixes(BASE, TARGET, {}, REPLACES)[0].slot == "replaces"
+
+
+def test_a_slot_arm_switches_the_base_occupant_off_and_the_target_occupant_on() -> None:
+    arms = {a.name: a for a in plan_arms("broken", "fixed", BASE, TARGET, find_fixes(BASE, TARGET, SLOTS, REPLACES))}
+    assert list(arms) == [
+        "broken", "broken+class_weights", "broken+linear_warmup", "broken+grad_clip",
+        "fixed", "fixed-class_weights", "fixed-linear_warmup", "fixed-grad_clip",
+    ]
+    plus, minus = arms["broken+class_weights"], arms["fixed-class_weights"]
+    assert "sample_weighted_loss" not in plus.plugins and plus.plugins["class_weights"] == {"label_smoothing": 0.05}
+    assert "class_weights" not in minus.plugins and minus.plugins["sample_weighted_loss"] == {}
+    assert plus.switched_on == ("class_weights",) and minus.switched_on == ("sample_weighted_loss",)
+    assert arms["fixed-grad_clip"].switched_on == ()  # switches grad_clip off: nothing must act
+    assert arms["broken+linear_warmup"].switched_on == arms["fixed-linear_warmup"].switched_on == ("linear_warmup",)
 
 
 def test_identical_settings_have_no_fixes() -> None:
     assert find_fixes(BASE, dict(BASE)) == []
 
 
-def test_arms_set_exactly_one_plugin_as_in_the_other_variant() -> None:
+def test_arms_set_exactly_one_fix_as_in_the_other_variant() -> None:
     arms = {a.name: a for a in plan_arms("broken", "fixed", BASE, TARGET)}
     assert list(arms) == [
         "broken", "broken+class_weights", "broken+linear_warmup", "broken+grad_clip", "broken+sample_weighted_loss",
@@ -60,11 +101,11 @@ def test_arms_set_exactly_one_plugin_as_in_the_other_variant() -> None:
     assert arms["fixed-grad_clip"].source == "fixed" and arms["broken+grad_clip"].source == "broken"
 
 
-def _table(seed_results: dict[str, list[bool]], rule: str | None = None) -> dict:
+def _table(seed_results: dict[str, list[bool]], rule: str | None = None, acted: dict | None = None) -> dict:
     arms = plan_arms("broken", "fixed", BASE, TARGET)
     parsed = parse_pass_rate(rule) if rule else None
     outcomes = {a.name: outcome(seed_results.get(a.name, [False, False, False]), parsed) for a in arms}
-    return verdicts(BASE, TARGET, arms, outcomes)
+    return verdicts(arms, outcomes, acted)
 
 
 def _row(table: dict, plugin: str) -> dict:
@@ -91,7 +132,7 @@ def test_issue11_mechanism_scripted() -> None:
     assert (swl["sufficient"], swl["necessary"]) == (False, False)
     assert gc["target_minus_fix"]["passed_runs"] == 1 and gc["target_minus_fix"]["seeds_disagree"] is True
     assert lw["base_plus_fix"] == {"variant": "broken+linear_warmup", "passed_runs": 3, "runs": 3, "cured": True,
-                                   "seeds_disagree": False}
+                                   "seeds_disagree": False, "fix_acted": True}
     assert table["base"]["cured"] is False and table["target"]["cured"] is True
 
 
@@ -114,6 +155,42 @@ def test_vacuous_verdicts_are_na_with_a_warning() -> None:
     target_not_cured = _table({"fixed": [True, False, False]})
     assert all(r["necessary"] is None for r in target_not_cured["fixes"])
     assert any("does not pass" in w for w in target_not_cured["warnings"])
+
+
+def _records(arm: str, runs: int, acted_hooks: list[dict]) -> list[dict]:
+    return [{"variant": arm, "seed": i, "trace": acted_hooks[i]} for i in range(runs)]
+
+
+def test_arm_acted_reads_the_trace_of_every_run() -> None:
+    arms = {a.name: a for a in plan_arms("broken", "fixed", BASE, TARGET)}
+    records = _records("broken+class_weights", 3, [
+        {"make_criterion": {"class_weights": 1}, "on_epoch_end": {"prediction_distribution": 2}},
+        {"make_criterion": {"sample_weighted_loss": 1}},  # the v1.5 loss won: the fix never ran
+        {"on_step": {"class_weights": 0}},  # a zero count is not acting
+    ]) + _records("broken", 1, [{"make_criterion": {"class_weights": 1}}])  # another arm's run
+    assert arm_acted(arms["broken+class_weights"], records) == {"class_weights": {"acted_runs": 1, "runs": 3}}
+    assert arm_acted(arms["fixed-grad_clip"], records) == {}  # switches a plugin off: nothing to check
+
+
+def test_an_arm_whose_fix_never_acted_is_no_verdict() -> None:
+    """The issue-11 ablation's broken+class_weights arm trained with the v1.5 loss: n/a, with a warning."""
+    results = {"fixed": [True] * 3, "fixed-class_weights": [True] * 3, "fixed-linear_warmup": [False] * 3}
+    ok = {"acted_runs": 3, "runs": 3}
+    acted = {
+        "broken+class_weights": {"class_weights": {"acted_runs": 0, "runs": 3}},
+        "broken+linear_warmup": {"linear_warmup": ok},
+        "fixed-linear_warmup": {"linear_warmup": {"acted_runs": 2, "runs": 3}},
+        "fixed-sample_weighted_loss": {"sample_weighted_loss": ok},
+    }
+    table = _table(results, acted=acted)
+    cw, lw = _row(table, "class_weights"), _row(table, "linear_warmup")
+    assert cw["sufficient"] is None and cw["base_plus_fix"]["fix_acted"] is False
+    assert cw["necessary"] is False and cw["target_minus_fix"]["fix_acted"] is True
+    assert lw["sufficient"] is False and lw["necessary"] is None  # 1 of 3 target-fix runs never ran it
+    assert any("'broken+class_weights' does not measure the fix: class_weights never ran a hook in 3 of 3" in w
+               for w in table["warnings"])
+    assert any("'fixed-linear_warmup'" in w and "'necessary' of linear_warmup is n/a" in w for w in table["warnings"])
+    assert _row(_table(results), "class_weights")["sufficient"] is False  # without the check it would be a verdict
 
 
 def test_variant_verdict_with_per_expectation_pass_rates_is_used_when_no_rule() -> None:
@@ -179,9 +256,66 @@ def test_every_shipped_scenario_has_fixes_to_ablate(scenario_file: str) -> None:
         pytest.skip(f"{scenario_file} not shipped")
     scenario = load_scenario(path)
     derived, arms = ablation_scenario(scenario, "broken", "fixed")
-    fixes = [a.fix for a in arms if a.role == "base+fix"]
+    fixes = [a.fix_name for a in arms if a.role == "base+fix"]
     assert fixes and len(derived.variants) == 2 + 2 * len(fixes)
-    if scenario_file == "issue11.yaml":
-        assert set(fixes) == {
-            "class_weights", "lr_scaling", "linear_warmup", "grad_clip", "collapse_stop", "checkpoint", "sample_weighted_loss",
-        }
+    if scenario_file == "issue11.yaml":  # the criterion is one slot: sample_weighted_loss -> class_weights
+        assert fixes == ["class_weights", "lr_scaling", "linear_warmup", "grad_clip", "collapse_stop", "checkpoint"]
+        criterion = next(a for a in arms if a.name == "broken+class_weights")
+        assert criterion.fix.slot == "make_criterion"
+        assert criterion.fix.occupants == {"base": ["sample_weighted_loss"], "target": ["class_weights"]}
+        assert "sample_weighted_loss" not in derived.variants["broken+class_weights"].plugins
+        assert "class_weights" not in derived.variants["fixed-class_weights"].plugins
+        assert "sample_weighted_loss" in derived.variants["fixed-class_weights"].plugins
+
+
+SLOT_SCENARIO = """\
+name: slots
+workload:
+  name: devign
+  params: {n_train: 96, n_val: 48, max_length: 32, vocab_size: 300, hidden_size: 16, num_layers: 1,
+           num_heads: 2, intermediate_size: 32}
+train: {epochs: 1, batch_size: 32, lr: 1.0e-3, device: cpu, threads: 1}
+variants:
+  broken:
+    plugins: {sample_weighted_loss: true}
+    expect: [status == ok]
+  fixed:
+    plugins: {class_weights: true, scale_matching: true}   # scale_matching: no distillation term to act on
+    expect: [status == ok]
+"""
+
+
+@pytest.mark.slow
+def test_ablate_toggles_the_slot_and_checks_every_arms_trace(tmp_path: Path) -> None:
+    import json
+
+    from click.testing import CliRunner
+
+    from harness.cli import main
+
+    path = tmp_path / "slots.yaml"
+    path.write_text(SLOT_SCENARIO)
+    out = tmp_path / "abl.json"
+    result = CliRunner().invoke(
+        main, ["ablate", str(path), "--seed", "0", "-j", "2", "-q", "--json", str(out), "--results-dir", str(tmp_path / "r")],
+        env={"COLUMNS": "120"},
+    )
+    assert result.exit_code == 0, result.output
+    report = json.loads(out.read_text())
+    ablation, runs = report["ablation"], {r["variant"]: r for r in report["runs"]}
+    criterion, scale = ablation["fixes"]
+    assert (criterion["plugin"], criterion["slot"]) == ("class_weights", "make_criterion")
+    assert criterion["occupants"] == {"base": ["sample_weighted_loss"], "target": ["class_weights"]}
+    assert "make_criterion: sample_weighted_loss -> class_weights" in result.output
+    # base + fix really trains with the class weights, target - fix with the v1.5 loss
+    assert runs["broken+class_weights"]["trace"]["make_criterion"] == {"class_weights": 1}
+    assert runs["fixed-class_weights"]["trace"]["make_criterion"] == {"sample_weighted_loss": 1}
+    assert criterion["base_plus_fix"]["fix_acted"] and criterion["target_minus_fix"]["fix_acted"]
+    assert criterion["sufficient"] is None and criterion["necessary"] is False  # the base passes `status == ok` too
+    # scale_matching never ran a hook (no distillation term raises distill_inputs): not a verdict
+    assert scale["base_plus_fix"]["fix_acted"] is False and scale["sufficient"] is None
+    assert any("'slots'" not in w and "scale_matching never ran a hook in 1 of 1 run(s)" in w for w in ablation["warnings"])
+    arms = {a["variant"]: a for a in ablation["arms"]}
+    assert arms["broken+class_weights"]["acted"] == {"class_weights": {"acted_runs": 1, "runs": 1}}
+    assert arms["broken+scale_matching"]["acted"] == {"scale_matching": {"acted_runs": 0, "runs": 1}}
+    assert arms["fixed-scale_matching"]["switched_on"] == []

@@ -38,13 +38,19 @@ class Recorder:
     @hookimpl(tryfirst=True)
     def backward(self) -> None: self._rec("backward")
     @hookimpl(tryfirst=True)
+    def on_after_backward(self) -> None: self._rec("on_after_backward")
+    @hookimpl(tryfirst=True)
     def on_before_optimizer_step(self) -> None: self._rec("on_before_optimizer_step")
     @hookimpl(tryfirst=True)
     def optimizer_step(self) -> None: self._rec("optimizer_step")
     @hookimpl(tryfirst=True)
     def on_step(self) -> None: self._rec("on_step")
     @hookimpl(tryfirst=True)
+    def on_batch_end(self) -> None: self._rec("on_batch_end")
+    @hookimpl(tryfirst=True)
     def on_epoch_end(self) -> None: self._rec("on_epoch_end")
+    @hookimpl(tryfirst=True)
+    def save_checkpoint(self) -> None: self._rec("save_checkpoint")
     @hookimpl(tryfirst=True)
     def on_checkpoint(self) -> None: self._rec("on_checkpoint")
     @hookimpl(tryfirst=True)
@@ -52,17 +58,21 @@ class Recorder:
 
 
 BATCH = ["on_batch", "forward_context", "compute_loss", "extra_losses", "backward"]
-STEP = ["on_before_optimizer_step", "optimizer_step", "on_step"]
+# gradients are read (on_after_backward) before anything may change them (on_before_optimizer_step)
+STEP = ["on_after_backward", "on_before_optimizer_step", "optimizer_step", "on_step"]
 
 
-def expected_events(epochs: int, batches: int, accumulation: int) -> list[str]:
+def expected_events(epochs: int, batches: int, accumulation: int, checkpoints: bool = True) -> list[str]:
     events = ["on_setup", "make_criterion", "make_optimizer", "make_scheduler", "on_train_start"]
     for _ in range(epochs):
         for index in range(batches):
             events += BATCH
             if (index + 1) % accumulation == 0 or index == batches - 1:
                 events += STEP
-        events += ["on_epoch_end", "on_checkpoint"]
+            events += ["on_batch_end"]  # the batch as the loss saw it, read-only
+        events += ["on_epoch_end"]
+        if checkpoints:  # the writer saves, then readers check what was saved
+            events += ["save_checkpoint", "on_checkpoint"]
     return events + ["on_train_end"]
 
 
@@ -84,4 +94,22 @@ def test_sequence_with_gradient_accumulation(tmp_path: Any) -> None:
 def test_no_checkpoint_hook_without_run_dir() -> None:
     recorder = Recorder()
     run_tiny(observers=(recorder,), epochs=1)
-    assert "on_checkpoint" not in recorder.calls
+    assert "on_checkpoint" not in recorder.calls and "save_checkpoint" not in recorder.calls
+    assert recorder.calls == expected_events(1, 3, 1, checkpoints=False)
+
+
+class StepDue:
+    """Records the ``step_due`` flag ``backward`` gets (returns None: the default still runs backward)."""
+
+    def __init__(self) -> None:
+        self.flags: list[bool] = []
+
+    @hookimpl(tryfirst=True)
+    def backward(self, step_due: bool) -> None:
+        self.flags.append(step_due)
+
+
+def test_backward_is_told_which_batch_completes_a_step() -> None:
+    probe = StepDue()
+    run_tiny(observers=(probe,), epochs=1, batch_size=16, accumulation_steps=4)  # 6 batches: steps after 4 and 6
+    assert probe.flags == [False, False, False, True, False, True]

@@ -49,6 +49,10 @@ def test_plugins_json_lists_every_builtin_with_source_hooks_and_parameters() -> 
     assert clip["summary"].startswith("Gradient clipping")
     assert listed["prediction_distribution"]["finding_kinds"] == ["collapse"]
     assert listed["prediction_distribution"]["enabled_by_default"] is True
+    # the conflict rule's declarations: the slots each competes for, what it replaces
+    assert clip["slots"] == [] and listed["linear_warmup"]["slots"] == ["make_scheduler"]
+    assert listed["class_weights"]["replaces"] == ["sample_weighted_loss"]
+    assert listed["two_stage"]["slots"] == ["make_scheduler", "param_groups"]
 
 
 def test_plugins_table_names_the_source() -> None:

@@ -74,9 +74,13 @@ class RawGradNorm(Plugin):
 
     name, kind, Params, finding_kinds = "probe_raw_norm", "monitor", _Probe, ("probe",)
 
-    @hookimpl(tryfirst=True)
-    def on_before_optimizer_step(self, state: Any) -> None:
-        state.stash.setdefault("raw_norms", []).append(float(total_grad_norm(state.model.parameters())))
+    def __init__(self, params: Any = None) -> None:
+        super().__init__(params)
+        self.norms: list[float] = []
+
+    @hookimpl  # read-only, before on_before_optimizer_step: no tryfirst needed
+    def on_after_backward(self, state: Any) -> None:
+        self.norms.append(float(total_grad_norm(state.model.parameters())))
 
 
 class ClippedGradNorm(Plugin):
@@ -84,9 +88,13 @@ class ClippedGradNorm(Plugin):
 
     name, kind, Params, finding_kinds = "probe_clipped_norm", "monitor", _Probe, ("probe",)
 
-    @hookimpl(trylast=True)
+    def __init__(self, params: Any = None) -> None:
+        super().__init__(params)
+        self.norms: list[float] = []
+
+    @hookimpl(trylast=True)  # a test probe: after grad_clip in the same hook
     def on_before_optimizer_step(self, state: Any) -> None:
-        state.stash.setdefault("clipped_norms", []).append(float(total_grad_norm(state.model.parameters())))
+        self.norms.append(float(total_grad_norm(state.model.parameters())))
 
 
 def test_broken_setup_records_collapse_and_the_trainer_stops(tmp_path: Path) -> None:
@@ -126,7 +134,7 @@ def test_fixes_through_the_trainer_api(tmp_path: Path) -> None:
     labels = tiny_workload().train_labels()
     weights = inverse_frequency_weights(labels)
     assert record["trace"]["make_criterion"] == {"class_weights": 1}
-    assert state.stash["class_weights"] == pytest.approx(weights.tolist())
+    assert record["outcomes"]["class_weights"] == pytest.approx(weights.tolist())
     logits, batch_labels = torch.randn(5, 2), torch.tensor([0, 1, 1, 0, 1])
     expected = F.cross_entropy(logits, batch_labels, weight=weights, label_smoothing=0.05)
     assert torch.allclose(state.criterion(logits, {"labels": batch_labels}), expected)
@@ -140,7 +148,8 @@ def test_fixes_through_the_trainer_api(tmp_path: Path) -> None:
 
     # clipping: grad_clip acts before every step, after the monitors measured the raw norm
     assert record["trace"]["on_before_optimizer_step"]["grad_clip"] == steps
-    raw, clipped = state.stash["raw_norms"], state.stash["clipped_norms"]
+    raw = trainer.harness.pm.get_plugin("probe_raw_norm").norms
+    clipped = trainer.harness.pm.get_plugin("probe_clipped_norm").norms
     assert len(raw) == len(clipped) == steps
     assert max(raw) > 0.05 and max(clipped) <= 0.05 * (1 + 1e-4)
     assert record["status"] == "ok"
@@ -171,7 +180,9 @@ def test_translated_fixes_become_training_arguments(tmp_path: Path) -> None:
     ("plugins", "message"),
     [
         ({"linear_warmup": {"interval": "epoch"}}, "steps its scheduler after every optimizer step"),
-        ({"checkpoint": True}, "needs hook\\(s\\) on_checkpoint"),
+        ({"checkpoint": True}, "needs hook\\(s\\) save_checkpoint"),
+        ({"two_stage": True}, "needs hook\\(s\\) make_optimizer, make_scheduler"),
+        ({"linear_warmup": True, "warmup_cosine": True}, "'linear_warmup' and 'warmup_cosine' both answer the firstresult hook 'make_scheduler'"),
         ({"class_weight": True}, "unknown plugin 'class_weight'"),
     ],
 )
@@ -192,3 +203,47 @@ def test_translated_fix_without_prepared_arguments_is_an_error(tmp_path: Path) -
     )
     with pytest.raises(HarnessTrainerError, match="prepare_arguments"):
         trainer.train()
+
+
+class _Weights(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    lr_factor: float = 1.0
+
+
+class LRInSetup(Plugin):
+    """Test double. Pathology: none. Signal: none. Fix: changes hparams.lr in on_setup (too late for a Trainer)."""
+
+    name, Params = "lr_in_setup", _Weights
+
+    @hookimpl
+    def on_setup(self, state: Any) -> None:
+        state.hparams.lr *= self.params.lr_factor
+
+
+def test_on_setup_fixes_that_set_loss_weights_now_apply(tmp_path: Path) -> None:
+    """loss_weights sets hparams.loss_weights in on_setup; the callback weights the task term like the loop."""
+    plain = make_trainer(tmp_path / "a", {})
+    plain.train()
+    weighted = make_trainer(tmp_path / "b", {"loss_weights": {"alpha_task": 0.5, "alpha_distill": 0.3}})
+    assert "loss_weights" in weighted.harness.enabled
+    weighted.train()
+    record = weighted.harness.record()
+    assert record["trace"]["on_setup"] == {"loss_weights": 1}
+    assert weighted.harness.state.hparams.loss_weights == {"task": 0.5, "distill": 0.3}
+    # same init and batches; AdamW's steps hardly depend on the gradient's scale: about half the loss
+    ratio = record["history"][0]["loss"] / plain.harness.record()["history"][0]["loss"]
+    assert ratio == pytest.approx(0.5, rel=0.1)
+
+
+def test_an_on_setup_change_the_trainer_already_applied_is_refused(tmp_path: Path) -> None:
+    trainer = make_trainer(tmp_path, {"lr_in_setup": {"lr_factor": 2.0}}, extra=(LRInSetup,))
+    with pytest.raises(HarnessTrainerError, match="lr_in_setup changed hparams lr in on_setup"):
+        trainer.train()
+    unchanged = make_trainer(tmp_path / "same", {"lr_in_setup": {"lr_factor": 1.0}}, extra=(LRInSetup,))
+    unchanged.train()  # changing nothing is fine
+    assert unchanged.harness.record()["trace"]["on_setup"] == {"lr_in_setup": 1}
+
+
+def test_scale_matching_is_no_longer_refused() -> None:
+    callback = HarnessCallback({"scale_matching": True})
+    assert "scale_matching" in callback.enabled  # it answers distill_inputs, which a distillation term raises

@@ -11,20 +11,22 @@ import pytest
 import torch
 
 from harness.plugins.checkpoint import load_checkpoint, plain_metrics
+from harness.state import SavedCheckpoint
 from harness.testing import run_tiny
 
 
 def saved(tmp_path: Path, fmt: str, **train: Any) -> tuple[Any, dict[str, Any]]:
     state, status, trace = run_tiny({"checkpoint": {"format": fmt}, "linear_warmup": {}}, run_dir=tmp_path, **train)
     assert status == "ok"
-    assert trace["on_checkpoint"] == {"checkpoint": state.epoch}
-    return state, state.stash["checkpoint"]
+    assert trace["save_checkpoint"] == {"checkpoint": state.epoch}
+    assert state.last_checkpoint is not None
+    return state, state.last_checkpoint
 
 
 def test_state_dict_checkpoint_holds_only_weights_only_types(tmp_path: Path) -> None:
     state, written = saved(tmp_path, "state_dict", epochs=2)
-    assert written == {"path": str(tmp_path / "checkpoint.pt"), "epoch": 2, "format": "state_dict"}
-    ckpt = load_checkpoint(written["path"], weights_only=True)  # every version, no allow-list
+    assert written == SavedCheckpoint(path=tmp_path / "checkpoint.pt", epoch=2, format="state_dict")
+    ckpt = load_checkpoint(written.path, weights_only=True)  # every version, no allow-list
     assert (ckpt["epoch"], ckpt["step"]) == (2, state.step)
     for name, tensor in state.model.state_dict().items():
         assert torch.equal(ckpt["model_state_dict"][name], tensor)
@@ -43,7 +45,8 @@ def test_state_dict_checkpoint_holds_only_weights_only_types(tmp_path: Path) -> 
 
 def test_v15_checkpoint_replays_whole_objects_and_numpy_metrics(tmp_path: Path) -> None:
     state, written = saved(tmp_path, "v15_objects", epochs=1)
-    ckpt = load_checkpoint(written["path"], weights_only=False)
+    assert written.format == "v15_objects"
+    ckpt = load_checkpoint(written.path, weights_only=False)
     assert type(ckpt["model"]) is type(state.model)
     assert isinstance(ckpt["optimizer"], torch.optim.AdamW)
     assert type(ckpt["scheduler"]) is type(state.scheduler)
@@ -54,12 +57,13 @@ def test_v15_checkpoint_replays_whole_objects_and_numpy_metrics(tmp_path: Path) 
     assert metrics["pred_counts"].tolist() == [metrics["n"] - metrics["pred_positive"], metrics["pred_positive"]]
     assert metrics["prediction_distribution"]["predicted_vulnerable"] == state.history[-1]["pred_positive"]
     with pytest.raises(pickle.UnpicklingError, match="Weights only load failed"):
-        load_checkpoint(written["path"], weights_only=True)
+        load_checkpoint(written.path, weights_only=True)
 
 
 def test_every_n_epochs_and_no_temp_files_left(tmp_path: Path) -> None:
     state, _, trace = run_tiny({"checkpoint": {"every": 2, "filename": "ck.pt"}}, run_dir=tmp_path, epochs=3)
-    assert state.stash["checkpoint"]["epoch"] == 2  # written after epoch 2 only, not 3
+    assert state.last_checkpoint.epoch == 2  # written after epoch 2 only, not 3
+    assert trace["save_checkpoint"] == {"checkpoint": 1}  # answered (a file written) once
     assert load_checkpoint(tmp_path / "ck.pt", weights_only=True)["epoch"] == 2
     assert sorted(p.name for p in tmp_path.iterdir()) == ["ck.pt"]
 

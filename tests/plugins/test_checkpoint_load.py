@@ -24,7 +24,8 @@ def roundtrip(tmp_path: Path, fmt: str, load: dict[str, Any], **train: Any) -> t
     plugins = {"checkpoint": {"format": fmt}, "checkpoint_load": load, "linear_warmup": {}}
     state, status, trace = run_tiny(plugins, run_dir=tmp_path, epochs=2, **train)
     assert status == "ok"  # a failing round-trip is an outcome, never a crashed run
-    assert trace["on_checkpoint"] == {"checkpoint": 2, "checkpoint_load": 2}
+    assert trace["save_checkpoint"] == {"checkpoint": 2}
+    assert trace["on_checkpoint"] == {"checkpoint_load": 2}
     return state, state.outcomes
 
 
@@ -68,8 +69,8 @@ def test_round_trip_leaves_training_bit_identical(tmp_path: Path) -> None:
 
 
 def test_restored_state_that_differs_from_the_live_one_is_a_mismatch(tmp_path: Path) -> None:
-    class ChangeWeightsAfterSave:  # runs between the save (tryfirst) and the check (trylast)
-        @hookimpl
+    class ChangeWeightsAfterSave:  # between the save (save_checkpoint) and the check (on_checkpoint)
+        @hookimpl(tryfirst=True)  # a test double: before checkpoint_load in the same hook
         def on_checkpoint(self, state: Any) -> None:
             with torch.no_grad():
                 state.model.classifier.out_proj.bias.add_(1.0)
@@ -128,3 +129,49 @@ def test_shipped_scenario_holds_on_this_torch_version(tmp_path: Path) -> None:
     assert records["fixed"]["outcomes"]["checkpoint_roundtrip"] == "ok"
     applicable = {e["name"] for e in records["broken"]["expectations"] if e["passed"] is not None}
     assert ("outcome.checkpoint_roundtrip == fails" in applicable) == DEFAULT_IS_WEIGHTS_ONLY
+
+
+def test_it_checks_whatever_plugin_saved_the_checkpoint(tmp_path: Path) -> None:
+    """The channel is state.last_checkpoint (what save_checkpoint returned), not the checkpoint
+    plugin: a third-party writer's file is read back the same way."""
+    from harness.plugin import Plugin
+    from harness.plugins.checkpoint import state_dict_checkpoint
+    from harness.state import SavedCheckpoint
+    from harness.testing import train_tiny
+
+    class OwnWriter(Plugin):
+        """Test double. Pathology: none. Signal: none. Fix: writes its own checkpoint file."""
+
+        name = "own_writer"
+
+        @hookimpl
+        def save_checkpoint(self, state: Any, directory: Path) -> SavedCheckpoint:
+            path = Path(directory) / f"own-{state.epoch}.pt"
+            atomic_torch_save(state_dict_checkpoint(state, state.history[-1]), path)
+            return SavedCheckpoint(path=path, epoch=state.epoch, format="own")
+
+    run = train_tiny(
+        {"own_writer": True, "checkpoint_load": {"weights_only": True}, "linear_warmup": {}},
+        extra=(OwnWriter,), run_dir=tmp_path, epochs=2,
+    )
+    assert run.state.last_checkpoint == SavedCheckpoint(tmp_path / "own-2.pt", 2, "own")
+    assert run.state.outcomes["checkpoint_roundtrip"] == "ok"
+    assert run.trace["save_checkpoint"] == {"own_writer": 2} and run.trace["on_checkpoint"] == {"checkpoint_load": 2}
+
+
+def test_two_checkpoint_writers_are_a_conflict(tmp_path: Path) -> None:
+    from harness.pluginmanager import PluginConflictError
+    from harness.plugin import Plugin
+    from harness.testing import train_tiny
+
+    class OtherWriter(Plugin):
+        """Test double. Pathology: none. Signal: none. Fix: none."""
+
+        name = "other_writer"
+
+        @hookimpl
+        def save_checkpoint(self) -> None:
+            return None
+
+    with pytest.raises(PluginConflictError, match="'checkpoint' and 'other_writer' both answer the firstresult hook 'save_checkpoint'"):
+        train_tiny({"checkpoint": True, "other_writer": True}, extra=(OtherWriter,), run_dir=tmp_path, epochs=1)

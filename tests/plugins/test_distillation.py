@@ -7,7 +7,10 @@ import math
 import pytest
 import torch
 
-from harness.plugins.distillation import Distillation, kl_distill, mse_distill
+from typing import Any
+
+from harness.plugin import Plugin, hookimpl
+from harness.plugins.distillation import DISTILL_TERM, Distillation, kl_distill, mse_distill
 from harness.testing import bare_state, tiny_patch_workload, train_tiny, tiny_workload
 from harness.workloads.patch_distillation import PatchOutputs
 
@@ -46,23 +49,45 @@ def _outputs() -> PatchOutputs:
     return PatchOutputs(patches, patches.amax(1), torch.empty(2, 16).uniform_(-1190, 8))
 
 
-def test_term_is_scaled_by_alpha_distill_and_normalized_when_asked() -> None:
+def test_the_term_is_named_distill_and_unweighted() -> None:
     out = _outputs()
-    plugin = Distillation(Distillation.Params(loss="mse"))
-    state = bare_state()
-    raw = plugin.extra_losses(state, out)
-    assert float(raw) == pytest.approx(float(mse_distill(out.patch_logits, out.teacher_logits)))
-    state.stash["alpha_distill"] = 0.3  # what loss_weights publishes
-    assert float(plugin.extra_losses(state, out)) == pytest.approx(0.3 * float(raw), rel=1e-6)
-    state.stash["distill_normalizer"] = lambda s, t: (s * 0, t * 0)  # what scale_matching publishes
-    assert float(plugin.extra_losses(state, out)) == 0.0
+    terms = Distillation(Distillation.Params(loss="mse")).extra_losses(bare_state(), out)
+    assert list(terms) == [DISTILL_TERM] == ["distill"]  # the core weights it (hparams.loss_weights)
+    assert float(terms["distill"]) == pytest.approx(float(mse_distill(out.patch_logits, out.teacher_logits)))
+
+
+class _Zeroing(Plugin):
+    """Test double. Pathology: none. Signal: none. Fix: answers distill_inputs with zeros."""
+
+    name = "zero_inputs"
+
+    def __init__(self, params: Any = None) -> None:
+        super().__init__(params)
+        self.seen: list[tuple[bool, bool]] = []
+
+    @hookimpl
+    def distill_inputs(self, student: Any, teacher: Any) -> tuple[Any, Any]:
+        self.seen.append((student.requires_grad, teacher.requires_grad))
+        return student * 0, teacher * 0
+
+
+def test_it_raises_distill_inputs_and_compares_what_the_answer_returns() -> None:
+    """The channel to scale_matching (or any plugin) is the distill_inputs hook, not a dict."""
+    run = train_tiny(
+        {"distillation": {"loss": "mse"}, "zero_inputs": True}, extra=(_Zeroing,), workload=tiny_patch_workload(),
+        epochs=1, batch_size=32,
+    )
+    assert run.trace["distill_inputs"] == {"zero_inputs": 4}  # once per batch, raised by distillation
+    assert run.history[0]["distill_loss"] == 0.0
+    plain = train_tiny({"distillation": {"loss": "mse"}}, workload=tiny_patch_workload(), epochs=1, batch_size=32)
+    assert "distill_inputs" not in plain.trace and plain.history[0]["distill_loss"] > 1e5  # no answer: raw logits
 
 
 def test_the_teacher_gets_no_gradient_the_student_does() -> None:
     out = _outputs()
     out.patch_logits.requires_grad_(True)
     out.teacher_logits.requires_grad_(True)
-    Distillation().extra_losses(bare_state(), out).backward()
+    Distillation().extra_losses(bare_state(), out)["distill"].backward()
     assert out.patch_logits.grad is not None and out.teacher_logits.grad is None
 
 

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import torch
 
 from harness.monitoring import total_grad_norm
+from harness.pluginmanager import discover_plugins
 from harness.plugins.grad_health import GradHealth
 from harness.testing import bare_state, tiny_patch_workload, tiny_workload, train_tiny
 
@@ -20,7 +23,7 @@ def scripted(norms_per_epoch: list[list[float]], params=None):
         state.epoch = epoch
         for norm in norms:
             weight.grad = torch.tensor([0.6, 0.8]) * norm  # L2 norm = norm
-            monitor.on_before_optimizer_step(state)
+            monitor.on_after_backward(state)
             state.step += 1
         record: dict = {}
         monitor.on_epoch_end(state, record)
@@ -54,6 +57,7 @@ def test_total_grad_norm_matches_clip_grad_norm() -> None:
 
 
 def test_it_sees_the_gradients_before_grad_clip_clips_them() -> None:
+    """Not because of its place in DEFAULT_PLUGINS: it reads in on_after_backward."""
     run = train_tiny(
         {"distillation": {"loss": "mse"}, "grad_clip": {"max_norm": 0.5}}, workload=tiny_patch_workload(),
         epochs=1, batch_size=32,
@@ -66,3 +70,60 @@ def test_on_the_devign_workload_it_records_norms_without_false_alarms() -> None:
     run = train_tiny({}, workload=tiny_workload(), epochs=2)
     assert 0 < run.history[0]["grad_norm_max"] < 10
     assert run.finding_epochs("grad_explosion") == run.finding_epochs("grad_vanishing") == []
+
+
+THIRD_PARTY_CLIP = '''
+"""A third-party clipping plugin. Pathology: huge gradients. Signal: the norm. Fix: clip to 1e-3."""
+from pydantic import BaseModel, ConfigDict
+from harness.monitoring import total_grad_norm
+from harness.plugin import Plugin, hookimpl
+
+class P(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+class TightClip(Plugin):
+    name, Params = "tight_clip", P
+    seen = []  # the norm before this plugin clips, every step (class-level: the test reads it)
+
+    @hookimpl(tryfirst=True)  # as adversarial as it gets: first of every on_before_optimizer_step
+    def on_before_optimizer_step(self, state):
+        import torch
+        params = [p for p in state.model.parameters() if p.grad is not None]
+        TightClip.seen.append(float(total_grad_norm(params)))
+        torch.nn.utils.clip_grad_norm_(params, 1e-3)
+'''
+
+
+def test_a_third_party_clipping_plugin_from_an_entry_point_does_not_hide_the_raw_norm(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """grad_health reads in on_after_backward, which fires before any on_before_optimizer_step:
+    whatever clips, wherever it is registered (an entry point registers after every built-in)."""
+    (tmp_path / "tight_clip_pkg.py").write_text(THIRD_PARTY_CLIP)
+    dist = tmp_path / "tight_clip_pkg-1.0.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: tight-clip-pkg\nVersion: 1.0\n")
+    (dist / "entry_points.txt").write_text("[harness]\ntight_clip = tight_clip_pkg:TightClip\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    available = discover_plugins()
+    assert available["tight_clip"].source == "tight-clip-pkg"  # found through the entry point
+    clip = available["tight_clip"].cls
+    clip.seen.clear()
+
+    run = train_tiny({"distillation": {"loss": "mse"}, "tight_clip": True}, workload=tiny_patch_workload(),
+                     epochs=1, batch_size=32)
+    assert run.trace["on_before_optimizer_step"] == {"tight_clip": 4}
+    assert run.trace["on_after_backward"] == {"grad_health": 4}
+    assert len(clip.seen) == 4 and max(clip.seen) > 100
+    assert run.history[0]["grad_norm_max"] == pytest.approx(max(clip.seen), rel=1e-5)  # unclipped, not 1e-3
+    assert run.history[0]["grad_norm_mean"] == pytest.approx(sum(clip.seen) / 4, rel=1e-5)
+    assert run.finding_epochs("grad_explosion") == [1]
+
+
+def test_it_reads_gradients_in_true_scale_under_fp16_loss_scaling() -> None:
+    """mixed_precision's fp16 GradScaler unscales at the end of the step's backward, so the
+    monitor's norm is the fp32 one (within fp16 rounding), not 65536 times it."""
+    fp32 = train_tiny({}, workload=tiny_workload(), epochs=1)
+    fp16 = train_tiny({"mixed_precision": {"dtype": "fp16"}}, workload=tiny_workload(), epochs=1)
+    assert fp16.trace["backward"] == {"mixed_precision": 3}
+    assert fp16.history[0]["grad_norm_max"] == pytest.approx(fp32.history[0]["grad_norm_max"], rel=0.05)

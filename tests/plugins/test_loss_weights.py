@@ -1,21 +1,17 @@
-"""loss_weights: alpha_task scales the task loss, alpha_distill the distillation term."""
+"""loss_weights: alpha_task weights the task loss, alpha_distill the distillation term (named loss terms)."""
 
 from __future__ import annotations
 
 import pytest
-import torch
 
 from harness.plugins.loss_weights import LossWeights
 from harness.testing import bare_state, tiny_patch_workload, train_tiny
 
 
-def test_task_loss_is_scaled_and_alpha_distill_is_published() -> None:
+def test_it_sets_the_weights_of_the_named_terms_in_on_setup() -> None:
     state = bare_state()
-    state.criterion = lambda outputs, batch: torch.tensor(2.0)
-    plugin = LossWeights(LossWeights.Params(alpha_distill=0.3, alpha_task=0.7))
-    plugin.on_setup(state)
-    assert state.stash["alpha_distill"] == 0.3
-    assert float(plugin.compute_loss(state, {}, None)) == pytest.approx(1.4)
+    LossWeights(LossWeights.Params(alpha_distill=0.3, alpha_task=0.7)).on_setup(state)
+    assert state.hparams.loss_weights == {"task": 0.7, "distill": 0.3}
 
 
 def test_weighted_loss_equals_the_hand_weighted_sum_in_a_run() -> None:
@@ -25,7 +21,21 @@ def test_weighted_loss_equals_the_hand_weighted_sum_in_a_run() -> None:
         {"distillation": {"loss": "mse"}, "loss_weights": {"alpha_distill": 0.5, "alpha_task": 0.5}},
         workload=workload, epochs=1, batch_size=32,
     )
-    assert weighted.trace["compute_loss"] == {"loss_weights": 4}
+    assert weighted.trace["on_setup"] == {"loss_weights": 1}
+    assert weighted.trace["compute_loss"] == {"defaults": 4}  # the core weights the task loss, no plugin answers
     # same seed and data: the distillation term dominates, so halving both halves the epoch loss
     assert weighted.history[0]["distill_loss"] == pytest.approx(plain.history[0]["distill_loss"], rel=1e-2)
     assert weighted.history[0]["loss"] == pytest.approx(0.5 * plain.history[0]["loss"], rel=1e-2)
+
+
+def test_only_the_distillation_term_is_weighted_by_alpha_distill() -> None:
+    """alpha_task 1 and alpha_distill 0: the loss is the task loss alone, the term still recorded."""
+    workload = tiny_patch_workload()
+    task_only = train_tiny({}, workload=workload, epochs=1, batch_size=32)
+    zero = train_tiny(
+        {"distillation": {"loss": "mse"}, "loss_weights": {"alpha_distill": 0.0, "alpha_task": 1.0}},
+        workload=workload, epochs=1, batch_size=32,
+    )
+    assert zero.history[0]["distill_loss"] > 1e5
+    assert zero.history[0]["loss"] == task_only.history[0]["loss"]
+    assert zero.history[0]["auc"] == task_only.history[0]["auc"]  # same training: 0 x term adds no gradient

@@ -33,11 +33,12 @@ def test_plugin_scales_lr_warmup_and_counts_optimizer_steps() -> None:
     factor = math.sqrt(16 * 2 / 8)  # effective batch 32 vs base 8
     assert state.hparams.lr == pytest.approx(1e-3 * factor)
     assert state.hparams.warmup_ratio == pytest.approx(min(0.05 * factor, 0.2))
-    assert state.hparams.total_steps == 3 * 2  # v1.5 counted 6 * 2 batches
+    assert state.hparams.total_steps == 3 * 2  # optimizer steps (the core counts them so)
     assert state.optimizer.param_groups[0]["lr"] == pytest.approx(1e-3 * factor)
 
 
-def test_without_plugin_total_steps_count_batches() -> None:
-    state, _, _ = run_tiny({}, epochs=2, batch_size=16, accumulation_steps=2)
-    assert state.hparams.total_steps == 6 * 2
-    assert state.hparams.lr == 1e-3
+def test_without_plugin_lr_and_warmup_are_unchanged() -> None:
+    state, _, trace = run_tiny({}, epochs=2, batch_size=16, accumulation_steps=2, warmup_ratio=0.05)
+    assert state.hparams.lr == 1e-3 and state.hparams.warmup_ratio == 0.05
+    assert state.hparams.total_steps == 3 * 2  # the core's count, with or without this plugin
+    assert "on_setup" not in trace

@@ -78,8 +78,8 @@ def test_resumed_run_is_bit_identical_to_uninterrupted(
     assert resumed.lr_per_step == uninterrupted.lr_per_step
     assert resumed.history == uninterrupted.history
     assert torch.equal(resumed.train_loader.generator.get_state(), uninterrupted.train_loader.generator.get_state())
-    final_a = load_checkpoint(uninterrupted.stash["checkpoint"]["path"], weights_only=True)
-    final_b = load_checkpoint(resumed.stash["checkpoint"]["path"], weights_only=True)
+    final_a = load_checkpoint(uninterrupted.last_checkpoint.path, weights_only=True)
+    final_b = load_checkpoint(resumed.last_checkpoint.path, weights_only=True)
     assert torch.equal(final_a["rng"]["torch"], final_b["rng"]["torch"])  # dropout drew the same numbers
 
 
@@ -100,10 +100,10 @@ def test_without_a_random_stream_the_resume_diverges(
 def test_resume_refuses_a_v15_checkpoint(workload: Any, tmp_path: Path) -> None:
     state, _, _ = run_tiny({"checkpoint": {"format": "v15_objects"}}, workload=workload, run_dir=tmp_path / "v15", epochs=1)
     with pytest.raises(PluginError, match="resume.*on_train_start.*UnpicklingError"):
-        run_tiny({"resume": {"path": state.stash["checkpoint"]["path"]}}, workload=workload, **TRAIN)
+        run_tiny({"resume": {"path": str(state.last_checkpoint.path)}}, workload=workload, **TRAIN)
 
 
 def test_resume_refuses_a_checkpoint_from_the_last_epoch(workload: Any, uninterrupted: Any, tmp_path: Path) -> None:
-    path = Path(uninterrupted.stash["checkpoint"]["path"])
+    path = Path(uninterrupted.last_checkpoint.path)
     with pytest.raises(PluginError, match="saved after epoch 3, the run has only 3"):
         run_tiny({"resume": {"path": str(path)}}, workload=workload, **TRAIN)

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from harness.plugins.scale_matching import ScaleMatching, robust_scale, zscore
-from harness.testing import bare_state, tiny_patch_workload, train_tiny
+from harness.testing import tiny_patch_workload, train_tiny
 
 
 def test_zscore_gives_zero_mean_unit_std_on_the_incident_scales() -> None:
@@ -34,15 +34,12 @@ def test_robust_scale_keeps_the_body_spread_when_outliers_squash_the_zscore() ->
     assert float((robust_scale(g, clip=None) - zscore(g)).abs().max()) < 0.05
 
 
-def test_plugin_publishes_a_normalizer_for_the_distillation_plugin() -> None:
-    state = bare_state()
+def test_plugin_answers_distill_inputs_with_both_logits_rescaled() -> None:
     teacher = torch.empty(8, 16).uniform_(-1190, 8)
     student = torch.rand(8, 16) * 6 - 2
-    ScaleMatching(ScaleMatching.Params(method="zscore")).on_setup(state)
-    s, t = state.stash["distill_normalizer"](student, teacher)
+    s, t = ScaleMatching(ScaleMatching.Params(method="zscore")).distill_inputs(student, teacher)
     assert torch.allclose(s, zscore(student)) and torch.allclose(t, zscore(teacher))
-    ScaleMatching(ScaleMatching.Params(method="robust")).on_setup(state)
-    s, t = state.stash["distill_normalizer"](student, teacher)
+    s, t = ScaleMatching(ScaleMatching.Params(method="robust")).distill_inputs(student, teacher)
     assert torch.allclose(s, zscore(student))  # the bounded student is always z-scored
     assert torch.allclose(t, robust_scale(teacher, clip=10.0))
 
@@ -56,4 +53,5 @@ def test_with_scale_matching_the_distillation_term_is_order_one_instead_of_1e5()
     )
     assert raw.history[0]["distill_loss"] > 1e5
     assert matched.history[0]["distill_loss"] < 4.0  # MSE of two z-scored tensors is at most 4
-    assert matched.acted("scale_matching", "on_setup")
+    assert matched.trace["distill_inputs"] == {"scale_matching": 4}  # it acted on every batch
+    assert "on_setup" not in matched.trace  # nothing published through the state

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
+from harness.pluginmanager import PluginConflictError
 from harness.plugins.two_stage import Params, stage_lr
 from harness.testing import tiny_patch_workload, train_tiny
 
@@ -66,12 +67,27 @@ def test_per_group_lrs_follow_the_stages_in_a_run() -> None:
     assert run.trace["make_scheduler"] == {"two_stage": 1}
 
 
-def test_combined_with_layerwise_lr_the_stage_lrs_still_win() -> None:
+@pytest.mark.parametrize(
+    ("other", "slot"),
+    [
+        ({"layerwise_lr": {"head_lr": 1.0, "backbone_lr": 0.5}}, "occupy the slot 'param_groups'"),  # both set the groups
+        ({"warmup_cosine": True}, "answer the firstresult hook 'make_scheduler'"),  # both build the scheduler
+        ({"plateau": True}, "answer the firstresult hook 'make_scheduler'"),
+        ({"linear_warmup": True}, "answer the firstresult hook 'make_scheduler'"),
+    ],
+)
+def test_another_scheduler_or_param_group_plugin_is_refused(other: dict, slot: str) -> None:
+    """Before: layerwise_lr's groups were silently overwritten by the stage LRs."""
+    with pytest.raises(PluginConflictError) as info:
+        train_tiny({"two_stage": SETTINGS, **other}, workload=tiny_patch_workload(), epochs=1, batch_size=16)
+    assert set(info.value.plugins) == {"two_stage", *other} and slot in str(info.value)
+
+
+def test_with_accumulation_the_schedule_spans_the_optimizer_steps() -> None:
+    # 128 samples / batch 16 = 8 batches, accumulation 3 -> ceil(8 / 3) = 3 optimizer steps per epoch
     run = train_tiny(
-        {"two_stage": SETTINGS, "layerwise_lr": {"head_lr": 1.0, "backbone_lr": 0.5}},
-        workload=tiny_patch_workload(), epochs=3, batch_size=16,
+        {"two_stage": SETTINGS}, workload=tiny_patch_workload(), epochs=3, batch_size=16, accumulation_steps=3
     )
-    groups = {g["name"]: g["lr"] for g in run.state.optimizer.param_groups}
     p = Params(**SETTINGS)
-    assert groups["head"] == pytest.approx(stage_lr(24, p, 8, 24, "head"))
-    assert groups["backbone"] == pytest.approx(stage_lr(24, p, 8, 24, "backbone"))
+    assert run.state.hparams.total_steps == 9
+    assert run.lr_per_step == pytest.approx([stage_lr(s, p, 3, 9, "head") for s in range(9)])

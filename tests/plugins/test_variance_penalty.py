@@ -35,7 +35,9 @@ def test_plugin_reads_the_student_patch_logits() -> None:
     patches = torch.full((2, 16), -2.0)
     patches[0, 0] = -1.99
     out = PatchOutputs(patches, patches.amax(1), torch.zeros(2, 16))
-    assert float(VariancePenalty().extra_losses(out)) == pytest.approx(-float(patches.var()))
+    terms = VariancePenalty().extra_losses(out)
+    assert list(terms) == ["variance"]  # a named loss term (its weight: hparams.loss_weights["variance"])
+    assert float(terms["variance"]) == pytest.approx(-float(patches.var()))
 
 
 def test_in_a_run_it_adds_a_term_every_batch() -> None:
