@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Cross-version part of CI: the checkpoint scenario and its tests under PyTorch 2.5.1 and
-# 2.6.0 through tox (tox.ini: envs torch25, torch26), then `harness compare` of the two
+# Cross-version part of CI: the checkpoint scenario and its tests, and the environment
+# check (each env's torch with the transformers pip resolved for it from harness's own
+# requirements), under PyTorch 2.5.1 and 2.6.0 through tox (tox.ini: envs torch25,
+# torch26), then `harness compare` of the two
 # JSON reports, and a check that they differ exactly in the broken checkpoint round-trip.
 #
 # Needs .venv with the [test] extra (tox comes with it), as .ci/run builds it.
@@ -19,6 +21,7 @@ selection=(
     tests/plugins/test_checkpoint_load.py
     tests/plugins/test_resume.py
     tests/core/test_compare.py
+    tests/core/test_environment.py
     scenarios/checkpoint_compat.yaml
 )
 

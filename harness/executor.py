@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.hookspecs import hookimpl
-from harness.runner import RunKey, execute_run, read_result, result_path, reusable_result, write_json_atomic
+from harness.runner import RunKey, execute_run, read_result, reusable_result, save_result
 from harness.scenario import Scenario
 
 ProgressSink = Callable[[RunKey, str, Any], None]
@@ -110,7 +110,12 @@ def _work(
     if not scenario.variants[key.variant].train.threads:
         torch.set_num_threads(threads)
     record = execute_run(scenario, key, work_dir=results_dir, device=device, observers=(PipeProgress(conn),))
-    write_json_atomic(result_path(results_dir, key), record)
+    saved = save_result(results_dir, key, record)
+    if saved is not record:  # the write failed (disk full, ...): the parent gets the record this way
+        try:
+            conn.send(("record", saved))
+        except (BrokenPipeError, OSError):
+            pass
     conn.close()
 
 
@@ -121,10 +126,28 @@ class _Running:
     conn: Connection
     started: float
     history: list[dict[str, Any]] = field(default_factory=list)
+    record: dict[str, Any] | None = None  # sent by a worker that could not write its result
 
 
-def _context() -> Any:
-    return mp.get_context("fork" if "fork" in mp.get_all_start_methods() else "spawn")
+START_METHOD_ENV = "HARNESS_START_METHOD"
+
+
+def _context(start_method: str | None = None) -> Any:
+    """The multiprocessing context of the workers: ``start_method``, ``$HARNESS_START_METHOD``,
+    else ``fork`` where the platform has it (Linux) and ``spawn`` elsewhere (macOS, Windows).
+
+    Nothing a run needs is inherited by fork only: a worker re-resolves its workload and
+    plugins by name (``module:Class`` ones are imported from ``sys.path``, which a spawned
+    worker gets from its parent), so a suite gives the same records with either method.
+    """
+    method = start_method or os.environ.get(START_METHOD_ENV) or (
+        "fork" if "fork" in mp.get_all_start_methods() else "spawn"
+    )
+    if method not in mp.get_all_start_methods():
+        raise ValueError(
+            f"start method {method!r} is not available here; choose one of {', '.join(mp.get_all_start_methods())}"
+        )
+    return mp.get_context(method)
 
 
 def execute_local(
@@ -137,9 +160,10 @@ def execute_local(
     device: str | None = None,
     resume: bool = False,
     progress: ProgressSink = lambda key, event, value: None,
+    start_method: str | None = None,
 ) -> Iterator[tuple[RunKey, dict[str, Any]]]:
     """Yield ``(key, record)`` as runs finish (in completion order)."""
-    ctx = _context()
+    ctx = _context(start_method)
     pending: deque[RunKey] = deque()
     for key in keys:
         existing = reusable_result(results_dir, scenario, key) if resume else None
@@ -178,10 +202,9 @@ def execute_local(
                 _drain(run, progress)
                 run.conn.close()
                 del running[run.key]
-                record = read_result(results_dir, run.key) if finished else None
+                record = run.record or (read_result(results_dir, run.key) if finished else None)
                 if record is None:
-                    record = _failed_record(scenario, run, timed_out and not finished, timeout)
-                    write_json_atomic(result_path(results_dir, run.key), record)
+                    record = save_result(results_dir, run.key, _failed_record(scenario, run, timed_out and not finished, timeout))
                 progress(run.key, "done", record)
                 yield run.key, record
     finally:
@@ -208,6 +231,9 @@ def _drain(run: _Running, progress: ProgressSink) -> None:
     try:
         while run.conn.poll():
             event, value = run.conn.recv()
+            if event == "record":
+                run.record = value
+                continue
             if event == "epoch":
                 run.history.append(value)
             progress(run.key, event, value)

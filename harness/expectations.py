@@ -9,11 +9,21 @@ One expectation is one line::
     status == ok                             # or !=, or: status in [ok, stopped]
     epochs_run <= 3                          # also: steps
     outcome.checkpoint_roundtrip == fails    # an outcome a plugin recorded
+    status == diverged or final.f1 <= 0.05   # ``or`` between complete lines: holds when one side does
 
 An entry may also be a mapping ``{expect: LINE, when: {torch: ">=2.6"}}``; the
 expectation then applies only when the running PyTorch version satisfies the specifier.
 The mapping may also give ``pass_rate: ">= 0.8"``: over a variant's seeds, the share of
 runs where the line holds must satisfy it (default: every seed; see :class:`PassRate`).
+
+A line is *not applicable* to a run (``passed`` None, with a ``reason``) when it does not
+apply to the running PyTorch, and when it reads a metric (``final.``/``first.``/``min.``/
+``max.``/``epoch[N].``) of a run that completed no epoch, such as a run diverging in
+epoch 1: there is no value to judge, and the run's status says what happened (a divergence
+the scenario does not expect fails the run anyway, see ``harness.runner``). Of a line
+``A or B``, an applicable side that holds decides (``observed`` is its value,
+``decided_by`` its text); else the applicable sides all failed and so does the line; it is
+not applicable only when no side is.
 """
 
 from __future__ import annotations
@@ -95,7 +105,7 @@ class Expectation:
     """A parsed expectation; :meth:`evaluate` checks it against one run record."""
 
     text: str
-    kind: str  # metric | finding | status | run_value | outcome
+    kind: str  # metric | finding | status | run_value | outcome | any (``A or B``: parts["sides"])
     parts: dict[str, Any] = field(default_factory=dict)
     when_torch: str | None = None
     pass_rate: PassRate | None = None  # over a variant's seeds; None: every seed
@@ -112,9 +122,52 @@ class Expectation:
 
         return Version(torch_version.split("+")[0]) in SpecifierSet(self.when_torch)
 
-    def evaluate(self, run: dict[str, Any]) -> tuple[bool, Any]:
-        """``(passed, observed)`` for a run record (see the JSON schema in the README)."""
-        return getattr(self, f"_eval_{self.kind}")(run)
+    def evaluate(self, run: dict[str, Any]) -> tuple[bool | None, Any]:
+        """``(passed, observed)`` for a run record (see the JSON schema in the README);
+        ``passed`` is None when the line is not applicable to the run (see :meth:`judge`)."""
+        verdict = self.judge(run)
+        return verdict["passed"], verdict["observed"]
+
+    def judge(self, run: dict[str, Any]) -> dict[str, Any]:
+        """``{"passed", "observed"}`` plus ``reason`` when not applicable (``passed`` None) and,
+        for ``A or B``, ``decided_by``: the side(s) whose value decided."""
+        if self.kind == "any":
+            return self._judge_any(run)
+        if self.kind == "metric" and not run.get("history"):
+            return {"passed": None, "observed": None, "reason": no_epoch_reason(run)}
+        passed, observed = getattr(self, f"_eval_{self.kind}")(run)
+        return {"passed": bool(passed), "observed": observed}
+
+    def _judge_any(self, run: dict[str, Any]) -> dict[str, Any]:
+        sides = [(side, side.judge(run)) for side in self.parts["sides"]]
+        for side, verdict in sides:
+            if verdict["passed"]:
+                return {"passed": True, "observed": verdict["observed"], "decided_by": side.text}
+        judged = [(side, verdict) for side, verdict in sides if verdict["passed"] is not None]
+        if not judged:
+            reasons = list(dict.fromkeys(verdict["reason"] for _, verdict in sides))
+            return {"passed": None, "observed": None, "reason": "; ".join(reasons)}
+        if len(judged) == 1:
+            return {"passed": False, "observed": judged[0][1]["observed"], "decided_by": judged[0][0].text}
+        return {
+            "passed": False,
+            "observed": " / ".join(_short(verdict["observed"]) for _, verdict in judged),
+            "decided_by": " or ".join(side.text for side, _ in judged),
+        }
+
+    def judges_divergence(self) -> bool:
+        """Whether this line itself decides about a diverged run, so that the implicit
+        ``status != diverged`` of :func:`expects_divergence` stays out: any ``status`` line
+        (one that rejects ``diverged`` fails such a run on its own), and an ``A or B`` with a
+        ``status`` side that admits ``diverged`` (``status == diverged or final.f1 <= 0.05``)."""
+        if self.kind == "status":
+            return True
+        if self.kind == "any":
+            return any(
+                side.kind == "status" and ("diverged" in side.parts["allowed"]) != side.parts["negate"]
+                for side in self.parts["sides"]
+            )
+        return False
 
     def _eval_metric(self, run: dict[str, Any]) -> tuple[bool, Any]:
         p = self.parts
@@ -162,6 +215,25 @@ class Expectation:
         return _OPS[p["op"]](str(observed), p["word"]), observed
 
 
+def no_epoch_reason(run: dict[str, Any]) -> str:
+    """Why a metric line is not applicable to a run that completed no epoch."""
+    status = run.get("status")
+    if status == "diverged" and run.get("diverged_at_step") is not None:
+        detail = f"diverged at step {run['diverged_at_step']}"
+    elif status and status != "ok":
+        detail = f"status {status}"
+    else:
+        detail = ""
+    return "no completed epoch" + (f" ({detail})" if detail else "")
+
+
+def _short(value: Any) -> str:
+    return f"{value:.4g}" if isinstance(value, float) else "-" if value is None else str(value)
+
+
+_OR = re.compile(r"\s+or\s+")
+
+
 def parse_expectation(
     text: str,
     *,
@@ -170,8 +242,15 @@ def parse_expectation(
     when_torch: str | None = None,
     pass_rate: PassRate | None = None,
 ) -> Expectation:
-    """Parse one line; unknown metric/finding names raise with the closest valid name."""
-    exp = _parse_line(" ".join(str(text).split()), metrics, finding_kinds, when_torch)
+    """Parse one line (``A or B or ...``: each side a complete line, validated as one);
+    unknown metric/finding names raise with the closest valid name."""
+    line = " ".join(str(text).split())
+    sides = _OR.split(line)
+    if len(sides) == 1:
+        exp = _parse_line(line, metrics, finding_kinds, when_torch)
+    else:
+        parsed = [_parse_line(side, metrics, finding_kinds, None) for side in sides]
+        exp = Expectation(line, "any", {"sides": parsed}, when_torch)
     exp.pass_rate = pass_rate
     return exp
 
@@ -210,7 +289,7 @@ def _parse_line(
     raise ExpectationSyntaxError(
         f"cannot parse expectation {line!r}; expected e.g. 'final.f1 >= 0.8', "
         "'final.x between 0.3 and 0.6', 'finding collapse by epoch 2', 'no finding collapse after epoch 2', "
-        "'status == ok', 'epochs_run <= 3' or 'outcome.NAME == VALUE'"
+        "'status == ok', 'epochs_run <= 3' or 'outcome.NAME == VALUE', or such lines joined by 'or'"
     )
 
 
@@ -223,12 +302,15 @@ def closest(name: str, choices: tuple[str, ...] | list[str]) -> str:
 
 
 def _check_name(name: str, valid: tuple[str, ...] | None, what: str) -> None:
-    if valid is not None and name not in valid:
+    from harness.metrics import metric_matches
+
+    if valid is not None and not metric_matches(name, valid):
         raise ExpectationSyntaxError(f"unknown {what} {name!r}{closest(name, valid)}")
 
 
 def evaluate_all(expectations: list[Expectation], run: dict[str, Any], torch_version: str) -> list[dict[str, Any]]:
-    """The ``expectations`` entries of a run record; ``passed`` is None when not applicable."""
+    """The ``expectations`` entries of a run record; ``passed`` is None when not applicable
+    (with a ``reason``, unless it is a ``when`` that excludes the running torch)."""
     results = []
     for exp in expectations:
         if not exp.applies(torch_version):
@@ -236,11 +318,17 @@ def evaluate_all(expectations: list[Expectation], run: dict[str, Any], torch_ver
             if exp.pass_rate is not None:
                 results[-1]["pass_rate"] = exp.pass_rate.text
             continue
-        passed, observed = exp.evaluate(run)
-        entry: dict[str, Any] = {"name": exp.text, "passed": bool(passed), "observed": observed}
+        verdict = exp.judge(run)
+        entry: dict[str, Any] = {"name": exp.text, **verdict}
         if exp.when_torch:
             entry["when"] = exp.when_torch
         if exp.pass_rate is not None:
             entry["pass_rate"] = exp.pass_rate.text
         results.append(entry)
     return results
+
+
+def expects_divergence(expectations: list[Expectation], torch_version: str) -> bool:
+    """Whether an applicable line decides about a diverged run (:meth:`Expectation.judges_divergence`);
+    when none does, a divergence fails the run (the runner adds ``status != diverged``)."""
+    return any(e.judges_divergence() and e.applies(torch_version) for e in expectations)

@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.hookspecs import hookimpl
-from harness.runner import RunKey, base_record, execute_run, result_path, reusable_result, write_json_atomic
+from harness.runner import RunKey, base_record, execute_run, reusable_result, save_result
 from harness.scenario import Scenario
 
 ProgressSink = Callable[[RunKey, str, Any], None]
@@ -204,7 +204,7 @@ def execute_ray(
                         scenario, key, histories[key], seconds,
                         {"message": f"Ray task failed: {type(exc).__name__}: {exc}"}, "error",
                     )
-                write_json_atomic(result_path(results_dir, key), record)
+                record = save_result(results_dir, key, record)
                 progress(key, "done", record)
                 yield key, record
             if timeout is not None:
@@ -218,7 +218,7 @@ def execute_ray(
                             {"message": f"run exceeded the per-run timeout of {timeout:g} s and was stopped"},
                             "timeout",
                         )
-                        write_json_atomic(result_path(results_dir, key), record)
+                        record = save_result(results_dir, key, record)
                         progress(key, "done", record)
                         yield key, record
     finally:

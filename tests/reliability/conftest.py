@@ -15,7 +15,10 @@ HERE = Path(__file__).resolve().parent
 FAULT_MODULE = "harness_fault_plugins"
 FAULT_PLUGINS = [
     f"{FAULT_MODULE}:{cls}"
-    for cls in ("InjectNonFinite", "RaiseInHook", "BadInit", "Hang", "HardExit", "RunCounter", "SwapCheckpoint")
+    for cls in (
+        "InjectNonFinite", "RaiseInHook", "BadInit", "Hang", "HardExit", "RunCounter", "SwapCheckpoint",
+        "FailWrites", "FillDisk",
+    )
 ]
 
 

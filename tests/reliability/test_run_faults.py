@@ -56,6 +56,47 @@ def test_expected_divergence_passes(write_scenario: Callable[..., Path], tmp_pat
     assert run_passed(record)
 
 
+def test_a_run_diverging_in_epoch_1_is_judged_by_or_and_its_metrics_are_not_applicable(
+    write_scenario: Callable[..., Path], tmp_path: Path
+) -> None:
+    """`status == diverged or final.f1 <= 0.05` holds on a run that diverged before any epoch
+    completed (decided by the status side) and expects the divergence; a metric line alone is
+    not applicable to that run, with the reason, instead of failing with `observed -`."""
+    path = write_scenario(
+        {
+            "early": {
+                "plugins": {"inject_nonfinite": {"at_step": 2}},
+                "expect": ["status == diverged or final.f1 <= 0.05", "final.f1 <= 0.05"],
+            },
+            # diverges in epoch 2: epoch 1's F1 exists, and `status == ok or ...` does not expect a divergence
+            "late": {"plugins": {"inject_nonfinite": {"at_step": 5}}, "expect": ["status == ok or final.f1 <= 1.0"]},
+        },
+        epochs=3,
+    )
+    early = run_one(path, "early", tmp_path)
+    assert early["status"] == "diverged" and early["history"] == []
+    assert early["expectations"] == [
+        {"name": "status == diverged or final.f1 <= 0.05", "passed": True, "observed": "diverged", "decided_by": "status == diverged"},
+        {"name": "final.f1 <= 0.05", "passed": None, "observed": None, "reason": "no completed epoch (diverged at step 2)"},
+    ]
+    assert run_passed(early)
+
+    late = run_one(path, "late", tmp_path)
+    assert late["status"] == "diverged" and [h["epoch"] for h in late["history"]] == [1]
+    assert late["expectations"][0]["passed"] is True and late["expectations"][0]["decided_by"] == "final.f1 <= 1.0"
+    assert late["expectations"][1] == {"name": "status != diverged", "passed": False, "observed": "diverged", "implicit": True}
+    assert not run_passed(late)
+
+    # the terminal report shows the deciding side's value and why the metric line is n/a
+    result = CliRunner().invoke(
+        main, ["run", str(path), "--variant", "early", "-q", "-j", "1", "--results-dir", str(tmp_path / "cli")],
+        env={"COLUMNS": "200"},
+    )
+    assert result.exit_code == 0, result.output
+    assert "status == diverged or final.f1 <= 0.05 observed diverged" in result.output
+    assert "final.f1 <= 0.05 n/a: no completed epoch (diverged at step 2)" in result.output
+
+
 # ------------------------------------------------------------------ plugin exceptions
 
 

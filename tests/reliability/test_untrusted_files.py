@@ -100,7 +100,8 @@ def test_a_checkpoint_swapped_before_it_is_read_back_is_never_unpickled(
         write_scenario,
     )
     assert record["status"] == "ok"  # a failed round-trip is an outcome, not a crash
-    assert record["trace"]["on_checkpoint"] == {"checkpoint": 2, "checkpoint_load": 2, "swap_checkpoint": 2}
+    assert record["trace"]["save_checkpoint"] == {"checkpoint": 2}
+    assert record["trace"]["on_checkpoint"] == {"checkpoint_load": 2, "swap_checkpoint": 2}
     assert record["outcomes"]["checkpoint_roundtrip"] == "fails"
     expected = "UnpicklingError" if weights_only else "UntrustedCheckpointError"
     assert record["outcomes"]["checkpoint_error"] == expected
