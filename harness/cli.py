@@ -35,9 +35,10 @@ def report_options(func):  # type: ignore[no-untyped-def]
 def plugin_options(func):  # type: ignore[no-untyped-def]
     """``--with``, ``--without`` and ``--set``: derive any variant ad hoc, validated like the YAML."""
     func = click.option(
-        "--set", "sets", multiple=True, metavar="PLUGIN.PARAM=VALUE",
+        "--set", "sets", multiple=True, metavar="PLUGIN.PARAM=VALUE|train.FIELD=VALUE",
         help="Set a plugin parameter in every variant (repeatable; switches the plugin on), as "
-        "`plugins: {PLUGIN: {PARAM: VALUE}}` would. VALUE is read as YAML (0.5, true, null, step).",
+        "`plugins: {PLUGIN: {PARAM: VALUE}}` would; `--set train.FIELD=VALUE` sets a training field "
+        "(e.g. train.lr=1.0, train.epochs=3). VALUE is read as YAML (0.5, true, null, step).",
     )(func)
     func = click.option(
         "--with", "with_", multiple=True, metavar="PLUGIN",
@@ -63,6 +64,47 @@ def _load(scenario_path: Path, with_: tuple[str, ...], without: tuple[str, ...],
         raise BadInput(str(exc)) from None
 
 
+def _check_environment() -> None:
+    """Before the first run: installed versions that contradict harness's requirements (a
+    transformers that refuses the installed torch) are bad input, one line with the fix."""
+    from harness.environment import EnvironmentClash, check_environment
+
+    try:
+        check_environment()
+    except EnvironmentClash as exc:
+        raise BadInput(str(exc)) from None
+
+
+def _write_reports(payload: dict, paths: dict) -> list[str]:
+    """Write the file reports asked for; returns one line per report that could not be
+    written (a full disk, no permission: its flag, path and OS error). The others are written."""
+    from harness.reports import ReportWriteError, write_reports
+
+    try:
+        write_reports(payload, paths)
+    except ReportWriteError as exc:
+        return exc.messages
+    return []
+
+
+def _exit(passed: bool, unwritten: list[str]) -> None:
+    """Exit 0 when ``passed`` and every report was written, else 1 (after naming each unwritten report)."""
+    for message in unwritten:
+        click.echo(f"error: {message}", err=True)
+    sys.exit(EXIT_OK if passed and not unwritten else EXIT_FAILED)
+
+
+def _check_start_method() -> None:
+    """``$HARNESS_START_METHOD`` names a start method this platform has (else bad input, exit 2)."""
+    import multiprocessing as mp
+
+    from harness.executor import START_METHOD_ENV
+
+    method = os.environ.get(START_METHOD_ENV)
+    if method and method not in mp.get_all_start_methods():
+        raise BadInput(f"${START_METHOD_ENV}={method!r}: choose one of {', '.join(mp.get_all_start_methods())}")
+
+
 def _seed_list(seed: tuple[int, ...], n_seeds: int | None, scenario_seeds: list[int]) -> list[int]:
     if seed and n_seeds:
         raise BadInput("give either --seed S (repeatable) or --seeds N, not both")
@@ -82,6 +124,7 @@ def main() -> None:
     harness ablate scenarios/issue11.yaml --seeds 3    # which fixes matter
     harness report results.json --html report.html     # re-render without retraining
     harness plugins                                    # every fix and monitor
+    harness workloads                                  # every named workload
     """
 
 
@@ -149,12 +192,12 @@ def run(
 
     console = Console(stderr=False)
     scenario = _load(scenario_path, with_, without, sets)
+    _check_start_method()
     seed_list = _seed_list(seeds, n_seeds, scenario.seeds)
     for name in variants:
         if name not in scenario.variants:
             raise BadInput(f"{scenario_path}: unknown variant {name!r}{closest(name, list(scenario.variants))}")
 
-    from harness.reports import write_reports
     from harness.reports.terminal import RunProgress, print_report
     from harness.runner import default_results_dir, plan_runs, run_suite, suite_report
 
@@ -168,7 +211,8 @@ def run(
         if importlib.util.find_spec("ray") is None:
             raise BadInput("--executor ray needs Ray: pip install 'harness[ray]'")
     jobs = jobs or (None if executor == "ray" else os.cpu_count() or 1)  # ray: Ray's scheduler decides
-    with RunProgress(console, keys, enabled=not quiet) as progress:
+    _check_environment()
+    with RunProgress(console, keys, enabled=not quiet, metric=next(iter(scenario.key_metrics), None)) as progress:
         try:
             records = run_suite(
                 scenario, keys, results_dir=out_dir, jobs=jobs, timeout=timeout, device=device,
@@ -178,9 +222,9 @@ def run(
             console.print(f"[red]interrupted[/]: finished runs are kept in {out_dir}/results; rerun with --resume")
             sys.exit(130)
     report = suite_report(scenario, records)
-    write_reports(report, {"json": json_path, "junit": junit_path, "html": html_path})
+    unwritten = _write_reports(report, {"json": json_path, "junit": junit_path, "html": html_path})
     print_report(console, report)
-    sys.exit(EXIT_OK if report["passed"] else EXIT_FAILED)
+    _exit(report["passed"], unwritten)
 
 
 @main.command()
@@ -225,13 +269,17 @@ def ablate(
     with_: tuple[str, ...],
     sets: tuple[str, ...],
 ) -> None:
-    """Which fixes matter? Ablate every plugin that differs between --base and --target.
+    """Which fixes matter? Ablate every slot whose plugin differs between --base and --target.
 
-    Runs the base, the base plus each single fix (that plugin set as in the target), the
-    target, and the target minus each single fix (that plugin set as in the base), all
-    with the same seeds, judges every arm by the target's expectations, and prints per fix
-    whether it is sufficient alone (base + fix is cured) and necessary (target - fix is
-    not). Exit 0 when every run finished and the target is cured, 1 otherwise, 2 bad input.
+    A fix is one plugin set differently, or one slot whose occupant changes (plugins that
+    answer the same firstresult hook or replace each other, e.g. make_criterion:
+    sample_weighted_loss -> class_weights). Runs the base, the base plus each single fix
+    (set as in the target), the target, and the target minus each single fix (set as in
+    the base), all with the same seeds, judges every arm by the target's expectations, and
+    prints per fix whether it is sufficient alone (base + fix is cured) and necessary
+    (target - fix is not); a verdict is n/a when the arm's trace shows the plugin it
+    switched on never acted. Exit 0 when every run finished and the target is cured, 1
+    otherwise, 2 bad input.
 
     \b
     harness ablate scenarios/issue11.yaml --seeds 3 -j 2 --json ablation.json
@@ -240,9 +288,11 @@ def ablate(
 
     from harness import ablation as abl
     from harness.expectations import ExpectationSyntaxError, closest, evaluate_all, parse_pass_rate
+    from harness.pluginmanager import PluginConflictError
 
     console = Console()
     scenario = _load(scenario_path, with_, without, sets)
+    _check_start_method()
     for option, name in (("--base", base), ("--target", target)):
         if name not in scenario.variants:
             raise BadInput(f"{scenario_path}: {option}: unknown variant {name!r}{closest(name, list(scenario.variants))}")
@@ -255,18 +305,21 @@ def ablate(
         except ExpectationSyntaxError as exc:
             raise BadInput(f"--pass-rate: {exc}") from None
     seed_list = _seed_list(seeds, n_seeds, scenario.seeds)
-    derived, arms = abl.ablation_scenario(scenario, base, target)
+    try:
+        derived, arms = abl.ablation_scenario(scenario, base, target)
+    except PluginConflictError as exc:
+        raise BadInput(f"{scenario_path}: {exc}") from None
     if not any(a.role == "base+fix" for a in arms):
         raise BadInput(f"{scenario_path}: variants {base!r} and {target!r} have the same plugins: nothing to ablate")
 
-    from harness.reports import write_reports
     from harness.reports.terminal import RunProgress, print_report
     from harness.runner import default_results_dir, plan_runs, run_suite, suite_report, torch_version
     from harness.verdicts import FAILED_STATUSES, run_ok
 
     keys = plan_runs(derived, None, seed_list)
     out_dir = results_dir or default_results_dir(scenario) / "ablation"
-    with RunProgress(console, keys, enabled=not quiet) as progress:
+    _check_environment()
+    with RunProgress(console, keys, enabled=not quiet, metric=next(iter(scenario.key_metrics), None)) as progress:
         try:
             records = run_suite(
                 derived, keys, results_dir=out_dir, jobs=jobs or os.cpu_count() or 1, timeout=timeout,
@@ -282,7 +335,8 @@ def ablate(
         )
         for arm in arms
     }
-    section = abl.verdicts(abl.settings_of(scenario.variants[base]), abl.settings_of(scenario.variants[target]), arms, outcomes)
+    acted = {arm.name: abl.arm_acted(arm, records) for arm in arms}  # does each arm's trace show its fix acting?
+    section = abl.verdicts(arms, outcomes, acted)
     target_exps = scenario.variants[target].expectations
     if rule is not None:
         rule_text = f"the share of seeds passing every expectation of {target!r} is {rule.text}"
@@ -298,7 +352,11 @@ def ablate(
         rule_text=rule_text,
         pass_rate=rule.text if rule else None,
         expectations=[e.text + (f" [pass_rate {e.pass_rate.text}]" if e.pass_rate else "") for e in target_exps],
-        arms=[{"variant": a.name, "role": a.role, "fix": a.fix, "source": a.source} for a in arms],
+        arms=[
+            {"variant": a.name, "role": a.role, "fix": a.fix_name, "source": a.source, "switched_on": list(a.switched_on),
+             "acted": acted[a.name]}
+            for a in arms
+        ],
         base_reproduces={"passed_runs": sum(run_ok(r) for r in base_runs), "runs": len(base_runs)} if own else None,
         train_differences={k: list(v) for k, v in abl.train_differences(scenario, base, target).items()},
     )
@@ -310,9 +368,9 @@ def ablate(
     report["ablation"] = section
     finished = all(r["status"] not in FAILED_STATUSES for r in records)
     report["passed"] = finished and section["target"]["cured"]
-    write_reports(report, {"json": json_path, "junit": junit_path, "html": html_path})
+    unwritten = _write_reports(report, {"json": json_path, "junit": junit_path, "html": html_path})
     print_report(console, report, details=False)
-    sys.exit(EXIT_OK if report["passed"] else EXIT_FAILED)
+    _exit(report["passed"], unwritten)
 
 
 @main.command()
@@ -329,23 +387,26 @@ def report(results: Path, json_path: Path | None, junit_path: Path | None, html_
     from rich.console import Console
 
     from harness.compare import ReportError, load_report
-    from harness.reports import write_reports
     from harness.reports.terminal import print_report
 
     try:
         payload = load_report(results)
         if not quiet:
             print_report(Console(), payload)
-        write_reports(payload, {"json": json_path, "junit": junit_path, "html": html_path})
+        unwritten = _write_reports(payload, {"json": json_path, "junit": junit_path, "html": html_path})
     except ReportError as exc:
         raise BadInput(str(exc)) from None
     except (KeyError, TypeError) as exc:
         raise BadInput(f"{results}: not a complete harness report (missing {exc})") from None
+    if unwritten:
+        _exit(True, unwritten)
 
 
 def describe_plugin(info: object) -> dict:
     """What ``harness plugins`` shows of one plugin (also its ``--json`` entry)."""
     from importlib import metadata
+
+    from harness.pluginmanager import plugin_slots
 
     cls = info.cls  # type: ignore[attr-defined]
     source = info.source  # type: ignore[attr-defined]
@@ -371,6 +432,9 @@ def describe_plugin(info: object) -> dict:
             for p, f in cls.Params.model_fields.items()
         },
         "finding_kinds": list(cls.finding_kinds),
+        # the conflict rule (harness.pluginmanager.resolve_conflicts): what it competes for, what it supersedes
+        "slots": sorted(plugin_slots(cls)),
+        "replaces": list(cls.replaces),
     }
 
 
@@ -404,6 +468,75 @@ def plugins(as_json: bool) -> None:
         params = "\n".join(f"{p}={v['default']!r}" for p, v in d["parameters"].items()) or "-"
         table.add_row(d["name"], d["kind"], d["source"], "\n".join(d["hooks"]), params)
     Console().print(table)
+
+
+def describe_workload(entry: object) -> dict:
+    """What ``harness workloads`` shows of one workload (also its ``--json`` entry)."""
+    from harness.resolver import distribution_label, params_defaults
+    from harness.workloads import workload_class
+
+    cls = workload_class(entry.name)  # type: ignore[attr-defined]
+    doc = (cls.__doc__ or "").strip() or (sys.modules[cls.__module__].__doc__ or "").strip()
+    return {
+        "name": entry.name,  # type: ignore[attr-defined]
+        "source": distribution_label(entry.source),  # type: ignore[attr-defined]
+        "module": entry.target,  # type: ignore[attr-defined]
+        "summary": doc.splitlines()[0].replace("``", "`") if doc else "",
+        "parameters": params_defaults(cls.Params),
+        "metrics": list(cls.declared_metrics()),
+    }
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="Print the list as JSON instead of a table.")
+def workloads(as_json: bool) -> None:
+    """List every named workload: built-in or from an installed package, its parameters and metrics.
+
+    A scenario names one in `workload: {name: NAME, params: {...}}`; a workload of your
+    own needs no registration: `workload: {name: my_module:MyWorkload}` with my_module
+    importable (e.g. PYTHONPATH=.). Installed packages register theirs in the
+    `harness.workloads` entry-point group.
+    """
+    import json
+
+    from harness.resolver import LoadError
+    from harness.workloads import available_workloads
+
+    try:
+        entries = sorted(available_workloads().items())
+    except LoadError as exc:
+        raise BadInput(str(exc)) from None
+    described, broken = [], []
+    for _, entry in entries:
+        try:
+            described.append(describe_workload(entry))
+        except LoadError as exc:  # one broken package must not hide the others
+            broken.append(str(exc))
+    if as_json:
+        click.echo(json.dumps(described, indent=1, default=str))
+        for message in broken:
+            click.echo(f"error: {message}", err=True)
+        sys.exit(EXIT_BAD_INPUT if broken else EXIT_OK)
+    from rich.console import Console
+    from rich.padding import Padding
+    from rich.text import Text
+
+    console = Console()
+    for d in described:  # one block per workload: lines wrap between entries, never inside a name
+        console.print(Text.assemble((d["name"], "bold"), "  ", (d["source"], "dim")))
+        params = ", ".join(f"{p}={v['default']!r}" for p, v in d["parameters"].items()) or "-"
+        lines = [Text(d["summary"], style="italic")] if d["summary"] else []
+        lines += [
+            Text.assemble(("parameters: ", "cyan"), params),
+            Text.assemble(("metrics: ", "cyan"), ", ".join(d["metrics"]) or "-"),
+        ]
+        for line in lines:
+            console.print(Padding(line, (0, 0, 0, 2)))
+        console.print()
+    for message in broken:
+        click.echo(f"error: {message}", err=True)
+    if broken:
+        sys.exit(EXIT_BAD_INPUT)
 
 
 @main.command()

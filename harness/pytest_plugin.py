@@ -166,12 +166,11 @@ class ScenarioItem(pytest.Item):
         self.user_properties += [("scenario", scenario.name), ("variant", variant), ("seed", seed)]
 
     def runtest(self) -> None:
-        from harness.runner import RunKey, execute_run, run_passed, write_json_atomic
+        from harness.runner import RunKey, execute_run, run_passed, save_result
 
         key = RunKey(self.variant, self.seed)
         work_dir = self._work_dir(key.slug)
-        record = execute_run(self.scenario, key, work_dir=work_dir)
-        write_json_atomic(work_dir / "results" / f"{key.slug}.json", record)
+        record = save_result(work_dir, key, execute_run(self.scenario, key, work_dir=work_dir))
         self.record = record
         self.config.stash[RECORDS].append((self.scenario, record))
         if not run_passed(record):
@@ -332,7 +331,8 @@ def format_run_failure(scenario: Scenario, record: dict[str, Any]) -> str:
         exp = by_text.get(entry["name"])
         if entry["passed"] is not False:
             mark = "passed " if entry["passed"] else "n/a    "
-            lines.append(f"  {mark} {entry['name']}  (observed {_num(entry['observed'])})")
+            seen = f"n/a: {entry['reason']}" if entry.get("reason") else f"observed {_num(entry['observed'])}"
+            lines.append(f"  {mark} {entry['name']}  ({seen})")
             continue
         lines += ["", f"  FAILED  {entry['name']}"]
         expected = _expected_text(exp) if exp is not None else entry["name"]
@@ -370,10 +370,11 @@ def format_run_failure(scenario: Scenario, record: dict[str, Any]) -> str:
 
 @pytest.fixture
 def tiny_run(tmp_path: Path) -> Callable[..., TinyRun]:
-    """Train the tiny devign workload (~1 s) with the plugins you name; returns a TinyRun.
+    """Train a tiny workload (~1 s; default the tiny devign one) with the plugins you name; returns a TinyRun.
 
     ``tiny_run({"grad_clip": {"max_norm": 0.1}}, epochs=1)``; pass ``extra=(MyPlugin,)``
-    to test a plugin class that is not installed. See :func:`harness.testing.train_tiny`.
+    to test a plugin class that is not installed, ``workload=MyWorkload()`` to train any
+    :class:`harness.Workload`. See :func:`harness.testing.train_tiny`.
     """
     from harness.testing import train_tiny
 

@@ -9,15 +9,30 @@ duplicate keys are errors, not silently overwritten.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, NonNegativeFloat, PositiveFloat, PositiveInt, ValidationError
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    NonNegativeFloat,
+    PositiveFloat,
+    PositiveInt,
+    ValidationError,
+)
 
-from harness.expectations import Expectation, ExpectationSyntaxError, closest, parse_expectation, parse_pass_rate
+from harness.expectations import (
+    Expectation,
+    ExpectationSyntaxError,
+    closest,
+    parse_expectation,
+    parse_pass_rate,
+)
+from harness.metrics import metric_matches
+from harness.resolver import OBJECT_REF
 
 # ------------------------------------------------------------------ schema
 
@@ -91,6 +106,8 @@ class Scenario:
     seeds: list[int]
     raw: dict[str, Any] = field(default_factory=dict, repr=False)
     plugin_modules: tuple[str, ...] = ()  # "module:Class" plugins beyond the installed ones
+    metrics: tuple[str, ...] = ()  # the workload's declared validation metrics (``x_<k>``: one per class)
+    key_metrics: tuple[str, ...] = ()  # the workload's headline metrics: the reports' columns
 
 
 class ScenarioError(Exception):
@@ -220,9 +237,11 @@ def load_scenario(
     :param plugin_overrides: plugin name -> YAML-style setting (``False`` switches it off,
         ``True``/a mapping switches it on with those parameters), applied on top of every
         variant's own plugins; ``harness run --without NAME`` passes ``{NAME: False}``.
+        ``{"train": {FIELD: VALUE}}`` (``--set train.FIELD=VALUE``) overrides the
+        training config of every variant, validated like the YAML's ``train:``.
     """
     from harness.pluginmanager import PluginLoadError, discover_plugins
-    from harness.workloads import WORKLOADS, workload_params_model
+    from harness.workloads import UnknownWorkload, workload_class
 
     path = Path(path)
     data, root = read_yaml(path)
@@ -249,17 +268,8 @@ def load_scenario(
             message += closest(str(loc[-1]), valid)
         raise fail(loc, message) from None
 
-    if spec.workload.name not in WORKLOADS:
-        raise fail(("workload", "name"), f"unknown workload {spec.workload.name!r}{closest(spec.workload.name, list(WORKLOADS))}")
-    try:
-        params_model = workload_params_model(spec.workload.name)
-        workload_params = params_model.model_validate(spec.workload.params)
-    except ValidationError as exc:
-        raise _pydantic_fail(fail, ("workload", "params"), exc, params_model) from None
-    workload_metrics = _workload_metrics(spec.workload.name)
-
     for i, dotted in enumerate(spec.plugin_modules):
-        if not _PLUGIN_REF.match(dotted):
+        if not OBJECT_REF.match(dotted):
             raise fail(("plugin_modules", i), f"expected 'package.module:PluginClass', got {dotted!r}")
         try:
             discover_plugins((dotted,))
@@ -270,18 +280,46 @@ def load_scenario(
         available = discover_plugins(plugin_modules)
     except PluginLoadError as exc:
         raise ScenarioError(path, "plugins", str(exc)) from None
+    try:
+        workload_cls = workload_class(spec.workload.name)
+    except UnknownWorkload as exc:
+        raise fail(("workload", "name"), str(exc)) from None
+    except PluginLoadError as exc:
+        raise fail(("workload", "name"), str(exc)) from None
+    params_model = workload_cls.Params
+    if params_model.model_config.get("extra") != "forbid":  # any BaseModel may be a Params: unknown keys still fail
+        known = set(params_model.model_fields) | {f.alias for f in params_model.model_fields.values() if f.alias}
+        for key in spec.workload.params:
+            if key not in known:
+                raise fail(("workload", "params", key), f"unknown field {key!r}{closest(str(key), sorted(known))}")
+    try:
+        workload_params = params_model.model_validate(spec.workload.params)
+    except ValidationError as exc:
+        raise _pydantic_fail(fail, ("workload", "params"), exc, params_model) from None
+    workload_metrics = workload_cls.declared_metrics(workload_params)
+    for name in workload_cls.declared_key_metrics(workload_params):
+        if name != "loss" and not metric_matches(name, workload_metrics):
+            raise fail(("workload", "name"), f"workload {spec.workload.name!r} declares key metric {name!r}, "
+                       f"which is not among its metrics ({', '.join(workload_metrics)})")
     finding_kinds = tuple(sorted({k for info in available.values() for k in info.cls.finding_kinds}))
     metrics = tuple(workload_metrics) + ("loss", "lr", "steps", "epoch")
 
+    plugin_overrides = dict(plugin_overrides or {})
+    train_overrides = plugin_overrides.pop(TRAIN_OVERRIDE, None) or {}
+    if not isinstance(train_overrides, dict):
+        raise ScenarioError(path, "--set train", "expected --set train.FIELD=VALUE")
     variants: dict[str, Variant] = {}
     for vname, vspec in spec.variants.items():
         enabled = _resolve_plugins(fail, available, spec.plugins, vspec.plugins, vname)
         if plugin_overrides:
             enabled = _apply_overrides(path, available, enabled, plugin_overrides)
+        enabled = _check_conflicts(fail, available, enabled, vname, bool(plugin_overrides))
         try:
             train = TrainConfig.model_validate(spec.train.model_dump() | vspec.train)
         except ValidationError as exc:
             raise _pydantic_fail(fail, ("variants", vname, "train"), exc, TrainConfig) from None
+        if train_overrides:
+            train = _apply_train_overrides(path, train, train_overrides)
         expectations = []
         for i, entry in enumerate(vspec.expect):
             text, when = (entry, None) if isinstance(entry, str) else (entry.expect, (entry.when or {}).get("torch"))
@@ -303,7 +341,8 @@ def load_scenario(
 
     return Scenario(
         path, spec.name, spec.description, spec.workload.name, workload_params, variants, list(spec.seeds), data,
-        plugin_modules=plugin_modules,
+        plugin_modules=plugin_modules, metrics=tuple(workload_metrics),
+        key_metrics=workload_cls.declared_key_metrics(workload_params),
     )
 
 
@@ -338,6 +377,22 @@ def _apply_overrides(
     return enabled
 
 
+TRAIN_OVERRIDE = "train"  # ``--set train.FIELD=VALUE`` sets a training field, not a plugin parameter
+
+
+def _apply_train_overrides(path: Path, train: TrainConfig, overrides: dict[str, Any]) -> TrainConfig:
+    """``train`` with ``--set train.FIELD=VALUE`` applied (errors name the option)."""
+    try:
+        return TrainConfig.model_validate(train.model_dump() | overrides)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        field_name = ".".join(str(p) for p in err["loc"])
+        message = err["msg"]
+        if err["type"] == "extra_forbidden":
+            message = f"unknown training field {field_name!r}{closest(field_name, list(TrainConfig.model_fields))}"
+        raise ScenarioError(path, f"--set train.{field_name}", message) from None
+
+
 def parse_plugin_options(
     with_: tuple[str, ...] = (), without: tuple[str, ...] = (), sets: tuple[str, ...] = ()
 ) -> dict[str, Any]:
@@ -345,10 +400,13 @@ def parse_plugin_options(
 
     ``--with NAME`` is ``{NAME: true}``, ``--without NAME`` ``{NAME: false}`` and
     ``--set NAME.PARAM=VALUE`` ``{NAME: {PARAM: VALUE}}`` (VALUE read as YAML: ``0.1``,
-    ``true``, ``null``, ``step``); several ``--set`` of one plugin merge. Plugin and
+    ``true``, ``null``, ``step``); several ``--set`` of one plugin merge.
+    ``--set train.FIELD=VALUE`` sets a training field (``{"train": {FIELD: VALUE}}``). Plugin and
     parameter names are checked by :func:`load_scenario`, like the YAML's. Raises
     ``ValueError`` for a malformed ``--set`` or a plugin both switched on and off.
     """
+    if TRAIN_OVERRIDE in with_ or TRAIN_OVERRIDE in without:
+        raise ValueError(f"'{TRAIN_OVERRIDE}' is not a plugin: use --set train.FIELD=VALUE")
     overrides: dict[str, Any] = {name: False for name in without}
     for name in with_:
         if overrides.get(name) is False:
@@ -358,7 +416,9 @@ def parse_plugin_options(
         target, eq, raw = item.partition("=")
         name, dot, param = target.strip().partition(".")
         if not (eq and dot and name and param):
-            raise ValueError(f"--set {item}: expected PLUGIN.PARAM=VALUE, e.g. --set grad_clip.max_norm=0.5")
+            raise ValueError(
+                f"--set {item}: expected PLUGIN.PARAM=VALUE or train.FIELD=VALUE, e.g. --set grad_clip.max_norm=0.5"
+            )
         if overrides.get(name) is False:
             raise ValueError(f"--set {item} and --without {name} contradict each other")
         try:
@@ -368,15 +428,6 @@ def parse_plugin_options(
         previous = overrides.get(name)
         overrides[name] = {**(previous if isinstance(previous, dict) else {}), param: value}
     return overrides
-
-
-_PLUGIN_REF = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
-
-
-def _workload_metrics(name: str) -> tuple[str, ...]:
-    from harness.workloads import workload_class
-
-    return tuple(workload_class(name).metrics)
 
 
 def _valid_keys_for(loc: tuple[Any, ...]) -> list[str]:
@@ -461,3 +512,18 @@ def _resolve_plugins(
                 message = f"unknown parameter {key!r} of plugin {name!r}{closest(key, list(params_model.model_fields))}"
             raise fail(where + tuple(err["loc"]), message) from None
     return enabled
+
+
+def _check_conflicts(
+    fail: Any, available: dict[str, Any], enabled: dict[str, BaseModel], vname: str, overridden: bool = False
+) -> dict[str, BaseModel]:
+    """``enabled`` without the plugins another enabled one ``replaces``; two plugins in one
+    slot (the same firstresult hook) are an error naming the variant, both plugins and the hook."""
+    from harness.pluginmanager import PluginConflictError, resolve_conflicts
+
+    try:
+        kept, _ = resolve_conflicts(available, enabled)
+    except PluginConflictError as exc:
+        how = " (with --with/--without/--set applied)" if overridden else ""
+        raise fail(("variants", vname, "plugins"), f"variant {vname!r}{how}: {exc}") from None
+    return kept

@@ -17,6 +17,7 @@ import statistics
 from typing import Any
 
 from harness.expectations import ALL_SEEDS, PassRate, parse_pass_rate
+from harness.metrics import metric_matches
 
 FAILED_STATUSES = ("error", "timeout")
 
@@ -28,15 +29,72 @@ def run_ok(record: dict[str, Any]) -> bool:
     return all(e.get("passed") is not False for e in record.get("expectations", []))
 
 
-def key_metrics(records: list[dict[str, Any]]) -> list[str]:
-    """The metrics a summary shows: the score (f1, else auc), the balance (predicted-positive
-    share, else output std) and the training loss, as far as the workload has them."""
-    seen: set[str] = set()
+#: what the training loop records in every epoch besides the workload's own metrics
+LOOP_KEYS = ("epoch", "loss", "steps", "lr")
+
+
+def _recorded(records: list[dict[str, Any]]) -> dict[str, bool]:
+    """Every numeric history key of the runs (in the order first recorded) -> whether it took a
+    fractional (float) value: counts such as ``n`` only ever hold integers."""
+    seen: dict[str, bool] = {}
     for record in records:
         for epoch in record.get("history", []):
-            seen.update(k for k, v in epoch.items() if isinstance(v, (int, float)))
-    chosen = [next((m for m in group if m in seen), None) for group in (("f1", "auc"), ("pred_positive_share", "output_std"), ("loss",))]
-    return [m for m in chosen if m]
+            for name, value in epoch.items():
+                if isinstance(value, (int, float)) and not isinstance(value, bool):
+                    seen[name] = seen.get(name, False) or isinstance(value, float)
+    return seen
+
+
+def key_metrics(records: list[dict[str, Any]], declared: tuple[str, ...] | list[str] | None = None) -> list[str]:
+    """The metrics a summary shows (the columns of every report), as far as the runs recorded them.
+
+    ``declared``: the workload's headline metrics, in order (``Workload.key_metrics``, carried
+    as ``report["scenario"]["key_metrics"]``); ``x_<k>`` stands for every ``x_0``, ``x_1``, ...
+    recorded. A declared name no run recorded is left out (all are kept while no run has any
+    history). Without a declaration (a report written before there was one), or when the runs
+    recorded none of its validation metrics (a workload that kept a default it does not
+    compute): the first two validation metrics the runs recorded with fractional values, in
+    the order the workload returned them (so counts such as ``n`` are skipped), and the
+    training loss.
+    """
+    recorded = _recorded(records)
+    if declared:
+        names: list[str] = []
+        for entry in declared:
+            if entry.endswith("_<k>"):
+                matches = [m for m in recorded if metric_matches(m, (entry,))]
+            else:
+                matches = [entry] if entry in recorded or not recorded else []
+            names += [m for m in matches if m not in names]
+        if names and (any(m not in LOOP_KEYS for m in names) or all(d in LOOP_KEYS for d in declared)):
+            return names
+    fallback = [m for m, fractional in recorded.items() if fractional and m not in LOOP_KEYS][:2]
+    return fallback + (["loss"] if "loss" in recorded else [])
+
+
+def report_key_metrics(report: dict[str, Any]) -> list[str]:
+    """The key metrics of a suite report: :func:`key_metrics` of its runs with the declaration in
+    ``report["scenario"]["key_metrics"]``; for a report written before there was one, the metrics
+    its saved per-variant summaries hold (the columns it was first shown with), else
+    :func:`key_metrics` of its runs alone."""
+    runs = report.get("runs") or []
+    declared = (report.get("scenario") or {}).get("key_metrics")
+    if declared:
+        return key_metrics(runs, declared)
+    saved = report.get("variants")
+    if isinstance(saved, dict):
+        names = list(dict.fromkeys(m for s in saved.values() if isinstance(s, dict) for m in s.get("metrics") or {}))
+        if names:
+            return names
+    return key_metrics(runs)
+
+
+def metric_stat(summary: dict[str, Any], records: list[dict[str, Any]], metric: str) -> dict[str, Any]:
+    """A variant's :func:`mean_std` of ``metric``: from its summary, else from its runs' final values."""
+    stats = summary.get("metrics") or {}
+    if metric in stats:
+        return stats[metric]
+    return mean_std([final_value(r, metric) for r in records])
 
 
 def final_value(record: dict[str, Any], metric: str) -> float | None:
@@ -118,12 +176,15 @@ def summarize_variant(records: list[dict[str, Any]], metrics: list[str] | None =
     }
 
 
-def summarize_variants(records: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
-    """Variant name -> :func:`summarize_variant`, variants in the order they first appear."""
+def summarize_variants(
+    records: list[dict[str, Any]], declared: tuple[str, ...] | list[str] | None = None
+) -> dict[str, dict[str, Any]]:
+    """Variant name -> :func:`summarize_variant`, variants in the order they first appear; every
+    variant with the same :func:`key_metrics` (``declared``: the workload's)."""
     groups: dict[str, list[dict[str, Any]]] = {}
     for record in records:
         groups.setdefault(record["variant"], []).append(record)
-    metrics = key_metrics(records)
+    metrics = key_metrics(records, declared)
     return {name: summarize_variant(runs, metrics) for name, runs in groups.items()}
 
 

@@ -3,10 +3,16 @@
 No JavaScript, no external file, no plotting dependency: the charts are SVG drawn here.
 Per scenario: the verdict, the per-variant summary (pass count over seeds, mean +- std
 of the key metrics), the ablation table when there is one, a grid of curves (one row
-per variant, one column per quantity: training loss, F1 and/or AUC, learning rate per
-optimizer step, predicted-positive share or output std per epoch; every seed overlaid in
-its own colour; each column shares its y axis so rows compare at a glance), then each
-variant's plugins (all parameters, and the hooks each acted on), expectations and runs.
+per variant, one column per quantity: training loss, each key metric per epoch, learning
+rate per optimizer step; every seed overlaid in its own colour; each column shares its y
+axis so rows compare at a glance), then each variant's plugins (all parameters, and the
+hooks each acted on), expectations and runs.
+
+The key metrics are the workload's (``Workload.key_metrics``, in the report as
+``scenario.key_metrics``; see :func:`harness.verdicts.report_key_metrics` for older
+reports); their headers and chart titles are :func:`harness.reports.metric_label`, and a
+metric whose name has a [0, 1] word (:func:`harness.reports.on_unit_interval`: a share,
+accuracy, F1, AUC, precision, recall) is drawn on a fixed 0..1 axis when its values fit.
 """
 
 from __future__ import annotations
@@ -16,19 +22,17 @@ import math
 from pathlib import Path
 from typing import Any
 
+from harness.reports import metric_label, on_unit_interval
+
 FLAG = "--html"
 HELP = "Write a self-contained HTML report with plots (curves per variant, seeds overlaid) here."
 
 SEED_COLOURS = ("#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#7f7f7f", "#bcbd22")
-UNIT_METRICS = {"f1", "auc", "precision", "recall", "accuracy", "pred_positive_share"}
-TITLES = {
-    "loss": "training loss / epoch",
-    "f1": "F1 / epoch",
-    "auc": "AUC / epoch",
-    "lr_per_step": "learning rate / step",
-    "pred_positive_share": "predicted-positive share / epoch",
-    "output_std": "output std / epoch",
-}
+TITLES = {"loss": "training loss / epoch", "lr_per_step": "learning rate / step"}  # what the loop records
+
+
+def chart_title(column: str) -> str:
+    return TITLES.get(column) or f"{metric_label(column)} / epoch"
 
 CSS = """
 body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:#222;margin:24px;max-width:1500px}
@@ -176,17 +180,19 @@ def line_chart(
     return "".join(out)
 
 
-def chart_columns(runs: list[dict[str, Any]]) -> list[str]:
-    """Which quantities to plot, as far as the runs recorded them."""
+def chart_columns(report: dict[str, Any]) -> list[str]:
+    """Which quantities to plot: the training loss, the key metrics, the learning rate per step,
+    as far as the runs recorded them."""
+    from harness.verdicts import report_key_metrics
+
+    runs = report["runs"]
     seen: set[str] = set()
     for run in runs:
         for epoch in run.get("history", []):
             seen.update(k for k, v in epoch.items() if _finite(v))
-    cols = ["loss"] if "loss" in seen else []
-    cols += [m for m in ("f1", "auc") if m in seen]
+    cols = [m for m in dict.fromkeys(["loss", *report_key_metrics(report)]) if m in seen]
     if any(run.get("lr_per_step") for run in runs):
         cols.append("lr_per_step")
-    cols += [next(m for m in ("pred_positive_share", "output_std") if m in seen)] if {"pred_positive_share", "output_std"} & seen else []
     return cols
 
 
@@ -213,7 +219,7 @@ def _ranges(runs: list[dict[str, Any]], column: str) -> tuple[tuple[float, float
     if not ys:
         return x_range, (0.0, 1.0), False
     lo, hi = min(ys), max(ys)
-    if column in UNIT_METRICS and lo >= 0 and hi <= 1:
+    if on_unit_interval(column) and lo >= 0 and hi <= 1:
         return x_range, (0.0, 1.0), False
     if lo > 0 and hi / lo > 1e3:  # e.g. a loss that explodes: a log axis keeps both ends readable
         return x_range, (10 ** math.floor(math.log10(lo)), 10 ** math.ceil(math.log10(hi))), True
@@ -224,7 +230,7 @@ def _ranges(runs: list[dict[str, Any]], column: str) -> tuple[tuple[float, float
 
 def curves_grid(report: dict[str, Any], variants: list[str]) -> str:
     runs = report["runs"]
-    columns = chart_columns(runs)
+    columns = chart_columns(report)
     if not columns:
         return "<p class='na'>no per-epoch history recorded</p>"
     seeds = sorted({r["seed"] for r in runs})
@@ -242,7 +248,7 @@ def curves_grid(report: dict[str, Any], variants: list[str]) -> str:
                 {"label": f"{variant} seed {r['seed']}", "colour": colour[r["seed"]], "points": _points(r, column)}
                 for r in vruns
             ]
-            title = TITLES.get(column, column) + (" (log)" if log_y else "")
+            title = chart_title(column) + (" (log)" if log_y else "")
             parts.append(
                 line_chart(series, x_range=x_range, y_range=y_range, log_y=log_y, title=title,
                            x_label="optimizer step" if column == "lr_per_step" else "epoch")
@@ -271,14 +277,20 @@ def _mean_std(stat: dict[str, Any] | None) -> str:
     return f"{mean} ± {std}"
 
 
-def summary_table(report: dict[str, Any], summaries: dict[str, dict[str, Any]]) -> str:
-    from harness.verdicts import key_metrics
+def _metric_head(metric: str, note: str = "") -> str:
+    """A key metric's column header: its label, the exact name (what expectations write) on hover."""
+    return f"<th title='{esc(metric)}'>final {esc(metric_label(metric))}{note}</th>"
 
-    metrics = key_metrics(report["runs"])
-    head = "".join(f"<th>final {esc(m)}<br><span class='na'>mean ± std</span></th>" for m in metrics)
+
+def summary_table(report: dict[str, Any], summaries: dict[str, dict[str, Any]]) -> str:
+    from harness.verdicts import metric_stat, report_key_metrics
+
+    metrics = report_key_metrics(report)
+    head = "".join(_metric_head(m, "<br><span class='na'>mean ± std</span>") for m in metrics)
     rows = []
     for name, s in summaries.items():
-        cells = "".join(f"<td class='num'>{_mean_std(s['metrics'].get(m))}</td>" for m in metrics)
+        vruns = [r for r in report["runs"] if r["variant"] == name]
+        cells = "".join(f"<td class='num'>{_mean_std(metric_stat(s, vruns, m))}</td>" for m in metrics)
         rows.append(
             f"<tr><td><a href='#v-{esc(name)}'>{esc(name)}</a></td><td>{esc(s.get('description') or '')}</td>"
             f"<td class='num'>{s['passed_runs']}/{s['runs']}</td>{cells}<td>{_verdict_cell(s)}</td></tr>"
@@ -372,6 +384,12 @@ def variant_section(
                 f"<span class='{'pass' if passed else 'fail'}'>{esc(value)}</span>"
                 for seed, passed, value in seen
             ]
+            observed += [  # not applicable to a seed (e.g. no completed epoch): the reason
+                f"<span class='na'>s{esc(run['seed'])}&nbsp;n/a: {esc(entry['reason'])}</span>"
+                for run in runs
+                for entry in run["expectations"]
+                if entry["name"] == row["name"] and entry.get("passed") is None and entry.get("reason")
+            ]
             rows.append(
                 f"<tr><td>{mark}</td><td><code>{esc(row['name'])}</code></td>"
                 f"<td class='num'>{row['passed']}/{row['applicable']}</td><td>{esc(row['pass_rate'] or 'every seed')}</td>"
@@ -381,9 +399,9 @@ def variant_section(
             "<table><tr><th></th><th>expectation</th><th>seeds passing</th><th>required</th><th>observed per seed</th></tr>"
             + "".join(rows) + "</table>"
         )
-    from harness.verdicts import key_metrics
+    from harness.verdicts import report_key_metrics
 
-    metrics = key_metrics(report["runs"])
+    metrics = report_key_metrics(report)
     rows = []
     for run in runs:
         last = run["history"][-1] if run["history"] else {}
@@ -401,7 +419,7 @@ def variant_section(
             f"<tr><td class='num'>{esc(run['seed'])}</td><td>{esc(status)}</td><td class='num'>{fmt(run.get('seconds'), 1)}</td>"
             f"<td class='num'>{len(run['history'])}</td>{cells}<td>{esc(findings)}</td></tr>"
         )
-    head = "".join(f"<th>final {esc(m)}</th>" for m in metrics)
+    head = "".join(_metric_head(m) for m in metrics)
     parts.append(
         f"<table><tr><th>seed</th><th>status</th><th>seconds</th><th>epochs</th>{head}<th>findings</th></tr>"
         + "".join(rows) + "</table>"
@@ -410,9 +428,12 @@ def variant_section(
 
 
 def scenario_section(report: dict[str, Any]) -> str:
-    from harness.verdicts import summarize_variants
+    from harness.verdicts import report_key_metrics, summarize_variants
 
-    summaries = report["variants"] if isinstance(report.get("variants"), dict) else summarize_variants(report["runs"])
+    summaries = (
+        report["variants"] if isinstance(report.get("variants"), dict)
+        else summarize_variants(report["runs"], report_key_metrics(report))
+    )
     seeds = report.get("seeds") or sorted({r["seed"] for r in report["runs"]})
     scenario = report["scenario"]
     verdict = "<span class='pass'>PASSED</span>" if report["passed"] else "<span class='fail'>FAILED</span>"
@@ -453,10 +474,6 @@ def render(payload: dict[str, Any]) -> str:
 
 
 def write(path: str | Path, payload: dict[str, Any]) -> None:
-    import os
+    from harness.runner import write_atomic
 
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    tmp.write_text(render(payload), encoding="utf-8")
-    os.replace(tmp, path)
+    write_atomic(Path(path), render(payload))

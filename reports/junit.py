@@ -54,7 +54,8 @@ def suite_element(report: dict[str, Any]) -> ET.Element:
             if failed_run:
                 ET.SubElement(case, "skipped", message=f"not evaluated: the run ended with status {run['status']}")
             elif entry.get("passed") is None:
-                ET.SubElement(case, "skipped", message=f"not applicable (when torch {entry.get('when')})")
+                reason = entry.get("reason") or f"when torch {entry.get('when')}"
+                ET.SubElement(case, "skipped", message=f"not applicable ({reason})")
             elif entry["passed"] is False and entry.get("pass_rate"):
                 ET.SubElement(
                     case, "skipped",
@@ -105,12 +106,8 @@ def to_xml(payload: dict[str, Any]) -> ET.ElementTree:
 
 
 def write(path: str | Path, payload: dict[str, Any]) -> None:
-    import os
+    from harness.runner import write_atomic
 
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     tree = to_xml(payload)
     ET.indent(tree)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    tree.write(tmp, encoding="utf-8", xml_declaration=True)
-    os.replace(tmp, path)
+    write_atomic(Path(path), ET.tostring(tree.getroot(), encoding="utf-8", xml_declaration=True))

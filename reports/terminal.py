@@ -5,10 +5,14 @@ mean +- std of the key metrics, verdict), then one block per variant with the ex
 plugins and parameters that were on, one line per seed (status, final metrics with
 per-epoch sparklines, findings) and its expectations with their pass counts; and, for
 ``harness ablate``, the table of fixes with their *sufficient* / *necessary* verdicts.
+
+The metric columns are the workload's key metrics (:func:`harness.verdicts.report_key_metrics`),
+headed by their labels (:func:`harness.reports.metric_label`), wrapped between words.
 """
 
 from __future__ import annotations
 
+import textwrap
 from typing import Any
 
 from rich import box
@@ -18,8 +22,17 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 from rich.text import Text
 
+from harness.reports import metric_label
+
 SPARK = "▁▂▃▄▅▆▇█"
-LABELS = {"pred_positive_share": "pred+ share", "output_std": "output std", "f1": "F1", "auc": "AUC", "loss": "loss"}
+HEADER_WIDTH = 14  # a metric's header wraps between words past this, so columns stay narrow
+
+
+def metric_header(name: str) -> str:
+    """A metric's column header: its label (:func:`harness.reports.metric_label`), wrapped
+    between words (never inside one) to :data:`HEADER_WIDTH`."""
+    label = metric_label(name)
+    return "\n".join(textwrap.wrap(label, HEADER_WIDTH, break_long_words=False, break_on_hyphens=False)) or label
 
 
 def sparkline(values: list[float], width: int = 12) -> str:
@@ -35,10 +48,15 @@ def sparkline(values: list[float], width: int = 12) -> str:
 
 
 class RunProgress:
-    """One progress bar per run, fed by the executor's events (start, total, advance, epoch, done)."""
+    """One progress bar per run, fed by the executor's events (start, total, advance, epoch, done).
 
-    def __init__(self, console: Console, keys: list[Any], enabled: bool = True) -> None:
+    Each epoch shows ``metric`` (the workload's first key metric, when given), else the first
+    validation metric the epoch recorded, else the training loss.
+    """
+
+    def __init__(self, console: Console, keys: list[Any], enabled: bool = True, metric: str | None = None) -> None:
         self.enabled = enabled
+        self.metric = metric
         self.progress = Progress(
             TextColumn("[bold]{task.description}"),
             BarColumn(bar_width=20),
@@ -69,11 +87,22 @@ class RunProgress:
         elif event == "advance":
             self.progress.advance(task, value)
         elif event == "epoch":
-            main = "f1" if "f1" in value else ("auc" if "auc" in value else "loss")
-            self.progress.update(task, status=f"epoch {value.get('epoch')} {main}={value.get(main, float('nan')):.3f}")
+            main = self._shown_metric(value)
+            shown = value.get(main)
+            shown = f"{shown:.3f}" if isinstance(shown, (int, float)) else "-"
+            self.progress.update(task, status=f"epoch {value.get('epoch')} {main}={shown}")
         elif event in ("done", "resumed"):
             total = self.progress.tasks[task].total or 1
             self.progress.update(task, total=total, completed=total, status=value["status"] + (" (resumed)" if event == "resumed" else ""))
+
+    def _shown_metric(self, epoch: dict[str, Any]) -> str:
+        from harness.verdicts import LOOP_KEYS
+
+        if self.metric and self.metric in epoch:
+            return self.metric
+        return next(
+            (k for k, v in epoch.items() if k not in LOOP_KEYS and isinstance(v, float)), "loss"
+        )
 
 
 # ------------------------------------------------------------------ formatting helpers
@@ -173,9 +202,9 @@ def summaries_of(report: dict[str, Any]) -> dict[str, dict[str, Any]]:
     """The per-variant summaries of a report (recomputed for a report written before they existed)."""
     if isinstance(report.get("variants"), dict):
         return report["variants"]
-    from harness.verdicts import summarize_variants
+    from harness.verdicts import report_key_metrics, summarize_variants
 
-    return summarize_variants(report["runs"])
+    return summarize_variants(report["runs"], report_key_metrics(report))
 
 
 # ------------------------------------------------------------------ tables
@@ -183,10 +212,10 @@ def summaries_of(report: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 def summary_table(report: dict[str, Any]) -> Table:
     """One row per variant: pass count over seeds, mean +- std of the key metrics, verdict."""
-    from harness.verdicts import key_metrics
+    from harness.verdicts import metric_stat, report_key_metrics
 
     summaries = summaries_of(report)
-    metrics = key_metrics(report["runs"])
+    metrics = report_key_metrics(report)
     seeds = report.get("seeds") or sorted({r["seed"] for r in report["runs"]})
     title = (
         f"{report['scenario']['name']} · torch {report.get('torch_version', '?')} · {len(summaries)} variant(s) × "
@@ -196,13 +225,14 @@ def summary_table(report: dict[str, Any]) -> Table:
     table.add_column("variant", overflow="fold")
     table.add_column("pass", justify="right", no_wrap=True)
     for m in metrics:
-        table.add_column(LABELS.get(m, m), justify="right", no_wrap=True)
+        table.add_column(escape(metric_header(m)), justify="right", no_wrap=True)
     table.add_column("verdict", overflow="fold")
     for name, s in summaries.items():
+        runs = [r for r in report["runs"] if r["variant"] == name]
         table.add_row(
             escape(name),
             _pass_count(s),
-            *(_mean_std(s["metrics"].get(m)) for m in metrics),
+            *(_mean_std(metric_stat(s, runs, m)) for m in metrics),
             _verdict(s, flag=False),
         )
     if any(s.get("flaky") for s in summaries.values()):
@@ -213,10 +243,10 @@ def summary_table(report: dict[str, Any]) -> Table:
 
 def variant_block(report: dict[str, Any], name: str, summary: dict[str, Any], catalogue: dict[str, Any]) -> Group:
     """A variant's plugins, one line per seed, and its expectations with pass counts."""
-    from harness.verdicts import key_metrics
+    from harness.verdicts import report_key_metrics
 
     runs = [r for r in report["runs"] if r["variant"] == name]
-    metrics = key_metrics(report["runs"])
+    metrics = report_key_metrics(report)
     items: list[Any] = []
     head = Text.from_markup(f"[bold]{escape(name)}[/]  {_verdict(summary)} {summary['passed_runs']}/{summary['runs']} seeds")
     description = summary.get("description")
@@ -239,7 +269,7 @@ def variant_block(report: dict[str, Any], name: str, summary: dict[str, Any], ca
     seeds.add_column("seed", justify="right", no_wrap=True)
     seeds.add_column("status", no_wrap=True)
     for m in metrics:
-        seeds.add_column(LABELS.get(m, m), no_wrap=True)
+        seeds.add_column(escape(metric_header(m)), no_wrap=True)
     seeds.add_column("findings", overflow="fold")
     for run in runs:
         hist = run["history"]
@@ -281,16 +311,22 @@ def variant_block(report: dict[str, Any], name: str, summary: dict[str, Any], ca
 
 
 def _observed(runs: list[dict[str, Any]], name: str) -> str:
-    values = []
+    values, reasons = [], []
     for run in runs:
         entry = next((e for e in run["expectations"] if e["name"] == name), None)
         if entry is not None and entry.get("passed") is not None:
-            values.append(_fmt(entry.get("observed")))
+            values.append(_fmt(entry.get("observed")))  # of ``A or B``: the side that decided
+        elif entry is not None and entry.get("reason"):
+            reasons.append(entry["reason"])
+    # not applicable to some seeds (e.g. a metric of a run with no completed epoch): say why
+    na = f"n/a on {len(reasons)}: {reasons[0]}" if values and reasons else f"n/a: {reasons[0]}" if reasons else ""
     if not values:
-        return ""
+        return na
     if len(set(values)) == 1:
-        return f"observed {values[0]}"
-    return "observed " + " ".join(values) if len(values) <= 5 else f"observed {values[0]} … {values[-1]}"
+        text = f"observed {values[0]}"
+    else:
+        text = "observed " + " ".join(values) if len(values) <= 5 else f"observed {values[0]} … {values[-1]}"
+    return f"{text}; {na}" if na else text
 
 
 def ablation_table(ablation: dict[str, Any]) -> Table:

@@ -9,7 +9,17 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from harness.expectations import ExpectationSyntaxError, PassRate, parse_pass_rate
-from harness.verdicts import key_metrics, mean_std, run_ok, summarize_variant, summarize_variants, suite_passed
+from harness.verdicts import (
+    key_metrics,
+    mean_std,
+    metric_stat,
+    report_key_metrics,
+    run_ok,
+    summarize_variant,
+    summarize_variants,
+    suite_passed,
+)
+from harness.workloads.base import Workload
 
 
 def record(seed: int, passes: list[bool | None], *, variant: str = "fixed", status: str = "ok", f1: float = 0.8,
@@ -24,8 +34,8 @@ def record(seed: int, passes: list[bool | None], *, variant: str = "fixed", stat
         exps.append(entry)
     return {
         "variant": variant, "seed": seed, "status": status, "plugins": {"defaults": {}},
-        "history": [{"epoch": 1, "f1": f1 / 2, "loss": loss * 2, "pred_positive_share": 0.4},
-                    {"epoch": 2, "f1": f1, "loss": loss, "pred_positive_share": 0.5}],
+        "history": [{"epoch": 1, "f1": f1 / 2, "loss": loss * 2, "pred_positive_share": 0.4, "max_pred_share": 0.6, "n": 10},
+                    {"epoch": 2, "f1": f1, "loss": loss, "pred_positive_share": 0.5, "max_pred_share": 0.5, "n": 10}],
         "expectations": exps,
     }
 
@@ -85,8 +95,9 @@ def test_not_applicable_everywhere_passes() -> None:
 
 def test_mean_and_std_of_the_key_metrics() -> None:
     runs = [record(0, [True], f1=0.7), record(1, [True], f1=0.8), record(2, [True], f1=0.9)]
-    assert key_metrics(runs) == ["f1", "pred_positive_share", "loss"]
-    s = summarize_variant(runs)
+    assert key_metrics(runs, Workload.declared_key_metrics()) == ["f1", "max_pred_share", "loss"]
+    s = summarize_variant(runs, key_metrics(runs, Workload.declared_key_metrics()))
+    assert list(s["metrics"]) == ["f1", "max_pred_share", "loss"]
     assert s["metrics"]["f1"]["mean"] == pytest.approx(0.8)
     assert s["metrics"]["f1"]["std"] == pytest.approx(0.1)  # sample std over seeds
     assert s["metrics"]["f1"]["values"] == [0.7, 0.8, 0.9]
@@ -94,9 +105,42 @@ def test_mean_and_std_of_the_key_metrics() -> None:
     assert mean_std([1.0, float("nan"), 3.0])["mean"] == 2.0
 
 
-def test_distillation_metrics_are_auc_and_output_std() -> None:
-    run = {"variant": "v", "seed": 0, "history": [{"epoch": 1, "auc": 0.5, "output_std": 1e-4, "loss": 2.0}]}
-    assert key_metrics([run]) == ["auc", "output_std", "loss"]
+def test_the_workloads_declared_key_metrics_are_the_columns_in_their_order() -> None:
+    from harness.workloads.patch_distillation import PatchDistillationWorkload
+
+    assert Workload.declared_key_metrics() == ("f1", "max_pred_share", "loss")  # a classifier: F1, balance, loss
+    assert PatchDistillationWorkload.declared_key_metrics() == ("auc", "output_std", "loss")
+    run = {"variant": "v", "seed": 0, "history": [{"epoch": 1, "auc": 0.5, "val_loss": 0.7, "output_std": 1e-4, "loss": 2.0}]}
+    assert key_metrics([run], PatchDistillationWorkload.declared_key_metrics()) == ["auc", "output_std", "loss"]
+    assert key_metrics([run], ("loss", "output_std")) == ["loss", "output_std"]  # the declaration's order
+    assert key_metrics([run], ("my_metric", "auc")) == ["auc"]  # a name no run recorded is left out
+    assert key_metrics([{"history": []}], ("my_metric", "auc")) == ["my_metric", "auc"]  # no history: all kept
+    shares = {"variant": "v", "seed": 0, "history": [{"epoch": 1, "pred_share_0": 0.2, "pred_share_1": 0.3,
+                                                       "pred_share_2": 0.5, "max_pred_share": 0.5, "loss": 1.0}]}
+    assert key_metrics([shares], ("max_pred_share", "pred_share_<k>")) == ["max_pred_share", "pred_share_0",
+                                                                           "pred_share_1", "pred_share_2"]
+
+
+def test_without_a_declaration_the_first_recorded_metrics_and_the_loss_are_shown() -> None:
+    """A report written before workloads declared key metrics: no metric name is assumed."""
+    run = {"variant": "v", "seed": 0, "history": [
+        {"epoch": 1, "loss": 2.0, "steps": 4, "n": 40, "pred_count_0": 40, "my_a": 0.5, "my_b": 1e-4, "my_c": 3.0, "lr": 0.1}]}
+    assert key_metrics([run]) == ["my_a", "my_b", "loss"]  # counts (integers) and the loop's keys left out
+    # a declaration none of whose validation metrics was recorded (a workload that kept the default) falls back too
+    assert key_metrics([run], Workload.declared_key_metrics()) == ["my_a", "my_b", "loss"]
+
+
+def test_a_reports_key_metrics_come_from_its_scenario_else_its_saved_summaries() -> None:
+    runs = [record(0, [True]), record(1, [True])]
+    new = {"scenario": {"name": "s", "key_metrics": ["f1", "max_pred_share", "loss"]}, "runs": runs}
+    assert report_key_metrics(new) == ["f1", "max_pred_share", "loss"]
+    old = {"scenario": {"name": "s"}, "runs": runs,
+           "variants": summarize_variants(runs, ("f1", "pred_positive_share", "loss"))}  # as an old harness wrote it
+    assert report_key_metrics(old) == ["f1", "pred_positive_share", "loss"]
+    del old["variants"]
+    assert report_key_metrics(old) == ["f1", "pred_positive_share", "loss"]  # the first fractional metrics, the loss
+    summary = summarize_variants(runs, ("f1",))["fixed"]
+    assert metric_stat(summary, runs, "max_pred_share")["mean"] == 0.5  # a column its summary lacks: from the runs
 
 
 def test_summaries_per_variant_and_suite_verdict() -> None:

@@ -20,7 +20,8 @@ from harness.reports import FILE_REPORTS, renderer, write_reports
 def run(variant: str, seed: int, *, f1: list[float], status: str = "ok", exps: list[tuple[str, bool | None, str | None]],
         lr: list[float] | None = None) -> dict:
     history = [
-        {"epoch": i + 1, "f1": v, "auc": 0.5 + v / 2, "loss": 0.7 - v / 2, "pred_positive_share": 0.1 + v / 2, "lr": 1e-3}
+        {"epoch": i + 1, "f1": v, "auc": 0.5 + v / 2, "loss": 0.7 - v / 2, "pred_positive_share": 0.1 + v / 2,
+         "max_pred_share": 0.9 - v / 2, "n": 40, "lr": 1e-3}
         for i, v in enumerate(f1)
     ]
     record = {
@@ -40,6 +41,9 @@ def run(variant: str, seed: int, *, f1: list[float], status: str = "ok", exps: l
     return record
 
 
+KEY_METRICS = ["f1", "max_pred_share", "loss"]  # what a classification workload declares (Workload.declared_key_metrics())
+
+
 def scripted_report() -> dict:
     from harness.runner import SCHEMA_VERSION
     from harness.verdicts import suite_passed, summarize_variants
@@ -54,10 +58,11 @@ def scripted_report() -> dict:
         run("fixed", 2, f1=[], status="error", exps=[("final.f1 >= 0.8", False, ">= 0.5"), ("status == ok", False, None),
                                                     ("outcome.x == ok", None, None)]),
     ]
-    variants = summarize_variants(runs)
+    variants = summarize_variants(runs, KEY_METRICS)
     return {
         "schema_version": SCHEMA_VERSION, "harness_version": "0.1.0", "torch_version": "2.13.0+cpu",
-        "scenario": {"name": "scripted", "path": "scenarios/scripted.yaml", "workload": "devign", "workload_params": {}},
+        "scenario": {"name": "scripted", "path": "scenarios/scripted.yaml", "workload": "devign", "workload_params": {},
+                     "key_metrics": KEY_METRICS},
         "seeds": [0, 1, 2], "runs": runs, "variants": variants, "passed": suite_passed(variants),
         "ablation": {
             "base": {"variant": "broken", "passed_runs": 0, "runs": 2, "cured": False, "seeds_disagree": False},
@@ -140,11 +145,13 @@ def test_html_is_self_contained_with_plots_and_tables(tmp_path: Path) -> None:
     for tag, attrs in parser.tags:
         assert not any(k in attrs for k in ("src", "href") if not str(attrs.get(k, "#")).startswith("#")), (tag, attrs)
     assert "<script" not in text
-    # one chart per variant and quantity: loss, F1, AUC, LR per step, predicted-positive share
-    assert tags.count("svg") == 2 * 5
-    assert len(re.findall(r"<polyline", text)) >= 2 * 5 + 2 * 4  # seeds overlaid
-    for title in ("training loss / epoch", "F1 / epoch", "AUC / epoch", "learning rate / step", "predicted-positive share / epoch"):
+    # one chart per variant and quantity: the loss, the key metrics (F1, max pred share), LR per step
+    assert tags.count("svg") == 2 * 4
+    assert len(re.findall(r"<polyline", text)) >= 2 * 4 + 2 * 3  # seeds overlaid
+    for title in ("training loss / epoch", "F1 / epoch", "max pred share / epoch", "learning rate / step"):
         assert title in text
+    assert "AUC / epoch" not in text and "pred positive share" not in text  # recorded, but not key metrics
+    assert "<th title='max_pred_share'>final max pred share" in text
     assert "Ablation: broken → fixed" in text and "interval: epoch -&gt; step" in text
     assert "seeds disagree" in text
     assert "RuntimeError: boom" in text
@@ -172,6 +179,8 @@ def test_terminal_report_fits_80_columns_and_shows_plugins_and_pass_counts() -> 
     assert max(len(line) for line in text.splitlines()) <= 80
     assert "linear_warmup(interval=step)" in text and "linear_warmup(interval=epoch)" in text
     assert re.search(r"fixed\s+1/3\*\s+0\.725±0\.177", text)  # pass count (* seeds disagree), mean±std of the final F1
+    header = next(line for line in text.splitlines() if line.lstrip().startswith("variant"))
+    assert re.search(r"F1 +max pred share +loss", header)  # the declared key metrics, whole words
     assert "* seeds disagree" in text
     assert "seeds disagree" in text
     assert "1/2 final.f1 >= 0.8 (needs >= 0.5)" not in text  # an errored seed counts against the line
@@ -208,3 +217,119 @@ def test_writes_are_atomic_and_create_parent_directories(tmp_path: Path, name: s
     path = tmp_path / "deep" / "dir" / f"r.{name}"
     write_reports(scripted_report(), {name: path})
     assert path.exists() and not list(path.parent.glob(".*tmp*"))
+
+
+def _render(report: dict, tmp_path: Path) -> tuple[str, str]:
+    """(the 80-column terminal report, the HTML report) of a report."""
+    from harness.reports.terminal import print_report
+
+    console = Console(width=80, record=True, color_system=None)
+    print_report(console, report)
+    path = tmp_path / "r.html"
+    write_reports(report, {"html": path})
+    text = console.export_text()
+    assert max(len(line) for line in text.splitlines()) <= 80
+    return text, path.read_text()
+
+
+def _header(text: str) -> str:
+    """The summary table's header: its lines between the blank line under the title and the rule."""
+    lines = text.splitlines()
+    rule = next(i for i, line in enumerate(lines) if line.lstrip().startswith("───"))
+    top = max(i for i in range(rule) if not lines[i].strip())
+    return "\n".join(lines[top + 1:rule])
+
+
+def test_an_old_report_without_key_metrics_falls_back_to_what_it_recorded(tmp_path: Path) -> None:
+    from harness.verdicts import summarize_variants
+
+    old = scripted_report()
+    del old["scenario"]["key_metrics"]
+    # as an older harness wrote it: the summaries hold the columns it was shown with
+    old["variants"] = summarize_variants(old["runs"], ["f1", "pred_positive_share", "loss"])
+    text, html = _render(old, tmp_path)
+    assert re.search(r"pred positive *\n.*F1 +share +loss", _header(text))  # wrapped between words
+    assert "pred positive share / epoch" in html and "max pred share" not in html
+    # and without saved summaries: the first two metrics the runs recorded, then the loss
+    del old["variants"]
+    text, html = _render(old, tmp_path)
+    assert re.search(r"F1 +AUC +loss", _header(text))
+    assert "AUC / epoch" in html and "max pred share" not in html
+
+
+def test_a_multiclass_report_shows_the_balance_of_its_predictions(tmp_path: Path) -> None:
+    import torch
+
+    from harness.metrics import classification_metrics
+    from harness.verdicts import summarize_variants
+    from harness.workloads.base import Workload
+
+    report = scripted_report()
+    labels = torch.arange(60) % 3
+    for run in report["runs"]:
+        for i, epoch in enumerate(run["history"]):
+            logits = torch.randn(60, 3, generator=torch.Generator().manual_seed(i)) + 3 * (i + 1) * torch.nn.functional.one_hot(labels, 3)
+            metrics = classification_metrics(labels, logits)
+            run["history"][i] = {"epoch": epoch["epoch"], "loss": epoch["loss"], "steps": 3 * (i + 1), **metrics, "lr": 1e-3}
+    assert "pred_positive_share" not in report["runs"][0]["history"][0]  # binary only
+    for declared, header, title in [
+        (list(Workload.declared_key_metrics()), r"F1 +max pred share +loss", "max pred share / epoch"),
+        (["macro_f1", "max_pred_share", "loss"], r"macro F1 +max pred share +loss", "macro F1 / epoch"),
+    ]:
+        report["scenario"]["key_metrics"] = declared
+        report["variants"] = summarize_variants(report["runs"], declared)
+        assert list(report["variants"]["fixed"]["metrics"]) == declared
+        text, html = _render(report, tmp_path)
+        assert re.search(header, _header(text)), text
+        assert title in html and "max pred share / epoch" in html
+
+
+MADE_UP = '''
+from harness import Workload
+
+
+class MadeUp(Workload):
+    metrics = ("my_metric", "f1")
+    key_metrics = ("my_metric",)
+'''
+
+
+def test_a_workloads_own_key_metric_becomes_the_column(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The core names no metric: a made-up workload's declared key metric is what every report shows."""
+    from harness.runner import suite_report
+    from harness.scenario import load_scenario
+
+    (tmp_path / "made_up_workload.py").write_text(MADE_UP)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    yaml = tmp_path / "made_up.yaml"
+    yaml.write_text("name: made_up\nworkload: {name: 'made_up_workload:MadeUp'}\n"
+                    "variants:\n  plain:\n    expect: [final.my_metric >= 0.5]\n")
+    scenario = load_scenario(yaml)
+    assert scenario.key_metrics == ("my_metric",)
+    records = scripted_report()["runs"]
+    for run in records:
+        for epoch in run["history"]:
+            epoch["my_metric"] = 2 * epoch["f1"]
+    report = suite_report(scenario, records)
+    assert report["scenario"]["key_metrics"] == ["my_metric"]
+    assert list(report["variants"]["fixed"]["metrics"]) == ["my_metric"]
+    text, html = _render(report, tmp_path)
+    assert re.search(r"pass +my metric +verdict", _header(text)) and "F1" not in _header(text)
+    assert re.search(r"fixed\s+1/3\*\s+1\.450±0\.354", text)
+    assert "<th title='my_metric'>final my metric" in html and "my metric / epoch" in html
+    assert "F1 / epoch" not in html
+    # saved and re-rendered, the report keeps its columns
+    saved = tmp_path / "results.json"
+    saved.write_text(json.dumps(report))
+    result = CliRunner().invoke(main, ["report", str(saved)], env={"COLUMNS": "80"})
+    assert result.exit_code == 0, result.output
+    assert re.search(r"pass +my metric +verdict", _header(result.output))
+
+
+def test_progress_shows_the_key_metric_else_the_first_validation_metric() -> None:
+    from harness.reports.terminal import RunProgress
+
+    epoch = {"epoch": 1, "loss": 0.5, "steps": 3, "n": 40, "auc": 0.6, "my_metric": 0.7, "lr": 1e-3}
+    assert RunProgress(Console(), [], enabled=False, metric="my_metric")._shown_metric(epoch) == "my_metric"
+    assert RunProgress(Console(), [], enabled=False)._shown_metric(epoch) == "auc"  # not a count, not the loop's
+    assert RunProgress(Console(), [], enabled=False)._shown_metric({"epoch": 1, "loss": 0.5}) == "loss"
