@@ -12,7 +12,6 @@ from __future__ import annotations
 import multiprocessing as mp
 import os
 import time
-from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection, wait
@@ -20,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.hookspecs import hookimpl
-from harness.runner import RunKey, execute_run, read_result, reusable_result, save_result
+from harness.runner import RunKey, execute_run, read_result, save_result
 from harness.scenario import Scenario
 
 ProgressSink = Callable[[RunKey, str, Any], None]
@@ -102,14 +101,15 @@ def _die_with_parent(parent_pid: int) -> None:
 
 
 def _work(
-    scenario: Scenario, key: RunKey, results_dir: Path, device: str | None, threads: int, conn: Connection, parent_pid: int
+    scenario: Scenario, key: RunKey, results_dir: Path, device: str | None, threads: int, conn: Connection, parent_pid: int,
+    decide: Any = None,
 ) -> None:
     _die_with_parent(parent_pid)
     import torch
 
     if not scenario.variants[key.variant].train.threads:
         torch.set_num_threads(threads)
-    record = execute_run(scenario, key, work_dir=results_dir, device=device, observers=(PipeProgress(conn),))
+    record = execute_run(scenario, key, work_dir=results_dir, device=device, observers=(PipeProgress(conn),), decide=decide)
     saved = save_result(results_dir, key, record)
     if saved is not record:  # the write failed (disk full, ...): the parent gets the record this way
         try:
@@ -161,33 +161,47 @@ def execute_local(
     resume: bool = False,
     progress: ProgressSink = lambda key, event, value: None,
     start_method: str | None = None,
+    plan: Any = None,
 ) -> Iterator[tuple[RunKey, dict[str, Any]]]:
-    """Yield ``(key, record)`` as runs finish (in completion order)."""
+    """Yield ``(key, record)`` as runs finish (in completion order).
+
+    ``plan`` (:class:`harness.decisions.RunPlan`, default: every key in order, ``resume``
+    reusing written results) says which run starts next and which are reused or skipped."""
+    from harness.runner import suite_plan
+
     ctx = _context(start_method)
-    pending: deque[RunKey] = deque()
-    for key in keys:
-        existing = reusable_result(results_dir, scenario, key) if resume else None
-        if existing is not None:
-            progress(key, "resumed", existing)
-            yield key, existing
-        else:
-            pending.append(key)
+    plan = plan if plan is not None else suite_plan(scenario, keys, Path(results_dir), resume=resume)
     running: dict[RunKey, _Running] = {}
     threads = worker_threads(jobs)
-    if pending and ctx.get_start_method() == "fork":
-        _warm_up(scenario)
+    warm = ctx.get_start_method() != "fork"
     try:
-        while pending or running:
-            while pending and len(running) < max(1, jobs):
-                key = pending.popleft()
+        while not plan.finished or running:
+            while (action := plan.next(len(running) < max(1, jobs))) is not None:
+                if action.kind != "start":  # reused (--resume) or skipped (decided): no worker
+                    progress(action.key, "resumed" if action.kind == "reuse" else "done", action.record)
+                    yield action.key, action.record
+                    continue
+                if not warm:
+                    _warm_up(scenario)
+                    warm = True
+                key = action.key
+                clear_partial_mark(results_dir, key)  # of an earlier try
                 reader, writer = ctx.Pipe(duplex=False)
+                # not daemonic: a daemonic process may not start children, and a run's DataLoader
+                # workers are its children. The worker still never outlives the suite: the
+                # finally below kills it, and the kernel does when this process dies (_die_with_parent)
                 proc = ctx.Process(
-                    target=_work, args=(scenario, key, results_dir, device, threads, writer, os.getpid()), daemon=True
+                    target=_work, args=(scenario, key, results_dir, device, threads, writer, os.getpid(), action.context),
+                    daemon=False,
                 )
                 proc.start()
                 writer.close()
                 running[key] = _Running(key, proc, reader, time.monotonic())
                 progress(key, "start", None)
+            if not running:
+                if plan.finished:
+                    break
+                raise RuntimeError("the run plan has nothing to start while no run is in flight")  # a plan bug
             ready = wait([r.conn for r in running.values()], timeout=0.2)
             for run in list(running.values()):
                 if run.conn in ready:
@@ -205,12 +219,51 @@ def execute_local(
                 record = run.record or (read_result(results_dir, run.key) if finished else None)
                 if record is None:
                     record = save_result(results_dir, run.key, _failed_record(scenario, run, timed_out and not finished, timeout))
+                    mark_partial(results_dir, run.key, record["error"]["message"])
+                plan.finish(run.key, record)
                 progress(run.key, "done", record)
                 yield run.key, record
     finally:
         for run in running.values():  # interrupted: stop workers, keep every written result
             run.process.kill()
             run.process.join()
+            discard_partial(results_dir, run.key)  # its checkpoints are of a run that never finished
+
+
+PARTIAL_MARKER = "INCOMPLETE"
+
+
+def run_files(results_dir: Path, key: RunKey) -> Path:
+    """Where a run writes its own files (checkpoints): ``results_dir/runs/<variant>-seed<S>``."""
+    return Path(results_dir) / "runs" / key.slug
+
+
+def discard_partial(results_dir: Path, key: RunKey) -> None:
+    """Remove the files of a run stopped before it finished (Ctrl-C): nothing refers to them, and
+    a half-trained ``checkpoint.pt`` must not pass for a finished run's. Its result was never written."""
+    import shutil
+
+    shutil.rmtree(run_files(results_dir, key), ignore_errors=True)
+
+
+def clear_partial_mark(results_dir: Path, key: RunKey) -> None:
+    try:
+        (run_files(results_dir, key) / PARTIAL_MARKER).unlink(missing_ok=True)
+    except OSError:  # a results path that is not a directory: the run reports it
+        pass
+
+
+def mark_partial(results_dir: Path, key: RunKey, reason: str) -> None:
+    """Mark the files of a run that timed out or whose worker died: its record says why (status
+    ``timeout``/``error``), and ``runs/<slug>/INCOMPLETE`` says so beside the checkpoints it left."""
+    directory = run_files(results_dir, key)
+    if directory.is_dir():
+        try:
+            (directory / PARTIAL_MARKER).write_text(
+                f"this run did not finish ({reason}); its files here are partial\n", encoding="utf-8"
+            )
+        except OSError:
+            pass
 
 
 def _warm_up(scenario: Scenario) -> None:

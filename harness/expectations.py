@@ -8,7 +8,9 @@ One expectation is one line::
     no finding collapse after epoch 2        # none at epoch > 2 ("no finding collapse": none at all)
     status == ok                             # or !=, or: status in [ok, stopped]
     epochs_run <= 3                          # also: steps
-    outcome.checkpoint_roundtrip == fails    # an outcome a plugin recorded
+    outcome.checkpoint_roundtrip == fails    # an outcome a plugin recorded (== / != compare words)
+    outcome.peak_rss_mb <= 900               # a numeric outcome: <= >= < > (== / != too, with a number)
+    error.type == AttributeError             # the run's error: its type, plugin or hook (also: in [A, B])
     status == diverged or final.f1 <= 0.05   # ``or`` between complete lines: holds when one side does
 
 An entry may also be a mapping ``{expect: LINE, when: {torch: ">=2.6"}}``; the
@@ -35,7 +37,7 @@ from typing import Any
 
 NUMBER = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?"
 COMPARE = r"<=|>=|==|!=|<|>"
-STATUSES = ("ok", "stopped", "diverged", "error", "timeout")
+STATUSES = ("ok", "stopped", "diverged", "error", "timeout", "decided")  # decided: stopped early, harness.decisions
 SELECTORS = ("final", "first", "min", "max")
 RUN_VALUES = ("epochs_run", "steps")
 
@@ -46,7 +48,12 @@ _METRIC = re.compile(
 _FINDING = re.compile(r"^(?P<no>no\s+)?finding\s+(?P<kind>[A-Za-z_]\w*)(?:\s+(?P<rel>by|after)\s+epoch\s+(?P<ep>\d+))?$")
 _STATUS = re.compile(r"^status\s*(?:(?P<op>==|!=)\s*(?P<word>\w+)|\s+in\s+\[(?P<words>[\w\s,]+)\])$")
 _RUN_VALUE = re.compile(rf"^(?P<name>{'|'.join(RUN_VALUES)})\s*(?P<op>{COMPARE})\s*(?P<num>{NUMBER})$")
-_OUTCOME = re.compile(r"^outcome\.(?P<name>[A-Za-z_]\w*)\s*(?P<op>==|!=)\s*(?P<word>[\w.-]+)$")
+_OUTCOME = re.compile(rf"^outcome\.(?P<name>[A-Za-z_]\w*)\s*(?P<op>{COMPARE})\s*(?P<word>[\w.+-]+)$")
+_NUMBER = re.compile(rf"^{NUMBER}$")
+ERROR_FIELDS = ("type", "plugin", "hook")
+_ERROR = re.compile(
+    rf"^error\.(?P<field>{'|'.join(ERROR_FIELDS)})\s*(?:(?P<op>==|!=)\s*(?P<word>[\w.-]+)|\s+in\s+\[(?P<words>[\w\s,.-]+)\])$"
+)
 
 _OPS = {
     "<=": lambda a, b: a <= b,
@@ -105,7 +112,7 @@ class Expectation:
     """A parsed expectation; :meth:`evaluate` checks it against one run record."""
 
     text: str
-    kind: str  # metric | finding | status | run_value | outcome | any (``A or B``: parts["sides"])
+    kind: str  # metric | finding | status | run_value | outcome | error | any (``A or B``: parts["sides"])
     parts: dict[str, Any] = field(default_factory=dict)
     when_torch: str | None = None
     pass_rate: PassRate | None = None  # over a variant's seeds; None: every seed
@@ -210,9 +217,24 @@ class Expectation:
         return _OPS[p["op"]](observed, p["num"]), observed
 
     def _eval_outcome(self, run: dict[str, Any]) -> tuple[bool, Any]:
+        """A number against a number (``<= >= < >`` always, ``== !=`` when the line gives a
+        number and the outcome is one); else the outcome's text against the word."""
         p = self.parts
         observed = run.get("outcomes", {}).get(p["name"])
+        if "num" in p and _is_number(observed):
+            return _OPS[p["op"]](float(observed), p["num"]), observed
+        if p["op"] not in ("==", "!="):  # an order needs a number: a missing or non-numeric outcome fails
+            return False, observed
         return _OPS[p["op"]](str(observed), p["word"]), observed
+
+    def _eval_error(self, run: dict[str, Any]) -> tuple[bool, Any]:
+        p = self.parts
+        observed = (run.get("error") or {}).get(p["field"])
+        return (observed in p["allowed"]) != p["negate"], observed
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and not math.isnan(value)
 
 
 def no_epoch_reason(run: dict[str, Any]) -> str:
@@ -285,11 +307,21 @@ def _parse_line(
     if m := _RUN_VALUE.match(line):
         return Expectation(line, "run_value", {"name": m["name"], "op": m["op"], "num": float(m["num"])}, when_torch)
     if m := _OUTCOME.match(line):
-        return Expectation(line, "outcome", {"name": m["name"], "op": m["op"], "word": m["word"]}, when_torch)
+        parts = {"name": m["name"], "op": m["op"], "word": m["word"]}
+        if _NUMBER.match(m["word"]):
+            parts["num"] = float(m["word"])
+        elif m["op"] not in ("==", "!="):
+            raise ExpectationSyntaxError(f"{line!r}: {m['op']} compares numbers; {m['word']!r} is not one")
+        return Expectation(line, "outcome", parts, when_torch)
+    if m := _ERROR.match(line):
+        words = [m["word"]] if m["word"] else [w for w in re.split(r"[\s,]+", m["words"]) if w]
+        parts = {"field": m["field"], "allowed": tuple(words), "negate": m["op"] == "!="}
+        return Expectation(line, "error", parts, when_torch)
     raise ExpectationSyntaxError(
         f"cannot parse expectation {line!r}; expected e.g. 'final.f1 >= 0.8', "
         "'final.x between 0.3 and 0.6', 'finding collapse by epoch 2', 'no finding collapse after epoch 2', "
-        "'status == ok', 'epochs_run <= 3' or 'outcome.NAME == VALUE', or such lines joined by 'or'"
+        "'status == ok', 'epochs_run <= 3', 'outcome.NAME == VALUE', 'outcome.NAME <= 900' or "
+        "'error.type == AttributeError', or such lines joined by 'or'"
     )
 
 
@@ -326,6 +358,28 @@ def evaluate_all(expectations: list[Expectation], run: dict[str, Any], torch_ver
             entry["pass_rate"] = exp.pass_rate.text
         results.append(entry)
     return results
+
+
+def expects_failure(record: dict[str, Any]) -> bool:
+    """Whether a run's record expects the status it ended with: one of its expectation
+    entries that holds names that status positively (``status == error``, ``status in
+    [error, timeout]``; of ``A or B``, the side that decided). Used for the failed statuses
+    (``error``, ``timeout``), which fail a run unless a line expects them
+    (:func:`harness.verdicts.run_failed`); ``status != ok`` does not name one.
+    """
+    status = record.get("status")
+    for entry in record.get("expectations", []):
+        if not entry.get("passed"):
+            continue
+        text = entry.get("decided_by") or entry.get("name", "")
+        for side in _OR.split(" ".join(str(text).split())):
+            try:
+                exp = _parse_line(side, None, None, None)
+            except ExpectationSyntaxError:
+                continue
+            if exp.kind == "status" and not exp.parts["negate"] and status in exp.parts["allowed"]:
+                return True
+    return False
 
 
 def expects_divergence(expectations: list[Expectation], torch_version: str) -> bool:

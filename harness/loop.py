@@ -13,9 +13,10 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from torch.utils.data import RandomSampler
 
 from harness.hookspecs import TASK_LOSS
-from harness.state import Hparams, TrainState, total_optimizer_steps
+from harness.state import Hparams, LoaderOptions, TrainState, total_optimizer_steps
 
 
 def seed_everything(seed: int) -> None:
@@ -36,23 +37,67 @@ def resolve_device(requested: str) -> torch.device:
     return torch.device(requested)
 
 
-def build_state(workload: Any, train_cfg: Any, seed: int, device: torch.device, run_dir: Path | None) -> TrainState:
-    """Seed, build model and data loaders, and wrap them in a fresh :class:`TrainState`."""
+class PersistentOrderSampler(RandomSampler):
+    """The shuffling of a loader whose workers persist across epochs, in the order of one whose do not.
+
+    A DataLoader draws a base seed for its workers from its generator each time it starts
+    an iterator, then its sampler draws the epoch's permutation from the same generator.
+    With persistent workers the iterator starts once, so from epoch 2 on no base seed is
+    drawn and every later epoch would be shuffled differently. This sampler makes that draw
+    itself from epoch 2 on, so every epoch's order equals the plain ``shuffle=True`` one.
+    """
+
+    def __init__(self, data_source: Any, generator: torch.Generator) -> None:
+        super().__init__(data_source, generator=generator)
+        self.epochs = 0
+
+    def __iter__(self) -> Any:
+        if self.epochs:  # the base seed a fresh iterator would have drawn first
+            torch.empty((), dtype=torch.int64).random_(generator=self.generator)
+        self.epochs += 1
+        yield from super().__iter__()
+
+
+def make_loaders(
+    workload: Any, train_set: Any, val_set: Any, batch_size: int, seed: int, options: LoaderOptions
+) -> tuple[Any, Any]:
+    """The training and validation DataLoaders of a run, loading as ``options`` say.
+
+    Shuffling draws only from the training loader's own generator, seeded with the run's
+    seed; the validation loader has its own unseeded one: iterating a DataLoader draws a
+    base seed, which must not come from the global RNG (dropout's stream) or validation
+    would change training. The workers' seeds come from that base seed too
+    (:func:`harness.processes.worker_init`), so the batches do not depend on ``num_workers``.
+    """
     from torch.utils.data import DataLoader
 
+    from harness.processes import worker_init
+
+    collate = options.collate_fn or workload.collate
+    kwargs = options.dataloader_kwargs()
+    if options.num_workers > 0:
+        kwargs["worker_init_fn"] = worker_init
+    eval_batch = getattr(workload.params, "eval_batch_size", batch_size)
+    order = torch.Generator().manual_seed(seed)
+    shuffle: dict[str, Any] = {"shuffle": True}
+    if kwargs.get("persistent_workers"):
+        shuffle = {"sampler": PersistentOrderSampler(train_set, generator=order)}
+    train_loader = DataLoader(
+        train_set, batch_size=batch_size, generator=order, collate_fn=collate, **shuffle, **kwargs
+    )
+    val_loader = DataLoader(
+        val_set, batch_size=eval_batch, shuffle=False, generator=torch.Generator(), collate_fn=collate, **kwargs
+    )
+    return train_loader, val_loader
+
+
+def build_state(workload: Any, train_cfg: Any, seed: int, device: torch.device, run_dir: Path | None) -> TrainState:
+    """Seed, build model and data loaders, and wrap them in a fresh :class:`TrainState`."""
     seed_everything(seed)
     train_set, val_set = workload.datasets()
     model = workload.build_model().to(device)
-    order = torch.Generator().manual_seed(seed)  # shuffling draws only from its own generator
-    train_loader = DataLoader(
-        train_set, batch_size=train_cfg.batch_size, shuffle=True, generator=order, collate_fn=workload.collate
-    )
-    eval_batch = getattr(workload.params, "eval_batch_size", train_cfg.batch_size)
-    # its own generator too: iterating a DataLoader draws a base seed, which must not come
-    # from the global RNG (dropout's stream) or validation would change training
-    val_loader = DataLoader(
-        val_set, batch_size=eval_batch, shuffle=False, generator=torch.Generator(), collate_fn=workload.collate
-    )
+    options = LoaderOptions()
+    train_loader, val_loader = make_loaders(workload, train_set, val_set, train_cfg.batch_size, seed, options)
     batches = len(train_loader)
     hparams = Hparams(
         lr=train_cfg.lr,
@@ -73,7 +118,42 @@ def build_state(workload: Any, train_cfg: Any, seed: int, device: torch.device, 
         val_loader=val_loader,
         seed=seed,
         run_dir=run_dir,
+        loader_options=options,
     )
+
+
+def apply_loader_options(state: TrainState) -> None:
+    """Build both loaders again when a plugin changed ``state.loader_options`` in ``on_setup``.
+
+    The same datasets, batch sizes and freshly seeded generators as :func:`build_state`'s
+    (nothing has iterated them yet), so only *how* batches are loaded changes, and
+    ``hparams.batches_per_epoch`` still counts the training loader's batches. Loaders the
+    harness did not build (default options, or a caller's own) are left as they are.
+    """
+    if state.loader_options == LoaderOptions():
+        return
+    train, val = state.train_loader, state.val_loader
+    state.train_loader, state.val_loader = make_loaders(
+        state.workload, train.dataset, val.dataset, train.batch_size, state.seed, state.loader_options
+    )
+    if len(state.train_loader) != state.hparams.batches_per_epoch:  # cannot happen: same data and batch size
+        raise RuntimeError("rebuilding the training loader changed its number of batches")
+
+
+def shutdown_loaders(state: TrainState) -> None:
+    """Stop the persistent workers of both loaders now, and drop their iterators.
+
+    A DataLoader keeps the iterator of persistent workers on itself, alive across epochs;
+    an epoch's iterator without persistent workers stops its workers when it is dropped
+    (a finished epoch, a stop's ``break``; after an exception, the garbage collection in
+    :func:`harness.runner.release_run`). Safe on any state, any number of times.
+    """
+    for loader in (state.train_loader, state.val_loader):
+        iterator = getattr(loader, "_iterator", None)  # DataLoader keeps persistent workers' iterator here
+        if iterator is not None and hasattr(iterator, "_shutdown_workers"):
+            iterator._shutdown_workers()
+        if iterator is not None:
+            loader._iterator = None
 
 
 def weighted(weights: dict[str, float], name: str, term: torch.Tensor) -> torch.Tensor:
@@ -103,8 +183,10 @@ def train(state: TrainState, hook: Any) -> str:
     """
     model, hp = state.model, state.hparams
 
-    # ---- set-up: plugins adjust hyper-parameters, then build the training objects
+    # ---- set-up: plugins adjust hyper-parameters and loader options, then the loaders
+    #      (as the options now say) and the training objects are built
     hook.on_setup(state=state)
+    apply_loader_options(state)
     state.criterion = hook.make_criterion(state=state)
     state.optimizer = hook.make_optimizer(state=state)
     state.scheduler = hook.make_scheduler(state=state)

@@ -1,7 +1,9 @@
 """Running a scenario: one run per (variant, seed), each recorded and written on its own.
 
 A run never raises: a plugin exception ends it with status ``error`` (naming the plugin
-and hook, the traceback kept in the record), a non-finite loss with ``diverged``. Each
+and hook, the exception's type and the traceback kept in the record), a non-finite loss
+with ``diverged``; only Ctrl-C (``KeyboardInterrupt``) goes on up. Either way the run is
+shut down cleanly first (:func:`release_run`: no DataLoader worker left, CUDA cache emptied). Each
 finished run is written atomically to the results directory, so nothing finished is
 lost when a suite is interrupted.
 """
@@ -208,11 +210,49 @@ def read_result(results_dir: Path, key: RunKey) -> dict[str, Any] | None:
 
 
 def reusable_result(results_dir: Path, scenario: Scenario, key: RunKey) -> dict[str, Any] | None:
-    """The written result of ``key`` if it exists, parses and has this configuration's fingerprint."""
+    """The written result of ``key`` if it exists, parses and has this configuration's fingerprint,
+    and is not a ``transient`` error (the machine under the run failed, e.g. a lost Ray node:
+    such a run is run again)."""
     existing = read_result(results_dir, key)
     if existing is not None and existing.get("fingerprint") == run_fingerprint(scenario, key):
+        if existing.get("status") == "error" and (existing.get("error") or {}).get("transient"):
+            return None
         return existing
     return None
+
+
+def release_run(state: Any, children_before: frozenset[int] = frozenset()) -> None:
+    """The clean shutdown of a run, however it ended (the incident's ``try/finally``).
+
+    Stops the loaders' worker processes (:func:`harness.loop.shutdown_loaders`) and drops
+    the loaders; collects garbage, so an epoch's iterator that only an exception's frames
+    still held shuts its workers down too; ends any process the run started and left
+    behind (:func:`harness.processes.end_new_children`; ``children_before``: the pids that
+    were there before the run), which also closes every file those held; and on CUDA
+    empties the allocator's cache and resets its peak statistics, so the next run in this
+    process starts from a clean slate and measures its own peak.
+    """
+    import gc
+
+    from harness.loop import shutdown_loaders
+    from harness.processes import end_new_children
+
+    if state is not None:
+        shutdown_loaders(state)
+        state.train_loader = state.val_loader = None
+    gc.collect()
+    end_new_children(children_before)
+    release_cuda()
+
+
+def release_cuda() -> None:
+    """``torch.cuda.empty_cache()`` and ``reset_peak_memory_stats()`` where CUDA was used in
+    this process (a CPU-only run never initialises CUDA for it)."""
+    import torch
+
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        torch.cuda.empty_cache()
+        torch.cuda.reset_peak_memory_stats()
 
 
 def execute_run(
@@ -222,14 +262,25 @@ def execute_run(
     work_dir: Path,
     device: str | None = None,
     observers: tuple[Any, ...] = (),
+    decide: Any = None,
 ) -> dict[str, Any]:
-    """Train one (variant, seed) in this process and return its record (schema: README)."""
+    """Train one (variant, seed) in this process and return its record (schema: README).
+
+    ``decide``: a :class:`harness.decisions.GroupContext`: stop the run at the end of the
+    epoch where its group's verdict is decided (status ``decided``); None: train to the end."""
     import torch
 
     from harness.loop import build_state, resolve_device, train
     from harness.pluginmanager import PluginError, build_run_manager, discover_plugins
+    from harness.processes import child_pids
 
     variant = scenario.variants[key.variant]
+    monitor = None
+    if decide is not None:  # an observer like the progress bars: outside the trace, it only requests a stop
+        from harness.decisions import DecisionMonitor
+
+        monitor = DecisionMonitor(variant.expectations, torch_version(), decide)
+        observers = (*observers, monitor)
     cfg = variant.train
     if device:
         cfg = cfg.model_copy(update={"device": device})
@@ -241,6 +292,7 @@ def execute_run(
     started = time.perf_counter()
     state = None
     trace = None
+    children = child_pids()  # what runs before this run; whatever it starts ends with it
     try:
         pm, trace = build_run_manager(discover_plugins(scenario.plugin_modules), variant.plugins, observers=observers)
         state = build_state(_workload(scenario), cfg, key.seed, resolve_device(cfg.device), run_dir)
@@ -248,12 +300,19 @@ def execute_run(
     except PluginError as exc:
         record["error"] = {
             "message": str(exc),
+            "type": type(exc.original).__name__,
             "plugin": exc.plugin,
             "hook": exc.hook,
             "traceback": "".join(traceback.format_exception(exc.original)),
         }
     except Exception as exc:  # a workload or core failure: recorded, the suite goes on
-        record["error"] = {"message": f"{type(exc).__name__}: {exc}", "traceback": traceback.format_exc()}
+        record["error"] = {
+            "message": f"{type(exc).__name__}: {exc}",
+            "type": type(exc).__name__,
+            "traceback": traceback.format_exc(),
+        }
+    finally:  # however the run ended, Ctrl-C (KeyboardInterrupt) included
+        release_run(state, children)
     record["seconds"] = round(time.perf_counter() - started, 3)
     if trace is not None:
         record["trace"] = trace.as_dict()
@@ -276,6 +335,19 @@ def execute_run(
         record["expectations"].append(
             {"name": "status != diverged", "passed": False, "observed": "diverged", "implicit": True}
         )
+    return monitor.finish(record) if monitor is not None else record
+
+
+def skipped_record(scenario: Scenario, key: RunKey, reason: str) -> dict[str, Any]:
+    """The record of a run left out because its group's verdict was already decided
+    (:class:`harness.decisions.RunPlan`): status ``skipped``, every line open; never written
+    to the results directory (it is no result)."""
+    from harness.decisions import decide_run, decision_entries
+
+    record = base_record(scenario, key)
+    record.update(status="skipped", skipped={"reason": reason})
+    expectations = scenario.variants[key.variant].expectations
+    record["expectations"] = decision_entries(decide_run(expectations, record, torch_version=torch_version()), expectations)
     return record
 
 
@@ -299,8 +371,17 @@ def run_suite(
     executor: str = "local",
     address: str | None = None,
     start_method: str | None = None,
+    decide: bool = False,
+    rule: Any = None,
 ) -> list[dict[str, Any]]:
     """Run every key, ``jobs`` at once; records in ``keys`` order.
+
+    ``decide``: decide early (:mod:`harness.decisions`): a run stops at the end of the epoch
+    where its variant's verdict is decided (status ``decided``), a variant's remaining seeds
+    are skipped once its verdict is (status ``skipped``, never written), and the first seed
+    of every variant starts before any second seed. ``rule``: the verdict of a variant is
+    this :class:`~harness.expectations.PassRate` of runs passing every line (an ablation
+    arm's ``--pass-rate``); None: each line at its own pass rate.
 
     ``executor="local"``: each run in a worker process on this machine (``jobs`` None: one
     per core); ``executor="ray"``: each run as a Ray task on the cluster at ``address``
@@ -319,7 +400,8 @@ def run_suite(
         for key, record in zip(keys, failed):
             progress(key, "done", record)
         return failed
-    common: dict[str, Any] = {"timeout": timeout, "device": device, "resume": resume, "progress": progress}
+    plan = suite_plan(scenario, keys, Path(results_dir), resume=resume, decide=decide, rule=rule)
+    common: dict[str, Any] = {"timeout": timeout, "device": device, "resume": resume, "progress": progress, "plan": plan}
     if executor == "ray":
         from harness.ray_executor import execute_ray
 
@@ -334,6 +416,26 @@ def run_suite(
         raise ValueError(f"unknown executor {executor!r}: local or ray")
     done = dict(runs)
     return [done[key] for key in keys]
+
+
+def suite_plan(
+    scenario: Scenario, keys: list[RunKey], results_dir: Path, *, resume: bool = False, decide: bool = False, rule: Any = None
+) -> Any:
+    """The :class:`harness.decisions.RunPlan` of a suite: which run starts next, which are reused
+    (``resume``: a written result with this configuration's fingerprint) or skipped (``decide``)."""
+    from harness.decisions import RunPlan
+
+    version = torch_version() if decide else ""
+    return RunPlan(
+        keys,
+        decide=decide,
+        rule=rule,
+        lookup=(lambda key: reusable_result(results_dir, scenario, key)) if resume else None,
+        divergence_open={
+            name: not expects_divergence(variant.expectations, version) for name, variant in scenario.variants.items()
+        } if decide else None,
+        skipped_record=lambda key, reason: skipped_record(scenario, key, reason),
+    )
 
 
 def suite_report(scenario: Scenario, records: list[dict[str, Any]]) -> dict[str, Any]:

@@ -5,15 +5,16 @@ Plugins read what they need from it and change only what their hook documents
 requests go through its methods so the loop, not a monitor, decides what happens next.
 Plugins never pass values to each other through the state's fields ad hoc: every
 channel is a typed field documented here (``hparams.loss_weights``,
-``last_checkpoint``, ``outcomes``) or a hook's arguments and result. A plugin keeps
+``loader_options``, ``last_checkpoint``, ``outcomes``) or a hook's arguments and result. A plugin keeps
 its own bookkeeping on its instance (one instance per run).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 if TYPE_CHECKING:
     import torch
@@ -43,6 +44,50 @@ class Hparams:
     @property
     def optimizer_steps_per_epoch(self) -> int:
         return -(-self.batches_per_epoch // self.accumulation_steps)
+
+
+StartMethod = Literal["fork", "spawn", "forkserver"]
+
+
+@dataclass
+class LoaderOptions:
+    """How the loop's two DataLoaders (training and validation) load their batches.
+
+    ``state.loader_options`` starts as these defaults (single-process loading, no pinning:
+    what the loop always did). A plugin may change it in ``on_setup``; right after
+    ``on_setup`` the loop builds both loaders again from it (:func:`harness.loop.apply_loader_options`),
+    with the same datasets, batch sizes and seeded shuffle generator, so
+    ``hparams.batches_per_epoch`` stays right and a run with workers sees the same batches
+    in the same order as one without. What gets loaded (batch size, shuffling) is not
+    here: the scenario's ``train`` decides it.
+    """
+
+    #: worker processes per loader (0: load in the training process)
+    num_workers: int = 0
+    #: copy each batch into page-locked memory (useful only when training on CUDA)
+    pin_memory: bool = False
+    #: keep each loader's workers alive across epochs (else they start again every epoch)
+    persistent_workers: bool = False
+    #: batches each worker loads ahead (None: PyTorch's default, 2)
+    prefetch_factor: int | None = None
+    #: how workers start: ``fork`` (Linux's default), ``spawn`` (the only one on Windows,
+    #: the default on macOS: each worker imports afresh and receives the dataset and the
+    #: collate function by pickling) or ``forkserver``; None: the interpreter's default
+    multiprocessing_context: StartMethod | None = None
+    #: the collate function both loaders use; None: the workload's ``collate``
+    collate_fn: Callable[[list[Any]], Any] | None = None
+
+    def dataloader_kwargs(self) -> dict[str, Any]:
+        """The ``DataLoader`` keyword arguments these options stand for. With no workers the
+        worker-only options are left out (DataLoader refuses them with ``num_workers=0``)."""
+        kwargs: dict[str, Any] = {"num_workers": self.num_workers, "pin_memory": self.pin_memory}
+        if self.num_workers > 0:
+            kwargs["persistent_workers"] = self.persistent_workers
+            if self.prefetch_factor is not None:
+                kwargs["prefetch_factor"] = self.prefetch_factor
+            if self.multiprocessing_context is not None:
+                kwargs["multiprocessing_context"] = self.multiprocessing_context
+        return kwargs
 
 
 def total_optimizer_steps(batches_per_epoch: int, accumulation_steps: int, epochs: int) -> int:
@@ -99,6 +144,9 @@ class TrainState:
     diverged_at_step: int | None = None
     outcomes: dict[str, Any] = field(default_factory=dict)  # extra asserted outcomes (in the run record)
     last_checkpoint: SavedCheckpoint | None = None  # the latest checkpoint ``save_checkpoint`` wrote
+    #: how the loaders load (workers, pinning, start method); plugins change it in
+    #: ``on_setup``, and the loop rebuilds both loaders from it right after
+    loader_options: LoaderOptions = field(default_factory=LoaderOptions)
 
     def add_finding(
         self, kind: str, plugin: str, message: str, *, step: int | None = None, value: float | None = None
