@@ -1,10 +1,17 @@
 """Report renderers (imported as ``harness.reports.*``).
 
 ``terminal`` is always printed. The file renderers are plugins of one kind: a module
-with ``FLAG`` (the command-line option), ``HELP`` and ``write(path, payload)``, listed in
+with ``FLAG`` (the command-line option), ``HELP`` and ``write(target, payload)``, listed in
 :data:`FILE_REPORTS`; ``harness run``, ``harness ablate`` and ``harness report`` get one
 option per entry and write each report asked for. ``payload`` is a suite report (see the
 README's "JSON report") or ``{"reports": [...]}`` as written by ``pytest --harness-json``.
+
+Optional, with these defaults: ``TARGET`` what the option names (``"file"``: a file path;
+``"dir"``: a directory; ``"uri"``: a string passed on as given, e.g. an MLflow tracking
+URI), ``METAVAR`` (``PATH``, ``DIR``, ``URI``) and ``missing()``, a message when a package
+the report needs is not installed (the option is then refused before any training). A
+module imports its heavy libraries inside ``write``, never at import: every command's
+``--help`` imports every renderer.
 """
 
 from __future__ import annotations
@@ -19,11 +26,30 @@ FILE_REPORTS: dict[str, str] = {
     "json": "harness.reports.json_report",
     "junit": "harness.reports.junit",
     "html": "harness.reports.html",
+    "tensorboard": "harness.reports.tensorboard",
+    "mlflow": "harness.reports.mlflow_report",
 }
+
+#: what a report's option names, by ``TARGET``, and its default metavar
+TARGETS: dict[str, str] = {"file": "PATH", "dir": "DIR", "uri": "URI"}
 
 
 def renderer(name: str) -> ModuleType:
     return importlib.import_module(FILE_REPORTS[name])
+
+
+def target_kind(module: ModuleType) -> str:
+    """``file``, ``dir`` or ``uri``: what the renderer's option names (its ``TARGET``)."""
+    kind = getattr(module, "TARGET", "file")
+    if kind not in TARGETS:
+        raise ValueError(f"{module.__name__}.TARGET = {kind!r}: expected one of {', '.join(TARGETS)}")
+    return kind
+
+
+def missing_requirement(module: ModuleType) -> str | None:
+    """What the renderer needs but is not installed (its ``missing()``), else None."""
+    check = getattr(module, "missing", None)
+    return check() if callable(check) else None
 
 
 #: words that read as acronyms in a metric's label (``auc`` -> ``AUC``); a letter and digits
@@ -51,6 +77,64 @@ def reports_of(payload: dict[str, Any]) -> list[dict[str, Any]]:
     return payload["reports"] if isinstance(payload.get("reports"), list) else [payload]
 
 
+#: entries of a history epoch that place it (the x axis), not metrics
+EPOCH_AXIS = frozenset({"epoch", "steps"})
+
+
+def _number(value: Any) -> float | None:
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+
+def epoch_series(record: dict[str, Any]) -> dict[str, list[tuple[int, float]]]:
+    """Each numeric per-epoch metric of a run record: ``{name: [(epoch, value), ...]}`` in
+    epoch order (``f1``, ``loss``, ``lr``, ... whatever the workload and loop recorded)."""
+    series: dict[str, list[tuple[int, float]]] = {}
+    for index, epoch in enumerate(record.get("history") or []):
+        at = int(epoch.get("epoch", index + 1))
+        for name, value in epoch.items():
+            number = _number(value)
+            if name not in EPOCH_AXIS and number is not None:
+                series.setdefault(name, []).append((at, number))
+    return series
+
+
+def step_series(record: dict[str, Any]) -> dict[str, list[tuple[int, float]]]:
+    """Per optimizer step (1-based): ``lr`` from ``lr_per_step``, and ``loss`` when the record
+    has a ``loss_per_step`` list."""
+    series = {}
+    for name, field in (("lr", "lr_per_step"), ("loss", "loss_per_step")):
+        values = [(i + 1, _number(v)) for i, v in enumerate(record.get(field) or [])]
+        points = [(step, v) for step, v in values if v is not None]
+        if points:
+            series[name] = points
+    return series
+
+
+def run_slug(record: dict[str, Any]) -> str:
+    """``<variant>-seed<S>``, the run's name in result files and in the TensorBoard/MLflow reports."""
+    return f"{record['variant']}-seed{record['seed']}"
+
+
+def findings_text(record: dict[str, Any]) -> str:
+    """The run's findings as a Markdown list (``no findings`` when there are none)."""
+    lines = []
+    for f in record.get("findings") or []:
+        where = f"epoch {f.get('epoch')}" + (f", step {f['step']}" if f.get("step") is not None else "")
+        value = f" (value {f['value']:.4g})" if isinstance(f.get("value"), (int, float)) else ""
+        lines.append(f"- **{f.get('kind')}** ({f.get('plugin')}, {where}): {f.get('message', '')}{value}")
+    return "\n".join(lines) or "no findings"
+
+
+def expectations_text(record: dict[str, Any]) -> str:
+    """The run's status and expectations as a Markdown list (passed / failed / n/a, observed)."""
+    error = (record.get("error") or {}).get("message")
+    lines = [f"status **{record.get('status')}**" + (f": {error}" if error else "")]
+    for e in record.get("expectations") or []:
+        verdict = {True: "passed", False: "FAILED", None: "n/a"}.get(e.get("passed"), str(e.get("passed")))
+        lines.append(f"- {verdict}: `{e.get('name')}` (observed {e.get('observed')})")
+    return "\n".join(lines)
+
+
 class ReportWriteError(OSError):
     """Some reports could not be written; ``messages``: one line per report, naming its flag,
     its path and the OS error. The other reports were written."""
@@ -60,23 +144,25 @@ class ReportWriteError(OSError):
         self.messages = messages
 
 
-def write_reports(payload: dict[str, Any], paths: dict[str, Path | None]) -> list[Path]:
-    """Write every report whose path is given; returns the paths written. Each is written
+def write_reports(payload: dict[str, Any], paths: dict[str, Path | str | None]) -> list[Path | str]:
+    """Write every report whose path (or URI) is given; returns those written. Each is written
     atomically (a failed write keeps the previous file); when some fail (a full disk, no
-    permission, a directory at the path) the others are still written, then
-    :class:`ReportWriteError` names each failure."""
+    permission, a directory at the path, an unreachable tracking server) the others are still
+    written, then :class:`ReportWriteError` names each failure."""
     from harness.runner import os_error_text
 
-    written, failures = [], []
+    written: list[Path | str] = []
+    failures = []
     for name, path in paths.items():
         if path is not None:
             module = renderer(name)
+            target = str(path) if target_kind(module) == "uri" else Path(path)
             try:
-                module.write(Path(path), payload)
+                module.write(target, payload)
             except OSError as exc:
                 failures.append(f"cannot write the {module.FLAG} report {path}: {os_error_text(exc)}")
                 continue
-            written.append(Path(path))
+            written.append(target)
     if failures:
         raise ReportWriteError(failures)
     return written

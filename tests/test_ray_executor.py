@@ -14,8 +14,8 @@ import pytest
 from click.testing import CliRunner
 
 from harness.cli import main
-from harness.ray_executor import task_resources, wants_gpu
-from harness.runner import RunKey
+from harness.ray_executor import RETRIES_ENV, retries_from_env, task_failure, task_resources, wants_gpu
+from harness.runner import RunKey, base_record, reusable_result, save_result
 from harness.scenario import load_scenario
 
 TINY = """\
@@ -37,8 +37,8 @@ variants:
       - final.f1 >= 1.5
 """
 
-#: what may differ between two executions of the same run
-VOLATILE = {"seconds"}
+#: what may differ between two executions of the same run (``node``: Ray's only)
+VOLATILE = {"seconds", "node"}
 
 
 @pytest.fixture()
@@ -49,8 +49,11 @@ def tiny(tmp_path: Path) -> Path:
 
 
 def run_cli(*args: str) -> tuple[int, str]:
+    import traceback
+
     result = CliRunner().invoke(main, list(args))
-    return result.exit_code, result.output
+    crashed = result.exc_info is not None and not isinstance(result.exception, SystemExit)
+    return result.exit_code, result.output + ("".join(traceback.format_exception(*result.exc_info)) if crashed else "")
 
 
 def stable(run: dict) -> dict:
@@ -69,6 +72,7 @@ def test_ray_executor_gives_the_local_executors_records(tiny: Path, tmp_path: Pa
     assert not ray.is_initialized()  # the local instance the executor started is shut down
     # the `clipped` variant's impossible expectation fails under both executors: exit 1
     assert (code_local, code_ray) == (1, 1), out_local + out_ray
+    assert (tmp_path / "ray.json").exists(), out_ray  # written, else the traceback of what crashed
     local = json.loads((tmp_path / "local.json").read_text())
     remote = json.loads((tmp_path / "ray.json").read_text())
     assert [(r["variant"], r["seed"]) for r in remote["runs"]] == [
@@ -76,6 +80,7 @@ def test_ray_executor_gives_the_local_executors_records(tiny: Path, tmp_path: Pa
     ]
     for a, b in zip(local["runs"], remote["runs"]):
         assert a["status"] == "ok" and len(a["history"]) == 2 and a["steps"] == 6
+        assert "node" not in a and b["node"]["attempts"] == 1 and b["node"]["id"]  # where Ray ran it
         assert stable(a) == stable(b)  # histories, findings, traces, LR per step: identical
     assert local["passed"] is False and remote["passed"] is False
     # streamed into the same results layout, one file per run
@@ -103,3 +108,53 @@ def test_threads_set_the_tasks_cpus(tmp_path: Path) -> None:
 def test_address_without_ray_executor_is_bad_input(tiny: Path) -> None:
     code, out = run_cli("run", str(tiny), "--address", "auto")
     assert code == 2 and "--address needs --executor ray" in out
+
+
+NODE_DIED = (
+    "Task failed because the node it was running on is dead or unavailable. Node IP: 10.0.0.7, "
+    "node ID: b0d1353361cfe40fe656235f2a6e9dec62f1ceeae600f30d8cf02ddd. This can happen if the node was preempted."
+)
+
+
+def test_a_lost_node_is_a_transient_error_naming_the_node() -> None:
+    rx = pytest.importorskip("ray.exceptions")
+    node = {"id": "8c1f00aa00bb00cc00dd", "ip": "10.0.0.3", "host": "worker-2"}
+    error = task_failure(rx.NodeDiedError(NODE_DIED), node, attempts=3, retries=2)
+    assert error["transient"] is True and error["node"] == node and error["type"] == "NodeDiedError"
+    assert error["message"].startswith("lost node 8c1f00aa00bb00cc00dd (10.0.0.3, worker-2) under this run")
+    assert "attempt 3 of 3" in error["message"] and "--resume" in error["message"]
+    # no start event seen: the node is read from Ray's own message
+    error = task_failure(rx.NodeDiedError(NODE_DIED), None, attempts=0, retries=0)
+    assert error["node"] == {"id": "b0d1353361cfe40fe656235f2a6e9dec62f1ceeae600f30d8cf02ddd", "ip": "10.0.0.7"}
+    assert "before it started" in error["message"]
+    assert task_failure(rx.WorkerCrashedError(), node, 1, 0)["transient"] is True
+    # a task that raised is the run's own failure: not transient, resume keeps it
+    error = task_failure(ValueError("bad pickle"), node, 1, 2)
+    assert "transient" not in error and error["message"] == (
+        "Ray task failed on node 8c1f00aa00bb00cc00dd (10.0.0.3, worker-2): ValueError: bad pickle"
+    )
+
+
+def test_resume_reruns_a_transient_error_and_keeps_other_results(tiny: Path, tmp_path: Path) -> None:
+    scenario = load_scenario(tiny)
+    lost, failed, done = RunKey("plain", 0), RunKey("plain", 1), RunKey("clipped", 0)
+    for key, status, error in (
+        (lost, "error", {"message": "lost node ...", "transient": True}),
+        (failed, "error", {"message": "RuntimeError: boom"}),
+        (done, "ok", None),
+    ):
+        record = base_record(scenario, key) | {"status": status, **({"error": error} if error else {})}
+        save_result(tmp_path, key, record)
+    assert reusable_result(tmp_path, scenario, lost) is None
+    assert reusable_result(tmp_path, scenario, failed)["status"] == "error"  # the run's own error is a result
+    assert reusable_result(tmp_path, scenario, done)["status"] == "ok"
+
+
+def test_retries_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(RETRIES_ENV, raising=False)
+    assert retries_from_env() == 2
+    monkeypatch.setenv(RETRIES_ENV, "0")
+    assert retries_from_env() == 0
+    monkeypatch.setenv(RETRIES_ENV, "-1")
+    with pytest.raises(ValueError, match="HARNESS_RAY_RETRIES"):
+        retries_from_env()
