@@ -2,6 +2,7 @@
 
     .venv/bin/python benchmarks/run_all.py            # startup, parity, parallel, collapse_stop
     .venv/bin/python benchmarks/run_all.py parity     # only the named ones
+    .venv/bin/python benchmarks/run_all.py ablation   # the long one (an hour on 2 cores), only when named
 
 Timings depend on what else runs on the machine: every benchmark prints the load
 average next to its numbers.
@@ -15,11 +16,12 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-BENCHMARKS = ("startup", "parity", "parallel", "collapse_stop")
+BENCHMARKS = ("startup", "parity", "parallel", "collapse_stop", "ablation")
+DEFAULT = ("startup", "parity", "parallel", "collapse_stop")  # ablation trains two full ablations: only when named
 
 
 def main(argv: list[str] | None = None) -> int:
-    names = (argv if argv is not None else sys.argv[1:]) or list(BENCHMARKS)
+    names = (argv if argv is not None else sys.argv[1:]) or list(DEFAULT)
     unknown = [n for n in names if n not in BENCHMARKS]
     if unknown:
         print(f"unknown benchmark(s) {unknown}; choose from {list(BENCHMARKS)}", file=sys.stderr)

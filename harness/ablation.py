@@ -215,20 +215,51 @@ def is_cured(seed_passed: list[bool], rule: PassRate | None, variant_passed: boo
 
 @dataclass
 class ArmOutcome:
+    """An arm over its seeds: ``passed_runs`` of the ``runs`` that trained pass every target
+    expectation; with early decisions, ``decided`` of those stopped when the arm's verdict was
+    decided (their open lines neither pass nor fail) and ``skipped`` seeds never ran."""
+
     passed_runs: int
     runs: int
     cured: bool
+    decided: int = 0
+    skipped: int = 0
+    failed_runs: int | None = None  # runs known to fail (default: every run that did not pass)
 
     @property
     def seeds_disagree(self) -> bool:
-        return 0 < self.passed_runs < self.runs
+        failed = self.runs - self.passed_runs if self.failed_runs is None else self.failed_runs
+        return self.passed_runs > 0 and failed > 0
 
     def as_dict(self) -> dict[str, Any]:
-        return {"passed_runs": self.passed_runs, "runs": self.runs, "cured": self.cured, "seeds_disagree": self.seeds_disagree}
+        out = {"passed_runs": self.passed_runs, "runs": self.runs, "cured": self.cured, "seeds_disagree": self.seeds_disagree}
+        if self.decided or self.skipped:
+            out.update(decided=self.decided, skipped=self.skipped)
+        return out
 
 
 def outcome(seed_passed: list[bool], rule: PassRate | None = None, variant_passed: bool | None = None) -> ArmOutcome:
     return ArmOutcome(sum(seed_passed), len(seed_passed), is_cured(seed_passed, rule, variant_passed))
+
+
+def arm_outcome(records: list[dict[str, Any]], rule: PassRate | None = None, variant_passed: bool | None = None) -> ArmOutcome:
+    """:func:`outcome` of an arm's records, which may include runs stopped when the arm was
+    decided and skipped ones (:mod:`harness.decisions`). With ``rule`` the verdict is what it
+    is whatever the skipped seeds and open lines would have been (it was decided, or every
+    run finished: then it is exactly :func:`is_cured`); without, ``variant_passed``."""
+    from harness.decisions import group_verdict, run_verdict
+
+    ran = [r for r in records if r.get("status") != "skipped"]
+    verdicts = [run_verdict(r) for r in ran]
+    cured = is_cured([v is True for v in verdicts], rule, variant_passed)
+    if rule is not None and (len(ran) < len(records) or None in verdicts):
+        decided, _ = group_verdict(records, rule=rule)
+        cured = decided if decided is not None else cured
+    return ArmOutcome(
+        verdicts.count(True), len(ran), cured,
+        decided=sum(r.get("status") == "decided" for r in ran), skipped=len(records) - len(ran),
+        failed_runs=verdicts.count(False),
+    )
 
 
 def acted_in(trace: Mapping[str, Mapping[str, int]], plugin: str) -> bool:
@@ -237,8 +268,9 @@ def acted_in(trace: Mapping[str, Mapping[str, int]], plugin: str) -> bool:
 
 
 def arm_acted(arm: Arm, records: list[dict[str, Any]]) -> dict[str, dict[str, int]]:
-    """Per plugin the arm switches on: ``{"acted_runs": k, "runs": n}`` over the arm's runs."""
-    runs = [r for r in records if r.get("variant") == arm.name]
+    """Per plugin the arm switches on: ``{"acted_runs": k, "runs": n}`` over the arm's runs
+    (those that trained: a skipped seed has no trace)."""
+    runs = [r for r in records if r.get("variant") == arm.name and r.get("status") != "skipped"]
     return {
         plugin: {"acted_runs": sum(acted_in(r.get("trace") or {}, plugin) for r in runs), "runs": len(runs)}
         for plugin in arm.switched_on
@@ -295,6 +327,20 @@ def verdicts(
         "fixes": rows,
         "warnings": warnings,
     }
+
+
+def judge_arms(
+    arms: list[Arm], records: list[dict[str, Any]], summaries: Mapping[str, Mapping[str, Any]], rule: PassRate | None = None
+) -> tuple[dict[str, Any], dict[str, dict[str, dict[str, int]]]]:
+    """The fix table of an ablation's run records (:func:`verdicts` of every arm's
+    :func:`arm_outcome` and :func:`arm_acted`) and the ``acted`` counts; ``summaries``: the
+    per-variant summaries of :func:`harness.verdicts.summarize_variants` (their ``passed``)."""
+    outcomes = {
+        arm.name: arm_outcome([r for r in records if r["variant"] == arm.name], rule, summaries[arm.name]["passed"])
+        for arm in arms
+    }
+    acted = {arm.name: arm_acted(arm, records) for arm in arms}  # does each arm's trace show its fix acting?
+    return verdicts(arms, outcomes, acted), acted
 
 
 def settings_of(variant: Any) -> Settings:

@@ -3,7 +3,8 @@
 A variant ran with N seeds. Each expectation line holds on some of them; its
 ``pass_rate`` (``{expect: LINE, pass_rate: ">= 0.8"}`` in the scenario, recorded in each
 run's expectation entry) says which share of the seeds is enough, and without one every
-seed must pass. A run that errored or timed out counts as failing every expectation.
+seed must pass. A run that errored or timed out counts as failing every expectation,
+unless one of its lines expects that status (``status == error``, a replayed crash).
 A variant passes when each of its expectations meets its pass rate (a variant with no
 expectations passes when no run errored); with no ``pass_rate`` anywhere this is exactly
 "every run passed". A variant is *flaky* when some seeds pass every expectation and
@@ -16,17 +17,29 @@ import math
 import statistics
 from typing import Any
 
+from harness.decisions import rate_decision
 from harness.expectations import ALL_SEEDS, PassRate, parse_pass_rate
 from harness.metrics import metric_matches
 
 FAILED_STATUSES = ("error", "timeout")
 
 
+def run_failed(record: dict[str, Any]) -> bool:
+    """Whether a run failed whatever its expectations say: it ended in a failed status
+    (``error``, ``timeout``) that no line of it expects (``status == error``: a scenario that
+    replays a crash; :func:`harness.expectations.expects_failure`)."""
+    from harness.expectations import expects_failure
+
+    return record.get("status") in FAILED_STATUSES and not expects_failure(record)
+
+
 def run_ok(record: dict[str, Any]) -> bool:
     """A run passes when it did not fail and every applicable expectation holds."""
-    if record.get("status") in FAILED_STATUSES:
+    if run_failed(record):
         return False
-    return all(e.get("passed") is not False for e in record.get("expectations", []))
+    if record.get("status") in ("skipped", "running"):  # early decisions: never run, or still training
+        return False
+    return all(e.get("passed") is not False and not e.get("open") for e in record.get("expectations", []))
 
 
 #: what the training loop records in every epoch besides the workload's own metrics
@@ -120,7 +133,12 @@ def _rate_of(entry: dict[str, Any]) -> PassRate | None:
 
 
 def expectation_rates(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Per expectation line (in order): passes, applicable runs, the rule and whether it holds."""
+    """Per expectation line (in order): passes, applicable runs, the rule and whether it holds.
+
+    Early decisions (:mod:`harness.decisions`): a line left open by a run that stopped when
+    its verdict was decided, and every line of a skipped run, is ``unknown``; ``ok`` is then
+    what the rule gives whatever those turn out to be (``decided``), and only when that is
+    not settled (a report merged by hand) the rule over the known runs alone."""
     rows: list[dict[str, Any]] = []
     names: list[str] = []
     for record in records:
@@ -128,19 +146,22 @@ def expectation_rates(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
             if entry["name"] not in names:
                 names.append(entry["name"])
     for name in names:
-        passed = applicable = 0
+        passed = applicable = unknown = 0
         rule: PassRate | None = None
         for record in records:
             entry = next((e for e in record.get("expectations", []) if e["name"] == name), None)
             if entry is not None and rule is None:
                 rule = _rate_of(entry)
-            failed_run = record.get("status") in FAILED_STATUSES
+            failed_run = run_failed(record)
             if failed_run:
                 applicable += 1  # a failed run fails every expectation, applicable or not
+            elif record.get("status") == "skipped" or (entry is not None and entry.get("open")):
+                unknown += 1
             elif entry is not None and entry.get("passed") is not None:
                 applicable += 1
                 passed += bool(entry["passed"])
         effective = rule or ALL_SEEDS
+        decided = rate_decision(effective, passed, applicable, unknown)
         rows.append(
             {
                 "name": name,
@@ -148,31 +169,45 @@ def expectation_rates(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 "passed": passed,
                 "applicable": applicable,
                 "rate": passed / applicable if applicable else None,
-                "ok": effective.holds(passed, applicable),
+                "ok": decided if decided is not None else effective.holds(passed, applicable),
             }
         )
+        if unknown:  # early decisions only: lines not judged on some runs
+            rows[-1].update(unknown=unknown, decided=decided is not None)
     return rows
 
 
 def summarize_variant(records: list[dict[str, Any]], metrics: list[str] | None = None) -> dict[str, Any]:
-    """The seed statistics and verdict of one variant's runs (all the same variant)."""
+    """The seed statistics and verdict of one variant's runs (all the same variant).
+
+    With early decisions (:mod:`harness.decisions`) ``runs`` counts the runs that trained
+    (``skipped`` those left out, ``decided`` those stopped when the verdict was decided);
+    ``metrics`` are over the runs that trained to their end (a decided run's last values are
+    not final ones)."""
+    from harness.decisions import run_verdict
+
     metrics = metrics if metrics is not None else key_metrics(records)
-    ok = [run_ok(r) for r in records]
+    ran = [r for r in records if r.get("status") != "skipped"]
+    ok = [run_ok(r) for r in ran]
+    failed_runs = sum(run_verdict(r) is False for r in ran)
     rates = expectation_rates(records)
-    errored = sum(r.get("status") in FAILED_STATUSES for r in records)
+    errored = sum(run_failed(r) for r in records)
     passed = all(row["ok"] for row in rates) if rates else errored == 0
     plugin_sets = {repr(sorted(r.get("plugins", {}).items())) for r in records}
+    finished = [r for r in ran if r.get("status") != "decided"]
     return {
         "seeds": [r.get("seed") for r in records],
-        "runs": len(records),
+        "runs": len(ran),
         "passed_runs": sum(ok),
         "passed": passed,
-        "flaky": 0 < sum(ok) < len(records),
+        "flaky": sum(ok) > 0 and failed_runs > 0,
         "uses_pass_rate": any(row["pass_rate"] for row in rates),
         "statuses": [r.get("status") for r in records],
         "plugins": records[0].get("plugins", {}) if len(plugin_sets) == 1 and records else None,
-        "metrics": {m: mean_std([final_value(r, m) for r in records]) for m in metrics},
+        "metrics": {m: mean_std([final_value(r, m) for r in finished]) for m in metrics},
         "expectations": rates,
+        "decided": sum(r.get("status") == "decided" for r in ran),
+        "skipped": len(records) - len(ran),
     }
 
 

@@ -293,7 +293,7 @@ def summary_table(report: dict[str, Any], summaries: dict[str, dict[str, Any]]) 
         cells = "".join(f"<td class='num'>{_mean_std(metric_stat(s, vruns, m))}</td>" for m in metrics)
         rows.append(
             f"<tr><td><a href='#v-{esc(name)}'>{esc(name)}</a></td><td>{esc(s.get('description') or '')}</td>"
-            f"<td class='num'>{s['passed_runs']}/{s['runs']}</td>{cells}<td>{_verdict_cell(s)}</td></tr>"
+            f"<td class='num'>{s['passed_runs']}/{s['runs']}{_skipped(s)}</td>{cells}<td>{_verdict_cell(s)}</td></tr>"
         )
     return (
         f"<table><tr><th>variant</th><th>description</th><th>runs passed</th>{head}<th>verdict</th></tr>"
@@ -301,12 +301,17 @@ def summary_table(report: dict[str, Any], summaries: dict[str, dict[str, Any]]) 
     )
 
 
+def _skipped(counts: dict[str, Any]) -> str:
+    """`` (2 skipped)`` when early decisions left seeds out (:mod:`harness.decisions`)."""
+    return f" ({counts['skipped']} skipped)" if counts.get("skipped") else ""
+
+
 def ablation_section(ablation: dict[str, Any]) -> str:
     def yes(value: bool | None) -> str:
         return "<span class='na'>n/a</span>" if value is None else ("<span class='pass'>YES</span>" if value else "no")
 
     def arm(a: dict[str, Any]) -> str:
-        text = f"{a['passed_runs']}/{a['runs']}"
+        text = f"{a['passed_runs']}/{a['runs']}{_skipped(a)}"
         flag = "<span class='flaky'>seeds disagree</span>" if a.get("seeds_disagree") else ""
         return f"<a href='#v-{esc(a['variant'])}'>{text}</a>{flag}"
 
@@ -345,7 +350,7 @@ def variant_section(
     report: dict[str, Any], name: str, summary: dict[str, Any], kinds: dict[str, str], *, open_plugins: bool = False
 ) -> str:
     runs = [r for r in report["runs"] if r["variant"] == name]
-    parts = [f"<h3 id='v-{esc(name)}'>{esc(name)} — {_verdict_cell(summary)} {summary['passed_runs']}/{summary['runs']} seeds</h3>"]
+    parts = [f"<h3 id='v-{esc(name)}'>{esc(name)} — {_verdict_cell(summary)} {summary['passed_runs']}/{summary['runs']} seeds{_skipped(summary)}</h3>"]
     if summary.get("description"):
         parts.append(f"<p class='desc'>{esc(summary['description'])}</p>")
     plugin_runs = [runs[0]] if summary.get("plugins") is not None and runs else runs
@@ -412,6 +417,8 @@ def variant_section(
         status = run["status"] + (f" at step {run['diverged_at_step']}" if run.get("diverged_at_step") else "")
         if run.get("stop_reason"):
             status += f" ({run['stop_reason']})"
+        if run.get("skipped"):  # early decisions: never run
+            status += f" ({run['skipped'].get('reason', '')})"
         if run.get("error"):
             status += f": {run['error']['message']}"
         cells = "".join(f"<td class='num'>{fmt(last.get(m))}</td>" for m in metrics)
@@ -451,6 +458,10 @@ def scenario_section(report: dict[str, Any]) -> str:
     ]
     if report.get("ablation"):
         parts.append(ablation_section(report["ablation"]))
+    if report.get("doctor"):
+        from harness.reports.doctor import html_section
+
+        parts.append(html_section(report["doctor"]))
     parts.append("<h2>Curves</h2>")
     parts.append(curves_grid(report, list(summaries)))
     parts.append("<h2>Runs</h2>")

@@ -2,7 +2,7 @@
 
 Layout (one ``<testsuite>`` per scenario inside ``<testsuites>``)::
 
-    classname "SCENARIO.VARIANT.seedS", name "run"                    status error/timeout -> <error>
+    classname "SCENARIO.VARIANT.seedS", name "run"                    status error/timeout -> <error>, skipped -> <skipped>
     classname "SCENARIO.VARIANT.seedS", name "EXPECTATION"            false -> <failure>, n/a -> <skipped>
     classname "SCENARIO.VARIANT",       name "EXPECTATION [pass rate >= 0.8]"   only for lines with a pass_rate
 
@@ -33,7 +33,7 @@ def _case(suite: ET.Element, classname: str, name: str, seconds: float = 0.0) ->
 
 
 def suite_element(report: dict[str, Any]) -> ET.Element:
-    from harness.verdicts import FAILED_STATUSES, summarize_variants
+    from harness.verdicts import run_failed, summarize_variants
 
     scenario = report["scenario"]["name"]
     suite = ET.Element("testsuite", name=scenario)
@@ -44,15 +44,19 @@ def suite_element(report: dict[str, Any]) -> ET.Element:
     for run in report["runs"]:
         classname = f"{scenario}.{run['variant']}.seed{run['seed']}"
         case = _case(suite, classname, "run", float(run.get("seconds") or 0.0))
-        failed_run = run["status"] in FAILED_STATUSES
+        failed_run = run_failed(run)  # an error a line expects (status == error) is judged like any run
         if failed_run:
             message = (run.get("error") or {}).get("message", run["status"])
             error = ET.SubElement(case, "error", message=message, type=run["status"])
             error.text = (run.get("error") or {}).get("traceback") or message
+        elif run["status"] == "skipped":  # early decisions: the variant's verdict was decided without it
+            ET.SubElement(case, "skipped", message=f"not run: {(run.get('skipped') or {}).get('reason', 'skipped')}")
         for entry in run["expectations"]:
             case = _case(suite, classname, entry["name"])
             if failed_run:
                 ET.SubElement(case, "skipped", message=f"not evaluated: the run ended with status {run['status']}")
+            elif entry.get("open"):  # a run stopped when its verdict was decided, or skipped
+                ET.SubElement(case, "skipped", message=f"not judged ({entry.get('reason') or 'open'})")
             elif entry.get("passed") is None:
                 reason = entry.get("reason") or f"when torch {entry.get('when')}"
                 ET.SubElement(case, "skipped", message=f"not applicable ({reason})")
