@@ -1,4 +1,4 @@
-"""pytest plugin: scenario files are test files, each (variant x seed) run is a test item.
+"""pytest plugin: scenario files are test files, each variant of a scenario is a test item.
 
 Registered through the ``pytest11`` entry point, so it is active wherever harness is
 installed; it imports nothing heavy until a scenario is collected or run.
@@ -6,16 +6,23 @@ installed; it imports nothing heavy until a scenario is collected or run.
     pytest scenarios/                         # every variant of every scenario
     pytest scenarios/ -k fixed                # only the "fixed" variants
     pytest scenarios/ -m "not scenario"       # nothing from scenarios
-    pytest scenarios/ --harness-seeds 0,1,2   # each variant x 3 seeds
+    pytest scenarios/ --harness-seeds 0,1,2   # each variant runs seeds 0, 1, 2 in its one item
     pytest scenarios/ --harness-json out.json # the JSON report of every run
+
+An item is one variant: it runs the variant with each seed (the scenario's ``seeds``, or
+``--harness-seeds``) and judges the runs together exactly as ``harness run`` does
+(:func:`harness.verdicts.summarize_variant`): each expectation must hold on the share of
+seeds its ``pass_rate`` asks for, on every seed when it has none. So a scenario passes
+under pytest exactly when it passes under ``harness run``.
 
 Only YAML files matching the ``harness_scenarios`` ini option (globs relative to the
 rootdir, default ``scenarios/*.yaml``) or named on the command line are collected, so
 other YAML files are ignored. A file that fails validation is a collection error with
-the scenario loader's ``file:line:col: field: message``. A run whose expectations fail
-is reported as an assertion would be: scenario, variant, seed, each failed expectation
-with observed vs expected and the per-epoch history of the metric involved, and no
-traceback of harness internals.
+the scenario loader's ``file:line:col: field: message`` lines (every problem at once). A
+variant whose expectations fail is reported as an assertion would be: scenario, variant,
+seeds, each expectation's pass count over the seeds, one line per seed, and for each failed
+seed its failed expectations with observed vs expected and the per-epoch history of the
+metric involved, with no traceback of harness internals.
 
 It also provides the fixtures plugin authors test with (see :mod:`harness.testing`):
 ``tiny_run`` trains the tiny workload with the plugins you name.
@@ -75,10 +82,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line("markers", "scenario: a harness scenario run (one variant x seed of a scenario file)")
+    config.addinivalue_line("markers", "scenario: a harness scenario variant (its seeds run and judged together)")
     if not any(str(line).startswith("slow") for line in config.getini("markers")):
         config.addinivalue_line("markers", "slow: end-to-end scenario replays (seconds to a minute each)")
     config.stash[RECORDS] = []
+    parse_seeds(config.getoption("harness_seeds", None))  # a malformed --harness-seeds is a usage error up front
 
 
 def parse_seeds(text: str | None) -> list[int] | None:
@@ -136,60 +144,69 @@ class ScenarioFile(pytest.File):
         seeds = parse_seeds(self.config.getoption("harness_seeds")) or scenario.seeds
         for variant in scenario.variants:
             line, _ = _locate(root, ("variants", variant))
-            for seed in seeds:
-                name = variant if len(seeds) == 1 else f"{variant}[seed{seed}]"
-                yield ScenarioItem.from_parent(
-                    self, name=name, scenario=scenario, variant=variant, seed=seed, line=(line or 1) - 1
-                )
+            yield ScenarioItem.from_parent(
+                self, name=variant, scenario=scenario, variant=variant, seeds=seeds, line=(line or 1) - 1
+            )
 
 
 class ScenarioFailed(Exception):
-    """A run finished but did not pass; carries the run record for the report."""
+    """A variant's runs finished but the variant did not pass; carries its records and summary."""
 
-    def __init__(self, record: dict[str, Any]) -> None:
-        super().__init__(f"run {record['variant']} seed {record['seed']} failed")
-        self.record = record
+    def __init__(self, records: list[dict[str, Any]], summary: dict[str, Any]) -> None:
+        super().__init__(f"variant {records[0]['variant']} failed over {len(records)} seed(s)")
+        self.records = records
+        self.summary = summary
 
 
 class ScenarioItem(pytest.Item):
-    """One run: a scenario's variant with one seed."""
+    """One variant of a scenario: runs it with each seed, then judges the runs together as
+    ``harness run`` does (:func:`harness.verdicts.summarize_variant`: every expectation at its
+    ``pass_rate``, every seed when it has none)."""
 
-    def __init__(self, *, scenario: Scenario, variant: str, seed: int, line: int, **kwargs: Any) -> None:
+    def __init__(self, *, scenario: Scenario, variant: str, seeds: list[int], line: int, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.scenario = scenario
         self.variant = variant
-        self.seed = seed
+        self.seeds = list(seeds)
         self.line = line
-        self.record: dict[str, Any] | None = None
+        self.records: list[dict[str, Any]] = []
+        self.record: dict[str, Any] | None = None  # the last run's record
         self.add_marker("scenario")
         self.add_marker("slow")
-        self.user_properties += [("scenario", scenario.name), ("variant", variant), ("seed", seed)]
+        self.user_properties += [("scenario", scenario.name), ("variant", variant), ("seeds", self.seeds)]
 
     def runtest(self) -> None:
-        from harness.runner import RunKey, execute_run, run_passed, save_result
+        from harness.runner import RunKey, execute_run, save_result
+        from harness.verdicts import summarize_variant
 
-        key = RunKey(self.variant, self.seed)
-        work_dir = self._work_dir(key.slug)
-        record = save_result(work_dir, key, execute_run(self.scenario, key, work_dir=work_dir))
-        self.record = record
-        self.config.stash[RECORDS].append((self.scenario, record))
-        if not run_passed(record):
-            raise ScenarioFailed(record)
+        work_dir = self._work_dir()
+        for seed in self.seeds:
+            key = RunKey(self.variant, seed)
+            record = save_result(work_dir, key, execute_run(self.scenario, key, work_dir=work_dir))
+            self.records.append(record)
+            self.record = record
+            self.config.stash[RECORDS].append((self.scenario, record))
+        summary = summarize_variant(self.records, list(self.scenario.key_metrics))
+        if len(self.records) > 1:
+            self.add_report_section("call", "harness seeds", "\n".join(seed_lines(self.records)))
+        if not summary["passed"]:
+            raise ScenarioFailed(self.records, summary)
 
-    def _work_dir(self, slug: str) -> Path:
+    def _work_dir(self) -> Path:
         factory = getattr(self.config, "_tmp_path_factory", None)  # pytest's tmp_path_factory
-        basename = f"harness-{self.scenario.name}-{slug}"
+        basename = f"harness-{self.scenario.name}-{self.variant}"
         if factory is not None:
             return Path(factory.mktemp(basename, numbered=True))
         return Path(tempfile.mkdtemp(prefix=basename + "-"))
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> Any:
         if isinstance(excinfo.value, ScenarioFailed):
-            return format_run_failure(self.scenario, excinfo.value.record)
+            return format_variant_failure(self.scenario, excinfo.value.records, excinfo.value.summary)
         return super().repr_failure(excinfo, style=style)
 
     def reportinfo(self) -> tuple[Path, int, str]:
-        return self.path, self.line, f"scenario {self.scenario.name}: variant {self.variant}, seed {self.seed}"
+        seeds = f"seed {self.seeds[0]}" if len(self.seeds) == 1 else f"seeds {', '.join(map(str, self.seeds))}"
+        return self.path, self.line, f"scenario {self.scenario.name}: variant {self.variant}, {seeds}"
 
 
 # ------------------------------------------------------------------ the JSON report
@@ -280,11 +297,11 @@ def _display_path(path: Path) -> str:
         return str(path)
 
 
-def _plugin_kinds() -> dict[str, str]:
+def _plugin_kinds(plugin_modules: tuple[str, ...] = ()) -> dict[str, str]:
     from harness.pluginmanager import PluginLoadError, discover_plugins
 
     try:
-        return {name: info.kind for name, info in discover_plugins().items()}
+        return {name: info.kind for name, info in discover_plugins(plugin_modules).items()}
     except PluginLoadError:
         return {}
 
@@ -300,7 +317,7 @@ def format_run_failure(scenario: Scenario, record: dict[str, Any]) -> str:
     by_text = {exp.text: exp for exp in variant.expectations}
     failed = [e for e in record["expectations"] if e["passed"] is False]
     history = record.get("history", [])
-    kinds = _plugin_kinds()
+    kinds = _plugin_kinds(scenario.plugin_modules)
     enabled = [name for name in record.get("plugins", {}) if kinds.get(name) != "core"]
     fixes = [name for name in enabled if kinds.get(name) != "monitor"]
     monitors = [name for name in enabled if kinds.get(name) == "monitor"]
@@ -363,6 +380,66 @@ def format_run_failure(scenario: Scenario, record: dict[str, Any]) -> str:
     while "\n\n\n" in text:
         text = text.replace("\n\n\n", "\n\n")
     return text.rstrip()
+
+
+def _run_outcome(record: dict[str, Any]) -> str:
+    """What one seed's run came to, on one line."""
+    if record["status"] in ("error", "timeout"):
+        message = (record.get("error") or {}).get("message")
+        return f"status {record['status']}" + (f": {message}" if message else "")
+    failed = [e for e in record["expectations"] if e["passed"] is False]
+    if not failed:
+        return f"status {record['status']}, every expectation holds"
+    return f"status {record['status']}, failed: " + "; ".join(f"{e['name']} (observed {_num(e['observed'])})" for e in failed)
+
+
+def seed_lines(records: list[dict[str, Any]]) -> list[str]:
+    """One line per seed: ``seed 1  status ok, failed: final.f1 >= 0.8 (observed 0.6)``."""
+    return [f"seed {r['seed']}  {_run_outcome(r)}" for r in records]
+
+
+def format_variant_failure(scenario: Scenario, records: list[dict[str, Any]], summary: dict[str, Any]) -> str:
+    """A variant that failed, judged over its seeds as ``harness run`` judges it.
+
+    One seed: :func:`format_run_failure` of its run. Several: the first line names each
+    expectation that missed its pass rate (``final.f1 >= 0.8 passed on 1/3 seeds, needs >= 0.5``),
+    then the scenario and variant, each expectation's pass count, one line per seed, and the
+    full :func:`format_run_failure` of every seed that did not pass.
+    """
+    from harness.verdicts import run_ok
+
+    if len(records) == 1:
+        return format_run_failure(scenario, records[0])
+    variant = records[0]["variant"]
+    rows = summary["expectations"]
+    missed = [row for row in rows if not row["ok"]]
+
+    def need(row: dict[str, Any]) -> str:
+        return row["pass_rate"] or "every seed"
+
+    if missed:
+        first = f"{len(missed)} of {len(rows)} expectations missed their pass rate over {len(records)} seeds: " + "; ".join(
+            f"{row['name']} passed on {row['passed']}/{row['applicable']} seeds, needs {need(row)}" for row in missed
+        )
+    else:  # no expectations: a run that errored fails the variant
+        failed = [r for r in records if r["status"] in ("error", "timeout")]
+        first = f"{len(failed)} of {len(records)} runs ended with an error: seeds {', '.join(str(r['seed']) for r in failed)}"
+    seeds = ", ".join(str(r["seed"]) for r in records)
+    lines = [
+        first,
+        f"scenario {scenario.name!r} ({_display_path(scenario.path)}), variant {variant!r}, seeds {seeds}: "
+        f"{summary['passed_runs']} of {len(records)} passed every expectation",
+        "",
+    ]
+    for row in rows:
+        mark = "n/a    " if not row["applicable"] else ("passed " if row["ok"] else "FAILED ")
+        count = f"{row['passed']}/{row['applicable']}" if row["applicable"] else "-"
+        lines.append(f"  {mark} {count:>5}  {row['name']}  (needs {need(row)})")
+    lines += ["", *("  " + line for line in seed_lines(records))]
+    for record in records:
+        if not run_ok(record):
+            lines += ["", f"---- seed {record['seed']} ----", format_run_failure(scenario, record)]
+    return "\n".join(lines).rstrip()
 
 
 # ------------------------------------------------------------------ fixtures for plugin authors

@@ -1,8 +1,9 @@
 """Loading and validating scenario files, completely, before any training starts.
 
 A scenario is a workload, a base training config, named variants (plugin toggles and
-parameters, optional training overrides, expectations) and seeds. Every problem is
-reported as one :class:`ScenarioError` naming the file, the line/column and the field.
+parameters, optional training overrides, expectations) and seeds. Every problem of a file
+is reported at once, each naming the file, the line/column and the field, in one
+:class:`ScenarioError` (its ``errors``; the message lists up to :data:`MAX_ERRORS`).
 YAML is read with a safe loader only (``!!python/object`` tags are refused) and
 duplicate keys are errors, not silently overwritten.
 """
@@ -110,13 +111,48 @@ class Scenario:
     key_metrics: tuple[str, ...] = ()  # the workload's headline metrics: the reports' columns
 
 
+MAX_ERRORS = 10  # a file with more problems lists this many, then how many more
+
+
 class ScenarioError(Exception):
-    """A scenario that cannot run; the message names file, line:column and field."""
+    """A scenario that cannot run; the message names file, line:column and field.
+
+    :func:`load_scenario` reports every problem it finds at once: ``errors`` holds one
+    ScenarioError per problem (in the order of the file's lines), and the message is their
+    lines joined, at most :data:`MAX_ERRORS` of them then ``... and N more``. ``path``,
+    ``field``, ``line``, ``col`` and ``message`` are the first error's, so code written for
+    one error keeps working; a single error's ``errors`` is ``[itself]``.
+    """
 
     def __init__(self, path: Path | str, field_path: str, message: str, line: int | None = None, col: int | None = None):
-        self.path, self.field, self.line, self.col = str(path), field_path, line, col
+        self.path, self.field, self.line, self.col, self.message = str(path), field_path, line, col, message
         where = self.path + (f":{line}" if line else "") + (f":{col}" if line and col else "")
-        super().__init__(f"{where}: {field_path + ': ' if field_path else ''}{message}")
+        self.text = f"{where}: {field_path + ': ' if field_path else ''}{message}"
+        self.errors: list[ScenarioError] = [self]
+        super().__init__(self.text)
+
+    @classmethod
+    def of(cls, errors: list[ScenarioError], limit: int = MAX_ERRORS) -> ScenarioError:
+        """One error standing for ``errors`` (each possibly a collection itself), sorted by line."""
+        flat: list[ScenarioError] = []
+        for error in errors:
+            for one in error.errors:
+                if all(one.text != seen.text for seen in flat):
+                    flat.append(one)
+        flat.sort(key=lambda e: (e.line is not None, e.line or 0, e.col or 0))
+        if len(flat) == 1:
+            return flat[0]
+        first = flat[0]
+        combined = cls(first.path, first.field, first.message, first.line, first.col)
+        combined.errors = flat
+        lines = [e.text for e in flat[:limit]]
+        if len(flat) > limit:
+            lines.append(f"{first.path}: ... and {len(flat) - limit} more error(s)")
+        combined.args = ("\n".join(lines),)
+        return combined
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else self.text
 
 
 # ------------------------------------------------------------------ YAML with positions
@@ -232,118 +268,253 @@ def read_yaml(path: Path) -> tuple[Any, yaml.Node | None]:
 def load_scenario(
     path: str | Path, extra_plugins: tuple[str, ...] = (), plugin_overrides: dict[str, Any] | None = None
 ) -> Scenario:
-    """Read, validate and resolve a scenario file; raises :class:`ScenarioError`.
+    """Read, validate and resolve a scenario file; raises :class:`ScenarioError` naming every
+    problem found (its ``errors``), not only the first.
 
     :param plugin_overrides: plugin name -> YAML-style setting (``False`` switches it off,
         ``True``/a mapping switches it on with those parameters), applied on top of every
         variant's own plugins; ``harness run --without NAME`` passes ``{NAME: False}``.
         ``{"train": {FIELD: VALUE}}`` (``--set train.FIELD=VALUE``) overrides the
         training config of every variant, validated like the YAML's ``train:``.
+
+    The schema is checked first, every error at once; the values it rejects are then left
+    out (a field falls back to its default, an expectation is skipped) so that the rest of
+    the file is still checked against the plugins, the workload and its metrics. A value
+    whose absence makes the rest uncheckable (no ``workload.name``) stops there.
     """
     from harness.pluginmanager import PluginLoadError, discover_plugins
     from harness.workloads import UnknownWorkload, workload_class
 
     path = Path(path)
     data, root = read_yaml(path)
+    errors: list[ScenarioError] = []
 
     def fail(loc: tuple[Any, ...], message: str) -> ScenarioError:
         line, col = _locate(root, loc)
         return ScenarioError(path, _dotted(loc), message, line, col)
 
+    def report(error: ScenarioError) -> None:
+        errors.extend(error.errors)
+
+    def done() -> ScenarioError:
+        return ScenarioError.of(errors)
+
     if not isinstance(data, dict):
         empty = "the file is empty (or only comments); " if data is None else ""
         raise fail((), f"{empty}a scenario must be a mapping with name, workload and variants")
-    try:
-        spec = ScenarioSpec.model_validate(data)
-    except ValidationError as exc:
-        errors = exc.errors()
-        err = errors[0]
-        if err["type"] == "string_type":  # an expectation mapping: its own error says more than "not a string"
-            err = next((e for e in errors if "ExpectationSpec" in e["loc"]), err)
-        loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p in ("str", "ExpectationSpec")))
-        message = err["msg"]
-        if err["type"] == "extra_forbidden":
-            message = f"unknown field {loc[-1]!r}"
-            valid = _valid_keys_for(loc[:-1])
-            message += closest(str(loc[-1]), valid)
-        raise fail(loc, message) from None
+    spec, schema_errors, skipped = _validate_spec(fail, data)
+    errors += schema_errors
+    if spec is None:
+        raise done()
 
+    plugin_modules_ok: list[str] = []
     for i, dotted in enumerate(spec.plugin_modules):
         if not OBJECT_REF.match(dotted):
-            raise fail(("plugin_modules", i), f"expected 'package.module:PluginClass', got {dotted!r}")
+            report(fail(("plugin_modules", i), f"expected 'package.module:PluginClass', got {dotted!r}"))
+            continue
         try:
             discover_plugins((dotted,))
         except PluginLoadError as exc:
-            raise fail(("plugin_modules", i), str(exc)) from None
+            report(fail(("plugin_modules", i), str(exc)))
+            continue
+        plugin_modules_ok.append(dotted)
     plugin_modules = tuple(dict.fromkeys((*extra_plugins, *spec.plugin_modules)))
     try:
-        available = discover_plugins(plugin_modules)
+        available = discover_plugins(tuple(dict.fromkeys((*extra_plugins, *plugin_modules_ok))))
     except PluginLoadError as exc:
-        raise ScenarioError(path, "plugins", str(exc)) from None
+        report(ScenarioError(path, "plugins", str(exc)))
+        raise done() from None
+
+    workload_cls: Any = None
+    workload_params: BaseModel | None = None
     try:
         workload_cls = workload_class(spec.workload.name)
-    except UnknownWorkload as exc:
-        raise fail(("workload", "name"), str(exc)) from None
-    except PluginLoadError as exc:
-        raise fail(("workload", "name"), str(exc)) from None
-    params_model = workload_cls.Params
-    if params_model.model_config.get("extra") != "forbid":  # any BaseModel may be a Params: unknown keys still fail
-        known = set(params_model.model_fields) | {f.alias for f in params_model.model_fields.values() if f.alias}
-        for key in spec.workload.params:
-            if key not in known:
-                raise fail(("workload", "params", key), f"unknown field {key!r}{closest(str(key), sorted(known))}")
-    try:
-        workload_params = params_model.model_validate(spec.workload.params)
-    except ValidationError as exc:
-        raise _pydantic_fail(fail, ("workload", "params"), exc, params_model) from None
-    workload_metrics = workload_cls.declared_metrics(workload_params)
-    for name in workload_cls.declared_key_metrics(workload_params):
-        if name != "loss" and not metric_matches(name, workload_metrics):
-            raise fail(("workload", "name"), f"workload {spec.workload.name!r} declares key metric {name!r}, "
-                       f"which is not among its metrics ({', '.join(workload_metrics)})")
+    except (UnknownWorkload, PluginLoadError) as exc:
+        report(fail(("workload", "name"), str(exc)))
+    metrics: tuple[str, ...] | None = None  # None: unknown (no workload), metric names are not checked
+    workload_metrics: tuple[str, ...] = ()
+    if workload_cls is not None:
+        params_model = workload_cls.Params
+        unknown = []
+        if params_model.model_config.get("extra") != "forbid":  # any BaseModel may be a Params: unknown keys still fail
+            known = set(params_model.model_fields) | {f.alias for f in params_model.model_fields.values() if f.alias}
+            unknown = [key for key in spec.workload.params if key not in known]
+            for key in unknown:
+                report(fail(("workload", "params", key), f"unknown field {key!r}{closest(str(key), sorted(known))}"))
+        params = {k: v for k, v in spec.workload.params.items() if k not in unknown}
+        try:
+            workload_params = params_model.model_validate(params)
+        except ValidationError as exc:
+            errors.extend(_pydantic_errors(fail, ("workload", "params"), exc, params_model))
+            refused = {err["loc"][0] for err in exc.errors() if err["loc"]}
+            try:  # the other parameters, for the metric names the expectations may use
+                workload_params = params_model.model_validate({k: v for k, v in params.items() if k not in refused})
+            except ValidationError:
+                workload_params = None
+        if workload_params is not None:
+            workload_metrics = tuple(workload_cls.declared_metrics(workload_params))
+            for name in workload_cls.declared_key_metrics(workload_params):
+                if name != "loss" and not metric_matches(name, workload_metrics):
+                    report(fail(("workload", "name"), f"workload {spec.workload.name!r} declares key metric {name!r}, "
+                                f"which is not among its metrics ({', '.join(workload_metrics)})"))
+            metrics = workload_metrics + ("loss", "lr", "steps", "epoch")
     finding_kinds = tuple(sorted({k for info in available.values() for k in info.cls.finding_kinds}))
-    metrics = tuple(workload_metrics) + ("loss", "lr", "steps", "epoch")
 
     plugin_overrides = dict(plugin_overrides or {})
     train_overrides = plugin_overrides.pop(TRAIN_OVERRIDE, None) or {}
     if not isinstance(train_overrides, dict):
-        raise ScenarioError(path, "--set train", "expected --set train.FIELD=VALUE")
+        report(ScenarioError(path, "--set train", "expected --set train.FIELD=VALUE"))
+        train_overrides = {}
     variants: dict[str, Variant] = {}
     for vname, vspec in spec.variants.items():
-        enabled = _resolve_plugins(fail, available, spec.plugins, vspec.plugins, vname)
-        if plugin_overrides:
-            enabled = _apply_overrides(path, available, enabled, plugin_overrides)
-        enabled = _check_conflicts(fail, available, enabled, vname, bool(plugin_overrides))
+        enabled: dict[str, BaseModel] | None = None
+        train: TrainConfig | None = None
+        try:
+            enabled = _resolve_plugins(fail, available, spec.plugins, vspec.plugins, vname)
+            if plugin_overrides:
+                enabled = _apply_overrides(path, available, enabled, plugin_overrides)
+            enabled = _check_conflicts(fail, available, enabled, vname, bool(plugin_overrides))
+        except ScenarioError as exc:
+            report(exc)
+            enabled = None
         try:
             train = TrainConfig.model_validate(spec.train.model_dump() | vspec.train)
         except ValidationError as exc:
-            raise _pydantic_fail(fail, ("variants", vname, "train"), exc, TrainConfig) from None
-        if train_overrides:
-            train = _apply_train_overrides(path, train, train_overrides)
+            errors.extend(_pydantic_errors(fail, ("variants", vname, "train"), exc, TrainConfig))
+        if train is not None and train_overrides:
+            try:
+                train = _apply_train_overrides(path, train, train_overrides)
+            except ScenarioError as exc:
+                report(exc)
+                train = None
         expectations = []
         for i, entry in enumerate(vspec.expect):
+            if ("variants", vname, "expect", i) in skipped:  # reported by the schema check
+                continue
+            loc = ("variants", vname, "expect", i)
             text, when = (entry, None) if isinstance(entry, str) else (entry.expect, (entry.when or {}).get("torch"))
-            if when is not None:
-                _check_specifier(fail, ("variants", vname, "expect", i, "when", "torch"), when)
-            rate = None
-            if isinstance(entry, ExpectationSpec) and entry.pass_rate is not None:
-                try:
-                    rate = parse_pass_rate(entry.pass_rate)
-                except ExpectationSyntaxError as exc:
-                    raise fail(("variants", vname, "expect", i, "pass_rate"), str(exc)) from None
             try:
-                expectations.append(
-                    parse_expectation(text, metrics=metrics, finding_kinds=finding_kinds, when_torch=when, pass_rate=rate)
-                )
-            except ExpectationSyntaxError as exc:
-                raise fail(("variants", vname, "expect", i), str(exc)) from None
-        variants[vname] = Variant(vname, vspec.description, enabled, train, expectations)
+                if when is not None:
+                    _check_specifier(fail, loc + ("when", "torch"), when)
+                rate = None
+                if isinstance(entry, ExpectationSpec) and entry.pass_rate is not None:
+                    try:
+                        rate = parse_pass_rate(entry.pass_rate)
+                    except ExpectationSyntaxError as exc:
+                        raise fail(loc + ("pass_rate",), str(exc)) from None
+                try:
+                    expectations.append(
+                        parse_expectation(text, metrics=metrics, finding_kinds=finding_kinds, when_torch=when, pass_rate=rate)
+                    )
+                except ExpectationSyntaxError as exc:
+                    raise fail(loc, str(exc)) from None
+            except ScenarioError as exc:
+                report(exc)
+        if enabled is not None and train is not None:
+            variants[vname] = Variant(vname, vspec.description, enabled, train, expectations)
 
+    if errors or workload_cls is None or workload_params is None:
+        raise done()
     return Scenario(
         path, spec.name, spec.description, spec.workload.name, workload_params, variants, list(spec.seeds), data,
         plugin_modules=plugin_modules, metrics=tuple(workload_metrics),
         key_metrics=workload_cls.declared_key_metrics(workload_params),
     )
+
+
+_UNION_TAGS = {"str": ("str", "ExpectationSpec"), "pass_rate": ("str", "float")}
+
+
+def _clean_loc(loc: tuple[Any, ...]) -> tuple[Any, ...]:
+    """A pydantic error location without the union members it tried (``expect.0.ExpectationSpec.when``
+    -> ``expect.0.when``; ``pass_rate.float`` -> ``pass_rate``)."""
+    out: list[Any] = []
+    for part in loc:
+        previous = out[-1] if out else None
+        if isinstance(previous, int) and len(out) >= 2 and out[-2] == "expect" and part in _UNION_TAGS["str"]:
+            continue
+        if previous == "pass_rate" and part in _UNION_TAGS["pass_rate"]:
+            continue
+        out.append(part)
+    return tuple(out)
+
+
+def _schema_errors(exc: ValidationError) -> list[tuple[tuple[Any, ...], dict[str, Any]]]:
+    """``(location, error)`` per problem: one per location, a union's "not a string" left out where
+    the other member says more (an expectation mapping with an unknown key)."""
+    chosen: dict[tuple[Any, ...], dict[str, Any]] = {}
+    for err in exc.errors():
+        loc = _clean_loc(tuple(err["loc"]))
+        if loc not in chosen or chosen[loc]["type"] == "string_type":
+            chosen[loc] = err
+    out = []
+    for loc, err in chosen.items():
+        more_specific = any(other != loc and other[: len(loc)] == loc for other in chosen)
+        if err["type"] == "string_type" and more_specific:
+            continue
+        out.append((loc, err))
+    return out
+
+
+_PLACEHOLDER = "status == ok"  # stands in for an expectation the schema refused (skipped afterwards)
+
+
+def _leave_out(data: Any, loc: tuple[Any, ...]) -> bool:
+    """Remove the value at ``loc`` from ``data`` so that the rest validates (its default applies); an
+    expectation becomes a placeholder (skipped later), any other list goes as a whole. False when
+    the value is required (missing) or cannot be removed."""
+    if not loc:
+        return False
+    *parents, last = loc
+    node = data
+    trail: list[tuple[Any, Any]] = []
+    for part in parents:
+        trail.append((node, part))
+        try:
+            node = node[part]
+        except (KeyError, IndexError, TypeError):
+            return False
+    if isinstance(node, dict) and last in node:
+        del node[last]
+        return True
+    if isinstance(node, list) and isinstance(last, int) and last < len(node):
+        if parents and parents[-1] == "expect":
+            node[last] = _PLACEHOLDER
+            return True
+        owner, key = trail[-1] if trail else (None, None)
+        if isinstance(owner, dict) and key in owner:
+            del owner[key]
+            return True
+    return False
+
+
+def _validate_spec(fail: Any, data: dict[str, Any]) -> tuple[ScenarioSpec | None, list[ScenarioError], set[tuple[Any, ...]]]:
+    """The schema check: ``(spec, errors, skipped expectation locations)``. Every schema error is
+    reported; when the refused values can be left out, the rest is validated again and its spec
+    returned for the checks that follow (None when it cannot be)."""
+    import copy
+
+    try:
+        return ScenarioSpec.model_validate(data), [], set()
+    except ValidationError as exc:
+        found = _schema_errors(exc)
+    errors, skipped = [], set()
+    repaired, repairable = copy.deepcopy(data), True
+    for loc, err in found:
+        message = err["msg"]
+        if err["type"] == "extra_forbidden":
+            message = f"unknown field {loc[-1]!r}" + closest(str(loc[-1]), _valid_keys_for(loc[:-1]))
+        errors.append(fail(loc, message))
+        if err["type"] == "missing" or not _leave_out(repaired, loc):
+            repairable = False
+        elif len(loc) >= 4 and loc[0] == "variants" and loc[2] == "expect" and isinstance(loc[3], int):
+            skipped.add(loc[:4])
+    if not repairable:
+        return None, errors, skipped
+    try:
+        return ScenarioSpec.model_validate(repaired), errors, skipped
+    except ValidationError:  # what is left depends on what was refused: the errors above say it
+        return None, errors, skipped
 
 
 def _apply_overrides(
@@ -444,16 +615,19 @@ def _valid_keys_for(loc: tuple[Any, ...]) -> list[str]:
     return list(model.model_fields) if model else []
 
 
-def _pydantic_fail(
+def _pydantic_errors(
     fail: Any, prefix: tuple[Any, ...], exc: ValidationError, model: type[BaseModel] | None = None
-) -> ScenarioError:
-    err = exc.errors()[0]
-    loc = prefix + tuple(err["loc"])
-    message = err["msg"]
-    if err["type"] == "extra_forbidden":
-        key = str(err["loc"][-1])
-        message = f"unknown field {key!r}" + (closest(key, list(model.model_fields)) if model else "")
-    return fail(loc, message)
+) -> list[ScenarioError]:
+    """One ScenarioError per error of ``exc`` (a model validated at ``prefix``)."""
+    out = []
+    for err in exc.errors():
+        loc = prefix + tuple(err["loc"])
+        message = err["msg"]
+        if err["type"] == "extra_forbidden":
+            key = str(err["loc"][-1])
+            message = f"unknown field {key!r}" + (closest(key, list(model.model_fields)) if model else "")
+        out.append(fail(loc, message))
+    return out
 
 
 def _check_specifier(fail: Any, loc: tuple[Any, ...], text: str) -> None:
@@ -479,7 +653,9 @@ def plugin_setting(value: Any) -> dict[str, Any] | None:
 def _resolve_plugins(
     fail: Any, available: dict[str, Any], base: dict[str, Any], override: dict[str, Any], vname: str
 ) -> dict[str, BaseModel]:
-    """Enabled plugins of a variant: defaults (core + monitors), then scenario, then variant entries."""
+    """Enabled plugins of a variant: defaults (core + monitors), then scenario, then variant entries.
+    Raises one :class:`ScenarioError` for every entry that is wrong."""
+    errors: list[ScenarioError] = []
     settings: dict[str, dict[str, Any] | None] = {
         name: {} for name, info in available.items() if info.cls.default_enabled()
     }
@@ -487,13 +663,16 @@ def _resolve_plugins(
         for name, value in layer.items():
             loc = loc_prefix + (name,)
             if name not in available:
-                raise fail(loc, f"unknown plugin {name!r}{closest(name, list(available))}")
+                errors.append(fail(loc, f"unknown plugin {name!r}{closest(name, list(available))}"))
+                continue
             try:
                 setting = plugin_setting(value)
             except TypeError as exc:
-                raise fail(loc, str(exc)) from None
+                errors.append(fail(loc, str(exc)))
+                continue
             if setting is None and available[name].cls.kind == "core":
-                raise fail(loc, f"plugin {name!r} is part of the core and cannot be switched off")
+                errors.append(fail(loc, f"plugin {name!r} is part of the core and cannot be switched off"))
+                continue
             previous = settings.get(name)
             settings[name] = None if setting is None else {**(previous or {}), **setting}
     enabled: dict[str, BaseModel] = {}
@@ -504,13 +683,15 @@ def _resolve_plugins(
         try:
             enabled[name] = params_model.model_validate(setting)
         except ValidationError as exc:
-            err = exc.errors()[0]
             where = ("variants", vname, "plugins", name) if name in override else ("plugins", name)
-            message = err["msg"]
-            if err["type"] == "extra_forbidden":
-                key = str(err["loc"][-1])
-                message = f"unknown parameter {key!r} of plugin {name!r}{closest(key, list(params_model.model_fields))}"
-            raise fail(where + tuple(err["loc"]), message) from None
+            for err in exc.errors():
+                message = err["msg"]
+                if err["type"] == "extra_forbidden":
+                    key = str(err["loc"][-1])
+                    message = f"unknown parameter {key!r} of plugin {name!r}{closest(key, list(params_model.model_fields))}"
+                errors.append(fail(where + tuple(err["loc"]), message))
+    if errors:
+        raise ScenarioError.of(errors)
     return enabled
 
 

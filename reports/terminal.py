@@ -8,16 +8,25 @@ per-epoch sparklines, findings) and its expectations with their pass counts; and
 
 The metric columns are the workload's key metrics (:func:`harness.verdicts.report_key_metrics`),
 headed by their labels (:func:`harness.reports.metric_label`), wrapped between words.
+
+No name (variant, plugin, metric, finding, outcome) is ever broken mid-word, at any width
+and in a CI log (80 columns when not a terminal): every table is checked with :func:`fits`
+before it is printed, and one that would need to fold a word (rich shrinks a column below
+its longest word when a table is too wide) is printed in a stacked layout instead, one
+wrapped block per row. A seed's findings that do not fit their column move under the table.
 """
 
 from __future__ import annotations
 
+import io
 import textwrap
 from typing import Any
 
 from rich import box
-from rich.console import Console, Group
+from rich.cells import cell_len
+from rich.console import Console, Group, RenderableType
 from rich.markup import escape
+from rich.padding import Padding
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from rich.text import Text
@@ -153,7 +162,7 @@ def _call(name: str, params: dict[str, Any]) -> str:
 
 
 def describe_plugins(plugins: dict[str, dict[str, Any]], catalogue: dict[str, Any] | None = None) -> tuple[str, str]:
-    """``(fixes, monitors)``: every fix with all its parameters; the monitors compactly
+    """``(fixes, monitors)``: every fix with all its parameters, one per line; the monitors compactly
     (how many are on with their defaults, plus any with other parameters or switched off)."""
     catalogue = _plugin_catalogue() if catalogue is None else catalogue
     fixes, monitors_custom, monitors_default = [], [], 0
@@ -178,7 +187,7 @@ def describe_plugins(plugins: dict[str, dict[str, Any]], catalogue: dict[str, An
     parts += monitors_custom
     if off:
         parts.append("off: " + ", ".join(off))
-    return (" ".join(fixes) or "(no fixes)"), ("; ".join(parts) or "(none)")
+    return ("\n".join(fixes) or "(no fixes)"), ("; ".join(parts) or "(none)")
 
 
 def _verdict(summary: dict[str, Any], *, flag: bool = True) -> str:
@@ -189,9 +198,30 @@ def _verdict(summary: dict[str, Any], *, flag: bool = True) -> str:
 
 
 def _pass_count(summary: dict[str, Any]) -> str:
-    """``k/N``; ``k/N*`` in yellow when the seeds disagree."""
+    """``k/N``; ``k/N*`` in yellow when the seeds disagree; ``k/N+S`` when S seeds were skipped
+    (early decisions: the verdict was decided after N)."""
     text = f"{summary['passed_runs']}/{summary['runs']}"
-    return f"[yellow]{text}*[/]" if summary.get("flaky") else text
+    text = f"[yellow]{text}*[/]" if summary.get("flaky") else text
+    return text + (f"+{summary['skipped']}" if summary.get("skipped") else "")
+
+
+def _early(counts: dict[str, Any]) -> str:
+    """``, 1 decided, 2 skipped`` for a summary or arm with early decisions (else empty):
+    runs stopped when the verdict was decided, and seeds never run (:mod:`harness.decisions`)."""
+    parts = [f"{counts[k]} {k}" for k in ("decided", "skipped") if counts.get(k)]
+    return ", " + ", ".join(parts) if parts else ""
+
+
+def early_note(run: dict[str, Any]) -> str:
+    """What early decisions did to a run, in markup: ``decided at epoch 3 by LINE`` or
+    ``skipped: REASON`` (empty for a run that trained to its end)."""
+    if run.get("status") == "decided":
+        decided = run.get("decided") or {}
+        return f"[yellow]decided at epoch {decided.get('epoch')} by {escape(str(decided.get('by')))}[/]"
+    if run.get("status") == "skipped":
+        seeds = (run.get("skipped") or {}).get("after_seeds")
+        return f"[dim]not run: decided by seed {', '.join(map(str, seeds))}[/]" if seeds else "[dim]not run[/]"
+    return ""
 
 
 def _reports(payload: dict[str, Any]) -> list[dict[str, Any]]:
@@ -207,7 +237,84 @@ def summaries_of(report: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return summarize_variants(report["runs"], report_key_metrics(report))
 
 
+# ------------------------------------------------------------------ fitting 80 columns
+
+
+def _plain(cell: Any, console: Console) -> str:
+    if isinstance(cell, Padding):
+        return _plain(cell.renderable, console)
+    if isinstance(cell, Text):
+        return cell.plain
+    if isinstance(cell, str):
+        return console.render_str(cell).plain
+    return ""
+
+
+def fits(console: Console, table: Table, width: int | None = None) -> bool:
+    """Whether ``table`` prints within ``console``'s width with every word of every cell and
+    header whole on one line.
+
+    A table wider than the console gets columns narrower than their longest word from rich
+    (``variance_penal`` / ``ty``), or cut to an ellipsis where a column may not wrap; the
+    callers print a stacked layout instead when this is False. Checked by rendering the table
+    once, off screen, at ``width`` (default: the console's; less for an indented table).
+    """
+    width = console.width if width is None else width
+    probe = Console(width=width, file=io.StringIO(), color_system=None, highlight=False, emoji=False)
+    with probe.capture() as capture:
+        probe.print(table)
+    lines = capture.get().splitlines()
+    if any(cell_len(line.rstrip()) > width for line in lines):
+        return False
+    words = {w for column in table.columns for cell in (column.header, *column.cells) for w in _plain(cell, probe).split()}
+    return all(any(w in line for line in lines) for w in words)
+
+
+def _indented(renderable: RenderableType, indent: int = 2) -> Padding:
+    return Padding(renderable, (0, 0, 0, indent), expand=False)
+
+
+def epochs_text(epochs: list[int]) -> str:
+    """``1-10`` for a run of three or more consecutive epochs, else ``1,2`` / ``3,7``."""
+    out: list[str] = []
+    values = sorted(set(epochs))
+    i = 0
+    while i < len(values):
+        j = i
+        while j + 1 < len(values) and values[j + 1] == values[j] + 1:
+            j += 1
+        if j - i >= 2:
+            out.append(f"{values[i]}-{values[j]}")
+        else:
+            out.extend(str(v) for v in values[i : j + 1])
+        i = j + 1
+    return ",".join(out)
+
+
+def findings_text(run: dict[str, Any]) -> str:
+    """A run's findings as ``kind@epochs`` (``collapse@1``, ``saturation@1-10``) in markup,
+    led by its error message (red) when it failed; ``-`` when there is neither."""
+    kinds: dict[str, list[int]] = {}
+    for f in run["findings"]:
+        kinds.setdefault(f["kind"], []).append(f["epoch"])
+    findings = ", ".join(f"{k}@{epochs_text(v)}" for k, v in kinds.items()) or "-"
+    note = early_note(run)
+    if note:
+        return note if findings == "-" else f"{escape(findings)}; {note}"
+    if run.get("error"):
+        return f"[red]{escape(run['error']['message'])}[/]" + ("" if findings == "-" else f"; {escape(findings)}")
+    return escape(findings)
+
+
 # ------------------------------------------------------------------ tables
+
+
+def _summary_title(report: dict[str, Any], summaries: dict[str, Any]) -> str:
+    seeds = report.get("seeds") or sorted({r["seed"] for r in report["runs"]})
+    return (
+        f"{report['scenario']['name']} · torch {report.get('torch_version', '?')} · {len(summaries)} variant(s) × "
+        f"{len(seeds)} seed(s) · final values, mean±std over seeds"
+    )
 
 
 def summary_table(report: dict[str, Any]) -> Table:
@@ -216,17 +323,13 @@ def summary_table(report: dict[str, Any]) -> Table:
 
     summaries = summaries_of(report)
     metrics = report_key_metrics(report)
-    seeds = report.get("seeds") or sorted({r["seed"] for r in report["runs"]})
-    title = (
-        f"{report['scenario']['name']} · torch {report.get('torch_version', '?')} · {len(summaries)} variant(s) × "
-        f"{len(seeds)} seed(s) · final values, mean±std over seeds"
-    )
+    title = _summary_title(report, summaries)
     table = Table(title=escape(title), title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False, padding=(0, 0))
-    table.add_column("variant", overflow="fold")
+    table.add_column("variant", no_wrap=True)
     table.add_column("pass", justify="right", no_wrap=True)
     for m in metrics:
         table.add_column(escape(metric_header(m)), justify="right", no_wrap=True)
-    table.add_column("verdict", overflow="fold")
+    table.add_column("verdict", no_wrap=True)
     for name, s in summaries.items():
         runs = [r for r in report["runs"] if r["variant"] == name]
         table.add_row(
@@ -235,20 +338,114 @@ def summary_table(report: dict[str, Any]) -> Table:
             *(_mean_std(metric_stat(s, runs, m)) for m in metrics),
             _verdict(s, flag=False),
         )
+    captions = []
     if any(s.get("flaky") for s in summaries.values()):
-        table.caption = "* seeds disagree: some pass every expectation, others do not"
+        captions.append("* seeds disagree: some pass every expectation, others do not")
+    if any(s.get("skipped") for s in summaries.values()):
+        captions.append("k/N+S: S seeds skipped once the verdict was decided after N")
+    if any(s.get("decided") for s in summaries.values()):
+        captions.append("runs stopped when their verdict was decided are left out of mean±std")
+    if captions:
+        table.caption = "\n".join(captions)
         table.caption_justify = "left"
     return table
 
 
-def variant_block(report: dict[str, Any], name: str, summary: dict[str, Any], catalogue: dict[str, Any]) -> Group:
+def summary_section(console: Console, report: dict[str, Any]) -> RenderableType:
+    """:func:`summary_table` when it :func:`fits`; else one block per variant: its name, pass
+    count and verdict, then its key metrics as ``label value`` pairs, wrapped between pairs."""
+    table = summary_table(report)
+    if fits(console, table):
+        return table
+    from harness.verdicts import metric_stat, report_key_metrics
+
+    summaries = summaries_of(report)
+    metrics = report_key_metrics(report)
+    items: list[RenderableType] = [Text(_summary_title(report, summaries), style="italic"), Text()]
+    for name, s in summaries.items():
+        runs = [r for r in report["runs"] if r["variant"] == name]
+        items.append(Text.from_markup(f"[bold]{escape(name)}[/]  {_pass_count(s)} {_verdict(s, flag=False)}{_early(s)}"))
+        pairs = "  ".join(f"{metric_label(m)} {_mean_std(metric_stat(s, runs, m))}" for m in metrics)
+        if pairs:
+            items.append(_indented(Text(pairs)))
+    if table.caption:
+        items.append(Text(str(table.caption)))
+    return Group(*items)
+
+
+def _seed_cells(run: dict[str, Any], metrics: list[str], spark_width: int) -> list[str]:
+    hist = run["history"]
+    last = hist[-1] if hist else {}
+    cells = []
+    for m in metrics:
+        spark = sparkline([h.get(m) for h in hist], spark_width) if len(hist) > 1 and spark_width else ""
+        cells.append(f"{_fmt(last.get(m))} {spark}".rstrip())
+    return cells
+
+
+_STATUS = {
+    "ok": "[green]ok[/]", "error": "[red]error[/]", "timeout": "[red]timeout[/]", "diverged": "[red]diverged[/]",
+    "decided": "[yellow]decided[/]", "skipped": "[dim]skipped[/]",
+}
+
+
+def seeds_table(runs: list[dict[str, Any]], metrics: list[str], *, findings: bool = True, spark_width: int = 12) -> Table:
+    """One line per seed: status, final value and sparkline of each key metric, findings."""
+    seeds = Table(box=None, pad_edge=False, padding=(0, 1), show_header=True, header_style="dim")
+    seeds.add_column("seed", justify="right", no_wrap=True)
+    seeds.add_column("status", no_wrap=True)
+    for m in metrics:
+        seeds.add_column(escape(metric_header(m)), no_wrap=True)
+    if findings:
+        seeds.add_column("findings", overflow="fold")
+    for run in runs:
+        row = [str(run["seed"]), _STATUS.get(run["status"], escape(run["status"])), *_seed_cells(run, metrics, spark_width)]
+        seeds.add_row(*row, *([findings_text(run)] if findings else []))
+    return seeds
+
+
+def findings_grid(runs: list[dict[str, Any]]) -> Table:
+    """Each seed's findings (and error) on lines of their own, under a seeds table without them."""
+    grid = Table.grid(padding=(0, 1))
+    grid.add_column(style="dim", no_wrap=True)
+    grid.add_column(overflow="fold")
+    for i, run in enumerate(runs):
+        grid.add_row("findings" if i == 0 else "", f"seed {run['seed']}: {findings_text(run)}")
+    return grid
+
+
+def seeds_section(console: Console, runs: list[dict[str, Any]], metrics: list[str]) -> RenderableType:
+    """The seeds table, laid out to fit: findings in their column; else under the table; else
+    also without sparklines; else one wrapped block per seed."""
+    for spark_width in (12, 8, 0):
+        for inline in (True, False):
+            if inline and spark_width != 12:
+                continue
+            table = seeds_table(runs, metrics, findings=inline, spark_width=spark_width)
+            if fits(console, table):
+                return table if inline else Group(table, findings_grid(runs))
+    items: list[RenderableType] = []
+    for run in runs:
+        status = _STATUS.get(run["status"], escape(run["status"]))
+        values = "  ".join(f"{escape(metric_label(m))} {cell}" for m, cell in zip(metrics, _seed_cells(run, metrics, 0)))
+        items.append(Text.from_markup(f"seed {run['seed']}  {status}  {values}"))
+        items.append(_indented(Text.from_markup(f"[dim]findings[/] {findings_text(run)}")))
+    return Group(*items)
+
+
+def variant_block(
+    report: dict[str, Any], name: str, summary: dict[str, Any], catalogue: dict[str, Any], console: Console | None = None
+) -> Group:
     """A variant's plugins, one line per seed, and its expectations with pass counts."""
     from harness.verdicts import report_key_metrics
 
+    console = console or Console(width=80)
     runs = [r for r in report["runs"] if r["variant"] == name]
     metrics = report_key_metrics(report)
     items: list[Any] = []
-    head = Text.from_markup(f"[bold]{escape(name)}[/]  {_verdict(summary)} {summary['passed_runs']}/{summary['runs']} seeds")
+    head = Text.from_markup(
+        f"[bold]{escape(name)}[/]  {_verdict(summary)} {summary['passed_runs']}/{summary['runs']} seeds{_early(summary)}"
+    )
     description = summary.get("description")
     if description:
         head.append(f"  {description}", style="dim")
@@ -265,33 +462,7 @@ def variant_block(report: dict[str, Any], name: str, summary: dict[str, Any], ca
             fixes, monitors = describe_plugins(run["plugins"], catalogue)
             grid.add_row(f"seed {run['seed']}", escape(f"{fixes}; monitors: {monitors}"))
     items.append(grid)
-    seeds = Table(box=None, pad_edge=False, padding=(0, 1), show_header=True, header_style="dim")
-    seeds.add_column("seed", justify="right", no_wrap=True)
-    seeds.add_column("status", no_wrap=True)
-    for m in metrics:
-        seeds.add_column(escape(metric_header(m)), no_wrap=True)
-    seeds.add_column("findings", overflow="fold")
-    for run in runs:
-        hist = run["history"]
-        last = hist[-1] if hist else {}
-        cells = []
-        for m in metrics:
-            spark = sparkline([h.get(m) for h in hist]) if len(hist) > 1 else ""
-            cells.append(f"{_fmt(last.get(m))} {spark}".rstrip())
-        kinds: dict[str, list[int]] = {}
-        for f in run["findings"]:
-            kinds.setdefault(f["kind"], []).append(f["epoch"])
-        findings = ", ".join(f"{k}@{','.join(map(str, sorted(set(v))))}" for k, v in kinds.items()) or "-"
-        status = run["status"]
-        status = {"ok": "[green]ok[/]", "error": "[red]error[/]", "timeout": "[red]timeout[/]", "diverged": "[red]diverged[/]"}.get(
-            status, status
-        )
-        if run.get("error"):
-            findings = f"[red]{escape(run['error']['message'])}[/]" + ("" if findings == "-" else f"; {escape(findings)}")
-        else:
-            findings = escape(findings)
-        seeds.add_row(str(run["seed"]), status, *cells, findings)
-    items.append(seeds)
+    items.append(seeds_section(console, runs, metrics))
     exp_grid = Table.grid(padding=(0, 1))
     exp_grid.add_column(no_wrap=True)
     exp_grid.add_column(justify="right", no_wrap=True)
@@ -303,7 +474,7 @@ def variant_block(report: dict[str, Any], name: str, summary: dict[str, Any], ca
             mark = "[green]✔[/]" if row["ok"] else "[red]✘[/]"
         observed = _observed(runs, row["name"])
         rule = f" [dim](needs {row['pass_rate']})[/]" if row["pass_rate"] else ""
-        count = f"{row['passed']}/{row['applicable']}" if row["applicable"] else "n/a"
+        count = f"{row['passed']}/{row['applicable']}" if row["applicable"] else "open" if row.get("unknown") else "n/a"
         exp_grid.add_row(mark, count, f"{escape(row['name'])}{rule} [dim]{escape(observed)}[/]")
     if summary["expectations"]:
         items.append(exp_grid)
@@ -311,13 +482,18 @@ def variant_block(report: dict[str, Any], name: str, summary: dict[str, Any], ca
 
 
 def _observed(runs: list[dict[str, Any]], name: str) -> str:
-    values, reasons = [], []
+    values, reasons, open_on = [], [], 0
     for run in runs:
         entry = next((e for e in run["expectations"] if e["name"] == name), None)
         if entry is not None and entry.get("passed") is not None:
             values.append(_fmt(entry.get("observed")))  # of ``A or B``: the side that decided
+        elif entry is not None and entry.get("open"):  # stopped when decided, or skipped: not judged
+            open_on += 1
         elif entry is not None and entry.get("reason"):
             reasons.append(entry["reason"])
+    if open_on:
+        text = _observed([r for r in runs if not any(e["name"] == name and e.get("open") for e in r["expectations"])], name)
+        return f"{text}; open on {open_on}" if text else f"open on {open_on}: decided before this line was"
     # not applicable to some seeds (e.g. a metric of a run with no completed epoch): say why
     na = f"n/a on {len(reasons)}: {reasons[0]}" if values and reasons else f"n/a: {reasons[0]}" if reasons else ""
     if not values:
@@ -329,72 +505,170 @@ def _observed(runs: list[dict[str, Any]], name: str) -> str:
     return f"{text}; {na}" if na else text
 
 
+def _ablation_title(ablation: dict[str, Any]) -> str:
+    n = ablation["target"]["runs"] + ablation["target"].get("skipped", 0)
+    rule = ablation.get("rule_text") or "every expectation holds"
+    return f"Ablation {ablation['base']['variant']} -> {ablation['target']['variant']}, {n} seed(s): cured = {rule}"
+
+
+def _yes(value: bool | None) -> str:
+    return "[dim]n/a[/]" if value is None else ("[bold green]YES[/]" if value else "no")
+
+
+def _arm(a: dict[str, Any]) -> str:
+    text = f"{a['passed_runs']}/{a['runs']}"
+    text = f"[yellow]{text}[/]" if a.get("seeds_disagree") else text
+    return text + (f"+{a['skipped']}" if a.get("skipped") else "")
+
+
 def ablation_table(ablation: dict[str, Any]) -> Table:
     """The fixes with their two arms (cured seeds k/N) and verdicts."""
-    n = ablation["target"]["runs"]
-    rule = ablation.get("rule_text") or "every expectation holds"
-    title = (
-        f"Ablation {ablation['base']['variant']} -> {ablation['target']['variant']}, {n} seed(s): "
-        f"cured = {rule}"
+    table = Table(
+        title=escape(_ablation_title(ablation)), title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False, padding=(0, 0)
     )
-    table = Table(title=escape(title), title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False, padding=(0, 0))
     table.add_column("fix", no_wrap=True)
     table.add_column("change", overflow="fold")
     table.add_column("base+fix\ncured", justify="right", no_wrap=True)
     table.add_column("suffi-\ncient", no_wrap=True)
     table.add_column("target-fix\ncured", justify="right", no_wrap=True)
     table.add_column("neces-\nsary", no_wrap=True)
-
-    def yes(value: bool | None) -> str:
-        return "[dim]n/a[/]" if value is None else ("[bold green]YES[/]" if value else "no")
-
-    def arm(a: dict[str, Any]) -> str:
-        text = f"{a['passed_runs']}/{a['runs']}"
-        return f"[yellow]{text}[/]" if a.get("seeds_disagree") else text
-
     for row in ablation["fixes"]:
         table.add_row(
-            escape(row["plugin"]), escape(row["change"]), arm(row["base_plus_fix"]), yes(row["sufficient"]),
-            arm(row["target_minus_fix"]), yes(row["necessary"]),
+            escape(row["plugin"]), escape(row["change"]), _arm(row["base_plus_fix"]), _yes(row["sufficient"]),
+            _arm(row["target_minus_fix"]), _yes(row["necessary"]),
         )
     return table
 
 
+def ablation_section(console: Console, ablation: dict[str, Any]) -> RenderableType:
+    """:func:`ablation_table` when it :func:`fits`; else one block per fix: its name and change,
+    then both arms with their verdicts."""
+    table = ablation_table(ablation)
+    if fits(console, table):
+        return table
+    items: list[RenderableType] = [Text(_ablation_title(ablation), style="italic"), Text()]
+    for row in ablation["fixes"]:
+        items.append(Text.from_markup(f"[bold]{escape(row['plugin'])}[/]  {escape(row['change'])}"))
+        items.append(_indented(Text.from_markup(
+            f"sufficient {_yes(row['sufficient'])} (base+fix cured {_arm(row['base_plus_fix'])})  "
+            f"necessary {_yes(row['necessary'])} (target-fix cured {_arm(row['target_minus_fix'])})"
+        )))
+    return Group(*items)
+
+
 def print_ablation(console: Console, ablation: dict[str, Any]) -> None:
-    console.print(ablation_table(ablation))
+    console.print(ablation_section(console, ablation))
     base, target = ablation["base"], ablation["target"]
     console.print(
-        f"base [bold]{escape(base['variant'])}[/]: {base['passed_runs']}/{base['runs']} seeds cured"
+        f"base [bold]{escape(base['variant'])}[/]: {base['passed_runs']}/{base['runs']} seeds cured{_early(base)}"
         f" ({'cured' if base['cured'] else 'not cured'}); target [bold]{escape(target['variant'])}[/]:"
-        f" {target['passed_runs']}/{target['runs']} ({'cured' if target['cured'] else 'not cured'})."
+        f" {target['passed_runs']}/{target['runs']}{_early(target)} ({'cured' if target['cured'] else 'not cured'})."
     )
+    early = ablation.get("early")
+    if early:
+        console.print(
+            f"decided early: {early['trained']} of {early['runs']} runs trained ({early['decided']} of them stopped "
+            f"when their arm's verdict was decided), {early['skipped']} skipped"
+            + (" (k/N+S: S seeds skipped)" if early["skipped"] else "")
+            + f", {early['steps']} optimizer steps; --exhaustive trains every run to its end"
+        )
     arms = [base, target] + [a for row in ablation["fixes"] for a in (row["base_plus_fix"], row["target_minus_fix"])]
     if any(a.get("seeds_disagree") for a in arms):
         console.print("[yellow]k/N in yellow[/]: the seeds disagree (some pass every expectation, others do not)")
     if ablation.get("base_reproduces"):
         r = ablation["base_reproduces"]
-        console.print(f"the base reproduces the incident (its own expectations) on {r['passed_runs']}/{r['runs']} seeds")
+        left = f" ({r['open']} not known: stopped when decided)" if r.get("open") else ""
+        console.print(f"the base reproduces the incident (its own expectations) on {r['passed_runs']}/{r['runs']} seeds{left}")
     for warning in ablation.get("warnings", []):
         console.print(f"[yellow]warning:[/] {escape(warning)}")
 
 
 def print_report(console: Console, payload: dict[str, Any], *, details: bool = True) -> None:
-    """The summary table, each variant's block (``details``), the ablation table, the verdict."""
+    """The summary table, each variant's block (``details``), the ablation table, the verdict;
+    for a payload of several scenarios (``harness run DIR``), each in turn, then one line per
+    scenario and the overall verdict."""
     catalogue = _plugin_catalogue()
-    for report in _reports(payload):
-        console.print(summary_table(report))
+    reports = _reports(payload)
+    for report in reports:
+        console.print(summary_section(console, report))
         if details:
             for name, summary in summaries_of(report).items():
                 console.print()
-                console.print(variant_block(report, name, summary, catalogue))
+                console.print(variant_block(report, name, summary, catalogue, console))
         if report.get("ablation"):
             console.print()
             print_ablation(console, report["ablation"])
+        if report.get("doctor"):
+            from harness.reports.doctor import print_doctor
+
+            console.print()
+            print_doctor(console, report["doctor"])
         console.print()
         verdict = "[bold green]PASSED[/]" if report["passed"] else "[bold red]FAILED[/]"
         seconds = sum(r["seconds"] for r in report["runs"])
         flaky = [n for n, s in summaries_of(report).items() if s.get("flaky")]
         line = f"{verdict}: {len(report['runs'])} run(s), {seconds:.1f} s of training"
+        early = _early({
+            "decided": sum(r.get("status") == "decided" for r in report["runs"]),
+            "skipped": sum(r.get("status") == "skipped" for r in report["runs"]),
+        })
+        if early:
+            line = f"{verdict}: {len(report['runs'])} run(s){early}, {seconds:.1f} s of training"
+        if len(reports) > 1:
+            line = f"[bold]{escape(report['scenario']['name'])}[/] {line}"
         if flaky:
             line += f"; [yellow]seeds disagree in {', '.join(map(escape, flaky))}[/]"
         console.print(line)
+        if len(reports) > 1:
+            console.print()
+    if len(reports) > 1:
+        print_suites(console, payload)
+
+
+def print_suites(console: Console, payload: dict[str, Any]) -> None:
+    """One line per scenario of a combined payload (verdict, name, runs), then the overall verdict."""
+    reports = _reports(payload)
+    console.print(Text("scenarios", style="bold"))
+    for report in reports:
+        verdict = "[green]PASS[/]" if report["passed"] else "[red]FAIL[/]"
+        path = (report.get("scenario") or {}).get("path")
+        where = f" [dim]{escape(str(path))}[/]" if path else ""
+        console.print(_indented(Text.from_markup(
+            f"{verdict} [bold]{escape(report['scenario']['name'])}[/]  {len(report['runs'])} run(s){where}"
+        )))
+    passed = sum(bool(r["passed"]) for r in reports)
+    runs = sum(len(r["runs"]) for r in reports)
+    seconds = sum(run["seconds"] for r in reports for run in r["runs"])
+    overall = payload.get("passed", passed == len(reports))
+    verdict = "[bold green]PASSED[/]" if overall else "[bold red]FAILED[/]"
+    console.print(f"{verdict}: {passed} of {len(reports)} scenario(s) passed, {runs} run(s), {seconds:.1f} s of training")
+
+
+# ------------------------------------------------------------------ harness compare
+
+
+def differences_section(console: Console, differences: list[Any], label_a: str, label_b: str) -> RenderableType:
+    """``harness compare``'s differences (:class:`harness.compare.Difference`), grouped by run:
+    a heading (scenario · variant · seed) and a table of what differs with its value in each
+    file when it :func:`fits`, else per difference its name and one line per file."""
+    groups: dict[tuple[str, str, Any], list[Any]] = {}
+    for d in differences:
+        groups.setdefault((d.scenario, d.variant, d.seed), []).append(d)
+    items: list[RenderableType] = []
+    for (scenario, variant, seed), diffs in groups.items():
+        items.append(Text(f"{scenario} · {variant} · seed {seed}", style="bold"))
+        table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False, header_style="dim")
+        table.add_column("what differs", overflow="fold")
+        table.add_column(escape(label_a), overflow="fold")
+        table.add_column(escape(label_b), overflow="fold")
+        for d in diffs:
+            table.add_row(Text(str(d.what)), Text(str(d.a)), Text(str(d.b)))
+        if fits(console, table, console.width - 2):
+            items += [_indented(table), Text()]
+            continue
+        for d in diffs:
+            items.append(_indented(Text(str(d.what))))
+            items.append(_indented(Text.assemble((f"{label_a}: ", "dim"), str(d.a)), 4))
+            items.append(_indented(Text.assemble((f"{label_b}: ", "dim"), str(d.b)), 4))
+        items.append(Text())
+    return Group(*items)

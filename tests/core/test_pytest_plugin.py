@@ -79,14 +79,13 @@ def test_default_run_of_testpaths_does_not_collect_scenarios(project: pytest.Pyt
     assert collected(result) == ["tests/test_unit.py::test_unit"]
 
 
-def test_seeds_option_multiplies_items(project: pytest.Pytester) -> None:
+def test_seeds_option_keeps_one_item_per_variant(project: pytest.Pytester) -> None:
+    """An item is a variant: --harness-seeds changes the seeds it runs, not the items."""
     result = project.runpytest_subprocess("scenarios/", "--collect-only", "-q", "--harness-seeds", "3,4")
-    assert collected(result) == [
-        "scenarios/tiny.yaml::plain[seed3]",
-        "scenarios/tiny.yaml::plain[seed4]",
-        "scenarios/tiny.yaml::fixed[seed3]",
-        "scenarios/tiny.yaml::fixed[seed4]",
-    ]
+    assert collected(result) == ["scenarios/tiny.yaml::plain", "scenarios/tiny.yaml::fixed"]
+    bad = project.runpytest_subprocess("scenarios/", "--collect-only", "-q", "--harness-seeds", "three")
+    assert bad.ret == pytest.ExitCode.USAGE_ERROR
+    assert "--harness-seeds: expected comma-separated integers, got 'three'" in bad.stderr.str()
 
 
 def test_glob_is_an_ini_option(project: pytest.Pytester) -> None:
@@ -198,7 +197,7 @@ def test_harness_without_switches_a_plugin_off(project: pytest.Pytester) -> None
 
 
 def test_shipped_scenarios_collect_every_variant() -> None:
-    """`pytest scenarios/` in this repository: every shipped scenario validates and each variant is an item."""
+    """`pytest scenarios/` in this repository: every shipped scenario validates and each variant is one item."""
     import subprocess
     import sys
     from pathlib import Path
@@ -207,12 +206,10 @@ def test_shipped_scenarios_collect_every_variant() -> None:
 
     root = Path(__file__).resolve().parents[2]
     expected = []
-    for path in sorted((root / "scenarios").glob("*.yaml")):
+    for path in sorted((root / "scenarios").rglob("*.yaml")):  # subdirectories (scenarios/bugs/) too
         scenario = load_scenario(path)
-        for variant in scenario.variants:
-            for seed in scenario.seeds:
-                name = variant if len(scenario.seeds) == 1 else f"{variant}[seed{seed}]"
-                expected.append(f"scenarios/{path.name}::{name}")
+        rel = path.relative_to(root).as_posix()
+        expected += [f"{rel}::{variant}" for variant in scenario.variants]  # seeds run inside
     result = subprocess.run(
         [sys.executable, "-m", "pytest", "scenarios/", "--collect-only", "-q", "-p", "no:cacheprovider"],
         cwd=root, capture_output=True, text=True, timeout=300,
@@ -256,3 +253,79 @@ def test_tiny_run_fixture_trains_with_an_uninstalled_plugin(tiny_run) -> None:
     assert run.state.run_dir is not None and run.state.run_dir.name == "tiny-run-0"
     quiet = tiny_run({"loss_above": False}, extra=(LossAbove,), epochs=1)
     assert quiet.finding_epochs("loss_above") == [] and quiet.state.run_dir.name == "tiny-run-1"
+
+
+SEED_PARITY = '''
+from pydantic import BaseModel, ConfigDict
+
+from harness.plugin import Plugin, hookimpl
+
+
+class SeedParity(Plugin):
+    """Pathology: none (test double). Signal: the run's seed. Fix: none; records outcome seed_parity."""
+
+    name, kind = "seed_parity", "monitor"
+
+    class Params(BaseModel):
+        model_config = ConfigDict(extra="forbid")
+
+    @hookimpl
+    def on_train_end(self, state) -> None:
+        state.outcomes["seed_parity"] = "even" if state.seed % 2 == 0 else "odd"
+'''
+
+PASS_RATE = TINY.replace("train: {epochs: 2,", "train: {epochs: 1,").replace("seeds: [0]", "seeds: [0, 1]").replace(
+    "variants:\n", "plugin_modules: ['seed_parity:SeedParity']\nvariants:\n"
+).split("variants:\n")[0] + """variants:
+  half:
+    expect:
+      - {expect: "outcome.seed_parity == even", pass_rate: ">= 0.5"}
+      - status == ok
+  every:
+    expect:
+      - outcome.seed_parity == even
+"""
+
+
+@pytest.mark.slow
+def test_pass_rate_gives_the_same_verdict_under_pytest_and_harness_run(
+    project: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Seed 0 records `even`, seed 1 `odd`. `half` needs the line on half the seeds: it passes under
+    both; `every` needs it on every seed: it fails under both, and pytest shows each seed."""
+    import subprocess
+    import sys
+
+    (project.path / "seed_parity.py").write_text(SEED_PARITY)
+    (project.path / "scenarios" / "tiny.yaml").write_text(PASS_RATE)
+    monkeypatch.setenv("PYTHONPATH", str(project.path))
+
+    result = project.runpytest_subprocess("scenarios/", "-rA")
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*1 of 1 expectations missed their pass rate over 2 seeds: outcome.seed_parity == even passed on 1/2 seeds, "
+            "needs every seed",
+            "scenario 'tiny' (*tiny.yaml), variant 'every', seeds 0, 1: 1 of 2 passed every expectation",
+            "*FAILED    1/2  outcome.seed_parity == even  (needs every seed)",
+            "*seed 0  status ok, every expectation holds",
+            "*seed 1  status ok, failed: outcome.seed_parity == even (observed odd)",
+            "---- seed 1 ----",
+            "*scenario 'tiny' (*tiny.yaml), variant 'every', seed 1",
+            "fixes on: (none); monitors on: *seed_parity*",
+            "PASSED scenarios/tiny.yaml::half",
+            "FAILED scenarios/tiny.yaml::every - 1 of 1 expectations missed*",
+        ]
+    )
+
+    verdicts = {}
+    for variant in ("half", "every"):
+        report = project.path / f"{variant}.json"
+        proc = subprocess.run(
+            [sys.executable, "-m", "harness.cli", "run", "scenarios/tiny.yaml", "-q", "--variant", variant, "-j", "1",
+             "--json", str(report), "--results-dir", str(project.path / "res")],
+            cwd=project.path, capture_output=True, text=True, timeout=600,
+        )
+        verdicts[variant] = proc.returncode
+        assert json.loads(report.read_text())["variants"][variant]["passed"] is (proc.returncode == 0), proc.stdout
+    assert verdicts == {"half": 0, "every": 1}

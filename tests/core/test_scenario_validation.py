@@ -43,7 +43,7 @@ def test_good_scenario_resolves(tmp_path: Path) -> None:
     fixed = sc.variants["fixed"]
     from harness.pluginmanager import discover_plugins
 
-    monitors = {n for n, info in discover_plugins().items() if info.kind == "monitor"}
+    monitors = {n for n, info in discover_plugins().items() if info.kind == "monitor" and info.cls.default_enabled()}
     assert set(fixed.plugins) == {"defaults", "class_weights", "linear_warmup"} | monitors
     assert fixed.plugins["class_weights"].label_smoothing == 0.05
     assert sc.variants["broken"].plugins["linear_warmup"].interval == "epoch"
@@ -95,3 +95,65 @@ def test_empty_variants_and_non_mapping(tmp_path: Path) -> None:
 def test_shipped_scenarios_validate() -> None:
     for path in sorted(Path(__file__).parents[2].joinpath("scenarios").glob("*.yaml")):
         load_scenario(path)
+
+
+def test_every_problem_of_a_file_is_reported_at_once(tmp_path: Path) -> None:
+    """Four typos in four sections: one error each, in the order of the file, each naming file:line:col
+    and field; the first one is also the error's own path/line/field (the single-error API)."""
+    text = (
+        GOOD.replace("{n_train: 64}", "{n_trian: 64}")
+        .replace("  epochs: 2", "  epoch: 2")
+        .replace("class_weights: true", "class_weight: true")
+        .replace("- final.f1 >= 0.8", "- final.fone >= 0.8")
+    )
+    path = write(tmp_path, text)
+    with pytest.raises(ScenarioError) as info:
+        load_scenario(path)
+    exc = info.value
+    expected = [
+        f"{path}:4:12: workload.params.n_trian: unknown field 'n_trian' (did you mean 'n_train'?)",
+        f"{path}:6:3: train.epoch: unknown field 'epoch' (did you mean 'epochs'?)",
+        f"{path}:15:7: variants.fixed.plugins.class_weight: unknown plugin 'class_weight' (did you mean 'class_weights'?)",
+        f"{path}:18:9: variants.fixed.expect[0]: unknown metric 'fone'",
+    ]
+    assert [str(e)[: len(line)] for e, line in zip(exc.errors, expected)] == expected and len(exc.errors) == 4
+    assert str(exc).splitlines() == [str(e) for e in exc.errors]
+    assert (exc.field, exc.line, exc.col) == ("workload.params.n_trian", 4, 12)
+
+
+def test_schema_errors_do_not_hide_the_checks_after_them(tmp_path: Path) -> None:
+    """A refused expectation mapping and a bad train value still let the plugins and the other
+    expectations be checked; nothing is reported twice or as a consequence of another error."""
+    text = GOOD.replace('{expect: "status == ok", when: {torch: ">=2.0"}}', '{expect: "status == ok", whn: {torch: ">=2.0"}}')
+    text = text.replace("  epochs: 2", "  epochs: -2").replace("{interval: epoch}", "{intervall: epoch}")
+    with pytest.raises(ScenarioError) as info:
+        load_scenario(write(tmp_path, text))
+    fields = [e.field for e in info.value.errors]
+    assert fields == ["train.epochs", "variants.broken.plugins.linear_warmup.intervall", "variants.fixed.expect[1].whn"]
+
+
+def test_errors_are_capped_at_a_readable_number(tmp_path: Path) -> None:
+    from harness.scenario import MAX_ERRORS
+
+    plugins = "".join(f"      nope_{i}: true\n" for i in range(MAX_ERRORS + 3))
+    path = write(tmp_path, GOOD.replace("      class_weights: true\n", plugins))
+    with pytest.raises(ScenarioError) as info:
+        load_scenario(path)
+    lines = str(info.value).splitlines()
+    assert len(info.value.errors) == MAX_ERRORS + 3 and len(lines) == MAX_ERRORS + 1
+    assert lines[-1] == f"{path}: ... and 3 more error(s)"
+    assert all(line.startswith(f"{path}:") and "unknown plugin 'nope_" in line for line in lines[:-1])
+
+
+def test_the_cli_prints_each_problem_on_its_own_line_and_exits_2(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from harness.cli import main
+
+    path = write(tmp_path, GOOD.replace("  epochs: 2", "  epoch: 2").replace("class_weights: true", "class_weight: true"))
+    result = CliRunner().invoke(main, ["run", str(path)])
+    assert result.exit_code == 2
+    assert result.output.splitlines() == [
+        f"Error: {path}:6:3: train.epoch: unknown field 'epoch' (did you mean 'epochs'?)",
+        f"Error: {path}:15:7: variants.fixed.plugins.class_weight: unknown plugin 'class_weight' (did you mean 'class_weights'?)",
+    ]

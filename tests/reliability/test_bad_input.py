@@ -69,6 +69,13 @@ CASES = [
 ]
 
 
+# cases with a second real problem: every problem of a file is reported, one line each
+MORE = {
+    "empty variant list": [":10:1: unused: unknown field 'unused'"],
+    "variants as a list": [":10:1: unused: unknown field 'unused'"],
+}
+
+
 def run_cli(path: Path) -> tuple[int, list[str]]:
     result = CliRunner().invoke(main, ["run", str(path), "-q"])
     return result.exit_code, result.output.strip().splitlines()
@@ -81,8 +88,10 @@ def test_bad_scenario_exits_2_with_one_line(tmp_path: Path, what: str, old: str,
     path.write_text(GOOD.replace(old, new, 1), encoding="utf-8")
     code, lines = run_cli(path)
     assert code == 2, lines
-    assert len(lines) == 1, lines
+    assert len(lines) == 1 + len(MORE.get(what, [])), lines
     assert lines[0].startswith(f"Error: {path}{expected}"), lines[0]
+    for line, more in zip(lines[1:], MORE.get(what, [])):
+        assert line.startswith(f"Error: {path}{more}"), line
 
 
 def test_the_good_scenario_is_good(tmp_path: Path) -> None:

@@ -9,8 +9,9 @@ characters, invalid UTF-8. Every variant goes through :func:`harness.scenario.lo
 (validation only, nothing trains):
 
 - nothing but :class:`ScenarioError` escapes;
-- every rejection is one line that starts with the file's path and names a field
-  (``ScenarioError.field``), or says "invalid YAML" with a line number, or says the
+- every rejection lists each problem on one line (``ScenarioError.errors``, at most
+  ``MAX_ERRORS`` lines then "... and N more") that starts with the file's path and names a
+  field (``ScenarioError.field``), or says "invalid YAML" with a line number, or says the
   document must be a mapping of ``name``, ``workload`` and ``variants``;
 - a ``!!python/...`` tag never runs: the marker file it would create never appears;
 - a sample of the rejections through ``harness run`` exits 2 with that one line.
@@ -36,7 +37,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from harness.cli import main
-from harness.scenario import ScenarioError, load_scenario
+from harness.scenario import MAX_ERRORS, ScenarioError, load_scenario
 
 ROOT = Path(__file__).resolve().parents[2]
 SHIPPED = {path.name: path.read_text(encoding="utf-8") for path in sorted((ROOT / "scenarios").glob("*.yaml"))}
@@ -283,8 +284,14 @@ def test_mutated_scenarios_fail_cleanly(tmp_path_factory: Any, capsys: Any) -> N
             message = str(exc)
             stats["rejected"] += 1
             assert message.startswith(str(path)), message
-            assert "\n" not in message and "Traceback" not in message, message
-            assert names_a_field(exc), f"rejection names no field: {message}"
+            assert "Traceback" not in message, message
+            assert len(message.splitlines()) == min(len(exc.errors), MAX_ERRORS) + (len(exc.errors) > MAX_ERRORS), message
+            for error in exc.errors:  # each problem: one line, naming the file and a field
+                assert "\n" not in str(error) and str(error).startswith(str(path)), str(error)
+                assert names_a_field(error), f"rejection names no field: {error}"
+                assert str(error) in message or len(exc.errors) > MAX_ERRORS, (str(error), message)
+            stats["problems"] += len(exc.errors)
+            stats["several problems"] += len(exc.errors) > 1
             normalized = message[len(str(path)) :]
             messages[normalized] += 1
             fields[exc.field.split(".")[0].split("[")[0] or ("<yaml>" if "invalid YAML" in message else "<document>")] += 1
@@ -292,7 +299,8 @@ def test_mutated_scenarios_fail_cleanly(tmp_path_factory: Any, capsys: Any) -> N
                 result = CliRunner().invoke(main, ["run", str(path)])
                 assert result.exit_code == 2, (message, result.output, result.exception)
                 assert "Traceback" not in result.output
-                assert normalized.strip()[:40] in " ".join(result.output.split()), (message, result.output)
+                for line in str(exc).splitlines():  # each problem on its own line, led by "Error: "
+                    assert f"Error: {line}" in result.output.splitlines(), (message, result.output)
                 cli_checked.append(normalized)
         else:
             stats["accepted"] += 1
@@ -304,6 +312,8 @@ def test_mutated_scenarios_fail_cleanly(tmp_path_factory: Any, capsys: Any) -> N
         "mutated_scenarios_ran": stats["ran"],
         "rejected": stats["rejected"],
         "accepted": stats["accepted"],
+        "problems_reported": stats["problems"],
+        "rejections_with_several_problems": stats["several problems"],
         "distinct_error_messages": len(messages),
         "rejections_by_top_level_field": dict(fields.most_common()),
         "cli_checked": len(cli_checked),

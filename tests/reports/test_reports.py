@@ -81,7 +81,7 @@ def scripted_report() -> dict:
 
 
 def test_renderers_share_one_interface() -> None:
-    assert set(FILE_REPORTS) == {"json", "junit", "html"}
+    assert set(FILE_REPORTS) == {"json", "junit", "html", "tensorboard", "mlflow"}
     for name in FILE_REPORTS:
         module = renderer(name)
         assert module.FLAG == f"--{name}" and module.HELP and callable(module.write)
