@@ -7,6 +7,7 @@ Exit codes: 0 every expectation held, 1 an expectation failed or a run errored,
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 from pathlib import Path
@@ -17,19 +18,49 @@ EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 
 
 class BadInput(click.ClickException):
+    """Bad input, exit 2: each line of the message (one per problem) printed as ``Error: LINE``."""
+
     exit_code = EXIT_BAD_INPUT
+
+    def show(self, file=None) -> None:  # type: ignore[no-untyped-def]
+        for line in self.format_message().splitlines() or [""]:
+            click.echo(f"Error: {line}", file=file, err=file is None)
 
 
 def report_options(func):  # type: ignore[no-untyped-def]
-    """One ``--NAME PATH`` option per file report renderer (``harness.reports.FILE_REPORTS``)."""
-    from harness.reports import FILE_REPORTS, renderer
+    """One option per report renderer (``harness.reports.FILE_REPORTS``): ``--NAME PATH``, ``DIR``
+    or ``URI`` by its ``TARGET``, refused (exit 2) when a package it needs is missing. The
+    command receives them together as ``report_targets``: ``{name: path, URI or None}``."""
+    import functools
 
-    for name in reversed(list(FILE_REPORTS)):
+    from harness.reports import FILE_REPORTS, TARGETS, missing_requirement, renderer, target_kind
+
+    names = list(FILE_REPORTS)
+
+    @functools.wraps(func)
+    def command(*args, **kwargs):  # type: ignore[no-untyped-def]
+        kwargs["report_targets"] = {name: kwargs.pop(f"{name}_report") for name in names}
+        return func(*args, **kwargs)
+
+    def needs(module):  # type: ignore[no-untyped-def]
+        def check(ctx, param, value):  # type: ignore[no-untyped-def]
+            message = missing_requirement(module) if value is not None else None
+            if message:
+                raise click.BadParameter(message)
+            return value
+
+        return check
+
+    kinds = {"file": click.Path(dir_okay=False, path_type=Path), "dir": click.Path(file_okay=False, path_type=Path),
+             "uri": str}
+    for name in reversed(names):
         module = renderer(name)
-        func = click.option(
-            module.FLAG, f"{name}_path", type=click.Path(dir_okay=False, path_type=Path), default=None, help=module.HELP
-        )(func)
-    return func
+        kind = target_kind(module)
+        command = click.option(
+            module.FLAG, f"{name}_report", type=kinds[kind], default=None, help=module.HELP,
+            metavar=getattr(module, "METAVAR", TARGETS[kind]), callback=needs(module),
+        )(command)
+    return command
 
 
 def plugin_options(func):  # type: ignore[no-untyped-def]
@@ -62,6 +93,62 @@ def _load(scenario_path: Path, with_: tuple[str, ...], without: tuple[str, ...],
         raise BadInput(f"{scenario_path}: {exc}") from None
     except ScenarioError as exc:
         raise BadInput(str(exc)) from None
+
+
+def scenario_files(directory: Path) -> tuple[list[Path], list[str]]:
+    """The scenario files of ``harness run DIR``: its ``*.yaml``/``*.yml`` files (not those in
+    subdirectories), in name order, that are scenarios: a mapping with ``workload`` or
+    ``variants`` (or YAML that does not parse, whose error is then reported). Returns them and
+    one note per YAML file left out."""
+    import yaml
+
+    found, skipped = [], []
+    for path in sorted(p for p in directory.iterdir() if p.suffix in (".yaml", ".yml") and p.is_file()):
+        try:
+            data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, yaml.YAMLError):
+            found.append(path)  # load_scenario names the problem
+            continue
+        if isinstance(data, dict) and ({"workload", "variants"} & set(data)):
+            found.append(path)
+        else:
+            skipped.append(f"{path}: not a scenario (no workload or variants), skipped")
+    return found, skipped
+
+
+def _load_all(paths: list[Path], with_: tuple[str, ...], without: tuple[str, ...], sets: tuple[str, ...]) -> list:  # type: ignore[type-arg]
+    """Every scenario of ``paths``, or bad input naming every problem of every file."""
+    loaded, problems = [], []
+    for path in paths:
+        try:
+            loaded.append(_load(path, with_, without, sets))
+        except BadInput as exc:
+            problems.append(exc.format_message())
+    if problems:
+        raise BadInput("\n".join(problems))
+    names: dict[str, Path] = {}
+    for scenario in loaded:
+        if scenario.name in names:  # their results would share one directory
+            raise BadInput(f"{scenario.path}: name: {scenario.name!r} is also the name of {names[scenario.name]}")
+        names[scenario.name] = scenario.path
+    return loaded
+
+
+EXIT_INTERRUPTED = 130  # Ctrl-C, as a shell reports SIGINT
+
+
+@contextlib.contextmanager
+def _exit_on_interrupt(console, where):  # type: ignore[no-untyped-def]
+    """Ctrl-C: exit 130 with one line naming where the finished runs are (``where()``). Wraps the
+    progress display, so the line comes after the display has ended, not above its last frame."""
+    try:
+        yield
+    except KeyboardInterrupt:
+        console.print(
+            f"[red]interrupted[/]: finished runs are kept in {where()}/results and the unfinished runs' "
+            "partial files removed; rerun with --resume to skip the finished runs", highlight=False, soft_wrap=True,
+        )
+        sys.exit(EXIT_INTERRUPTED)
 
 
 def _check_environment() -> None:
@@ -129,8 +216,11 @@ def main() -> None:
 
 
 @main.command()
-@click.argument("scenario_path", metavar="SCENARIO", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--variant", "-v", "variants", multiple=True, metavar="NAME", help="Run only this variant (repeatable). Default: all.")
+@click.argument("scenario_path", metavar="SCENARIO|DIR", type=click.Path(path_type=Path))
+@click.option(
+    "--variant", "-v", "variants", multiple=True, metavar="NAME",
+    help="Run only this variant (repeatable; with DIR, in each scenario that has it). Default: all.",
+)
 @click.option("--seed", "seeds", type=int, multiple=True, metavar="S", help="Run with this seed (repeatable). Default: the scenario's seeds.")
 @click.option(
     "--seeds", "n_seeds", type=click.IntRange(min=1), metavar="N",
@@ -141,7 +231,8 @@ def main() -> None:
 @click.option(
     "--results-dir",
     type=click.Path(file_okay=False, path_type=Path),
-    help="Where each run's result and checkpoints are written. Default: .harness/<scenario name>.",
+    help="Where each run's result and checkpoints are written. Default: .harness/<scenario name> "
+    "(with DIR: DIR_GIVEN/<scenario name>).",
 )
 @click.option(
     "--jobs", "-j", type=click.IntRange(min=1), default=None,
@@ -149,6 +240,11 @@ def main() -> None:
 )
 @click.option("--timeout", type=click.FloatRange(min=0, min_open=True), help="Per-run limit in seconds; a run past it ends with status 'timeout'.")
 @click.option("--resume", is_flag=True, help="Skip runs whose valid result for the same configuration is already in the results dir.")
+@click.option(
+    "--decide-early", is_flag=True,
+    help="Stop a run at the end of the epoch where its variant's verdict is decided, and skip a variant's "
+    "remaining seeds once it is (as harness ablate does). Default: every run trains to its end.",
+)
 @click.option("--quiet", "-q", is_flag=True, help="No progress bars; print only the table.")
 @click.option(
     "--executor", type=click.Choice(["local", "ray"]), default="local", show_default=True,
@@ -164,14 +260,13 @@ def run(
     variants: tuple[str, ...],
     seeds: tuple[int, ...],
     n_seeds: int | None,
-    json_path: Path | None,
-    junit_path: Path | None,
-    html_path: Path | None,
+    report_targets: dict,
     device: str | None,
     results_dir: Path | None,
     jobs: int | None,
     timeout: float | None,
     resume: bool,
+    decide_early: bool,
     quiet: bool,
     without: tuple[str, ...],
     with_: tuple[str, ...],
@@ -179,30 +274,53 @@ def run(
     executor: str,
     address: str | None,
 ) -> None:
-    """Run SCENARIO's variants and check their expectations.
+    """Run SCENARIO's variants and check their expectations; with a directory, every scenario in it.
+
+    DIR: each *.yaml/*.yml file directly in it that is a scenario (a mapping with workload
+    or variants; other YAML files are skipped with a note), validated all before any run,
+    run one after the other, with one summary and one exit code (0 only when every scenario
+    passes); --json then writes {"reports": [...], "passed"} as `pytest --harness-json` does.
+    Exit 130 on Ctrl-C: the finished runs are kept (rerun with --resume), the unfinished
+    runs' partial files are removed.
 
     \b
     harness run S --variant fixed --without class_weights   # a variant derived ad hoc
     harness run S --set grad_clip.max_norm=0.5 --with mixed_precision
     harness run S --seeds 5 -j 2 --html r.html --junit r.xml
+    harness run scenarios/ -q --json all.json               # every scenario, one summary
     """
     from rich.console import Console
+    from rich.markup import escape
 
     from harness.expectations import closest
 
     console = Console(stderr=False)
-    scenario = _load(scenario_path, with_, without, sets)
+    directory = scenario_path.is_dir()
+    if directory:
+        paths, skipped = scenario_files(scenario_path)
+        for note in skipped:
+            click.echo(f"note: {note}", err=True)
+        if not paths:
+            raise BadInput(f"{scenario_path}: no scenario files (*.yaml or *.yml with workload and variants) in this directory")
+    else:
+        paths = [scenario_path]
+    scenarios = _load_all(paths, with_, without, sets)
     _check_start_method()
-    seed_list = _seed_list(seeds, n_seeds, scenario.seeds)
     for name in variants:
-        if name not in scenario.variants:
-            raise BadInput(f"{scenario_path}: unknown variant {name!r}{closest(name, list(scenario.variants))}")
+        if not any(name in sc.variants for sc in scenarios):
+            known = sorted({v for sc in scenarios for v in sc.variants})
+            raise BadInput(f"{scenario_path}: unknown variant {name!r}{closest(name, known)}")
+    if variants:  # with DIR: only the scenarios that have one of the variants
+        scenarios = [sc for sc in scenarios if any(name in sc.variants for name in variants)]
 
     from harness.reports.terminal import RunProgress, print_report
-    from harness.runner import default_results_dir, plan_runs, run_suite, suite_report
+    from harness.runner import SCHEMA_VERSION, default_results_dir, plan_runs, run_suite, suite_report
 
-    keys = plan_runs(scenario, list(variants) or None, seed_list)
-    out_dir = results_dir or default_results_dir(scenario)
+    def results_of(sc):  # type: ignore[no-untyped-def]
+        if directory:
+            return (results_dir / sc.name) if results_dir else default_results_dir(sc)
+        return results_dir or default_results_dir(sc)
+
     if address and executor != "ray":
         raise BadInput("--address needs --executor ray")
     if executor == "ray":
@@ -210,19 +328,34 @@ def run(
 
         if importlib.util.find_spec("ray") is None:
             raise BadInput("--executor ray needs Ray: pip install 'harness[ray]'")
+        from harness.ray_executor import retries_from_env
+
+        try:
+            retries_from_env()
+        except ValueError as exc:
+            raise BadInput(str(exc)) from None
     jobs = jobs or (None if executor == "ray" else os.cpu_count() or 1)  # ray: Ray's scheduler decides
     _check_environment()
-    with RunProgress(console, keys, enabled=not quiet, metric=next(iter(scenario.key_metrics), None)) as progress:
-        try:
+    reports = []
+    for scenario in scenarios:
+        keys = plan_runs(scenario, [v for v in variants if v in scenario.variants] or None, _seed_list(seeds, n_seeds, scenario.seeds))
+        out_dir = results_of(scenario)
+        if directory and not quiet:
+            console.print(f"[bold]{escape(scenario.name)}[/] [dim]{escape(str(scenario.path))}[/]", highlight=False)
+        metric = next(iter(scenario.key_metrics), None)
+        with _exit_on_interrupt(console, lambda where=out_dir: where), RunProgress(
+            console, keys, enabled=not quiet, metric=metric
+        ) as progress:
             records = run_suite(
                 scenario, keys, results_dir=out_dir, jobs=jobs, timeout=timeout, device=device,
-                resume=resume, progress=progress.event, executor=executor, address=address,
+                resume=resume, progress=progress.event, executor=executor, address=address, decide=decide_early,
             )
-        except KeyboardInterrupt:
-            console.print(f"[red]interrupted[/]: finished runs are kept in {out_dir}/results; rerun with --resume")
-            sys.exit(130)
-    report = suite_report(scenario, records)
-    unwritten = _write_reports(report, {"json": json_path, "junit": junit_path, "html": html_path})
+        reports.append(suite_report(scenario, records))
+    if directory:  # one payload for every scenario, as `pytest --harness-json` writes
+        report = {"schema_version": SCHEMA_VERSION, "reports": reports, "passed": all(r["passed"] for r in reports)}
+    else:
+        report = reports[0]
+    unwritten = _write_reports(report, report_targets)
     print_report(console, report)
     _exit(report["passed"], unwritten)
 
@@ -247,6 +380,11 @@ def run(
 @click.option("--jobs", "-j", type=click.IntRange(min=1), default=None, help="Runs in parallel. Default: number of CPU cores.")
 @click.option("--timeout", type=click.FloatRange(min=0, min_open=True), help="Per-run limit in seconds.")
 @click.option("--resume", is_flag=True, help="Skip runs whose valid result for the same configuration is already in the results dir.")
+@click.option(
+    "--exhaustive", is_flag=True,
+    help="Train every run of every arm to its end. Default: decide early: a run stops at the end of the epoch "
+    "where its arm's verdict is decided, and an arm's remaining seeds are skipped once it is.",
+)
 @click.option("--quiet", "-q", is_flag=True, help="No progress bars; print only the tables.")
 @plugin_options
 def ablate(
@@ -256,14 +394,13 @@ def ablate(
     seeds: tuple[int, ...],
     n_seeds: int | None,
     pass_rate: str | None,
-    json_path: Path | None,
-    junit_path: Path | None,
-    html_path: Path | None,
+    report_targets: dict,
     device: str | None,
     results_dir: Path | None,
     jobs: int | None,
     timeout: float | None,
     resume: bool,
+    exhaustive: bool,
     quiet: bool,
     without: tuple[str, ...],
     with_: tuple[str, ...],
@@ -278,8 +415,11 @@ def ablate(
     the base), all with the same seeds, judges every arm by the target's expectations, and
     prints per fix whether it is sufficient alone (base + fix is cured) and necessary
     (target - fix is not); a verdict is n/a when the arm's trace shows the plugin it
-    switched on never acted. Exit 0 when every run finished and the target is cured, 1
-    otherwise, 2 bad input.
+    switched on never acted. Runs stop as soon as their arm's verdict is decided and an arm's
+    remaining seeds are skipped then (--exhaustive: train everything). Exit 0 when every run
+    finished and the target is cured, 1
+    otherwise, 2 bad input, 130 interrupted (Ctrl-C). SCENARIO is one file: unlike
+    `harness run`, ablate does not take a directory.
 
     \b
     harness ablate scenarios/issue11.yaml --seeds 3 -j 2 --json ablation.json
@@ -287,7 +427,8 @@ def ablate(
     from rich.console import Console
 
     from harness import ablation as abl
-    from harness.expectations import ExpectationSyntaxError, closest, evaluate_all, parse_pass_rate
+    from harness.decisions import judge_record, run_verdict
+    from harness.expectations import ExpectationSyntaxError, closest, parse_pass_rate
     from harness.pluginmanager import PluginConflictError
 
     console = Console()
@@ -319,24 +460,14 @@ def ablate(
     keys = plan_runs(derived, None, seed_list)
     out_dir = results_dir or default_results_dir(scenario) / "ablation"
     _check_environment()
-    with RunProgress(console, keys, enabled=not quiet, metric=next(iter(scenario.key_metrics), None)) as progress:
-        try:
-            records = run_suite(
-                derived, keys, results_dir=out_dir, jobs=jobs or os.cpu_count() or 1, timeout=timeout,
-                device=device, resume=resume, progress=progress.event,
-            )
-        except KeyboardInterrupt:
-            console.print(f"[red]interrupted[/]: finished runs are kept in {out_dir}/results; rerun with --resume")
-            sys.exit(130)
-    report = suite_report(derived, records)
-    outcomes = {
-        arm.name: abl.outcome(
-            [run_ok(r) for r in records if r["variant"] == arm.name], rule, report["variants"][arm.name]["passed"]
+    metric = next(iter(scenario.key_metrics), None)
+    with _exit_on_interrupt(console, lambda: out_dir), RunProgress(console, keys, enabled=not quiet, metric=metric) as progress:
+        records = run_suite(
+            derived, keys, results_dir=out_dir, jobs=jobs or os.cpu_count() or 1, timeout=timeout,
+            device=device, resume=resume, progress=progress.event, decide=not exhaustive, rule=rule,
         )
-        for arm in arms
-    }
-    acted = {arm.name: abl.arm_acted(arm, records) for arm in arms}  # does each arm's trace show its fix acting?
-    section = abl.verdicts(arms, outcomes, acted)
+    report = suite_report(derived, records)
+    section, acted = abl.judge_arms(arms, records, report["variants"], rule)
     target_exps = scenario.variants[target].expectations
     if rule is not None:
         rule_text = f"the share of seeds passing every expectation of {target!r} is {rule.text}"
@@ -345,9 +476,10 @@ def ablate(
     else:
         rule_text = f"every expectation of {target!r} holds on every seed"
     own = scenario.variants[base].expectations
-    base_runs = [dict(r) for r in records if r["variant"] == base]
-    for r in base_runs:
-        r["expectations"] = evaluate_all(own, r, torch_version())
+    base_runs = [dict(r) for r in records if r["variant"] == base and r["status"] != "skipped"]
+    for r in base_runs:  # a run stopped when its arm was decided: its own final.* lines stay open
+        r["expectations"] = judge_record(own, r, torch_version())
+    trained = [r for r in records if r["status"] != "skipped"]
     section.update(
         rule_text=rule_text,
         pass_rate=rule.text if rule else None,
@@ -357,7 +489,14 @@ def ablate(
              "acted": acted[a.name]}
             for a in arms
         ],
-        base_reproduces={"passed_runs": sum(run_ok(r) for r in base_runs), "runs": len(base_runs)} if own else None,
+        base_reproduces={
+            "passed_runs": sum(run_ok(r) for r in base_runs), "runs": len(base_runs),
+            **({"open": unknown} if (unknown := sum(run_verdict(r) is None for r in base_runs)) else {}),
+        } if own else None,
+        early=None if exhaustive else {
+            "runs": len(records), "trained": len(trained), "skipped": len(records) - len(trained),
+            "decided": sum(r["status"] == "decided" for r in trained), "steps": sum(r.get("steps") or 0 for r in trained),
+        },
         train_differences={k: list(v) for k, v in abl.train_differences(scenario, base, target).items()},
     )
     if section["train_differences"]:
@@ -368,7 +507,7 @@ def ablate(
     report["ablation"] = section
     finished = all(r["status"] not in FAILED_STATUSES for r in records)
     report["passed"] = finished and section["target"]["cured"]
-    unwritten = _write_reports(report, {"json": json_path, "junit": junit_path, "html": html_path})
+    unwritten = _write_reports(report, report_targets)
     print_report(console, report, details=False)
     _exit(report["passed"], unwritten)
 
@@ -377,7 +516,7 @@ def ablate(
 @click.argument("results", metavar="RESULTS.json", type=click.Path(dir_okay=False, path_type=Path))
 @report_options
 @click.option("--quiet", "-q", is_flag=True, help="Do not print the terminal report.")
-def report(results: Path, json_path: Path | None, junit_path: Path | None, html_path: Path | None, quiet: bool) -> None:
+def report(results: Path, report_targets: dict, quiet: bool) -> None:
     """Re-render a saved JSON report (of `harness run`/`ablate --json` or `pytest --harness-json`)
     as the terminal table, HTML, JUnit or JSON, without retraining.
 
@@ -393,7 +532,7 @@ def report(results: Path, json_path: Path | None, junit_path: Path | None, html_
         payload = load_report(results)
         if not quiet:
             print_report(Console(), payload)
-        unwritten = _write_reports(payload, {"json": json_path, "junit": junit_path, "html": html_path})
+        unwritten = _write_reports(payload, report_targets)
     except ReportError as exc:
         raise BadInput(str(exc)) from None
     except (KeyError, TypeError) as exc:
@@ -435,11 +574,14 @@ def describe_plugin(info: object) -> dict:
         # the conflict rule (harness.pluginmanager.resolve_conflicts): what it competes for, what it supersedes
         "slots": sorted(plugin_slots(cls)),
         "replaces": list(cls.replaces),
+        # harness doctor (a fix: the findings it may cure) and the detector benchmark (a bug: how it shows)
+        "addresses": list(cls.addresses),
+        "shows_as": list(cls.shows_as),
     }
 
 
 @main.command()
-@click.option("--json", "as_json", is_flag=True, help="Print the list as JSON instead of a table.")
+@click.option("--json", "as_json", is_flag=True, help="Print the list as JSON instead of one block per plugin.")
 def plugins(as_json: bool) -> None:
     """List every plugin: built-in or external, its source distribution, hooks and parameters.
 
@@ -459,15 +601,27 @@ def plugins(as_json: bool) -> None:
         click.echo(json.dumps(described, indent=1, default=str))
         return
     from rich.console import Console
-    from rich.table import Table
+    from rich.padding import Padding
+    from rich.text import Text
 
-    table = Table(title="harness plugins")
-    for col in ("name", "kind", "source", "hooks", "parameters"):
-        table.add_column(col, overflow="fold")
-    for d in described:
-        params = "\n".join(f"{p}={v['default']!r}" for p, v in d["parameters"].items()) or "-"
-        table.add_row(d["name"], d["kind"], d["source"], "\n".join(d["hooks"]), params)
-    Console().print(table)
+    console = Console(highlight=False)
+    for d in described:  # one block per plugin, as `harness workloads`: lines wrap between words, never inside a name
+        default = "always on" if d["kind"] == "core" else "on by default" if d["enabled_by_default"] else "off by default"
+        console.print(Text.assemble((d["name"], "bold"), "  ", f"{d['kind']}, {default}", "  ", (d["source"], "dim")))
+        params = ", ".join(f"{p}={v['default']!r}" for p, v in d["parameters"].items()) or "-"
+        lines = [Text(d["summary"], style="italic")] if d["summary"] else []
+        lines += [Text.assemble(("hooks: ", "cyan"), ", ".join(d["hooks"]) or "-"), Text.assemble(("parameters: ", "cyan"), params)]
+        if d["finding_kinds"]:
+            lines.append(Text.assemble(("findings: ", "cyan"), ", ".join(d["finding_kinds"])))
+        if d["replaces"]:
+            lines.append(Text.assemble(("replaces: ", "cyan"), ", ".join(d["replaces"])))
+        if d["addresses"]:
+            lines.append(Text.assemble(("addresses: ", "cyan"), ", ".join(d["addresses"])))
+        if d["shows_as"]:
+            lines.append(Text.assemble(("shows as: ", "cyan"), ", ".join(d["shows_as"])))
+        for line in lines:
+            console.print(Padding(line, (0, 0, 0, 2), expand=False))
+        console.print()
 
 
 def describe_workload(entry: object) -> dict:
@@ -531,7 +685,7 @@ def workloads(as_json: bool) -> None:
             Text.assemble(("metrics: ", "cyan"), ", ".join(d["metrics"]) or "-"),
         ]
         for line in lines:
-            console.print(Padding(line, (0, 0, 0, 2)))
+            console.print(Padding(line, (0, 0, 0, 2), expand=False))
         console.print()
     for message in broken:
         click.echo(f"error: {message}", err=True)
@@ -554,7 +708,6 @@ def compare(report_a: Path, report_b: Path, exit_code: bool) -> None:
     """
     from rich.console import Console
     from rich.markup import escape
-    from rich.table import Table
 
     from harness.compare import ReportError, column_labels, compare_reports, load_report, scenario_reports, torch_version_of
 
@@ -575,15 +728,143 @@ def compare(report_a: Path, report_b: Path, exit_code: bool) -> None:
     if not differences:
         console.print(f"no differences in status, outcomes or expectations ({total} run(s))")
         return
-    table = Table(title="differences")
-    for col in ("scenario", "variant", "seed", "what", label_a, label_b):
-        table.add_column(escape(col), overflow="fold")
-    for d in differences:
-        table.add_row(*(escape(str(cell)) for cell in (d.scenario, d.variant, d.seed, d.what, d.a, d.b)))
-    console.print(table)
+    from harness.reports.terminal import differences_section
+
+    console.print(differences_section(console, differences, label_a, label_b))
     runs = len({(d.scenario, d.variant, d.seed) for d in differences})
     console.print(f"{runs} of {total} run(s) differ")
     sys.exit(EXIT_FAILED if exit_code else EXIT_OK)
+
+
+@main.command()
+@click.argument("scenario_path", metavar="SCENARIO", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--variant", "-v", default="broken", show_default=True, metavar="NAME", help="The variant to diagnose (the incident).")
+@click.option("--seed", "seeds", type=int, multiple=True, metavar="S", help="Run with this seed (repeatable). Default: the scenario's seeds.")
+@click.option("--seeds", "n_seeds", type=click.IntRange(min=1), metavar="N", help="Run every arm with seeds 0..N-1.")
+@click.option(
+    "--expect", "expect", multiple=True, metavar="LINE",
+    help="The cure criterion, one expectation line each (repeatable), e.g. --expect 'final.f1 >= 0.8'. Default: "
+    "no finding of the kinds the variant showed, the main metric at least as good as plain training's, status ok.",
+)
+@click.option(
+    "--pass-rate", "pass_rate", metavar="RATE",
+    help="Cured = this share of seeds passes the criterion, e.g. '>= 0.8'. Default: every seed.",
+)
+@click.option(
+    "--tolerance", type=click.FloatRange(min=0), default=0.05, show_default=True,
+    help="How far (relative) below the reference's mean metric a cure may stay (about the seed-to-seed spread).",
+)
+@click.option("--max-candidates", type=click.IntRange(min=1), default=8, show_default=True, help="Single fixes tried at most.")
+@click.option(
+    "--max-combination", type=click.IntRange(min=1), default=2, show_default=True,
+    help="Fixes per combination when no single fix cures (1: no combinations).",
+)
+@click.option("--top", type=click.IntRange(min=2), default=4, show_default=True, help="Combinations are of the top N candidates.")
+@report_options
+@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), help="Override the scenario's train.device.")
+@click.option(
+    "--results-dir", type=click.Path(file_okay=False, path_type=Path),
+    help="Where each run's result is written. Default: .harness/<scenario name>/doctor.",
+)
+@click.option("--jobs", "-j", type=click.IntRange(min=1), default=None, help="Runs in parallel. Default: number of CPU cores.")
+@click.option("--timeout", type=click.FloatRange(min=0, min_open=True), help="Per-run limit in seconds.")
+@click.option("--resume", is_flag=True, help="Skip runs whose valid result for the same configuration is already in the results dir.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress bars; print only the tables.")
+@click.option(
+    "--executor", type=click.Choice(["local", "ray"]), default="local", show_default=True,
+    help="local: worker processes on this machine; ray: one Ray task per run (pip install 'harness[ray]').",
+)
+@click.option("--address", metavar="ADDR", help="With --executor ray: the Ray cluster (auto, HOST:6379, ray://HOST:10001).")
+@plugin_options
+def doctor(
+    scenario_path: Path,
+    variant: str,
+    seeds: tuple[int, ...],
+    n_seeds: int | None,
+    expect: tuple[str, ...],
+    pass_rate: str | None,
+    tolerance: float,
+    max_candidates: int,
+    max_combination: int,
+    top: int,
+    report_targets: dict,
+    device: str | None,
+    results_dir: Path | None,
+    jobs: int | None,
+    timeout: float | None,
+    resume: bool,
+    quiet: bool,
+    executor: str,
+    address: str | None,
+    without: tuple[str, ...],
+    with_: tuple[str, ...],
+    sets: tuple[str, ...],
+) -> None:
+    """Diagnose a broken variant and prove a fix: findings -> candidate fixes -> cure.
+
+    Runs --variant and plain training (every fix and bug off) as the reference, proposes
+    the installed fixes that address the variant's findings (each fix declares the finding
+    kinds it addresses), ranked, and tries them: every single one, then combinations of the
+    top ones when none cures alone. Cured = every seed (or --pass-rate of them) has no
+    finding of the variant's kinds, the workload's main metric at least as good as the
+    reference's (--tolerance), status ok; or the --expect lines. Prints the proven fix as a
+    ready-to-paste `fixed:` variant. Exit 0 when a fix was proven, 1 when none was, 2 bad
+    input, 130 interrupted. The logic is harness/doctor.py.
+
+    \b
+    harness doctor scenarios/issue11.yaml --variant broken -j 2 --json doctor.json
+    harness doctor scenarios/bugs/foreign_optimizer.yaml --seeds 3 --expect 'final.accuracy >= 0.9'
+    """
+    from rich.console import Console
+
+    from harness import doctor as doc
+    from harness.expectations import ExpectationSyntaxError, closest, parse_pass_rate
+
+    console = Console()
+    scenario = _load(scenario_path, with_, without, sets)
+    _check_start_method()
+    if variant not in scenario.variants:
+        raise BadInput(f"{scenario_path}: --variant: unknown variant {variant!r}{closest(variant, list(scenario.variants))}")
+    rule = None
+    if pass_rate is not None:
+        try:
+            rule = parse_pass_rate(pass_rate)
+        except ExpectationSyntaxError as exc:
+            raise BadInput(f"--pass-rate: {exc}") from None
+    seed_list = _seed_list(seeds, n_seeds, scenario.seeds)
+    if address and executor != "ray":
+        raise BadInput("--address needs --executor ray")
+
+    from harness.reports.terminal import RunProgress, print_report
+    from harness.runner import default_results_dir, run_suite, suite_report
+
+    out_dir = results_dir or default_results_dir(scenario) / "doctor"
+    _check_environment()
+    metric = next(iter(scenario.key_metrics), None)
+    workers = jobs or (None if executor == "ray" else os.cpu_count() or 1)
+
+    def runner(derived, keys):  # type: ignore[no-untyped-def]
+        with RunProgress(console, keys, enabled=not quiet, metric=metric) as progress:
+            return run_suite(
+                derived, keys, results_dir=out_dir, jobs=workers, timeout=timeout, device=device, resume=resume,
+                progress=progress.event, executor=executor, address=address,
+            )
+
+    with _exit_on_interrupt(console, lambda: out_dir):
+        try:
+            derived, records, section = doc.diagnose(
+                scenario, variant, seed_list, runner, expect=list(expect), rule=rule, tolerance=tolerance,
+                max_candidates=max_candidates, max_combination=max_combination, top=top,
+                log=lambda line: console.print(f"[dim]doctor: {line}[/]") if not quiet else None,
+            )
+        except ExpectationSyntaxError as exc:
+            raise BadInput(f"--expect: {exc}") from None
+    report = suite_report(derived, records)
+    report["doctor"] = section
+    report["passed"] = section["best"] is not None
+    unwritten = _write_reports(report, report_targets)
+    print_report(console, report, details=False)
+    _exit(report["passed"], unwritten)
 
 
 if __name__ == "__main__":  # pragma: no cover

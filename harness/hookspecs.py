@@ -7,7 +7,8 @@ than the spec, so a plugin asks only for what it uses (usually just ``state``).
 
 The whole sequence for one run, as pseudocode::
 
-    on_setup(state)                          # plugins may change state.hparams
+    on_setup(state)                          # plugins may change state.hparams, state.loader_options
+    state.train_loader, state.val_loader = DataLoaders(state.loader_options)   # if a plugin changed it
     state.criterion = make_criterion(state)  # first non-None wins
     state.optimizer = make_optimizer(state)  # first non-None wins
     state.scheduler = make_scheduler(state)  # first non-None wins (may be None)
@@ -38,6 +39,8 @@ The whole sequence for one run, as pseudocode::
             on_checkpoint(state, directory)  # after the save: read it back, check it
         if a stop was requested: leave training
     on_train_end(state)
+    # however the run ended (an exception and Ctrl-C too), the runner then stops every
+    # loader worker and empties the CUDA cache (harness.runner.release_run): no hook
 
 Hooks marked *firstresult* stop at the first implementation that returns a value
 other than ``None``; the built-in ``defaults`` plugin answers last, so a fix only
@@ -92,7 +95,11 @@ def on_setup(state: TrainState) -> None:
 
     :param state: the run's state; ``state.hparams`` (lr, warmup_ratio, total_steps,
         batch_size, accumulation_steps, loss_weights, ...) is what a plugin may change
-        here, e.g. to scale the learning rate for a large batch or weight a loss term.
+        here, e.g. to scale the learning rate for a large batch or weight a loss term; and
+        ``state.loader_options`` (:class:`harness.state.LoaderOptions`: workers, pinning,
+        start method, collate), from which the loop builds the training and validation
+        DataLoaders again right after this hook (same datasets, batch sizes and seeded
+        order, so ``hparams.batches_per_epoch`` holds). Nothing has iterated a loader yet.
     """
 
 

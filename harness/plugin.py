@@ -19,7 +19,10 @@ from pydantic import BaseModel, ConfigDict
 
 from harness.hookspecs import hookimpl
 
-Kind = Literal["core", "fix", "monitor"]
+Kind = Literal["core", "fix", "monitor", "bug"]
+
+#: every plugin kind, in the order listings show them
+KINDS: tuple[str, ...] = ("core", "fix", "monitor", "bug")
 
 
 class NoParams(BaseModel):
@@ -32,8 +35,15 @@ class Plugin:
     """Base class: subclasses set ``name``, ``kind``, ``Params`` and implement hooks.
 
     - ``kind = "fix"`` changes training and is off unless a variant enables it;
-    - ``kind = "monitor"`` only observes (records findings) and is on by default;
-    - ``kind = "core"`` supplies defaults and cannot be switched off.
+    - ``kind = "monitor"`` only observes (records findings) and is on by default (one
+      whose measurements differ between any two runs, ``memory``, overrides
+      :meth:`default_enabled` and is on only where a scenario names it);
+    - ``kind = "core"`` supplies defaults and cannot be switched off;
+    - ``kind = "bug"`` *injects* a real training mistake (gradients never zeroed, softmax
+      before the cross-entropy, ...) through its own mechanism, to measure the monitors
+      against it (``benchmarks/detectors.py``) and to practise repairs (``harness doctor``);
+      off unless a variant enables it, like a fix. ``shows_as`` names the finding kinds
+      it is expected to produce.
     """
 
     name: ClassVar[str] = ""
@@ -46,6 +56,14 @@ class Plugin:
     #: exclusive roles beyond the firstresult hooks it answers (e.g. ``"param_groups"``
     #: for plugins that set the optimizer's parameter groups in a ``make_optimizer`` wrapper)
     slots: ClassVar[tuple[str, ...]] = ()
+    #: a fix: the finding kinds it may cure; ``harness doctor`` proposes it for a run with
+    #: one of them (e.g. ``linear_warmup``: ``("collapse", "lr_zero", ...)``)
+    addresses: ClassVar[tuple[str, ...]] = ()
+    #: a fix: the parameter sets ``harness doctor`` tries, in order (``({},)``: its defaults)
+    suggestions: ClassVar[tuple[dict[str, Any], ...]] = ({},)
+    #: a bug: the finding kinds its mistake is expected to show as (the benchmark's
+    #: "relevant" findings for it)
+    shows_as: ClassVar[tuple[str, ...]] = ()
     #: the run's hook relay, set on the instance when the run's manager registers it; a
     #: plugin that raises a hook of its own calls it (``distillation`` raises
     #: ``distill_inputs``). None outside a run (a plugin called directly in a test).

@@ -62,6 +62,33 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "harness.plugins.no_signal:NoSignal",
     "harness.plugins.saturation:Saturation",
     "harness.plugins.non_finite:NonFinite",
+    "harness.plugins.dataloader:DataLoaderSettings",  # seed 003, issue 5: Windows DataLoaders
+    "harness.plugins.memory:Memory",
+    # issue 15: detectors measured against a catalog of injected bugs (benchmarks/detectors.py)
+    "harness.plugins.dead_units:DeadUnits",
+    "harness.plugins.weight_updates:WeightUpdates",
+    "harness.plugins.convergence:Convergence",
+    "harness.plugins.loss_oscillation:LossOscillation",
+    "harness.plugins.lr_schedule:LRSchedule",
+    "harness.plugins.train_mode:TrainMode",
+    "harness.plugins.stale_gradients:StaleGradients",
+    "harness.plugins.probability_outputs:ProbabilityOutputs",
+    # ... fixes that cure some of them (harness doctor proposes fixes by their `addresses`)
+    "harness.plugins.input_standardize:InputStandardize",
+    "harness.plugins.bias_init:BiasInit",
+    "harness.plugins.lr_scale:LRScale",
+    # ... and the bugs (kind "bug", off unless a variant enables one)
+    "harness.plugins.bug_no_zero_grad:BugNoZeroGrad",
+    "harness.plugins.bug_shuffled_labels:BugShuffledLabels",
+    "harness.plugins.bug_softmax_before_ce:BugSoftmaxBeforeCE",
+    "harness.plugins.bug_lr_too_high:BugLRTooHigh",
+    "harness.plugins.bug_frozen_backbone:BugFrozenBackbone",
+    "harness.plugins.bug_dead_relu:BugDeadReLU",
+    "harness.plugins.bug_eval_mode:BugEvalMode",
+    "harness.plugins.bug_foreign_optimizer:BugForeignOptimizer",
+    "harness.plugins.bug_unnormalised_inputs:BugUnnormalisedInputs",
+    "harness.plugins.bug_scheduler_per_microbatch:BugSchedulerPerMicrobatch",
+    "harness.plugins.bug_loss_scaling:BugLossScaling",
 )
 
 

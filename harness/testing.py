@@ -4,8 +4,9 @@ Plugin authors (built-in or third-party) use these the way pytest plugin authors
 ``pytester``: build a real :class:`~harness.state.TrainState`, enable the plugins under
 test, train, and assert on what changed. The workload is by default
 :func:`tiny_workload` (a tiny RoBERTa on ~150 synthetic ``devign`` C functions);
-``workload=`` takes any other :class:`harness.Workload` instance: :func:`tiny_patch_workload`
-or your own (a small model on a few hundred random tensors trains in milliseconds).
+``workload=`` takes any other :class:`harness.Workload` instance: :func:`tiny_patch_workload`,
+:func:`tiny_tabular_workload` or your own (a small model on a few hundred random tensors
+trains in milliseconds).
 
     from harness.testing import run_tiny
     state, status, trace = run_tiny({"grad_clip": {"max_norm": 0.1}}, epochs=1)
@@ -70,6 +71,14 @@ def tiny_patch_workload(**overrides: Any) -> Any:
     return PatchDistillationWorkload(Params(**(TINY_PATCH | overrides)))
 
 
+def tiny_tabular_workload(**overrides: Any) -> Any:
+    """A ``tabular`` MLP on scikit-learn's wine data (133 training rows, 13 features, 3 classes):
+    a run of a few epochs trains in a tenth of a second (``overrides`` replace its params)."""
+    from harness.workloads.tabular import Params, TabularWorkload
+
+    return TabularWorkload(Params(**({"data": "sklearn:wine"} | overrides)))
+
+
 def bare_state(**fields: Any) -> Any:
     """A :class:`~harness.state.TrainState` with no workload, model or data, for scripted
     monitor tests: set ``epoch``/``step`` and call the monitor's hooks directly."""
@@ -92,17 +101,28 @@ def tiny_train_config(**overrides: Any) -> Any:
     return TrainConfig(**(base | overrides))
 
 
-def enabled_plugins(settings: dict[str, Any], *, monitors: bool = True) -> dict[str, Any]:
-    """Validated params of ``settings`` plus the core (and, by default, the monitors)."""
+def enabled_plugins(
+    settings: dict[str, Any], *, monitors: bool = True, available: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """Validated params of ``settings`` (name -> ``true``/``false``/parameters, as in a
+    scenario's ``plugins:``) plus the core (and, by default, the monitors that are on by
+    default: an opt-in one such as ``memory`` is on only when ``settings`` names it).
+
+    :param available: the plugins to choose from (default: every installed one).
+    :raises KeyError: a name that is not among ``available``.
+    """
     from harness.pluginmanager import discover_plugins
     from harness.scenario import plugin_setting
 
-    available = discover_plugins()
-    enabled: dict[str, Any] = {}
-    for name, info in available.items():
-        if info.kind == "core" or (monitors and info.kind == "monitor"):
-            enabled[name] = info.cls.Params()
+    available = discover_plugins() if available is None else available
+    enabled: dict[str, Any] = {
+        name: info.cls.Params()
+        for name, info in available.items()
+        if info.kind == "core" or (monitors and info.kind == "monitor" and info.cls.default_enabled())
+    }
     for name, value in settings.items():
+        if name not in available:
+            raise KeyError(f"unknown plugin {name!r}; installed: {sorted(available)} (pass the class in extra=)")
         setting = plugin_setting(value)
         if setting is None:
             enabled.pop(name, None)
@@ -136,12 +156,16 @@ def run_tiny(
 ) -> tuple[Any, str, dict[str, dict[str, int]]]:
     """Train ``workload`` (any :class:`harness.Workload`; None: :func:`tiny_workload`) with
     ``plugins`` on; returns ``(state, status, trace)``."""
+    from harness.loop import shutdown_loaders
     from harness.loop import train as train_loop
     from harness.pluginmanager import build_run_manager, discover_plugins
 
     pm, trace = build_run_manager(discover_plugins(), enabled_plugins(plugins or {}, monitors=monitors), observers)
     state = make_state(workload, seed, run_dir, **train)
-    status = train_loop(state, pm.hook)
+    try:
+        status = train_loop(state, pm.hook)
+    finally:  # no DataLoader worker outlives the run (persistent ones included)
+        shutdown_loaders(state)
     return state, status, trace.as_dict()
 
 
@@ -216,27 +240,18 @@ def train_tiny(
     :raises harness.pluginmanager.PluginConflictError: two of the plugins answer one
         firstresult hook and neither ``replaces`` the other (as a scenario would refuse).
     """
+    from harness.loop import shutdown_loaders
     from harness.loop import train as train_loop
     from harness.pluginmanager import build_run_manager
-    from harness.scenario import plugin_setting
 
     available = _available_with(extra)
-    enabled: dict[str, Any] = {
-        name: info.cls.Params()
-        for name, info in available.items()
-        if info.kind == "core" or (monitors and info.kind == "monitor")
-    }
-    for name, value in (plugins or {}).items():
-        if name not in available:
-            raise KeyError(f"unknown plugin {name!r}; installed: {sorted(available)} (pass the class in extra=)")
-        setting = plugin_setting(value)
-        if setting is None:
-            enabled.pop(name, None)
-        else:
-            enabled[name] = available[name].cls.Params.model_validate(setting)
+    enabled = enabled_plugins(plugins or {}, monitors=monitors, available=available)
     pm, trace = build_run_manager(available, enabled, observers)
     state = make_state(workload, seed, run_dir, **train)
-    status = train_loop(state, pm.hook)
+    try:
+        status = train_loop(state, pm.hook)
+    finally:  # no DataLoader worker outlives the run (persistent ones included)
+        shutdown_loaders(state)
     return TinyRun(state, status, trace.as_dict())
 
 
@@ -250,13 +265,15 @@ def check_plugin(cls: Any) -> list[str]:
     class) docstring names ``Pathology:``, ``Signal:`` and ``Fix:``; ``Params`` is a
     pydantic model that forbids unknown keys; every
     hookimpl matches a hookspec (a misspelt hook fails); monitors declare their
-    ``finding_kinds``; ``replaces``/``slots`` are tuples of names.
+    ``finding_kinds``, bugs the kinds they show as (``shows_as``);
+    ``replaces``/``slots``/``addresses`` are tuples of names; every ``suggestions`` entry is
+    valid ``Params`` (for a fix that ``addresses`` findings).
     """
     import sys
 
     from pydantic import BaseModel
 
-    from harness.plugin import Plugin
+    from harness.plugin import KINDS, Plugin
     from harness.pluginmanager import HarnessPluginManager
 
     if not (isinstance(cls, type) and issubclass(cls, Plugin)):
@@ -265,8 +282,8 @@ def check_plugin(cls: Any) -> list[str]:
     label = f"{cls.__module__}.{cls.__qualname__}"
     if not cls.name:
         problems.append(f"{label}: no `name`")
-    if cls.kind not in ("core", "fix", "monitor"):
-        problems.append(f"{label}: kind {cls.kind!r} is not core, fix or monitor")
+    if cls.kind not in KINDS:
+        problems.append(f"{label}: kind {cls.kind!r} is not {', '.join(KINDS[:-1])} or {KINDS[-1]}")
     doc = (sys.modules[cls.__module__].__doc__ or "") + (cls.__doc__ or "")
     missing = [part for part in REQUIRED_DOC_PARTS if part not in doc]
     if missing:
@@ -278,12 +295,23 @@ def check_plugin(cls: Any) -> list[str]:
             problems.append(f"{label}: Params must set model_config = ConfigDict(extra='forbid')")
     if cls.kind == "monitor" and not cls.finding_kinds:
         problems.append(f"{label}: a monitor must declare its finding_kinds")
-    for attr in ("replaces", "slots"):  # the conflict rule's declarations (harness.pluginmanager)
+    if cls.kind == "bug" and not cls.shows_as:
+        problems.append(f"{label}: a bug must declare the finding kinds it shows as (`shows_as`)")
+    for attr in ("replaces", "slots", "addresses", "shows_as"):  # declarations: conflicts, doctor, benchmark
         value = getattr(cls, attr, ())
         if not (isinstance(value, tuple) and all(isinstance(v, str) and v for v in value)):
             problems.append(f"{label}: `{attr}` must be a tuple of names, not {value!r}")
         elif cls.name in value:
             problems.append(f"{label}: `{attr}` names the plugin itself")
+    suggestions = getattr(cls, "suggestions", ({},))
+    if not (isinstance(suggestions, tuple) and all(isinstance(s, dict) for s in suggestions)):
+        problems.append(f"{label}: `suggestions` must be a tuple of parameter dicts, not {suggestions!r}")
+    elif cls.addresses and isinstance(cls.Params, type) and issubclass(cls.Params, BaseModel):  # doctor tries them
+        for suggestion in suggestions:
+            try:
+                cls.Params.model_validate(suggestion)
+            except Exception as exc:  # noqa: BLE001 - a suggestion doctor could not even try
+                problems.append(f"{label}: suggestion {suggestion!r} is not valid Params: {exc}")
     hooks = [n for n in dir(cls) if hasattr(getattr(cls, n, None), "harness_impl")]
     if not hooks:
         problems.append(f"{label}: implements no hook")

@@ -38,6 +38,7 @@ class Params(BaseModel):
 class ClassWeights(Plugin):
     name = "class_weights"
     Params = Params
+    addresses = ("collapse",)
     replaces = ("sample_weighted_loss",)
 
     @hookimpl

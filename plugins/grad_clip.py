@@ -31,6 +31,7 @@ class Params(BaseModel):
 class GradClip(Plugin):
     name = "grad_clip"
     Params = Params
+    addresses = ("grad_explosion", "loss_explosion", "loss_oscillation", "nan")
 
     @hookimpl
     def on_before_optimizer_step(self, state: Any) -> None:

@@ -1,9 +1,18 @@
-"""Gradient-health monitor: records ``grad_explosion`` (norm > 10) and ``grad_vanishing`` (< 1e-6).
+"""Gradient-health monitor: records ``grad_explosion`` and ``grad_vanishing`` (< 1e-6).
 
-Pathology: a scale mismatch makes gradients explode (steps far off the loss surface);
-a saturated tanh student makes them vanish (nothing learns any more).
-Signal: the total L2 norm of all gradients at an optimizer step, before clipping (the
-report: alert above 10 or below 1e-6).
+Pathology: a scale mismatch, unnormalised inputs or gradients that are never zeroed make
+gradients explode (steps far off the loss surface); a saturated tanh student or a dead
+network makes them vanish (nothing learns any more).
+Signal: the total L2 norm of all gradients at an optimizer step, before clipping. An
+explosion is a norm above ``max_norm`` (100) or above ``growth`` (100) times the run's
+own early norm (the median of its first ``start_steps`` (10) steps); vanishing is a norm
+below ``min_norm`` (1e-6). The seed-003 report alerted above 10, but a healthy run's
+norm grows as it learns: the fixed issue-11 runs reach 10-12 before clipping in epochs
+2-4 (~60x their start of ~0.2) and a small text transformer 22, while the explosions this
+monitor is for are orders of magnitude (a distillation loss on raw teacher logits:
+hundreds; unnormalised inputs: thousands; never-zeroed gradients: up to ~150x the start).
+Both are above what the clean runs of ``benchmarks/detectors.py`` reach on every workload
+(a norm of 1.7-22, ~10x their start), rather than tuned to one.
 Fix: none; this monitor only observes. The norm is computed with torch ops each step and
 buffered as a tensor; it is read once per epoch, and the epoch's max/mean are added to
 the history (``grad_norm_max``, ``grad_norm_mean``). At most one finding per kind per epoch.
@@ -17,9 +26,10 @@ wherever a plugin is registered.
 from __future__ import annotations
 
 import math
+import statistics
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, PositiveInt
 
 from harness.monitoring import StepSeries, total_grad_norm
 from harness.plugin import Plugin, hookimpl
@@ -27,7 +37,11 @@ from harness.plugin import Plugin, hookimpl
 
 class Params(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    max_norm: float | None = Field(10.0, gt=0, description="grad_explosion above this norm (None: off)")
+    max_norm: float | None = Field(100.0, gt=0, description="grad_explosion above this norm (None: off)")
+    growth: float | None = Field(
+        100.0, gt=1, description="grad_explosion above this many times the run's early norm (None: off)"
+    )
+    start_steps: PositiveInt = Field(10, description="steps whose median norm is the run's early norm")
     min_norm: float | None = Field(1e-6, ge=0, description="grad_vanishing below this norm (None: off)")
 
 
@@ -42,6 +56,7 @@ class GradHealth(Plugin):
         self.series = StepSeries()
         self._model: Any = None
         self._parameters: list[Any] = []
+        self.early: list[float] = []  # the first start_steps finite norms of the run
 
     @hookimpl
     def on_after_backward(self, state: Any) -> None:
@@ -60,24 +75,31 @@ class GradHealth(Plugin):
             metrics["grad_norm_max"] = max(finite)
             metrics["grad_norm_mean"] = sum(finite) / len(finite)
         p = self.params
-        tests = (
-            ("grad_explosion", p.max_norm, lambda n: n > p.max_norm, ">"),
-            ("grad_vanishing", p.min_norm, lambda n: n < p.min_norm, "<"),
-        )
-        for kind, threshold, hit, sign in tests:
-            if threshold is None:
-                continue
-            hits = [i for i, n in enumerate(norms) if math.isfinite(n) and hit(n)]
-            if hits:
-                i = hits[0]
-                state.add_finding(
-                    kind,
-                    self.name,
-                    f"step {steps[i]} gradient norm {norms[i]:.3g} {sign} {threshold:g} "
-                    f"({len(hits)} of {len(steps)} steps this epoch)",
-                    step=steps[i],
-                    value=norms[i],
-                )
+        if len(self.early) < p.start_steps:
+            self.early += finite[: p.start_steps - len(self.early)]
+        early = statistics.median(self.early) if self.early else None
+        limits = []
+        if p.max_norm is not None:
+            limits.append((p.max_norm, f"{p.max_norm:g}"))
+        if p.growth is not None and early:
+            limits.append((p.growth * early, f"{p.growth:g} x the run's early norm {early:.3g}"))
+        if limits:
+            limit, why = min(limits)
+            self._record(state, "grad_explosion", steps, norms, lambda n: n > limit, f"> {why}")
+        if p.min_norm is not None:
+            self._record(state, "grad_vanishing", steps, norms, lambda n: n < p.min_norm, f"< {p.min_norm:g}")
+
+    def _record(self, state: Any, kind: str, steps: list[int], norms: list[float], hit: Any, why: str) -> None:
+        hits = [i for i, n in enumerate(norms) if math.isfinite(n) and hit(n)]
+        if hits:
+            i = hits[0]
+            state.add_finding(
+                kind,
+                self.name,
+                f"step {steps[i]} gradient norm {norms[i]:.3g} {why} ({len(hits)} of {len(steps)} steps this epoch)",
+                step=steps[i],
+                value=norms[i],
+            )
 
     @hookimpl
     def on_epoch_end(self, state: Any, metrics: dict[str, Any]) -> None:

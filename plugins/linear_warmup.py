@@ -35,6 +35,8 @@ class Params(BaseModel):
 class LinearWarmup(Plugin):
     name = "linear_warmup"
     Params = Params
+    addresses = ("collapse", "lr_zero", "schedule_mismatch", "weights_not_updating", "no_convergence")
+    suggestions = ({"interval": "step"},)
 
     def unused_hooks(self) -> frozenset[str]:
         return frozenset({"on_epoch_end"} if self.params.interval == "step" else {"on_step"})

@@ -49,6 +49,7 @@ class Params(BaseModel):
 class LogitNorm(Plugin):
     name = "logit_norm"
     Params = Params
+    addresses = ("saturation",)
 
     def unused_hooks(self) -> frozenset[str]:
         return frozenset({"make_criterion"} if self.params.output_clamp is None else set())

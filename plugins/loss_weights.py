@@ -33,6 +33,7 @@ class Params(BaseModel):
 class LossWeights(Plugin):
     name = "loss_weights"
     Params = Params
+    addresses = ("no_signal",)
 
     @hookimpl
     def on_setup(self, state: Any) -> None:

@@ -70,6 +70,7 @@ class Params(BaseModel):
 class Optimizer(Plugin):
     name = "optimizer"
     Params = Params
+    addresses = ("weights_not_updating",)  # built over the model that trains
 
     @hookimpl
     def make_optimizer(self, state: Any) -> Any:

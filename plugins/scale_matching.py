@@ -66,6 +66,7 @@ class Params(BaseModel):
 class ScaleMatching(Plugin):
     name = "scale_matching"
     Params = Params
+    addresses = ("mode_collapse", "loss_explosion", "no_signal", "saturation")
 
     def normalize(self, student: Any, teacher: Any) -> tuple[Any, Any]:
         """Both logits on a common scale: the student z-scored, the teacher by ``method``."""

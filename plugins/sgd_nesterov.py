@@ -27,6 +27,7 @@ class Params(BaseModel):
 class SGDNesterov(Plugin):
     name = "sgd_nesterov"
     Params = Params
+    addresses = ("mode_collapse",)
 
     @hookimpl
     def make_optimizer(self, state: Any) -> Any:

@@ -41,6 +41,7 @@ class Params(BaseModel):
 class VariancePenalty(Plugin):
     name = "variance_penalty"
     Params = Params
+    addresses = ("mode_collapse",)
 
     @hookimpl
     def extra_losses(self, outputs: Any) -> dict[str, Any]:

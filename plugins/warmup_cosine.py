@@ -26,6 +26,7 @@ class Params(BaseModel):
 class WarmupCosine(Plugin):
     name = "warmup_cosine"
     Params = Params
+    addresses = ("loss_explosion", "loss_oscillation", "lr_zero", "schedule_mismatch")
 
     @hookimpl
     def make_scheduler(self, state: Any) -> Any:

@@ -4,14 +4,18 @@
 core plugin and (c) the harness with the default monitors, one step at a time in turn.
 Its verdict is trustworthy only if that interleaving gives each training exactly the
 random stream and data it would get alone; this checks the weight equality (never the
-timings, which depend on the machine).
+timings, which depend on the machine). The detector benchmark's reduced mode
+(`benchmarks/detectors.py --quick`) runs here too.
 """
 
 from __future__ import annotations
 
 import importlib.util
+import json
+import sys
 from pathlib import Path
 
+import pytest
 import torch
 
 from harness.testing import tiny_train_config, tiny_workload
@@ -22,6 +26,7 @@ ROOT = Path(__file__).resolve().parents[1]
 def load_benchmark(name: str):
     spec = importlib.util.spec_from_file_location(f"benchmark_{name}", ROOT / "benchmarks" / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up there
     spec.loader.exec_module(module)
     return module
 
@@ -68,3 +73,33 @@ def test_trivial_workload_trio_is_equal_too() -> None:
     clocks, models = parity.trio(parity.TrivialWorkload(n_train=64 * 10), cfg, seed=0)
     assert len(clocks["a"].steps) == len(clocks["c"].steps) == 10
     assert parity.weights_equal(models["a"], models["b"])[0] and parity.weights_equal(models["a"], models["c"])[0]
+
+
+@pytest.mark.slow
+def test_the_ablation_benchmark_decides_early_with_the_same_verdicts_and_runs(capsys: pytest.CaptureFixture) -> None:
+    """`benchmarks/ablation.py --quick`: exhaustive vs early on a seconds-sized scenario, in one process tree."""
+    results = load_benchmark("ablation").main(["--quick"])
+    assert results["ok"]
+    quick = results["quick_ablation"]
+    assert quick["identical_verdicts"] and quick["verdicts"]["fixes"] == {"linear_warmup": (True, True)}
+    assert quick["records"]["differing"] == [] and quick["records"]["identical"] > 0 and quick["records"]["prefixes"] > 0
+    assert quick["counts"]["early"]["skipped"] > 0 and quick["steps"]["early"] < quick["steps"]["exhaustive"]
+    assert "identical verdicts: yes" in capsys.readouterr().out
+
+
+@pytest.mark.slow
+def test_detector_benchmark_quick_mode(tmp_path: Path) -> None:
+    """`benchmarks/detectors.py --quick` (what CI runs): every bug case on the tabular workload,
+    one seed, through the real executor; the JSON has every table, and on this reduced set
+    every bug is caught and no clean run has a finding (measured; see the README)."""
+    detectors = load_benchmark("detectors")
+    out = tmp_path / "detectors.json"
+    result = detectors.main(["--quick", "--json", str(out), "-j", "2"])
+    assert json.loads(out.read_text())["overall"] == result["overall"]
+    cases = {c.name for c in detectors.CASES if c.applies(detectors.workloads()["tabular_wine"])}
+    assert set(result["cells"]) == cases and all(set(row) == {"tabular_wine"} for row in result["cells"].values())
+    assert {"stale_gradients", "weight_updates", "lr_schedule", "dead_units"} <= set(result["detectors"])
+    overall = result["overall"]
+    assert overall["errors"] == []
+    assert overall["false_alarms"]["hits"] == 0, overall["false_alarm_runs"]
+    assert overall["detection"]["rate"] >= 0.9, result["cells"]

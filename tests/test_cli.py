@@ -64,7 +64,7 @@ def test_passing_variant_exits_0_and_writes_schema(tiny_scenario: Path, tmp_path
     assert run["variant"] == "plain" and run["status"] == "ok"
     from harness.pluginmanager import discover_plugins
 
-    monitors = {n for n, info in discover_plugins().items() if info.kind == "monitor"}
+    monitors = {n for n, info in discover_plugins().items() if info.kind == "monitor" and info.cls.default_enabled()}
     assert "prediction_distribution" in monitors
     assert set(run["plugins"]) == {"defaults"} | monitors  # no fix unless a variant enables it
     for record in run["history"]:
@@ -134,3 +134,74 @@ def test_issue11_replays_end_to_end(tmp_path: Path) -> None:
     assert 0.3 <= fixed["history"][-1]["pred_positive_share"] <= 0.6
     assert max(broken["lr_per_step"]) < 0.25 * 5e-4  # the mechanism: per-epoch stepping starves the LR
     assert "linear_warmup" in fixed["trace"]["on_step"]
+
+
+def test_ctrl_c_exits_130_with_its_message_after_the_progress_display(
+    tiny_scenario: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The interrupt line comes after the progress display's last frame, not above it."""
+    import harness.runner
+
+    def interrupted(scenario, keys, *, progress, **options):  # type: ignore[no-untyped-def]
+        progress(keys[0], "start", None)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(harness.runner, "run_suite", interrupted)
+    monkeypatch.setattr("harness.cli._check_environment", lambda: None)
+    result = CliRunner().invoke(main, ["run", str(tiny_scenario), "--results-dir", str(tmp_path / "res")])
+    assert result.exit_code == 130, result.output
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert "plain seed 0" in result.output  # the progress display's last frame ...
+    assert lines[-1].startswith(f"interrupted: finished runs are kept in {tmp_path / 'res'}/results")  # ... then this
+    assert "rerun with --resume" in lines[-1]
+
+
+SECOND = TINY.replace("name: tiny", "name: tiny_too").split("variants:\n")[0] + """variants:
+  plain:
+    expect:
+      - status == ok
+"""
+
+
+def test_run_dir_refuses_bad_files_listing_every_problem(tmp_path: Path) -> None:
+    (tmp_path / "a.yaml").write_text(TINY.replace("class_weights: true", "class_weight: true"))
+    (tmp_path / "b.yml").write_text(SECOND.replace("epochs: 2", "epoch: 2"))
+    (tmp_path / "deploy.yaml").write_text("replicas: 3\n")  # not a scenario
+    result = CliRunner().invoke(main, ["run", str(tmp_path)])
+    assert result.exit_code == 2, result.output
+    errors = [line for line in result.output.splitlines() if line.startswith("Error: ")]
+    assert [e.split(": ", 2)[1].rsplit("/", 1)[-1] for e in errors] == ["a.yaml:13:15", "b.yml:6:9"]
+    assert f"note: {tmp_path / 'deploy.yaml'}: not a scenario (no workload or variants), skipped" in result.output
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    nothing = CliRunner().invoke(main, ["run", str(empty)])
+    assert nothing.exit_code == 2 and "no scenario files" in nothing.output
+    unknown = CliRunner().invoke(main, ["run", str(tmp_path / "nope")])
+    assert unknown.exit_code == 2 and "cannot read file" in unknown.output
+
+
+@pytest.mark.slow
+def test_run_dir_runs_every_scenario_with_one_summary_and_exit_code(tmp_path: Path) -> None:
+    scenarios = tmp_path / "scenarios"
+    scenarios.mkdir()
+    (scenarios / "a.yaml").write_text(TINY.replace("epochs: 2", "epochs: 1").replace("epochs_run == 2", "epochs_run == 1"))
+    (scenarios / "b.yaml").write_text(SECOND.replace("epochs: 2", "epochs: 1"))
+    (scenarios / "notes.yaml").write_text("- not\n- a scenario\n")
+    report = tmp_path / "all.json"
+    result = CliRunner().invoke(
+        main, ["run", str(scenarios), "-q", "-j", "1", "--variant", "plain", "--json", str(report), "--results-dir", str(tmp_path / "res")],
+        env={"COLUMNS": "80"},
+    )
+    assert result.exit_code == 0, result.output
+    payload = json.loads(report.read_text())
+    assert [r["scenario"]["name"] for r in payload["reports"]] == ["tiny", "tiny_too"] and payload["passed"] is True
+    assert [[run["variant"] for run in r["runs"]] for r in payload["reports"]] == [["plain"], ["plain"]]
+    assert sorted(p.name for p in (tmp_path / "res").iterdir()) == ["tiny", "tiny_too"]  # one results dir each
+    lines = result.output.splitlines()
+    assert lines[-1].startswith("PASSED: 2 of 2 scenario(s) passed, 2 run(s)")
+    assert any(line.startswith("  PASS tiny  1 run(s)") for line in lines)
+    assert any(line.startswith("  PASS tiny_too  1 run(s)") for line in lines)
+    # every variant: `impossible` fails, so the directory fails, with one exit code
+    failed = CliRunner().invoke(main, ["run", str(scenarios), "-q", "-j", "1", "--results-dir", str(tmp_path / "res")])
+    assert failed.exit_code == 1, failed.output
+    assert failed.output.splitlines()[-1].startswith("FAILED: 1 of 2 scenario(s) passed, 3 run(s)")

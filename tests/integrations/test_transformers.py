@@ -99,8 +99,13 @@ class ClippedGradNorm(Plugin):
 
 def test_broken_setup_records_collapse_and_the_trainer_stops(tmp_path: Path) -> None:
     # the plain loss with no class weights collapses to one class in epoch 1 on this data;
-    # collapse_stop (from epoch 1, patience 1) asks to stop, the callback tells the Trainer
-    trainer = make_trainer(tmp_path, {"collapse_stop": {"patience": 1, "start_epoch": 1}})
+    # collapse_stop (from epoch 1, patience 1) asks to stop, the callback tells the Trainer.
+    # Epoch 1 is the first 25% of the run's steps, which prediction_distribution does not
+    # judge by default (a learning model often still sits at the prior there): grace 0.
+    trainer = make_trainer(
+        tmp_path,
+        {"collapse_stop": {"patience": 1, "start_epoch": 1}, "prediction_distribution": {"grace_share": 0}},
+    )
     trainer.train()
     record = trainer.harness.record()
 

@@ -1,14 +1,15 @@
 from __future__ import annotations
 
-from types import SimpleNamespace
-
-from harness.plugins.prediction_distribution import Params, PredictionDistribution, is_collapsed
-from harness.state import TrainState
+from harness.plugins.prediction_distribution import Params, PredictionDistribution, is_collapsed, judged
+from harness.testing import bare_state
 
 
-def _state(epoch: int) -> TrainState:
-    s = TrainState.__new__(TrainState)
-    s.findings, s.epoch = [], epoch
+def _state(epoch: int, lrs: list[float] | None = None):
+    """A state at the end of ``epoch`` (one step per epoch unless ``lrs`` says otherwise), past the grace period."""
+    s = bare_state()
+    s.epoch = epoch
+    s.lr_per_step = list(lrs) if lrs is not None else [1e-3] * epoch
+    s.step, s.hparams.total_steps = len(s.lr_per_step), len(s.lr_per_step)
     return s
 
 
@@ -37,7 +38,8 @@ def test_constant_predictor_records_collapse_with_epoch() -> None:
     monitor = PredictionDistribution(Params())
     state = _state(epoch=1)
     monitor.on_epoch_end(state, counts(6, 4))
-    state.epoch = 2
+    state.epoch, state.step = 2, 2
+    state.lr_per_step.append(1e-3)
     monitor.on_epoch_end(state, counts(10, 0))
     assert [(f.kind, f.epoch) for f in state.findings] == [("collapse", 2)]
     assert "predicted class 0 for 10/10" in state.findings[0].message
@@ -66,5 +68,27 @@ def test_collapse_on_a_real_constant_predictor() -> None:
                 state.model.classifier.out_proj.bias.copy_(torch.tensor([50.0, -50.0]))
 
     state, _, _ = run_tiny({}, observers=(ForceMajority(),), epochs=1, lr=1e-9)
-    assert [(f.kind, f.epoch) for f in state.findings] == [("collapse", 1)]
+    assert [(f.kind, f.epoch) for f in state.findings if f.plugin == "prediction_distribution"] == [("collapse", 1)]
     assert state.history[0]["pred_positive"] == 0
+
+
+def test_single_class_epochs_while_warming_up_or_early_in_the_run_are_not_collapses() -> None:
+    """The fixed issue-11 runs predict one class in their warmup epoch; a small transformer sits
+    at the class prior for its first epoch. Neither is recorded; an epoch at LR 0 always is."""
+    warmup = [0.1, 0.2, 0.3, 0.4]  # still rising at the epoch's last step
+    assert not judged(warmup, 0, 4, 4, grace_share=0.0, during_warmup=False)
+    assert judged(warmup, 0, 4, 4, grace_share=0.0, during_warmup=True)
+    assert not judged([1e-3] * 4, 0, 4, 20, grace_share=0.25, during_warmup=False)  # 20% of the run done
+    assert judged([1e-3] * 6, 2, 6, 20, grace_share=0.25, during_warmup=False)  # 30% done
+    assert judged([0.0] * 4, 0, 4, 20, grace_share=0.25, during_warmup=False)  # LR 0: nothing trained
+
+
+def test_the_monitor_applies_the_grace_period() -> None:
+    monitor = PredictionDistribution(Params())
+    state = _state(epoch=1, lrs=[1e-3] * 10)
+    state.hparams.total_steps = 100
+    monitor.on_epoch_end(state, counts(10, 0))
+    assert state.findings == []
+    monitor = PredictionDistribution(Params(grace_share=0.0))
+    monitor.on_epoch_end(state, counts(10, 0))
+    assert [f.kind for f in state.findings] == ["collapse"]
