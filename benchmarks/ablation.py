@@ -150,13 +150,14 @@ def bench(
     scenario_path: Path, seeds: list[int], jobs: int, root: Path, log: Any = print, calibrate: bool = True
 ) -> dict[str, Any]:
     from harness.ablation import ablation_scenario
-    from harness.runner import _workload, plan_runs
+    from harness.run_one import cached_workload
+    from harness.runner import plan_runs
     from harness.scenario import load_scenario
 
     scenario = load_scenario(scenario_path)
     derived, arms = ablation_scenario(scenario, "broken", "fixed")
     keys = plan_runs(derived, None, seeds)
-    _workload(derived).prepare()  # generated data and imports: outside both timings
+    cached_workload(derived).prepare()  # generated data and imports: outside both timings
     log(
         f"ablation: {scenario.name}, {len(arms)} arms x {len(seeds)} seed(s) = {len(keys)} runs, -j {jobs}, "
         f"{os.cpu_count()} cores; load average {os.getloadavg()[0]:.2f}"

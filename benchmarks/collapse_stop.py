@@ -36,7 +36,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     args = parser.parse_args(argv)
 
     from harness.pluginmanager import discover_plugins
-    from harness.runner import RunKey, run_suite
+    from harness.records import RunKey
+    from harness.runner import run_suite
     from harness.scenario import load_scenario
 
     scenario = load_scenario(ROOT / "scenarios" / "issue11.yaml")

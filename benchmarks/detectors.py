@@ -421,8 +421,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
 
     from rich.console import Console
 
+    from harness.atomic_io import write_json_atomic
     from harness.pluginmanager import discover_plugins
-    from harness.runner import torch_version, write_json_atomic
+    from harness.records import torch_version
 
     console = Console(width=max(120, Console().width))
     all_names = list(workloads())

@@ -27,8 +27,9 @@ measure the fix: every plugin an arm switches on (or re-parameterises) must have
 in every one of its runs, as the run's trace records it; otherwise the verdict is n/a
 with a warning.
 
-Everything here but :func:`ablation_scenario` is a pure function of plain dicts, so the
-verdict logic is tested on scripted outcomes.
+Everything here but :func:`ablation_scenario` is a pure function of plain data (records are
+dicts; a scenario is only read), so the verdict logic is tested on scripted outcomes; the
+report's ``ablation`` section is :func:`ablation_section`, which ``harness ablate`` only calls.
 """
 
 from __future__ import annotations
@@ -84,7 +85,7 @@ class Fix:
         if target is None:
             return "on -> off"
         keys = [k for k in dict.fromkeys([*base, *target]) if base.get(k) != target.get(k)]
-        return ", ".join(f"{k}: {_short(base.get(k))} -> {_short(target.get(k))}" for k in keys)
+        return ", ".join(f"{k}: {yaml_scalar(base.get(k))} -> {yaml_scalar(target.get(k))}" for k in keys)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -98,7 +99,7 @@ class Fix:
         }
 
 
-def _short(value: Any) -> str:
+def yaml_scalar(value: Any) -> str:
     """A parameter value as the YAML would spell it (``null``, ``true``, ``0.5``, ``step``)."""
     if value is None:
         return "null"
@@ -358,7 +359,12 @@ def ablation_scenario(scenario: Any, base: str, target: str) -> tuple[Any, list[
     """
     from dataclasses import replace
 
-    from harness.pluginmanager import PluginConflictError, discover_plugins, plugin_slots, resolve_conflicts
+    from harness.pluginmanager import (
+        PluginConflictError,
+        discover_plugins,
+        plugin_slots,
+        resolve_conflicts,
+    )
     from harness.scenario import Variant
 
     available = discover_plugins(scenario.plugin_modules)
@@ -402,3 +408,82 @@ def train_differences(scenario: Any, base: str, target: str) -> dict[str, tuple[
     b = scenario.variants[base].train.model_dump()
     t = scenario.variants[target].train.model_dump()
     return {k: (b[k], t[k]) for k in b if b[k] != t.get(k)}
+
+
+def cure_rule_text(target: str, expectations: list[Any], rule: PassRate | None) -> str:
+    """What *cured* means in this ablation, for the report's title."""
+    if rule is not None:
+        return f"the share of seeds passing every expectation of {target!r} is {rule.text}"
+    if any(e.pass_rate for e in expectations):
+        return f"every expectation of {target!r} holds at its pass_rate (every seed when it has none)"
+    return f"every expectation of {target!r} holds on every seed"
+
+
+def arms_table(arms: list[Arm], acted: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The arms as the report lists them, with the ``acted`` counts of :func:`arm_acted`."""
+    return [
+        {"variant": a.name, "role": a.role, "fix": a.fix_name, "source": a.source, "switched_on": list(a.switched_on),
+         "acted": acted[a.name]}
+        for a in arms
+    ]
+
+
+def base_reproduces(own: list[Any], base_records: list[dict[str, Any]], torch_version: str) -> dict[str, Any] | None:
+    """Whether the base shows the incident by its *own* expectations (None when it has none).
+    The records were judged by the target's; a run stopped when its arm was decided has its
+    own ``final.*`` lines open (counted as ``open``)."""
+    from harness.decisions import judge_record, run_verdict
+    from harness.verdicts import run_ok
+
+    if not own:
+        return None
+    runs = [dict(r) for r in base_records if r["status"] != "skipped"]
+    for r in runs:
+        r["expectations"] = judge_record(own, r, torch_version)
+    unknown = sum(run_verdict(r) is None for r in runs)
+    return {"passed_runs": sum(run_ok(r) for r in runs), "runs": len(runs), **({"open": unknown} if unknown else {})}
+
+
+def early_summary(records: list[dict[str, Any]]) -> dict[str, int]:
+    """What deciding early saved: the runs trained, stopped (``decided``) and skipped, and the steps."""
+    trained = [r for r in records if r["status"] != "skipped"]
+    return {
+        "runs": len(records), "trained": len(trained), "skipped": len(records) - len(trained),
+        "decided": sum(r["status"] == "decided" for r in trained), "steps": sum(r.get("steps") or 0 for r in trained),
+    }
+
+
+def ablation_section(
+    scenario: Any, base: str, target: str, arms: list[Arm], records: list[dict[str, Any]],
+    summaries: Mapping[str, Mapping[str, Any]], rule: PassRate | None, *, early: bool, torch_version: str,
+) -> dict[str, Any]:
+    """The report's ``ablation`` section: :func:`judge_arms`' fix table, what *cured* means, the
+    arms, whether the base reproduces its incident, what deciding ``early`` saved and the train
+    settings that differ (with a warning: they are not ablated)."""
+    section, acted = judge_arms(arms, records, summaries, rule)
+    target_exps = scenario.variants[target].expectations
+    differences = train_differences(scenario, base, target)
+    section.update(
+        rule_text=cure_rule_text(target, target_exps, rule),
+        pass_rate=rule.text if rule else None,
+        expectations=[e.text + (f" [pass_rate {e.pass_rate.text}]" if e.pass_rate else "") for e in target_exps],
+        arms=arms_table(arms, acted),
+        base_reproduces=base_reproduces(
+            scenario.variants[base].expectations, [r for r in records if r["variant"] == base], torch_version
+        ),
+        early=early_summary(records) if early else None,
+        train_differences={k: list(v) for k, v in differences.items()},
+    )
+    if differences:
+        section["warnings"].append(
+            "base and target also differ in train settings (not ablated; each arm keeps its source's): "
+            + ", ".join(f"{k} {a} vs {b}" for k, (a, b) in differences.items())
+        )
+    return section
+
+
+def ablation_passed(records: list[dict[str, Any]], section: Mapping[str, Any]) -> bool:
+    """An ablation passes when every run finished and the target is cured."""
+    from harness.verdicts import FAILED_STATUSES
+
+    return all(r["status"] not in FAILED_STATUSES for r in records) and section["target"]["cured"]

@@ -3,6 +3,10 @@
 Exit codes: 0 every expectation held, 1 an expectation failed or a run errored,
 2 bad input (a malformed scenario, an unknown variant or plugin). Heavy modules
 (torch, transformers) are imported only inside the commands that train.
+
+The commands only check their input, call the logic (:mod:`harness.runner`,
+:mod:`harness.ablation`, :mod:`harness.doctor`) and print; the options they share are
+declared once in :mod:`harness.cli_options`.
 """
 
 from __future__ import annotations
@@ -11,8 +15,11 @@ import contextlib
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
+
+from harness.cli_options import Execution, PluginFlags, report_options, run_options
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 
@@ -27,67 +34,11 @@ class BadInput(click.ClickException):
             click.echo(f"Error: {line}", file=file, err=file is None)
 
 
-def report_options(func):  # type: ignore[no-untyped-def]
-    """One option per report renderer (``harness.reports.FILE_REPORTS``): ``--NAME PATH``, ``DIR``
-    or ``URI`` by its ``TARGET``, refused (exit 2) when a package it needs is missing. The
-    command receives them together as ``report_targets``: ``{name: path, URI or None}``."""
-    import functools
-
-    from harness.reports import FILE_REPORTS, TARGETS, missing_requirement, renderer, target_kind
-
-    names = list(FILE_REPORTS)
-
-    @functools.wraps(func)
-    def command(*args, **kwargs):  # type: ignore[no-untyped-def]
-        kwargs["report_targets"] = {name: kwargs.pop(f"{name}_report") for name in names}
-        return func(*args, **kwargs)
-
-    def needs(module):  # type: ignore[no-untyped-def]
-        def check(ctx, param, value):  # type: ignore[no-untyped-def]
-            message = missing_requirement(module) if value is not None else None
-            if message:
-                raise click.BadParameter(message)
-            return value
-
-        return check
-
-    kinds = {"file": click.Path(dir_okay=False, path_type=Path), "dir": click.Path(file_okay=False, path_type=Path),
-             "uri": str}
-    for name in reversed(names):
-        module = renderer(name)
-        kind = target_kind(module)
-        command = click.option(
-            module.FLAG, f"{name}_report", type=kinds[kind], default=None, help=module.HELP,
-            metavar=getattr(module, "METAVAR", TARGETS[kind]), callback=needs(module),
-        )(command)
-    return command
-
-
-def plugin_options(func):  # type: ignore[no-untyped-def]
-    """``--with``, ``--without`` and ``--set``: derive any variant ad hoc, validated like the YAML."""
-    func = click.option(
-        "--set", "sets", multiple=True, metavar="PLUGIN.PARAM=VALUE|train.FIELD=VALUE",
-        help="Set a plugin parameter in every variant (repeatable; switches the plugin on), as "
-        "`plugins: {PLUGIN: {PARAM: VALUE}}` would; `--set train.FIELD=VALUE` sets a training field "
-        "(e.g. train.lr=1.0, train.epochs=3). VALUE is read as YAML (0.5, true, null, step).",
-    )(func)
-    func = click.option(
-        "--with", "with_", multiple=True, metavar="PLUGIN",
-        help="Switch this plugin on in every variant (repeatable), as `plugins: {PLUGIN: true}` would; "
-        "a variant that already has it keeps its parameters.",
-    )(func)
-    func = click.option(
-        "--without", "without", multiple=True, metavar="PLUGIN",
-        help="Switch this plugin off in every variant (repeatable), as `plugins: {PLUGIN: false}` would.",
-    )(func)
-    return func
-
-
-def _load(scenario_path: Path, with_: tuple[str, ...], without: tuple[str, ...], sets: tuple[str, ...]):  # type: ignore[no-untyped-def]
+def _load(scenario_path: Path, flags: PluginFlags):  # type: ignore[no-untyped-def]
     from harness.scenario import ScenarioError, load_scenario, parse_plugin_options
 
     try:
-        overrides = parse_plugin_options(with_, without, sets)
+        overrides = parse_plugin_options(flags.with_, flags.without, flags.sets)
         return load_scenario(scenario_path, plugin_overrides=overrides)
     except ValueError as exc:
         raise BadInput(f"{scenario_path}: {exc}") from None
@@ -116,12 +67,12 @@ def scenario_files(directory: Path) -> tuple[list[Path], list[str]]:
     return found, skipped
 
 
-def _load_all(paths: list[Path], with_: tuple[str, ...], without: tuple[str, ...], sets: tuple[str, ...]) -> list:  # type: ignore[type-arg]
+def _load_all(paths: list[Path], flags: PluginFlags) -> list:  # type: ignore[type-arg]
     """Every scenario of ``paths``, or bad input naming every problem of every file."""
     loaded, problems = [], []
     for path in paths:
         try:
-            loaded.append(_load(path, with_, without, sets))
+            loaded.append(_load(path, flags))
         except BadInput as exc:
             problems.append(exc.format_message())
     if problems:
@@ -132,6 +83,50 @@ def _load_all(paths: list[Path], with_: tuple[str, ...], without: tuple[str, ...
             raise BadInput(f"{scenario.path}: name: {scenario.name!r} is also the name of {names[scenario.name]}")
         names[scenario.name] = scenario.path
     return loaded
+
+
+def _scenarios_to_run(scenario_path: Path, directory: bool, variants: tuple[str, ...], flags: PluginFlags) -> list:  # type: ignore[type-arg]
+    """``harness run``'s scenarios: the file, or every scenario file of the directory (a note per
+    YAML file that is none), each having one of ``variants`` when they are given."""
+    from harness.expectations import closest
+
+    if directory:
+        paths, skipped = scenario_files(scenario_path)
+        for note in skipped:
+            click.echo(f"note: {note}", err=True)
+        if not paths:
+            raise BadInput(f"{scenario_path}: no scenario files (*.yaml or *.yml with workload and variants) in this directory")
+    else:
+        paths = [scenario_path]
+    scenarios = _load_all(paths, flags)
+    _check_start_method()
+    for name in variants:
+        if not any(name in sc.variants for sc in scenarios):
+            known = sorted({v for sc in scenarios for v in sc.variants})
+            raise BadInput(f"{scenario_path}: unknown variant {name!r}{closest(name, known)}")
+    if variants:  # with DIR: only the scenarios that have one of the variants
+        scenarios = [sc for sc in scenarios if any(name in sc.variants for name in variants)]
+    return scenarios
+
+
+def _check_variant(scenario: Any, scenario_path: Path, option: str, name: str) -> None:
+    """``option`` names a variant of the scenario (else bad input, with the closest name)."""
+    from harness.expectations import closest
+
+    if name not in scenario.variants:
+        raise BadInput(f"{scenario_path}: {option}: unknown variant {name!r}{closest(name, list(scenario.variants))}")
+
+
+def _pass_rate(text: str | None):  # type: ignore[no-untyped-def]
+    """``--pass-rate`` as a :class:`~harness.expectations.PassRate` (None when not given)."""
+    from harness.expectations import ExpectationSyntaxError, parse_pass_rate
+
+    if text is None:
+        return None
+    try:
+        return parse_pass_rate(text)
+    except ExpectationSyntaxError as exc:
+        raise BadInput(f"--pass-rate: {exc}") from None
 
 
 EXIT_INTERRUPTED = 130  # Ctrl-C, as a shell reports SIGINT
@@ -181,6 +176,15 @@ def _exit(passed: bool, unwritten: list[str]) -> None:
     sys.exit(EXIT_OK if passed and not unwritten else EXIT_FAILED)
 
 
+def _finish(console, report: dict, report_targets: dict, **print_options: Any) -> None:  # type: ignore[no-untyped-def]
+    """Write the file reports, print the terminal one, exit by ``report["passed"]``."""
+    from harness.reports.terminal import print_report
+
+    unwritten = _write_reports(report, report_targets)
+    print_report(console, report, **print_options)
+    _exit(report["passed"], unwritten)
+
+
 def _check_start_method() -> None:
     """``$HARNESS_START_METHOD`` names a start method this platform has (else bad input, exit 2)."""
     import multiprocessing as mp
@@ -192,12 +196,54 @@ def _check_start_method() -> None:
         raise BadInput(f"${START_METHOD_ENV}={method!r}: choose one of {', '.join(mp.get_all_start_methods())}")
 
 
+def _check_executor(execution: Execution) -> None:
+    """``--address`` only with Ray; ``--executor ray`` needs Ray installed and a valid
+    ``$HARNESS_RAY_RETRIES`` (else bad input, exit 2)."""
+    if execution.address and execution.executor != "ray":
+        raise BadInput("--address needs --executor ray")
+    if execution.executor == "ray":
+        import importlib.util
+
+        if importlib.util.find_spec("ray") is None:
+            raise BadInput("--executor ray needs Ray: pip install 'harness[ray]'")
+        from harness.ray_executor import retries_from_env
+
+        try:
+            retries_from_env()
+        except ValueError as exc:
+            raise BadInput(str(exc)) from None
+
+
 def _seed_list(seed: tuple[int, ...], n_seeds: int | None, scenario_seeds: list[int]) -> list[int]:
     if seed and n_seeds:
         raise BadInput("give either --seed S (repeatable) or --seeds N, not both")
     if n_seeds:
         return list(range(n_seeds))
     return list(seed) or list(scenario_seeds)
+
+
+def _run_keys(console, scenario: Any, keys: list, out_dir: Path, execution: Execution, metric: str | None, **options: Any) -> list:  # type: ignore[no-untyped-def, type-arg]
+    """Run ``keys`` as ``execution`` says, with a progress bar per run (none with ``--quiet``);
+    ``options``: the rest of :func:`harness.runner.run_suite`'s (``decide``, ``rule``)."""
+    from harness.reports.terminal import RunProgress
+    from harness.runner import run_suite
+
+    with RunProgress(console, keys, enabled=not execution.quiet, metric=metric) as progress:
+        return run_suite(
+            scenario, keys, results_dir=out_dir, jobs=execution.workers(), timeout=execution.timeout,
+            device=execution.device, resume=execution.resume, progress=progress.event, executor=execution.executor,
+            address=execution.address, **options,
+        )
+
+
+def _results_dir(given: Path | None, scenario: Any, directory: bool) -> Path:
+    """Where ``harness run`` writes a scenario's runs: ``--results-dir`` (with DIR: a folder per
+    scenario in it), else ``.harness/<scenario name>``."""
+    from harness.runner import default_results_dir
+
+    if directory:
+        return (given / scenario.name) if given else default_results_dir(scenario)
+    return given or default_results_dir(scenario)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -221,58 +267,22 @@ def main() -> None:
     "--variant", "-v", "variants", multiple=True, metavar="NAME",
     help="Run only this variant (repeatable; with DIR, in each scenario that has it). Default: all.",
 )
-@click.option("--seed", "seeds", type=int, multiple=True, metavar="S", help="Run with this seed (repeatable). Default: the scenario's seeds.")
-@click.option(
-    "--seeds", "n_seeds", type=click.IntRange(min=1), metavar="N",
-    help="Run every variant with seeds 0..N-1; verdicts use the expectations' pass rates over them.",
-)
-@report_options
-@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), help="Override the scenario's train.device.")
-@click.option(
-    "--results-dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    help="Where each run's result and checkpoints are written. Default: .harness/<scenario name> "
+@run_options(
+    seeds_help="Run every variant with seeds 0..N-1; verdicts use the expectations' pass rates over them.",
+    results_help="Where each run's result and checkpoints are written. Default: .harness/<scenario name> "
     "(with DIR: DIR_GIVEN/<scenario name>).",
+    jobs_help="Runs in parallel, each in its own worker process. Default: number of CPU cores.",
+    timeout_help="Per-run limit in seconds; a run past it ends with status 'timeout'.",
+    before_quiet=[click.option(
+        "--decide-early", is_flag=True,
+        help="Stop a run at the end of the epoch where its variant's verdict is decided, and skip a variant's "
+        "remaining seeds once it is (as harness ablate does). Default: every run trains to its end.",
+    )],
+    quiet_help="No progress bars; print only the table.",
 )
-@click.option(
-    "--jobs", "-j", type=click.IntRange(min=1), default=None,
-    help="Runs in parallel, each in its own worker process. Default: number of CPU cores.",
-)
-@click.option("--timeout", type=click.FloatRange(min=0, min_open=True), help="Per-run limit in seconds; a run past it ends with status 'timeout'.")
-@click.option("--resume", is_flag=True, help="Skip runs whose valid result for the same configuration is already in the results dir.")
-@click.option(
-    "--decide-early", is_flag=True,
-    help="Stop a run at the end of the epoch where its variant's verdict is decided, and skip a variant's "
-    "remaining seeds once it is (as harness ablate does). Default: every run trains to its end.",
-)
-@click.option("--quiet", "-q", is_flag=True, help="No progress bars; print only the table.")
-@click.option(
-    "--executor", type=click.Choice(["local", "ray"]), default="local", show_default=True,
-    help="local: worker processes on this machine; ray: one Ray task per run (pip install 'harness[ray]').",
-)
-@click.option(
-    "--address", metavar="ADDR",
-    help="With --executor ray: the Ray cluster (auto, HOST:6379, ray://HOST:10001). Default: $RAY_ADDRESS or a local Ray instance.",
-)
-@plugin_options
 def run(
-    scenario_path: Path,
-    variants: tuple[str, ...],
-    seeds: tuple[int, ...],
-    n_seeds: int | None,
-    report_targets: dict,
-    device: str | None,
-    results_dir: Path | None,
-    jobs: int | None,
-    timeout: float | None,
-    resume: bool,
-    decide_early: bool,
-    quiet: bool,
-    without: tuple[str, ...],
-    with_: tuple[str, ...],
-    sets: tuple[str, ...],
-    executor: str,
-    address: str | None,
+    scenario_path: Path, variants: tuple[str, ...], seeds: tuple[int, ...], n_seeds: int | None,
+    report_targets: dict, decide_early: bool, execution: Execution, plugin_flags: PluginFlags,
 ) -> None:
     """Run SCENARIO's variants and check their expectations; with a directory, every scenario in it.
 
@@ -292,119 +302,66 @@ def run(
     from rich.console import Console
     from rich.markup import escape
 
-    from harness.expectations import closest
+    from harness.records import SCHEMA_VERSION
+    from harness.runner import plan_runs, suite_report
 
     console = Console(stderr=False)
     directory = scenario_path.is_dir()
-    if directory:
-        paths, skipped = scenario_files(scenario_path)
-        for note in skipped:
-            click.echo(f"note: {note}", err=True)
-        if not paths:
-            raise BadInput(f"{scenario_path}: no scenario files (*.yaml or *.yml with workload and variants) in this directory")
-    else:
-        paths = [scenario_path]
-    scenarios = _load_all(paths, with_, without, sets)
-    _check_start_method()
-    for name in variants:
-        if not any(name in sc.variants for sc in scenarios):
-            known = sorted({v for sc in scenarios for v in sc.variants})
-            raise BadInput(f"{scenario_path}: unknown variant {name!r}{closest(name, known)}")
-    if variants:  # with DIR: only the scenarios that have one of the variants
-        scenarios = [sc for sc in scenarios if any(name in sc.variants for name in variants)]
-
-    from harness.reports.terminal import RunProgress, print_report
-    from harness.runner import SCHEMA_VERSION, default_results_dir, plan_runs, run_suite, suite_report
-
-    def results_of(sc):  # type: ignore[no-untyped-def]
-        if directory:
-            return (results_dir / sc.name) if results_dir else default_results_dir(sc)
-        return results_dir or default_results_dir(sc)
-
-    if address and executor != "ray":
-        raise BadInput("--address needs --executor ray")
-    if executor == "ray":
-        import importlib.util
-
-        if importlib.util.find_spec("ray") is None:
-            raise BadInput("--executor ray needs Ray: pip install 'harness[ray]'")
-        from harness.ray_executor import retries_from_env
-
-        try:
-            retries_from_env()
-        except ValueError as exc:
-            raise BadInput(str(exc)) from None
-    jobs = jobs or (None if executor == "ray" else os.cpu_count() or 1)  # ray: Ray's scheduler decides
+    scenarios = _scenarios_to_run(scenario_path, directory, variants, plugin_flags)
+    _check_executor(execution)
     _check_environment()
     reports = []
     for scenario in scenarios:
         keys = plan_runs(scenario, [v for v in variants if v in scenario.variants] or None, _seed_list(seeds, n_seeds, scenario.seeds))
-        out_dir = results_of(scenario)
-        if directory and not quiet:
+        out_dir = _results_dir(execution.results_dir, scenario, directory)
+        if directory and not execution.quiet:
             console.print(f"[bold]{escape(scenario.name)}[/] [dim]{escape(str(scenario.path))}[/]", highlight=False)
         metric = next(iter(scenario.key_metrics), None)
-        with _exit_on_interrupt(console, lambda where=out_dir: where), RunProgress(
-            console, keys, enabled=not quiet, metric=metric
-        ) as progress:
-            records = run_suite(
-                scenario, keys, results_dir=out_dir, jobs=jobs, timeout=timeout, device=device,
-                resume=resume, progress=progress.event, executor=executor, address=address, decide=decide_early,
-            )
+        with _exit_on_interrupt(console, lambda where=out_dir: where):
+            records = _run_keys(console, scenario, keys, out_dir, execution, metric, decide=decide_early)
         reports.append(suite_report(scenario, records))
     if directory:  # one payload for every scenario, as `pytest --harness-json` writes
         report = {"schema_version": SCHEMA_VERSION, "reports": reports, "passed": all(r["passed"] for r in reports)}
     else:
         report = reports[0]
-    unwritten = _write_reports(report, report_targets)
-    print_report(console, report)
-    _exit(report["passed"], unwritten)
+    _finish(console, report, report_targets)
+
+
+def _ablation_arms(scenario_path: Path, scenario: Any, base: str, target: str) -> tuple[Any, list]:  # type: ignore[type-arg]
+    """The ablation's scenario and arms (:func:`harness.ablation.ablation_scenario`), or bad input
+    when an arm could not run or base and target have the same plugins."""
+    from harness.ablation import ablation_scenario
+    from harness.pluginmanager import PluginConflictError
+
+    try:
+        derived, arms = ablation_scenario(scenario, base, target)
+    except PluginConflictError as exc:
+        raise BadInput(f"{scenario_path}: {exc}") from None
+    if not any(a.role == "base+fix" for a in arms):
+        raise BadInput(f"{scenario_path}: variants {base!r} and {target!r} have the same plugins: nothing to ablate")
+    return derived, arms
 
 
 @main.command()
 @click.argument("scenario_path", metavar="SCENARIO", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--base", default="broken", show_default=True, metavar="VARIANT", help="The variant with the incident.")
 @click.option("--target", default="fixed", show_default=True, metavar="VARIANT", help="The variant with the cure; its expectations decide 'cured'.")
-@click.option("--seed", "seeds", type=int, multiple=True, metavar="S", help="Run with this seed (repeatable). Default: the scenario's seeds.")
-@click.option("--seeds", "n_seeds", type=click.IntRange(min=1), metavar="N", help="Run every arm with seeds 0..N-1.")
-@click.option(
-    "--pass-rate", "pass_rate", metavar="RATE",
-    help="Cured = this share of seeds passes every target expectation, e.g. '>= 0.8'. "
-    "Default: each target expectation's own pass_rate (every seed when it has none).",
+@run_options(
+    before_reports=[click.option(
+        "--pass-rate", "pass_rate", metavar="RATE",
+        help="Cured = this share of seeds passes every target expectation, e.g. '>= 0.8'. "
+        "Default: each target expectation's own pass_rate (every seed when it has none).",
+    )],
+    results_help="Where each run's result is written. Default: .harness/<scenario name>/ablation.",
+    before_quiet=[click.option(
+        "--exhaustive", is_flag=True,
+        help="Train every run of every arm to its end. Default: decide early: a run stops at the end of the epoch "
+        "where its arm's verdict is decided, and an arm's remaining seeds are skipped once it is.",
+    )],
 )
-@report_options
-@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), help="Override the scenario's train.device.")
-@click.option(
-    "--results-dir", type=click.Path(file_okay=False, path_type=Path),
-    help="Where each run's result is written. Default: .harness/<scenario name>/ablation.",
-)
-@click.option("--jobs", "-j", type=click.IntRange(min=1), default=None, help="Runs in parallel. Default: number of CPU cores.")
-@click.option("--timeout", type=click.FloatRange(min=0, min_open=True), help="Per-run limit in seconds.")
-@click.option("--resume", is_flag=True, help="Skip runs whose valid result for the same configuration is already in the results dir.")
-@click.option(
-    "--exhaustive", is_flag=True,
-    help="Train every run of every arm to its end. Default: decide early: a run stops at the end of the epoch "
-    "where its arm's verdict is decided, and an arm's remaining seeds are skipped once it is.",
-)
-@click.option("--quiet", "-q", is_flag=True, help="No progress bars; print only the tables.")
-@plugin_options
 def ablate(
-    scenario_path: Path,
-    base: str,
-    target: str,
-    seeds: tuple[int, ...],
-    n_seeds: int | None,
-    pass_rate: str | None,
-    report_targets: dict,
-    device: str | None,
-    results_dir: Path | None,
-    jobs: int | None,
-    timeout: float | None,
-    resume: bool,
-    exhaustive: bool,
-    quiet: bool,
-    without: tuple[str, ...],
-    with_: tuple[str, ...],
-    sets: tuple[str, ...],
+    scenario_path: Path, base: str, target: str, seeds: tuple[int, ...], n_seeds: int | None, pass_rate: str | None,
+    report_targets: dict, exhaustive: bool, execution: Execution, plugin_flags: PluginFlags,
 ) -> None:
     """Which fixes matter? Ablate every slot whose plugin differs between --base and --target.
 
@@ -427,89 +384,32 @@ def ablate(
     from rich.console import Console
 
     from harness import ablation as abl
-    from harness.decisions import judge_record, run_verdict
-    from harness.expectations import ExpectationSyntaxError, closest, parse_pass_rate
-    from harness.pluginmanager import PluginConflictError
+    from harness.records import torch_version
+    from harness.runner import default_results_dir, plan_runs, suite_report
 
     console = Console()
-    scenario = _load(scenario_path, with_, without, sets)
+    scenario = _load(scenario_path, plugin_flags)
     _check_start_method()
     for option, name in (("--base", base), ("--target", target)):
-        if name not in scenario.variants:
-            raise BadInput(f"{scenario_path}: {option}: unknown variant {name!r}{closest(name, list(scenario.variants))}")
+        _check_variant(scenario, scenario_path, option, name)
     if base == target:
         raise BadInput("--base and --target name the same variant")
-    rule = None
-    if pass_rate is not None:
-        try:
-            rule = parse_pass_rate(pass_rate)
-        except ExpectationSyntaxError as exc:
-            raise BadInput(f"--pass-rate: {exc}") from None
+    rule = _pass_rate(pass_rate)
     seed_list = _seed_list(seeds, n_seeds, scenario.seeds)
-    try:
-        derived, arms = abl.ablation_scenario(scenario, base, target)
-    except PluginConflictError as exc:
-        raise BadInput(f"{scenario_path}: {exc}") from None
-    if not any(a.role == "base+fix" for a in arms):
-        raise BadInput(f"{scenario_path}: variants {base!r} and {target!r} have the same plugins: nothing to ablate")
-
-    from harness.reports.terminal import RunProgress, print_report
-    from harness.runner import default_results_dir, plan_runs, run_suite, suite_report, torch_version
-    from harness.verdicts import FAILED_STATUSES, run_ok
-
+    _check_executor(execution)
+    derived, arms = _ablation_arms(scenario_path, scenario, base, target)
     keys = plan_runs(derived, None, seed_list)
-    out_dir = results_dir or default_results_dir(scenario) / "ablation"
+    out_dir = execution.results_dir or default_results_dir(scenario) / "ablation"
     _check_environment()
     metric = next(iter(scenario.key_metrics), None)
-    with _exit_on_interrupt(console, lambda: out_dir), RunProgress(console, keys, enabled=not quiet, metric=metric) as progress:
-        records = run_suite(
-            derived, keys, results_dir=out_dir, jobs=jobs or os.cpu_count() or 1, timeout=timeout,
-            device=device, resume=resume, progress=progress.event, decide=not exhaustive, rule=rule,
-        )
+    with _exit_on_interrupt(console, lambda: out_dir):
+        records = _run_keys(console, derived, keys, out_dir, execution, metric, decide=not exhaustive, rule=rule)
     report = suite_report(derived, records)
-    section, acted = abl.judge_arms(arms, records, report["variants"], rule)
-    target_exps = scenario.variants[target].expectations
-    if rule is not None:
-        rule_text = f"the share of seeds passing every expectation of {target!r} is {rule.text}"
-    elif any(e.pass_rate for e in target_exps):
-        rule_text = f"every expectation of {target!r} holds at its pass_rate (every seed when it has none)"
-    else:
-        rule_text = f"every expectation of {target!r} holds on every seed"
-    own = scenario.variants[base].expectations
-    base_runs = [dict(r) for r in records if r["variant"] == base and r["status"] != "skipped"]
-    for r in base_runs:  # a run stopped when its arm was decided: its own final.* lines stay open
-        r["expectations"] = judge_record(own, r, torch_version())
-    trained = [r for r in records if r["status"] != "skipped"]
-    section.update(
-        rule_text=rule_text,
-        pass_rate=rule.text if rule else None,
-        expectations=[e.text + (f" [pass_rate {e.pass_rate.text}]" if e.pass_rate else "") for e in target_exps],
-        arms=[
-            {"variant": a.name, "role": a.role, "fix": a.fix_name, "source": a.source, "switched_on": list(a.switched_on),
-             "acted": acted[a.name]}
-            for a in arms
-        ],
-        base_reproduces={
-            "passed_runs": sum(run_ok(r) for r in base_runs), "runs": len(base_runs),
-            **({"open": unknown} if (unknown := sum(run_verdict(r) is None for r in base_runs)) else {}),
-        } if own else None,
-        early=None if exhaustive else {
-            "runs": len(records), "trained": len(trained), "skipped": len(records) - len(trained),
-            "decided": sum(r["status"] == "decided" for r in trained), "steps": sum(r.get("steps") or 0 for r in trained),
-        },
-        train_differences={k: list(v) for k, v in abl.train_differences(scenario, base, target).items()},
+    report["ablation"] = abl.ablation_section(
+        scenario, base, target, arms, records, report["variants"], rule, early=not exhaustive, torch_version=torch_version()
     )
-    if section["train_differences"]:
-        section["warnings"].append(
-            "base and target also differ in train settings (not ablated; each arm keeps its source's): "
-            + ", ".join(f"{k} {a} vs {b}" for k, (a, b) in section["train_differences"].items())
-        )
-    report["ablation"] = section
-    finished = all(r["status"] not in FAILED_STATUSES for r in records)
-    report["passed"] = finished and section["target"]["cured"]
-    unwritten = _write_reports(report, report_targets)
-    print_report(console, report, details=False)
-    _exit(report["passed"], unwritten)
+    report["passed"] = abl.ablation_passed(records, report["ablation"])
+    _finish(console, report, report_targets, details=False)
 
 
 @main.command()
@@ -709,7 +609,14 @@ def compare(report_a: Path, report_b: Path, exit_code: bool) -> None:
     from rich.console import Console
     from rich.markup import escape
 
-    from harness.compare import ReportError, column_labels, compare_reports, load_report, scenario_reports, torch_version_of
+    from harness.compare import (
+        ReportError,
+        column_labels,
+        compare_reports,
+        load_report,
+        scenario_reports,
+        torch_version_of,
+    )
 
     try:
         a, b = load_report(report_a), load_report(report_b)
@@ -739,66 +646,35 @@ def compare(report_a: Path, report_b: Path, exit_code: bool) -> None:
 @main.command()
 @click.argument("scenario_path", metavar="SCENARIO", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--variant", "-v", default="broken", show_default=True, metavar="NAME", help="The variant to diagnose (the incident).")
-@click.option("--seed", "seeds", type=int, multiple=True, metavar="S", help="Run with this seed (repeatable). Default: the scenario's seeds.")
-@click.option("--seeds", "n_seeds", type=click.IntRange(min=1), metavar="N", help="Run every arm with seeds 0..N-1.")
-@click.option(
-    "--expect", "expect", multiple=True, metavar="LINE",
-    help="The cure criterion, one expectation line each (repeatable), e.g. --expect 'final.f1 >= 0.8'. Default: "
-    "no finding of the kinds the variant showed, the main metric at least as good as plain training's, status ok.",
+@run_options(
+    before_reports=[
+        click.option(
+            "--expect", "expect", multiple=True, metavar="LINE",
+            help="The cure criterion, one expectation line each (repeatable), e.g. --expect 'final.f1 >= 0.8'. Default: "
+            "no finding of the kinds the variant showed, the main metric at least as good as plain training's, status ok.",
+        ),
+        click.option(
+            "--pass-rate", "pass_rate", metavar="RATE",
+            help="Cured = this share of seeds passes the criterion, e.g. '>= 0.8'. Default: every seed.",
+        ),
+        click.option(
+            "--tolerance", type=click.FloatRange(min=0), default=0.05, show_default=True,
+            help="How far (relative) below the reference's mean metric a cure may stay (about the seed-to-seed spread).",
+        ),
+        click.option("--max-candidates", type=click.IntRange(min=1), default=8, show_default=True, help="Single fixes tried at most."),
+        click.option(
+            "--max-combination", type=click.IntRange(min=1), default=2, show_default=True,
+            help="Fixes per combination when no single fix cures (1: no combinations).",
+        ),
+        click.option("--top", type=click.IntRange(min=2), default=4, show_default=True, help="Combinations are of the top N candidates."),
+    ],
+    results_help="Where each run's result is written. Default: .harness/<scenario name>/doctor.",
+    address_help="With --executor ray: the Ray cluster (auto, HOST:6379, ray://HOST:10001).",
 )
-@click.option(
-    "--pass-rate", "pass_rate", metavar="RATE",
-    help="Cured = this share of seeds passes the criterion, e.g. '>= 0.8'. Default: every seed.",
-)
-@click.option(
-    "--tolerance", type=click.FloatRange(min=0), default=0.05, show_default=True,
-    help="How far (relative) below the reference's mean metric a cure may stay (about the seed-to-seed spread).",
-)
-@click.option("--max-candidates", type=click.IntRange(min=1), default=8, show_default=True, help="Single fixes tried at most.")
-@click.option(
-    "--max-combination", type=click.IntRange(min=1), default=2, show_default=True,
-    help="Fixes per combination when no single fix cures (1: no combinations).",
-)
-@click.option("--top", type=click.IntRange(min=2), default=4, show_default=True, help="Combinations are of the top N candidates.")
-@report_options
-@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), help="Override the scenario's train.device.")
-@click.option(
-    "--results-dir", type=click.Path(file_okay=False, path_type=Path),
-    help="Where each run's result is written. Default: .harness/<scenario name>/doctor.",
-)
-@click.option("--jobs", "-j", type=click.IntRange(min=1), default=None, help="Runs in parallel. Default: number of CPU cores.")
-@click.option("--timeout", type=click.FloatRange(min=0, min_open=True), help="Per-run limit in seconds.")
-@click.option("--resume", is_flag=True, help="Skip runs whose valid result for the same configuration is already in the results dir.")
-@click.option("--quiet", "-q", is_flag=True, help="No progress bars; print only the tables.")
-@click.option(
-    "--executor", type=click.Choice(["local", "ray"]), default="local", show_default=True,
-    help="local: worker processes on this machine; ray: one Ray task per run (pip install 'harness[ray]').",
-)
-@click.option("--address", metavar="ADDR", help="With --executor ray: the Ray cluster (auto, HOST:6379, ray://HOST:10001).")
-@plugin_options
 def doctor(
-    scenario_path: Path,
-    variant: str,
-    seeds: tuple[int, ...],
-    n_seeds: int | None,
-    expect: tuple[str, ...],
-    pass_rate: str | None,
-    tolerance: float,
-    max_candidates: int,
-    max_combination: int,
-    top: int,
-    report_targets: dict,
-    device: str | None,
-    results_dir: Path | None,
-    jobs: int | None,
-    timeout: float | None,
-    resume: bool,
-    quiet: bool,
-    executor: str,
-    address: str | None,
-    without: tuple[str, ...],
-    with_: tuple[str, ...],
-    sets: tuple[str, ...],
+    scenario_path: Path, variant: str, seeds: tuple[int, ...], n_seeds: int | None, expect: tuple[str, ...],
+    pass_rate: str | None, tolerance: float, max_candidates: int, max_combination: int, top: int,
+    report_targets: dict, execution: Execution, plugin_flags: PluginFlags,
 ) -> None:
     """Diagnose a broken variant and prove a fix: findings -> candidate fixes -> cure.
 
@@ -818,53 +694,33 @@ def doctor(
     from rich.console import Console
 
     from harness import doctor as doc
-    from harness.expectations import ExpectationSyntaxError, closest, parse_pass_rate
+    from harness.expectations import ExpectationSyntaxError
+    from harness.runner import default_results_dir, suite_report
 
     console = Console()
-    scenario = _load(scenario_path, with_, without, sets)
+    scenario = _load(scenario_path, plugin_flags)
     _check_start_method()
-    if variant not in scenario.variants:
-        raise BadInput(f"{scenario_path}: --variant: unknown variant {variant!r}{closest(variant, list(scenario.variants))}")
-    rule = None
-    if pass_rate is not None:
-        try:
-            rule = parse_pass_rate(pass_rate)
-        except ExpectationSyntaxError as exc:
-            raise BadInput(f"--pass-rate: {exc}") from None
+    _check_variant(scenario, scenario_path, "--variant", variant)
+    rule = _pass_rate(pass_rate)
     seed_list = _seed_list(seeds, n_seeds, scenario.seeds)
-    if address and executor != "ray":
-        raise BadInput("--address needs --executor ray")
-
-    from harness.reports.terminal import RunProgress, print_report
-    from harness.runner import default_results_dir, run_suite, suite_report
-
-    out_dir = results_dir or default_results_dir(scenario) / "doctor"
+    _check_executor(execution)
+    out_dir = execution.results_dir or default_results_dir(scenario) / "doctor"
     _check_environment()
     metric = next(iter(scenario.key_metrics), None)
-    workers = jobs or (None if executor == "ray" else os.cpu_count() or 1)
-
-    def runner(derived, keys):  # type: ignore[no-untyped-def]
-        with RunProgress(console, keys, enabled=not quiet, metric=metric) as progress:
-            return run_suite(
-                derived, keys, results_dir=out_dir, jobs=workers, timeout=timeout, device=device, resume=resume,
-                progress=progress.event, executor=executor, address=address,
-            )
-
     with _exit_on_interrupt(console, lambda: out_dir):
         try:
             derived, records, section = doc.diagnose(
-                scenario, variant, seed_list, runner, expect=list(expect), rule=rule, tolerance=tolerance,
-                max_candidates=max_candidates, max_combination=max_combination, top=top,
-                log=lambda line: console.print(f"[dim]doctor: {line}[/]") if not quiet else None,
+                scenario, variant, seed_list, lambda arms, keys: _run_keys(console, arms, keys, out_dir, execution, metric),
+                expect=list(expect), rule=rule, tolerance=tolerance, max_candidates=max_candidates,
+                max_combination=max_combination, top=top,
+                log=lambda line: console.print(f"[dim]doctor: {line}[/]") if not execution.quiet else None,
             )
         except ExpectationSyntaxError as exc:
             raise BadInput(f"--expect: {exc}") from None
     report = suite_report(derived, records)
     report["doctor"] = section
     report["passed"] = section["best"] is not None
-    unwritten = _write_reports(report, report_targets)
-    print_report(console, report, details=False)
-    _exit(report["passed"], unwritten)
+    _finish(console, report, report_targets, details=False)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -67,6 +67,7 @@ from harness.expectations import (
     parse_pass_rate,
 )
 from harness.hookspecs import hookimpl
+from harness.verdicts import expectation_rates, rate_decision, run_failed, run_verdict
 
 TRUE, FALSE, OPEN, NA = "true", "false", "open", "n/a"
 IN_PROGRESS = ("running", "decided", "skipped")  # statuses whose lines are not judged as final
@@ -241,8 +242,6 @@ def decide_run(
     total_steps: int | None = None,
 ) -> RunDecision:
     """:func:`decide_line` for every line, and the run's verdict (see :class:`RunDecision`)."""
-    from harness.verdicts import run_failed
-
     lines = [decide_line(e, run, torch_version=torch_version, epochs=epochs, total_steps=total_steps) for e in expectations]
     implicit = not expects_divergence(expectations, torch_version)
     status = run.get("status")
@@ -293,36 +292,7 @@ def judge_record(expectations: list[Expectation], record: Mapping[str, Any], tor
     return decision_entries(decision, expectations)
 
 
-def run_verdict(record: Mapping[str, Any]) -> bool | None:
-    """A recorded run's verdict: True passed, False failed, None not known (open lines:
-    stopped when its group was decided, or skipped)."""
-    from harness.verdicts import run_failed
-
-    status = record.get("status")
-    if run_failed(dict(record)):
-        return False
-    entries = record.get("expectations", [])
-    if any(e.get("passed") is False for e in entries):
-        return False
-    if status in ("skipped", "running") or any(e.get("open") for e in entries):
-        return None
-    return True
-
-
 # ------------------------------------------------------------------------------ a group
-
-
-def rate_decision(rule: PassRate, passed: int, applicable: int, unknown: int, *, may_be_na: bool = True) -> bool | None:
-    """Whether ``rule`` holds over ``passed`` of ``applicable`` runs whatever ``unknown`` more
-    runs turn out to be (each passing, failing or, with ``may_be_na``, not applicable):
-    True or False when every outcome agrees, else None."""
-    seen: set[bool] = set()
-    for extra in range(unknown + 1) if may_be_na else (unknown,):
-        for more_passed in range(extra + 1):
-            seen.add(rule.holds(passed + more_passed, applicable + extra))
-            if len(seen) > 1:
-                return None
-    return seen.pop()
 
 
 def group_verdict(
@@ -342,8 +312,6 @@ def group_verdict(
         ``status != diverged`` (the lines do not judge divergence).
     :returns: ``(True | False | None, reason)``, None while it can still go either way.
     """
-    from harness.verdicts import expectation_rates, run_failed
-
     pending = {"status": "skipped", "expectations": []}
     if divergence_open:
         pending["expectations"] = [{"name": IMPLICIT_DIVERGENCE, "passed": None, "observed": None, "open": True}]

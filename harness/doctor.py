@@ -49,6 +49,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from harness.ablation import yaml_scalar
 from harness.expectations import PassRate
 
 Settings = dict[str, dict[str, Any]]  # enabled plugin -> its parameters as set (model_dump(exclude_unset=True))
@@ -109,14 +110,6 @@ class Candidate:
         }
 
 
-def _short(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value)
-
-
 def _defaults(cls: Any) -> dict[str, Any]:
     """A plugin's default parameters (empty when some have no default)."""
     try:
@@ -129,9 +122,9 @@ def change_text(before: Mapping[str, Any] | None, after: Mapping[str, Any], give
     """``off -> on`` (``on: factor=0.01`` with the parameters ``given``), or the parameters that
     differ (``interval: epoch -> step``)."""
     if before is None:
-        return "on: " + ", ".join(f"{k}={_short(v)}" for k, v in given.items()) if given else "off -> on"
+        return "on: " + ", ".join(f"{k}={yaml_scalar(v)}" for k, v in given.items()) if given else "off -> on"
     keys = [k for k in dict.fromkeys([*before, *after]) if before.get(k) != after.get(k)]
-    return ", ".join(f"{k}: {_short(before.get(k))} -> {_short(after.get(k))}" for k in keys)
+    return ", ".join(f"{k}: {yaml_scalar(before.get(k))} -> {yaml_scalar(after.get(k))}" for k in keys)
 
 
 def observed_kinds(records: Iterable[Mapping[str, Any]]) -> Counter[str]:
@@ -182,7 +175,7 @@ def propose(
                 theirs = slots(other_info.cls, other_info.cls.Params.model_validate(other_params))
                 if (slots(cls, params) & theirs) or other in cls.replaces or name in other_info.cls.replaces:
                     replaced.append(other)
-            label = name if len(suggestions) == 1 else f"{name}({','.join(f'{k}={_short(v)}' for k, v in suggestion.items())})"
+            label = name if len(suggestions) == 1 else f"{name}({','.join(f'{k}={yaml_scalar(v)}' for k, v in suggestion.items())})"
             found.append(
                 Candidate(
                     {name: given}, tuple(replaced), hit, {name: change_text(before, dumped, suggestion)},
@@ -262,6 +255,7 @@ def arm_name(variant: str, candidate: Candidate) -> str:
 def phase_scenario(scenario: Any, variant: str, arms: dict[str, tuple[Settings, list[Any], str]]) -> Any:
     """A copy of ``scenario`` whose variants are ``arms``: name -> (plugin settings, expectations,
     description), each with ``variant``'s train config; plugins validated like the YAML's."""
+    from harness.params import resolve_params
     from harness.pluginmanager import discover_plugins, resolve_conflicts
     from harness.scenario import Variant
 
@@ -269,7 +263,7 @@ def phase_scenario(scenario: Any, variant: str, arms: dict[str, tuple[Settings, 
     source = scenario.variants[variant]
     variants = {}
     for name, (settings, expectations, description) in arms.items():
-        plugins = {p: available[p].cls.Params.model_validate(v) for p, v in settings.items()}
+        plugins = resolve_params(available, settings)
         resolve_conflicts(available, plugins)  # an arm that could not run is a planning bug: fail loudly
         variants[name] = Variant(name, description, plugins, source.train, list(expectations))
     return replace(scenario, variants=variants)
@@ -409,6 +403,160 @@ def fixed_variant_yaml(
     return "\n".join(lines)
 
 
+@dataclass
+class _Doctor:
+    """One diagnosis: the variant, how it runs, and every arm and record its phases add."""
+
+    scenario: Any
+    variant: str
+    seeds: list[int]
+    runner: Runner
+    rule: PassRate | None
+    log: Callable[[str], None]
+    available: Mapping[str, Any]
+    arms: dict[str, tuple[Settings, list[Any], str]] = field(default_factory=dict)
+    records: list[dict[str, Any]] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    source: Any = field(init=False)  # the variant
+    settings: Settings = field(init=False)
+    metric: str | None = field(init=False)  # the workload's main metric
+
+    def __post_init__(self) -> None:
+        self.source = self.scenario.variants[self.variant]
+        # as set (exclude_unset): re-validating a full dump can fail (a None that "applies only to sgd")
+        self.settings = {name: params.model_dump(exclude_unset=True) for name, params in self.source.plugins.items()}
+        self.metric = next(iter(self.scenario.key_metrics), None)
+
+    def parse(self, lines: list[str]) -> list[Any]:
+        """Expectation lines over the scenario's metrics and the installed plugins' finding kinds."""
+        from harness.expectations import parse_expectation
+
+        metrics = tuple(self.scenario.metrics) + ("loss", "lr", "steps", "epoch")
+        finding_kinds = tuple(sorted({k for info in self.available.values() for k in info.cls.finding_kinds}))
+        return [parse_expectation(text, metrics=metrics, finding_kinds=finding_kinds) for text in lines]
+
+    def run(self, phase_arms: dict[str, tuple[Settings, list[Any], str]]) -> dict[str, list[dict[str, Any]]]:
+        """Train one phase's arms over the seeds; each arm's records."""
+        from harness.runner import plan_runs
+
+        self.arms.update(phase_arms)
+        derived = phase_scenario(self.scenario, self.variant, phase_arms)
+        records = self.runner(derived, plan_runs(derived, list(phase_arms), self.seeds))
+        self.records.extend(records)
+        return {name: [r for r in records if r["variant"] == name] for name in phase_arms}
+
+    def outcome(self, section: dict[str, Any]) -> tuple[Any, list[dict[str, Any]], dict[str, Any]]:
+        return phase_scenario(self.scenario, self.variant, self.arms), self.records, section
+
+
+@dataclass(frozen=True)
+class _Baseline:
+    """Phase 1: the variant's runs, the finding kinds they showed, and the reference's metric."""
+
+    records: list[dict[str, Any]]
+    kinds: dict[str, int]
+    threshold: float | None = None
+    reference: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class _Cure:
+    """What every candidate arm is judged by: the criterion and the kinds it must cure."""
+
+    criterion: list[Any]
+    kinds: dict[str, int]
+    persistent: set[str]
+
+
+def _phase_baseline(doctor: _Doctor, judge_metric: bool, tolerance: float) -> _Baseline:
+    """Phase 1: the variant as it is and, when its metric is judged, the reference run."""
+    reference, reference_what = reference_settings(doctor.available, doctor.settings)
+    variant, metric = doctor.variant, doctor.metric
+    phase1 = {variant: (doctor.settings, list(doctor.source.expectations), f"{variant} as it is")}
+    use_reference = judge_metric and metric is not None and reference != doctor.settings
+    if use_reference:
+        phase1[REFERENCE] = (reference, [], f"the reference: {reference_what}")
+    doctor.log(f"phase 1: {variant} and the reference, {len(doctor.seeds)} seed(s)")
+    results = doctor.run(phase1)
+    kinds = observed_kinds(results[variant])
+    if use_reference:
+        threshold, stats = _judge_reference(doctor, results[REFERENCE], reference_what, tolerance)
+        return _Baseline(results[variant], kinds, threshold, stats)
+    if judge_metric and metric is not None:
+        doctor.warnings.append(f"{variant} has no fix or bug to switch off: no reference run, the metric is not judged")
+    return _Baseline(results[variant], kinds)
+
+
+def _judge_reference(
+    doctor: _Doctor, records: list[dict[str, Any]], what: str, tolerance: float
+) -> tuple[float | None, dict[str, Any]]:
+    """The reference's cure threshold and its stats for the report, warning when it is no clean run."""
+    from harness.verdicts import final_value
+
+    metric = doctor.metric
+    assert metric is not None
+    values = [final_value(r, metric) for r in records]
+    threshold = reference_threshold(values, metric, tolerance)
+    ref_kinds = observed_kinds(records)
+    if ref_kinds:
+        doctor.warnings.append(
+            f"the reference ({what}) has findings too: "
+            + ", ".join(f"{k} ({n}/{len(doctor.seeds)})" for k, n in sorted(ref_kinds.items()))
+        )
+    if threshold is None:
+        doctor.warnings.append(f"the reference has no final {metric}: the cure criterion leaves the metric out")
+    return threshold, {"variant": REFERENCE, "what": what, "values": values, "threshold": threshold}
+
+
+def _section(doctor: _Doctor, baseline: _Baseline, lines: list[str], given: bool, tolerance: float) -> dict[str, Any]:
+    """The report's ``doctor`` section after phase 1 (no candidate tried yet)."""
+    rule, metric, variant = doctor.rule, doctor.metric, doctor.variant
+    section: dict[str, Any] = {
+        "variant": variant,
+        "seeds": list(doctor.seeds),
+        "observed": dict(sorted(baseline.kinds.items())),
+        "metric": metric,
+        "lower_is_better": lower_is_better(metric) if metric else None,
+        "reference": baseline.reference,
+        "tolerance": tolerance,
+        "criterion": lines,
+        "criterion_given": given,
+        "pass_rate": rule.text if rule else None,
+        "candidates": [],
+        "warnings": doctor.warnings,
+        "best": None,
+        "fixed_yaml": None,
+    }
+    base = judge(Candidate({}, label=variant), variant, "base", baseline.records, metric, baseline.kinds, rule)
+    section["base"] = {"variant": variant, "passed_own_expectations": base.passed_runs, "runs": base.runs, "metric": base.metric}
+    return section
+
+
+def _try_candidates(doctor: _Doctor, candidates: list[Candidate], phase: str, cure: _Cure) -> list[ArmVerdict]:
+    """Phase 2 (``single``) or 3 (``combination``): the variant + each candidate, judged by ``cure``."""
+    variant = doctor.variant
+    phase_arms = {
+        arm_name(variant, c): (candidate_settings(doctor.settings, c), cure.criterion, f"{variant} + {c.describe()}")
+        for c in candidates
+    }
+    doctor.log(f"phase {phase}: {len(phase_arms)} arm(s) x {len(doctor.seeds)} seed(s): {', '.join(c.name for c in candidates)}")
+    results = doctor.run(phase_arms)
+    return [
+        judge(c, arm_name(variant, c), phase, results[arm_name(variant, c)], doctor.metric, cure.kinds, doctor.rule, cure.persistent)
+        for c in candidates
+    ]
+
+
+def _try_cures(doctor: _Doctor, singles: list[Candidate], cure: _Cure, max_combination: int, top: int) -> list[ArmVerdict]:
+    """Every single candidate; then, when none cured, combinations of the top ones that acted."""
+    verdicts = _try_candidates(doctor, singles, "single", cure)
+    if not any(v.cured for v in verdicts) and max_combination >= 2:
+        combos = combinations_of([v.candidate for v in verdicts if v.acted], top, max_combination)
+        if combos:
+            verdicts += _try_candidates(doctor, combos, "combination", cure)
+    return verdicts
+
+
 def diagnose(
     scenario: Any,
     variant: str,
@@ -429,118 +577,28 @@ def diagnose(
     :param expect: the cure criterion as expectation lines (default: :func:`cure_lines`).
     :raises harness.expectations.ExpectationSyntaxError: a bad ``expect`` line.
     """
-    from harness.expectations import parse_expectation
     from harness.pluginmanager import discover_plugins
-    from harness.runner import plan_runs
-    from harness.verdicts import final_value
 
-    available = discover_plugins(scenario.plugin_modules)
-    source = scenario.variants[variant]
-    # as set (exclude_unset): re-validating a full dump can fail (a None that "applies only to sgd")
-    settings: Settings = {name: params.model_dump(exclude_unset=True) for name, params in source.plugins.items()}
-    metrics = tuple(scenario.metrics) + ("loss", "lr", "steps", "epoch")
-    finding_kinds = tuple(sorted({k for info in available.values() for k in info.cls.finding_kinds}))
-
-    def parse(lines: list[str]) -> list[Any]:
-        return [parse_expectation(text, metrics=metrics, finding_kinds=finding_kinds) for text in lines]
-
-    given = parse(expect) if expect else None  # bad lines fail before anything trains
-    metric = next(iter(scenario.key_metrics), None)
-    warnings: list[str] = []
-    arms: dict[str, tuple[Settings, list[Any], str]] = {}
-    all_records: list[dict[str, Any]] = []
-
-    def run(phase_arms: dict[str, tuple[Settings, list[Any], str]]) -> dict[str, list[dict[str, Any]]]:
-        arms.update(phase_arms)
-        derived = phase_scenario(scenario, variant, phase_arms)
-        keys = plan_runs(derived, list(phase_arms), seeds)
-        records = runner(derived, keys)
-        all_records.extend(records)
-        return {name: [r for r in records if r["variant"] == name] for name in phase_arms}
-
-    # ---- phase 1: the variant as it is, and plain training as the reference
-    reference, reference_what = reference_settings(available, settings)
-    phase1 = {variant: (settings, list(source.expectations), f"{variant} as it is")}
-    use_reference = given is None and metric is not None and reference != settings
-    if use_reference:
-        phase1[REFERENCE] = (reference, [], f"the reference: {reference_what}")
-    log(f"phase 1: {variant} and the reference, {len(seeds)} seed(s)")
-    results = run(phase1)
-    base_records = results[variant]
-    kinds = observed_kinds(base_records)
-    threshold = None
-    reference_stats = None
-    if use_reference:
-        values = [final_value(r, metric) for r in results[REFERENCE]]
-        threshold = reference_threshold(values, metric, tolerance)
-        reference_stats = {"variant": REFERENCE, "what": reference_what, "values": values, "threshold": threshold}
-        ref_kinds = observed_kinds(results[REFERENCE])
-        if ref_kinds:
-            warnings.append(
-                f"the reference ({reference_what}) has findings too: "
-                + ", ".join(f"{k} ({n}/{len(seeds)})" for k, n in sorted(ref_kinds.items()))
-            )
-        if threshold is None:
-            warnings.append(f"the reference has no final {metric}: the cure criterion leaves the metric out")
-    elif given is None and metric is not None:
-        warnings.append(f"{variant} has no fix or bug to switch off: no reference run, the metric is not judged")
-    persistent = persistent_kinds(base_records) if not expect else set()
-    lines = list(expect) if expect else cure_lines(kinds, metric, threshold, persistent, source.train.epochs)
-    criterion = given if given is not None else parse(lines)
-    section: dict[str, Any] = {
-        "variant": variant,
-        "seeds": list(seeds),
-        "observed": dict(sorted(kinds.items())),
-        "metric": metric,
-        "lower_is_better": lower_is_better(metric) if metric else None,
-        "reference": reference_stats,
-        "tolerance": tolerance,
-        "criterion": lines,
-        "criterion_given": bool(expect),
-        "pass_rate": rule.text if rule else None,
-        "candidates": [],
-        "warnings": warnings,
-        "best": None,
-        "fixed_yaml": None,
-    }
-    base_verdict = judge(Candidate({}, label=variant), variant, "base", base_records, metric, kinds, rule)
-    section["base"] = {
-        "variant": variant,
-        "passed_own_expectations": base_verdict.passed_runs,
-        "runs": base_verdict.runs,
-        "metric": base_verdict.metric,
-    }
-    if not kinds and given is None:
-        warnings.append(f"{variant} has no finding: nothing to cure (give the cure criterion with --expect)")
-        return phase_scenario(scenario, variant, arms), all_records, section
-
-    # ---- phase 2: every single candidate
-    singles = propose(available, settings, kinds)[:max_candidates]
+    doctor = _Doctor(scenario, variant, list(seeds), runner, rule, log, discover_plugins(scenario.plugin_modules))
+    given = doctor.parse(expect) if expect else None  # bad lines fail before anything trains
+    baseline = _phase_baseline(doctor, given is None, tolerance)
+    persistent = persistent_kinds(baseline.records) if not expect else set()
+    epochs = doctor.source.train.epochs
+    lines = list(expect) if expect else cure_lines(baseline.kinds, doctor.metric, baseline.threshold, persistent, epochs)
+    criterion = given if given is not None else doctor.parse(lines)
+    section = _section(doctor, baseline, lines, bool(expect), tolerance)
+    if not baseline.kinds and given is None:
+        doctor.warnings.append(f"{variant} has no finding: nothing to cure (give the cure criterion with --expect)")
+        return doctor.outcome(section)
+    singles = propose(doctor.available, doctor.settings, baseline.kinds)[:max_candidates]
     if not singles:
-        warnings.append("no installed fix addresses the findings " + ", ".join(sorted(kinds)))
-        return phase_scenario(scenario, variant, arms), all_records, section
-    verdicts: list[ArmVerdict] = []
-
-    def try_candidates(candidates: list[Candidate], phase: str) -> None:
-        phase_arms = {
-            arm_name(variant, c): (candidate_settings(settings, c), criterion, f"{variant} + {c.describe()}")
-            for c in candidates
-        }
-        log(f"phase {phase}: {len(phase_arms)} arm(s) x {len(seeds)} seed(s): {', '.join(c.name for c in candidates)}")
-        results = run(phase_arms)
-        for c in candidates:
-            name = arm_name(variant, c)
-            verdicts.append(judge(c, name, phase, results[name], metric, kinds, rule, persistent))
-
-    try_candidates(singles, "single")
-    if not any(v.cured for v in verdicts) and max_combination >= 2:
-        ranked = [v.candidate for v in verdicts if v.acted]
-        combos = combinations_of(ranked, top, max_combination)
-        if combos:
-            try_candidates(combos, "combination")
+        doctor.warnings.append("no installed fix addresses the findings " + ", ".join(sorted(baseline.kinds)))
+        return doctor.outcome(section)
+    cure = _Cure(criterion, baseline.kinds, persistent)
+    verdicts = _try_cures(doctor, singles, cure, max_combination, top)
     section["candidates"] = [v.as_dict() for v in verdicts]
     best = best_cure(verdicts)
     if best is not None:
         section["best"] = best.as_dict()
-        section["fixed_yaml"] = fixed_variant_yaml(scenario, variant, settings, available, best, lines, list(seeds))
-    return phase_scenario(scenario, variant, arms), all_records, section
+        section["fixed_yaml"] = fixed_variant_yaml(scenario, variant, doctor.settings, doctor.available, best, lines, list(seeds))
+    return doctor.outcome(section)

@@ -9,59 +9,57 @@ Every run seeds itself from its key, so results do not depend on ``jobs``.
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing as mp
 import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection, wait
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from harness.executor_base import Executor, ProgressObserver, ProgressSink
 from harness.hookspecs import hookimpl
-from harness.runner import RunKey, execute_run, read_result, save_result
-from harness.scenario import Scenario
+from harness.records import RunKey, RunRecord, failed_record, timeout_error
+from harness.results import read_result, save_result
+from harness.run_one import cached_workload, execute_run
 
-ProgressSink = Callable[[RunKey, str, Any], None]
+if TYPE_CHECKING:
+    from harness.decisions import Action, GroupContext
+    from harness.scenario import Scenario
+    from harness.state import TrainState
 
 
-class PipeProgress:
+class PipeProgress(ProgressObserver):
     """Observer plugin inside a worker: sends (event, value) for the parent's progress bars."""
 
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
 
-    def _send(self, event: str, value: Any) -> None:
+    def send(self, *events: tuple[str, Any]) -> None:
         try:
-            self.conn.send((event, value))
+            for message in events:
+                self.conn.send(message)
         except (BrokenPipeError, OSError):  # the parent went away; training goes on
             pass
 
     @hookimpl
-    def on_train_start(self, state: Any) -> None:
-        hp = state.hparams
-        self._send("total", hp.optimizer_steps_per_epoch * hp.epochs)
-
-    @hookimpl
     def on_step(self) -> None:
-        self._send("advance", 1)
+        self.send(("advance", 1))
 
     @hookimpl(trylast=True)
-    def on_epoch_end(self, state: Any, metrics: dict[str, Any]) -> None:
-        self._send("epoch", dict(metrics))
+    def on_epoch_end(self, state: TrainState, metrics: dict[str, Any]) -> None:
+        self.send(("epoch", dict(metrics)))
 
 
-def worker_threads(jobs: int) -> int:
-    """torch threads of a worker whose scenario sets no ``train.threads``: always 1.
-
-    Not ``cores // jobs``: the thread count changes the order of floating-point
-    reductions, so the same run gave different numbers with ``-j 1`` (2 threads) and
-    ``-j 2`` (1 thread each) on a 2-core machine. With one thread per worker a run's
-    result depends on its key alone and ``-j`` only decides how many run at once
-    (``tests/core/test_seeds_and_jobs.py``); ``train.threads`` gives each run more.
-    """
-    del jobs
-    return 1
+#: torch threads of a worker whose scenario sets no ``train.threads``: always 1, whatever ``-j``.
+#: Not ``cores // jobs``: the thread count changes the order of floating-point reductions, so
+#: the same run gave different numbers with ``-j 1`` (2 threads) and ``-j 2`` (1 thread each)
+#: on a 2-core machine. With one thread per worker a run's result depends on its key alone and
+#: ``-j`` only decides how many run at once (``tests/core/test_seeds_and_jobs.py``);
+#: ``train.threads`` gives each run more.
+WORKER_THREADS = 1
 
 
 def _die_with_parent(parent_pid: int) -> None:
@@ -102,7 +100,7 @@ def _die_with_parent(parent_pid: int) -> None:
 
 def _work(
     scenario: Scenario, key: RunKey, results_dir: Path, device: str | None, threads: int, conn: Connection, parent_pid: int,
-    decide: Any = None,
+    decide: GroupContext | None = None,
 ) -> None:
     _die_with_parent(parent_pid)
     import torch
@@ -126,7 +124,7 @@ class _Running:
     conn: Connection
     started: float
     history: list[dict[str, Any]] = field(default_factory=list)
-    record: dict[str, Any] | None = None  # sent by a worker that could not write its result
+    record: RunRecord | None = None  # sent by a worker that could not write its result
 
 
 START_METHOD_ENV = "HARNESS_START_METHOD"
@@ -151,83 +149,86 @@ def _context(start_method: str | None = None) -> Any:
 
 
 def execute_local(
-    scenario: Scenario,
-    keys: list[RunKey],
-    *,
-    results_dir: Path,
-    jobs: int = 1,
-    timeout: float | None = None,
-    device: str | None = None,
-    resume: bool = False,
-    progress: ProgressSink = lambda key, event, value: None,
-    start_method: str | None = None,
-    plan: Any = None,
-) -> Iterator[tuple[RunKey, dict[str, Any]]]:
-    """Yield ``(key, record)`` as runs finish (in completion order).
+    scenario: Scenario, keys: list[RunKey], *, results_dir: Path, jobs: int = 1, start_method: str | None = None, **common: Any
+) -> Iterator[tuple[RunKey, RunRecord]]:
+    """Yield ``(key, record)`` as runs finish (in completion order), each run in its own worker
+    process, ``jobs`` at once. ``common``: ``timeout``, ``device``, ``resume``, ``progress``,
+    ``plan`` (:class:`harness.executor_base.Executor`)."""
+    yield from LocalExecutor(scenario, keys, results_dir=results_dir, jobs=jobs, start_method=start_method, **common).run()
 
-    ``plan`` (:class:`harness.decisions.RunPlan`, default: every key in order, ``resume``
-    reusing written results) says which run starts next and which are reused or skipped."""
-    from harness.runner import suite_plan
 
-    ctx = _context(start_method)
-    plan = plan if plan is not None else suite_plan(scenario, keys, Path(results_dir), resume=resume)
-    running: dict[RunKey, _Running] = {}
-    threads = worker_threads(jobs)
-    warm = ctx.get_start_method() != "fork"
-    try:
-        while not plan.finished or running:
-            while (action := plan.next(len(running) < max(1, jobs))) is not None:
-                if action.kind != "start":  # reused (--resume) or skipped (decided): no worker
-                    progress(action.key, "resumed" if action.kind == "reuse" else "done", action.record)
-                    yield action.key, action.record
-                    continue
-                if not warm:
-                    _warm_up(scenario)
-                    warm = True
-                key = action.key
-                clear_partial_mark(results_dir, key)  # of an earlier try
-                reader, writer = ctx.Pipe(duplex=False)
-                # not daemonic: a daemonic process may not start children, and a run's DataLoader
-                # workers are its children. The worker still never outlives the suite: the
-                # finally below kills it, and the kernel does when this process dies (_die_with_parent)
-                proc = ctx.Process(
-                    target=_work, args=(scenario, key, results_dir, device, threads, writer, os.getpid(), action.context),
-                    daemon=False,
-                )
-                proc.start()
-                writer.close()
-                running[key] = _Running(key, proc, reader, time.monotonic())
-                progress(key, "start", None)
-            if not running:
-                if plan.finished:
-                    break
-                raise RuntimeError("the run plan has nothing to start while no run is in flight")  # a plan bug
-            ready = wait([r.conn for r in running.values()], timeout=0.2)
-            for run in list(running.values()):
-                if run.conn in ready:
-                    _drain(run, progress)
-                finished = not run.process.is_alive()
-                timed_out = timeout is not None and time.monotonic() - run.started > timeout
-                if not finished and not timed_out:
-                    continue
-                if not finished:
-                    run.process.kill()
-                run.process.join()
-                _drain(run, progress)
-                run.conn.close()
-                del running[run.key]
-                record = run.record or (read_result(results_dir, run.key) if finished else None)
-                if record is None:
-                    record = save_result(results_dir, run.key, _failed_record(scenario, run, timed_out and not finished, timeout))
-                    mark_partial(results_dir, run.key, record["error"]["message"])
-                plan.finish(run.key, record)
-                progress(run.key, "done", record)
-                yield run.key, record
-    finally:
-        for run in running.values():  # interrupted: stop workers, keep every written result
+class LocalExecutor(Executor):
+    """Each run in a worker process of this machine (:func:`_work`), up to ``jobs`` at once;
+    the worker writes its own result, this process reads it when the worker has ended."""
+
+    def __init__(self, scenario: Scenario, keys: list[RunKey], *, jobs: int = 1, start_method: str | None = None, **common: Any) -> None:
+        self.ctx = _context(start_method)
+        super().__init__(scenario, keys, **common)
+        self.jobs = jobs
+        self.running: dict[RunKey, _Running] = {}
+        self.warm = self.ctx.get_start_method() != "fork"
+
+    def has_room(self) -> bool:
+        return len(self.running) < max(1, self.jobs)
+
+    def in_flight(self) -> int:
+        return len(self.running)
+
+    def start(self, action: Action) -> None:
+        if not self.warm:
+            _warm_up(self.scenario)
+            self.warm = True
+        key = action.key
+        clear_partial_mark(self.results_dir, key)  # of an earlier try
+        reader, writer = self.ctx.Pipe(duplex=False)
+        # not daemonic: a daemonic process may not start children, and a run's DataLoader
+        # workers are its children. The worker still never outlives the suite: close() kills
+        # it, and the kernel does when this process dies (_die_with_parent)
+        proc = self.ctx.Process(
+            target=_work,
+            args=(self.scenario, key, self.results_dir, self.device, WORKER_THREADS, writer, os.getpid(), action.context),
+            daemon=False,
+        )
+        proc.start()
+        writer.close()
+        self.running[key] = _Running(key, proc, reader, time.monotonic())
+        self.progress(key, "start", None)
+
+    def collect(self) -> Iterator[tuple[RunKey, RunRecord]]:
+        ready = wait([r.conn for r in self.running.values()], timeout=0.2)
+        for run in list(self.running.values()):
+            if run.conn in ready:
+                _drain(run, self.progress)
+            finished = not run.process.is_alive()
+            timed_out = self.timeout is not None and time.monotonic() - run.started > self.timeout
+            if finished or timed_out:
+                yield self.finished(run.key, self._ended(run, finished))
+
+    def _ended(self, run: _Running, finished: bool) -> RunRecord:
+        """The record of a worker that ended (``finished``) or is stopped now (timed out)."""
+        if not finished:
+            run.process.kill()
+        run.process.join()
+        _drain(run, self.progress)
+        run.conn.close()
+        del self.running[run.key]
+        record = run.record or (read_result(self.results_dir, run.key) if finished else None)
+        if record is None:  # it timed out, or the worker died without a result
+            seconds = time.monotonic() - run.started
+            if finished:
+                status, error = "error", {"message": f"worker process died with exit code {run.process.exitcode}"}
+            else:
+                status, error = "timeout", timeout_error(self.timeout)
+            failed = failed_record(self.scenario, run.key, status=status, error=error, history=run.history, seconds=seconds)
+            record = save_result(self.results_dir, run.key, failed)
+            mark_partial(self.results_dir, run.key, record["error"]["message"])
+        return record
+
+    def close(self) -> None:
+        for run in self.running.values():  # interrupted: stop workers, keep every written result
             run.process.kill()
             run.process.join()
-            discard_partial(results_dir, run.key)  # its checkpoints are of a run that never finished
+            discard_partial(self.results_dir, run.key)  # its checkpoints are of a run that never finished
 
 
 PARTIAL_MARKER = "INCOMPLETE"
@@ -272,12 +273,8 @@ def _warm_up(scenario: Scenario) -> None:
     Without this each worker imports the model library and reads the data cache itself
     (seconds per run). A failure here is left for the workers to report per run.
     """
-    from harness.runner import _workload
-
-    try:
-        _workload(scenario).prepare()
-    except Exception:
-        pass
+    with contextlib.suppress(Exception):
+        cached_workload(scenario).prepare()
 
 
 def _drain(run: _Running, progress: ProgressSink) -> None:
@@ -292,21 +289,3 @@ def _drain(run: _Running, progress: ProgressSink) -> None:
             progress(run.key, event, value)
     except (EOFError, OSError):
         pass
-
-
-def _failed_record(scenario: Scenario, run: _Running, timed_out: bool, timeout: float | None) -> dict[str, Any]:
-    """The record of a run whose worker left no result: it timed out or died."""
-    from harness.expectations import evaluate_all
-    from harness.runner import base_record, torch_version
-
-    record = base_record(scenario, run.key)
-    record["history"] = run.history
-    record["seconds"] = round(time.monotonic() - run.started, 3)
-    if timed_out:
-        record["status"] = "timeout"
-        record["error"] = {"message": f"run exceeded the per-run timeout of {timeout:g} s and was stopped"}
-    else:
-        record["status"] = "error"
-        record["error"] = {"message": f"worker process died with exit code {run.process.exitcode}"}
-    record["expectations"] = evaluate_all(scenario.variants[run.key.variant].expectations, record, torch_version())
-    return record

@@ -22,7 +22,7 @@ A line is *not applicable* to a run (``passed`` None, with a ``reason``) when it
 apply to the running PyTorch, and when it reads a metric (``final.``/``first.``/``min.``/
 ``max.``/``epoch[N].``) of a run that completed no epoch, such as a run diverging in
 epoch 1: there is no value to judge, and the run's status says what happened (a divergence
-the scenario does not expect fails the run anyway, see ``harness.runner``). Of a line
+the scenario does not expect fails the run anyway, see ``harness.run_one``). Of a line
 ``A or B``, an applicable side that holds decides (``observed`` is its value,
 ``decided_by`` its text); else the applicable sides all failed and so does the line; it is
 not applicable only when no side is.

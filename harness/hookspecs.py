@@ -40,7 +40,7 @@ The whole sequence for one run, as pseudocode::
         if a stop was requested: leave training
     on_train_end(state)
     # however the run ended (an exception and Ctrl-C too), the runner then stops every
-    # loader worker and empties the CUDA cache (harness.runner.release_run): no hook
+    # loader worker and empties the CUDA cache (harness.run_one.release_run): no hook
 
 Hooks marked *firstresult* stop at the first implementation that returns a value
 other than ``None``; the built-in ``defaults`` plugin answers last, so a fix only
@@ -67,8 +67,9 @@ in :func:`on_checkpoint`. No behaviour depends on a plugin's place in
 from __future__ import annotations
 
 from collections.abc import Mapping
+from contextlib import AbstractContextManager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ContextManager
+from typing import TYPE_CHECKING, Any
 
 import pluggy
 
@@ -157,7 +158,7 @@ def on_batch(state: TrainState, batch: dict[str, Any]) -> None:
 
 
 @hookspec(firstresult=True)
-def forward_context(state: TrainState) -> ContextManager[Any] | None:
+def forward_context(state: TrainState) -> AbstractContextManager[Any] | None:
     """Give the context manager the forward pass and loss run inside (e.g. autocast).
 
     :returns: a context manager; stops at the first non-None result. Default: no-op.

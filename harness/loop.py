@@ -1,4 +1,7 @@
-"""The training loop: one function, read top to bottom, with hooks where fixes plug in.
+"""The training loop: :func:`train`, read top to bottom, with hooks where fixes plug in.
+
+Its phases are the named functions just above it, in the order they run: the set-up, one
+epoch of batches, the optimizer step of an epoch's batch, the checkpoint after an epoch.
 
 Nothing here knows about any fix. Where a hand-written script would say ``if fix:``,
 the loop raises a hook (see :mod:`harness.hookspecs` for the whole sequence), and the
@@ -146,7 +149,7 @@ def shutdown_loaders(state: TrainState) -> None:
     A DataLoader keeps the iterator of persistent workers on itself, alive across epochs;
     an epoch's iterator without persistent workers stops its workers when it is dropped
     (a finished epoch, a stop's ``break``; after an exception, the garbage collection in
-    :func:`harness.runner.release_run`). Safe on any state, any number of times.
+    :func:`harness.run_one.release_run`). Safe on any state, any number of times.
     """
     for loader in (state.train_loader, state.val_loader):
         iterator = getattr(loader, "_iterator", None)  # DataLoader keeps persistent workers' iterator here
@@ -175,16 +178,9 @@ def batch_loss(hook: Any, state: TrainState, batch: dict[str, Any], outputs: Any
     return loss
 
 
-def train(state: TrainState, hook: Any) -> str:
-    """Train until the last epoch, a stop request or a non-finite loss.
-
-    :param hook: the run's ``pluginmanager.hook`` relay.
-    :returns: the run status: ``ok``, ``stopped`` or ``diverged``.
-    """
-    model, hp = state.model, state.hparams
-
-    # ---- set-up: plugins adjust hyper-parameters and loader options, then the loaders
-    #      (as the options now say) and the training objects are built
+def set_up(state: TrainState, hook: Any) -> None:
+    """Plugins adjust hyper-parameters and loader options, then the loaders (as the options
+    now say) and the training objects are built, and plugins see them once before training."""
     hook.on_setup(state=state)
     apply_loader_options(state)
     state.criterion = hook.make_criterion(state=state)
@@ -192,63 +188,86 @@ def train(state: TrainState, hook: Any) -> str:
     state.scheduler = hook.make_scheduler(state=state)
     hook.on_train_start(state=state)
 
+
+def train_epoch(state: TrainState, hook: Any) -> torch.Tensor:
+    """One epoch of optimisation, up to its end or a stop request.
+
+    :returns: the total loss of every batch trained, detached, as one float tensor (read
+        by the caller with one host sync).
+    """
+    model, hp = state.model, state.hparams
+    model.train()
+    batch_losses: list[torch.Tensor] = []
+    last = len(state.train_loader) - 1
+    for index, batch in enumerate(state.train_loader):
+        state.batch_index = index
+        batch = {k: v.to(state.device, non_blocking=True) for k, v in batch.items()}
+        hook.on_batch(state=state, batch=batch)
+        with hook.forward_context(state=state):
+            outputs = state.workload.forward(model, batch)
+            loss = batch_loss(hook, state, batch, outputs)
+        batch_losses.append(loss.detach())
+        step_due = (index + 1) % hp.accumulation_steps == 0 or index == last
+        # dividing by 1 would add an autograd node (forward and backward) to every step
+        scaled = loss / hp.accumulation_steps if hp.accumulation_steps > 1 else loss
+        hook.backward(state=state, loss=scaled, step_due=step_due)
+        if step_due:
+            step_optimizer(state, hook, batch_losses[-1])
+        hook.on_batch_end(state=state, batch=batch, outputs=outputs, loss=batch_losses[-1])
+        if state.stop_requested:
+            break
+    return torch.stack(batch_losses).float()
+
+
+def step_optimizer(state: TrainState, hook: Any, loss: torch.Tensor) -> None:
+    """The optimizer step: read the gradients, then change them, then step and count it."""
+    hook.on_after_backward(state=state)
+    hook.on_before_optimizer_step(state=state)
+    hook.optimizer_step(state=state)
+    state.optimizer.zero_grad(set_to_none=True)
+    state.step += 1
+    state.lr_per_step.append(state.current_lr())
+    hook.on_step(state=state, loss=loss)
+
+
+def checkpoint_epoch(state: TrainState, hook: Any, directory: Path) -> None:
+    """One plugin writes this epoch's checkpoint, then others may read it back."""
+    saved = hook.save_checkpoint(state=state, directory=directory)
+    if saved is not None:
+        state.last_checkpoint = saved
+    hook.on_checkpoint(state=state, directory=directory)
+
+
+def train(state: TrainState, hook: Any) -> str:
+    """Train until the last epoch, a stop request or a non-finite loss.
+
+    :param hook: the run's ``pluginmanager.hook`` relay.
+    :returns: the run status: ``ok``, ``stopped`` or ``diverged``.
+    """
+    set_up(state, hook)
     status = "ok"
-    for epoch in range(state.epoch + 1, hp.epochs + 1):
+    for epoch in range(state.epoch + 1, state.hparams.epochs + 1):
         state.epoch = epoch
-        model.train()
-        batch_losses: list[torch.Tensor] = []
-        last = len(state.train_loader) - 1
-
-        # ---- one epoch of optimisation
-        for index, batch in enumerate(state.train_loader):
-            state.batch_index = index
-            batch = {k: v.to(state.device, non_blocking=True) for k, v in batch.items()}
-            hook.on_batch(state=state, batch=batch)
-            with hook.forward_context(state=state):
-                outputs = state.workload.forward(model, batch)
-                loss = batch_loss(hook, state, batch, outputs)
-            batch_losses.append(loss.detach())
-            step_due = (index + 1) % hp.accumulation_steps == 0 or index == last
-            # dividing by 1 would add an autograd node (forward and backward) to every step
-            scaled = loss / hp.accumulation_steps if hp.accumulation_steps > 1 else loss
-            hook.backward(state=state, loss=scaled, step_due=step_due)
-
-            # ---- the optimizer step: read gradients, then change them, then step
-            if step_due:
-                hook.on_after_backward(state=state)
-                hook.on_before_optimizer_step(state=state)
-                hook.optimizer_step(state=state)
-                state.optimizer.zero_grad(set_to_none=True)
-                state.step += 1
-                state.lr_per_step.append(state.current_lr())
-                hook.on_step(state=state, loss=batch_losses[-1])
-            hook.on_batch_end(state=state, batch=batch, outputs=outputs, loss=batch_losses[-1])
-            if state.stop_requested:
-                break
+        losses = train_epoch(state, hook)
 
         # ---- divergence: one host sync per epoch instead of one per step
-        losses = torch.stack(batch_losses).float()
         finite = torch.isfinite(losses)
         if not bool(finite.all()):
             first_bad = int((~finite).nonzero()[0])
-            state.diverged_at_step = (epoch - 1) * hp.batches_per_epoch + first_bad + 1
+            state.diverged_at_step = (epoch - 1) * state.hparams.batches_per_epoch + first_bad + 1
             status = "diverged"
             break
 
         # ---- validation and per-epoch hooks
         record: dict[str, Any] = {"epoch": epoch, "loss": float(losses.mean()), "steps": state.step}
-        record.update(state.workload.evaluate(model, state.val_loader, state.device))
+        record.update(state.workload.evaluate(state.model, state.val_loader, state.device))
         record["lr"] = state.current_lr()
         state.history.append(record)
         hook.on_epoch_end(state=state, metrics=record)
 
         # ---- checkpoint: one plugin writes it, then others may read it back
         if state.run_dir is not None:
-            directory = Path(state.run_dir)
-            saved = hook.save_checkpoint(state=state, directory=directory)
-            if saved is not None:
-                state.last_checkpoint = saved
-            hook.on_checkpoint(state=state, directory=directory)
+            checkpoint_epoch(state, hook, Path(state.run_dir))
         if state.stop_requested:
             status = "stopped"
             break

@@ -9,7 +9,11 @@ its epoch ended).
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # annotations only: a monitor module imports without torch
+    import torch
 
 
 class StepSeries:
@@ -17,9 +21,9 @@ class StepSeries:
 
     def __init__(self) -> None:
         self.steps: list[int] = []
-        self.values: list[Any] = []
+        self.values: list[torch.Tensor] = []
 
-    def add(self, step: int, value: Any) -> None:
+    def add(self, step: int, value: torch.Tensor) -> None:
         self.steps.append(step)
         self.values.append(value.detach().reshape(()))
 
@@ -38,7 +42,7 @@ class StepSeries:
         return steps, values
 
 
-def total_grad_norm(parameters: Any) -> Any:
+def total_grad_norm(parameters: Iterable[torch.nn.Parameter]) -> torch.Tensor | None:
     """The L2 norm of all gradients as a 0-d tensor (no host sync), or None without gradients."""
     import torch
 

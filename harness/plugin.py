@@ -81,4 +81,4 @@ class Plugin:
         return cls.kind in ("core", "monitor")
 
 
-__all__ = ["Plugin", "NoParams", "hookimpl"]
+__all__ = ["NoParams", "Plugin", "hookimpl"]

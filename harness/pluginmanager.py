@@ -132,7 +132,8 @@ class PluginInfo:
         return self.cls.kind
 
 
-def _check_plugin_class(obj: Any, origin: str) -> type[Plugin]:
+def check_plugin_class(obj: Any, origin: str) -> type[Plugin]:
+    """``obj`` if it is a named harness :class:`Plugin` subclass (``origin`` names it in the error)."""
     if not (isinstance(obj, type) and issubclass(obj, Plugin) and obj.name):
         raise PluginLoadError(f"{origin} is not a harness Plugin subclass with a name")
     return obj
@@ -150,11 +151,11 @@ def discover_plugins(extra: tuple[str, ...] = ()) -> dict[str, PluginInfo]:
         found[cls.name] = PluginInfo(cls.name, cls, source)
 
     for dotted in DEFAULT_PLUGINS:
-        add(_check_plugin_class(load_object(dotted), dotted), "builtin")
+        add(check_plugin_class(load_object(dotted), dotted), "builtin")
     for ep in entry_points(ENTRY_POINT_GROUP):
-        add(_check_plugin_class(load_object(ep.target), f"entry point {ep.name!r}"), ep.source)
+        add(check_plugin_class(load_object(ep.target), f"entry point {ep.name!r}"), ep.source)
     for dotted in extra:
-        add(_check_plugin_class(load_object(dotted), dotted), dotted)
+        add(check_plugin_class(load_object(dotted), dotted), dotted)
     return found
 
 
@@ -341,3 +342,17 @@ def build_run_manager(
     for observer in observers:
         pm.register(observer)
     return pm, trace
+
+
+def plugin_catalogue(extra: tuple[str, ...] = ()) -> dict[str, PluginInfo]:
+    """:func:`discover_plugins`, or nothing where a plugin cannot be loaded: reports and failure
+    messages re-rendered where a plugin is not installed show what they can, not an error."""
+    try:
+        return discover_plugins(extra)
+    except Exception:  # noqa: BLE001 - a listing, never the reason a report fails
+        return {}
+
+
+def plugin_kinds(extra: tuple[str, ...] = ()) -> dict[str, str]:
+    """Plugin name -> kind (``core``, ``fix``, ``monitor``, ``bug``) of :func:`plugin_catalogue`."""
+    return {name: info.kind for name, info in plugin_catalogue(extra).items()}

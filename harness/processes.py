@@ -8,7 +8,7 @@ This module keeps three promises about them:
   however it dies (a timeout's SIGKILL included; Linux ``PR_SET_PDEATHSIG``; elsewhere
   PyTorch's own watchdog ends an orphaned worker within seconds);
 - whatever a run leaves running is ended when it finishes (:func:`end_new_children`,
-  called from :func:`harness.runner.execute_run`'s ``finally``);
+  called from :func:`harness.run_one.execute_run`'s ``finally``);
 - the memory of the run's process and every descendant is measurable
   (:func:`tree_memory`, used by the ``memory`` monitor).
 

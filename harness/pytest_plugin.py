@@ -34,8 +34,9 @@ import fnmatch
 import itertools
 import math
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -133,7 +134,7 @@ class ScenarioFile(pytest.File):
     """A scenario YAML file; validated completely at collection, before any training."""
 
     def collect(self) -> Any:
-        from harness.scenario import ScenarioError, _locate, load_scenario, read_yaml
+        from harness.scenario import ScenarioError, load_scenario, locate, read_yaml
 
         without = self.config.getoption("harness_without") or []
         try:
@@ -143,7 +144,7 @@ class ScenarioFile(pytest.File):
         _, root = read_yaml(self.path)
         seeds = parse_seeds(self.config.getoption("harness_seeds")) or scenario.seeds
         for variant in scenario.variants:
-            line, _ = _locate(root, ("variants", variant))
+            line, _ = locate(root, ("variants", variant))
             yield ScenarioItem.from_parent(
                 self, name=variant, scenario=scenario, variant=variant, seeds=seeds, line=(line or 1) - 1
             )
@@ -176,7 +177,9 @@ class ScenarioItem(pytest.Item):
         self.user_properties += [("scenario", scenario.name), ("variant", variant), ("seeds", self.seeds)]
 
     def runtest(self) -> None:
-        from harness.runner import RunKey, execute_run, save_result
+        from harness.records import RunKey
+        from harness.results import save_result
+        from harness.run_one import execute_run
         from harness.verdicts import summarize_variant
 
         work_dir = self._work_dir()
@@ -217,14 +220,15 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     records = session.config.stash.get(RECORDS, [])
     if not path or not records:
         return
-    from harness.reports.json_report import write_json_report
-    from harness.runner import SCHEMA_VERSION, suite_report
+    from harness.records import SCHEMA_VERSION
+    from harness.reports import json_report
+    from harness.runner import suite_report
 
     by_path: dict[Path, tuple[Any, list[dict[str, Any]]]] = {}
     for scenario, record in records:
         by_path.setdefault(scenario.path, (scenario, []))[1].append(record)
     reports = [suite_report(scenario, runs) for scenario, runs in by_path.values()]
-    write_json_report(
+    json_report.write(
         path, {"schema_version": SCHEMA_VERSION, "reports": reports, "passed": all(r["passed"] for r in reports)}
     )
 
@@ -297,15 +301,6 @@ def _display_path(path: Path) -> str:
         return str(path)
 
 
-def _plugin_kinds(plugin_modules: tuple[str, ...] = ()) -> dict[str, str]:
-    from harness.pluginmanager import PluginLoadError, discover_plugins
-
-    try:
-        return {name: info.kind for name, info in discover_plugins(plugin_modules).items()}
-    except PluginLoadError:
-        return {}
-
-
 def format_run_failure(scenario: Scenario, record: dict[str, Any]) -> str:
     """A failed run as a readable assertion message (what ``pytest scenarios/`` prints).
 
@@ -314,64 +309,19 @@ def format_run_failure(scenario: Scenario, record: dict[str, Any]) -> str:
     expectation observed vs expected and the per-epoch history of the metric involved.
     """
     variant = scenario.variants[record["variant"]]
-    by_text = {exp.text: exp for exp in variant.expectations}
-    failed = [e for e in record["expectations"] if e["passed"] is False]
-    history = record.get("history", [])
-    kinds = _plugin_kinds(scenario.plugin_modules)
-    enabled = [name for name in record.get("plugins", {}) if kinds.get(name) != "core"]
-    fixes = [name for name in enabled if kinds.get(name) != "monitor"]
-    monitors = [name for name in enabled if kinds.get(name) == "monitor"]
-
-    if record["status"] in ("error", "timeout"):
-        first = f"the run ended with status {record['status']!r}"
-        if record.get("error"):
-            first += f": {record['error']['message']}"
-    else:
-        first = f"{len(failed)} of {len(record['expectations'])} expectations failed: " + "; ".join(
-            f"{e['name']} (observed {_num(e['observed'])})" for e in failed
-        )
-    lines = [first, f"scenario {scenario.name!r} ({_display_path(scenario.path)}), variant {record['variant']!r}, seed {record['seed']}"]
-    run = f"run: status {record['status']}, {len(history)} epoch(s), {record.get('steps', 0)} steps, {record.get('seconds', 0):.1f} s"
-    if record.get("stop_reason"):
-        run += f"; stopped: {record['stop_reason']}"
-    if record.get("diverged_at_step"):
-        run += f"; diverged at step {record['diverged_at_step']}"
-    lines += [run, f"fixes on: {', '.join(fixes) or '(none)'}; monitors on: {', '.join(monitors) or '(none)'}"]
-
+    lines = [
+        _failure_headline(record),
+        f"scenario {scenario.name!r} ({_display_path(scenario.path)}), variant {record['variant']!r}, seed {record['seed']}",
+        *_run_summary(record, scenario.plugin_modules),
+    ]
     error = record.get("error")
     if error:  # a plugin's traceback holds only its own frames; of any other, the last ones
         frames = error.get("traceback", "").rstrip().splitlines()
         lines += ["", *("  " + line for line in (frames if error.get("plugin") else frames[-8:]))]
-
+    by_text = {exp.text: exp for exp in variant.expectations}
     shown_kinds: set[str] = set()
     for entry in record["expectations"]:
-        exp = by_text.get(entry["name"])
-        if entry["passed"] is not False:
-            mark = "passed " if entry["passed"] else "n/a    "
-            seen = f"n/a: {entry['reason']}" if entry.get("reason") else f"observed {_num(entry['observed'])}"
-            lines.append(f"  {mark} {entry['name']}  ({seen})")
-            continue
-        lines += ["", f"  FAILED  {entry['name']}"]
-        expected = _expected_text(exp) if exp is not None else entry["name"]
-        lines.append(f"          observed {_num(entry['observed'])}, expected {expected}")
-        if exp is None:
-            pass
-        elif exp.kind == "metric":
-            epoch, label = _judged_epoch(exp, history)
-            lines.append(f"          {exp.metric} per epoch:")
-            lines += ["      " + row for row in _history_table(history, exp.metric, epoch, label)]
-        elif exp.kind == "finding":
-            kind = exp.parts["kind"]
-            shown_kinds.add(kind)
-            hits = [f for f in record.get("findings", []) if f["kind"] == kind]
-            lines.append(f"          {kind} findings:" + ("" if hits else " none"))
-            lines += [f"            epoch {f['epoch']} ({f['plugin']}): {f['message']}" for f in hits]
-        elif exp.kind == "run_value":
-            lines.append("          steps per epoch:")
-            lines += ["      " + row for row in _history_table(history, "steps", None, "")]
-        elif exp.kind == "outcome":
-            lines.append(f"          outcomes: {record.get('outcomes', {})}")
-        lines.append("")
+        lines += _expectation_lines(entry, by_text.get(entry["name"]), record, shown_kinds)
     others = [f for f in record.get("findings", []) if f["kind"] not in shown_kinds]
     if others:
         lines += ["", "other findings:"]
@@ -380,6 +330,66 @@ def format_run_failure(scenario: Scenario, record: dict[str, Any]) -> str:
     while "\n\n\n" in text:
         text = text.replace("\n\n\n", "\n\n")
     return text.rstrip()
+
+
+def _failure_headline(record: dict[str, Any]) -> str:
+    """The first line: the status of a run that ended early, else the failed expectations."""
+    if record["status"] in ("error", "timeout"):
+        first = f"the run ended with status {record['status']!r}"
+        if record.get("error"):
+            first += f": {record['error']['message']}"
+        return first
+    failed = [e for e in record["expectations"] if e["passed"] is False]
+    return f"{len(failed)} of {len(record['expectations'])} expectations failed: " + "; ".join(
+        f"{e['name']} (observed {_num(e['observed'])})" for e in failed
+    )
+
+
+def _run_summary(record: dict[str, Any], plugin_modules: tuple[str, ...]) -> list[str]:
+    """The run (status, epochs, steps, seconds, why it stopped) and the fixes and monitors it had on."""
+    from harness.pluginmanager import plugin_kinds
+
+    history = record.get("history", [])
+    run = f"run: status {record['status']}, {len(history)} epoch(s), {record.get('steps', 0)} steps, {record.get('seconds', 0):.1f} s"
+    if record.get("stop_reason"):
+        run += f"; stopped: {record['stop_reason']}"
+    if record.get("diverged_at_step"):
+        run += f"; diverged at step {record['diverged_at_step']}"
+    kinds = plugin_kinds(plugin_modules)
+    enabled = [name for name in record.get("plugins", {}) if kinds.get(name) != "core"]
+    fixes = [name for name in enabled if kinds.get(name) != "monitor"]
+    monitors = [name for name in enabled if kinds.get(name) == "monitor"]
+    return [run, f"fixes on: {', '.join(fixes) or '(none)'}; monitors on: {', '.join(monitors) or '(none)'}"]
+
+
+def _expectation_lines(entry: dict[str, Any], exp: Any, record: dict[str, Any], shown_kinds: set[str]) -> list[str]:
+    """One line for an expectation that held (or did not apply); for a failed one observed vs
+    expected and the evidence: the metric's history, the findings of its kind, the steps, the outcomes."""
+    if entry["passed"] is not False:
+        mark = "passed " if entry["passed"] else "n/a    "
+        seen = f"n/a: {entry['reason']}" if entry.get("reason") else f"observed {_num(entry['observed'])}"
+        return [f"  {mark} {entry['name']}  ({seen})"]
+    history = record.get("history", [])
+    expected = _expected_text(exp) if exp is not None else entry["name"]
+    lines = ["", f"  FAILED  {entry['name']}", f"          observed {_num(entry['observed'])}, expected {expected}"]
+    if exp is None:
+        pass
+    elif exp.kind == "metric":
+        epoch, label = _judged_epoch(exp, history)
+        lines.append(f"          {exp.metric} per epoch:")
+        lines += ["      " + row for row in _history_table(history, exp.metric, epoch, label)]
+    elif exp.kind == "finding":
+        kind = exp.parts["kind"]
+        shown_kinds.add(kind)
+        hits = [f for f in record.get("findings", []) if f["kind"] == kind]
+        lines.append(f"          {kind} findings:" + ("" if hits else " none"))
+        lines += [f"            epoch {f['epoch']} ({f['plugin']}): {f['message']}" for f in hits]
+    elif exp.kind == "run_value":
+        lines.append("          steps per epoch:")
+        lines += ["      " + row for row in _history_table(history, "steps", None, "")]
+    elif exp.kind == "outcome":
+        lines.append(f"          outcomes: {record.get('outcomes', {})}")
+    return [*lines, ""]
 
 
 def _run_outcome(record: dict[str, Any]) -> str:
@@ -427,8 +437,10 @@ def format_variant_failure(scenario: Scenario, records: list[dict[str, Any]], su
     seeds = ", ".join(str(r["seed"]) for r in records)
     lines = [
         first,
-        f"scenario {scenario.name!r} ({_display_path(scenario.path)}), variant {variant!r}, seeds {seeds}: "
-        f"{summary['passed_runs']} of {len(records)} passed every expectation",
+        (
+            f"scenario {scenario.name!r} ({_display_path(scenario.path)}), variant {variant!r}, seeds {seeds}: "
+            f"{summary['passed_runs']} of {len(records)} passed every expectation"
+        ),
         "",
     ]
     for row in rows:

@@ -5,7 +5,7 @@ runs finish, writes each record atomically to ``results/<variant>-seed<S>.json``
 results directory (on the machine running ``harness``) as soon as it arrives, and
 relays progress events (``start``, ``total``, ``advance``, ``epoch``, ``done``,
 ``resumed``) for the progress bars. A run is the same call to
-:func:`harness.runner.execute_run` as with the local executor, seeded from its key, so
+:func:`harness.run_one.execute_run` as with the local executor, seeded from its key, so
 records are identical (but for ``seconds`` and the ``node`` it ran on).
 
 Resources per task (what Ray schedules on; tasks are placed with Ray's ``SPREAD``
@@ -38,27 +38,33 @@ another node loses no progress events of the runs that go on.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import re
 import socket
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from harness.executor_base import Executor, ProgressObserver
 from harness.hookspecs import hookimpl
-from harness.runner import RunKey, base_record, execute_run, save_result
-from harness.scenario import Scenario
+from harness.records import RunKey, RunRecord, failed_record, timeout_error
+from harness.results import save_result
+from harness.run_one import execute_run
 
-ProgressSink = Callable[[RunKey, str, Any], None]
+if TYPE_CHECKING:
+    from harness.decisions import Action, GroupContext
+    from harness.scenario import Scenario
+    from harness.state import TrainState
 
 #: restarts of a run whose node (or worker process) died, when ``$HARNESS_RAY_RETRIES`` is unset
 DEFAULT_RETRIES = 2
 RETRIES_ENV = "HARNESS_RAY_RETRIES"
 
 
-class QueueProgress:
+class QueueProgress(ProgressObserver):
     """Observer plugin inside a Ray task: sends progress events to the driver's queue.
 
     Events are sent once at the start and once per epoch (a queue put is a remote call;
@@ -69,35 +75,27 @@ class QueueProgress:
         self.queue, self.key = queue, key
         self.steps_sent = 0
 
-    def _send(self, *events: tuple[str, Any]) -> None:
-        try:
+    def send(self, *events: tuple[str, Any]) -> None:
+        with contextlib.suppress(Exception):  # progress is best effort; training goes on
             self.queue.put_nowait_batch([(self.key, event, value) for event, value in events])
-        except Exception:  # noqa: BLE001 - progress is best effort; training goes on
-            pass
-
-    @hookimpl
-    def on_train_start(self, state: Any) -> None:
-        hp = state.hparams
-        self._send(("total", hp.optimizer_steps_per_epoch * hp.epochs))
 
     @hookimpl(trylast=True)
-    def on_epoch_end(self, state: Any, metrics: dict[str, Any]) -> None:
+    def on_epoch_end(self, state: TrainState, metrics: dict[str, Any]) -> None:
         advance, self.steps_sent = state.step - self.steps_sent, state.step
-        self._send(("advance", advance), ("epoch", dict(metrics)))
+        self.send(("advance", advance), ("epoch", dict(metrics)))
 
 
 def run_task(
-    scenario: Scenario, key: RunKey, results_dir: str, device: str | None, threads: int, queue: Any, decide: Any = None
-) -> dict[str, Any]:
+    scenario: Scenario, key: RunKey, results_dir: str, device: str | None, threads: int, queue: Any,
+    decide: GroupContext | None = None,
+) -> RunRecord:
     """The body of one Ray task: train ``key`` in this worker and return its record."""
     import torch
 
     node = this_node()
     if queue is not None:  # the driver learns where the run is before it trains (a lost node is named)
-        try:
+        with contextlib.suppress(Exception):
             queue.put_nowait((key, "start", node))
-        except Exception:  # noqa: BLE001
-            pass
     if not scenario.variants[key.variant].train.threads:
         torch.set_num_threads(threads)
     observers = (QueueProgress(queue, key),) if queue is not None else ()
@@ -221,16 +219,6 @@ def _connect(address: str | None) -> bool:
     return True
 
 
-def _failed_record(scenario: Scenario, key: RunKey, history: list[dict[str, Any]], seconds: float, error: dict[str, Any], status: str) -> dict[str, Any]:
-    from harness.expectations import evaluate_all
-    from harness.runner import torch_version
-
-    record = base_record(scenario, key)
-    record.update(history=history, seconds=round(seconds, 3), status=status, error=error)
-    record["expectations"] = evaluate_all(scenario.variants[key.variant].expectations, record, torch_version())
-    return record
-
-
 def execute_ray(
     scenario: Scenario,
     keys: list[RunKey],
@@ -238,136 +226,148 @@ def execute_ray(
     results_dir: Path,
     address: str | None = None,
     jobs: int | None = None,
-    timeout: float | None = None,
-    device: str | None = None,
-    resume: bool = False,
-    progress: ProgressSink = lambda key, event, value: None,
     retries: int | None = None,
-    plan: Any = None,
-) -> Iterator[tuple[RunKey, dict[str, Any]]]:
+    **common: Any,
+) -> Iterator[tuple[RunKey, RunRecord]]:
     """Yield ``(key, record)`` as Ray tasks finish (in completion order).
-
-    ``plan`` (:class:`harness.decisions.RunPlan`, default: every key in order, ``resume``
-    reusing written results) says which run starts next and which are reused or skipped.
 
     :param address: the Ray cluster to use (None: ``$RAY_ADDRESS`` or a local instance).
     :param jobs: at most this many runs in flight (None: as many as Ray can schedule).
-    :param timeout: per-run limit in seconds, counted from the moment the task starts;
-        a run past it is cancelled and recorded with status ``timeout``.
     :param retries: restarts of a run whose node or worker died (None: ``$HARNESS_RAY_RETRIES``,
         else :data:`DEFAULT_RETRIES`); a run that raised is never retried (a run records
         its own failures and does not raise).
+    :param common: ``timeout`` (per-run limit in seconds, counted from the moment the task
+        starts; a run past it is cancelled and recorded with status ``timeout``), ``device``,
+        ``resume``, ``progress``, ``plan`` (:class:`harness.executor_base.Executor`).
     """
-    import ray
-    from ray.util.queue import Queue
+    yield from RayExecutor(scenario, keys, results_dir=results_dir, address=address, jobs=jobs, retries=retries, **common).run()
 
-    results_dir = Path(results_dir)
-    retries = retries_from_env() if retries is None else retries
-    from harness.runner import suite_plan
 
-    plan = plan if plan is not None else suite_plan(scenario, keys, results_dir, resume=resume)
-    while (action := plan.next(False)) is not None:  # reused (--resume) or skipped before any start
-        progress(action.key, "resumed" if action.kind == "reuse" else "done", action.record)
-        yield action.key, action.record
-    if plan.finished:
-        return
+class RayExecutor(Executor):
+    """Each run a Ray task (:func:`run_task`); this process writes each record as it arrives
+    and relays the progress events the tasks put on a queue."""
 
-    started_here = _connect(address)
-    queue = None
-    running: dict[Any, RunKey] = {}
-    try:
-        has_gpu = ray.cluster_resources().get("GPU", 0) > 0
-        queue = Queue(actor_options={"num_cpus": 0, "scheduling_strategy": _on_this_node()})
+    def __init__(
+        self, scenario: Scenario, keys: list[RunKey], *, address: str | None = None, jobs: int | None = None,
+        retries: int | None = None, **common: Any,
+    ) -> None:
+        import ray  # noqa: F401 - without Ray this fails here, before anything is handed on
+
+        self.retries = retries_from_env() if retries is None else retries
+        super().__init__(scenario, keys, **common)
+        self.address, self.jobs = address, jobs
+        self.running: dict[Any, RunKey] = {}  # task ref -> its run
+        self.queue: Any = None
+        self.started_here = False
+        self.start_times: dict[RunKey, float] = {}
+        self.histories: dict[RunKey, list[dict[str, Any]]] = {key: [] for key in keys}
+        self.attempts: dict[RunKey, list[dict[str, Any]]] = {key: [] for key in keys}  # the node of each start
+
+    def has_room(self) -> bool:
+        return self.jobs is None or len(self.running) < self.jobs
+
+    def in_flight(self) -> int:
+        return len(self.running)
+
+    def open(self) -> None:
+        import ray
+        from ray.util.queue import Queue
+
+        self.started_here = _connect(self.address)
+        self.has_gpu = ray.cluster_resources().get("GPU", 0) > 0
+        self.queue = Queue(actor_options={"num_cpus": 0, "scheduling_strategy": _on_this_node()})
         # Ray restarts a task whose node or worker died (on a live node); never one that raised
-        task = ray.remote(max_retries=retries, retry_exceptions=False)(run_task)
-        scenario_ref = ray.put(scenario)
-        work_dir = str(results_dir.resolve())
-        start_times: dict[RunKey, float] = {}
-        histories: dict[RunKey, list[dict[str, Any]]] = {key: [] for key in keys}
-        attempts: dict[RunKey, list[dict[str, Any]]] = {key: [] for key in keys}  # the node of each start
-        submitted = time.monotonic()
+        self.task = ray.remote(max_retries=self.retries, retry_exceptions=False)(run_task)
+        self.scenario_ref = ray.put(self.scenario)
+        self.work_dir = str(self.results_dir.resolve())
+        self.submitted = time.monotonic()
 
-        def drain() -> None:
-            try:
-                events = queue.get_nowait_batch(queue.qsize()) if queue.qsize() else []
-            except Exception:  # noqa: BLE001 - the queue actor is gone; records still arrive
-                events = []
-            for key, event, value in events:
-                if event == "start":  # a restart after a lost node starts its history again
-                    start_times[key] = time.monotonic()
-                    histories[key] = []
-                    attempts[key].append(dict(value or {}))
-                elif event == "epoch":
-                    histories[key].append(value)
-                progress(key, event, value)
+    def start(self, action: Action) -> None:
+        key = action.key
+        resources = task_resources(self.scenario, key, self.device, self.has_gpu)
+        # SPREAD: runs go to the least loaded nodes, not first to the driver's node
+        ref = self.task.options(
+            name=f"harness:{self.scenario.name}:{key.slug}", scheduling_strategy="SPREAD", **resources
+        ).remote(self.scenario_ref, key, self.work_dir, self.device, resources["num_cpus"], self.queue, action.context)
+        self.running[ref] = key
 
-        def where(key: RunKey, record: dict[str, Any]) -> dict[str, Any]:
-            """``record["node"]``: the node that ran the last attempt, the attempts, the nodes lost."""
-            seen = attempts[key]
-            node = dict(record.get("node") or (seen[-1] if seen else {}))
-            node["attempts"] = max(len(seen), 1 if record.get("node") else 0)
-            if len(seen) > 1:
-                node["lost"] = seen[:-1]
-            return node
+    def collect(self) -> Iterator[tuple[RunKey, RunRecord]]:
+        import ray
 
-        while not plan.finished or running:
-            while (action := plan.next(jobs is None or len(running) < jobs)) is not None:
-                if action.kind != "start":  # reused or skipped: no task
-                    progress(action.key, "resumed" if action.kind == "reuse" else "done", action.record)
-                    yield action.key, action.record
-                    continue
-                key = action.key
-                resources = task_resources(scenario, key, device, has_gpu)
-                threads = resources["num_cpus"]
-                # SPREAD: runs go to the least loaded nodes, not first to the driver's node
-                ref = task.options(
-                    name=f"harness:{scenario.name}:{key.slug}", scheduling_strategy="SPREAD", **resources
-                ).remote(scenario_ref, key, work_dir, device, threads, queue, action.context)
-                running[ref] = key
-            ready, _ = ray.wait(list(running), num_returns=1, timeout=0.2)
-            drain()
-            for ref in ready:
-                key = running.pop(ref)
-                try:
-                    record = ray.get(ref)
-                except Exception as exc:  # noqa: BLE001 - the node or worker died: recorded, the suite goes on
-                    seconds = time.monotonic() - start_times.get(key, submitted)
-                    last = attempts[key][-1] if attempts[key] else None
-                    error = task_failure(exc, last, len(attempts[key]), retries)
-                    record = _failed_record(scenario, key, histories[key], seconds, error, "error")
-                    if error.get("node"):
-                        record["node"] = error["node"]
-                record["node"] = where(key, record)
-                record = save_result(results_dir, key, record)
-                plan.finish(key, record)
-                progress(key, "done", record)
-                yield key, record
-            if timeout is not None:
-                now = time.monotonic()
-                for ref, key in list(running.items()):
-                    if key in start_times and now - start_times[key] > timeout:
-                        ray.cancel(ref, force=True)
-                        del running[ref]
-                        record = _failed_record(
-                            scenario, key, histories[key], now - start_times[key],
-                            {"message": f"run exceeded the per-run timeout of {timeout:g} s and was stopped"},
-                            "timeout",
-                        )
-                        record["node"] = where(key, record)
-                        record = save_result(results_dir, key, record)
-                        plan.finish(key, record)
-                        progress(key, "done", record)
-                        yield key, record
-    finally:
-        for ref in running:  # interrupted: stop the runs still going, keep every written result
-            try:
+        ready, _ = ray.wait(list(self.running), num_returns=1, timeout=0.2)
+        self._drain()
+        for ref in ready:
+            key = self.running.pop(ref)
+            yield self.finished(key, self._saved(key, self._result(ref, key)))
+        if self.timeout is not None:
+            yield from self._stop_overdue()
+
+    def _drain(self) -> None:
+        try:
+            events = self.queue.get_nowait_batch(self.queue.qsize()) if self.queue.qsize() else []
+        except Exception:  # noqa: BLE001 - the queue actor is gone; records still arrive
+            events = []
+        for key, event, value in events:
+            if event == "start":  # a restart after a lost node starts its history again
+                self.start_times[key] = time.monotonic()
+                self.histories[key] = []
+                self.attempts[key].append(dict(value or {}))
+            elif event == "epoch":
+                self.histories[key].append(value)
+            self.progress(key, event, value)
+
+    def _result(self, ref: Any, key: RunKey) -> RunRecord:
+        """The record the task returned, or the failed record of a task whose node or worker died."""
+        import ray
+
+        try:
+            return ray.get(ref)
+        except Exception as exc:  # noqa: BLE001 - the node or worker died: recorded, the suite goes on
+            seconds = time.monotonic() - self.start_times.get(key, self.submitted)
+            seen = self.attempts[key]
+            error = task_failure(exc, seen[-1] if seen else None, len(seen), self.retries)
+            record = failed_record(self.scenario, key, status="error", error=error, history=self.histories[key], seconds=seconds)
+            if error.get("node"):
+                record["node"] = error["node"]
+            return record
+
+    def _stop_overdue(self) -> Iterator[tuple[RunKey, RunRecord]]:
+        """Cancel every run past the per-run timeout; yield its ``timeout`` record."""
+        import ray
+
+        now = time.monotonic()
+        for ref, key in list(self.running.items()):
+            if key in self.start_times and now - self.start_times[key] > self.timeout:
                 ray.cancel(ref, force=True)
-            except Exception:  # noqa: BLE001
-                pass
-        if queue is not None:
-            try:
-                queue.shutdown()
-            except Exception:  # noqa: BLE001
-                pass
-        if started_here:
+                del self.running[ref]
+                record = failed_record(
+                    self.scenario, key, status="timeout", error=timeout_error(self.timeout),
+                    history=self.histories[key], seconds=now - self.start_times[key],
+                )
+                yield self.finished(key, self._saved(key, record))
+
+    def _saved(self, key: RunKey, record: RunRecord) -> RunRecord:
+        """``record`` with the node(s) it ran on, written to the results directory."""
+        record["node"] = self._where(key, record)
+        return save_result(self.results_dir, key, record)
+
+    def _where(self, key: RunKey, record: RunRecord) -> dict[str, Any]:
+        """``record["node"]``: the node that ran the last attempt, the attempts, the nodes lost."""
+        seen = self.attempts[key]
+        node = dict(record.get("node") or (seen[-1] if seen else {}))
+        node["attempts"] = max(len(seen), 1 if record.get("node") else 0)
+        if len(seen) > 1:
+            node["lost"] = seen[:-1]
+        return node
+
+    def close(self) -> None:
+        import ray
+
+        for ref in self.running:  # interrupted: stop the runs still going, keep every written result
+            with contextlib.suppress(Exception):
+                ray.cancel(ref, force=True)
+        if self.queue is not None:
+            with contextlib.suppress(Exception):
+                self.queue.shutdown()
+        if self.started_here:
             ray.shutdown()

@@ -28,11 +28,20 @@ from pydantic import (
 from harness.expectations import (
     Expectation,
     ExpectationSyntaxError,
-    closest,
     parse_expectation,
     parse_pass_rate,
 )
 from harness.metrics import metric_matches
+from harness.params import (
+    SettingError,
+    apply_setting,
+    default_settings,
+    error_message,
+    params_errors,
+    resolve_params,
+    unknown_key,
+    validate_settings,
+)
 from harness.resolver import OBJECT_REF
 
 # ------------------------------------------------------------------ schema
@@ -194,7 +203,7 @@ class _UniqueKeyLoader(yaml.SafeLoader):
         return super().construct_mapping(node, deep=deep)
 
 
-def _locate(root: yaml.Node | None, loc: tuple[Any, ...]) -> tuple[int | None, int | None]:
+def locate(root: yaml.Node | None, loc: tuple[Any, ...]) -> tuple[int | None, int | None]:
     """Line and column (1-based) of the deepest node on ``loc`` that exists."""
     node, mark = root, (root.start_mark if root is not None else None)
     for part in loc:
@@ -265,6 +274,51 @@ def read_yaml(path: Path) -> tuple[Any, yaml.Node | None]:
     return data, node
 
 
+@dataclass
+class _Problems:
+    """Every problem found in one file, each located by its YAML node; raised together at the end."""
+
+    path: Path
+    root: yaml.Node | None
+    errors: list[ScenarioError] = field(default_factory=list)
+
+    def fail(self, loc: tuple[Any, ...], message: str) -> ScenarioError:
+        line, col = locate(self.root, loc)
+        return ScenarioError(self.path, _dotted(loc), message, line, col)
+
+    def report(self, error: ScenarioError) -> None:
+        self.errors.extend(error.errors)
+
+    def done(self) -> ScenarioError:
+        return ScenarioError.of(self.errors)
+
+
+@dataclass
+class _CheckedWorkload:
+    """The scenario's workload as far as it validated: its class, its params and its metric names."""
+
+    cls: Any = None
+    params: BaseModel | None = None
+    declared: tuple[str, ...] = ()  # its validation metrics
+
+    @property
+    def metrics(self) -> tuple[str, ...] | None:
+        """What an expectation may name (None: unknown, so metric names are not checked)."""
+        return None if self.params is None else self.declared + ("loss", "lr", "steps", "epoch")
+
+
+@dataclass
+class _VariantChecks:
+    """What every variant is checked against: the plugins, the names expectations may use, the overrides."""
+
+    available: dict[str, Any]
+    metrics: tuple[str, ...] | None
+    finding_kinds: tuple[str, ...]
+    plugin_overrides: dict[str, Any]
+    train_overrides: dict[str, Any]
+    skipped: set[tuple[Any, ...]]  # expectations the schema check refused (reported already)
+
+
 def load_scenario(
     path: str | Path, extra_plugins: tuple[str, ...] = (), plugin_overrides: dict[str, Any] | None = None
 ) -> Scenario:
@@ -282,144 +336,187 @@ def load_scenario(
     the file is still checked against the plugins, the workload and its metrics. A value
     whose absence makes the rest uncheckable (no ``workload.name``) stops there.
     """
-    from harness.pluginmanager import PluginLoadError, discover_plugins
-    from harness.workloads import UnknownWorkload, workload_class
-
     path = Path(path)
     data, root = read_yaml(path)
-    errors: list[ScenarioError] = []
-
-    def fail(loc: tuple[Any, ...], message: str) -> ScenarioError:
-        line, col = _locate(root, loc)
-        return ScenarioError(path, _dotted(loc), message, line, col)
-
-    def report(error: ScenarioError) -> None:
-        errors.extend(error.errors)
-
-    def done() -> ScenarioError:
-        return ScenarioError.of(errors)
-
+    problems = _Problems(path, root)
     if not isinstance(data, dict):
         empty = "the file is empty (or only comments); " if data is None else ""
-        raise fail((), f"{empty}a scenario must be a mapping with name, workload and variants")
-    spec, schema_errors, skipped = _validate_spec(fail, data)
-    errors += schema_errors
+        raise problems.fail((), f"{empty}a scenario must be a mapping with name, workload and variants")
+    spec, schema_errors, skipped = _validate_spec(problems.fail, data)
+    problems.errors += schema_errors
     if spec is None:
-        raise done()
+        raise problems.done()
+    plugin_modules, available = _load_plugins(problems, spec.plugin_modules, extra_plugins)
+    workload = _check_workload(problems, spec.workload)
+    finding_kinds = tuple(sorted({k for info in available.values() for k in info.cls.finding_kinds}))
+    overrides, train_overrides = _split_overrides(problems, plugin_overrides)
+    checks = _VariantChecks(available, workload.metrics, finding_kinds, overrides, train_overrides, skipped)
+    variants: dict[str, Variant] = {}
+    for vname, vspec in spec.variants.items():
+        variant = _resolve_variant(problems, checks, spec, vname, vspec)
+        if variant is not None:
+            variants[vname] = variant
+    if problems.errors or workload.cls is None or workload.params is None:
+        raise problems.done()
+    return Scenario(
+        path, spec.name, spec.description, spec.workload.name, workload.params, variants, list(spec.seeds), data,
+        plugin_modules=plugin_modules, metrics=workload.declared,
+        key_metrics=workload.cls.declared_key_metrics(workload.params),
+    )
 
-    plugin_modules_ok: list[str] = []
-    for i, dotted in enumerate(spec.plugin_modules):
+
+def _load_plugins(
+    problems: _Problems, modules: list[str], extra_plugins: tuple[str, ...]
+) -> tuple[tuple[str, ...], dict[str, Any]]:
+    """``(plugin_modules, available)``: every module named (the workers import them) and the plugins
+    a variant may use; a module that does not load is reported and left out."""
+    from harness.pluginmanager import PluginLoadError, discover_plugins
+
+    loadable: list[str] = []
+    for i, dotted in enumerate(modules):
         if not OBJECT_REF.match(dotted):
-            report(fail(("plugin_modules", i), f"expected 'package.module:PluginClass', got {dotted!r}"))
+            problems.report(problems.fail(("plugin_modules", i), f"expected 'package.module:PluginClass', got {dotted!r}"))
             continue
         try:
             discover_plugins((dotted,))
         except PluginLoadError as exc:
-            report(fail(("plugin_modules", i), str(exc)))
+            problems.report(problems.fail(("plugin_modules", i), str(exc)))
             continue
-        plugin_modules_ok.append(dotted)
-    plugin_modules = tuple(dict.fromkeys((*extra_plugins, *spec.plugin_modules)))
+        loadable.append(dotted)
+    plugin_modules = tuple(dict.fromkeys((*extra_plugins, *modules)))
     try:
-        available = discover_plugins(tuple(dict.fromkeys((*extra_plugins, *plugin_modules_ok))))
+        available = discover_plugins(tuple(dict.fromkeys((*extra_plugins, *loadable))))
     except PluginLoadError as exc:
-        report(ScenarioError(path, "plugins", str(exc)))
-        raise done() from None
+        problems.report(ScenarioError(problems.path, "plugins", str(exc)))
+        raise problems.done() from None
+    return plugin_modules, available
 
-    workload_cls: Any = None
-    workload_params: BaseModel | None = None
+
+def _check_workload(problems: _Problems, spec: WorkloadSpec) -> _CheckedWorkload:
+    """The workload's class, params and metrics, every problem reported (what failed stays None)."""
+    from harness.pluginmanager import PluginLoadError
+    from harness.workloads import UnknownWorkload, workload_class
+
+    checked = _CheckedWorkload()
     try:
-        workload_cls = workload_class(spec.workload.name)
+        checked.cls = workload_class(spec.name)
     except (UnknownWorkload, PluginLoadError) as exc:
-        report(fail(("workload", "name"), str(exc)))
-    metrics: tuple[str, ...] | None = None  # None: unknown (no workload), metric names are not checked
-    workload_metrics: tuple[str, ...] = ()
-    if workload_cls is not None:
-        params_model = workload_cls.Params
-        unknown = []
-        if params_model.model_config.get("extra") != "forbid":  # any BaseModel may be a Params: unknown keys still fail
-            known = set(params_model.model_fields) | {f.alias for f in params_model.model_fields.values() if f.alias}
-            unknown = [key for key in spec.workload.params if key not in known]
-            for key in unknown:
-                report(fail(("workload", "params", key), f"unknown field {key!r}{closest(str(key), sorted(known))}"))
-        params = {k: v for k, v in spec.workload.params.items() if k not in unknown}
-        try:
-            workload_params = params_model.model_validate(params)
-        except ValidationError as exc:
-            errors.extend(_pydantic_errors(fail, ("workload", "params"), exc, params_model))
-            refused = {err["loc"][0] for err in exc.errors() if err["loc"]}
-            try:  # the other parameters, for the metric names the expectations may use
-                workload_params = params_model.model_validate({k: v for k, v in params.items() if k not in refused})
-            except ValidationError:
-                workload_params = None
-        if workload_params is not None:
-            workload_metrics = tuple(workload_cls.declared_metrics(workload_params))
-            for name in workload_cls.declared_key_metrics(workload_params):
-                if name != "loss" and not metric_matches(name, workload_metrics):
-                    report(fail(("workload", "name"), f"workload {spec.workload.name!r} declares key metric {name!r}, "
-                                f"which is not among its metrics ({', '.join(workload_metrics)})"))
-            metrics = workload_metrics + ("loss", "lr", "steps", "epoch")
-    finding_kinds = tuple(sorted({k for info in available.values() for k in info.cls.finding_kinds}))
+        problems.report(problems.fail(("workload", "name"), str(exc)))
+        return checked
+    checked.params = _workload_params(problems, checked.cls.Params, spec.params)
+    if checked.params is not None:
+        checked.declared = tuple(checked.cls.declared_metrics(checked.params))
+        for name in checked.cls.declared_key_metrics(checked.params):
+            if name != "loss" and not metric_matches(name, checked.declared):
+                problems.report(problems.fail(("workload", "name"), f"workload {spec.name!r} declares key metric {name!r}, "
+                                f"which is not among its metrics ({', '.join(checked.declared)})"))
+    return checked
 
-    plugin_overrides = dict(plugin_overrides or {})
+
+def _workload_params(problems: _Problems, params_model: type[BaseModel], given: dict[str, Any]) -> BaseModel | None:
+    """The workload's validated params. Every refused parameter is reported; the others are validated
+    again without them (the metric names the expectations may use can depend on them)."""
+    unknown = []
+    if params_model.model_config.get("extra") != "forbid":  # any BaseModel may be a Params: unknown keys still fail
+        known = set(params_model.model_fields) | {f.alias for f in params_model.model_fields.values() if f.alias}
+        unknown = [key for key in given if key not in known]
+        for key in unknown:
+            problems.report(problems.fail(("workload", "params", key), unknown_key(key, sorted(known))))
+    params = {k: v for k, v in given.items() if k not in unknown}
+    try:
+        return params_model.model_validate(params)
+    except ValidationError as exc:
+        problems.errors.extend(_pydantic_errors(problems.fail, ("workload", "params"), exc, params_model))
+        refused = {err["loc"][0] for err in exc.errors() if err["loc"]}
+    try:
+        return params_model.model_validate({k: v for k, v in params.items() if k not in refused})
+    except ValidationError:
+        return None
+
+
+def _split_overrides(problems: _Problems, overrides: dict[str, Any] | None) -> tuple[dict[str, Any], dict[str, Any]]:
+    """``(plugin overrides, train overrides)`` of :func:`load_scenario`'s ``plugin_overrides``."""
+    plugin_overrides = dict(overrides or {})
     train_overrides = plugin_overrides.pop(TRAIN_OVERRIDE, None) or {}
     if not isinstance(train_overrides, dict):
-        report(ScenarioError(path, "--set train", "expected --set train.FIELD=VALUE"))
+        problems.report(ScenarioError(problems.path, "--set train", "expected --set train.FIELD=VALUE"))
         train_overrides = {}
-    variants: dict[str, Variant] = {}
-    for vname, vspec in spec.variants.items():
-        enabled: dict[str, BaseModel] | None = None
-        train: TrainConfig | None = None
-        try:
-            enabled = _resolve_plugins(fail, available, spec.plugins, vspec.plugins, vname)
-            if plugin_overrides:
-                enabled = _apply_overrides(path, available, enabled, plugin_overrides)
-            enabled = _check_conflicts(fail, available, enabled, vname, bool(plugin_overrides))
-        except ScenarioError as exc:
-            report(exc)
-            enabled = None
-        try:
-            train = TrainConfig.model_validate(spec.train.model_dump() | vspec.train)
-        except ValidationError as exc:
-            errors.extend(_pydantic_errors(fail, ("variants", vname, "train"), exc, TrainConfig))
-        if train is not None and train_overrides:
-            try:
-                train = _apply_train_overrides(path, train, train_overrides)
-            except ScenarioError as exc:
-                report(exc)
-                train = None
-        expectations = []
-        for i, entry in enumerate(vspec.expect):
-            if ("variants", vname, "expect", i) in skipped:  # reported by the schema check
-                continue
-            loc = ("variants", vname, "expect", i)
-            text, when = (entry, None) if isinstance(entry, str) else (entry.expect, (entry.when or {}).get("torch"))
-            try:
-                if when is not None:
-                    _check_specifier(fail, loc + ("when", "torch"), when)
-                rate = None
-                if isinstance(entry, ExpectationSpec) and entry.pass_rate is not None:
-                    try:
-                        rate = parse_pass_rate(entry.pass_rate)
-                    except ExpectationSyntaxError as exc:
-                        raise fail(loc + ("pass_rate",), str(exc)) from None
-                try:
-                    expectations.append(
-                        parse_expectation(text, metrics=metrics, finding_kinds=finding_kinds, when_torch=when, pass_rate=rate)
-                    )
-                except ExpectationSyntaxError as exc:
-                    raise fail(loc, str(exc)) from None
-            except ScenarioError as exc:
-                report(exc)
-        if enabled is not None and train is not None:
-            variants[vname] = Variant(vname, vspec.description, enabled, train, expectations)
+    return plugin_overrides, train_overrides
 
-    if errors or workload_cls is None or workload_params is None:
-        raise done()
-    return Scenario(
-        path, spec.name, spec.description, spec.workload.name, workload_params, variants, list(spec.seeds), data,
-        plugin_modules=plugin_modules, metrics=tuple(workload_metrics),
-        key_metrics=workload_cls.declared_key_metrics(workload_params),
-    )
+
+def _resolve_variant(
+    problems: _Problems, checks: _VariantChecks, spec: ScenarioSpec, vname: str, vspec: VariantSpec
+) -> Variant | None:
+    """One variant with its plugins, training config and expectations (None: one of them failed)."""
+    enabled = _variant_plugins(problems, checks, spec.plugins, vspec.plugins, vname)
+    train = _variant_train(problems, checks.train_overrides, spec.train, vname, vspec.train)
+    expectations = _variant_expectations(problems, checks, vname, vspec.expect)
+    if enabled is None or train is None:
+        return None
+    return Variant(vname, vspec.description, enabled, train, expectations)
+
+
+def _variant_plugins(
+    problems: _Problems, checks: _VariantChecks, base: dict[str, Any], override: dict[str, Any], vname: str
+) -> dict[str, BaseModel] | None:
+    try:
+        enabled = _resolve_plugins(problems.fail, checks.available, base, override, vname)
+        if checks.plugin_overrides:
+            enabled = _apply_overrides(problems.path, checks.available, enabled, checks.plugin_overrides)
+        return _check_conflicts(problems.fail, checks.available, enabled, vname, bool(checks.plugin_overrides))
+    except ScenarioError as exc:
+        problems.report(exc)
+        return None
+
+
+def _variant_train(
+    problems: _Problems, overrides: dict[str, Any], base: TrainConfig, vname: str, override: dict[str, Any]
+) -> TrainConfig | None:
+    try:
+        train = TrainConfig.model_validate(base.model_dump() | override)
+    except ValidationError as exc:
+        problems.errors.extend(_pydantic_errors(problems.fail, ("variants", vname, "train"), exc, TrainConfig))
+        return None
+    if not overrides:
+        return train
+    try:
+        return _apply_train_overrides(problems.path, train, overrides)
+    except ScenarioError as exc:
+        problems.report(exc)
+        return None
+
+
+def _variant_expectations(
+    problems: _Problems, checks: _VariantChecks, vname: str, entries: list[str | ExpectationSpec]
+) -> list[Expectation]:
+    expectations = []
+    for i, entry in enumerate(entries):
+        loc = ("variants", vname, "expect", i)
+        if loc in checks.skipped:  # reported by the schema check
+            continue
+        try:
+            expectations.append(_expectation(problems.fail, checks, loc, entry))
+        except ScenarioError as exc:
+            problems.report(exc)
+    return expectations
+
+
+def _expectation(fail: Any, checks: _VariantChecks, loc: tuple[Any, ...], entry: str | ExpectationSpec) -> Expectation:
+    text, when = (entry, None) if isinstance(entry, str) else (entry.expect, (entry.when or {}).get("torch"))
+    if when is not None:
+        _check_specifier(fail, loc + ("when", "torch"), when)
+    rate = None
+    if isinstance(entry, ExpectationSpec) and entry.pass_rate is not None:
+        try:
+            rate = parse_pass_rate(entry.pass_rate)
+        except ExpectationSyntaxError as exc:
+            raise fail(loc + ("pass_rate",), str(exc)) from None
+    try:
+        return parse_expectation(
+            text, metrics=checks.metrics, finding_kinds=checks.finding_kinds, when_torch=when, pass_rate=rate
+        )
+    except ExpectationSyntaxError as exc:
+        raise fail(loc, str(exc)) from None
 
 
 _UNION_TAGS = {"str": ("str", "ExpectationSpec"), "pass_rate": ("str", "float")}
@@ -501,10 +598,7 @@ def _validate_spec(fail: Any, data: dict[str, Any]) -> tuple[ScenarioSpec | None
     errors, skipped = [], set()
     repaired, repairable = copy.deepcopy(data), True
     for loc, err in found:
-        message = err["msg"]
-        if err["type"] == "extra_forbidden":
-            message = f"unknown field {loc[-1]!r}" + closest(str(loc[-1]), _valid_keys_for(loc[:-1]))
-        errors.append(fail(loc, message))
+        errors.append(fail(loc, error_message(err, _valid_keys_for(loc[:-1]))))
         if err["type"] == "missing" or not _leave_out(repaired, loc):
             repairable = False
         elif len(loc) >= 4 and loc[0] == "variants" and loc[2] == "expect" and isinstance(loc[3], int):
@@ -524,27 +618,20 @@ def _apply_overrides(
     enabled = dict(enabled)
     for name, value in overrides.items():
         option = {False: "--without", True: "--with"}.get(value, "--set") if isinstance(value, bool) else "--set"
-        if name not in available:
-            raise ScenarioError(path, f"{option} {name}", f"unknown plugin {name!r}{closest(name, list(available))}")
-        setting = plugin_setting(value)
-        if setting is None:
-            if available[name].cls.kind == "core":
-                raise ScenarioError(path, f"{option} {name}", f"plugin {name!r} is part of the core and cannot be switched off")
+        settings = {name: enabled[name].model_dump(exclude_unset=True)} if name in enabled else {}
+        try:
+            apply_setting(settings, available, name, value)
+        except SettingError as exc:
+            raise ScenarioError(path, f"{option} {name}", str(exc)) from None
+        if settings[name] is None:
             enabled.pop(name, None)
             continue
-        params_model = available[name].cls.Params
-        previous = enabled[name].model_dump(exclude_unset=True) if name in enabled else {}
         try:
-            enabled[name] = params_model.model_validate({**previous, **setting})
+            enabled[name] = resolve_params(available, settings)[name]
         except ValidationError as exc:
-            err = exc.errors()[0]
-            param = ".".join(str(p) for p in err["loc"])
-            where = f"{option} {name}.{param}" if param else f"{option} {name}"
-            message = err["msg"]
-            if err["type"] == "extra_forbidden":
-                key = str(err["loc"][-1])
-                message = f"unknown parameter {key!r} of plugin {name!r}{closest(key, list(params_model.model_fields))}"
-            raise ScenarioError(path, where, message) from None
+            loc, message = params_errors(name, available[name].cls.Params, exc)[0]
+            param = ".".join(str(p) for p in loc)
+            raise ScenarioError(path, f"{option} {name}.{param}" if param else f"{option} {name}", message) from None
     return enabled
 
 
@@ -558,9 +645,7 @@ def _apply_train_overrides(path: Path, train: TrainConfig, overrides: dict[str, 
     except ValidationError as exc:
         err = exc.errors()[0]
         field_name = ".".join(str(p) for p in err["loc"])
-        message = err["msg"]
-        if err["type"] == "extra_forbidden":
-            message = f"unknown training field {field_name!r}{closest(field_name, list(TrainConfig.model_fields))}"
+        message = error_message(err, TrainConfig.model_fields, "training field")
         raise ScenarioError(path, f"--set train.{field_name}", message) from None
 
 
@@ -615,19 +700,9 @@ def _valid_keys_for(loc: tuple[Any, ...]) -> list[str]:
     return list(model.model_fields) if model else []
 
 
-def _pydantic_errors(
-    fail: Any, prefix: tuple[Any, ...], exc: ValidationError, model: type[BaseModel] | None = None
-) -> list[ScenarioError]:
-    """One ScenarioError per error of ``exc`` (a model validated at ``prefix``)."""
-    out = []
-    for err in exc.errors():
-        loc = prefix + tuple(err["loc"])
-        message = err["msg"]
-        if err["type"] == "extra_forbidden":
-            key = str(err["loc"][-1])
-            message = f"unknown field {key!r}" + (closest(key, list(model.model_fields)) if model else "")
-        out.append(fail(loc, message))
-    return out
+def _pydantic_errors(fail: Any, prefix: tuple[Any, ...], exc: ValidationError, model: type[BaseModel]) -> list[ScenarioError]:
+    """One ScenarioError per error of ``exc`` (``model`` validated at ``prefix``)."""
+    return [fail(prefix + tuple(err["loc"]), error_message(err, model.model_fields)) for err in exc.errors()]
 
 
 def _check_specifier(fail: Any, loc: tuple[Any, ...], text: str) -> None:
@@ -639,57 +714,23 @@ def _check_specifier(fail: Any, loc: tuple[Any, ...], text: str) -> None:
         raise fail(loc, f"invalid version specifier {text!r} (e.g. '>=2.6' or '<2.6')") from None
 
 
-def plugin_setting(value: Any) -> dict[str, Any] | None:
-    """A YAML plugin entry as params (None: switched off). ``true``/``{}``/null: defaults."""
-    if value is False:
-        return None
-    if value is True or value is None:
-        return {}
-    if isinstance(value, dict):
-        return dict(value)
-    raise TypeError("expected true, false or a mapping of parameters")
-
-
 def _resolve_plugins(
     fail: Any, available: dict[str, Any], base: dict[str, Any], override: dict[str, Any], vname: str
 ) -> dict[str, BaseModel]:
     """Enabled plugins of a variant: defaults (core + monitors), then scenario, then variant entries.
     Raises one :class:`ScenarioError` for every entry that is wrong."""
     errors: list[ScenarioError] = []
-    settings: dict[str, dict[str, Any] | None] = {
-        name: {} for name, info in available.items() if info.cls.default_enabled()
-    }
+    settings = default_settings(available)
     for layer, loc_prefix in ((base, ("plugins",)), (override, ("variants", vname, "plugins"))):
         for name, value in layer.items():
-            loc = loc_prefix + (name,)
-            if name not in available:
-                errors.append(fail(loc, f"unknown plugin {name!r}{closest(name, list(available))}"))
-                continue
             try:
-                setting = plugin_setting(value)
-            except TypeError as exc:
-                errors.append(fail(loc, str(exc)))
-                continue
-            if setting is None and available[name].cls.kind == "core":
-                errors.append(fail(loc, f"plugin {name!r} is part of the core and cannot be switched off"))
-                continue
-            previous = settings.get(name)
-            settings[name] = None if setting is None else {**(previous or {}), **setting}
-    enabled: dict[str, BaseModel] = {}
-    for name, setting in settings.items():
-        if setting is None:
-            continue
-        params_model = available[name].cls.Params
-        try:
-            enabled[name] = params_model.model_validate(setting)
-        except ValidationError as exc:
-            where = ("variants", vname, "plugins", name) if name in override else ("plugins", name)
-            for err in exc.errors():
-                message = err["msg"]
-                if err["type"] == "extra_forbidden":
-                    key = str(err["loc"][-1])
-                    message = f"unknown parameter {key!r} of plugin {name!r}{closest(key, list(params_model.model_fields))}"
-                errors.append(fail(where + tuple(err["loc"]), message))
+                apply_setting(settings, available, name, value)
+            except (SettingError, TypeError) as exc:
+                errors.append(fail(loc_prefix + (name,), str(exc)))
+    enabled, refused = validate_settings(available, settings)
+    for name, exc in refused.items():
+        where = ("variants", vname, "plugins", name) if name in override else ("plugins", name)
+        errors += [fail(where + loc, message) for loc, message in params_errors(name, available[name].cls.Params, exc)]
     if errors:
         raise ScenarioError.of(errors)
     return enabled

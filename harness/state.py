@@ -16,10 +16,16 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # annotations only: importing the state (and every plugin) stays free of torch
     import torch
+    from torch.optim import Optimizer
+    from torch.optim.lr_scheduler import LRScheduler
+    from torch.utils.data import DataLoader
 
     from harness.workloads.base import Workload
+
+    #: what ``make_criterion`` returns: ``criterion(outputs, batch) -> scalar loss``
+    Criterion = Callable[[Any, dict[str, Any]], torch.Tensor]
 
 
 @dataclass
@@ -127,13 +133,13 @@ class TrainState:
     model: torch.nn.Module
     device: torch.device
     hparams: Hparams
-    train_loader: Any
-    val_loader: Any
+    train_loader: DataLoader[Any]
+    val_loader: DataLoader[Any]
     seed: int
-    run_dir: Any = None
-    criterion: Any = None
-    optimizer: Any = None
-    scheduler: Any = None
+    run_dir: Path | None = None  # where ``save_checkpoint`` may write (None: the run keeps no files)
+    criterion: Criterion | None = None  # built by ``make_criterion``, after ``on_setup``
+    optimizer: Optimizer | None = None  # built by ``make_optimizer``
+    scheduler: LRScheduler | None = None  # built by ``make_scheduler`` (None: a constant LR)
     epoch: int = 0  # 1-based number of the epoch in progress (0 before training)
     step: int = 0  # optimizer steps taken so far
     batch_index: int = 0  # index of the batch in progress within its epoch

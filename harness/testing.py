@@ -88,9 +88,10 @@ def bare_state(**fields: Any) -> Any:
         lr=1e-3, batch_size=1, epochs=1, accumulation_steps=1, warmup_ratio=0.0,
         weight_decay=0.0, batches_per_epoch=1, total_steps=1,
     )
-    base: dict[str, Any] = dict(
-        workload=None, model=None, device=None, hparams=hparams, train_loader=None, val_loader=None, seed=0
-    )
+    base: dict[str, Any] = {
+        "workload": None, "model": None, "device": None, "hparams": hparams,
+        "train_loader": None, "val_loader": None, "seed": 0,
+    }
     return TrainState(**(base | fields))
 
 
@@ -110,25 +111,24 @@ def enabled_plugins(
 
     :param available: the plugins to choose from (default: every installed one).
     :raises KeyError: a name that is not among ``available``.
+    :raises pydantic.ValidationError: invalid parameters (as a scenario would refuse them).
     """
+    from harness.params import (
+        UnknownPluginError,
+        apply_setting,
+        default_settings,
+        resolve_params,
+    )
     from harness.pluginmanager import discover_plugins
-    from harness.scenario import plugin_setting
 
     available = discover_plugins() if available is None else available
-    enabled: dict[str, Any] = {
-        name: info.cls.Params()
-        for name, info in available.items()
-        if info.kind == "core" or (monitors and info.kind == "monitor" and info.cls.default_enabled())
-    }
+    layered = default_settings(available, monitors=monitors)
     for name, value in settings.items():
-        if name not in available:
-            raise KeyError(f"unknown plugin {name!r}; installed: {sorted(available)} (pass the class in extra=)")
-        setting = plugin_setting(value)
-        if setting is None:
-            enabled.pop(name, None)
-        else:
-            enabled[name] = available[name].cls.Params.model_validate(setting)
-    return enabled
+        try:
+            apply_setting(layered, available, name, value, keep_core=False)
+        except UnknownPluginError:
+            raise KeyError(f"unknown plugin {name!r}; installed: {sorted(available)} (pass the class in extra=)") from None
+    return resolve_params(available, layered)
 
 
 def make_state(workload: Any = None, seed: int = 0, run_dir: Path | None = None, **train: Any) -> Any:
@@ -144,29 +144,10 @@ def make_state(workload: Any = None, seed: int = 0, run_dir: Path | None = None,
     return build_state(workload, cfg, seed, resolve_device(cfg.device), run_dir)
 
 
-def run_tiny(
-    plugins: dict[str, Any] | None = None,
-    *,
-    observers: tuple[Any, ...] = (),
-    monitors: bool = True,
-    workload: Any = None,
-    seed: int = 0,
-    run_dir: Path | None = None,
-    **train: Any,
-) -> tuple[Any, str, dict[str, dict[str, int]]]:
-    """Train ``workload`` (any :class:`harness.Workload`; None: :func:`tiny_workload`) with
-    ``plugins`` on; returns ``(state, status, trace)``."""
-    from harness.loop import shutdown_loaders
-    from harness.loop import train as train_loop
-    from harness.pluginmanager import build_run_manager, discover_plugins
-
-    pm, trace = build_run_manager(discover_plugins(), enabled_plugins(plugins or {}, monitors=monitors), observers)
-    state = make_state(workload, seed, run_dir, **train)
-    try:
-        status = train_loop(state, pm.hook)
-    finally:  # no DataLoader worker outlives the run (persistent ones included)
-        shutdown_loaders(state)
-    return state, status, trace.as_dict()
+def run_tiny(plugins: dict[str, Any] | None = None, **options: Any) -> tuple[Any, str, dict[str, dict[str, int]]]:
+    """:func:`train_tiny` as a tuple ``(state, status, trace)`` (same arguments)."""
+    run = train_tiny(plugins, **options)
+    return run.state, run.status, run.trace
 
 
 # ------------------------------------------------------------------ for plugin authors
@@ -208,12 +189,17 @@ class TinyRun:
 
 def _available_with(extra: tuple[Any, ...]) -> dict[str, Any]:
     """Discovered plugins plus ``extra`` classes (or ``module:Class`` names) not installed."""
-    from harness.pluginmanager import PluginInfo, _check_plugin_class, discover_plugins, load_object
+    from harness.pluginmanager import (
+        PluginInfo,
+        check_plugin_class,
+        discover_plugins,
+        load_object,
+    )
 
     available = dict(discover_plugins())
     for item in extra:
         cls = load_object(item) if isinstance(item, str) else item
-        cls = _check_plugin_class(cls, repr(item))
+        cls = check_plugin_class(cls, repr(item))
         available[cls.name] = PluginInfo(cls.name, cls, "test")
     return available
 
@@ -229,7 +215,7 @@ def train_tiny(
     run_dir: Path | None = None,
     **train: Any,
 ) -> TinyRun:
-    """Like :func:`run_tiny`, for plugin authors: ``extra`` plugin classes need no install.
+    """Train ``workload`` with ``plugins`` on; for plugin authors, ``extra`` plugin classes need no install.
 
     :param plugins: name -> YAML-style setting (``true``, ``false`` or parameters).
     :param extra: plugin classes (or ``"module:Class"``) to make available for this run.
@@ -269,56 +255,84 @@ def check_plugin(cls: Any) -> list[str]:
     ``replaces``/``slots``/``addresses`` are tuples of names; every ``suggestions`` entry is
     valid ``Params`` (for a fix that ``addresses`` findings).
     """
-    import sys
-
-    from pydantic import BaseModel
-
-    from harness.plugin import KINDS, Plugin
-    from harness.pluginmanager import HarnessPluginManager
+    from harness.plugin import Plugin
 
     if not (isinstance(cls, type) and issubclass(cls, Plugin)):
         return [f"{cls!r} is not a subclass of harness.plugin.Plugin"]
-    problems: list[str] = []
     label = f"{cls.__module__}.{cls.__qualname__}"
+    problems = _identity_problems(cls) + _params_problems(cls) + _declaration_problems(cls) + _hook_problems(cls, label)
+    return [f"{label}: {problem}" for problem in problems]
+
+
+def _has_params_model(cls: Any) -> bool:
+    from pydantic import BaseModel
+
+    return isinstance(cls.Params, type) and issubclass(cls.Params, BaseModel)
+
+
+def _identity_problems(cls: Any) -> list[str]:
+    """Its name, kind, and the docstring naming the pathology, signal and fix."""
+    import sys
+
+    from harness.plugin import KINDS
+
+    problems: list[str] = []
     if not cls.name:
-        problems.append(f"{label}: no `name`")
+        problems.append("no `name`")
     if cls.kind not in KINDS:
-        problems.append(f"{label}: kind {cls.kind!r} is not {', '.join(KINDS[:-1])} or {KINDS[-1]}")
+        problems.append(f"kind {cls.kind!r} is not {', '.join(KINDS[:-1])} or {KINDS[-1]}")
     doc = (sys.modules[cls.__module__].__doc__ or "") + (cls.__doc__ or "")
     missing = [part for part in REQUIRED_DOC_PARTS if part not in doc]
     if missing:
-        problems.append(f"{label}: the module docstring does not name {', '.join(missing)}")
-    if not (isinstance(cls.Params, type) and issubclass(cls.Params, BaseModel)):
-        problems.append(f"{label}: Params is not a pydantic model")
-    else:
-        if cls.Params.model_config.get("extra") != "forbid":
-            problems.append(f"{label}: Params must set model_config = ConfigDict(extra='forbid')")
+        problems.append(f"the module docstring does not name {', '.join(missing)}")
+    return problems
+
+
+def _params_problems(cls: Any) -> list[str]:
+    """``Params``: a pydantic model that forbids unknown keys."""
+    if not _has_params_model(cls):
+        return ["Params is not a pydantic model"]
+    if cls.Params.model_config.get("extra") != "forbid":
+        return ["Params must set model_config = ConfigDict(extra='forbid')"]
+    return []
+
+
+def _declaration_problems(cls: Any) -> list[str]:
+    """What the conflict check, the doctor and the detector benchmark read: kinds, names, suggestions."""
+    problems: list[str] = []
     if cls.kind == "monitor" and not cls.finding_kinds:
-        problems.append(f"{label}: a monitor must declare its finding_kinds")
+        problems.append("a monitor must declare its finding_kinds")
     if cls.kind == "bug" and not cls.shows_as:
-        problems.append(f"{label}: a bug must declare the finding kinds it shows as (`shows_as`)")
+        problems.append("a bug must declare the finding kinds it shows as (`shows_as`)")
     for attr in ("replaces", "slots", "addresses", "shows_as"):  # declarations: conflicts, doctor, benchmark
         value = getattr(cls, attr, ())
         if not (isinstance(value, tuple) and all(isinstance(v, str) and v for v in value)):
-            problems.append(f"{label}: `{attr}` must be a tuple of names, not {value!r}")
+            problems.append(f"`{attr}` must be a tuple of names, not {value!r}")
         elif cls.name in value:
-            problems.append(f"{label}: `{attr}` names the plugin itself")
+            problems.append(f"`{attr}` names the plugin itself")
     suggestions = getattr(cls, "suggestions", ({},))
     if not (isinstance(suggestions, tuple) and all(isinstance(s, dict) for s in suggestions)):
-        problems.append(f"{label}: `suggestions` must be a tuple of parameter dicts, not {suggestions!r}")
-    elif cls.addresses and isinstance(cls.Params, type) and issubclass(cls.Params, BaseModel):  # doctor tries them
+        problems.append(f"`suggestions` must be a tuple of parameter dicts, not {suggestions!r}")
+    elif cls.addresses and _has_params_model(cls):  # doctor tries them
         for suggestion in suggestions:
             try:
                 cls.Params.model_validate(suggestion)
             except Exception as exc:  # noqa: BLE001 - a suggestion doctor could not even try
-                problems.append(f"{label}: suggestion {suggestion!r} is not valid Params: {exc}")
-    hooks = [n for n in dir(cls) if hasattr(getattr(cls, n, None), "harness_impl")]
-    if not hooks:
-        problems.append(f"{label}: implements no hook")
+                problems.append(f"suggestion {suggestion!r} is not valid Params: {exc}")
+    return problems
+
+
+def _hook_problems(cls: Any, label: str) -> list[str]:
+    """At least one hookimpl, and every one matching a hookspec (pluggy's message names the hook)."""
+    from harness.pluginmanager import HarnessPluginManager
+
+    problems: list[str] = []
+    if not [n for n in dir(cls) if hasattr(getattr(cls, n, None), "harness_impl")]:
+        problems.append("implements no hook")
     try:
         pm = HarnessPluginManager()
         pm.register(cls(cls.Params.model_construct()), name=cls.name or label)  # required params may lack defaults
         pm.check_pending()
     except Exception as exc:  # noqa: BLE001 - pluggy's message names the hook
-        problems.append(f"{label}: {exc}")
+        problems.append(str(exc))
     return problems

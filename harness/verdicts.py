@@ -15,10 +15,10 @@ from __future__ import annotations
 
 import math
 import statistics
+from collections.abc import Mapping
 from typing import Any
 
-from harness.decisions import rate_decision
-from harness.expectations import ALL_SEEDS, PassRate, parse_pass_rate
+from harness.expectations import ALL_SEEDS, PassRate, expects_failure, parse_pass_rate
 from harness.metrics import metric_matches
 
 FAILED_STATUSES = ("error", "timeout")
@@ -28,8 +28,6 @@ def run_failed(record: dict[str, Any]) -> bool:
     """Whether a run failed whatever its expectations say: it ended in a failed status
     (``error``, ``timeout``) that no line of it expects (``status == error``: a scenario that
     replays a crash; :func:`harness.expectations.expects_failure`)."""
-    from harness.expectations import expects_failure
-
     return record.get("status") in FAILED_STATUSES and not expects_failure(record)
 
 
@@ -40,6 +38,33 @@ def run_ok(record: dict[str, Any]) -> bool:
     if record.get("status") in ("skipped", "running"):  # early decisions: never run, or still training
         return False
     return all(e.get("passed") is not False and not e.get("open") for e in record.get("expectations", []))
+
+
+def run_verdict(record: Mapping[str, Any]) -> bool | None:
+    """A recorded run's verdict: True passed, False failed, None not known (open lines:
+    stopped when its group was decided, or skipped)."""
+    status = record.get("status")
+    if run_failed(dict(record)):
+        return False
+    entries = record.get("expectations", [])
+    if any(e.get("passed") is False for e in entries):
+        return False
+    if status in ("skipped", "running") or any(e.get("open") for e in entries):
+        return None
+    return True
+
+
+def rate_decision(rule: PassRate, passed: int, applicable: int, unknown: int, *, may_be_na: bool = True) -> bool | None:
+    """Whether ``rule`` holds over ``passed`` of ``applicable`` runs whatever ``unknown`` more
+    runs turn out to be (each passing, failing or, with ``may_be_na``, not applicable):
+    True or False when every outcome agrees, else None."""
+    seen: set[bool] = set()
+    for extra in range(unknown + 1) if may_be_na else (unknown,):
+        for more_passed in range(extra + 1):
+            seen.add(rule.holds(passed + more_passed, applicable + extra))
+            if len(seen) > 1:
+                return None
+    return seen.pop()
 
 
 #: what the training loop records in every epoch besides the workload's own metrics
@@ -184,8 +209,6 @@ def summarize_variant(records: list[dict[str, Any]], metrics: list[str] | None =
     (``skipped`` those left out, ``decided`` those stopped when the verdict was decided);
     ``metrics`` are over the runs that trained to their end (a decided run's last values are
     not final ones)."""
-    from harness.decisions import run_verdict
-
     metrics = metrics if metrics is not None else key_metrics(records)
     ran = [r for r in records if r.get("status") != "skipped"]
     ok = [run_ok(r) for r in ran]

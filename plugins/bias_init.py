@@ -13,12 +13,16 @@ a model trained from scratch (a pretrained model would lose its learnt biases).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from harness.plugin import Plugin, hookimpl
-from harness.plugins._model_parts import layers_feeding_rectifiers
+
+from ._model_parts import layers_feeding_rectifiers
+
+if TYPE_CHECKING:
+    from harness.state import TrainState
 
 
 class Params(BaseModel):
@@ -32,7 +36,7 @@ class BiasInit(Plugin):
     addresses = ("dead_units", "grad_vanishing")
 
     @hookimpl
-    def on_train_start(self, state: Any) -> None:
+    def on_train_start(self, state: TrainState) -> None:
         import torch
 
         with torch.no_grad():

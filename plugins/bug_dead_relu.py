@@ -18,12 +18,16 @@ activation module (ReLU, GELU, SiLU; the layer registered just before it) is set
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from harness.plugin import Plugin, hookimpl
-from harness.plugins._model_parts import layers_feeding_rectifiers
+
+from ._model_parts import layers_feeding_rectifiers
+
+if TYPE_CHECKING:
+    from harness.state import TrainState
 
 
 class Params(BaseModel):
@@ -38,7 +42,7 @@ class BugDeadReLU(Plugin):
     shows_as = ("dead_units", "grad_vanishing", "no_convergence", "collapse", "mode_collapse", "no_signal")
 
     @hookimpl
-    def on_setup(self, state: Any) -> None:
+    def on_setup(self, state: TrainState) -> None:
         import torch
 
         layers = layers_feeding_rectifiers(state.model)

@@ -17,9 +17,12 @@ before the forward pass, for every training batch.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from harness.plugin import Plugin, hookimpl
+
+if TYPE_CHECKING:
+    from harness.state import TrainState
 
 
 class BugEvalMode(Plugin):
@@ -28,5 +31,5 @@ class BugEvalMode(Plugin):
     shows_as = ("eval_mode",)
 
     @hookimpl
-    def on_batch(self, state: Any) -> None:
+    def on_batch(self, state: TrainState) -> None:
         state.model.eval()

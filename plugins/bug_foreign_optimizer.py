@@ -22,9 +22,14 @@ is refused.
 from __future__ import annotations
 
 import copy
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from harness.plugin import Plugin, hookimpl
+
+if TYPE_CHECKING:
+    from torch.optim import Optimizer
+
+    from harness.state import TrainState
 
 
 class BugForeignOptimizer(Plugin):
@@ -37,7 +42,7 @@ class BugForeignOptimizer(Plugin):
         self.other: Any = None  # the model the optimizer really steps
 
     @hookimpl
-    def make_optimizer(self, state: Any) -> Any:
+    def make_optimizer(self, state: TrainState) -> Optimizer:
         import torch
 
         self.other = copy.deepcopy(state.model)

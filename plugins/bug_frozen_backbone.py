@@ -19,11 +19,14 @@ registered last among those that hold parameters; ``keep_last`` of them) gets
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt
 
 from harness.plugin import Plugin, hookimpl
+
+if TYPE_CHECKING:
+    from harness.state import TrainState
 
 
 class Params(BaseModel):
@@ -44,7 +47,7 @@ class BugFrozenBackbone(Plugin):
     shows_as = ("frozen_parameters", "no_convergence")
 
     @hookimpl
-    def on_setup(self, state: Any) -> None:
+    def on_setup(self, state: TrainState) -> None:
         keep = trainable_tail(state.model, self.params.keep_last)
         for param in state.model.parameters():
             if id(param) not in keep:

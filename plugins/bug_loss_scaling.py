@@ -21,11 +21,14 @@ wrapper, so it takes no slot) and its loss multiplied by the batch size (``sum``
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from harness.plugin import Plugin, hookimpl
+
+if TYPE_CHECKING:
+    from harness.state import TrainState
 
 
 class Params(BaseModel):
@@ -50,7 +53,7 @@ class BugLossScaling(Plugin):
     )
 
     @hookimpl(wrapper=True)
-    def make_criterion(self, state: Any) -> Any:
+    def make_criterion(self, state: TrainState) -> Any:
         criterion = yield
         mode, accumulation = self.params.mode, state.hparams.accumulation_steps
 

@@ -18,11 +18,14 @@ optimizer and scheduler are built (a product, so it composes with ``lr_scaling``
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from harness.plugin import Plugin, hookimpl
+
+if TYPE_CHECKING:
+    from harness.state import TrainState
 
 
 class Params(BaseModel):
@@ -40,5 +43,5 @@ class BugLRTooHigh(Plugin):
     )
 
     @hookimpl
-    def on_setup(self, state: Any) -> None:
+    def on_setup(self, state: TrainState) -> None:
         state.hparams.lr *= self.params.factor

@@ -18,9 +18,12 @@ clipping, the step) runs as written.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from harness.plugin import Plugin, hookimpl
+
+if TYPE_CHECKING:
+    from harness.state import TrainState
 
 
 class DeletedZeroGrad:
@@ -37,5 +40,5 @@ class BugNoZeroGrad(Plugin):
     shows_as = ("stale_gradients", "grad_explosion", "loss_oscillation", "loss_explosion", "no_convergence", "nan")
 
     @hookimpl
-    def on_train_start(self, state: Any) -> None:
+    def on_train_start(self, state: TrainState) -> None:
         state.optimizer.zero_grad = DeletedZeroGrad()

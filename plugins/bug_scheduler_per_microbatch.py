@@ -22,9 +22,12 @@ accumulation every batch is an optimizer step and it does nothing.
 from __future__ import annotations
 
 import warnings
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from harness.plugin import Plugin, hookimpl
+
+if TYPE_CHECKING:
+    from harness.state import TrainState
 
 
 class BugSchedulerPerMicrobatch(Plugin):
@@ -37,13 +40,13 @@ class BugSchedulerPerMicrobatch(Plugin):
         self.last_step = 0
 
     @hookimpl
-    def on_train_start(self, state: Any) -> None:
+    def on_train_start(self, state: TrainState) -> None:
         if state.scheduler is None:
             raise ValueError("bug_scheduler_per_microbatch needs a scheduler plugin (linear_warmup, warmup_cosine)")
         self.last_step = state.step
 
     @hookimpl
-    def on_batch_end(self, state: Any) -> None:
+    def on_batch_end(self, state: TrainState) -> None:
         if state.step == self.last_step:  # a micro-batch: no optimizer step in this batch
             with warnings.catch_warnings():  # torch warns once when this comes before the first optimizer step
                 warnings.simplefilter("ignore", UserWarning)

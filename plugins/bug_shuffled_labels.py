@@ -17,11 +17,14 @@ the data order are untouched); validation labels are left as they are.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from harness.plugin import Plugin, hookimpl
+
+if TYPE_CHECKING:
+    from harness.state import TrainState
 
 
 class Params(BaseModel):
@@ -40,7 +43,7 @@ class BugShuffledLabels(Plugin):
         self.generator: Any = None
 
     @hookimpl
-    def on_train_start(self, state: Any) -> None:
+    def on_train_start(self, state: TrainState) -> None:
         import torch
 
         self.generator = torch.Generator().manual_seed(10_007 + state.seed)

@@ -20,9 +20,12 @@ for classifiers whose model returns class logits.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from harness.plugin import Plugin, hookimpl
+
+if TYPE_CHECKING:
+    from harness.state import TrainState
 
 
 def as_probabilities(logits: Any) -> Any:
@@ -62,7 +65,7 @@ class BugSoftmaxBeforeCE(Plugin):
         self.handle: Any = None
 
     @hookimpl
-    def on_setup(self, state: Any) -> None:
+    def on_setup(self, state: TrainState) -> None:
         self.handle = state.model.register_forward_hook(SoftmaxLastLayer())
 
     @hookimpl

@@ -19,11 +19,14 @@ model with no floating-point input fails its first batch with a clear error.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from harness.plugin import Plugin, hookimpl
+
+if TYPE_CHECKING:
+    from harness.state import TrainState
 
 
 class Params(BaseModel):
@@ -78,7 +81,7 @@ class BugUnnormalisedInputs(Plugin):
         self.handle: Any = None
 
     @hookimpl
-    def on_setup(self, state: Any) -> None:
+    def on_setup(self, state: TrainState) -> None:
         self.handle = state.model.register_forward_pre_hook(self.hook_fn, with_kwargs=True)
 
     @hookimpl

@@ -27,7 +27,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt
 
 from harness.plugin import Plugin, hookimpl
-from harness.state import SavedCheckpoint
+from harness.state import SavedCheckpoint, TrainState
 
 FORMAT_VERSION = 1
 
@@ -48,7 +48,7 @@ def plain_metrics(metrics: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def rng_states(state: Any) -> dict[str, Any]:
+def rng_states(state: TrainState) -> dict[str, Any]:
     """Every random stream training draws from, as tensors and plain containers.
 
     Global torch (dropout), CUDA (when training there), the train loader's own shuffle
@@ -74,7 +74,7 @@ def rng_states(state: Any) -> dict[str, Any]:
     return out
 
 
-def restore_rng_states(state: Any, rng: dict[str, Any]) -> None:
+def restore_rng_states(state: TrainState, rng: dict[str, Any]) -> None:
     """Inverse of :func:`rng_states` (a stream missing from ``rng`` is left as it is)."""
     import random
 
@@ -99,7 +99,7 @@ def _as_tuple(value: Any) -> Any:
     return tuple(_as_tuple(v) for v in value) if isinstance(value, (list, tuple)) else value
 
 
-def state_dict_checkpoint(state: Any, metrics: dict[str, Any]) -> dict[str, Any]:
+def state_dict_checkpoint(state: TrainState, metrics: dict[str, Any]) -> dict[str, Any]:
     """The v1.6 checkpoint: state dicts, plain numbers, RNG states and the run so far."""
     return {
         "format": "state_dict",
@@ -117,7 +117,7 @@ def state_dict_checkpoint(state: Any, metrics: dict[str, Any]) -> dict[str, Any]
     }
 
 
-def v15_checkpoint(state: Any, metrics: dict[str, Any]) -> dict[str, Any]:
+def v15_checkpoint(state: TrainState, metrics: dict[str, Any]) -> dict[str, Any]:
     """The v1.5 checkpoint: whole objects, numpy metric values, the distribution dict.
 
     The metric *types* are what v1.5's scikit-learn metrics produced: ``np.float64``
@@ -308,7 +308,7 @@ class Checkpoint(Plugin):
     Params = Params
 
     @hookimpl
-    def save_checkpoint(self, state: Any, directory: Path) -> SavedCheckpoint | None:
+    def save_checkpoint(self, state: TrainState, directory: Path) -> SavedCheckpoint | None:
         if state.epoch % self.params.every:
             return None
         path = Path(directory) / self.params.filename

@@ -33,12 +33,21 @@ import inspect
 import re
 import warnings
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from harness.plugin import Plugin, hookimpl
-from harness.plugins.checkpoint import load_checkpoint, restore_rng_states, restore_training_objects, rng_states
+
+from .checkpoint import (
+    load_checkpoint,
+    restore_rng_states,
+    restore_training_objects,
+    rng_states,
+)
+
+if TYPE_CHECKING:
+    from harness.state import TrainState
 
 
 class Params(BaseModel):
@@ -118,7 +127,7 @@ class CheckpointLoad(Plugin):
         return checkpoint, about_loading
 
     @hookimpl
-    def on_checkpoint(self, state: Any) -> None:
+    def on_checkpoint(self, state: TrainState) -> None:
         written = state.last_checkpoint
         if written is None or written.epoch != state.epoch:
             return  # nothing saved this epoch
@@ -135,7 +144,7 @@ class CheckpointLoad(Plugin):
                 optimizer.state_dict(), state.optimizer.state_dict()
             )
             self._continue_one_step(state, model, optimizer, scheduler)
-        except Exception as exc:  # the outcome under test: record it, training goes on
+        except Exception as exc:  # noqa: BLE001 - the outcome under test: record it, training goes on
             state.outcomes["checkpoint_roundtrip"] = "fails"
             state.outcomes.setdefault("checkpoint_error", type(exc).__name__)
             state.outcomes.setdefault("checkpoint_error_message", error_summary(exc))
@@ -146,7 +155,7 @@ class CheckpointLoad(Plugin):
             state.outcomes["checkpoint_roundtrip"] = "ok" if same else "mismatch"
 
     @staticmethod
-    def _continue_one_step(state: Any, model: Any, optimizer: Any, scheduler: Any) -> None:
+    def _continue_one_step(state: TrainState, model: Any, optimizer: Any, scheduler: Any) -> None:
         """One training step on the restored objects (the caller restores the random states after)."""
         import torch
 

@@ -14,11 +14,14 @@ used are recorded in the run's ``outcomes`` as ``class_weights`` (one per class)
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from harness.plugin import Plugin, hookimpl
+
+if TYPE_CHECKING:
+    from harness.state import Criterion, TrainState
 
 
 def inverse_frequency_weights(labels: Any, num_classes: int | None = None) -> Any:
@@ -42,7 +45,7 @@ class ClassWeights(Plugin):
     replaces = ("sample_weighted_loss",)
 
     @hookimpl
-    def make_criterion(self, state: Any) -> Any:
+    def make_criterion(self, state: TrainState) -> Criterion:
         import torch
 
         weights = inverse_frequency_weights(state.workload.train_labels()).to(state.device)

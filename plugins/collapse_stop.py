@@ -11,12 +11,16 @@ status ``stopped``.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from harness.plugins.prediction_distribution import is_collapsed, predicted_counts
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt
 
 from harness.plugin import Plugin, hookimpl
+
+from .prediction_distribution import is_collapsed, predicted_counts
+
+if TYPE_CHECKING:
+    from harness.state import TrainState
 
 
 class Params(BaseModel):
@@ -35,7 +39,7 @@ class CollapseStop(Plugin):
         self.streak = 0
 
     @hookimpl
-    def on_epoch_end(self, state: Any, metrics: dict[str, Any]) -> None:
+    def on_epoch_end(self, state: TrainState, metrics: dict[str, Any]) -> None:
         if not predicted_counts(metrics):
             return
         self.streak = self.streak + 1 if is_collapsed(metrics, self.params.min_share) else 0

@@ -23,13 +23,17 @@ per epoch.
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt
 
-from harness.monitoring import StepSeries
-from harness.plugin import Plugin, hookimpl
-from harness.plugins._model_parts import class_logits
+from harness.plugin import hookimpl
+
+from ._model_parts import class_logits
+from ._monitors import StepLossMonitor
+
+if TYPE_CHECKING:
+    from harness.state import TrainState
 
 
 class Params(BaseModel):
@@ -42,15 +46,13 @@ class Params(BaseModel):
     tail: float = Field(0.25, gt=0, le=1, description="an epoch's loss: the mean of this last share of its steps")
 
 
-class Convergence(Plugin):
+class Convergence(StepLossMonitor):
     name = "convergence"
-    kind = "monitor"
     Params = Params
     finding_kinds = ("bad_initial_loss", "no_convergence")
 
     def __init__(self, params: Any = None) -> None:
         super().__init__(params)
-        self.series = StepSeries()
         self.start: float | None = None
         self.initial: list[Any] = []
         self.classes: int | None = None
@@ -58,7 +60,7 @@ class Convergence(Plugin):
         self.judged_initial = False
 
     @hookimpl
-    def on_batch_end(self, state: Any, batch: dict[str, Any], outputs: Any) -> None:
+    def on_batch_end(self, state: TrainState, batch: dict[str, Any], outputs: Any) -> None:
         import torch
 
         if self.batches >= self.params.start_batches:
@@ -71,11 +73,7 @@ class Convergence(Plugin):
         with torch.no_grad():
             self.initial.append(state.criterion(outputs, batch).detach().float().reshape(()))
 
-    @hookimpl
-    def on_step(self, state: Any, loss: Any) -> None:
-        self.series.add(state.step, loss)
-
-    def judge_initial(self, state: Any) -> None:
+    def judge_initial(self, state: TrainState) -> None:
         import torch
 
         if self.judged_initial or not self.initial or self.classes is None:
@@ -93,7 +91,7 @@ class Convergence(Plugin):
                 value=value,
             )
 
-    def check(self, state: Any) -> None:
+    def check(self, state: TrainState) -> None:
         _, losses = self.series.drain()
         finite = [v for v in losses if math.isfinite(v)]
         if self.start is None and finite:
@@ -118,11 +116,11 @@ class Convergence(Plugin):
             )
 
     @hookimpl
-    def on_epoch_end(self, state: Any) -> None:
+    def on_epoch_end(self, state: TrainState) -> None:
         self.judge_initial(state)
         self.check(state)
 
     @hookimpl
-    def on_train_end(self, state: Any) -> None:
+    def on_train_end(self, state: TrainState) -> None:
         self.judge_initial(state)
-        self.series.drain()
+        self.series.drain()  # the steps of an unfinished epoch: too few to judge convergence

@@ -18,7 +18,7 @@ the start method is not ``fork`` (Windows, macOS, ``spawn``/``forkserver`` asked
 a small number (:data:`AUTO_WORKERS`, at most one per spare core) elsewhere; pinning only
 when training on CUDA. The clean shutdown the report adds (``try/finally``, loaders
 deleted, CUDA cache emptied, peak stats reset) is the core's, after every run
-(:func:`harness.runner.release_run`).
+(:func:`harness.run_one.release_run`).
 
 The plugin sets ``state.loader_options`` (:class:`harness.state.LoaderOptions`) in
 ``on_setup``; the loop then builds the training and validation loaders from it, with the
@@ -48,7 +48,7 @@ from pydantic import (
 )
 
 from harness.plugin import Plugin, hookimpl
-from harness.state import LoaderOptions
+from harness.state import LoaderOptions, TrainState
 
 StartMethod = Literal["fork", "spawn", "forkserver"]
 
@@ -138,7 +138,7 @@ class DataLoaderSettings(Plugin):
     Params = Params
 
     @hookimpl
-    def on_setup(self, state: Any) -> None:
+    def on_setup(self, state: TrainState) -> None:
         options = resolve_options(
             self.params,
             platform=sys.platform,

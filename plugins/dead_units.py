@@ -21,12 +21,16 @@ epoch, in one transfer.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt
 
 from harness.plugin import Plugin, hookimpl
-from harness.plugins._model_parts import is_rectifier
+
+from ._model_parts import is_rectifier
+
+if TYPE_CHECKING:
+    from harness.state import TrainState
 
 
 class Params(BaseModel):
@@ -79,7 +83,7 @@ class DeadUnits(Plugin):
         return observe
 
     @hookimpl
-    def on_train_start(self, state: Any) -> None:
+    def on_train_start(self, state: TrainState) -> None:
         modules = dict(state.model.named_modules())
         self.watched = [(modules[name], name, dim) for name, dim in unit_dims(state.model).items()]
 
@@ -101,7 +105,7 @@ class DeadUnits(Plugin):
         self.handles = []
 
     @hookimpl
-    def on_epoch_end(self, state: Any, metrics: dict[str, Any]) -> None:
+    def on_epoch_end(self, state: TrainState, metrics: dict[str, Any]) -> None:
         import torch
 
         if not self.alive:

@@ -11,9 +11,15 @@ weights as a hand-written loop (the parity test checks ``torch.equal``).
 from __future__ import annotations
 
 import contextlib
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from harness.plugin import Plugin, hookimpl
+
+if TYPE_CHECKING:
+    import torch
+    from torch.optim import Optimizer
+
+    from harness.state import Criterion, TrainState
 
 
 class Defaults(Plugin):
@@ -21,30 +27,30 @@ class Defaults(Plugin):
     kind = "core"
 
     @hookimpl(trylast=True)
-    def make_criterion(self, state: Any) -> Any:
+    def make_criterion(self, state: TrainState) -> Criterion:
         return state.workload.default_criterion()
 
     @hookimpl(trylast=True)
-    def make_optimizer(self, state: Any) -> Any:
+    def make_optimizer(self, state: TrainState) -> Optimizer:
         import torch
 
         hp = state.hparams
         return torch.optim.AdamW(state.model.parameters(), lr=hp.lr, weight_decay=hp.weight_decay)
 
     @hookimpl(trylast=True)
-    def forward_context(self, state: Any) -> Any:
+    def forward_context(self, state: TrainState) -> Any:
         return contextlib.nullcontext()
 
     @hookimpl(trylast=True)
-    def compute_loss(self, state: Any, batch: Any, outputs: Any) -> Any:
+    def compute_loss(self, state: TrainState, batch: Any, outputs: Any) -> Any:
         return state.criterion(outputs, batch)
 
     @hookimpl(trylast=True)
-    def backward(self, loss: Any) -> bool:
+    def backward(self, loss: torch.Tensor) -> bool:
         loss.backward()
         return True
 
     @hookimpl(trylast=True)
-    def optimizer_step(self, state: Any) -> bool:
+    def optimizer_step(self, state: TrainState) -> bool:
         state.optimizer.step()
         return True

@@ -24,11 +24,14 @@ history as ``distill_loss``.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from harness.plugin import Plugin, hookimpl
+
+if TYPE_CHECKING:
+    from harness.state import TrainState
 
 
 def mse_distill(student: Any, teacher: Any) -> Any:
@@ -94,7 +97,7 @@ class Distillation(Plugin):
         return kl_distill(student, teacher, self.params.temperature, self.params.kl_over)
 
     @hookimpl
-    def extra_losses(self, state: Any, outputs: Any) -> dict[str, Any]:
+    def extra_losses(self, state: TrainState, outputs: Any) -> dict[str, Any]:
         student, teacher = student_teacher(outputs)
         student, teacher = student.float(), teacher.float().detach()
         matched = self.hook.distill_inputs(state=state, student=student, teacher=teacher) if self.hook else None

@@ -9,11 +9,14 @@ Fix: ``clip_grad_norm_(max_norm)`` (issue 11: 1.0; distillation: 0.5) and option
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from harness.plugin import Plugin, hookimpl
+
+if TYPE_CHECKING:
+    from harness.state import TrainState
 
 
 class Params(BaseModel):
@@ -34,7 +37,7 @@ class GradClip(Plugin):
     addresses = ("grad_explosion", "loss_explosion", "loss_oscillation", "nan")
 
     @hookimpl
-    def on_before_optimizer_step(self, state: Any) -> None:
+    def on_before_optimizer_step(self, state: TrainState) -> None:
         import torch
 
         params = [p for p in state.model.parameters() if p.grad is not None]

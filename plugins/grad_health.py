@@ -27,12 +27,15 @@ from __future__ import annotations
 
 import math
 import statistics
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt
 
 from harness.monitoring import StepSeries, total_grad_norm
 from harness.plugin import Plugin, hookimpl
+
+if TYPE_CHECKING:
+    from harness.state import TrainState
 
 
 class Params(BaseModel):
@@ -59,14 +62,14 @@ class GradHealth(Plugin):
         self.early: list[float] = []  # the first start_steps finite norms of the run
 
     @hookimpl
-    def on_after_backward(self, state: Any) -> None:
+    def on_after_backward(self, state: TrainState) -> None:
         if state.model is not self._model:  # model.parameters() walks every module: list them once
             self._model, self._parameters = state.model, list(state.model.parameters())
         norm = total_grad_norm(self._parameters)
         if norm is not None:
             self.series.add(state.step + 1, norm)  # the step about to be taken
 
-    def check(self, state: Any, metrics: dict[str, Any] | None) -> None:
+    def check(self, state: TrainState, metrics: dict[str, Any] | None) -> None:
         steps, norms = self.series.drain()
         if not steps:
             return
@@ -89,7 +92,7 @@ class GradHealth(Plugin):
         if p.min_norm is not None:
             self._record(state, "grad_vanishing", steps, norms, lambda n: n < p.min_norm, f"< {p.min_norm:g}")
 
-    def _record(self, state: Any, kind: str, steps: list[int], norms: list[float], hit: Any, why: str) -> None:
+    def _record(self, state: TrainState, kind: str, steps: list[int], norms: list[float], hit: Any, why: str) -> None:
         hits = [i for i, n in enumerate(norms) if math.isfinite(n) and hit(n)]
         if hits:
             i = hits[0]
@@ -102,9 +105,9 @@ class GradHealth(Plugin):
             )
 
     @hookimpl
-    def on_epoch_end(self, state: Any, metrics: dict[str, Any]) -> None:
+    def on_epoch_end(self, state: TrainState, metrics: dict[str, Any]) -> None:
         self.check(state, metrics)
 
     @hookimpl
-    def on_train_end(self, state: Any) -> None:
+    def on_train_end(self, state: TrainState) -> None:
         self.check(state, None)

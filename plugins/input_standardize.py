@@ -15,11 +15,14 @@ the inputs as the model would). Integer inputs (token ids) are left alone.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt
 
 from harness.plugin import Plugin, hookimpl
+
+if TYPE_CHECKING:
+    from harness.state import TrainState
 
 
 class Params(BaseModel):
@@ -104,7 +107,7 @@ class InputStandardize(Plugin):
         self.handle: Any = None
 
     @hookimpl
-    def on_train_start(self, state: Any) -> None:
+    def on_train_start(self, state: TrainState) -> None:
         self.handle = state.model.register_forward_pre_hook(self.standardizer, with_kwargs=True)
 
     @hookimpl

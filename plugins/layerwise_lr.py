@@ -12,11 +12,14 @@ slot ``param_groups`` (``two_stage`` sets its own): enabling both is refused.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from harness.plugin import Plugin, hookimpl
+
+if TYPE_CHECKING:
+    from harness.state import TrainState
 
 
 def split_backbone_head(model: Any) -> tuple[list[Any], list[Any]]:
@@ -61,7 +64,7 @@ class LayerwiseLR(Plugin):
     slots = ("param_groups",)
 
     @hookimpl(wrapper=True)
-    def make_optimizer(self, state: Any) -> Any:
+    def make_optimizer(self, state: TrainState) -> Any:
         optimizer = yield
         p = self.params
         head_lr = p.head_lr if p.head_lr is not None else state.hparams.lr

@@ -17,11 +17,16 @@ that (no difference when ``accumulation_steps`` is 1).
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from harness.plugin import Plugin, hookimpl
+
+if TYPE_CHECKING:
+    from torch.optim.lr_scheduler import LRScheduler
+
+    from harness.state import TrainState
 
 
 class Params(BaseModel):
@@ -42,7 +47,7 @@ class LinearWarmup(Plugin):
         return frozenset({"on_epoch_end"} if self.params.interval == "step" else {"on_step"})
 
     @hookimpl
-    def make_scheduler(self, state: Any) -> Any:
+    def make_scheduler(self, state: TrainState) -> LRScheduler:
         from transformers import get_linear_schedule_with_warmup
 
         hp = state.hparams
@@ -50,9 +55,9 @@ class LinearWarmup(Plugin):
         return get_linear_schedule_with_warmup(state.optimizer, int(total * hp.warmup_ratio), total)
 
     @hookimpl
-    def on_step(self, state: Any) -> None:
+    def on_step(self, state: TrainState) -> None:
         state.scheduler.step()
 
     @hookimpl
-    def on_epoch_end(self, state: Any) -> None:
+    def on_epoch_end(self, state: TrainState) -> None:
         state.scheduler.step()

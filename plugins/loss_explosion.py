@@ -14,12 +14,14 @@ offending step and how many steps exploded.
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt
 
-from harness.monitoring import StepSeries
-from harness.plugin import Plugin, hookimpl
+from ._monitors import StepLossMonitor
+
+if TYPE_CHECKING:
+    from harness.state import TrainState
 
 
 def first_explosion(
@@ -46,22 +48,16 @@ class Params(BaseModel):
     start_steps: PositiveInt = Field(1, description="steps whose mean loss is the start")
 
 
-class LossExplosion(Plugin):
+class LossExplosion(StepLossMonitor):
     name = "loss_explosion"
-    kind = "monitor"
     Params = Params
     finding_kinds = ("loss_explosion",)
 
     def __init__(self, params: Any = None) -> None:
         super().__init__(params)
-        self.series = StepSeries()
         self.start: float | None = None
 
-    @hookimpl
-    def on_step(self, state: Any, loss: Any) -> None:
-        self.series.add(state.step, loss)
-
-    def check(self, state: Any) -> None:
+    def check(self, state: TrainState) -> None:
         steps, losses = self.series.drain()
         if not steps:
             return
@@ -82,11 +78,3 @@ class LossExplosion(Plugin):
             step=steps[first],
             value=value,
         )
-
-    @hookimpl
-    def on_epoch_end(self, state: Any) -> None:
-        self.check(state)
-
-    @hookimpl
-    def on_train_end(self, state: Any) -> None:
-        self.check(state)  # the steps of an epoch that diverged before its end

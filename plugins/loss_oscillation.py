@@ -17,12 +17,14 @@ losses are buffered as tensors and read once per epoch; at most one finding per 
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt
 
-from harness.monitoring import StepSeries
-from harness.plugin import Plugin, hookimpl
+from ._monitors import StepLossMonitor
+
+if TYPE_CHECKING:
+    from harness.state import TrainState
 
 
 class Params(BaseModel):
@@ -47,23 +49,17 @@ def windows(steps: list[int], losses: list[float], count: int, minimum: int) -> 
     return out
 
 
-class LossOscillation(Plugin):
+class LossOscillation(StepLossMonitor):
     name = "loss_oscillation"
-    kind = "monitor"
     Params = Params
     finding_kinds = ("loss_oscillation",)
 
     def __init__(self, params: Any = None) -> None:
         super().__init__(params)
-        self.series = StepSeries()
         self.start: float | None = None
         self.best: float | None = None
 
-    @hookimpl
-    def on_step(self, state: Any, loss: Any) -> None:
-        self.series.add(state.step, loss)
-
-    def check(self, state: Any) -> None:
+    def check(self, state: TrainState) -> None:
         steps, losses = self.series.drain()
         worst: tuple[float, int, float, float] | None = None
         for step, mean in windows(steps, losses, self.params.windows_per_epoch, self.params.min_window):
@@ -86,11 +82,3 @@ class LossOscillation(Plugin):
                 step=step,
                 value=rise,
             )
-
-    @hookimpl
-    def on_epoch_end(self, state: Any) -> None:
-        self.check(state)
-
-    @hookimpl
-    def on_train_end(self, state: Any) -> None:
-        self.check(state)

@@ -15,13 +15,17 @@ multiplies each term by its weight, whoever computes it (the main loss is ``task
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from harness.hookspecs import TASK_LOSS
 from harness.plugin import Plugin, hookimpl
-from harness.plugins.distillation import DISTILL_TERM
+
+from .distillation import DISTILL_TERM
+
+if TYPE_CHECKING:
+    from harness.state import TrainState
 
 
 class Params(BaseModel):
@@ -36,5 +40,5 @@ class LossWeights(Plugin):
     addresses = ("no_signal",)
 
     @hookimpl
-    def on_setup(self, state: Any) -> None:
+    def on_setup(self, state: TrainState) -> None:
         state.hparams.loss_weights.update({TASK_LOSS: self.params.alpha_task, DISTILL_TERM: self.params.alpha_distill})

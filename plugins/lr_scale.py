@@ -10,11 +10,14 @@ other LR change in ``on_setup`` (``lr_scaling``) whatever the order.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from harness.plugin import Plugin, hookimpl
+
+if TYPE_CHECKING:
+    from harness.state import TrainState
 
 
 class Params(BaseModel):
@@ -29,5 +32,5 @@ class LRScale(Plugin):
     suggestions = ({"factor": 0.1}, {"factor": 0.01})
 
     @hookimpl
-    def on_setup(self, state: Any) -> None:
+    def on_setup(self, state: TrainState) -> None:
         state.hparams.lr *= self.params.factor

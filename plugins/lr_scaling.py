@@ -12,11 +12,14 @@ core; v1.5's batches-as-steps is ``linear_warmup``'s ``count_steps_in: batches``
 from __future__ import annotations
 
 import math
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt
 
 from harness.plugin import Plugin, hookimpl
+
+if TYPE_CHECKING:
+    from harness.state import TrainState
 
 
 def scale_factor(batch_size: int, base_batch_size: int, rule: str = "sqrt") -> float:
@@ -39,7 +42,7 @@ class LRScaling(Plugin):
     Params = Params
 
     @hookimpl
-    def on_setup(self, state: Any) -> None:
+    def on_setup(self, state: TrainState) -> None:
         hp = state.hparams
         effective_batch = hp.batch_size * hp.accumulation_steps
         factor = scale_factor(effective_batch, self.params.base_batch_size, self.params.rule)

@@ -20,9 +20,12 @@ schedule once per optimizer step).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from harness.plugin import Plugin, hookimpl
+
+if TYPE_CHECKING:
+    from harness.state import TrainState
 
 
 class LRSchedule(Plugin):
@@ -36,12 +39,12 @@ class LRSchedule(Plugin):
         self.epoch_start = 0
 
     @hookimpl
-    def on_after_backward(self, state: Any) -> None:
+    def on_after_backward(self, state: TrainState) -> None:
         groups = getattr(state.optimizer, "param_groups", None) or [{"lr": state.hparams.lr}]
         self.lrs.append(max(float(g["lr"]) for g in groups))
 
     @hookimpl
-    def on_epoch_end(self, state: Any) -> None:
+    def on_epoch_end(self, state: TrainState) -> None:
         epoch_lrs = self.lrs[self.epoch_start :]
         self.epoch_start = len(self.lrs)
         if epoch_lrs and max(epoch_lrs) == 0.0:

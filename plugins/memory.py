@@ -26,11 +26,14 @@ processes once per process; children that existed before the run are not counted
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ConfigDict, Field, NonNegativeFloat, PositiveFloat
 
 from harness.plugin import Plugin, hookimpl
+
+if TYPE_CHECKING:
+    from harness.state import TrainState
 
 MB = 2**20
 
@@ -63,28 +66,28 @@ class Memory(Plugin):
         self.reported = False
 
     @hookimpl
-    def on_setup(self, state: Any) -> None:
+    def on_setup(self, state: TrainState) -> None:
         from harness.processes import child_pids
 
         self.before = child_pids()  # the run's tree is this process and what it starts from now on
         self.sample(state)
 
     @hookimpl
-    def on_step(self, state: Any) -> None:
+    def on_step(self, state: TrainState) -> None:
         # each epoch's first step always: an epoch's workers live only while it iterates
         if state.epoch != self.sampled_epoch or time.monotonic() - self.last_sample >= self.params.interval_s:
             self.sampled_epoch = state.epoch
             self.sample(state)
 
     @hookimpl
-    def on_epoch_end(self, state: Any) -> None:
+    def on_epoch_end(self, state: TrainState) -> None:
         self.sample(state)
 
     @hookimpl
-    def on_train_end(self, state: Any) -> None:
+    def on_train_end(self, state: TrainState) -> None:
         self.sample(state)
 
-    def sample(self, state: Any) -> None:
+    def sample(self, state: TrainState) -> None:
         """Measure the tree now and write the peaks so far to ``state.outcomes`` (so a run
         that ends in an exception still records what it measured)."""
         from harness.processes import tree_memory

@@ -11,11 +11,16 @@ each optimizer step's last batch (``backward`` with ``step_due``), so every plug
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from harness.plugin import Plugin, hookimpl
+
+if TYPE_CHECKING:
+    import torch
+
+    from harness.state import TrainState
 
 
 class Params(BaseModel):
@@ -33,7 +38,7 @@ class MixedPrecision(Plugin):
         self.dtype: Any = None
 
     @hookimpl
-    def on_train_start(self, state: Any) -> None:
+    def on_train_start(self, state: TrainState) -> None:
         import torch
 
         choice = self.params.dtype
@@ -44,13 +49,13 @@ class MixedPrecision(Plugin):
             self.scaler = torch.amp.GradScaler(state.device.type)
 
     @hookimpl
-    def forward_context(self, state: Any) -> Any:
+    def forward_context(self, state: TrainState) -> Any:
         import torch
 
         return torch.autocast(device_type=state.device.type, dtype=self.dtype)
 
     @hookimpl
-    def backward(self, state: Any, loss: Any, step_due: bool) -> bool | None:
+    def backward(self, state: TrainState, loss: torch.Tensor, step_due: bool) -> bool | None:
         if self.scaler is None:
             return None
         self.scaler.scale(loss).backward()
@@ -59,7 +64,7 @@ class MixedPrecision(Plugin):
         return True
 
     @hookimpl
-    def optimizer_step(self, state: Any) -> bool | None:
+    def optimizer_step(self, state: TrainState) -> bool | None:
         if self.scaler is None:
             return None
         self.scaler.step(state.optimizer)

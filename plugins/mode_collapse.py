@@ -10,12 +10,14 @@ Workloads that report no ``output_std`` are skipped.
 
 from __future__ import annotations
 
-import math
-from typing import Any
+from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from harness.plugin import Plugin, hookimpl
+from ._monitors import MetricMonitor
+
+if TYPE_CHECKING:
+    from harness.state import TrainState
 
 
 class Params(BaseModel):
@@ -24,21 +26,12 @@ class Params(BaseModel):
     metric: str = Field("output_std", description="validation metric holding the output std")
 
 
-class ModeCollapse(Plugin):
+class ModeCollapse(MetricMonitor):
     name = "mode_collapse"
-    kind = "monitor"
     Params = Params
     finding_kinds = ("mode_collapse",)
 
-    @hookimpl
-    def on_epoch_end(self, state: Any, metrics: dict[str, Any]) -> None:
-        std = metrics.get(self.params.metric)
-        if not isinstance(std, (int, float)) or math.isnan(std):
-            return
+    def alarm(self, state: TrainState, std: float) -> str | None:
         if std < self.params.min_std:
-            state.add_finding(
-                "mode_collapse",
-                self.name,
-                f"{self.params.metric} {std:.3g} < {self.params.min_std:g}: outputs (nearly) constant",
-                value=float(std),
-            )
+            return f"{self.params.metric} {std:.3g} < {self.params.min_std:g}: outputs (nearly) constant"
+        return None

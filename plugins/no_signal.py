@@ -9,12 +9,14 @@ without the metric are skipped.
 
 from __future__ import annotations
 
-import math
-from typing import Any
+from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ConfigDict, Field, NonNegativeInt
 
-from harness.plugin import Plugin, hookimpl
+from ._monitors import MetricMonitor
+
+if TYPE_CHECKING:
+    from harness.state import TrainState
 
 
 class Params(BaseModel):
@@ -24,23 +26,12 @@ class Params(BaseModel):
     metric: str = Field("auc", description="validation metric checked")
 
 
-class NoSignal(Plugin):
+class NoSignal(MetricMonitor):
     name = "no_signal"
-    kind = "monitor"
     Params = Params
     finding_kinds = ("no_signal",)
 
-    @hookimpl
-    def on_epoch_end(self, state: Any, metrics: dict[str, Any]) -> None:
-        if state.epoch <= self.params.after_epoch:
-            return
-        value = metrics.get(self.params.metric)
-        if not isinstance(value, (int, float)) or math.isnan(value):
-            return
-        if value <= self.params.max_auc:
-            state.add_finding(
-                "no_signal",
-                self.name,
-                f"{self.params.metric} {value:.3f} <= {self.params.max_auc:g} at epoch {state.epoch}",
-                value=float(value),
-            )
+    def alarm(self, state: TrainState, auc: float) -> str | None:
+        if state.epoch > self.params.after_epoch and auc <= self.params.max_auc:
+            return f"{self.params.metric} {auc:.3f} <= {self.params.max_auc:g} at epoch {state.epoch}"
+        return None

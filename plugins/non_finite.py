@@ -12,12 +12,16 @@ non-finite with status ``diverged``; this records where and what.)
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from harness.monitoring import StepSeries
-from harness.plugin import Plugin, hookimpl
+from harness.plugin import hookimpl
+
+from ._monitors import StepLossMonitor
+
+if TYPE_CHECKING:
+    from harness.state import TrainState
 
 
 class Params(BaseModel):
@@ -26,21 +30,13 @@ class Params(BaseModel):
     metrics: list[str] = Field(default_factory=lambda: ["val_loss"], description="validation metrics checked")
 
 
-class NonFinite(Plugin):
+class NonFinite(StepLossMonitor):
     name = "non_finite"
-    kind = "monitor"
     Params = Params
     finding_kinds = ("nan",)
 
-    def __init__(self, params: Any = None) -> None:
-        super().__init__(params)
-        self.series = StepSeries()
-
-    @hookimpl
-    def on_step(self, state: Any, loss: Any) -> None:
-        self.series.add(state.step, loss)
-
-    def check_losses(self, state: Any) -> None:
+    def check(self, state: TrainState) -> None:
+        """The first non-finite step loss of the steps buffered (and how many there were)."""
         steps, losses = self.series.drain()
         bad = [i for i, v in enumerate(losses) if not math.isfinite(v)]
         if bad:
@@ -51,8 +47,8 @@ class NonFinite(Plugin):
             )
 
     @hookimpl
-    def on_epoch_end(self, state: Any, metrics: dict[str, Any]) -> None:
-        self.check_losses(state)
+    def on_epoch_end(self, state: TrainState, metrics: dict[str, Any]) -> None:
+        self.check(state)
         for name in self.params.metrics:
             value = metrics.get(name)
             if isinstance(value, float) and not math.isfinite(value):
@@ -64,7 +60,3 @@ class NonFinite(Plugin):
             if params and not bool(torch.stack([torch.isfinite(p).all() for p in params]).all()):
                 bad = [n for n, p in state.model.named_parameters() if not bool(torch.isfinite(p).all())]
                 state.add_finding("nan", self.name, f"non-finite weights in {len(bad)} tensors, e.g. {bad[0]}")
-
-    @hookimpl
-    def on_train_end(self, state: Any) -> None:
-        self.check_losses(state)

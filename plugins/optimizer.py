@@ -20,11 +20,16 @@ silently ignored. ``sgd_nesterov`` stays as the student-distillation incident's 
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from harness.plugin import Plugin, hookimpl
+
+if TYPE_CHECKING:
+    from torch.optim import Optimizer
+
+    from harness.state import TrainState
 
 Beta = Annotated[float, Field(ge=0, lt=1)]
 
@@ -73,7 +78,7 @@ class Optimizer(Plugin):
     addresses = ("weights_not_updating",)  # built over the model that trains
 
     @hookimpl
-    def make_optimizer(self, state: Any) -> Any:
+    def make_optimizer(self, state: TrainState) -> Optimizer:
         import torch
 
         p = self.params

@@ -9,12 +9,18 @@ patience=5)`` on the validation AUC, stepped once per epoch.
 
 from __future__ import annotations
 
-import math
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, NonNegativeInt
 
 from harness.plugin import Plugin, hookimpl
+
+from ._monitors import finite_metric
+
+if TYPE_CHECKING:
+    from torch.optim.lr_scheduler import LRScheduler
+
+    from harness.state import TrainState
 
 
 class Params(BaseModel):
@@ -31,14 +37,14 @@ class Plateau(Plugin):
     Params = Params
 
     @hookimpl
-    def make_scheduler(self, state: Any) -> Any:
+    def make_scheduler(self, state: TrainState) -> LRScheduler:
         from torch.optim.lr_scheduler import ReduceLROnPlateau
 
         p = self.params
         return ReduceLROnPlateau(state.optimizer, mode=p.mode, factor=p.factor, patience=p.patience, min_lr=p.min_lr)
 
     @hookimpl
-    def on_epoch_end(self, state: Any, metrics: dict[str, Any]) -> None:
-        value = metrics.get(self.params.metric)
-        if isinstance(value, (int, float)) and not math.isnan(value):
+    def on_epoch_end(self, state: TrainState, metrics: dict[str, Any]) -> None:
+        value = finite_metric(metrics, self.params.metric)
+        if value is not None:
             state.scheduler.step(value)

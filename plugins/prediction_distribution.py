@@ -19,11 +19,14 @@ lasts. ``grace_share: 0`` and ``during_warmup: true`` record every single-class 
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from harness.plugin import Plugin, hookimpl
+
+if TYPE_CHECKING:
+    from harness.state import TrainState
 
 
 def predicted_counts(metrics: dict[str, Any]) -> list[int]:
@@ -78,7 +81,7 @@ class PredictionDistribution(Plugin):
         self.epoch_start = 0  # the step count when the epoch began
 
     @hookimpl
-    def on_epoch_end(self, state: Any, metrics: dict[str, Any]) -> None:
+    def on_epoch_end(self, state: TrainState, metrics: dict[str, Any]) -> None:
         epoch_start, self.epoch_start = self.epoch_start, state.step
         counts = predicted_counts(metrics)
         if not counts:

@@ -15,12 +15,16 @@ batch stays on the device; they are read once per epoch.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt
 
 from harness.plugin import Plugin, hookimpl
-from harness.plugins._model_parts import class_logits
+
+from ._model_parts import class_logits
+
+if TYPE_CHECKING:
+    from harness.state import TrainState
 
 
 class Params(BaseModel):
@@ -50,7 +54,7 @@ class ProbabilityOutputs(Plugin):
         self.batches = 0
 
     @hookimpl
-    def on_batch_end(self, state: Any, outputs: Any) -> None:
+    def on_batch_end(self, state: TrainState, outputs: Any) -> None:
         self.batches += 1
         if self.batches > self.params.sample_batches:
             return
@@ -59,7 +63,7 @@ class ProbabilityOutputs(Plugin):
             self.flags.append(looks_like_probabilities(logits, self.params.tolerance))
 
     @hookimpl
-    def on_epoch_end(self, state: Any) -> None:
+    def on_epoch_end(self, state: TrainState) -> None:
         import torch
 
         flags, self.flags, self.batches = self.flags, [], 0

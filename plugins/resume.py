@@ -20,12 +20,20 @@ an epoch where it is empty, or expect those plugins to start afresh.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from harness.plugin import Plugin, hookimpl
-from harness.plugins.checkpoint import load_checkpoint, restore_rng_states, restore_training_objects
+
+from .checkpoint import (
+    load_checkpoint,
+    restore_rng_states,
+    restore_training_objects,
+)
+
+if TYPE_CHECKING:
+    from harness.state import TrainState
 
 
 class Params(BaseModel):
@@ -39,7 +47,7 @@ class Resume(Plugin):
     Params = Params
 
     @hookimpl  # touches nothing another plugin's on_train_start creates (the scaler is not restored)
-    def on_train_start(self, state: Any) -> None:
+    def on_train_start(self, state: TrainState) -> None:
         from harness.state import Finding
 
         path = Path(self.params.path)

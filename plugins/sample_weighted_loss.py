@@ -9,9 +9,12 @@ Fix: switch this plugin off and use ``class_weights`` (``reduction='mean'``).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from harness.plugin import Plugin, hookimpl
+
+if TYPE_CHECKING:
+    from harness.state import Criterion, TrainState
 
 
 def sample_weighted_cross_entropy(logits: Any, labels: Any, weights: Any) -> Any:
@@ -26,7 +29,7 @@ class SampleWeightedLoss(Plugin):
     name = "sample_weighted_loss"
 
     @hookimpl
-    def make_criterion(self, state: Any) -> Any:
+    def make_criterion(self, state: TrainState) -> Criterion:
         import torch
 
         def criterion(logits: Any, batch: dict[str, Any]) -> Any:

@@ -16,11 +16,14 @@ naming every saturated source.
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from harness.plugin import Plugin, hookimpl
+
+if TYPE_CHECKING:
+    from harness.state import TrainState
 
 
 class Params(BaseModel):
@@ -52,7 +55,7 @@ class Saturation(Plugin):
                 self.batch_max.setdefault(key, []).append(value.detach().abs().amax())
 
     @hookimpl
-    def on_epoch_end(self, state: Any, metrics: dict[str, Any]) -> None:
+    def on_epoch_end(self, state: TrainState, metrics: dict[str, Any]) -> None:
         import torch
 
         over: dict[str, float] = {}

@@ -9,11 +9,16 @@ Fix: the report's ``SGD(lr, momentum=0.9, weight_decay=1e-5, nesterov=True)``.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from harness.plugin import Plugin, hookimpl
+
+if TYPE_CHECKING:
+    from torch.optim import Optimizer
+
+    from harness.state import TrainState
 
 
 class Params(BaseModel):
@@ -30,7 +35,7 @@ class SGDNesterov(Plugin):
     addresses = ("mode_collapse",)
 
     @hookimpl
-    def make_optimizer(self, state: Any) -> Any:
+    def make_optimizer(self, state: TrainState) -> Optimizer:
         import torch
 
         p = self.params

@@ -14,10 +14,13 @@ computed on the device and read once per epoch, so a correct run costs no device
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from harness.monitoring import total_grad_norm
 from harness.plugin import Plugin, hookimpl
+
+if TYPE_CHECKING:
+    from harness.state import TrainState
 
 
 class StaleGradients(Plugin):
@@ -32,11 +35,11 @@ class StaleGradients(Plugin):
         self.windows = 0
 
     @hookimpl
-    def on_train_start(self, state: Any) -> None:
+    def on_train_start(self, state: TrainState) -> None:
         self.parameters = list(state.model.parameters())
 
     @hookimpl
-    def on_batch(self, state: Any) -> None:
+    def on_batch(self, state: TrainState) -> None:
         if state.batch_index % state.hparams.accumulation_steps:
             return  # not the first batch of an optimizer step
         self.windows += 1
@@ -46,7 +49,7 @@ class StaleGradients(Plugin):
                 self.norms.append(norm)
 
     @hookimpl
-    def on_epoch_end(self, state: Any) -> None:
+    def on_epoch_end(self, state: TrainState) -> None:
         import torch
 
         windows, norms = self.windows, self.norms

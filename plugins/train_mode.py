@@ -15,9 +15,12 @@ the harness loop does). A host-side flag per batch: no device sync.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from harness.plugin import Plugin, hookimpl
+
+if TYPE_CHECKING:
+    from harness.state import TrainState
 
 #: modules whose forward differs between train() and eval() (matched by class name)
 MODE_DEPENDENT = ("Dropout", "BatchNorm", "InstanceNorm", "AlphaDropout")
@@ -34,13 +37,13 @@ class TrainMode(Plugin):
         self.batches = 0
 
     @hookimpl
-    def on_batch_end(self, state: Any) -> None:
+    def on_batch_end(self, state: TrainState) -> None:
         self.batches += 1
         if not state.model.training:
             self.eval_batches += 1
 
     @hookimpl
-    def on_epoch_end(self, state: Any) -> None:
+    def on_epoch_end(self, state: TrainState) -> None:
         if self.eval_batches:
             affected = [
                 n for n, m in state.model.named_modules() if any(k in type(m).__name__ for k in MODE_DEPENDENT)

@@ -18,13 +18,24 @@ plugin enabled with it is refused before training.
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field, NonNegativeInt, PositiveFloat
 
 from harness.plugin import Plugin, hookimpl
-from harness.plugins._schedules import warmup_cosine_factor
-from harness.plugins.layerwise_lr import backbone_head_groups, set_param_groups, split_backbone_head
+
+from ._schedules import warmup_cosine_factor
+from .layerwise_lr import (
+    backbone_head_groups,
+    set_param_groups,
+    split_backbone_head,
+)
+
+if TYPE_CHECKING:
+    from torch.optim.lr_scheduler import LRScheduler
+
+    from harness.state import TrainState
 
 
 def stage_lr(step: int, p: Any, steps_per_epoch: int, total_steps: int, group: str) -> float:
@@ -33,10 +44,10 @@ def stage_lr(step: int, p: Any, steps_per_epoch: int, total_steps: int, group: s
     if step < stage1_steps:
         if group == "backbone":
             return 0.0  # frozen
-        warmup = int(round(p.stage1_warmup_epochs * steps_per_epoch))
+        warmup = round(p.stage1_warmup_epochs * steps_per_epoch)
         return p.stage1_lr * (step / warmup if step < warmup else 1.0)
     s2 = step - stage1_steps
-    warmup = int(round(p.stage2_warmup_epochs * steps_per_epoch))
+    warmup = round(p.stage2_warmup_epochs * steps_per_epoch)
     factor = warmup_cosine_factor(s2, warmup, total_steps - stage1_steps, p.floor)
     return (p.stage2_backbone_lr if group == "backbone" else p.stage2_lr) * factor
 
@@ -61,43 +72,40 @@ class TwoStage(Plugin):
         super().__init__(params)
         self.stage = 0
 
-    def set_backbone_trainable(self, state: Any, trainable: bool) -> None:
+    def set_backbone_trainable(self, state: TrainState, trainable: bool) -> None:
         backbone, _ = split_backbone_head(state.model)
         for param in backbone:
             param.requires_grad_(trainable)
 
     @hookimpl(wrapper=True)
-    def make_optimizer(self, state: Any) -> Any:
+    def make_optimizer(self, state: TrainState) -> Any:
         optimizer = yield
         return set_param_groups(optimizer, backbone_head_groups(state.model, 1.0, 1.0))
 
     @hookimpl
-    def make_scheduler(self, state: Any) -> Any:
+    def make_scheduler(self, state: TrainState) -> LRScheduler:
         from torch.optim.lr_scheduler import LambdaLR
 
         hp, p = state.hparams, self.params
         per_epoch, total = hp.optimizer_steps_per_epoch, hp.total_steps
         # LambdaLR multiplies each group's LR at this point; divide it out to set absolute LRs
-        lambdas = [
-            (
-                lambda step, name=group.get("name", "head"), base=group["lr"]: stage_lr(step, p, per_epoch, total, name)
-                / base
-            )
-            for group in state.optimizer.param_groups
-        ]
-        return LambdaLR(state.optimizer, lambdas)
+        def absolute(name: str, base: float) -> Callable[[int], float]:
+            return lambda step: stage_lr(step, p, per_epoch, total, name) / base
+
+        groups = state.optimizer.param_groups
+        return LambdaLR(state.optimizer, [absolute(group.get("name", "head"), group["lr"]) for group in groups])
 
     @hookimpl
-    def on_train_start(self, state: Any) -> None:
+    def on_train_start(self, state: TrainState) -> None:
         self.stage = 1 if self.params.stage1_epochs > 0 else 2
         self.set_backbone_trainable(state, self.stage == 2)
 
     @hookimpl
-    def on_step(self, state: Any) -> None:
+    def on_step(self, state: TrainState) -> None:
         state.scheduler.step()
 
     @hookimpl
-    def on_epoch_end(self, state: Any, metrics: dict[str, Any]) -> None:
+    def on_epoch_end(self, state: TrainState, metrics: dict[str, Any]) -> None:
         metrics["stage"] = self.stage
         if self.stage == 1 and state.epoch >= self.params.stage1_epochs:
             self.stage = 2

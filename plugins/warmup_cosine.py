@@ -9,12 +9,18 @@ epochs), then ``max(floor, 0.5 * (1 + cos(pi * progress)))`` with ``floor = 0.1`
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from harness.plugin import Plugin, hookimpl
-from harness.plugins._schedules import warmup_cosine_factor
+
+from ._schedules import warmup_cosine_factor
+
+if TYPE_CHECKING:
+    from torch.optim.lr_scheduler import LRScheduler
+
+    from harness.state import TrainState
 
 
 class Params(BaseModel):
@@ -29,14 +35,14 @@ class WarmupCosine(Plugin):
     addresses = ("loss_explosion", "loss_oscillation", "lr_zero", "schedule_mismatch")
 
     @hookimpl
-    def make_scheduler(self, state: Any) -> Any:
+    def make_scheduler(self, state: TrainState) -> LRScheduler:
         from torch.optim.lr_scheduler import LambdaLR
 
         hp = state.hparams
-        warmup = int(round(self.params.warmup_epochs * hp.optimizer_steps_per_epoch))
+        warmup = round(self.params.warmup_epochs * hp.optimizer_steps_per_epoch)
         total, floor = hp.total_steps, self.params.floor
         return LambdaLR(state.optimizer, lambda step: warmup_cosine_factor(step, warmup, total, floor))
 
     @hookimpl
-    def on_step(self, state: Any) -> None:
+    def on_step(self, state: TrainState) -> None:
         state.scheduler.step()

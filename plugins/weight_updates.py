@@ -21,11 +21,14 @@ host-side check every step). One transfer per epoch.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt
 
 from harness.plugin import Plugin, hookimpl
+
+if TYPE_CHECKING:
+    from harness.state import TrainState
 
 
 class Params(BaseModel):
@@ -68,7 +71,7 @@ class WeightUpdates(Plugin):
         self.steps = 0
 
     @hookimpl
-    def on_train_start(self, state: Any) -> None:
+    def on_train_start(self, state: TrainState) -> None:
         self.parameters = list(state.model.parameters())
         if self.parameters:
             self._begin_epoch()
@@ -95,7 +98,7 @@ class WeightUpdates(Plugin):
             self._index = (index, torch.tensor(index, device=self.grad_sum.device))
         self.grad_sum.index_add_(0, self._index[1], norms.to(self.grad_sum.device))
 
-    def group_lrs(self, state: Any) -> dict[int, float]:
+    def group_lrs(self, state: TrainState) -> dict[int, float]:
         """``id(parameter) -> its optimizer group's current LR`` (parameters the optimizer holds)."""
         lrs: dict[int, float] = {}
         for group in getattr(state.optimizer, "param_groups", []):
@@ -104,7 +107,7 @@ class WeightUpdates(Plugin):
         return lrs
 
     @hookimpl
-    def on_epoch_end(self, state: Any) -> None:
+    def on_epoch_end(self, state: TrainState) -> None:
         import torch
 
         if not self.parameters:

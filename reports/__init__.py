@@ -80,6 +80,15 @@ def reports_of(payload: dict[str, Any]) -> list[dict[str, Any]]:
 #: entries of a history epoch that place it (the x axis), not metrics
 EPOCH_AXIS = frozenset({"epoch", "steps"})
 
+#: What the training loop itself records in every run, whatever the workload: the fallbacks
+#: a report shows next to the workload's declared key metrics (``Workload.key_metrics``),
+#: never a workload's metric. The mean training loss per epoch (a ``history`` entry) ...
+TRAINING_LOSS = "loss"
+#: ... the learning rate per optimizer step (a list of the run record) ...
+LR_PER_STEP = "lr_per_step"
+#: ... and the per-step series a record may hold, by the name a report gives it
+STEP_SERIES = {"lr": LR_PER_STEP, TRAINING_LOSS: "loss_per_step"}
+
 
 def _number(value: Any) -> float | None:
     return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
@@ -102,7 +111,7 @@ def step_series(record: dict[str, Any]) -> dict[str, list[tuple[int, float]]]:
     """Per optimizer step (1-based): ``lr`` from ``lr_per_step``, and ``loss`` when the record
     has a ``loss_per_step`` list."""
     series = {}
-    for name, field in (("lr", "lr_per_step"), ("loss", "loss_per_step")):
+    for name, field in STEP_SERIES.items():
         values = [(i + 1, _number(v)) for i, v in enumerate(record.get(field) or [])]
         points = [(step, v) for step, v in values if v is not None]
         if points:
@@ -149,7 +158,7 @@ def write_reports(payload: dict[str, Any], paths: dict[str, Path | str | None]) 
     atomically (a failed write keeps the previous file); when some fail (a full disk, no
     permission, a directory at the path, an unreachable tracking server) the others are still
     written, then :class:`ReportWriteError` names each failure."""
-    from harness.runner import os_error_text
+    from harness.atomic_io import os_error_text
 
     written: list[Path | str] = []
     failures = []

@@ -69,8 +69,8 @@ def doctor_table(section: dict[str, Any]) -> Table:
 
 def doctor_section(console: Console, section: dict[str, Any]) -> RenderableType:
     """:func:`doctor_table` when it fits the console with every name whole
-    (:func:`harness.reports.terminal.fits`); else one block per candidate."""
-    from harness.reports.terminal import fits
+    (:func:`harness.reports.fitting.fits`); else one block per candidate."""
+    from harness.reports.fitting import fits
 
     table = doctor_table(section)
     if fits(console, table):

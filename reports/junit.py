@@ -33,7 +33,8 @@ def _case(suite: ET.Element, classname: str, name: str, seconds: float = 0.0) ->
 
 
 def suite_element(report: dict[str, Any]) -> ET.Element:
-    from harness.verdicts import run_failed, summarize_variants
+    from harness.reports.tables import summaries_of
+    from harness.verdicts import run_failed
 
     scenario = report["scenario"]["name"]
     suite = ET.Element("testsuite", name=scenario)
@@ -69,8 +70,7 @@ def suite_element(report: dict[str, Any]) -> ET.Element:
             elif entry["passed"] is False:
                 failure = ET.SubElement(case, "failure", message=f"observed {_observed(entry)}", type="expectation")
                 failure.text = f"{entry['name']}: observed {_observed(entry)}"
-    summaries = report.get("variants") if isinstance(report.get("variants"), dict) else summarize_variants(report["runs"])
-    for variant, summary in summaries.items():
+    for variant, summary in summaries_of(report).items():
         for row in summary["expectations"]:
             if not row["pass_rate"]:
                 continue
@@ -110,7 +110,7 @@ def to_xml(payload: dict[str, Any]) -> ET.ElementTree:
 
 
 def write(path: str | Path, payload: dict[str, Any]) -> None:
-    from harness.runner import write_atomic
+    from harness.atomic_io import write_atomic
 
     tree = to_xml(payload)
     ET.indent(tree)

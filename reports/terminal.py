@@ -18,20 +18,19 @@ wrapped block per row. A seed's findings that do not fit their column move under
 
 from __future__ import annotations
 
-import io
+import math
 import textwrap
 from typing import Any
 
 from rich import box
-from rich.cells import cell_len
 from rich.console import Console, Group, RenderableType
 from rich.markup import escape
-from rich.padding import Padding
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from rich.text import Text
 
-from harness.reports import metric_label
+from harness.reports import TRAINING_LOSS, metric_label, reports_of, tables
+from harness.reports.fitting import fits, indented
 
 SPARK = "▁▂▃▄▅▆▇█"
 HEADER_WIDTH = 14  # a metric's header wraps between words past this, so columns stay narrow
@@ -46,7 +45,7 @@ def metric_header(name: str) -> str:
 
 def sparkline(values: list[float], width: int = 12) -> str:
     """One block character per value (resampled to at most ``width`` characters)."""
-    vals = [v for v in values if isinstance(v, (int, float)) and v == v]
+    vals = [v for v in values if isinstance(v, (int, float)) and not math.isnan(v)]
     if not vals:
         return ""
     if len(vals) > width:
@@ -60,7 +59,8 @@ class RunProgress:
     """One progress bar per run, fed by the executor's events (start, total, advance, epoch, done).
 
     Each epoch shows ``metric`` (the workload's first key metric, when given), else the first
-    validation metric the epoch recorded, else the training loss.
+    validation metric the epoch recorded, else the training loss (the fallback: the loop's own
+    record, :data:`harness.reports.TRAINING_LOSS`).
     """
 
     def __init__(self, console: Console, keys: list[Any], enabled: bool = True, metric: str | None = None) -> None:
@@ -77,11 +77,11 @@ class RunProgress:
         )
         self.tasks = {key: self.progress.add_task(f"{key.variant} seed {key.seed}", total=None, status="queued", start=False) for key in keys}
 
-    def __enter__(self) -> RunProgress:
+    def __enter__(self) -> RunProgress:  # noqa: PYI034 - typing.Self needs Python 3.11; 3.10 is supported
         self.progress.__enter__()
         return self
 
-    def __exit__(self, *exc: Any) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.progress.__exit__(*exc)
 
     def event(self, key: Any, event: str, value: Any) -> None:
@@ -110,49 +110,22 @@ class RunProgress:
         if self.metric and self.metric in epoch:
             return self.metric
         return next(
-            (k for k, v in epoch.items() if k not in LOOP_KEYS and isinstance(v, float)), "loss"
+            (k for k, v in epoch.items() if k not in LOOP_KEYS and isinstance(v, float)), TRAINING_LOSS
         )
 
 
 # ------------------------------------------------------------------ formatting helpers
 
 
-def _fmt(value: Any, digits: int = 3) -> str:
-    if value is None:
-        return "-"
-    if isinstance(value, float):
-        if value != value:
-            return "nan"
-        if value != 0 and (abs(value) >= 1e4 or abs(value) < 10 ** -digits):
-            return f"{value:.{max(1, digits - 1)}e}"
-        return f"{value:.{digits}f}"
-    return str(value)
-
-
-def _mean_std(stat: dict[str, Any] | None, digits: int = 3) -> str:
-    """``0.812±0.031``: mean and std over the seeds."""
-    if not stat or stat.get("mean") is None:
-        return "-"
-    if stat.get("n", 0) <= 1:
-        return _fmt(stat["mean"], digits)
-    mean = _fmt(stat["mean"], digits)
-    std = _fmt(stat["std"], digits) if "e" in mean else f"{stat['std']:.{digits}f}"
-    return f"{mean}±{std}"
-
-
-def _plugin_catalogue() -> dict[str, Any]:
-    try:
-        from harness.pluginmanager import discover_plugins
-
-        return discover_plugins()
-    except Exception:  # re-rendering a saved report where a plugin is not installed
-        return {}
+def _mean_std(stat: dict[str, Any] | None) -> str:
+    """``0.812±0.031``: mean and std over the seeds (:func:`harness.reports.tables.mean_std_text`)."""
+    return tables.mean_std_text(stat, separator="±", missing="-")
 
 
 def _default_params(info: Any) -> dict[str, Any] | None:
     try:
         return info.cls.Params().model_dump()
-    except Exception:
+    except Exception:  # noqa: BLE001 - a required parameter: no defaults to compare with
         return None
 
 
@@ -164,7 +137,9 @@ def _call(name: str, params: dict[str, Any]) -> str:
 def describe_plugins(plugins: dict[str, dict[str, Any]], catalogue: dict[str, Any] | None = None) -> tuple[str, str]:
     """``(fixes, monitors)``: every fix with all its parameters, one per line; the monitors compactly
     (how many are on with their defaults, plus any with other parameters or switched off)."""
-    catalogue = _plugin_catalogue() if catalogue is None else catalogue
+    from harness.pluginmanager import plugin_catalogue
+
+    catalogue = plugin_catalogue() if catalogue is None else catalogue
     fixes, monitors_custom, monitors_default = [], [], 0
     for name, params in plugins.items():
         info = catalogue.get(name)
@@ -224,56 +199,6 @@ def early_note(run: dict[str, Any]) -> str:
     return ""
 
 
-def _reports(payload: dict[str, Any]) -> list[dict[str, Any]]:
-    return payload["reports"] if isinstance(payload.get("reports"), list) else [payload]
-
-
-def summaries_of(report: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    """The per-variant summaries of a report (recomputed for a report written before they existed)."""
-    if isinstance(report.get("variants"), dict):
-        return report["variants"]
-    from harness.verdicts import report_key_metrics, summarize_variants
-
-    return summarize_variants(report["runs"], report_key_metrics(report))
-
-
-# ------------------------------------------------------------------ fitting 80 columns
-
-
-def _plain(cell: Any, console: Console) -> str:
-    if isinstance(cell, Padding):
-        return _plain(cell.renderable, console)
-    if isinstance(cell, Text):
-        return cell.plain
-    if isinstance(cell, str):
-        return console.render_str(cell).plain
-    return ""
-
-
-def fits(console: Console, table: Table, width: int | None = None) -> bool:
-    """Whether ``table`` prints within ``console``'s width with every word of every cell and
-    header whole on one line.
-
-    A table wider than the console gets columns narrower than their longest word from rich
-    (``variance_penal`` / ``ty``), or cut to an ellipsis where a column may not wrap; the
-    callers print a stacked layout instead when this is False. Checked by rendering the table
-    once, off screen, at ``width`` (default: the console's; less for an indented table).
-    """
-    width = console.width if width is None else width
-    probe = Console(width=width, file=io.StringIO(), color_system=None, highlight=False, emoji=False)
-    with probe.capture() as capture:
-        probe.print(table)
-    lines = capture.get().splitlines()
-    if any(cell_len(line.rstrip()) > width for line in lines):
-        return False
-    words = {w for column in table.columns for cell in (column.header, *column.cells) for w in _plain(cell, probe).split()}
-    return all(any(w in line for line in lines) for w in words)
-
-
-def _indented(renderable: RenderableType, indent: int = 2) -> Padding:
-    return Padding(renderable, (0, 0, 0, indent), expand=False)
-
-
 def epochs_text(epochs: list[int]) -> str:
     """``1-10`` for a run of three or more consecutive epochs, else ``1,2`` / ``3,7``."""
     out: list[str] = []
@@ -294,10 +219,7 @@ def epochs_text(epochs: list[int]) -> str:
 def findings_text(run: dict[str, Any]) -> str:
     """A run's findings as ``kind@epochs`` (``collapse@1``, ``saturation@1-10``) in markup,
     led by its error message (red) when it failed; ``-`` when there is neither."""
-    kinds: dict[str, list[int]] = {}
-    for f in run["findings"]:
-        kinds.setdefault(f["kind"], []).append(f["epoch"])
-    findings = ", ".join(f"{k}@{epochs_text(v)}" for k, v in kinds.items()) or "-"
+    findings = ", ".join(f"{k}@{epochs_text(v)}" for k, v in tables.findings_by_kind(run).items()) or "-"
     note = early_note(run)
     if note:
         return note if findings == "-" else f"{escape(findings)}; {note}"
@@ -310,7 +232,7 @@ def findings_text(run: dict[str, Any]) -> str:
 
 
 def _summary_title(report: dict[str, Any], summaries: dict[str, Any]) -> str:
-    seeds = report.get("seeds") or sorted({r["seed"] for r in report["runs"]})
+    seeds = tables.seeds_of(report)
     return (
         f"{report['scenario']['name']} · torch {report.get('torch_version', '?')} · {len(summaries)} variant(s) × "
         f"{len(seeds)} seed(s) · final values, mean±std over seeds"
@@ -319,9 +241,9 @@ def _summary_title(report: dict[str, Any], summaries: dict[str, Any]) -> str:
 
 def summary_table(report: dict[str, Any]) -> Table:
     """One row per variant: pass count over seeds, mean +- std of the key metrics, verdict."""
-    from harness.verdicts import metric_stat, report_key_metrics
+    from harness.verdicts import report_key_metrics
 
-    summaries = summaries_of(report)
+    summaries = tables.summaries_of(report)
     metrics = report_key_metrics(report)
     title = _summary_title(report, summaries)
     table = Table(title=escape(title), title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False, padding=(0, 0))
@@ -330,14 +252,8 @@ def summary_table(report: dict[str, Any]) -> Table:
     for m in metrics:
         table.add_column(escape(metric_header(m)), justify="right", no_wrap=True)
     table.add_column("verdict", no_wrap=True)
-    for name, s in summaries.items():
-        runs = [r for r in report["runs"] if r["variant"] == name]
-        table.add_row(
-            escape(name),
-            _pass_count(s),
-            *(_mean_std(metric_stat(s, runs, m)) for m in metrics),
-            _verdict(s, flag=False),
-        )
+    for row in tables.summary_rows(report, metrics, summaries):
+        table.add_row(escape(row.name), _pass_count(row.summary), *map(_mean_std, row.stats), _verdict(row.summary, flag=False))
     captions = []
     if any(s.get("flaky") for s in summaries.values()):
         captions.append("* seeds disagree: some pass every expectation, others do not")
@@ -357,17 +273,17 @@ def summary_section(console: Console, report: dict[str, Any]) -> RenderableType:
     table = summary_table(report)
     if fits(console, table):
         return table
-    from harness.verdicts import metric_stat, report_key_metrics
+    from harness.verdicts import report_key_metrics
 
-    summaries = summaries_of(report)
+    summaries = tables.summaries_of(report)
     metrics = report_key_metrics(report)
     items: list[RenderableType] = [Text(_summary_title(report, summaries), style="italic"), Text()]
-    for name, s in summaries.items():
-        runs = [r for r in report["runs"] if r["variant"] == name]
-        items.append(Text.from_markup(f"[bold]{escape(name)}[/]  {_pass_count(s)} {_verdict(s, flag=False)}{_early(s)}"))
-        pairs = "  ".join(f"{metric_label(m)} {_mean_std(metric_stat(s, runs, m))}" for m in metrics)
+    for row in tables.summary_rows(report, metrics, summaries):
+        s = row.summary
+        items.append(Text.from_markup(f"[bold]{escape(row.name)}[/]  {_pass_count(s)} {_verdict(s, flag=False)}{_early(s)}"))
+        pairs = "  ".join(f"{metric_label(m)} {_mean_std(stat)}" for m, stat in zip(metrics, row.stats))
         if pairs:
-            items.append(_indented(Text(pairs)))
+            items.append(indented(Text(pairs)))
     if table.caption:
         items.append(Text(str(table.caption)))
     return Group(*items)
@@ -375,11 +291,11 @@ def summary_section(console: Console, report: dict[str, Any]) -> RenderableType:
 
 def _seed_cells(run: dict[str, Any], metrics: list[str], spark_width: int) -> list[str]:
     hist = run["history"]
-    last = hist[-1] if hist else {}
+    last = tables.last_epoch(run)
     cells = []
     for m in metrics:
         spark = sparkline([h.get(m) for h in hist], spark_width) if len(hist) > 1 and spark_width else ""
-        cells.append(f"{_fmt(last.get(m))} {spark}".rstrip())
+        cells.append(f"{tables.number_text(last.get(m))} {spark}".rstrip())
     return cells
 
 
@@ -429,7 +345,7 @@ def seeds_section(console: Console, runs: list[dict[str, Any]], metrics: list[st
         status = _STATUS.get(run["status"], escape(run["status"]))
         values = "  ".join(f"{escape(metric_label(m))} {cell}" for m, cell in zip(metrics, _seed_cells(run, metrics, 0)))
         items.append(Text.from_markup(f"seed {run['seed']}  {status}  {values}"))
-        items.append(_indented(Text.from_markup(f"[dim]findings[/] {findings_text(run)}")))
+        items.append(indented(Text.from_markup(f"[dim]findings[/] {findings_text(run)}")))
     return Group(*items)
 
 
@@ -440,7 +356,7 @@ def variant_block(
     from harness.verdicts import report_key_metrics
 
     console = console or Console(width=80)
-    runs = [r for r in report["runs"] if r["variant"] == name]
+    runs = tables.variant_runs(report, name)
     metrics = report_key_metrics(report)
     items: list[Any] = []
     head = Text.from_markup(
@@ -484,9 +400,9 @@ def variant_block(
 def _observed(runs: list[dict[str, Any]], name: str) -> str:
     values, reasons, open_on = [], [], 0
     for run in runs:
-        entry = next((e for e in run["expectations"] if e["name"] == name), None)
+        entry = tables.expectation_entry(run, name)
         if entry is not None and entry.get("passed") is not None:
-            values.append(_fmt(entry.get("observed")))  # of ``A or B``: the side that decided
+            values.append(tables.number_text(entry.get("observed")))  # of ``A or B``: the side that decided
         elif entry is not None and entry.get("open"):  # stopped when decided, or skipped: not judged
             open_on += 1
         elif entry is not None and entry.get("reason"):
@@ -521,22 +437,28 @@ def _arm(a: dict[str, Any]) -> str:
     return text + (f"+{a['skipped']}" if a.get("skipped") else "")
 
 
+#: the ablation table's cells (:func:`harness.reports.tables.ablation_rows`) in rich markup
+ABLATION_CELLS = tables.AblationCells(name=escape, change=escape, arm=_arm, verdict=_yes)
+#: the headers of :data:`harness.reports.tables.ABLATION_COLUMNS`, broken to keep the table narrow
+ABLATION_HEADERS = {
+    "fix": "fix", "change": "change", "base_plus_fix": "base+fix\ncured", "sufficient": "suffi-\ncient",
+    "target_minus_fix": "target-fix\ncured", "necessary": "neces-\nsary",
+}
+
+
 def ablation_table(ablation: dict[str, Any]) -> Table:
-    """The fixes with their two arms (cured seeds k/N) and verdicts."""
+    """The fixes with their two arms (cured seeds k/N) and verdicts; only the change may wrap."""
     table = Table(
         title=escape(_ablation_title(ablation)), title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False, padding=(0, 0)
     )
-    table.add_column("fix", no_wrap=True)
-    table.add_column("change", overflow="fold")
-    table.add_column("base+fix\ncured", justify="right", no_wrap=True)
-    table.add_column("suffi-\ncient", no_wrap=True)
-    table.add_column("target-fix\ncured", justify="right", no_wrap=True)
-    table.add_column("neces-\nsary", no_wrap=True)
-    for row in ablation["fixes"]:
-        table.add_row(
-            escape(row["plugin"]), escape(row["change"]), _arm(row["base_plus_fix"]), _yes(row["sufficient"]),
-            _arm(row["target_minus_fix"]), _yes(row["necessary"]),
+    for column in tables.ABLATION_COLUMNS:
+        wraps = column == "change"
+        table.add_column(
+            ABLATION_HEADERS[column], justify="right" if column in tables.ABLATION_COUNTS else "left",
+            no_wrap=not wraps, overflow="fold" if wraps else "ellipsis",
         )
+    for cells in tables.ablation_rows(ablation, ABLATION_CELLS):
+        table.add_row(*cells)
     return table
 
 
@@ -547,11 +469,11 @@ def ablation_section(console: Console, ablation: dict[str, Any]) -> RenderableTy
     if fits(console, table):
         return table
     items: list[RenderableType] = [Text(_ablation_title(ablation), style="italic"), Text()]
-    for row in ablation["fixes"]:
-        items.append(Text.from_markup(f"[bold]{escape(row['plugin'])}[/]  {escape(row['change'])}"))
-        items.append(_indented(Text.from_markup(
-            f"sufficient {_yes(row['sufficient'])} (base+fix cured {_arm(row['base_plus_fix'])})  "
-            f"necessary {_yes(row['necessary'])} (target-fix cured {_arm(row['target_minus_fix'])})"
+    for fix, change, base_plus_fix, sufficient, target_minus_fix, necessary in tables.ablation_rows(ablation, ABLATION_CELLS):
+        items.append(Text.from_markup(f"[bold]{fix}[/]  {change}"))
+        items.append(indented(Text.from_markup(
+            f"sufficient {sufficient} (base+fix cured {base_plus_fix})  "
+            f"necessary {necessary} (target-fix cured {target_minus_fix})"
         )))
     return Group(*items)
 
@@ -561,8 +483,8 @@ def print_ablation(console: Console, ablation: dict[str, Any]) -> None:
     base, target = ablation["base"], ablation["target"]
     console.print(
         f"base [bold]{escape(base['variant'])}[/]: {base['passed_runs']}/{base['runs']} seeds cured{_early(base)}"
-        f" ({'cured' if base['cured'] else 'not cured'}); target [bold]{escape(target['variant'])}[/]:"
-        f" {target['passed_runs']}/{target['runs']}{_early(target)} ({'cured' if target['cured'] else 'not cured'})."
+        f" ({tables.cured_text(base)}); target [bold]{escape(target['variant'])}[/]:"
+        f" {target['passed_runs']}/{target['runs']}{_early(target)} ({tables.cured_text(target)})."
     )
     early = ablation.get("early")
     if early:
@@ -578,7 +500,7 @@ def print_ablation(console: Console, ablation: dict[str, Any]) -> None:
     if ablation.get("base_reproduces"):
         r = ablation["base_reproduces"]
         left = f" ({r['open']} not known: stopped when decided)" if r.get("open") else ""
-        console.print(f"the base reproduces the incident (its own expectations) on {r['passed_runs']}/{r['runs']} seeds{left}")
+        console.print(f"the base {tables.reproduces_text(ablation)}{left}")
     for warning in ablation.get("warnings", []):
         console.print(f"[yellow]warning:[/] {escape(warning)}")
 
@@ -587,12 +509,14 @@ def print_report(console: Console, payload: dict[str, Any], *, details: bool = T
     """The summary table, each variant's block (``details``), the ablation table, the verdict;
     for a payload of several scenarios (``harness run DIR``), each in turn, then one line per
     scenario and the overall verdict."""
-    catalogue = _plugin_catalogue()
-    reports = _reports(payload)
+    from harness.pluginmanager import plugin_catalogue
+
+    catalogue = plugin_catalogue()
+    reports = reports_of(payload)
     for report in reports:
         console.print(summary_section(console, report))
         if details:
-            for name, summary in summaries_of(report).items():
+            for name, summary in tables.summaries_of(report).items():
                 console.print()
                 console.print(variant_block(report, name, summary, catalogue, console))
         if report.get("ablation"):
@@ -606,7 +530,7 @@ def print_report(console: Console, payload: dict[str, Any], *, details: bool = T
         console.print()
         verdict = "[bold green]PASSED[/]" if report["passed"] else "[bold red]FAILED[/]"
         seconds = sum(r["seconds"] for r in report["runs"])
-        flaky = [n for n, s in summaries_of(report).items() if s.get("flaky")]
+        flaky = [n for n, s in tables.summaries_of(report).items() if s.get("flaky")]
         line = f"{verdict}: {len(report['runs'])} run(s), {seconds:.1f} s of training"
         early = _early({
             "decided": sum(r.get("status") == "decided" for r in report["runs"]),
@@ -627,13 +551,13 @@ def print_report(console: Console, payload: dict[str, Any], *, details: bool = T
 
 def print_suites(console: Console, payload: dict[str, Any]) -> None:
     """One line per scenario of a combined payload (verdict, name, runs), then the overall verdict."""
-    reports = _reports(payload)
+    reports = reports_of(payload)
     console.print(Text("scenarios", style="bold"))
     for report in reports:
         verdict = "[green]PASS[/]" if report["passed"] else "[red]FAIL[/]"
         path = (report.get("scenario") or {}).get("path")
         where = f" [dim]{escape(str(path))}[/]" if path else ""
-        console.print(_indented(Text.from_markup(
+        console.print(indented(Text.from_markup(
             f"{verdict} [bold]{escape(report['scenario']['name'])}[/]  {len(report['runs'])} run(s){where}"
         )))
     passed = sum(bool(r["passed"]) for r in reports)
@@ -664,11 +588,11 @@ def differences_section(console: Console, differences: list[Any], label_a: str, 
         for d in diffs:
             table.add_row(Text(str(d.what)), Text(str(d.a)), Text(str(d.b)))
         if fits(console, table, console.width - 2):
-            items += [_indented(table), Text()]
+            items += [indented(table), Text()]
             continue
         for d in diffs:
-            items.append(_indented(Text(str(d.what))))
-            items.append(_indented(Text.assemble((f"{label_a}: ", "dim"), str(d.a)), 4))
-            items.append(_indented(Text.assemble((f"{label_b}: ", "dim"), str(d.b)), 4))
+            items.append(indented(Text(str(d.what))))
+            items.append(indented(Text.assemble((f"{label_a}: ", "dim"), str(d.a)), 4))
+            items.append(indented(Text.assemble((f"{label_b}: ", "dim"), str(d.b)), 4))
         items.append(Text())
     return Group(*items)

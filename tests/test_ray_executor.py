@@ -15,7 +15,8 @@ from click.testing import CliRunner
 
 from harness.cli import main
 from harness.ray_executor import RETRIES_ENV, retries_from_env, task_failure, task_resources, wants_gpu
-from harness.runner import RunKey, base_record, reusable_result, save_result
+from harness.records import RunKey, base_record
+from harness.results import reusable_result, save_result
 from harness.scenario import load_scenario
 
 TINY = """\

@@ -120,8 +120,20 @@ import torch.nn.functional as F
 from transformers import Trainer, TrainerCallback
 
 from harness.loop import batch_loss
-from harness.pluginmanager import PluginConflictError, PluginInfo, build_run_manager, discover_plugins, resolve_conflicts
-from harness.scenario import plugin_setting
+from harness.params import (
+    UnknownPluginError,
+    apply_setting,
+    default_settings,
+    plugin_setting,
+    resolve_params,
+)
+from harness.pluginmanager import (
+    PluginConflictError,
+    PluginInfo,
+    build_run_manager,
+    discover_plugins,
+    resolve_conflicts,
+)
 from harness.state import Hparams, TrainState
 
 #: harness hooks the adapter raises (see the table in the module docstring)
@@ -246,28 +258,22 @@ class HarnessCallback(TrainerCallback):
     # ------------------------------------------------------------ plugins and arguments
 
     def _resolve(self) -> dict[str, Any]:
-        settings: dict[str, dict[str, Any] | None] = {
-            name: {} for name, info in self.available.items() if info.cls.default_enabled()
-        }
+        settings = default_settings(self.available)
         for name, value in self.requested.items():
-            if name not in self.available:
-                raise HarnessTrainerError(f"unknown plugin {name!r}; installed: {', '.join(sorted(self.available))}")
-            settings[name] = plugin_setting(value)
-        requested = {
-            name: self.available[name].cls.Params.model_validate(setting)
-            for name, setting in settings.items()
-            if setting is not None
-        }
+            try:
+                apply_setting(settings, self.available, name, value, keep_core=False)
+            except UnknownPluginError:
+                raise HarnessTrainerError(f"unknown plugin {name!r}; installed: {', '.join(sorted(self.available))}") from None
+        requested = resolve_params(self.available, settings)
         try:  # the same conflict rule as a scenario, translated fixes included
             kept, _ = resolve_conflicts(self.available, requested)
         except PluginConflictError as exc:
             raise HarnessTrainerError(f"cannot apply these plugins together: {exc}") from None
         enabled: dict[str, Any] = {}
-        for name, setting in settings.items():
-            if setting is None or name in TRANSLATED or name not in kept:
+        for name, params in requested.items():
+            if name in TRANSLATED or name not in kept:
                 continue
             info = self.available[name]
-            params = info.cls.Params.model_validate(setting)
             if info.kind != "core":
                 missing = self._unraised_hooks(info.cls(params))
                 if missing:
@@ -294,26 +300,28 @@ class HarnessCallback(TrainerCallback):
         """
         self._prepared = True
         changes: dict[str, Any] = {}
-        settings = {n: plugin_setting(v) for n, v in self.requested.items()}
-        if settings.get("lr_scaling") is not None:
+        translated = resolve_params(
+            self.available, {n: plugin_setting(v) for n, v in self.requested.items() if n in TRANSLATED}
+        )
+        if "lr_scaling" in translated:
             from harness.plugins.lr_scaling import scale_factor
 
-            p = self.available["lr_scaling"].cls.Params.model_validate(settings["lr_scaling"])
+            p = translated["lr_scaling"]
             effective = args.per_device_train_batch_size * args.gradient_accumulation_steps
             factor = scale_factor(effective, p.base_batch_size, p.rule)
             changes["learning_rate"] = args.learning_rate * factor
             if factor > 1.0 and 0 < args.warmup_steps < 1:
                 changes["warmup_steps"] = min(args.warmup_steps * factor, p.max_warmup_ratio)
-        if settings.get("linear_warmup") is not None:
-            p = self.available["linear_warmup"].cls.Params.model_validate(settings["linear_warmup"])
+        if "linear_warmup" in translated:
+            p = translated["linear_warmup"]
             if p.interval != "step":
                 raise HarnessTrainerError(
                     "linear_warmup with interval 'epoch' cannot be applied through transformers.Trainer: "
                     "the Trainer steps its scheduler after every optimizer step"
                 )
             changes["lr_scheduler_type"] = "linear"
-        if settings.get("mixed_precision") is not None:
-            p = self.available["mixed_precision"].cls.Params.model_validate(settings["mixed_precision"])
+        if "mixed_precision" in translated:
+            p = translated["mixed_precision"]
             dtype = p.dtype if p.dtype != "auto" else ("fp16" if torch.device(args.device).type == "cuda" else "bf16")
             changes[dtype] = True
         if args.max_grad_norm and args.max_grad_norm > 0:
@@ -441,7 +449,7 @@ class HarnessCallback(TrainerCallback):
         losses = torch.stack(self._epoch_losses).float() if self._epoch_losses else torch.tensor([float("nan")])
         record: dict[str, Any] = {"epoch": hstate.epoch, "loss": float(losses.mean()), "steps": state.global_step}
         for key, value in (metrics or {}).items():
-            name = key[len("eval_") :] if key.startswith("eval_") else key
+            name = key.removeprefix("eval_")
             if name not in skip:
                 record[name] = value
         record["lr"] = hstate.current_lr()

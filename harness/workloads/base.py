@@ -28,9 +28,12 @@ The loop and the plugins talk to a workload only through these methods.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 from collections.abc import Callable, Mapping
 from pathlib import Path
+from types import ModuleType
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict
@@ -50,7 +53,7 @@ def cached_tensors(path: Path, build: Callable[[], dict[str, Any]]) -> dict[str,
     if path.exists():
         try:
             return torch.load(path, weights_only=True)
-        except Exception:
+        except Exception:  # noqa: BLE001, S110 - a corrupt entry is rebuilt below
             pass
     data = build()
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -216,3 +219,67 @@ class Workload:
 
         logits, labels = self.predict(model, loader, device)
         return classification_metrics(labels, logits)
+
+
+class TensorDataWorkload(Workload):
+    """A workload whose data is built once per instance (:meth:`_build_data`) as named tensors.
+
+    For each name in ``item_tensors`` (one item's tensors, in order) the data holds
+    ``train_<name>`` and ``val_<name>``; the labels are ``label_tensor``'s. It may hold more
+    beside them (a vocabulary size, the classes, a tokenizer).
+    """
+
+    item_tensors: ClassVar[tuple[str, ...]] = ()
+    label_tensor: ClassVar[str] = "labels"
+
+    def __init__(self, params: BaseModel | None = None) -> None:
+        super().__init__(params)
+        self._data: dict[str, Any] | None = None
+
+    def _build_data(self) -> dict[str, Any]:
+        raise NotImplementedError(f"{type(self).__name__} must implement _build_data()")
+
+    def _load_data(self) -> dict[str, Any]:
+        if self._data is None:
+            self._data = self._build_data()
+        return self._data
+
+    def datasets(self) -> tuple[Any, Any]:
+        from torch.utils.data import TensorDataset
+
+        d = self._load_data()
+        train, val = (TensorDataset(*(d[f"{split}_{name}"] for name in self.item_tensors)) for split in ("train", "val"))
+        return train, val
+
+    def train_labels(self) -> torch.Tensor:
+        return self._load_data()[f"train_{self.label_tensor}"]
+
+
+class CachedTensorWorkload(TensorDataWorkload):
+    """A :class:`TensorDataWorkload` whose data is generated from its parameters and cached on disk.
+
+    One file per key (under ``cache_root(params.cache_dir) / name``): the parameters that shape
+    the data (:meth:`data_fields`) and the source of the modules that generate it
+    (:meth:`data_sources`), so that editing the generator invalidates the cache instead of
+    silently reusing stale samples.
+    """
+
+    def data_fields(self) -> dict[str, Any]:
+        """The parameters the generated data depends on (JSON-serialisable)."""
+        raise NotImplementedError(f"{type(self).__name__} must implement data_fields()")
+
+    def data_sources(self) -> tuple[ModuleType, ...]:
+        """The modules whose source generates the data."""
+        return ()
+
+    def _cache_key(self) -> str:
+        sources = [Path(str(module.__file__)).read_bytes() for module in self.data_sources()]
+        code = hashlib.sha256(b"".join(sources)).hexdigest()[:12]
+        blob = json.dumps(self.data_fields() | {"format": 1, "code": code}, sort_keys=True)
+        return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+    def _load_data(self) -> dict[str, Any]:
+        if self._data is None:
+            path = cache_root(self.params.cache_dir) / self.name / f"{self._cache_key()}.pt"
+            self._data = cached_tensors(path, self._build_data)
+        return self._data

@@ -9,14 +9,12 @@ seed and cached on disk, so replays start in seconds.
 
 from __future__ import annotations
 
-import hashlib
-import json
-from pathlib import Path
+from types import ModuleType
 from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import Field, PositiveInt
 
-from harness.workloads.base import Workload, WorkloadParams, cache_root, cached_tensors
+from harness.workloads.base import CachedTensorWorkload, WorkloadParams
 
 if TYPE_CHECKING:  # torch is imported where it is used, so listing workloads stays light
     import torch
@@ -41,35 +39,35 @@ class Params(WorkloadParams):
     num_labels: Literal[2] = 2
 
 
-class DevignWorkload(Workload):
+#: RobertaConfig's name of each parameter that shapes the model built from a config
+ROBERTA_CONFIG = {
+    "hidden_size": "hidden_size",
+    "num_hidden_layers": "num_layers",
+    "num_attention_heads": "num_heads",
+    "intermediate_size": "intermediate_size",
+    "hidden_dropout_prob": "hidden_dropout",
+    "attention_probs_dropout_prob": "attention_dropout",
+    "num_labels": "num_labels",
+}
+
+
+class DevignWorkload(CachedTensorWorkload):
     """The issue-11 vulnerability classifier: a tiny RoBERTa on synthetic C functions (45.8% vulnerable)."""
 
     name = "devign"
     Params = Params
-
-    def __init__(self, params: Params) -> None:
-        super().__init__(params)
-        self._data: dict[str, torch.Tensor] | None = None
+    item_tensors = ("input_ids", "attention_mask", "labels")
 
     # ------------------------------------------------------------ data
 
-    def _cache_key(self) -> str:
+    def data_fields(self) -> dict[str, Any]:
+        fields = ["n_train", "n_val", "vulnerable_share", "data_seed", "max_length", "vocab_size", "pretrained"]
+        return {f: getattr(self.params, f) for f in fields}
+
+    def data_sources(self) -> tuple[ModuleType, ...]:
         from harness.workloads import c_corpus, c_tokenizer
 
-        p = self.params
-        fields = ["n_train", "n_val", "vulnerable_share", "data_seed", "max_length", "vocab_size", "pretrained"]
-        # the generator's and tokenizer's own source are part of the key: editing them
-        # invalidates cached data instead of silently reusing stale samples
-        sources = [Path(m.__file__).read_bytes() for m in (c_corpus, c_tokenizer)]
-        code = hashlib.sha256(b"".join(sources)).hexdigest()[:12]
-        blob = json.dumps({f: getattr(p, f) for f in fields} | {"format": 1, "code": code}, sort_keys=True)
-        return hashlib.sha256(blob.encode()).hexdigest()[:16]
-
-    def _load_data(self) -> dict[str, torch.Tensor]:
-        if self._data is None:
-            path = cache_root(self.params.cache_dir) / "devign" / f"{self._cache_key()}.pt"
-            self._data = cached_tensors(path, self._build_data)
-        return self._data
+        return (c_corpus, c_tokenizer)  # the generator's and the tokenizer's source
 
     def _build_data(self) -> dict[str, torch.Tensor]:
         import torch
@@ -94,7 +92,10 @@ class DevignWorkload(Workload):
             t_ids, t_mask = encode(tok, [s.code for s in train], p.max_length)
             v_ids, v_mask = encode(tok, [s.code for s in val], p.max_length)
             vocab = tok.get_vocab_size()
-        as_long = lambda rows: torch.tensor(rows, dtype=torch.long)  # noqa: E731
+
+        def as_long(rows: list[Any]) -> torch.Tensor:
+            return torch.tensor(rows, dtype=torch.long)
+
         return {
             "train_input_ids": as_long(t_ids),
             "train_attention_mask": as_long(t_mask),
@@ -105,23 +106,12 @@ class DevignWorkload(Workload):
             "vocab_size": torch.tensor(vocab),
         }
 
-    def datasets(self) -> tuple[Any, Any]:
-        from torch.utils.data import TensorDataset
-
-        d = self._load_data()
-        train = TensorDataset(d["train_input_ids"], d["train_attention_mask"], d["train_labels"])
-        val = TensorDataset(d["val_input_ids"], d["val_attention_mask"], d["val_labels"])
-        return train, val
-
     def collate(self, items: list[tuple[torch.Tensor, ...]]) -> dict[str, torch.Tensor]:
         import torch
 
         ids, mask, labels = (torch.stack(col) for col in zip(*items))
         width = int(mask.sum(dim=1).max())  # dynamic padding: drop all-pad columns
         return {"input_ids": ids[:, :width], "attention_mask": mask[:, :width], "labels": labels}
-
-    def train_labels(self) -> torch.Tensor:
-        return self._load_data()["train_labels"]
 
     def prepare(self) -> None:
         super().prepare()
@@ -142,15 +132,9 @@ class DevignWorkload(Workload):
             )
         config = RobertaConfig(
             vocab_size=int(self._load_data()["vocab_size"]),
-            hidden_size=p.hidden_size,
-            num_hidden_layers=p.num_layers,
-            num_attention_heads=p.num_heads,
-            intermediate_size=p.intermediate_size,
-            hidden_dropout_prob=p.hidden_dropout,
-            attention_probs_dropout_prob=p.attention_dropout,
-            max_position_embeddings=p.max_length + 2,
-            num_labels=p.num_labels,
+            max_position_embeddings=p.max_length + 2,  # RoBERTa's positions start after the pad id
             pad_token_id=1,
+            **{name: getattr(p, field) for name, field in ROBERTA_CONFIG.items()},
         )
         return RobertaForSequenceClassification(config)
 

@@ -28,54 +28,16 @@ and cached on disk like the ``devign`` workload.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import math
 from dataclasses import dataclass
-from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
 
-from pydantic import Field, PositiveInt, model_validator
-
-from harness.workloads.base import Workload, WorkloadParams, cache_root, cached_tensors
+from harness.workloads.base import CachedTensorWorkload
+from harness.workloads.patch_params import Params
 
 if TYPE_CHECKING:  # torch is imported where it is used, so listing workloads stays light
     import torch
-
-
-class Params(WorkloadParams):
-    n_train: PositiveInt = Field(4000, description="training images")
-    n_val: PositiveInt = Field(1000, description="validation images")
-    image_size: PositiveInt = Field(32, ge=8, description="image side in pixels")
-    patch_size: PositiveInt = Field(8, description="patch side in pixels (image_size must be a multiple)")
-    anomaly_share: float = Field(0.5, gt=0, lt=1, description="share of images with an anomaly (label 1)")
-    anomaly_amplitude: float = Field(0.8, gt=0, description="peak of the anomaly bump, in noise std units")
-    anomaly_sigma: float = Field(1.2, gt=0, description="width of the anomaly bump in pixels")
-    noise_smoothing: float = Field(2.0, ge=0, description="Gaussian blur sigma of the background noise")
-    white_noise: float = Field(0.3, ge=0, description="std of white noise added to the smooth background")
-    data_seed: int = Field(0, description="seed of the images (runs' seeds vary init and order only)")
-    teacher: Literal["affine", "heavy_tailed"] = Field("affine", description="teacher logit distribution")
-    teacher_seed: int = Field(0, description="seed of the fixed teacher's filter and noise")
-    teacher_noise: float = Field(0.1, ge=0, description="std of the teacher's per-patch score noise")
-    teacher_low: float = Field(-1190.0, description="lowest teacher logit (incident: -1190)")
-    teacher_high: float = Field(8.0, description="highest teacher logit (incident: +8)")
-    body_low: float = Field(-2.0, description="heavy_tailed: low end of the teacher's body")
-    body_high: float = Field(8.0, description="heavy_tailed: high end of the teacher's body")
-    outlier_share: float = Field(0.002, ge=0, lt=0.5, description="heavy_tailed: share of patches stretched to teacher_low")
-    channels: PositiveInt = Field(16, ge=2, description="student conv width")
-    student_center: float = Field(1.0, description="student patch logit = center + scale * tanh(raw)")
-    student_scale: float = Field(3.0, gt=0, description="student patch logits span center +- scale ([-2, 4])")
-    pooling: Literal["max", "mean"] = Field("max", description="image logit from patch logits")
-    eval_batch_size: PositiveInt = 500
-    cache_dir: str | None = Field(None, description="data cache (default $HARNESS_CACHE or ~/.cache/harness)")
-
-    @model_validator(mode="after")
-    def _grid(self) -> Params:
-        if self.image_size % self.patch_size:
-            raise ValueError(f"image_size {self.image_size} is not a multiple of patch_size {self.patch_size}")
-        if self.teacher_low >= self.teacher_high:
-            raise ValueError("teacher_low must be below teacher_high")
-        return self
 
 
 @dataclass
@@ -93,7 +55,7 @@ class PatchOutputs:
 # ------------------------------------------------------------------ workload
 
 
-class PatchDistillationWorkload(Workload):
+class PatchDistillationWorkload(CachedTensorWorkload):
     name = "patch_distillation"
     metrics = (
         "auc",
@@ -111,49 +73,31 @@ class PatchDistillationWorkload(Workload):
     )
     key_metrics = ("auc", "output_std", "loss")
     Params = Params
-
-    def __init__(self, params: Params) -> None:
-        super().__init__(params)
-        self._data: dict[str, torch.Tensor] | None = None
+    item_tensors = ("images", "labels", "teacher")
 
     # ------------------------------------------------------------ data
 
-    def _cache_key(self) -> str:
-        p = self.params
-        skip = {"channels", "student_center", "student_scale", "pooling", "eval_batch_size", "cache_dir"}
+    #: parameters of the student and the evaluation: they do not change the data
+    NOT_DATA = frozenset({"channels", "student_center", "student_scale", "pooling", "eval_batch_size", "cache_dir"})
+
+    def data_fields(self) -> dict[str, Any]:
+        return {k: v for k, v in self.params.model_dump().items() if k not in self.NOT_DATA}
+
+    def data_sources(self) -> tuple[ModuleType, ...]:
         from harness.workloads import patch_images
 
-        # the generator's source is part of the key: editing it invalidates cached data
-        code = hashlib.sha256(Path(patch_images.__file__).read_bytes()).hexdigest()[:12]
-        blob = json.dumps(
-            {k: v for k, v in p.model_dump().items() if k not in skip} | {"format": 1, "code": code}, sort_keys=True
-        )
-        return hashlib.sha256(blob.encode()).hexdigest()[:16]
+        return (patch_images,)  # the generator's source
 
-    def _load_data(self) -> dict[str, torch.Tensor]:
-        if self._data is None:
-            path = cache_root(self.params.cache_dir) / "patch_distillation" / f"{self._cache_key()}.pt"
-            from harness.workloads.patch_images import build_data
+    def _build_data(self) -> dict[str, torch.Tensor]:
+        from harness.workloads.patch_images import build_data
 
-            self._data = cached_tensors(path, lambda: build_data(self.params))
-        return self._data
-
-    def datasets(self) -> tuple[Any, Any]:
-        from torch.utils.data import TensorDataset
-
-        d = self._load_data()
-        train = TensorDataset(d["train_images"], d["train_labels"], d["train_teacher"])
-        val = TensorDataset(d["val_images"], d["val_labels"], d["val_teacher"])
-        return train, val
+        return build_data(self.params)
 
     def collate(self, items: list[tuple[torch.Tensor, ...]]) -> dict[str, torch.Tensor]:
         import torch
 
         images, labels, teacher = (torch.stack(col) for col in zip(*items))
         return {"images": images, "labels": labels, "teacher_logits": teacher}
-
-    def train_labels(self) -> torch.Tensor:
-        return self._load_data()["train_labels"]
 
     # ------------------------------------------------------------ model
 

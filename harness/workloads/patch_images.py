@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 
 if TYPE_CHECKING:
-    from harness.workloads.patch_distillation import Params
+    from harness.workloads.patch_params import Params
 
 
 # ------------------------------------------------------------------ data generation
@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 
 def gaussian_kernel(sigma: float) -> torch.Tensor:
     """A normalized 2-D Gaussian kernel (odd side, about 3 sigma each way)."""
-    radius = max(1, int(math.ceil(3 * sigma)))
+    radius = max(1, math.ceil(3 * sigma))
     x = torch.arange(-radius, radius + 1, dtype=torch.float64)
     g = torch.exp(-(x**2) / (2 * sigma**2))
     k = torch.outer(g, g)
@@ -45,7 +45,7 @@ def anomaly_template(sigma: float) -> torch.Tensor:
     Smooth background noise has almost no energy at the checkerboard's frequency, so a
     matched filter (the teacher) and a small conv net (the student) can both find it.
     """
-    radius = max(1, int(math.ceil(2 * sigma)))
+    radius = max(1, math.ceil(2 * sigma))
     x = torch.arange(-radius, radius + 1, dtype=torch.float64)
     envelope = torch.exp(-(x[:, None] ** 2 + x[None, :] ** 2) / (2 * sigma**2))
     checker = (-1.0) ** (x[:, None] + x[None, :])

@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import Field, PositiveInt, field_validator, model_validator
 
-from harness.workloads.base import Workload, WorkloadParams
+from harness.workloads.base import TensorDataWorkload, WorkloadParams
 
 if TYPE_CHECKING:  # torch and numpy are imported where used, so listing workloads stays light
     import numpy as np
@@ -112,15 +112,13 @@ class Params(WorkloadParams):
         return self.data.startswith(SKLEARN_PREFIX)
 
 
-class TabularWorkload(Workload):
+class TabularWorkload(TensorDataWorkload):
     """A K-class MLP on standardised numeric features from scikit-learn or a CSV/Parquet file."""
 
     name = "tabular"
     Params = Params
-
-    def __init__(self, params: Params | None = None) -> None:
-        super().__init__(params)
-        self._data: dict[str, Any] | None = None
+    item_tensors = ("x", "y")
+    label_tensor = "y"
 
     # ------------------------------------------------------------ data
 
@@ -140,11 +138,6 @@ class TabularWorkload(Workload):
     @property
     def feature_names(self) -> list[str]:
         return list(self._load_data()["feature_names"])
-
-    def _load_data(self) -> dict[str, Any]:
-        if self._data is None:
-            self._data = self._build_data()
-        return self._data
 
     def _read_table(self) -> tuple[np.ndarray, np.ndarray, list[str]]:
         """``(features (N, F), raw labels (N,), feature names)`` of the configured data."""
@@ -268,15 +261,6 @@ class TabularWorkload(Workload):
             "classes": [c.item() if hasattr(c, "item") else c for c in classes],
             "feature_names": names,
         }
-
-    def datasets(self) -> tuple[Any, Any]:
-        from torch.utils.data import TensorDataset
-
-        d = self._load_data()
-        return TensorDataset(d["train_x"], d["train_y"]), TensorDataset(d["val_x"], d["val_y"])
-
-    def train_labels(self) -> torch.Tensor:
-        return self._load_data()["train_y"]
 
     # ------------------------------------------------------------ model
 

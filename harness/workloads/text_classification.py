@@ -36,12 +36,13 @@ Texts are tokenised once per workload instance (the executor forks workers after
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import Field, PositiveInt, field_validator, model_validator
 
-from harness.workloads.base import Workload, WorkloadParams, cache_root
+from harness.workloads.base import TensorDataWorkload, WorkloadParams, cache_root
 
 if TYPE_CHECKING:  # torch is imported where it is used, so listing workloads stays light
     import torch
@@ -309,18 +310,26 @@ def _position_limit(config: Any) -> int | None:
     return positions
 
 
+@dataclass
+class Encoded:
+    """Both splits tokenised: ``(ids, attention masks)`` each, with the tokenizer that made them."""
+
+    tokenizer: Any
+    train: tuple[list[list[int]], list[list[int]]]
+    val: tuple[list[list[int]], list[list[int]]]
+    vocab_size: int
+    pad_id: int | None
+
+
 # ------------------------------------------------------------------ the workload
 
 
-class TextClassificationWorkload(Workload):
+class TextClassificationWorkload(TensorDataWorkload):
     """Text classification on local CSV/JSON Lines/Parquet files with a ``transformers`` model."""
 
     name = "text_classification"
     Params = Params
-
-    def __init__(self, params: Params) -> None:
-        super().__init__(params)
-        self._data: dict[str, Any] | None = None
+    item_tensors = ("input_ids", "attention_mask", "labels")
 
     # ------------------------------------------------------------ data
 
@@ -360,19 +369,37 @@ class TextClassificationWorkload(Workload):
             [texts[i] for i in val_rows], [labels[i] for i in val_rows],
         )
 
-    def _load_data(self) -> dict[str, Any]:
-        if self._data is None:
-            self._data = self._build_data()
-        return self._data
-
     def _build_data(self) -> dict[str, Any]:
         import torch
 
         p = self.params
         texts, labels, val_texts, val_labels = self._read_splits()
-        val_field = "validation_file" if p.validation_file is not None else "the val_share split of train_file"
         classes = class_values(labels, p.label_column)
         index = {value: i for i, value in enumerate(classes)}
+        self._check_validation_labels(val_labels, index, classes)
+        encoded = self._encode(texts, val_texts)
+
+        def as_tensor(rows: list[list[int]], dtype: torch.dtype) -> torch.Tensor:
+            return torch.tensor(rows, dtype=dtype).reshape(len(rows), p.max_length)
+
+        (t_ids, t_mask), (v_ids, v_mask) = encoded.train, encoded.val
+        return {
+            "train_input_ids": as_tensor(t_ids, torch.int32),  # int32/int8 halve memory; collate widens
+            "train_attention_mask": as_tensor(t_mask, torch.int8),
+            "train_labels": torch.tensor([index[v] for v in labels], dtype=torch.long),
+            "val_input_ids": as_tensor(v_ids, torch.int32),
+            "val_attention_mask": as_tensor(v_mask, torch.int8),
+            "val_labels": torch.tensor([index[v] for v in val_labels], dtype=torch.long),
+            "classes": classes,
+            "vocab_size": encoded.vocab_size,
+            "pad_token_id": encoded.pad_id,
+            "tokenizer": encoded.tokenizer,
+        }
+
+    def _check_validation_labels(self, val_labels: list[Any], index: dict[Any, int], classes: list[Any]) -> None:
+        """Every validation label is one seen in training (a class the model has)."""
+        p = self.params
+        val_field = "validation_file" if p.validation_file is not None else "the val_share split of train_file"
         try:
             unseen = sorted({v for v in labels_of(val_labels, val_field, p.label_column) if v not in index}, key=repr)
         except TypeError as exc:  # unhashable validation labels
@@ -382,61 +409,39 @@ class TextClassificationWorkload(Workload):
                 f"label_column: {val_field} has labels never seen in training: {unseen[:5]!r}"
                 f" (training labels: {classes[:10]!r}{', ...' if len(classes) > 10 else ''})"
             )
-        pad_id: int | None = PAD_ID
-        if p.pretrained:
-            from transformers import AutoConfig, AutoTokenizer
 
-            config = AutoConfig.from_pretrained(p.pretrained, local_files_only=True)
-            tok = AutoTokenizer.from_pretrained(p.pretrained, local_files_only=True)
-            if tok.pad_token is None:  # e.g. GPT-2: pad with an existing token, the mask hides it
-                fallback = tok.eos_token or tok.unk_token
-                if fallback is None:
-                    raise DataFileError(f"pretrained: the tokenizer in {p.pretrained!r} has no pad, eos or unk token")
-                tok.pad_token = fallback
-            limits = [n for n in (_position_limit(config), tok.model_max_length) if isinstance(n, int)]
-            if limits and p.max_length > min(limits):
-                raise DataFileError(
-                    f"max_length: {p.max_length} is more tokens than the model in {p.pretrained!r} takes"
-                    f" ({min(limits)}); set max_length <= {min(limits)}"
-                )
+    def _encode(self, texts: list[str], val_texts: list[str]) -> Encoded:
+        """Both splits tokenised: by the pretrained model's tokenizer, or one built from the training texts."""
+        p = self.params
+        if p.pretrained:
+            tok = self._pretrained_tokenizer()
             kwargs = {"truncation": True, "max_length": p.max_length, "padding": "max_length"}
             enc_t, enc_v = tok(texts, **kwargs), tok(val_texts, **kwargs)
-            t_ids, t_mask, v_ids, v_mask = (
-                enc_t["input_ids"], enc_t["attention_mask"], enc_v["input_ids"], enc_v["attention_mask"]
+            train = (enc_t["input_ids"], enc_t["attention_mask"])
+            return Encoded(tok, train, (enc_v["input_ids"], enc_v["attention_mask"]), len(tok), tok.pad_token_id)
+        tok = train_tokenizer(texts, p.tokenizer, p.vocab_size, p.lowercase)
+        train = encode(tok, texts, p.max_length)
+        return Encoded(tok, train, encode(tok, val_texts, p.max_length), tok.get_vocab_size(), PAD_ID)
+
+    def _pretrained_tokenizer(self) -> Any:
+        """The tokenizer saved with the pretrained model, with a pad token, checked against its positions."""
+        from transformers import AutoConfig, AutoTokenizer
+
+        p = self.params
+        config = AutoConfig.from_pretrained(p.pretrained, local_files_only=True)
+        tok = AutoTokenizer.from_pretrained(p.pretrained, local_files_only=True)
+        if tok.pad_token is None:  # e.g. GPT-2: pad with an existing token, the mask hides it
+            fallback = tok.eos_token or tok.unk_token
+            if fallback is None:
+                raise DataFileError(f"pretrained: the tokenizer in {p.pretrained!r} has no pad, eos or unk token")
+            tok.pad_token = fallback
+        limits = [n for n in (_position_limit(config), tok.model_max_length) if isinstance(n, int)]
+        if limits and p.max_length > min(limits):
+            raise DataFileError(
+                f"max_length: {p.max_length} is more tokens than the model in {p.pretrained!r} takes"
+                f" ({min(limits)}); set max_length <= {min(limits)}"
             )
-            vocab, pad_id = len(tok), tok.pad_token_id
-        else:
-            tok = train_tokenizer(texts, p.tokenizer, p.vocab_size, p.lowercase)
-            t_ids, t_mask = encode(tok, texts, p.max_length)
-            v_ids, v_mask = encode(tok, val_texts, p.max_length)
-            vocab = tok.get_vocab_size()
-
-        def as_tensor(rows: list[list[int]], dtype: torch.dtype) -> torch.Tensor:
-            return torch.tensor(rows, dtype=dtype).reshape(len(rows), p.max_length)
-
-        return {
-            "train_input_ids": as_tensor(t_ids, torch.int32),  # int32/int8 halve memory; collate widens
-            "train_attention_mask": as_tensor(t_mask, torch.int8),
-            "train_labels": torch.tensor([index[v] for v in labels], dtype=torch.long),
-            "val_input_ids": as_tensor(v_ids, torch.int32),
-            "val_attention_mask": as_tensor(v_mask, torch.int8),
-            "val_labels": torch.tensor([index[v] for v in val_labels], dtype=torch.long),
-            "classes": classes,
-            "vocab_size": vocab,
-            "pad_token_id": pad_id,
-            "tokenizer": tok,
-        }
-
-    def datasets(self) -> tuple[Any, Any]:
-        from torch.utils.data import TensorDataset
-
-        d = self._load_data()
-        train = TensorDataset(d["train_input_ids"], d["train_attention_mask"], d["train_labels"])
-        val = TensorDataset(d["val_input_ids"], d["val_attention_mask"], d["val_labels"])
-        return train, val
-
-    def train_labels(self) -> torch.Tensor:
-        return self._load_data()["train_labels"]
+        return tok
 
     def collate(self, items: list[tuple[torch.Tensor, ...]]) -> dict[str, torch.Tensor]:
         import torch

@@ -6,7 +6,16 @@ from pathlib import Path
 
 import pytest
 
-from harness.ablation import ArmOutcome, Fix, ablation_scenario, arm_acted, find_fixes, outcome, plan_arms, verdicts
+from harness.ablation import (
+    ArmOutcome,
+    Fix,
+    ablation_scenario,
+    arm_acted,
+    find_fixes,
+    outcome,
+    plan_arms,
+    verdicts,
+)
 from harness.expectations import parse_pass_rate
 
 # issue-11-like settings: v1.5 (base) vs v1.6 (target)
@@ -319,3 +328,85 @@ def test_ablate_toggles_the_slot_and_checks_every_arms_trace(tmp_path: Path) -> 
     assert arms["broken+class_weights"]["acted"] == {"class_weights": {"acted_runs": 1, "runs": 1}}
     assert arms["broken+scale_matching"]["acted"] == {"scale_matching": {"acted_runs": 0, "runs": 1}}
     assert arms["fixed-scale_matching"]["switched_on"] == []
+
+
+def test_what_cured_means_and_what_deciding_early_saved() -> None:
+    from harness.ablation import ablation_passed, cure_rule_text, early_summary
+    from harness.expectations import parse_expectation
+
+    plain, rated = parse_expectation("status == ok"), parse_expectation("final.f1 >= 0.3", pass_rate=parse_pass_rate(">= 0.5"))
+    assert cure_rule_text("fixed", [plain], None) == "every expectation of 'fixed' holds on every seed"
+    assert "at its pass_rate" in cure_rule_text("fixed", [plain, rated], None)
+    assert cure_rule_text("fixed", [plain], parse_pass_rate(">= 0.8")).endswith("is >= 0.8")
+    records = [{"status": "ok", "steps": 10}, {"status": "decided", "steps": 4}, {"status": "skipped", "steps": 0}]
+    assert early_summary(records) == {"runs": 3, "trained": 2, "skipped": 1, "decided": 1, "steps": 14}
+    assert ablation_passed(records, {"target": {"cured": True}}) is True
+    assert ablation_passed([*records, {"status": "error"}], {"target": {"cured": True}}) is False
+    assert ablation_passed(records, {"target": {"cured": False}}) is False
+
+
+ARMS = ["broken", "broken+linear_warmup", "broken+grad_clip", "fixed", "fixed-linear_warmup", "fixed-grad_clip"]
+
+
+@pytest.mark.parametrize(
+    ("options", "executor", "address"),
+    [((), "local", None), (("--executor", "ray", "--address", "auto"), "ray", "auto")],
+)
+def test_ablate_hands_its_executor_to_the_runs(
+    options: tuple[str, ...], executor: str, address: str | None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`--executor`/`--address` reach the runs of every arm, as for `harness run` (interrupted before training)."""
+    from click.testing import CliRunner
+
+    import harness.runner
+    from harness.cli import main
+
+    if executor == "ray":
+        pytest.importorskip("ray")
+    seen = []
+
+    def interrupted(scenario, keys, **given):  # type: ignore[no-untyped-def]
+        seen.append((given["executor"], given["address"], list(dict.fromkeys(k.variant for k in keys))))
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(harness.runner, "run_suite", interrupted)
+    monkeypatch.setattr("harness.cli._check_environment", lambda: None)
+    path = tmp_path / "abl.yaml"
+    path.write_text(SCENARIO)
+    result = CliRunner().invoke(main, ["ablate", str(path), "-q", "--results-dir", str(tmp_path / "r"), *options])
+    assert result.exit_code == 130, result.output
+    assert seen == [(executor, address, ARMS)]
+
+
+def test_ablate_refuses_an_address_without_ray(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from harness.cli import main
+
+    path = tmp_path / "abl.yaml"
+    path.write_text(SCENARIO)
+    result = CliRunner().invoke(main, ["ablate", str(path), "--address", "auto"])
+    assert result.exit_code == 2 and "--address needs --executor ray" in result.output
+
+
+@pytest.mark.slow
+def test_ablate_on_ray_runs_every_arm_as_a_ray_task(tmp_path: Path) -> None:
+    """The slot ablation on a local Ray instance: every run's record says the node Ray ran it on."""
+    pytest.importorskip("ray")
+    import json
+
+    from click.testing import CliRunner
+
+    from harness.cli import main
+
+    path = tmp_path / "slots.yaml"
+    path.write_text(SLOT_SCENARIO)
+    out = tmp_path / "abl.json"
+    result = CliRunner().invoke(
+        main, ["ablate", str(path), "--seed", "0", "-q", "--executor", "ray", "--json", str(out), "--results-dir", str(tmp_path / "r")],
+    )
+    assert result.exit_code == 0, result.output
+    report = json.loads(out.read_text())
+    assert len(report["runs"]) == 6 and all(r["node"]["attempts"] == 1 for r in report["runs"] if r["status"] != "skipped")
+    criterion = report["ablation"]["fixes"][0]
+    assert criterion["sufficient"] is None and criterion["necessary"] is False  # as with the local executor

@@ -23,12 +23,10 @@ from harness.decisions import (
     decision_entries,
     group_verdict,
     interleaved,
-    rate_decision,
-    run_verdict,
 )
 from harness.expectations import ALL_SEEDS, parse_expectation, parse_pass_rate
-from harness.runner import RunKey
-from harness.verdicts import summarize_variant
+from harness.records import RunKey
+from harness.verdicts import rate_decision, run_verdict, summarize_variant
 
 TORCH = "2.13.0"
 

@@ -117,7 +117,7 @@ def test_the_proven_fix_is_a_variant_that_pastes_into_the_scenario(tmp_path: Pat
 
 def test_diagnose_end_to_end_in_process_on_a_catalog_bug(tmp_path: Path) -> None:
     """The foreign-optimizer bug: the doctor finds `optimizer` (it takes the bug's slot) without being told."""
-    from harness.runner import execute_run
+    from harness.run_one import execute_run
 
     scenario = load_scenario(ROOT / "scenarios" / "bugs" / "foreign_optimizer.yaml")
 

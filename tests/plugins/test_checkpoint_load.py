@@ -118,12 +118,13 @@ def test_error_summary_names_the_refused_global() -> None:
 
 
 def test_shipped_scenario_holds_on_this_torch_version(tmp_path: Path) -> None:
-    from harness.runner import plan_runs, run_passed, run_suite
+    from harness.runner import plan_runs, run_suite
     from harness.scenario import load_scenario
+    from harness.verdicts import run_ok
 
     scenario = load_scenario(Path(__file__).parents[2] / "scenarios" / "checkpoint_compat.yaml")
     records = {r["variant"]: r for r in run_suite(scenario, plan_runs(scenario), results_dir=tmp_path)}
-    assert all(run_passed(r) for r in records.values()), [r["expectations"] for r in records.values()]
+    assert all(run_ok(r) for r in records.values()), [r["expectations"] for r in records.values()]
     expected = "fails" if DEFAULT_IS_WEIGHTS_ONLY else "ok"
     assert records["broken"]["outcomes"]["checkpoint_roundtrip"] == expected
     assert records["fixed"]["outcomes"]["checkpoint_roundtrip"] == "ok"

@@ -273,7 +273,8 @@ def _params(slow_method: str) -> list[Any]:
 def test_no_worker_is_left_after_any_ending(tmp_path: Path, monkeypatch: Any, method: str, how: str, status: str) -> None:
     """Fork workers of a plain iterator (held by the loop, or by the exception's frames) and
     spawn workers that persist across epochs (held by the loader itself)."""
-    from harness.runner import RunKey, execute_run
+    from harness.records import RunKey
+    from harness.run_one import execute_run
 
     scenario = _scenario(tmp_path, monkeypatch, method, how, persistent=method == "spawn")
     before = child_pids()
@@ -290,7 +291,8 @@ def test_no_worker_is_left_after_any_ending(tmp_path: Path, monkeypatch: Any, me
 def test_no_worker_is_left_after_ctrl_c(tmp_path: Path, monkeypatch: Any, method: str) -> None:
     import signal
 
-    from harness.runner import RunKey, execute_run
+    from harness.records import RunKey
+    from harness.run_one import execute_run
 
     if signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
         pytest.skip("SIGINT does not raise KeyboardInterrupt in this process")
@@ -309,7 +311,7 @@ def test_no_worker_is_left_after_a_timeout(tmp_path: Path, monkeypatch: Any, met
     import time
 
     from harness.executor import execute_local
-    from harness.runner import RunKey
+    from harness.records import RunKey
 
     if not sys.platform.startswith("linux"):
         pytest.skip("the parent-death signal is Linux's; elsewhere PyTorch's watchdog ends orphans")
@@ -330,7 +332,7 @@ def test_no_worker_is_left_after_a_timeout(tmp_path: Path, monkeypatch: Any, met
 
 
 def test_release_cuda_empties_the_cache_and_resets_peaks_only_where_cuda_was_used(monkeypatch: Any) -> None:
-    from harness.runner import release_cuda
+    from harness.run_one import release_cuda
 
     calls: list[str] = []
     monkeypatch.setattr(torch.cuda, "empty_cache", lambda: calls.append("empty_cache"))

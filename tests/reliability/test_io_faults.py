@@ -166,7 +166,8 @@ def test_a_result_path_taken_by_a_directory_fails_that_run_only(write_scenario: 
 def saved_report(write_scenario: Callable[..., Path], tmp_path: Path) -> Path:
     """A complete JSON report of one passing run (no training: a record built by hand)."""
     from harness.expectations import evaluate_all
-    from harness.runner import RunKey, base_record, suite_report, torch_version
+    from harness.records import RunKey, base_record, torch_version
+    from harness.runner import suite_report
     from harness.scenario import load_scenario
 
     scenario = load_scenario(write_scenario({"v": {"expect": ["status == ok"]}}))

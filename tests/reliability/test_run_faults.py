@@ -18,8 +18,10 @@ import pytest
 from click.testing import CliRunner
 
 from harness.cli import main
-from harness.runner import RunKey, execute_run, run_passed
+from harness.records import RunKey
+from harness.run_one import execute_run
 from harness.scenario import ScenarioError, load_scenario
+from harness.verdicts import run_ok
 
 
 def run_one(path: Path, variant: str, tmp_path: Path, seed: int = 0) -> dict[str, Any]:
@@ -44,7 +46,7 @@ def test_nonfinite_loss_ends_the_run_as_diverged_at_its_step(
     assert record["expectations"] == [
         {"name": "status != diverged", "passed": False, "observed": "diverged", "implicit": True}
     ]
-    assert not run_passed(record)
+    assert not run_ok(record)
 
 
 def test_expected_divergence_passes(write_scenario: Callable[..., Path], tmp_path: Path) -> None:
@@ -53,7 +55,7 @@ def test_expected_divergence_passes(write_scenario: Callable[..., Path], tmp_pat
     record = run_one(path, "bad", tmp_path)
     assert record["status"] == "diverged" and record["diverged_at_step"] == 2
     assert [e["passed"] for e in record["expectations"]] == [True]
-    assert run_passed(record)
+    assert run_ok(record)
 
 
 def test_a_run_diverging_in_epoch_1_is_judged_by_or_and_its_metrics_are_not_applicable(
@@ -79,13 +81,13 @@ def test_a_run_diverging_in_epoch_1_is_judged_by_or_and_its_metrics_are_not_appl
         {"name": "status == diverged or final.f1 <= 0.05", "passed": True, "observed": "diverged", "decided_by": "status == diverged"},
         {"name": "final.f1 <= 0.05", "passed": None, "observed": None, "reason": "no completed epoch (diverged at step 2)"},
     ]
-    assert run_passed(early)
+    assert run_ok(early)
 
     late = run_one(path, "late", tmp_path)
     assert late["status"] == "diverged" and [h["epoch"] for h in late["history"]] == [1]
     assert late["expectations"][0]["passed"] is True and late["expectations"][0]["decided_by"] == "final.f1 <= 1.0"
     assert late["expectations"][1] == {"name": "status != diverged", "passed": False, "observed": "diverged", "implicit": True}
-    assert not run_passed(late)
+    assert not run_ok(late)
 
     # the terminal report shows the deciding side's value and why the metric line is n/a
     result = CliRunner().invoke(
@@ -112,7 +114,7 @@ def test_exception_in_a_plugin_is_an_error_naming_plugin_and_hook(
     assert "Traceback (most recent call last)" in error["traceback"]
     assert "harness_fault_plugins.py" in error["traceback"] and "in on_epoch_end" in error["traceback"]
     assert [h["epoch"] for h in record["history"]] == [1, 2]  # what ran before the failure is kept
-    assert not run_passed(record)
+    assert not run_ok(record)
 
 
 def test_a_plugin_that_cannot_be_constructed_is_named(write_scenario: Callable[..., Path], tmp_path: Path) -> None:

@@ -21,7 +21,8 @@ from click.testing import CliRunner
 from harness.cli import main
 from harness.expectations import ExpectationSyntaxError, parse_expectation
 from harness.plugins.checkpoint import UntrustedCheckpointError, load_checkpoint
-from harness.runner import RunKey, execute_run
+from harness.records import RunKey
+from harness.run_one import execute_run
 from harness.scenario import ScenarioError, load_scenario
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -33,7 +33,7 @@ def scripted_run(variant: str, seed: int, f1: list[float], *, status: str = "ok"
 
 @pytest.fixture()
 def scripted_suite() -> dict[str, Any]:
-    from harness.runner import SCHEMA_VERSION
+    from harness.records import SCHEMA_VERSION
     from harness.verdicts import suite_passed, summarize_variants
 
     runs = [

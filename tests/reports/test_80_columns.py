@@ -8,6 +8,7 @@ whole on one line and that no line ends in the start of a name whose rest opens 
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 from pathlib import Path
@@ -32,7 +33,7 @@ def assert_whole(text: str, names: set[str], width: int = WIDTH) -> None:
         assert any(re.search(rf"(?<![\w]){re.escape(name)}(?![\w])", line) for line in lines), f"{name!r} not whole:\n{text}"
         for k in range(2, len(name) - 1):  # `variance_penal` / `ty`
             head, tail = name[:k], name[k:]
-            for line, after in zip(lines, lines[1:]):
+            for line, after in itertools.pairwise(lines):
                 broken = line.rstrip().endswith(head) and after.strip().startswith(tail)
                 assert not broken or name in line, f"{name!r} broken over two lines:\n{line}\n{after}"
 
@@ -40,7 +41,7 @@ def assert_whole(text: str, names: set[str], width: int = WIDTH) -> None:
 def distillation_like_report(seeds: int = 3) -> dict:
     """The shape of `harness ablate scenarios/student_distillation.yaml`: 18 arms with long names,
     three key metrics with 10-epoch sparklines, six kinds of finding per seed."""
-    from harness.runner import SCHEMA_VERSION
+    from harness.records import SCHEMA_VERSION
     from harness.verdicts import suite_passed, summarize_variants
 
     arms = ["broken", *(f"broken+{f}" for f in FIXES), "fixed", *(f"fixed-{f}" for f in FIXES)]
@@ -105,7 +106,7 @@ def test_run_report_never_breaks_a_name(width: int) -> None:
     assert_whole(text, names_of(report) - ({report["scenario"]["name"]} if width < 60 else set()), width)
     if width == WIDTH:
         assert "saturation@1-10, mode_collapse@1-10, grad_explosion@1," in text  # ranges, on one line
-        assert re.search(r"^findings seed 0: saturation@1-10", text, re.M)
+        assert re.search(r"^findings seed 0: saturation@1-10", text, re.MULTILINE)
         assert len(text.splitlines()) < 500  # not 40 lines a seed
 
 
@@ -116,7 +117,7 @@ def test_ablation_table_at_80_columns_keeps_arm_and_fix_names_whole() -> None:
     assert re.search(r"variance_penalty +off -> on +0/1 no +1/1 no", text)  # the table fits: one row per fix
     narrow = render(report, 50, details=False)  # too narrow for the table: one block per fix
     assert_whole(narrow, set(FIXES), 50)
-    assert re.search(r"^variance_penalty  off -> on$", narrow, re.M)
+    assert re.search(r"^variance_penalty  off -> on$", narrow, re.MULTILINE)
 
 
 def test_the_summary_falls_back_to_blocks_when_its_table_cannot_fit() -> None:
@@ -127,8 +128,8 @@ def test_the_summary_falls_back_to_blocks_when_its_table_cannot_fit() -> None:
         run["variant"] += "_with_a_rather_long_suffix_0123456789"
     text = render(report, details=False)
     assert_whole(text, {r["variant"] for r in report["runs"]})
-    assert re.search(r"^broken\+variance_penalty_with_a_rather_long_suffix_0123456789  2/2 PASS$", text, re.M) or re.search(
-        r"^broken\+variance_penalty_with_a_rather_long_suffix_0123456789  0/2 FAIL$", text, re.M
+    assert re.search(r"^broken\+variance_penalty_with_a_rather_long_suffix_0123456789  2/2 PASS$", text, re.MULTILINE) or re.search(
+        r"^broken\+variance_penalty_with_a_rather_long_suffix_0123456789  0/2 FAIL$", text, re.MULTILINE
     )
 
 
@@ -142,7 +143,7 @@ def test_plugins_list_at_80_columns() -> None:
     assert sum("variance_penalty" in line for line in result.output.splitlines()) == 1
     for plugin in listed:  # each block starts with the name, kind and source on one line
         assert re.search(rf"^{re.escape(plugin['name'])}  {plugin['kind']}, .*{re.escape(plugin['source'])}$",
-                         result.output, re.M), plugin["name"]
+                         result.output, re.MULTILINE), plugin["name"]
 
 
 def test_compare_at_80_columns_keeps_scenario_variant_and_outcome_names_whole(tmp_path: Path) -> None:
@@ -162,7 +163,7 @@ def test_compare_at_80_columns_keeps_scenario_variant_and_outcome_names_whole(tm
                                      "checkpoint_load_warning", "outcome.checkpoint_roundtrip", "FutureWarning"}, width)
         if width == WIDTH:
             assert "checkpoint_compat_scenario · broken_roundtrip_variant · seed 0" in result.output.splitlines()
-            assert re.search(r"^  outcome checkpoint_roundtrip +ok +fails *$", result.output, re.M)
+            assert re.search(r"^  outcome checkpoint_roundtrip +ok +fails *$", result.output, re.MULTILINE)
         else:  # too narrow for the table: each difference, then its value in each file
             assert "  outcome checkpoint_roundtrip\n    torch 2.5.1: ok\n    torch 2.6.0: fails" in result.output
 

@@ -45,7 +45,7 @@ KEY_METRICS = ["f1", "max_pred_share", "loss"]  # what a classification workload
 
 
 def scripted_report() -> dict:
-    from harness.runner import SCHEMA_VERSION
+    from harness.records import SCHEMA_VERSION
     from harness.verdicts import suite_passed, summarize_variants
 
     runs = [
@@ -159,7 +159,8 @@ def test_html_is_self_contained_with_plots_and_tables(tmp_path: Path) -> None:
 
 
 def test_line_chart_skips_non_finite_points_and_uses_a_log_axis_for_exploding_values() -> None:
-    from harness.reports.html import _ranges, line_chart, nice_ticks
+    from harness.reports.charts import line_chart, nice_ticks
+    from harness.reports.html import _ranges
 
     svg = line_chart([{"label": "s", "colour": "#000", "points": [(1, 1.0), (2, float("nan")), (3, 2.0), (4, 3.0)]}],
                      x_range=(1, 4), y_range=(0, 3))
