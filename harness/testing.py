@@ -95,6 +95,21 @@ def bare_state(**fields: Any) -> Any:
     return TrainState(**(base | fields))
 
 
+def feed_step_losses(monitor: Any, epochs: list[list[float]], state: Any = None) -> Any:
+    """Scripted training losses for a loss monitor, one list per epoch: ``on_step`` per loss,
+    ``on_epoch_end`` per epoch, as the loop calls them; returns the state holding the findings."""
+    import torch
+
+    state = state if state is not None else bare_state()
+    for epoch, losses in enumerate(epochs, start=1):
+        state.epoch = epoch
+        for loss in losses:
+            state.step += 1
+            monitor.on_step(state, torch.tensor(loss))
+        monitor.on_epoch_end(state)
+    return state
+
+
 def tiny_train_config(**overrides: Any) -> Any:
     from harness.scenario import TrainConfig
 

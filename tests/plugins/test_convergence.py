@@ -4,24 +4,15 @@ from __future__ import annotations
 
 import math
 
-import torch
 
 from harness.plugins.convergence import Convergence, Params
-from harness.testing import bare_state, tiny_tabular_workload, train_tiny
+from harness.testing import bare_state, feed_step_losses, tiny_tabular_workload, train_tiny
 
 
 def scripted(epochs: list[list[float]], params=None, total_steps: int | None = None):
     state = bare_state()
-    steps = sum(len(e) for e in epochs)
-    state.hparams.total_steps = total_steps or steps
-    monitor = Convergence(params)
-    for epoch, losses in enumerate(epochs, start=1):
-        state.epoch = epoch
-        for loss in losses:
-            state.step += 1
-            monitor.on_step(state, torch.tensor(loss))
-        monitor.on_epoch_end(state)
-    return state
+    state.hparams.total_steps = total_steps or sum(len(e) for e in epochs)
+    return feed_step_losses(Convergence(params), epochs, state)
 
 
 def test_a_flat_loss_after_half_the_run_is_no_convergence() -> None:

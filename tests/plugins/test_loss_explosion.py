@@ -7,19 +7,12 @@ import math
 import torch
 
 from harness.plugins.loss_explosion import LossExplosion, first_explosion
-from harness.testing import bare_state, tiny_patch_workload, tiny_workload, train_tiny
+from harness.testing import bare_state, feed_step_losses, tiny_patch_workload, tiny_workload, train_tiny
 
 
 def feed(monitor: LossExplosion, epochs: list[list[float]]):
     """Scripted losses, one list per epoch; returns the state holding the findings."""
-    state = bare_state()
-    for epoch, losses in enumerate(epochs, start=1):
-        state.epoch = epoch
-        for loss in losses:
-            state.step += 1
-            monitor.on_step(state, torch.tensor(loss))
-        monitor.on_epoch_end(state)
-    return state
+    return feed_step_losses(monitor, epochs)
 
 
 def test_the_reports_curve_4_to_500_is_flagged_at_the_step_it_happens() -> None:

@@ -3,22 +3,13 @@
 from __future__ import annotations
 
 import pytest
-import torch
 
 from harness.plugins.loss_oscillation import LossOscillation, Params, windows
-from harness.testing import bare_state, tiny_tabular_workload, train_tiny
+from harness.testing import feed_step_losses, tiny_tabular_workload, train_tiny
 
 
 def scripted(epochs: list[list[float]], params=None):
-    state = bare_state()
-    monitor = LossOscillation(params)
-    for epoch, losses in enumerate(epochs, start=1):
-        state.epoch = epoch
-        for loss in losses:
-            state.step += 1
-            monitor.on_step(state, torch.tensor(loss))
-        monitor.on_epoch_end(state)
-    return state
+    return feed_step_losses(LossOscillation(params), epochs)
 
 
 def test_windows_split_an_epoch_and_a_short_tail_joins_the_last() -> None:
