@@ -11,16 +11,10 @@ fixture through the pytest11 plugin) must pass.
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import subprocess
-import sys
-import sysconfig
 from pathlib import Path
 
 import pytest
 
-EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "harness-example-plugin"
 
 SCENARIO = """\
 name: lr_floor_demo
@@ -43,37 +37,15 @@ variants:
 pytestmark = pytest.mark.slow
 
 
-def run(python: Path, *args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    env = os.environ | {"PYTHONDONTWRITEBYTECODE": "1"}
-    env.pop("PYTHONPATH", None)
-    return subprocess.run([str(python), *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=600)
-
-
 @pytest.fixture(scope="module")
-def plugin_env(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    """A venv that sees this one's packages (harness, torch, ...) plus the installed example."""
-    root = tmp_path_factory.mktemp("third-party")
-    venv = root / "venv"
-    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
-    python = venv / "bin" / "python"
-    purelib = run(python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])", cwd=root).stdout.strip()
-    parent = sysconfig.get_paths()["purelib"]
-    # a .pth line starting with "import" runs at start-up: add this venv's site-packages
-    # (and process its .pth files, e.g. harness's editable-install finder)
-    Path(purelib, "_harness_parent_env.pth").write_text(f"import site; site.addsitedir({parent!r})\n")
-    source = root / "harness-example-plugin"  # a copy: building writes build/ and *.egg-info
-    shutil.copytree(EXAMPLE, source, ignore=shutil.ignore_patterns("build", "*.egg-info", "__pycache__", ".pytest_cache"))
-    install = run(
-        python, "-m", "pip", "install", "--no-deps", "--no-build-isolation", "--no-index", "--quiet",
-        "--disable-pip-version-check", str(source), cwd=root,
-    )
-    assert install.returncode == 0, install.stdout + install.stderr
-    return python, root
+def plugin_env(example_venv) -> tuple[Path, Path]:
+    """A venv that sees this one's packages plus the installed example (tests/conftest.py)."""
+    return example_venv("harness-example-plugin")
 
 
-def test_harness_plugins_lists_the_external_plugin(plugin_env: tuple[Path, Path]) -> None:
+def test_harness_plugins_lists_the_external_plugin(plugin_env: tuple[Path, Path], venv_run) -> None:
     python, root = plugin_env
-    result = run(python, "-m", "harness.cli", "plugins", "--json", cwd=root)
+    result = venv_run(python, "-m", "harness.cli", "plugins", "--json", cwd=root)
     assert result.returncode == 0, result.stderr
     listed = {entry["name"]: entry for entry in json.loads(result.stdout)}
     floor = listed["lr_floor"]
@@ -84,12 +56,12 @@ def test_harness_plugins_lists_the_external_plugin(plugin_env: tuple[Path, Path]
     assert listed["class_weights"]["source"] == "harness (built-in)"  # built-ins still there
 
 
-def test_a_scenario_switches_the_external_plugin_on(plugin_env: tuple[Path, Path]) -> None:
+def test_a_scenario_switches_the_external_plugin_on(plugin_env: tuple[Path, Path], venv_run) -> None:
     python, root = plugin_env
     scenario = root / "lr_floor_demo.yaml"
     scenario.write_text(SCENARIO)
     report = root / "report.json"
-    result = run(
+    result = venv_run(
         python, "-m", "harness.cli", "run", str(scenario), "-q", "--json", str(report),
         "--results-dir", str(root / "results"), cwd=root,
     )
@@ -101,9 +73,9 @@ def test_a_scenario_switches_the_external_plugin_on(plugin_env: tuple[Path, Path
     assert "lr_floor" not in runs["broken"]["plugins"]
 
 
-def test_the_example_packages_own_tests_pass(plugin_env: tuple[Path, Path]) -> None:
+def test_the_example_packages_own_tests_pass(plugin_env: tuple[Path, Path], venv_run) -> None:
     python, root = plugin_env
     tests = root / "harness-example-plugin"
-    result = run(python, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(tests / "tests"), cwd=tests)
+    result = venv_run(python, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(tests / "tests"), cwd=tests)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
     assert "3 passed" in result.stdout

@@ -12,53 +12,23 @@ to one class, the ``fixed`` one never does.
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import subprocess
-import sys
-import sysconfig
 from pathlib import Path
 
 import pytest
 
-EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "harness-example-workload"
 
 pytestmark = pytest.mark.slow
 
 
-def run(python: Path, *args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    env = os.environ | {"PYTHONDONTWRITEBYTECODE": "1"}
-    env.pop("PYTHONPATH", None)  # the workload must come from the installed package, not a path
-    env.pop("HARNESS_START_METHOD", None)
-    return subprocess.run([str(python), *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=600)
-
-
 @pytest.fixture(scope="module")
-def workload_env(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    """A venv that sees this one's packages (harness, torch, ...) plus the installed example."""
-    root = tmp_path_factory.mktemp("third-party-workload")
-    venv = root / "venv"
-    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
-    python = venv / "bin" / "python"
-    purelib = run(python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])", cwd=root).stdout.strip()
-    parent = sysconfig.get_paths()["purelib"]
-    # a .pth line starting with "import" runs at start-up: add this venv's site-packages
-    # (and process its .pth files, e.g. harness's editable-install finder)
-    Path(purelib, "_harness_parent_env.pth").write_text(f"import site; site.addsitedir({parent!r})\n")
-    source = root / "harness-example-workload"  # a copy: building writes build/ and *.egg-info
-    shutil.copytree(EXAMPLE, source, ignore=shutil.ignore_patterns("build", "*.egg-info", "__pycache__", ".pytest_cache"))
-    install = run(
-        python, "-m", "pip", "install", "--no-deps", "--no-build-isolation", "--no-index", "--quiet",
-        "--disable-pip-version-check", str(source), cwd=root,
-    )
-    assert install.returncode == 0, install.stdout + install.stderr
-    shutil.rmtree(source / "build", ignore_errors=True)
-    return python, root
+def workload_env(example_venv) -> tuple[Path, Path]:
+    """A venv that sees this one's packages plus the installed example (tests/conftest.py)."""
+    return example_venv("harness-example-workload")
 
 
-def test_harness_workloads_lists_the_installed_workload(workload_env: tuple[Path, Path]) -> None:
+def test_harness_workloads_lists_the_installed_workload(workload_env: tuple[Path, Path], venv_run) -> None:
     python, root = workload_env
-    result = run(python, "-m", "harness.cli", "workloads", "--json", cwd=root)
+    result = venv_run(python, "-m", "harness.cli", "workloads", "--json", cwd=root)
     assert result.returncode == 0, result.stdout + result.stderr
     listed = {entry["name"]: entry for entry in json.loads(result.stdout)}
     digits = listed["digits_mlp"]
@@ -70,16 +40,16 @@ def test_harness_workloads_lists_the_installed_workload(workload_env: tuple[Path
     assert "max_pred_share" in digits["metrics"] and "accuracy" in digits["metrics"]  # the defaults'
     assert listed["tabular"]["source"] == "harness (built-in)"  # built-ins still there
 
-    table = run(python, "-m", "harness.cli", "workloads", cwd=root)
+    table = venv_run(python, "-m", "harness.cli", "workloads", cwd=root)
     assert table.returncode == 0, table.stderr
     assert "digits_mlp" in table.stdout and "harness-example-workload 0.1.0" in table.stdout
 
 
-def test_the_packaged_scenario_replays_the_incident(workload_env: tuple[Path, Path]) -> None:
+def test_the_packaged_scenario_replays_the_incident(workload_env: tuple[Path, Path], venv_run) -> None:
     python, root = workload_env
     scenario = root / "harness-example-workload" / "scenario.yaml"  # names the workload `digits_mlp`
     report_path = root / "report.json"
-    result = run(
+    result = venv_run(
         python, "-m", "harness.cli", "run", str(scenario), "-q", "--json", str(report_path),
         "--results-dir", str(root / "results"), cwd=root,
     )
