@@ -17,9 +17,9 @@ py=.venv/bin/python
 export HARNESS_REPORTS="${HARNESS_REPORTS:-$PWD/.tox-reports}"
 workdir="${HARNESS_TOX_WORKDIR:-$HOME/.cache/harness/tox}"
 selection=(
-    tests/plugins/test_checkpoint.py
-    tests/plugins/test_checkpoint_load.py
-    tests/plugins/test_resume.py
+    tests/plugins/fixes/test_checkpoint.py
+    tests/plugins/fixes/test_checkpoint_load.py
+    tests/plugins/fixes/test_resume.py
     tests/core/test_compare.py
     tests/core/test_environment.py
     scenarios/checkpoint_compat.yaml
@@ -33,7 +33,7 @@ COLUMNS="${COLUMNS:-160}" .venv/bin/harness compare "$HARNESS_REPORTS/torch25.js
 "$py" - "$HARNESS_REPORTS/torch25.json" "$HARNESS_REPORTS/torch26.json" <<'PY'
 import sys
 
-from harness.compare import compare_reports, load_report
+from harness.judging.compare import compare_reports, load_report
 
 differences, _ = compare_reports(load_report(sys.argv[1]), load_report(sys.argv[2]))
 runs = sorted({(d.scenario, d.variant) for d in differences})

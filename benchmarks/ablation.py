@@ -1,11 +1,11 @@
 """Early-decision benchmark: `harness ablate` exhaustive vs deciding early, side by side.
 
 For each scenario (default: the shipped ``issue11`` and ``student_distillation``) the
-ablation's arms (:func:`harness.ablation.ablation_scenario`) run twice in this process's
+ablation's arms (:func:`harness.experiments.ablation.ablation_scenario`) run twice in this process's
 tree of worker processes, with the same seeds and ``-j``: once **exhaustive** (every run of
 every arm to its end, ``harness ablate --exhaustive``) and once **deciding early** (the
 default: a run stops at the end of the epoch where its arm's verdict is decided, an arm's
-remaining seeds are skipped, first seeds first; :mod:`harness.decisions`). Printed per
+remaining seeds are skipped, first seeds first; :mod:`harness.judging.decisions`). Printed per
 scenario, side by side:
 
 * optimizer steps executed (the sum of every run's ``steps``) and their ratio (target
@@ -87,8 +87,8 @@ def run_mode(
     derived: Any, arms: list[Any], keys: list[Any], jobs: int, decide: bool, results: Path, calibrate: bool = True
 ) -> dict[str, Any]:
     """One ablation (exhaustive or deciding early): records, verdicts, steps, wall and CPU time."""
-    from harness.ablation import judge_arms
-    from harness.runner import run_suite, suite_report
+    from harness.experiments.ablation_verdicts import judge_arms
+    from harness.execution.runner import run_suite, suite_report
 
     speedup = machine_speedup() if calibrate else float("nan")
     load = os.getloadavg()[0]
@@ -149,9 +149,9 @@ def compare_records(exhaustive: list[dict[str, Any]], early: list[dict[str, Any]
 def bench(
     scenario_path: Path, seeds: list[int], jobs: int, root: Path, log: Any = print, calibrate: bool = True
 ) -> dict[str, Any]:
-    from harness.ablation import ablation_scenario
-    from harness.run_one import cached_workload
-    from harness.runner import plan_runs
+    from harness.experiments.ablation import ablation_scenario
+    from harness.execution.run_one import cached_workload
+    from harness.execution.runner import plan_runs
     from harness.scenario import load_scenario
 
     scenario = load_scenario(scenario_path)

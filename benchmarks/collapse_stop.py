@@ -35,9 +35,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
 
-    from harness.pluginmanager import discover_plugins
-    from harness.records import RunKey
-    from harness.runner import run_suite
+    from harness.core.pluginmanager import discover_plugins
+    from harness.execution.records import RunKey
+    from harness.execution.runner import run_suite
     from harness.scenario import load_scenario
 
     scenario = load_scenario(ROOT / "scenarios" / "issue11.yaml")

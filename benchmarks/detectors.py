@@ -253,8 +253,8 @@ def run_benchmark(
 ) -> list[RunOutcome]:
     import yaml
 
-    from harness.pluginmanager import discover_plugins
-    from harness.runner import plan_runs, run_suite
+    from harness.core.pluginmanager import discover_plugins
+    from harness.execution.runner import plan_runs, run_suite
     from harness.scenario import load_scenario
 
     available = discover_plugins()
@@ -421,9 +421,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
 
     from rich.console import Console
 
-    from harness.atomic_io import write_json_atomic
-    from harness.pluginmanager import discover_plugins
-    from harness.records import torch_version
+    from harness.execution.atomic_io import write_json_atomic
+    from harness.core.pluginmanager import discover_plugins
+    from harness.execution.records import torch_version
 
     console = Console(width=max(120, Console().width))
     all_names = list(workloads())

@@ -6,7 +6,7 @@ end (process start, worker start-up, training, report) for N = 1 and N = 2,
 alternating, ``--repeats`` times. Prints the speed ratio t(-j 1) / t(-j 2) of the
 median wall times (target >= 1.8 on a 2-core machine).
 
-Torch threads per worker are what the CLI gives them (``harness.executor.WORKER_THREADS``:
+Torch threads per worker are what the CLI gives them (``harness.execution.executor.WORKER_THREADS``:
 one thread per worker unless ``train.threads`` says otherwise, so a run's numbers do not
 depend on ``-j``). Where that gives a ``-j 1`` worker more than one thread, a second
 baseline with ``train.threads: 1`` is timed too, so the ratio can be read both ways.
@@ -109,7 +109,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                 n_train=args.n_train, epochs=args.epochs, threads=threads, seeds=list(range(args.runs))
             ))
             paths[label] = path
-        from harness.executor import WORKER_THREADS
+        from harness.execution.executor import WORKER_THREADS
 
         threads = {jobs: WORKER_THREADS for jobs in (1, 2)}
         settings: tuple[tuple[str, Path, int], ...] = (("-j 1", paths["default"], 1), ("-j 2", paths["default"], 2))

@@ -43,7 +43,7 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
-from harness.hookspecs import hookimpl
+from harness.core.hookspecs import hookimpl
 
 ROOT = Path(__file__).resolve().parents[1]
 MODES = ("a", "b", "c")
@@ -153,7 +153,7 @@ def plain_loop(workload: Any, cfg: Any, seed: int, clock: StepClock) -> Any:
     import torch.nn.functional as F
     from torch.utils.data import DataLoader
 
-    from harness.loop import seed_everything
+    from harness.core.loop import seed_everything
 
     seed_everything(seed)
     train_set, _ = workload.datasets()
@@ -180,8 +180,8 @@ def plain_loop(workload: Any, cfg: Any, seed: int, clock: StepClock) -> Any:
 
 def harness_loop(workload: Any, cfg: Any, seed: int, clock: StepClock, monitors: bool) -> Any:
     """(b)/(c) The harness loop with only the core plugin, or the core and the default monitors."""
-    from harness.loop import build_state, train
-    from harness.pluginmanager import build_run_manager, discover_plugins
+    from harness.core.loop import build_state, train
+    from harness.core.pluginmanager import build_run_manager, discover_plugins
     from harness.testing import enabled_plugins
 
     enabled = enabled_plugins({}, monitors=monitors)

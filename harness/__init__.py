@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__version__ = "0.1.0"
+from harness.core.version import __version__
 
 _LAZY = {
     "Workload": ("harness.workloads.base", "Workload"),

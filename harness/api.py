@@ -41,7 +41,7 @@ def run_scenario(
     """
     import yaml
 
-    from harness.runner import default_results_dir, plan_runs, run_suite, suite_report
+    from harness.execution.runner import default_results_dir, plan_runs, run_suite, suite_report
     from harness.scenario import ScenarioError, load_scenario
 
     if isinstance(scenario, dict):  # validated exactly as a file is: errors name the dict's field

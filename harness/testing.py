@@ -1,7 +1,7 @@
 """Helpers for testing plugins on a tiny workload in well under a second per run.
 
 Plugin authors (built-in or third-party) use these the way pytest plugin authors use
-``pytester``: build a real :class:`~harness.state.TrainState`, enable the plugins under
+``pytester``: build a real :class:`~harness.core.state.TrainState`, enable the plugins under
 test, train, and assert on what changed. The workload is by default
 :func:`tiny_workload` (a tiny RoBERTa on ~150 synthetic ``devign`` C functions);
 ``workload=`` takes any other :class:`harness.Workload` instance: :func:`tiny_patch_workload`,
@@ -80,9 +80,9 @@ def tiny_tabular_workload(**overrides: Any) -> Any:
 
 
 def bare_state(**fields: Any) -> Any:
-    """A :class:`~harness.state.TrainState` with no workload, model or data, for scripted
+    """A :class:`~harness.core.state.TrainState` with no workload, model or data, for scripted
     monitor tests: set ``epoch``/``step`` and call the monitor's hooks directly."""
-    from harness.state import Hparams, TrainState
+    from harness.core.state import Hparams, TrainState
 
     hparams = Hparams(
         lr=1e-3, batch_size=1, epochs=1, accumulation_steps=1, warmup_ratio=0.0,
@@ -128,13 +128,13 @@ def enabled_plugins(
     :raises KeyError: a name that is not among ``available``.
     :raises pydantic.ValidationError: invalid parameters (as a scenario would refuse them).
     """
-    from harness.params import (
+    from harness.scenario.params import (
         UnknownPluginError,
         apply_setting,
         default_settings,
         resolve_params,
     )
-    from harness.pluginmanager import discover_plugins
+    from harness.core.pluginmanager import discover_plugins
 
     available = discover_plugins() if available is None else available
     layered = default_settings(available, monitors=monitors)
@@ -152,7 +152,7 @@ def make_state(workload: Any = None, seed: int = 0, run_dir: Path | None = None,
 
     :param train: overrides of :func:`tiny_train_config` (``epochs``, ``lr``, ``batch_size``, ...).
     """
-    from harness.loop import build_state, resolve_device
+    from harness.core.loop import build_state, resolve_device
 
     cfg = tiny_train_config(**train)
     workload = workload if workload is not None else tiny_workload()
@@ -204,7 +204,7 @@ class TinyRun:
 
 def _available_with(extra: tuple[Any, ...]) -> dict[str, Any]:
     """Discovered plugins plus ``extra`` classes (or ``module:Class`` names) not installed."""
-    from harness.pluginmanager import (
+    from harness.core.pluginmanager import (
         PluginInfo,
         check_plugin_class,
         discover_plugins,
@@ -238,12 +238,12 @@ def train_tiny(
         :func:`tiny_workload`); it is trained as given, from its own ``build_model()`` and
         ``datasets()``.
     :param train: training overrides (``epochs``, ``lr``, ``batch_size``, ...).
-    :raises harness.pluginmanager.PluginConflictError: two of the plugins answer one
+    :raises harness.core.pluginmanager.PluginConflictError: two of the plugins answer one
         firstresult hook and neither ``replaces`` the other (as a scenario would refuse).
     """
-    from harness.loop import shutdown_loaders
-    from harness.loop import train as train_loop
-    from harness.pluginmanager import build_run_manager
+    from harness.core.loop import shutdown_loaders
+    from harness.core.loop import train as train_loop
+    from harness.core.pluginmanager import build_run_manager
 
     available = _available_with(extra)
     enabled = enabled_plugins(plugins or {}, monitors=monitors, available=available)
@@ -270,10 +270,10 @@ def check_plugin(cls: Any) -> list[str]:
     ``replaces``/``slots``/``addresses`` are tuples of names; every ``suggestions`` entry is
     valid ``Params`` (for a fix that ``addresses`` findings).
     """
-    from harness.plugin import Plugin
+    from harness.core.plugin import Plugin
 
     if not (isinstance(cls, type) and issubclass(cls, Plugin)):
-        return [f"{cls!r} is not a subclass of harness.plugin.Plugin"]
+        return [f"{cls!r} is not a subclass of harness.core.plugin.Plugin"]
     label = f"{cls.__module__}.{cls.__qualname__}"
     problems = _identity_problems(cls) + _params_problems(cls) + _declaration_problems(cls) + _hook_problems(cls, label)
     return [f"{label}: {problem}" for problem in problems]
@@ -289,7 +289,7 @@ def _identity_problems(cls: Any) -> list[str]:
     """Its name, kind, and the docstring naming the pathology, signal and fix."""
     import sys
 
-    from harness.plugin import KINDS
+    from harness.core.plugin import KINDS
 
     problems: list[str] = []
     if not cls.name:
@@ -339,7 +339,7 @@ def _declaration_problems(cls: Any) -> list[str]:
 
 def _hook_problems(cls: Any, label: str) -> list[str]:
     """At least one hookimpl, and every one matching a hookspec (pluggy's message names the hook)."""
-    from harness.pluginmanager import HarnessPluginManager
+    from harness.core.pluginmanager import HarnessPluginManager
 
     problems: list[str] = []
     if not [n for n in dir(cls) if hasattr(getattr(cls, n, None), "harness_impl")]:

@@ -158,7 +158,7 @@ def write_reports(payload: dict[str, Any], paths: dict[str, Path | str | None]) 
     atomically (a failed write keeps the previous file); when some fail (a full disk, no
     permission, a directory at the path, an unreachable tracking server) the others are still
     written, then :class:`ReportWriteError` names each failure."""
-    from harness.atomic_io import os_error_text
+    from harness.execution.atomic_io import os_error_text
 
     written: list[Path | str] = []
     failures = []

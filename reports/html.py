@@ -9,7 +9,7 @@ axis so rows compare at a glance), then each variant's plugins (all parameters, 
 hooks each acted on), expectations and runs.
 
 The key metrics are the workload's (``Workload.key_metrics``, in the report as
-``scenario.key_metrics``; see :func:`harness.verdicts.report_key_metrics` for older
+``scenario.key_metrics``; see :func:`harness.judging.verdicts.report_key_metrics` for older
 reports); their headers and chart titles are :func:`harness.reports.metric_label`, and a
 metric whose name has a [0, 1] word (:func:`harness.reports.on_unit_interval`: a share,
 accuracy, F1, AUC, precision, recall) is drawn on a fixed 0..1 axis when its values fit.
@@ -17,30 +17,18 @@ accuracy, F1, AUC, precision, recall) is drawn on a fixed 0..1 axis when its val
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 from typing import Any
 
 from harness.reports import (
-    LR_PER_STEP,
-    TRAINING_LOSS,
     metric_label,
-    on_unit_interval,
     tables,
 )
-from harness.reports.charts import esc, finite, line_chart
+from harness.reports.charts import esc
+from harness.reports.html_curves import curves_grid
 
 FLAG = "--html"
 HELP = "Write a self-contained HTML report with plots (curves per variant, seeds overlaid) here."
-
-SEED_COLOURS = ("#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#7f7f7f", "#bcbd22")
-#: the titles of what the loop records in every run (:data:`harness.reports.TRAINING_LOSS`,
-#: :data:`harness.reports.LR_PER_STEP`); a key metric's title is its label
-TITLES = {TRAINING_LOSS: "training loss / epoch", LR_PER_STEP: "learning rate / step"}
-
-
-def chart_title(column: str) -> str:
-    return TITLES.get(column) or f"{metric_label(column)} / epoch"
 
 
 CSS = """
@@ -71,83 +59,6 @@ def fmt(value: Any, digits: int = 3) -> str:
 # ------------------------------------------------------------------ charts
 
 
-def chart_columns(report: dict[str, Any]) -> list[str]:
-    """Which quantities to plot: the training loss, the key metrics, the learning rate per step,
-    as far as the runs recorded them."""
-    from harness.verdicts import report_key_metrics
-
-    runs = report["runs"]
-    seen: set[str] = set()
-    for run in runs:
-        for epoch in run.get("history", []):
-            seen.update(k for k, v in epoch.items() if finite(v))
-    cols = [m for m in dict.fromkeys([TRAINING_LOSS, *report_key_metrics(report)]) if m in seen]
-    if any(run.get(LR_PER_STEP) for run in runs):
-        cols.append(LR_PER_STEP)
-    return cols
-
-
-def _points(run: dict[str, Any], column: str) -> list[tuple[float, float]]:
-    if column == LR_PER_STEP:
-        return [(i + 1, v) for i, v in enumerate(run.get(LR_PER_STEP) or [])]
-    return [(h.get("epoch", i + 1), h.get(column)) for i, h in enumerate(run.get("history", []))]
-
-
-def _ranges(runs: list[dict[str, Any]], column: str) -> tuple[tuple[float, float], tuple[float, float], bool]:
-    xs, ys = [], []
-    for run in runs:
-        for x, y in _points(run, column):
-            xs.append(x)
-            if finite(y):
-                ys.append(float(y))
-    x_range = (min(xs) if xs else 0.0, max(xs) if xs else 1.0)
-    if column == LR_PER_STEP:  # from 0 on both axes: a starved LR shows as a flat line at the bottom
-        x_range = (0.0, x_range[1])
-        if ys and min(ys) >= 0:
-            return x_range, (0.0, max(ys) * 1.06 or 1.0), False
-    elif xs:
-        x_range = (min(1.0, x_range[0]), x_range[1])
-    if not ys:
-        return x_range, (0.0, 1.0), False
-    lo, hi = min(ys), max(ys)
-    if on_unit_interval(column) and lo >= 0 and hi <= 1:
-        return x_range, (0.0, 1.0), False
-    if lo > 0 and hi / lo > 1e3:  # e.g. a loss that explodes: a log axis keeps both ends readable
-        return x_range, (10 ** math.floor(math.log10(lo)), 10 ** math.ceil(math.log10(hi))), True
-    pad = (hi - lo) * 0.06 or (abs(hi) * 0.1 or 1.0)
-    lo_r = 0.0 if lo >= 0 and lo - pad < 0 else lo - pad
-    return x_range, (lo_r, hi + pad), False
-
-
-def curves_grid(report: dict[str, Any], variants: list[str]) -> str:
-    runs = report["runs"]
-    columns = chart_columns(report)
-    if not columns:
-        return "<p class='na'>no per-epoch history recorded</p>"
-    seeds = sorted({r["seed"] for r in runs})
-    colour = {s: SEED_COLOURS[i % len(SEED_COLOURS)] for i, s in enumerate(seeds)}
-    ranges = {c: _ranges(runs, c) for c in columns}
-    legend = "".join(f'<span><i style="background:{colour[s]}"></i>seed {esc(s)}</span>' for s in seeds)
-    parts = [f'<div class="legend">{legend}<span class="na">each column shares its y axis</span></div>']
-    parts.append(f'<div class="grid" style="grid-template-columns:160px repeat({len(columns)}, minmax(180px, 300px))">')
-    for variant in variants:
-        vruns = [r for r in runs if r["variant"] == variant]
-        parts.append(f'<div class="rowlabel">{esc(variant)}</div>')
-        for column in columns:
-            x_range, y_range, log_y = ranges[column]
-            series = [
-                {"label": f"{variant} seed {r['seed']}", "colour": colour[r["seed"]], "points": _points(r, column)}
-                for r in vruns
-            ]
-            title = chart_title(column) + (" (log)" if log_y else "")
-            parts.append(
-                line_chart(series, x_range=x_range, y_range=y_range, log_y=log_y, title=title,
-                           x_label="optimizer step" if column == LR_PER_STEP else "epoch")
-            )
-    parts.append("</div>")
-    return "".join(parts)
-
-
 # ------------------------------------------------------------------ tables
 
 
@@ -169,7 +80,7 @@ def _metric_head(metric: str, note: str = "") -> str:
 
 
 def summary_table(report: dict[str, Any], summaries: dict[str, dict[str, Any]]) -> str:
-    from harness.verdicts import report_key_metrics
+    from harness.judging.verdicts import report_key_metrics
 
     metrics = report_key_metrics(report)
     head = "".join(_metric_head(m, "<br><span class='na'>mean ± std</span>") for m in metrics)
@@ -188,7 +99,7 @@ def summary_table(report: dict[str, Any], summaries: dict[str, dict[str, Any]]) 
 
 
 def _skipped(counts: dict[str, Any]) -> str:
-    """`` (2 skipped)`` when early decisions left seeds out (:mod:`harness.decisions`)."""
+    """`` (2 skipped)`` when early decisions left seeds out (:mod:`harness.judging.decisions`)."""
     return f" ({counts['skipped']} skipped)" if counts.get("skipped") else ""
 
 
@@ -240,7 +151,7 @@ def ablation_section(ablation: dict[str, Any]) -> str:
     )
 
 
-#: the plugin table's order by kind (:data:`harness.plugin.KINDS`): the defaults first, then what
+#: the plugin table's order by kind (:data:`harness.core.plugin.KINDS`): the defaults first, then what
 #: changes training (fixes, bugs and plugins of unknown kind, by name), the monitors last
 KIND_ORDER = {"core": 0, "fix": 1, "monitor": 2}
 
@@ -346,7 +257,7 @@ def variant_section(
     report: dict[str, Any], name: str, summary: dict[str, Any], kinds: dict[str, str], *, open_plugins: bool = False
 ) -> str:
     """A variant's heading, its plugins (once when every seed had the same), expectations and runs."""
-    from harness.verdicts import report_key_metrics
+    from harness.judging.verdicts import report_key_metrics
 
     runs = tables.variant_runs(report, name)
     parts = [f"<h3 id='v-{esc(name)}'>{esc(name)} — {_verdict_cell(summary)} {summary['passed_runs']}/{summary['runs']} seeds{_skipped(summary)}</h3>"]
@@ -390,7 +301,7 @@ def scenario_section(report: dict[str, Any]) -> str:
     parts.append("<h2>Curves</h2>")
     parts.append(curves_grid(report, list(summaries)))
     parts.append("<h2>Runs</h2>")
-    from harness.pluginmanager import plugin_kinds
+    from harness.core.pluginmanager import plugin_kinds
 
     kinds = plugin_kinds()
     open_plugins = len(summaries) <= 4  # a plain A/B: show the plugin tables; an ablation: fold them
@@ -412,6 +323,6 @@ def render(payload: dict[str, Any]) -> str:
 
 
 def write(path: str | Path, payload: dict[str, Any]) -> None:
-    from harness.atomic_io import write_atomic
+    from harness.execution.atomic_io import write_atomic
 
     write_atomic(Path(path), render(payload))

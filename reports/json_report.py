@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from harness.atomic_io import write_json_atomic
+from harness.execution.atomic_io import write_json_atomic
 
 FLAG = "--json"
 HELP = "Write the JSON report (schema: README, 'JSON report') here."

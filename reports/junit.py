@@ -34,7 +34,7 @@ def _case(suite: ET.Element, classname: str, name: str, seconds: float = 0.0) ->
 
 def suite_element(report: dict[str, Any]) -> ET.Element:
     from harness.reports.tables import summaries_of
-    from harness.verdicts import run_failed
+    from harness.judging.verdicts import run_failed
 
     scenario = report["scenario"]["name"]
     suite = ET.Element("testsuite", name=scenario)
@@ -110,7 +110,7 @@ def to_xml(payload: dict[str, Any]) -> ET.ElementTree:
 
 
 def write(path: str | Path, payload: dict[str, Any]) -> None:
-    from harness.atomic_io import write_atomic
+    from harness.execution.atomic_io import write_atomic
 
     tree = to_xml(payload)
     ET.indent(tree)

@@ -137,7 +137,7 @@ def write_suite(client: Any, uri: str, report: dict[str, Any]) -> str:
     """Log one suite report; returns the suite run's id."""
     from mlflow.entities import Metric
 
-    from harness.verdicts import run_ok
+    from harness.judging.verdicts import run_ok
 
     scenario = report["scenario"]
     exp = experiment_id(client, uri, scenario["name"])

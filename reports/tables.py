@@ -2,7 +2,7 @@
 
 Each renderer writes these in its own markup (rich, HTML); what a table holds is decided
 here once: the variants' summaries, the key metrics as columns (the workload's declaration,
-:func:`harness.verdicts.report_key_metrics`), mean ± std over the seeds, a run's findings
+:func:`harness.judging.verdicts.report_key_metrics`), mean ± std over the seeds, a run's findings
 by kind, and the ablation table's rows.
 """
 
@@ -49,7 +49,7 @@ def summaries_of(report: dict[str, Any]) -> dict[str, dict[str, Any]]:
     """The per-variant summaries of a report (recomputed for a report written before they existed)."""
     if isinstance(report.get("variants"), dict):
         return report["variants"]
-    from harness.verdicts import report_key_metrics, summarize_variants
+    from harness.judging.verdicts import report_key_metrics, summarize_variants
 
     return summarize_variants(report["runs"], report_key_metrics(report))
 
@@ -95,7 +95,7 @@ class SummaryRow:
 
 def summary_rows(report: dict[str, Any], metrics: list[str], summaries: dict[str, dict[str, Any]] | None = None) -> list[SummaryRow]:
     """One :class:`SummaryRow` per variant, with a stat per metric of ``metrics``."""
-    from harness.verdicts import metric_stat
+    from harness.judging.verdicts import metric_stat
 
     rows = []
     for name, summary in (summaries_of(report) if summaries is None else summaries).items():

@@ -6,7 +6,7 @@ plugins and parameters that were on, one line per seed (status, final metrics wi
 per-epoch sparklines, findings) and its expectations with their pass counts; and, for
 ``harness ablate``, the table of fixes with their *sufficient* / *necessary* verdicts.
 
-The metric columns are the workload's key metrics (:func:`harness.verdicts.report_key_metrics`),
+The metric columns are the workload's key metrics (:func:`harness.judging.verdicts.report_key_metrics`),
 headed by their labels (:func:`harness.reports.metric_label`), wrapped between words.
 
 No name (variant, plugin, metric, finding, outcome) is ever broken mid-word, at any width
@@ -25,12 +25,13 @@ from typing import Any
 from rich import box
 from rich.console import Console, Group, RenderableType
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from rich.text import Text
 
-from harness.reports import TRAINING_LOSS, metric_label, reports_of, tables
+from harness.reports import metric_label, reports_of, tables
 from harness.reports.fitting import fits, indented
+from harness.reports.terminal_ablation import _early, print_ablation
+from harness.reports.terminal_plugins import describe_plugins
 
 SPARK = "▁▂▃▄▅▆▇█"
 HEADER_WIDTH = 14  # a metric's header wraps between words past this, so columns stay narrow
@@ -55,114 +56,12 @@ def sparkline(values: list[float], width: int = 12) -> str:
     return "".join(SPARK[min(len(SPARK) - 1, int((v - lo) / span * (len(SPARK) - 1) + 0.5))] for v in vals)
 
 
-class RunProgress:
-    """One progress bar per run, fed by the executor's events (start, total, advance, epoch, done).
-
-    Each epoch shows ``metric`` (the workload's first key metric, when given), else the first
-    validation metric the epoch recorded, else the training loss (the fallback: the loop's own
-    record, :data:`harness.reports.TRAINING_LOSS`).
-    """
-
-    def __init__(self, console: Console, keys: list[Any], enabled: bool = True, metric: str | None = None) -> None:
-        self.enabled = enabled
-        self.metric = metric
-        self.progress = Progress(
-            TextColumn("[bold]{task.description}"),
-            BarColumn(bar_width=20),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            TextColumn("{task.fields[status]}"),
-            console=console,
-            disable=not enabled,
-        )
-        self.tasks = {key: self.progress.add_task(f"{key.variant} seed {key.seed}", total=None, status="queued", start=False) for key in keys}
-
-    def __enter__(self) -> RunProgress:  # noqa: PYI034 - typing.Self needs Python 3.11; 3.10 is supported
-        self.progress.__enter__()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.progress.__exit__(*exc)
-
-    def event(self, key: Any, event: str, value: Any) -> None:
-        task = self.tasks.get(key)
-        if task is None:
-            return
-        if event == "start":
-            self.progress.start_task(task)
-            self.progress.update(task, status="running")
-        elif event == "total":
-            self.progress.update(task, total=value)
-        elif event == "advance":
-            self.progress.advance(task, value)
-        elif event == "epoch":
-            main = self._shown_metric(value)
-            shown = value.get(main)
-            shown = f"{shown:.3f}" if isinstance(shown, (int, float)) else "-"
-            self.progress.update(task, status=f"epoch {value.get('epoch')} {main}={shown}")
-        elif event in ("done", "resumed"):
-            total = self.progress.tasks[task].total or 1
-            self.progress.update(task, total=total, completed=total, status=value["status"] + (" (resumed)" if event == "resumed" else ""))
-
-    def _shown_metric(self, epoch: dict[str, Any]) -> str:
-        from harness.verdicts import LOOP_KEYS
-
-        if self.metric and self.metric in epoch:
-            return self.metric
-        return next(
-            (k for k, v in epoch.items() if k not in LOOP_KEYS and isinstance(v, float)), TRAINING_LOSS
-        )
-
-
 # ------------------------------------------------------------------ formatting helpers
 
 
 def _mean_std(stat: dict[str, Any] | None) -> str:
     """``0.812±0.031``: mean and std over the seeds (:func:`harness.reports.tables.mean_std_text`)."""
     return tables.mean_std_text(stat, separator="±", missing="-")
-
-
-def _default_params(info: Any) -> dict[str, Any] | None:
-    try:
-        return info.cls.Params().model_dump()
-    except Exception:  # noqa: BLE001 - a required parameter: no defaults to compare with
-        return None
-
-
-def _call(name: str, params: dict[str, Any]) -> str:
-    inner = ", ".join(f"{k}={v}" for k, v in params.items())
-    return f"{name}({inner})" if inner else name
-
-
-def describe_plugins(plugins: dict[str, dict[str, Any]], catalogue: dict[str, Any] | None = None) -> tuple[str, str]:
-    """``(fixes, monitors)``: every fix with all its parameters, one per line; the monitors compactly
-    (how many are on with their defaults, plus any with other parameters or switched off)."""
-    from harness.pluginmanager import plugin_catalogue
-
-    catalogue = plugin_catalogue() if catalogue is None else catalogue
-    fixes, monitors_custom, monitors_default = [], [], 0
-    for name, params in plugins.items():
-        info = catalogue.get(name)
-        kind = info.kind if info is not None else "fix"
-        if kind == "core":
-            if params:
-                fixes.append(_call(name, params))
-            continue
-        if kind == "monitor":
-            if info is not None and _default_params(info) == params:
-                monitors_default += 1
-            else:
-                monitors_custom.append(_call(name, params))
-            continue
-        fixes.append(_call(name, params))
-    off = sorted(n for n, info in catalogue.items() if info.kind == "monitor" and n not in plugins)
-    parts = []
-    if monitors_default:
-        parts.append(f"{monitors_default} on with defaults")
-    parts += monitors_custom
-    if off:
-        parts.append("off: " + ", ".join(off))
-    return ("\n".join(fixes) or "(no fixes)"), ("; ".join(parts) or "(none)")
 
 
 def _verdict(summary: dict[str, Any], *, flag: bool = True) -> str:
@@ -178,13 +77,6 @@ def _pass_count(summary: dict[str, Any]) -> str:
     text = f"{summary['passed_runs']}/{summary['runs']}"
     text = f"[yellow]{text}*[/]" if summary.get("flaky") else text
     return text + (f"+{summary['skipped']}" if summary.get("skipped") else "")
-
-
-def _early(counts: dict[str, Any]) -> str:
-    """``, 1 decided, 2 skipped`` for a summary or arm with early decisions (else empty):
-    runs stopped when the verdict was decided, and seeds never run (:mod:`harness.decisions`)."""
-    parts = [f"{counts[k]} {k}" for k in ("decided", "skipped") if counts.get(k)]
-    return ", " + ", ".join(parts) if parts else ""
 
 
 def early_note(run: dict[str, Any]) -> str:
@@ -241,7 +133,7 @@ def _summary_title(report: dict[str, Any], summaries: dict[str, Any]) -> str:
 
 def summary_table(report: dict[str, Any]) -> Table:
     """One row per variant: pass count over seeds, mean +- std of the key metrics, verdict."""
-    from harness.verdicts import report_key_metrics
+    from harness.judging.verdicts import report_key_metrics
 
     summaries = tables.summaries_of(report)
     metrics = report_key_metrics(report)
@@ -273,7 +165,7 @@ def summary_section(console: Console, report: dict[str, Any]) -> RenderableType:
     table = summary_table(report)
     if fits(console, table):
         return table
-    from harness.verdicts import report_key_metrics
+    from harness.judging.verdicts import report_key_metrics
 
     summaries = tables.summaries_of(report)
     metrics = report_key_metrics(report)
@@ -353,7 +245,7 @@ def variant_block(
     report: dict[str, Any], name: str, summary: dict[str, Any], catalogue: dict[str, Any], console: Console | None = None
 ) -> Group:
     """A variant's plugins, one line per seed, and its expectations with pass counts."""
-    from harness.verdicts import report_key_metrics
+    from harness.judging.verdicts import report_key_metrics
 
     console = console or Console(width=80)
     runs = tables.variant_runs(report, name)
@@ -421,95 +313,11 @@ def _observed(runs: list[dict[str, Any]], name: str) -> str:
     return f"{text}; {na}" if na else text
 
 
-def _ablation_title(ablation: dict[str, Any]) -> str:
-    n = ablation["target"]["runs"] + ablation["target"].get("skipped", 0)
-    rule = ablation.get("rule_text") or "every expectation holds"
-    return f"Ablation {ablation['base']['variant']} -> {ablation['target']['variant']}, {n} seed(s): cured = {rule}"
-
-
-def _yes(value: bool | None) -> str:
-    return "[dim]n/a[/]" if value is None else ("[bold green]YES[/]" if value else "no")
-
-
-def _arm(a: dict[str, Any]) -> str:
-    text = f"{a['passed_runs']}/{a['runs']}"
-    text = f"[yellow]{text}[/]" if a.get("seeds_disagree") else text
-    return text + (f"+{a['skipped']}" if a.get("skipped") else "")
-
-
-#: the ablation table's cells (:func:`harness.reports.tables.ablation_rows`) in rich markup
-ABLATION_CELLS = tables.AblationCells(name=escape, change=escape, arm=_arm, verdict=_yes)
-#: the headers of :data:`harness.reports.tables.ABLATION_COLUMNS`, broken to keep the table narrow
-ABLATION_HEADERS = {
-    "fix": "fix", "change": "change", "base_plus_fix": "base+fix\ncured", "sufficient": "suffi-\ncient",
-    "target_minus_fix": "target-fix\ncured", "necessary": "neces-\nsary",
-}
-
-
-def ablation_table(ablation: dict[str, Any]) -> Table:
-    """The fixes with their two arms (cured seeds k/N) and verdicts; only the change may wrap."""
-    table = Table(
-        title=escape(_ablation_title(ablation)), title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False, padding=(0, 0)
-    )
-    for column in tables.ABLATION_COLUMNS:
-        wraps = column == "change"
-        table.add_column(
-            ABLATION_HEADERS[column], justify="right" if column in tables.ABLATION_COUNTS else "left",
-            no_wrap=not wraps, overflow="fold" if wraps else "ellipsis",
-        )
-    for cells in tables.ablation_rows(ablation, ABLATION_CELLS):
-        table.add_row(*cells)
-    return table
-
-
-def ablation_section(console: Console, ablation: dict[str, Any]) -> RenderableType:
-    """:func:`ablation_table` when it :func:`fits`; else one block per fix: its name and change,
-    then both arms with their verdicts."""
-    table = ablation_table(ablation)
-    if fits(console, table):
-        return table
-    items: list[RenderableType] = [Text(_ablation_title(ablation), style="italic"), Text()]
-    for fix, change, base_plus_fix, sufficient, target_minus_fix, necessary in tables.ablation_rows(ablation, ABLATION_CELLS):
-        items.append(Text.from_markup(f"[bold]{fix}[/]  {change}"))
-        items.append(indented(Text.from_markup(
-            f"sufficient {sufficient} (base+fix cured {base_plus_fix})  "
-            f"necessary {necessary} (target-fix cured {target_minus_fix})"
-        )))
-    return Group(*items)
-
-
-def print_ablation(console: Console, ablation: dict[str, Any]) -> None:
-    console.print(ablation_section(console, ablation))
-    base, target = ablation["base"], ablation["target"]
-    console.print(
-        f"base [bold]{escape(base['variant'])}[/]: {base['passed_runs']}/{base['runs']} seeds cured{_early(base)}"
-        f" ({tables.cured_text(base)}); target [bold]{escape(target['variant'])}[/]:"
-        f" {target['passed_runs']}/{target['runs']}{_early(target)} ({tables.cured_text(target)})."
-    )
-    early = ablation.get("early")
-    if early:
-        console.print(
-            f"decided early: {early['trained']} of {early['runs']} runs trained ({early['decided']} of them stopped "
-            f"when their arm's verdict was decided), {early['skipped']} skipped"
-            + (" (k/N+S: S seeds skipped)" if early["skipped"] else "")
-            + f", {early['steps']} optimizer steps; --exhaustive trains every run to its end"
-        )
-    arms = [base, target] + [a for row in ablation["fixes"] for a in (row["base_plus_fix"], row["target_minus_fix"])]
-    if any(a.get("seeds_disagree") for a in arms):
-        console.print("[yellow]k/N in yellow[/]: the seeds disagree (some pass every expectation, others do not)")
-    if ablation.get("base_reproduces"):
-        r = ablation["base_reproduces"]
-        left = f" ({r['open']} not known: stopped when decided)" if r.get("open") else ""
-        console.print(f"the base {tables.reproduces_text(ablation)}{left}")
-    for warning in ablation.get("warnings", []):
-        console.print(f"[yellow]warning:[/] {escape(warning)}")
-
-
 def print_report(console: Console, payload: dict[str, Any], *, details: bool = True) -> None:
     """The summary table, each variant's block (``details``), the ablation table, the verdict;
     for a payload of several scenarios (``harness run DIR``), each in turn, then one line per
     scenario and the overall verdict."""
-    from harness.pluginmanager import plugin_catalogue
+    from harness.core.pluginmanager import plugin_catalogue
 
     catalogue = plugin_catalogue()
     reports = reports_of(payload)
@@ -571,28 +379,3 @@ def print_suites(console: Console, payload: dict[str, Any]) -> None:
 # ------------------------------------------------------------------ harness compare
 
 
-def differences_section(console: Console, differences: list[Any], label_a: str, label_b: str) -> RenderableType:
-    """``harness compare``'s differences (:class:`harness.compare.Difference`), grouped by run:
-    a heading (scenario · variant · seed) and a table of what differs with its value in each
-    file when it :func:`fits`, else per difference its name and one line per file."""
-    groups: dict[tuple[str, str, Any], list[Any]] = {}
-    for d in differences:
-        groups.setdefault((d.scenario, d.variant, d.seed), []).append(d)
-    items: list[RenderableType] = []
-    for (scenario, variant, seed), diffs in groups.items():
-        items.append(Text(f"{scenario} · {variant} · seed {seed}", style="bold"))
-        table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False, header_style="dim")
-        table.add_column("what differs", overflow="fold")
-        table.add_column(escape(label_a), overflow="fold")
-        table.add_column(escape(label_b), overflow="fold")
-        for d in diffs:
-            table.add_row(Text(str(d.what)), Text(str(d.a)), Text(str(d.b)))
-        if fits(console, table, console.width - 2):
-            items += [indented(table), Text()]
-            continue
-        for d in diffs:
-            items.append(indented(Text(str(d.what))))
-            items.append(indented(Text.assemble((f"{label_a}: ", "dim"), str(d.a)), 4))
-            items.append(indented(Text.assemble((f"{label_b}: ", "dim"), str(d.b)), 4))
-        items.append(Text())
-    return Group(*items)

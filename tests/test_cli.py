@@ -62,7 +62,7 @@ def test_passing_variant_exits_0_and_writes_schema(tiny_scenario: Path, tmp_path
     (run,) = report["runs"]
     assert {"variant", "seed", "status", "seconds", "plugins", "history", "findings", "expectations", "trace"} <= set(run)
     assert run["variant"] == "plain" and run["status"] == "ok"
-    from harness.pluginmanager import discover_plugins
+    from harness.core.pluginmanager import discover_plugins
 
     monitors = {n for n, info in discover_plugins().items() if info.kind == "monitor" and info.cls.default_enabled()}
     assert "prediction_distribution" in monitors
@@ -103,7 +103,7 @@ def test_unknown_variant_exits_2(tiny_scenario: Path) -> None:
 def test_no_top_level_plugins_or_reports_modules() -> None:
     """plugins/ and reports/ are importable only as harness.plugins / harness.reports."""
     code = (
-        "import sys, harness.plugins.class_weights, harness.reports.terminal;"
+        "import sys, harness.plugins.fixes.class_weights, harness.reports.terminal;"
         "assert 'plugins' not in sys.modules and 'reports' not in sys.modules;"
         "import importlib.util as u; assert u.find_spec('plugins') is None and u.find_spec('reports') is None"
     )
@@ -140,14 +140,14 @@ def test_ctrl_c_exits_130_with_its_message_after_the_progress_display(
     tiny_scenario: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The interrupt line comes after the progress display's last frame, not above it."""
-    import harness.runner
+    import harness.execution.runner
 
     def interrupted(scenario, keys, *, progress, **options):  # type: ignore[no-untyped-def]
         progress(keys[0], "start", None)
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(harness.runner, "run_suite", interrupted)
-    monkeypatch.setattr("harness.cli._check_environment", lambda: None)
+    monkeypatch.setattr(harness.execution.runner, "run_suite", interrupted)
+    monkeypatch.setattr("harness.cli.experiments._check_environment", lambda: None)
     result = CliRunner().invoke(main, ["run", str(tiny_scenario), "--results-dir", str(tmp_path / "res")])
     assert result.exit_code == 130, result.output
     lines = [line for line in result.output.splitlines() if line.strip()]

@@ -17,12 +17,12 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from harness import hookspecs
-from harness.pluginmanager import DEFAULT_PLUGINS, load_object
+from harness.core import hookspecs
+from harness.core.pluginmanager import builtin_plugins, load_object
 from harness.testing import REQUIRED_DOC_PARTS, check_plugin
 
 if TYPE_CHECKING:
-    from harness.state import TrainState
+    from harness.core.state import TrainState
 
 ROOT = Path(__file__).resolve().parents[1]
 TESTS = Path(__file__).resolve().parent
@@ -32,7 +32,7 @@ HOOKS = sorted(
     for name, fn in inspect.getmembers(hookspecs, inspect.isfunction)
     if hasattr(fn, f"{hookspecs.PROJECT}_spec")
 )
-BUILTINS = list(DEFAULT_PLUGINS)
+BUILTINS = list(builtin_plugins())
 
 
 def _test_sources() -> dict[Path, str]:
@@ -162,7 +162,7 @@ def test_check_plugin_catches_what_the_meta_tests_rely_on() -> None:
     """The checker itself: a misspelt hook, a lax Params and a missing docstring part."""
     from pydantic import BaseModel
 
-    from harness.plugin import Plugin, hookimpl
+    from harness.core.plugin import Plugin, hookimpl
 
     class Lax(BaseModel):
         x: int = 1
@@ -186,7 +186,7 @@ def test_check_plugin_catches_what_the_meta_tests_rely_on() -> None:
 
 
 def test_check_plugin_checks_the_conflict_declarations() -> None:
-    from harness.plugin import Plugin, hookimpl
+    from harness.core.plugin import Plugin, hookimpl
 
     class Sloppy(Plugin):
         """Pathology: a test double. Signal: none. Fix: none."""

@@ -24,9 +24,9 @@ import yaml
 from click.testing import CliRunner
 
 from harness.cli import main
-from harness.records import run_fingerprint
-from harness.results import result_path
-from harness.runner import plan_runs, run_suite
+from harness.execution.records import run_fingerprint
+from harness.execution.results import result_path
+from harness.execution.runner import plan_runs, run_suite
 from harness.scenario import load_scenario
 from harness.testing import TINY_DEVIGN
 

@@ -14,9 +14,9 @@ import pytest
 from click.testing import CliRunner
 
 from harness.cli import main
-from harness.ray_executor import RETRIES_ENV, retries_from_env, task_failure, task_resources, wants_gpu
-from harness.records import RunKey, base_record
-from harness.results import reusable_result, save_result
+from harness.execution.ray_executor import RETRIES_ENV, retries_from_env, task_failure, task_resources, wants_gpu
+from harness.execution.records import RunKey, base_record
+from harness.execution.results import reusable_result, save_result
 from harness.scenario import load_scenario
 
 TINY = """\

@@ -17,7 +17,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, PositiveFloat
 
-from harness.plugin import Plugin, hookimpl
+from harness.core.plugin import Plugin, hookimpl
 
 
 def floor_lr(param_groups: list[dict[str, Any]], min_lr: float) -> int:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from harness.resolver import OBJECT_REF, Entry, LoadError, entry_points, load_object
+from harness.core.resolver import OBJECT_REF, Entry, LoadError, entry_points, load_object
 from harness.workloads.base import Workload
 
 ENTRY_POINT_GROUP = "harness.workloads"
@@ -32,7 +32,7 @@ class UnknownWorkload(LoadError):
     """A workload name that is neither built in, nor an entry point, nor ``module:Class``."""
 
     def __init__(self, name: str, available: list[str]) -> None:
-        from harness.expectations import closest
+        from harness.core.resolver import closest
 
         self.name, self.available = name, available
         super().__init__(

@@ -3,7 +3,9 @@
 A workload owns what is problem-specific: the model and the data. For a
 classification problem that is all a user must write::
 
-    from harness import Workload
+    
+
+        from harness import Workload
     from pydantic import BaseModel
 
     class MyWorkload(Workload):
@@ -19,7 +21,7 @@ classification problem that is all a user must write::
 Everything else has a default: collate (torch's ``default_collate`` into a dict),
 forward (``model(inputs)`` -> logits), loss (cross-entropy), the training labels (read
 from the training set once) and evaluation (logits and labels from the validation set,
-metrics by :func:`harness.metrics.classification_metrics`, so every classification
+metrics by :func:`harness.core.metrics.classification_metrics`, so every classification
 workload has the same metric names). Override any method to change it; a workload that
 is not a classifier overrides :meth:`evaluate` and declares its ``metrics``.
 
@@ -90,7 +92,7 @@ class Workload:
     - ``Params``: a pydantic model of the parameters a scenario's ``workload.params`` may set;
     - ``metrics``: the validation metric names :meth:`evaluate` returns. ``None`` (the
       default) means the classification metrics of
-      :data:`harness.metrics.CLASSIFICATION_METRICS`;
+      :data:`harness.core.metrics.CLASSIFICATION_METRICS`;
     - ``key_metrics``: the headline metrics, in order, that reports show as columns and
       charts (names from ``metrics`` or the loop's ``loss``). ``None`` (the default): for a
       classifier F1, the balance of its predictions (``max_pred_share``) and the training
@@ -129,7 +131,7 @@ class Workload:
         Known before training, so a misspelt metric fails at validation. Names may end in
         ``_<k>`` for one metric per class (``pred_share_<k>`` matches ``pred_share_2``).
         """
-        from harness.metrics import CLASSIFICATION_METRICS
+        from harness.core.metrics import CLASSIFICATION_METRICS
 
         return tuple(cls.metrics) if cls.metrics is not None else CLASSIFICATION_METRICS
 
@@ -215,7 +217,7 @@ class Workload:
 
     def evaluate(self, model: torch.nn.Module, loader: Any, device: torch.device) -> dict[str, Any]:
         """Validation metrics: the core's classification metrics of :meth:`predict`'s logits."""
-        from harness.metrics import classification_metrics
+        from harness.core.metrics import classification_metrics
 
         logits, labels = self.predict(model, loader, device)
         return classification_metrics(labels, logits)

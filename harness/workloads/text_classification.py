@@ -35,31 +35,19 @@ Texts are tokenised once per workload instance (the executor forks workers after
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import Field, PositiveInt, field_validator, model_validator
 
 from harness.workloads.base import TensorDataWorkload, WorkloadParams, cache_root
+from harness.workloads.text_files import DataFileError, file_format, read_table, texts_of, labels_of, class_values
+from harness.workloads.text_tokenizer import CLS_ID, PAD_ID, SEP_ID, encode, train_tokenizer
 
 if TYPE_CHECKING:  # torch is imported where it is used, so listing workloads stays light
     import torch
 
-SPECIAL_TOKENS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
-PAD_ID, UNK_ID, CLS_ID, SEP_ID, MASK_ID = range(len(SPECIAL_TOKENS))
 
-# extension -> (datasets builder, its options)
-FORMATS: dict[str, tuple[str, dict[str, Any]]] = {
-    ".csv": ("csv", {}),
-    ".tsv": ("csv", {"delimiter": "\t"}),
-    ".json": ("json", {}),
-    ".jsonl": ("json", {}),
-    ".ndjson": ("json", {}),
-    ".parquet": ("parquet", {}),
-    ".pq": ("parquet", {}),
-}
 
 # model types whose position ids start after the padding index (RoBERTa's embeddings)
 PADDING_OFFSET_POSITIONS = {
@@ -72,20 +60,6 @@ CONFIG_ONLY = (
     "model_type", "tokenizer", "vocab_size", "lowercase", "hidden_size", "num_layers", "num_heads",
     "intermediate_size", "hidden_dropout", "attention_dropout",
 )
-
-
-class DataFileError(ValueError):
-    """A data file the workload cannot use: missing, unreadable, or without the named columns."""
-
-
-def file_format(path: str) -> tuple[str, dict[str, Any]]:
-    """The ``datasets`` builder and options of ``path``, from its extension."""
-    suffix = Path(path).suffix.lower()
-    if suffix not in FORMATS:
-        raise ValueError(
-            f"unknown extension {suffix or '(none)'!r} of {path!r}; use one of {', '.join(FORMATS)}"
-        )
-    return FORMATS[suffix]
 
 
 class Params(WorkloadParams):
@@ -156,148 +130,6 @@ class Params(WorkloadParams):
 
 
 # ------------------------------------------------------------------ helpers
-
-
-def _import_datasets() -> Any:
-    os.environ.setdefault("HF_DATASETS_OFFLINE", "1")  # read before `datasets` is first imported
-    try:
-        import datasets
-    except ImportError as exc:
-        raise ImportError(
-            "workload text_classification reads its files with the `datasets` library, which is not "
-            "installed: pip install 'harness[data]'"
-        ) from exc
-    return datasets
-
-
-def read_table(path: str, field: str, columns: dict[str, str], cache_dir: Path) -> dict[str, list[Any]]:
-    """The named columns of a local data file, as lists; ``columns`` maps a param name to a column.
-
-    Errors name the parameter (``field``, or the column's parameter) to fix.
-    """
-    builder, options = file_format(path)
-    file = Path(path)
-    if not file.is_file():
-        where = "" if file.is_absolute() else f" (relative to {Path.cwd()})"
-        raise DataFileError(f"{field}: no such file {path!r}{where}")
-    if file.stat().st_size == 0:
-        raise DataFileError(f"{field}: {path!r} has no rows")
-    datasets = _import_datasets()
-    quiet = getattr(datasets, "are_progress_bars_disabled", lambda: False)()
-    datasets.disable_progress_bars()
-    try:
-        table = datasets.load_dataset(
-            builder, data_files={"train": str(file.resolve())}, split="train", cache_dir=str(cache_dir), **options
-        )
-    except Exception as exc:
-        if "corresponds to no data" in str(exc):  # a file with a header and nothing else
-            raise DataFileError(f"{field}: {path!r} has no rows") from None
-        cause = f" ({type(exc.__cause__).__name__}: {exc.__cause__})" if exc.__cause__ is not None else ""
-        raise DataFileError(f"{field}: cannot read {path!r} as {builder}: {type(exc).__name__}: {exc}{cause}") from exc
-    finally:
-        if not quiet:
-            datasets.enable_progress_bars()
-    if table.num_rows == 0:
-        raise DataFileError(f"{field}: {path!r} has no rows")
-    found = list(table.column_names)
-    for param, column in columns.items():
-        if column not in found:
-            raise DataFileError(
-                f"{param}: {field} {path!r} has no column {column!r}; its columns: {', '.join(map(repr, found))}"
-                f" (set {param} to one of them)"
-            )
-    return {column: list(table[column]) for column in columns.values()}
-
-
-def texts_of(values: list[Any], field: str, column: str) -> list[str]:
-    missing = [i for i, v in enumerate(values) if v is None]
-    if missing:
-        raise DataFileError(f"text_column: {field} has no {column!r} value in row {missing[0]} ({len(missing)} rows)")
-    return [v if isinstance(v, str) else str(v) for v in values]
-
-
-def labels_of(values: list[Any], field: str, column: str) -> list[Any]:
-    missing = [i for i, v in enumerate(values) if v is None]
-    if missing:
-        raise DataFileError(f"label_column: {field} has no {column!r} value in row {missing[0]} ({len(missing)} rows)")
-    return values
-
-
-def class_values(labels: list[Any], column: str) -> list[Any]:
-    """The distinct training labels in sorted order: class ``i`` is the ``i``-th."""
-    try:
-        classes = sorted(set(labels))
-    except TypeError as exc:  # unhashable (lists) or incomparable (mixed types) labels
-        raise DataFileError(
-            f"label_column: the {column!r} values of train_file cannot be sorted into classes: {exc}"
-        ) from None
-    if len(classes) < 2:
-        raise DataFileError(f"label_column: train_file has a single label {classes!r} in {column!r}; need at least 2")
-    return classes
-
-
-def train_tokenizer(texts: list[str], kind: str = "wordpiece", vocab_size: int = 2000, lowercase: bool = True) -> Any:
-    """A ``tokenizers.Tokenizer`` for ``texts``: ``[CLS] ... [SEP]``, :data:`SPECIAL_TOKENS` at ids 0..4.
-
-    Both kinds are deterministic (same texts, same ids), which seeded replays need:
-
-    - ``wordpiece``: the most frequent words (count, then alphabetical order) plus every
-      character, word-initial and ``##``-continuation, so a rare word is spelled out
-      rather than ``[UNK]``. (``tokenizers``' own WordPiece trainer breaks ties between
-      merges differently from run to run, so the vocabulary is counted here.)
-    - ``bpe``: byte-pair merges learned by ``tokenizers``' ``BpeTrainer``.
-    """
-    from collections import Counter
-
-    from tokenizers import (
-        Tokenizer,
-        models,
-        normalizers,
-        pre_tokenizers,
-        processors,
-        trainers,
-    )
-
-    special = list(SPECIAL_TOKENS)
-    normalizer = normalizers.BertNormalizer(lowercase=lowercase)
-    pre_tokenizer = pre_tokenizers.BertPreTokenizer()
-    if kind == "wordpiece":
-        words: Counter[str] = Counter()
-        for text in texts:
-            words.update(word for word, _ in pre_tokenizer.pre_tokenize_str(normalizer.normalize_str(text)))
-        chars: Counter[str] = Counter()
-        for word, count in words.items():
-            for c in word:
-                chars[c] += count
-        room = max(vocab_size - len(special), 2)
-        alphabet = sorted(_most_common(chars)[: room // 2])  # a huge alphabet (CJK): its most frequent half
-        pieces = alphabet + ["##" + c for c in alphabet]
-        whole = [w for w in _most_common(words) if len(w) > 1][: max(room - len(pieces), 0)]
-        vocab = {token: i for i, token in enumerate(special + pieces + whole)}
-        tok = Tokenizer(models.WordPiece(vocab, unk_token="[UNK]"))
-        tok.normalizer, tok.pre_tokenizer = normalizer, pre_tokenizer
-    else:
-        tok = Tokenizer(models.BPE(unk_token="[UNK]"))
-        tok.normalizer, tok.pre_tokenizer = normalizer, pre_tokenizer
-        trainer = trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=special, show_progress=False)
-        tok.train_from_iterator(texts, trainer=trainer)
-    tok.post_processor = processors.TemplateProcessing(
-        single="[CLS] $A [SEP]", special_tokens=[("[CLS]", CLS_ID), ("[SEP]", SEP_ID)]
-    )
-    return tok
-
-
-def _most_common(counts: Any) -> list[str]:
-    """The keys of a ``Counter`` by count, ties in alphabetical order (``most_common`` keeps insertion order)."""
-    return sorted(counts, key=lambda key: (-counts[key], key))
-
-
-def encode(tokenizer: Any, texts: list[str], max_length: int) -> tuple[list[list[int]], list[list[int]]]:
-    """Ids and attention masks of ``texts`` with a tokenizer of :func:`train_tokenizer`, padded to ``max_length``."""
-    tokenizer.enable_truncation(max_length)
-    tokenizer.enable_padding(pad_id=PAD_ID, pad_token="[PAD]", length=max_length)
-    encodings = tokenizer.encode_batch(texts)
-    return [e.ids for e in encodings], [e.attention_mask for e in encodings]
 
 
 def _position_limit(config: Any) -> int | None:

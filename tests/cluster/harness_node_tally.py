@@ -19,7 +19,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from harness.plugin import Plugin, hookimpl
+from harness.core.plugin import Plugin, hookimpl
 
 
 def node_id() -> str:

@@ -6,17 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from harness.ablation import (
-    ArmOutcome,
-    Fix,
-    ablation_scenario,
-    arm_acted,
-    find_fixes,
-    outcome,
-    plan_arms,
-    verdicts,
-)
-from harness.expectations import parse_pass_rate
+from harness.experiments.ablation import ablation_scenario
+from harness.experiments.ablation_verdicts import ArmOutcome, arm_acted, outcome, verdicts
+from harness.experiments.arms import Fix, find_fixes, plan_arms
+from harness.scenario.expectations import parse_pass_rate
 
 # issue-11-like settings: v1.5 (base) vs v1.6 (target)
 BASE = {
@@ -34,7 +27,7 @@ TARGET = {
 }
 
 
-# what harness.pluginmanager.plugin_slots gives for these plugins
+# what harness.core.pluginmanager.plugin_slots gives for these plugins
 SLOTS = {
     "class_weights": {"make_criterion"},
     "sample_weighted_loss": {"make_criterion"},
@@ -232,7 +225,7 @@ variants:
 
 
 def test_ablation_scenario_derives_validated_variants(tmp_path: Path) -> None:
-    from harness.ablation import train_differences
+    from harness.experiments.arms import train_differences
     from harness.scenario import load_scenario
 
     path = tmp_path / "abl.yaml"
@@ -331,8 +324,8 @@ def test_ablate_toggles_the_slot_and_checks_every_arms_trace(tmp_path: Path) -> 
 
 
 def test_what_cured_means_and_what_deciding_early_saved() -> None:
-    from harness.ablation import ablation_passed, cure_rule_text, early_summary
-    from harness.expectations import parse_expectation
+    from harness.experiments.ablation_verdicts import ablation_passed, cure_rule_text, early_summary
+    from harness.scenario.expectations import parse_expectation
 
     plain, rated = parse_expectation("status == ok"), parse_expectation("final.f1 >= 0.3", pass_rate=parse_pass_rate(">= 0.5"))
     assert cure_rule_text("fixed", [plain], None) == "every expectation of 'fixed' holds on every seed"
@@ -358,7 +351,7 @@ def test_ablate_hands_its_executor_to_the_runs(
     """`--executor`/`--address` reach the runs of every arm, as for `harness run` (interrupted before training)."""
     from click.testing import CliRunner
 
-    import harness.runner
+    import harness.execution.runner
     from harness.cli import main
 
     if executor == "ray":
@@ -369,8 +362,8 @@ def test_ablate_hands_its_executor_to_the_runs(
         seen.append((given["executor"], given["address"], list(dict.fromkeys(k.variant for k in keys))))
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(harness.runner, "run_suite", interrupted)
-    monkeypatch.setattr("harness.cli._check_environment", lambda: None)
+    monkeypatch.setattr(harness.execution.runner, "run_suite", interrupted)
+    monkeypatch.setattr("harness.cli.experiments._check_environment", lambda: None)
     path = tmp_path / "abl.yaml"
     path.write_text(SCENARIO)
     result = CliRunner().invoke(main, ["ablate", str(path), "-q", "--results-dir", str(tmp_path / "r"), *options])

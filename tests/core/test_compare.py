@@ -11,7 +11,7 @@ from typing import Any
 from click.testing import CliRunner
 
 from harness.cli import main
-from harness.compare import Difference, column_labels, compare_reports
+from harness.judging.compare import Difference, column_labels, compare_reports
 
 
 def run(variant: str, seed: int = 0, status: str = "ok", outcomes: dict | None = None, expectations: list | None = None) -> dict:

@@ -18,8 +18,8 @@ from click.testing import CliRunner
 from pydantic import BaseModel, ConfigDict
 
 from harness.cli import main
-from harness.plugin import Plugin, hookimpl
-from harness.pluginmanager import (
+from harness.core.plugin import Plugin, hookimpl
+from harness.core.pluginmanager import (
     FIRSTRESULT_HOOKS,
     PluginConflictError,
     PluginInfo,
@@ -298,7 +298,7 @@ def test_the_pytest_plugin_reports_a_conflict_as_a_collection_error(pytester: py
 def test_the_json_of_an_ablation_cannot_hold_a_conflicting_arm(scenario: Path, tmp_path: Path) -> None:
     """Ablation arms are built by slot: each arm's plugins pass the same check (no run needed:
     ablation_scenario validates every arm)."""
-    from harness.ablation import ablation_scenario
+    from harness.experiments.ablation import ablation_scenario
 
     derived, arms = ablation_scenario(load_scenario(scenario), "broken", "fixed")
     available = _available()

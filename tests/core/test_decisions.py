@@ -10,23 +10,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from harness.decisions import (
-    FALSE,
-    NA,
-    OPEN,
-    TRUE,
-    DecisionMonitor,
-    GroupContext,
-    RunPlan,
-    decide_line,
-    decide_run,
-    decision_entries,
-    group_verdict,
-    interleaved,
-)
-from harness.expectations import ALL_SEEDS, parse_expectation, parse_pass_rate
-from harness.records import RunKey
-from harness.verdicts import rate_decision, run_verdict, summarize_variant
+from harness.judging.decisions import FALSE, NA, OPEN, TRUE, decide_line, decide_run, decision_entries, group_verdict
+from harness.execution.run_plan import DecisionMonitor, GroupContext, RunPlan, interleaved
+from harness.scenario.expectations import ALL_SEEDS, parse_expectation, parse_pass_rate
+from harness.execution.records import RunKey
+from harness.judging.verdicts import rate_decision, run_verdict, summarize_variant
 
 TORCH = "2.13.0"
 

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from harness import doctor as doc
-from harness.pluginmanager import discover_plugins
+from harness.experiments import doctor as doc
+from harness.core.pluginmanager import discover_plugins
 from harness.scenario import load_scenario
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -87,7 +87,7 @@ def record(variant: str, passed: bool, acted: bool = True, kinds: tuple[str, ...
 
 
 def test_judge_needs_every_seed_or_the_pass_rate_and_a_plugin_that_acted() -> None:
-    from harness.expectations import parse_pass_rate
+    from harness.scenario.expectations import parse_pass_rate
 
     cand = doc.Candidate({"linear_warmup": {"interval": "step"}}, label="linear_warmup")
     runs = [record("b+x", True), record("b+x", False, kinds=("collapse",))]
@@ -117,7 +117,7 @@ def test_the_proven_fix_is_a_variant_that_pastes_into_the_scenario(tmp_path: Pat
 
 def test_diagnose_end_to_end_in_process_on_a_catalog_bug(tmp_path: Path) -> None:
     """The foreign-optimizer bug: the doctor finds `optimizer` (it takes the bug's slot) without being told."""
-    from harness.run_one import execute_run
+    from harness.execution.run_one import execute_run
 
     scenario = load_scenario(ROOT / "scenarios" / "bugs" / "foreign_optimizer.yaml")
 
@@ -133,7 +133,7 @@ def test_diagnose_end_to_end_in_process_on_a_catalog_bug(tmp_path: Path) -> None
 
 
 def test_a_bad_expect_line_fails_before_anything_trains() -> None:
-    from harness.expectations import ExpectationSyntaxError
+    from harness.scenario.expectations import ExpectationSyntaxError
 
     scenario = load_scenario(ROOT / "scenarios" / "bugs" / "foreign_optimizer.yaml")
     with pytest.raises(ExpectationSyntaxError):

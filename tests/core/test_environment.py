@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.environment import Clash, describe, find_clashes, fix_command
+from harness.execution.environment import Clash, describe, find_clashes, fix_command
 
 ROOT = Path(__file__).resolve().parents[2]
 HARNESS_REQUIRES = ["torch>=2.5", "transformers[torch]!=5.19.0,>=4.44", 'ray>=2.9; extra == "ray"', "pyyaml>=6"]

@@ -13,9 +13,9 @@ from typing import Any
 
 import pytest
 
-from harness.decisions import Action, RunPlan
-from harness.executor_base import Executor
-from harness.records import RunKey, RunRecord, timeout_error
+from harness.execution.run_plan import Action, RunPlan
+from harness.execution.executor_base import Executor
+from harness.execution.records import RunKey, RunRecord, timeout_error
 
 KEYS = [RunKey("a", 0), RunKey("a", 1), RunKey("b", 0)]
 
@@ -69,7 +69,7 @@ def test_close_runs_when_the_consumer_stops_early() -> None:
 
 
 def test_the_record_schema_lists_every_field_of_a_fresh_record() -> None:
-    from harness.records import _RunRecordFields, base_record
+    from harness.execution.records import _RunRecordFields, base_record
     from harness.scenario import load_scenario
 
     scenario = load_scenario(Path(__file__).parents[2] / "scenarios" / "issue11.yaml")

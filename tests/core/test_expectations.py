@@ -4,7 +4,7 @@ import re
 
 import pytest
 
-from harness.expectations import ExpectationSyntaxError, evaluate_all, parse_expectation
+from harness.scenario.expectations import ExpectationSyntaxError, evaluate_all, parse_expectation
 
 RUN = {
     "status": "stopped",
@@ -143,20 +143,20 @@ def test_or_sides_are_validated_each_as_a_line() -> None:
     ],
 )
 def test_which_lines_expect_a_divergence(lines: list[str], expected: bool) -> None:
-    from harness.expectations import expects_divergence
+    from harness.scenario.expectations import expects_divergence
 
     assert expects_divergence([parse_expectation(line) for line in lines], "2.13.0") is expected
 
 
 def test_a_divergence_expected_only_on_other_torch_versions_is_not_expected() -> None:
-    from harness.expectations import expects_divergence
+    from harness.scenario.expectations import expects_divergence
 
     exp = parse_expectation("status == diverged or final.f1 <= 0.05", when_torch="<2.6")
     assert expects_divergence([exp], "2.5.1") and not expects_divergence([exp], "2.13.0")
 
 
 def test_a_not_applicable_line_counts_as_neither_pass_nor_fail_over_seeds() -> None:
-    from harness.verdicts import run_ok, summarize_variant
+    from harness.judging.verdicts import run_ok, summarize_variant
 
     exps = [parse_expectation("status == diverged or final.f1 <= 0.05"), parse_expectation("final.f1 <= 0.05")]
     early = {"variant": "v", "seed": 0, **DIVERGED_EARLY}

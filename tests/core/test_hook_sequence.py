@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from harness.hookspecs import hookimpl
+from harness.core.hookspecs import hookimpl
 from harness.testing import run_tiny
 
 

@@ -8,10 +8,12 @@ from typing import Any
 import torch
 from pydantic import BaseModel, ConfigDict
 
+
+
 from harness import Workload
-from harness.loop import PersistentOrderSampler, apply_loader_options, shutdown_loaders
-from harness.plugin import Plugin, hookimpl
-from harness.state import LoaderOptions
+from harness.core.loop import PersistentOrderSampler, apply_loader_options, shutdown_loaders
+from harness.core.plugin import Plugin, hookimpl
+from harness.core.state import LoaderOptions
 from harness.testing import make_state, train_tiny
 
 

@@ -7,9 +7,9 @@ from typing import Any
 import pytest
 import torch
 
-from harness.hookspecs import hookimpl
-from harness.loop import weighted
-from harness.state import total_optimizer_steps
+from harness.core.hookspecs import hookimpl
+from harness.core.loop import weighted
+from harness.core.state import total_optimizer_steps
 from harness.testing import run_tiny
 
 

@@ -9,7 +9,7 @@ import pytest
 import torch
 from sklearn.metrics import f1_score, roc_auc_score
 
-from harness.metrics import binary_classification_metrics, classification_metrics, metric_matches
+from harness.core.metrics import binary_classification_metrics, classification_metrics, metric_matches
 
 
 def test_binary_logits_give_the_binary_names_and_values() -> None:

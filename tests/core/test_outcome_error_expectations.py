@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import pytest
 
-from harness.expectations import (
+from harness.scenario.expectations import (
     ExpectationSyntaxError,
     evaluate_all,
     expects_failure,
     parse_expectation,
 )
-from harness.verdicts import run_failed, run_ok, summarize_variant
+from harness.judging.verdicts import run_failed, run_ok, summarize_variant
 
 RUN = {
     "status": "ok",

@@ -1,11 +1,11 @@
-"""The one plugin-params resolver (harness.params): layering, validation and the error wording."""
+"""The one plugin-params resolver (harness.scenario.params): layering, validation and the error wording."""
 
 from __future__ import annotations
 
 import pytest
 from pydantic import ValidationError
 
-from harness.params import (
+from harness.scenario.params import (
     SettingError,
     UnknownPluginError,
     apply_setting,
@@ -17,7 +17,7 @@ from harness.params import (
     unknown_key,
     validate_settings,
 )
-from harness.pluginmanager import discover_plugins
+from harness.core.pluginmanager import discover_plugins
 
 
 @pytest.fixture(scope="module")

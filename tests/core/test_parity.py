@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from harness.loop import seed_everything
+from harness.core.loop import seed_everything
 from harness.testing import make_state, run_tiny, tiny_workload
 
 

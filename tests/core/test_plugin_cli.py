@@ -9,7 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 from harness.cli import main
-from harness.pluginmanager import DEFAULT_PLUGINS
+from harness.core.pluginmanager import builtin_plugins
 from harness.scenario import ScenarioError, load_scenario
 
 SCENARIO = """\
@@ -40,7 +40,7 @@ def test_plugins_json_lists_every_builtin_with_source_hooks_and_parameters() -> 
     result = CliRunner().invoke(main, ["plugins", "--json"])
     assert result.exit_code == 0, result.output
     listed = {entry["name"]: entry for entry in json.loads(result.output)}
-    builtin_modules = set(DEFAULT_PLUGINS)
+    builtin_modules = set(builtin_plugins())
     assert {entry["module"] for entry in listed.values() if entry["source"] == "harness (built-in)"} >= builtin_modules
     clip = listed["grad_clip"]
     assert clip["kind"] == "fix" and clip["enabled_by_default"] is False

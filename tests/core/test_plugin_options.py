@@ -99,7 +99,7 @@ def test_ablate_checks_base_and_target(path: Path) -> None:
 
 
 def test_pass_rate_is_parsed_and_recorded(path: Path) -> None:
-    from harness.expectations import evaluate_all
+    from harness.scenario.expectations import evaluate_all
 
     exps = load_scenario(path).variants["fixed"].expectations
     assert exps[0].pass_rate is not None and exps[0].pass_rate.text == ">= 0.8" and exps[1].pass_rate is None

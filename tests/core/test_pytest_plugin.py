@@ -230,7 +230,7 @@ def test_loading_the_plugin_imports_no_torch() -> None:
 def test_tiny_run_fixture_trains_with_an_uninstalled_plugin(tiny_run) -> None:
     from pydantic import BaseModel, ConfigDict
 
-    from harness.plugin import Plugin, hookimpl
+    from harness.core.plugin import Plugin, hookimpl
 
     class Threshold(BaseModel):
         model_config = ConfigDict(extra="forbid")
@@ -258,7 +258,7 @@ def test_tiny_run_fixture_trains_with_an_uninstalled_plugin(tiny_run) -> None:
 SEED_PARITY = '''
 from pydantic import BaseModel, ConfigDict
 
-from harness.plugin import Plugin, hookimpl
+from harness.core.plugin import Plugin, hookimpl
 
 
 class SeedParity(Plugin):

@@ -41,7 +41,7 @@ def test_good_scenario_resolves(tmp_path: Path) -> None:
     sc = load_scenario(write(tmp_path, GOOD))
     assert list(sc.variants) == ["broken", "fixed"]
     fixed = sc.variants["fixed"]
-    from harness.pluginmanager import discover_plugins
+    from harness.core.pluginmanager import discover_plugins
 
     monitors = {n for n, info in discover_plugins().items() if info.kind == "monitor" and info.cls.default_enabled()}
     assert set(fixed.plugins) == {"defaults", "class_weights", "linear_warmup"} | monitors

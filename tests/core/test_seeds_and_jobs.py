@@ -48,7 +48,7 @@ def _results(records: list[dict]) -> list[tuple]:
 def test_results_are_identical_with_1_and_2_jobs(tiny: Path, tmp_path: Path) -> None:
     """Every run seeds itself from its key and runs with the same thread count whatever -j is:
     the histories (every metric of every epoch), LR per step and findings are equal, bit for bit."""
-    from harness.runner import plan_runs, run_suite
+    from harness.execution.runner import plan_runs, run_suite
     from harness.scenario import load_scenario
 
     scenario = load_scenario(tiny)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import torch
 from pydantic import BaseModel, ConfigDict
 
+
+
 from harness import Workload
 from harness.testing import make_state, run_tiny, train_tiny
 

@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from harness.expectations import ExpectationSyntaxError, PassRate, parse_pass_rate
-from harness.verdicts import (
+from harness.scenario.expectations import ExpectationSyntaxError, PassRate, parse_pass_rate
+from harness.judging.verdicts import (
     key_metrics,
     mean_std,
     metric_stat,

@@ -11,8 +11,10 @@ import torch
 from pydantic import BaseModel
 from torch.utils.data import TensorDataset
 
+
+
 from harness import Workload
-from harness.metrics import CLASSIFICATION_METRICS, metric_matches
+from harness.core.metrics import CLASSIFICATION_METRICS, metric_matches
 
 
 class Blobs(Workload):
@@ -107,7 +109,7 @@ def test_a_user_workload_learns_through_the_harness_loop() -> None:
 
 
 def test_a_zero_initialised_head_with_no_learning_is_a_three_class_collapse() -> None:
-    from harness.hookspecs import hookimpl
+    from harness.core.hookspecs import hookimpl
     from harness.testing import train_tiny
 
     class ZeroHead:

@@ -13,13 +13,15 @@ import pytest
 from click.testing import CliRunner
 
 from harness.cli import main
-from harness.resolver import Entry
+from harness.core.resolver import Entry
 from harness.scenario import ScenarioError, load_scenario
 
 USER_MODULE = '''
 import torch
 from pydantic import BaseModel
 from torch.utils.data import TensorDataset
+
+
 
 from harness import Workload
 
@@ -170,7 +172,7 @@ def test_set_train_field_overrides_every_variant(tmp_path: Path) -> None:
 
 
 def test_unknown_start_method_is_refused() -> None:
-    from harness.executor import _context
+    from harness.execution.executor import _context
 
     with pytest.raises(ValueError, match="start method 'teleport' is not available here"):
         _context("teleport")

@@ -20,10 +20,10 @@ from harness.integrations.transformers import (  # noqa: E402
     HarnessTrainerError,
     classification_metrics,
 )
-from harness.loop import seed_everything  # noqa: E402
-from harness.monitoring import total_grad_norm  # noqa: E402
-from harness.plugin import Plugin, hookimpl  # noqa: E402
-from harness.plugins.class_weights import inverse_frequency_weights  # noqa: E402
+from harness.core.loop import seed_everything  # noqa: E402
+from harness.core.monitoring import total_grad_norm  # noqa: E402
+from harness.core.plugin import Plugin, hookimpl  # noqa: E402
+from harness.plugins.fixes.class_weights import inverse_frequency_weights  # noqa: E402
 from harness.testing import tiny_workload  # noqa: E402
 
 EPOCHS, BATCH = 4, 16  # 96 training samples: 6 steps per epoch, 24 in all

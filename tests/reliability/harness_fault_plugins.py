@@ -22,7 +22,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt
 
-from harness.plugin import Plugin, hookimpl
+from harness.core.plugin import Plugin, hookimpl
 
 COUNTER_ENV = "HARNESS_TEST_RUN_COUNTER"
 

@@ -13,7 +13,7 @@ from typing import Any, Callable
 
 import pytest
 
-from harness.runner import plan_runs, run_suite
+from harness.execution.runner import plan_runs, run_suite
 from harness.scenario import load_scenario
 
 COMPARED = ("status", "history", "lr_per_step", "findings", "outcomes", "steps", "trace", "expectations", "fingerprint")

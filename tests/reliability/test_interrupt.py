@@ -22,7 +22,7 @@ import time
 
 from pydantic import BaseModel, ConfigDict
 
-from harness.plugin import Plugin, hookimpl
+from harness.core.plugin import Plugin, hookimpl
 
 
 class StallAfterCheckpoint(Plugin):

@@ -4,7 +4,7 @@ the path and the OS error (the traceback stays in the record when a record can b
 never on the terminal); what was already written stays intact; the exit code is 1.
 
 Every write site is covered: the result file (written by the worker; a worker that cannot
-write it sends its record to the suite instead), the checkpoint (``plugins/checkpoint.py``),
+write it sends its record to the suite instead), the checkpoint (``plugins/fixes/checkpoint.py``),
 the results directory (checked before any run), and the report files (``--json``,
 ``--junit``, ``--html``). Faults are injected with ``harness_fault_plugins.FailWrites`` (an
 ``OSError`` from ``open``/``write`` in that run's worker only) or ``failing_open`` in this
@@ -165,9 +165,9 @@ def test_a_result_path_taken_by_a_directory_fails_that_run_only(write_scenario: 
 @pytest.fixture()
 def saved_report(write_scenario: Callable[..., Path], tmp_path: Path) -> Path:
     """A complete JSON report of one passing run (no training: a record built by hand)."""
-    from harness.expectations import evaluate_all
-    from harness.records import RunKey, base_record, torch_version
-    from harness.runner import suite_report
+    from harness.scenario.expectations import evaluate_all
+    from harness.execution.records import RunKey, base_record, torch_version
+    from harness.execution.runner import suite_report
     from harness.scenario import load_scenario
 
     scenario = load_scenario(write_scenario({"v": {"expect": ["status == ok"]}}))

@@ -18,10 +18,10 @@ import pytest
 from click.testing import CliRunner
 
 from harness.cli import main
-from harness.records import RunKey
-from harness.run_one import execute_run
+from harness.execution.records import RunKey
+from harness.execution.run_one import execute_run
 from harness.scenario import ScenarioError, load_scenario
-from harness.verdicts import run_ok
+from harness.judging.verdicts import run_ok
 
 
 def run_one(path: Path, variant: str, tmp_path: Path, seed: int = 0) -> dict[str, Any]:
@@ -126,8 +126,8 @@ def test_a_plugin_that_cannot_be_constructed_is_named(write_scenario: Callable[.
 
 def test_an_enabled_plugin_is_never_dropped_silently() -> None:
     """Before the fix, a scenario's extra plugins were validated but not registered in the run."""
-    from harness.pluginmanager import PluginLoadError, build_run_manager, discover_plugins
-    from harness.plugin import NoParams
+    from harness.core.pluginmanager import PluginLoadError, build_run_manager, discover_plugins
+    from harness.core.plugin import NoParams
 
     with pytest.raises(PluginLoadError, match="'not_installed' not among the available plugins"):
         build_run_manager(discover_plugins(), {"defaults": NoParams(), "not_installed": NoParams()})
@@ -143,7 +143,7 @@ def test_an_enabled_plugin_is_never_dropped_silently() -> None:
         ("no_such_module_xyz:Thing", "plugin_modules[1]: cannot load plugin 'no_such_module_xyz:Thing': No module named 'no_such_module_xyz'"),
         ("harness_fault_plugins:Missing", "plugin_modules[1]: cannot load plugin 'harness_fault_plugins:Missing'"),
         ("harness_fault_plugins:COUNTER_ENV", "plugin_modules[1]: harness_fault_plugins:COUNTER_ENV is not a harness Plugin subclass"),
-        ("harness.plugins.grad_clip:GradClip", None),  # a built-in named again is the same plugin: fine
+        ("harness.plugins.fixes.grad_clip:GradClip", None),  # a built-in named again is the same plugin: fine
     ],
 )
 def test_plugin_modules_errors_name_the_entry(
@@ -173,7 +173,7 @@ def test_a_module_that_raises_on_import_is_a_clean_error(
 
 def test_a_plugin_name_clash_is_refused(write_scenario: Callable[..., Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     (tmp_path / "clash.py").write_text(
-        "from harness.plugin import Plugin\nclass GradClip(Plugin):\n    name = 'grad_clip'\n"
+        "from harness.core.plugin import Plugin\nclass GradClip(Plugin):\n    name = 'grad_clip'\n"
     )
     monkeypatch.syspath_prepend(str(tmp_path))
     path = write_scenario({"v": {}}, plugin_modules=["clash:GradClip"])

@@ -19,10 +19,10 @@ import torch
 from click.testing import CliRunner
 
 from harness.cli import main
-from harness.expectations import ExpectationSyntaxError, parse_expectation
-from harness.plugins.checkpoint import UntrustedCheckpointError, load_checkpoint
-from harness.records import RunKey
-from harness.run_one import execute_run
+from harness.scenario.expectations import ExpectationSyntaxError, parse_expectation
+from harness.plugins.fixes.checkpoint import UntrustedCheckpointError, load_checkpoint
+from harness.execution.records import RunKey
+from harness.execution.run_one import execute_run
 from harness.scenario import ScenarioError, load_scenario
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -126,8 +126,8 @@ def test_every_torch_load_in_the_harness_is_weights_only_or_guarded() -> None:
                     calls.append((path.relative_to(ROOT).as_posix(), node.lineno, safe))
     assert calls, "the audit found no torch.load at all"
     unsafe = [(path, line) for path, line, safe in calls if not safe]
-    assert [path for path, _ in unsafe] == ["plugins/checkpoint.py"], unsafe
-    source = (ROOT / "plugins" / "checkpoint.py").read_text(encoding="utf-8")
+    assert [path for path, _ in unsafe] == ["plugins/fixes/checkpoint.py"], unsafe
+    source = (ROOT / "plugins" / "fixes" / "checkpoint.py").read_text(encoding="utf-8")
     assert "source: Any = path if weights_only is True else io.BytesIO(_bytes_written_here(path))" in source
 
 
@@ -178,7 +178,7 @@ def test_expectations_are_parsed_never_evaluated(tmp_path: Path, marker: Path, l
 
 
 def test_the_expectation_language_has_no_eval() -> None:
-    import harness.expectations as module
+    import harness.scenario.expectations as module
 
     tree = ast.parse(Path(module.__file__).read_text(encoding="utf-8"))
     called = {node.func.id for node in ast.walk(tree) if isinstance(node, ast.Call) and isinstance(node.func, ast.Name)}

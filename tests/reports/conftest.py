@@ -33,8 +33,8 @@ def scripted_run(variant: str, seed: int, f1: list[float], *, status: str = "ok"
 
 @pytest.fixture()
 def scripted_suite() -> dict[str, Any]:
-    from harness.records import SCHEMA_VERSION
-    from harness.verdicts import suite_passed, summarize_variants
+    from harness.execution.records import SCHEMA_VERSION
+    from harness.judging.verdicts import suite_passed, summarize_variants
 
     runs = [
         scripted_run("broken", 0, [0.0, 0.0, 0.0], findings=True),

@@ -41,8 +41,8 @@ def assert_whole(text: str, names: set[str], width: int = WIDTH) -> None:
 def distillation_like_report(seeds: int = 3) -> dict:
     """The shape of `harness ablate scenarios/student_distillation.yaml`: 18 arms with long names,
     three key metrics with 10-epoch sparklines, six kinds of finding per seed."""
-    from harness.records import SCHEMA_VERSION
-    from harness.verdicts import suite_passed, summarize_variants
+    from harness.execution.records import SCHEMA_VERSION
+    from harness.judging.verdicts import suite_passed, summarize_variants
 
     arms = ["broken", *(f"broken+{f}" for f in FIXES), "fixed", *(f"fixed-{f}" for f in FIXES)]
     runs = []

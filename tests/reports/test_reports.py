@@ -45,8 +45,8 @@ KEY_METRICS = ["f1", "max_pred_share", "loss"]  # what a classification workload
 
 
 def scripted_report() -> dict:
-    from harness.records import SCHEMA_VERSION
-    from harness.verdicts import suite_passed, summarize_variants
+    from harness.execution.records import SCHEMA_VERSION
+    from harness.judging.verdicts import suite_passed, summarize_variants
 
     runs = [
         run("broken", 0, f1=[0.0, 0.0, 0.0], exps=[("final.f1 <= 0.05", True, None)], lr=[0.0] * 3 + [1e-5] * 6),
@@ -114,7 +114,7 @@ def test_junit_passes_the_variant_case_when_the_pass_rate_is_met(tmp_path: Path)
     report["runs"][4]["status"] = "ok"  # seed 2 finishes and passes: 2 of 3 seeds >= 0.5
     report["runs"][4]["expectations"][0]["passed"] = True
     report["runs"][4]["expectations"][1]["passed"] = True
-    from harness.verdicts import summarize_variants
+    from harness.judging.verdicts import summarize_variants
 
     report["variants"] = summarize_variants(report["runs"])
     path = tmp_path / "r.xml"
@@ -160,7 +160,7 @@ def test_html_is_self_contained_with_plots_and_tables(tmp_path: Path) -> None:
 
 def test_line_chart_skips_non_finite_points_and_uses_a_log_axis_for_exploding_values() -> None:
     from harness.reports.charts import line_chart, nice_ticks
-    from harness.reports.html import _ranges
+    from harness.reports.html_curves import _ranges
 
     svg = line_chart([{"label": "s", "colour": "#000", "points": [(1, 1.0), (2, float("nan")), (3, 2.0), (4, 3.0)]}],
                      x_range=(1, 4), y_range=(0, 3))
@@ -242,7 +242,7 @@ def _header(text: str) -> str:
 
 
 def test_an_old_report_without_key_metrics_falls_back_to_what_it_recorded(tmp_path: Path) -> None:
-    from harness.verdicts import summarize_variants
+    from harness.judging.verdicts import summarize_variants
 
     old = scripted_report()
     del old["scenario"]["key_metrics"]
@@ -261,8 +261,8 @@ def test_an_old_report_without_key_metrics_falls_back_to_what_it_recorded(tmp_pa
 def test_a_multiclass_report_shows_the_balance_of_its_predictions(tmp_path: Path) -> None:
     import torch
 
-    from harness.metrics import classification_metrics
-    from harness.verdicts import summarize_variants
+    from harness.core.metrics import classification_metrics
+    from harness.judging.verdicts import summarize_variants
     from harness.workloads.base import Workload
 
     report = scripted_report()
@@ -297,7 +297,7 @@ class MadeUp(Workload):
 
 def test_a_workloads_own_key_metric_becomes_the_column(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The core names no metric: a made-up workload's declared key metric is what every report shows."""
-    from harness.runner import suite_report
+    from harness.execution.runner import suite_report
     from harness.scenario import load_scenario
 
     (tmp_path / "made_up_workload.py").write_text(MADE_UP)
@@ -328,7 +328,7 @@ def test_a_workloads_own_key_metric_becomes_the_column(tmp_path: Path, monkeypat
 
 
 def test_progress_shows_the_key_metric_else_the_first_validation_metric() -> None:
-    from harness.reports.terminal import RunProgress
+    from harness.reports.progress import RunProgress
 
     epoch = {"epoch": 1, "loss": 0.5, "steps": 3, "n": 40, "auc": 0.6, "my_metric": 0.7, "lr": 1e-3}
     assert RunProgress(Console(), [], enabled=False, metric="my_metric")._shown_metric(epoch) == "my_metric"

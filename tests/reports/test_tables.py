@@ -79,7 +79,7 @@ def test_ablation_rows_are_one_layout_in_each_markup() -> None:
 
 def test_the_terminal_and_html_ablation_tables_show_the_same_rows() -> None:
     from harness.reports.html import ablation_table as html_table
-    from harness.reports.terminal import ablation_section
+    from harness.reports.terminal_ablation import ablation_section
 
     console = Console(width=80, record=True, color_system=None)
     console.print(ablation_section(console, ABLATION))

@@ -8,9 +8,9 @@ import statistics
 
 import pytest
 
-from harness.workloads.c_corpus import PATTERNS, Sample, generate_samples
+from harness.workloads.devign.corpus import PATTERNS, Sample, generate_samples
 
-# the same split the workload's C tokenizer uses (harness.workloads.c_tokenizer.C_TOKEN)
+# the same split the workload's C tokenizer uses (harness.workloads.devign.tokenizer.C_TOKEN)
 C_TOKEN = re.compile(r'"(?:\\.|[^"\\])*"|[A-Za-z_]\w*|\d+|->|\+\+|--|==|!=|<=|>=|&&|\|\||<<|>>|\S')
 
 # where each pattern's deciding lines are (vulnerable or fixed): must sit early in the function

@@ -62,8 +62,8 @@ def test_local_pretrained_directory_loads_offline(tmp_path: Path) -> None:
     """A saved model + tokenizer directory works with `pretrained:` and no network."""
     from transformers import PreTrainedTokenizerFast, RobertaConfig, RobertaForSequenceClassification
 
-    from harness.workloads.c_corpus import generate_samples
-    from harness.workloads.c_tokenizer import train_c_tokenizer
+    from harness.workloads.devign.corpus import generate_samples
+    from harness.workloads.devign.tokenizer import train_c_tokenizer
 
     raw = train_c_tokenizer((s.code for s in generate_samples(200, seed=0)), vocab_size=400)
     tok = PreTrainedTokenizerFast(

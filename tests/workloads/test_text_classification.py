@@ -16,12 +16,9 @@ import torch
 from pydantic import ValidationError
 
 from harness.testing import train_tiny
-from harness.workloads.text_classification import (
-    DataFileError,
-    Params,
-    TextClassificationWorkload,
-    train_tokenizer,
-)
+from harness.workloads.text_classification import Params, TextClassificationWorkload
+from harness.workloads.text_tokenizer import train_tokenizer
+from harness.workloads.text_files import DataFileError
 
 pytest.importorskip("datasets")
 

@@ -1,0 +1,239 @@
+"""harness run / ablate / doctor: plan arms, run them through the shared driver, judge, report."""
+
+from __future__ import annotations
+from pathlib import Path
+from typing import Any
+import click
+from harness.cli.options import Execution, PluginFlags, run_options
+from harness.cli.driver import BadInput, _load, _scenarios_to_run, _check_variant, _pass_rate, _exit_on_interrupt, _check_environment, _finish, _check_start_method, _check_executor, _seed_list, _run_keys, _results_dir
+
+
+@click.command()
+@click.argument("scenario_path", metavar="SCENARIO|DIR", type=click.Path(path_type=Path))
+@click.option(
+    "--variant", "-v", "variants", multiple=True, metavar="NAME",
+    help="Run only this variant (repeatable; with DIR, in each scenario that has it). Default: all.",
+)
+@run_options(
+    seeds_help="Run every variant with seeds 0..N-1; verdicts use the expectations' pass rates over them.",
+    results_help="Where each run's result and checkpoints are written. Default: .harness/<scenario name> "
+    "(with DIR: DIR_GIVEN/<scenario name>).",
+    jobs_help="Runs in parallel, each in its own worker process. Default: number of CPU cores.",
+    timeout_help="Per-run limit in seconds; a run past it ends with status 'timeout'.",
+    before_quiet=[click.option(
+        "--decide-early", is_flag=True,
+        help="Stop a run at the end of the epoch where its variant's verdict is decided, and skip a variant's "
+        "remaining seeds once it is (as harness ablate does). Default: every run trains to its end.",
+    )],
+    quiet_help="No progress bars; print only the table.",
+)
+def run(
+    scenario_path: Path, variants: tuple[str, ...], seeds: tuple[int, ...], n_seeds: int | None,
+    report_targets: dict, decide_early: bool, execution: Execution, plugin_flags: PluginFlags,
+) -> None:
+    """Run SCENARIO's variants and check their expectations; with a directory, every scenario in it.
+
+    DIR: each *.yaml/*.yml file directly in it that is a scenario (a mapping with workload
+    or variants; other YAML files are skipped with a note), validated all before any run,
+    run one after the other, with one summary and one exit code (0 only when every scenario
+    passes); --json then writes {"reports": [...], "passed"} as `pytest --harness-json` does.
+    Exit 130 on Ctrl-C: the finished runs are kept (rerun with --resume), the unfinished
+    runs' partial files are removed.
+
+    \b
+    harness run S --variant fixed --without class_weights   # a variant derived ad hoc
+    harness run S --set grad_clip.max_norm=0.5 --with mixed_precision
+    harness run S --seeds 5 -j 2 --html r.html --junit r.xml
+    harness run scenarios/ -q --json all.json               # every scenario, one summary
+    """
+    from rich.console import Console
+    from rich.markup import escape
+
+    from harness.execution.records import SCHEMA_VERSION
+    from harness.execution.runner import plan_runs, suite_report
+
+    console = Console(stderr=False)
+    directory = scenario_path.is_dir()
+    scenarios = _scenarios_to_run(scenario_path, directory, variants, plugin_flags)
+    _check_executor(execution)
+    _check_environment()
+    reports = []
+    for scenario in scenarios:
+        keys = plan_runs(scenario, [v for v in variants if v in scenario.variants] or None, _seed_list(seeds, n_seeds, scenario.seeds))
+        out_dir = _results_dir(execution.results_dir, scenario, directory)
+        if directory and not execution.quiet:
+            console.print(f"[bold]{escape(scenario.name)}[/] [dim]{escape(str(scenario.path))}[/]", highlight=False)
+        metric = next(iter(scenario.key_metrics), None)
+        with _exit_on_interrupt(console, lambda where=out_dir: where):
+            records = _run_keys(console, scenario, keys, out_dir, execution, metric, decide=decide_early)
+        reports.append(suite_report(scenario, records))
+    if directory:  # one payload for every scenario, as `pytest --harness-json` writes
+        report = {"schema_version": SCHEMA_VERSION, "reports": reports, "passed": all(r["passed"] for r in reports)}
+    else:
+        report = reports[0]
+    _finish(console, report, report_targets)
+
+
+def _ablation_arms(scenario_path: Path, scenario: Any, base: str, target: str) -> tuple[Any, list]:  # type: ignore[type-arg]
+    """The ablation's scenario and arms (:func:`harness.experiments.ablation.ablation_scenario`), or bad input
+    when an arm could not run or base and target have the same plugins."""
+    from harness.experiments.ablation import ablation_scenario
+    from harness.core.pluginmanager import PluginConflictError
+
+    try:
+        derived, arms = ablation_scenario(scenario, base, target)
+    except PluginConflictError as exc:
+        raise BadInput(f"{scenario_path}: {exc}") from None
+    if not any(a.role == "base+fix" for a in arms):
+        raise BadInput(f"{scenario_path}: variants {base!r} and {target!r} have the same plugins: nothing to ablate")
+    return derived, arms
+
+
+@click.command()
+@click.argument("scenario_path", metavar="SCENARIO", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--base", default="broken", show_default=True, metavar="VARIANT", help="The variant with the incident.")
+@click.option("--target", default="fixed", show_default=True, metavar="VARIANT", help="The variant with the cure; its expectations decide 'cured'.")
+@run_options(
+    before_reports=[click.option(
+        "--pass-rate", "pass_rate", metavar="RATE",
+        help="Cured = this share of seeds passes every target expectation, e.g. '>= 0.8'. "
+        "Default: each target expectation's own pass_rate (every seed when it has none).",
+    )],
+    results_help="Where each run's result is written. Default: .harness/<scenario name>/ablation.",
+    before_quiet=[click.option(
+        "--exhaustive", is_flag=True,
+        help="Train every run of every arm to its end. Default: decide early: a run stops at the end of the epoch "
+        "where its arm's verdict is decided, and an arm's remaining seeds are skipped once it is.",
+    )],
+)
+def ablate(
+    scenario_path: Path, base: str, target: str, seeds: tuple[int, ...], n_seeds: int | None, pass_rate: str | None,
+    report_targets: dict, exhaustive: bool, execution: Execution, plugin_flags: PluginFlags,
+) -> None:
+    """Which fixes matter? Ablate every slot whose plugin differs between --base and --target.
+
+    A fix is one plugin set differently, or one slot whose occupant changes (plugins that
+    answer the same firstresult hook or replace each other, e.g. make_criterion:
+    sample_weighted_loss -> class_weights). Runs the base, the base plus each single fix
+    (set as in the target), the target, and the target minus each single fix (set as in
+    the base), all with the same seeds, judges every arm by the target's expectations, and
+    prints per fix whether it is sufficient alone (base + fix is cured) and necessary
+    (target - fix is not); a verdict is n/a when the arm's trace shows the plugin it
+    switched on never acted. Runs stop as soon as their arm's verdict is decided and an arm's
+    remaining seeds are skipped then (--exhaustive: train everything). Exit 0 when every run
+    finished and the target is cured, 1
+    otherwise, 2 bad input, 130 interrupted (Ctrl-C). SCENARIO is one file: unlike
+    `harness run`, ablate does not take a directory.
+
+    \b
+    harness ablate scenarios/issue11.yaml --seeds 3 -j 2 --json ablation.json
+    """
+    from rich.console import Console
+
+    from harness.experiments import ablation as abl
+    from harness.execution.records import torch_version
+    from harness.execution.runner import default_results_dir, plan_runs, suite_report
+
+    console = Console()
+    scenario = _load(scenario_path, plugin_flags)
+    _check_start_method()
+    for option, name in (("--base", base), ("--target", target)):
+        _check_variant(scenario, scenario_path, option, name)
+    if base == target:
+        raise BadInput("--base and --target name the same variant")
+    rule = _pass_rate(pass_rate)
+    seed_list = _seed_list(seeds, n_seeds, scenario.seeds)
+    _check_executor(execution)
+    derived, arms = _ablation_arms(scenario_path, scenario, base, target)
+    keys = plan_runs(derived, None, seed_list)
+    out_dir = execution.results_dir or default_results_dir(scenario) / "ablation"
+    _check_environment()
+    metric = next(iter(scenario.key_metrics), None)
+    with _exit_on_interrupt(console, lambda: out_dir):
+        records = _run_keys(console, derived, keys, out_dir, execution, metric, decide=not exhaustive, rule=rule)
+    report = suite_report(derived, records)
+    report["ablation"] = abl.ablation_section(
+        scenario, base, target, arms, records, report["variants"], rule, early=not exhaustive, torch_version=torch_version()
+    )
+    report["passed"] = abl.ablation_passed(records, report["ablation"])
+    _finish(console, report, report_targets, details=False)
+
+
+@click.command()
+@click.argument("scenario_path", metavar="SCENARIO", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--variant", "-v", default="broken", show_default=True, metavar="NAME", help="The variant to diagnose (the incident).")
+@run_options(
+    before_reports=[
+        click.option(
+            "--expect", "expect", multiple=True, metavar="LINE",
+            help="The cure criterion, one expectation line each (repeatable), e.g. --expect 'final.f1 >= 0.8'. Default: "
+            "no finding of the kinds the variant showed, the main metric at least as good as plain training's, status ok.",
+        ),
+        click.option(
+            "--pass-rate", "pass_rate", metavar="RATE",
+            help="Cured = this share of seeds passes the criterion, e.g. '>= 0.8'. Default: every seed.",
+        ),
+        click.option(
+            "--tolerance", type=click.FloatRange(min=0), default=0.05, show_default=True,
+            help="How far (relative) below the reference's mean metric a cure may stay (about the seed-to-seed spread).",
+        ),
+        click.option("--max-candidates", type=click.IntRange(min=1), default=8, show_default=True, help="Single fixes tried at most."),
+        click.option(
+            "--max-combination", type=click.IntRange(min=1), default=2, show_default=True,
+            help="Fixes per combination when no single fix cures (1: no combinations).",
+        ),
+        click.option("--top", type=click.IntRange(min=2), default=4, show_default=True, help="Combinations are of the top N candidates."),
+    ],
+    results_help="Where each run's result is written. Default: .harness/<scenario name>/doctor.",
+    address_help="With --executor ray: the Ray cluster (auto, HOST:6379, ray://HOST:10001).",
+)
+def doctor(
+    scenario_path: Path, variant: str, seeds: tuple[int, ...], n_seeds: int | None, expect: tuple[str, ...],
+    pass_rate: str | None, tolerance: float, max_candidates: int, max_combination: int, top: int,
+    report_targets: dict, execution: Execution, plugin_flags: PluginFlags,
+) -> None:
+    """Diagnose a broken variant and prove a fix: findings -> candidate fixes -> cure.
+
+    Runs --variant and plain training (every fix and bug off) as the reference, proposes
+    the installed fixes that address the variant's findings (each fix declares the finding
+    kinds it addresses), ranked, and tries them: every single one, then combinations of the
+    top ones when none cures alone. Cured = every seed (or --pass-rate of them) has no
+    finding of the variant's kinds, the workload's main metric at least as good as the
+    reference's (--tolerance), status ok; or the --expect lines. Prints the proven fix as a
+    ready-to-paste `fixed:` variant. Exit 0 when a fix was proven, 1 when none was, 2 bad
+    input, 130 interrupted. The logic is harness/experiments/doctor.py.
+
+    \b
+    harness doctor scenarios/issue11.yaml --variant broken -j 2 --json doctor.json
+    harness doctor scenarios/bugs/foreign_optimizer.yaml --seeds 3 --expect 'final.accuracy >= 0.9'
+    """
+    from rich.console import Console
+
+    from harness.experiments import doctor as doc
+    from harness.scenario.expectations import ExpectationSyntaxError
+    from harness.execution.runner import default_results_dir, suite_report
+
+    console = Console()
+    scenario = _load(scenario_path, plugin_flags)
+    _check_start_method()
+    _check_variant(scenario, scenario_path, "--variant", variant)
+    rule = _pass_rate(pass_rate)
+    seed_list = _seed_list(seeds, n_seeds, scenario.seeds)
+    _check_executor(execution)
+    out_dir = execution.results_dir or default_results_dir(scenario) / "doctor"
+    _check_environment()
+    metric = next(iter(scenario.key_metrics), None)
+    with _exit_on_interrupt(console, lambda: out_dir):
+        try:
+            derived, records, section = doc.diagnose(
+                scenario, variant, seed_list, lambda arms, keys: _run_keys(console, arms, keys, out_dir, execution, metric),
+                expect=list(expect), rule=rule, tolerance=tolerance, max_candidates=max_candidates,
+                max_combination=max_combination, top=top,
+                log=lambda line: console.print(f"[dim]doctor: {line}[/]") if not execution.quiet else None,
+            )
+        except ExpectationSyntaxError as exc:
+            raise BadInput(f"--expect: {exc}") from None
+    report = suite_report(derived, records)
+    report["doctor"] = section
+    report["passed"] = section["best"] is not None
+    _finish(console, report, report_targets, details=False)

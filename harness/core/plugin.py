@@ -1,0 +1,84 @@
+"""The base every harness plugin (built-in or third-party) derives from.
+
+A plugin is a class: its name, what kind it is, a pydantic ``Params`` model (the
+parameters a scenario may set, validated before training) and its hookimpls. One
+instance is made per run, so plugin state never leaks between runs.
+
+Plugins that compete for one role declare it: every *firstresult* hook a plugin answers
+is a *slot* (``make_criterion``, ``make_scheduler``, ...), ``slots`` names further
+exclusive roles, and two enabled plugins sharing a slot are refused before training
+(:func:`harness.core.pluginmanager.resolve_conflicts`) unless one lists the other in
+``replaces``: then the replaced plugin is switched off wherever both are enabled.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar, Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from harness.core.hookspecs import hookimpl
+
+Kind = Literal["core", "fix", "monitor", "bug"]
+
+#: every plugin kind, in the order listings show them
+KINDS: tuple[str, ...] = ("core", "fix", "monitor", "bug")
+
+
+class NoParams(BaseModel):
+    """Parameters of a plugin that takes none."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class Plugin:
+    """Base class: subclasses set ``name``, ``kind``, ``Params`` and implement hooks.
+
+    - ``kind = "fix"`` changes training and is off unless a variant enables it;
+    - ``kind = "monitor"`` only observes (records findings) and is on by default (one
+      whose measurements differ between any two runs, ``memory``, overrides
+      :meth:`default_enabled` and is on only where a scenario names it);
+    - ``kind = "core"`` supplies defaults and cannot be switched off;
+    - ``kind = "bug"`` *injects* a real training mistake (gradients never zeroed, softmax
+      before the cross-entropy, ...) through its own mechanism, to measure the monitors
+      against it (``benchmarks/detectors.py``) and to practise repairs (``harness doctor``);
+      off unless a variant enables it, like a fix. ``shows_as`` names the finding kinds
+      it is expected to produce.
+    """
+
+    name: ClassVar[str] = ""
+    kind: ClassVar[Kind] = "fix"
+    Params: ClassVar[type[BaseModel]] = NoParams
+    finding_kinds: ClassVar[tuple[str, ...]] = ()
+    #: plugins this one supersedes: when both are enabled, those are switched off (e.g.
+    #: ``class_weights`` replaces v1.5's ``sample_weighted_loss``: both build the criterion)
+    replaces: ClassVar[tuple[str, ...]] = ()
+    #: exclusive roles beyond the firstresult hooks it answers (e.g. ``"param_groups"``
+    #: for plugins that set the optimizer's parameter groups in a ``make_optimizer`` wrapper)
+    slots: ClassVar[tuple[str, ...]] = ()
+    #: a fix: the finding kinds it may cure; ``harness doctor`` proposes it for a run with
+    #: one of them (e.g. ``linear_warmup``: ``("collapse", "lr_zero", ...)``)
+    addresses: ClassVar[tuple[str, ...]] = ()
+    #: a fix: the parameter sets ``harness doctor`` tries, in order (``({},)``: its defaults)
+    suggestions: ClassVar[tuple[dict[str, Any], ...]] = ({},)
+    #: a bug: the finding kinds its mistake is expected to show as (the benchmark's
+    #: "relevant" findings for it)
+    shows_as: ClassVar[tuple[str, ...]] = ()
+    #: the run's hook relay, set on the instance when the run's manager registers it; a
+    #: plugin that raises a hook of its own calls it (``distillation`` raises
+    #: ``distill_inputs``). None outside a run (a plugin called directly in a test).
+    hook: Any = None
+
+    def __init__(self, params: BaseModel | None = None) -> None:
+        self.params = params if params is not None else self.Params()
+
+    def unused_hooks(self) -> frozenset[str]:
+        """Hooks this instance implements but, with its parameters, never acts in."""
+        return frozenset()
+
+    @classmethod
+    def default_enabled(cls) -> bool:
+        return cls.kind in ("core", "monitor")
+
+
+__all__ = ["NoParams", "Plugin", "hookimpl"]

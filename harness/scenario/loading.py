@@ -1,0 +1,306 @@
+"""Loading and validating scenario files, completely, before any training starts.
+
+A scenario is a workload, a base training config, named variants (plugin toggles and
+parameters, optional training overrides, expectations) and seeds. Every problem of a file
+is reported at once, each naming the file, the line/column and the field, in one
+:class:`ScenarioError` (its ``errors``; the message lists up to :data:`MAX_ERRORS`).
+YAML is read with a safe loader only (``!!python/object`` tags are refused) and
+duplicate keys are errors, not silently overwritten.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pydantic import (
+    BaseModel,
+    ValidationError,
+)
+
+from harness.scenario.expectations import (
+    Expectation,
+    ExpectationSyntaxError,
+    parse_expectation,
+    parse_pass_rate,
+)
+from harness.core.metrics import metric_matches
+from harness.scenario.params import (
+    SettingError,
+    apply_setting,
+    default_settings,
+    params_errors,
+    unknown_key,
+    validate_settings,
+)
+from harness.core.resolver import OBJECT_REF
+from harness.scenario.errors import ScenarioError
+from harness.scenario.yaml_source import read_yaml, _Problems
+from harness.scenario.schema import TrainConfig, WorkloadSpec, ExpectationSpec, VariantSpec, ScenarioSpec, Variant, Scenario
+from harness.scenario.validation import _validate_spec, _pydantic_errors, _check_specifier
+from harness.scenario.overrides import _split_overrides, _apply_overrides, _apply_train_overrides
+
+# ------------------------------------------------------------------ schema
+
+
+# ------------------------------------------------------------------ resolved form
+
+
+# ------------------------------------------------------------------ YAML with positions
+
+
+# ------------------------------------------------------------------ loading
+
+
+@dataclass
+class _CheckedWorkload:
+    """The scenario's workload as far as it validated: its class, its params and its metric names."""
+
+    cls: Any = None
+    params: BaseModel | None = None
+    declared: tuple[str, ...] = ()  # its validation metrics
+
+    @property
+    def metrics(self) -> tuple[str, ...] | None:
+        """What an expectation may name (None: unknown, so metric names are not checked)."""
+        return None if self.params is None else self.declared + ("loss", "lr", "steps", "epoch")
+
+
+@dataclass
+class _VariantChecks:
+    """What every variant is checked against: the plugins, the names expectations may use, the overrides."""
+
+    available: dict[str, Any]
+    metrics: tuple[str, ...] | None
+    finding_kinds: tuple[str, ...]
+    plugin_overrides: dict[str, Any]
+    train_overrides: dict[str, Any]
+    skipped: set[tuple[Any, ...]]  # expectations the schema check refused (reported already)
+
+
+def load_scenario(
+    path: str | Path, extra_plugins: tuple[str, ...] = (), plugin_overrides: dict[str, Any] | None = None
+) -> Scenario:
+    """Read, validate and resolve a scenario file; raises :class:`ScenarioError` naming every
+    problem found (its ``errors``), not only the first.
+
+    :param plugin_overrides: plugin name -> YAML-style setting (``False`` switches it off,
+        ``True``/a mapping switches it on with those parameters), applied on top of every
+        variant's own plugins; ``harness run --without NAME`` passes ``{NAME: False}``.
+        ``{"train": {FIELD: VALUE}}`` (``--set train.FIELD=VALUE``) overrides the
+        training config of every variant, validated like the YAML's ``train:``.
+
+    The schema is checked first, every error at once; the values it rejects are then left
+    out (a field falls back to its default, an expectation is skipped) so that the rest of
+    the file is still checked against the plugins, the workload and its metrics. A value
+    whose absence makes the rest uncheckable (no ``workload.name``) stops there.
+    """
+    path = Path(path)
+    data, root = read_yaml(path)
+    problems = _Problems(path, root)
+    if not isinstance(data, dict):
+        empty = "the file is empty (or only comments); " if data is None else ""
+        raise problems.fail((), f"{empty}a scenario must be a mapping with name, workload and variants")
+    spec, schema_errors, skipped = _validate_spec(problems.fail, data)
+    problems.errors += schema_errors
+    if spec is None:
+        raise problems.done()
+    plugin_modules, available = _load_plugins(problems, spec.plugin_modules, extra_plugins)
+    workload = _check_workload(problems, spec.workload)
+    finding_kinds = tuple(sorted({k for info in available.values() for k in info.cls.finding_kinds}))
+    overrides, train_overrides = _split_overrides(problems, plugin_overrides)
+    checks = _VariantChecks(available, workload.metrics, finding_kinds, overrides, train_overrides, skipped)
+    variants: dict[str, Variant] = {}
+    for vname, vspec in spec.variants.items():
+        variant = _resolve_variant(problems, checks, spec, vname, vspec)
+        if variant is not None:
+            variants[vname] = variant
+    if problems.errors or workload.cls is None or workload.params is None:
+        raise problems.done()
+    return Scenario(
+        path, spec.name, spec.description, spec.workload.name, workload.params, variants, list(spec.seeds), data,
+        plugin_modules=plugin_modules, metrics=workload.declared,
+        key_metrics=workload.cls.declared_key_metrics(workload.params),
+    )
+
+
+def _load_plugins(
+    problems: _Problems, modules: list[str], extra_plugins: tuple[str, ...]
+) -> tuple[tuple[str, ...], dict[str, Any]]:
+    """``(plugin_modules, available)``: every module named (the workers import them) and the plugins
+    a variant may use; a module that does not load is reported and left out."""
+    from harness.core.pluginmanager import PluginLoadError, discover_plugins
+
+    loadable: list[str] = []
+    for i, dotted in enumerate(modules):
+        if not OBJECT_REF.match(dotted):
+            problems.report(problems.fail(("plugin_modules", i), f"expected 'package.module:PluginClass', got {dotted!r}"))
+            continue
+        try:
+            discover_plugins((dotted,))
+        except PluginLoadError as exc:
+            problems.report(problems.fail(("plugin_modules", i), str(exc)))
+            continue
+        loadable.append(dotted)
+    plugin_modules = tuple(dict.fromkeys((*extra_plugins, *modules)))
+    try:
+        available = discover_plugins(tuple(dict.fromkeys((*extra_plugins, *loadable))))
+    except PluginLoadError as exc:
+        problems.report(ScenarioError(problems.path, "plugins", str(exc)))
+        raise problems.done() from None
+    return plugin_modules, available
+
+
+def _check_workload(problems: _Problems, spec: WorkloadSpec) -> _CheckedWorkload:
+    """The workload's class, params and metrics, every problem reported (what failed stays None)."""
+    from harness.core.pluginmanager import PluginLoadError
+    from harness.workloads import UnknownWorkload, workload_class
+
+    checked = _CheckedWorkload()
+    try:
+        checked.cls = workload_class(spec.name)
+    except (UnknownWorkload, PluginLoadError) as exc:
+        problems.report(problems.fail(("workload", "name"), str(exc)))
+        return checked
+    checked.params = _workload_params(problems, checked.cls.Params, spec.params)
+    if checked.params is not None:
+        checked.declared = tuple(checked.cls.declared_metrics(checked.params))
+        for name in checked.cls.declared_key_metrics(checked.params):
+            if name != "loss" and not metric_matches(name, checked.declared):
+                problems.report(problems.fail(("workload", "name"), f"workload {spec.name!r} declares key metric {name!r}, "
+                                f"which is not among its metrics ({', '.join(checked.declared)})"))
+    return checked
+
+
+def _workload_params(problems: _Problems, params_model: type[BaseModel], given: dict[str, Any]) -> BaseModel | None:
+    """The workload's validated params. Every refused parameter is reported; the others are validated
+    again without them (the metric names the expectations may use can depend on them)."""
+    unknown = []
+    if params_model.model_config.get("extra") != "forbid":  # any BaseModel may be a Params: unknown keys still fail
+        known = set(params_model.model_fields) | {f.alias for f in params_model.model_fields.values() if f.alias}
+        unknown = [key for key in given if key not in known]
+        for key in unknown:
+            problems.report(problems.fail(("workload", "params", key), unknown_key(key, sorted(known))))
+    params = {k: v for k, v in given.items() if k not in unknown}
+    try:
+        return params_model.model_validate(params)
+    except ValidationError as exc:
+        problems.errors.extend(_pydantic_errors(problems.fail, ("workload", "params"), exc, params_model))
+        refused = {err["loc"][0] for err in exc.errors() if err["loc"]}
+    try:
+        return params_model.model_validate({k: v for k, v in params.items() if k not in refused})
+    except ValidationError:
+        return None
+
+
+def _resolve_variant(
+    problems: _Problems, checks: _VariantChecks, spec: ScenarioSpec, vname: str, vspec: VariantSpec
+) -> Variant | None:
+    """One variant with its plugins, training config and expectations (None: one of them failed)."""
+    enabled = _variant_plugins(problems, checks, spec.plugins, vspec.plugins, vname)
+    train = _variant_train(problems, checks.train_overrides, spec.train, vname, vspec.train)
+    expectations = _variant_expectations(problems, checks, vname, vspec.expect)
+    if enabled is None or train is None:
+        return None
+    return Variant(vname, vspec.description, enabled, train, expectations)
+
+
+def _variant_plugins(
+    problems: _Problems, checks: _VariantChecks, base: dict[str, Any], override: dict[str, Any], vname: str
+) -> dict[str, BaseModel] | None:
+    try:
+        enabled = _resolve_plugins(problems.fail, checks.available, base, override, vname)
+        if checks.plugin_overrides:
+            enabled = _apply_overrides(problems.path, checks.available, enabled, checks.plugin_overrides)
+        return _check_conflicts(problems.fail, checks.available, enabled, vname, bool(checks.plugin_overrides))
+    except ScenarioError as exc:
+        problems.report(exc)
+        return None
+
+
+def _variant_train(
+    problems: _Problems, overrides: dict[str, Any], base: TrainConfig, vname: str, override: dict[str, Any]
+) -> TrainConfig | None:
+    try:
+        train = TrainConfig.model_validate(base.model_dump() | override)
+    except ValidationError as exc:
+        problems.errors.extend(_pydantic_errors(problems.fail, ("variants", vname, "train"), exc, TrainConfig))
+        return None
+    if not overrides:
+        return train
+    try:
+        return _apply_train_overrides(problems.path, train, overrides)
+    except ScenarioError as exc:
+        problems.report(exc)
+        return None
+
+
+def _variant_expectations(
+    problems: _Problems, checks: _VariantChecks, vname: str, entries: list[str | ExpectationSpec]
+) -> list[Expectation]:
+    expectations = []
+    for i, entry in enumerate(entries):
+        loc = ("variants", vname, "expect", i)
+        if loc in checks.skipped:  # reported by the schema check
+            continue
+        try:
+            expectations.append(_expectation(problems.fail, checks, loc, entry))
+        except ScenarioError as exc:
+            problems.report(exc)
+    return expectations
+
+
+def _expectation(fail: Any, checks: _VariantChecks, loc: tuple[Any, ...], entry: str | ExpectationSpec) -> Expectation:
+    text, when = (entry, None) if isinstance(entry, str) else (entry.expect, (entry.when or {}).get("torch"))
+    if when is not None:
+        _check_specifier(fail, loc + ("when", "torch"), when)
+    rate = None
+    if isinstance(entry, ExpectationSpec) and entry.pass_rate is not None:
+        try:
+            rate = parse_pass_rate(entry.pass_rate)
+        except ExpectationSyntaxError as exc:
+            raise fail(loc + ("pass_rate",), str(exc)) from None
+    try:
+        return parse_expectation(
+            text, metrics=checks.metrics, finding_kinds=checks.finding_kinds, when_torch=when, pass_rate=rate
+        )
+    except ExpectationSyntaxError as exc:
+        raise fail(loc, str(exc)) from None
+
+
+def _resolve_plugins(
+    fail: Any, available: dict[str, Any], base: dict[str, Any], override: dict[str, Any], vname: str
+) -> dict[str, BaseModel]:
+    """Enabled plugins of a variant: defaults (core + monitors), then scenario, then variant entries.
+    Raises one :class:`ScenarioError` for every entry that is wrong."""
+    errors: list[ScenarioError] = []
+    settings = default_settings(available)
+    for layer, loc_prefix in ((base, ("plugins",)), (override, ("variants", vname, "plugins"))):
+        for name, value in layer.items():
+            try:
+                apply_setting(settings, available, name, value)
+            except (SettingError, TypeError) as exc:
+                errors.append(fail(loc_prefix + (name,), str(exc)))
+    enabled, refused = validate_settings(available, settings)
+    for name, exc in refused.items():
+        where = ("variants", vname, "plugins", name) if name in override else ("plugins", name)
+        errors += [fail(where + loc, message) for loc, message in params_errors(name, available[name].cls.Params, exc)]
+    if errors:
+        raise ScenarioError.of(errors)
+    return enabled
+
+
+def _check_conflicts(
+    fail: Any, available: dict[str, Any], enabled: dict[str, BaseModel], vname: str, overridden: bool = False
+) -> dict[str, BaseModel]:
+    """``enabled`` without the plugins another enabled one ``replaces``; two plugins in one
+    slot (the same firstresult hook) are an error naming the variant, both plugins and the hook."""
+    from harness.core.pluginmanager import PluginConflictError, resolve_conflicts
+
+    try:
+        kept, _ = resolve_conflicts(available, enabled)
+    except PluginConflictError as exc:
+        how = " (with --with/--without/--set applied)" if overridden else ""
+        raise fail(("variants", vname, "plugins"), f"variant {vname!r}{how}: {exc}") from None
+    return kept

@@ -1,0 +1,87 @@
+"""The scenario schema (pydantic, strict) and the resolved Scenario and Variant that runs use."""
+
+from __future__ import annotations
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    NonNegativeFloat,
+    PositiveFloat,
+    PositiveInt,
+)
+from harness.scenario.expectations import (
+    Expectation,
+)
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)  # `lr: .inf` is an error, not a run
+
+
+class TrainConfig(Strict):
+    epochs: PositiveInt = Field(5, description="training epochs")
+    batch_size: PositiveInt = Field(64, description="batch size per step")
+    lr: PositiveFloat = Field(2e-5, description="base learning rate (plugins may scale it)")
+    weight_decay: NonNegativeFloat = Field(0.01, description="AdamW weight decay")
+    accumulation_steps: PositiveInt = Field(1, description="batches per optimizer step")
+    warmup_ratio: float = Field(0.1, ge=0, le=1, description="share of steps spent warming up")
+    device: Literal["auto", "cpu", "cuda"] = Field("auto", description="where to train")
+    threads: PositiveInt | None = Field(None, description="torch CPU threads (default: torch's choice)")
+
+
+class WorkloadSpec(Strict):
+    name: str
+    params: dict[str, Any] = Field(default_factory=dict)
+
+
+class ExpectationSpec(Strict):
+    expect: str
+    when: dict[Literal["torch"], str] | None = None
+    pass_rate: str | float | None = None  # share of seeds that must pass, e.g. ">= 0.8"
+
+
+class VariantSpec(Strict):
+    description: str = ""
+    plugins: dict[str, Any] = Field(default_factory=dict)
+    train: dict[str, Any] = Field(default_factory=dict)
+    expect: list[str | ExpectationSpec] = Field(default_factory=list)
+
+
+class ScenarioSpec(Strict):
+    name: str = Field(min_length=1)
+    description: str = ""
+    workload: WorkloadSpec
+    train: TrainConfig = Field(default_factory=TrainConfig)
+    plugins: dict[str, Any] = Field(default_factory=dict)
+    variants: dict[str, VariantSpec] = Field(min_length=1)
+    seeds: list[int] = Field(default_factory=lambda: [0], min_length=1)
+    # plugins that are not installed: "package.module:Class", imported (its code runs,
+    # as a conftest's does) before validation, in the CLI's and every worker's process
+    plugin_modules: list[str] = Field(default_factory=list)
+
+
+@dataclass
+class Variant:
+    name: str
+    description: str
+    plugins: dict[str, BaseModel]  # enabled plugin name -> validated params
+    train: TrainConfig
+    expectations: list[Expectation]
+
+
+@dataclass
+class Scenario:
+    path: Path
+    name: str
+    description: str
+    workload: str
+    workload_params: BaseModel
+    variants: dict[str, Variant]
+    seeds: list[int]
+    raw: dict[str, Any] = field(default_factory=dict, repr=False)
+    plugin_modules: tuple[str, ...] = ()  # "module:Class" plugins beyond the installed ones
+    metrics: tuple[str, ...] = ()  # the workload's declared validation metrics (``x_<k>``: one per class)
+    key_metrics: tuple[str, ...] = ()  # the workload's headline metrics: the reports' columns

@@ -1,0 +1,82 @@
+"""What several built-in monitors share: two monitor bases and reading a metric.
+
+Not plugins themselves (no ``name``): the monitors that watch the training loss of every
+optimizer step derive from :class:`StepLossMonitor`, those that judge one validation
+metric of each epoch from :class:`MetricMonitor`; a plugin that only reads a metric uses
+:func:`finite_metric`.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING, Any
+
+from harness.core.monitoring import StepSeries
+from harness.core.plugin import Plugin, hookimpl
+
+if TYPE_CHECKING:
+    import torch
+    from pydantic import BaseModel
+
+    from harness.core.state import TrainState
+
+
+def finite_metric(metrics: dict[str, Any], name: str) -> float | None:
+    """The metric ``name`` of an epoch's record when it is a number and not NaN, else None
+    (a workload that does not report it, or an epoch where it is undefined)."""
+    value = metrics.get(name)
+    if not isinstance(value, (int, float)) or math.isnan(value):
+        return None
+    return value
+
+
+class MetricMonitor(Plugin):
+    """A monitor of one validation metric (``params.metric``) of every epoch's record.
+
+    A finding of its one kind (``finding_kinds[0]``) whenever :meth:`alarm` explains
+    what is wrong with the value; epochs where the metric is missing or NaN are skipped.
+    """
+
+    kind = "monitor"
+
+    def alarm(self, state: TrainState, value: float) -> str | None:
+        """The finding's message when ``value`` is alarming at this epoch, else None."""
+        raise NotImplementedError
+
+    @hookimpl
+    def on_epoch_end(self, state: TrainState, metrics: dict[str, Any]) -> None:
+        value = finite_metric(metrics, self.params.metric)
+        message = None if value is None else self.alarm(state, value)
+        if message is not None:
+            state.add_finding(self.finding_kinds[0], self.name, message, value=float(value))
+
+
+class StepLossMonitor(Plugin):
+    """A monitor of every optimizer step's training loss, read without a per-step host sync.
+
+    ``on_step`` buffers the loss tensor in ``self.series``; :meth:`check` drains it and
+    judges the steps, at every epoch's end and once more at the run's end (the steps of an
+    epoch that diverged before its end).
+    """
+
+    kind = "monitor"
+
+    def __init__(self, params: BaseModel | None = None) -> None:
+        super().__init__(params)
+        self.series = StepSeries()
+
+    @hookimpl
+    def on_step(self, state: TrainState, loss: torch.Tensor) -> None:
+        self.series.add(state.step, loss)
+
+    def check(self, state: TrainState) -> None:
+        """Drain ``self.series`` and record what its steps show."""
+        raise NotImplementedError
+
+    @hookimpl
+    def on_epoch_end(self, state: TrainState) -> None:
+        self.check(state)
+
+    @hookimpl
+    def on_train_end(self, state: TrainState) -> None:
+        self.check(state)

@@ -1,0 +1,63 @@
+"""Linear warmup/decay schedule and *when* it is stepped (issue 11, Fix 8).
+
+Pathology: ``get_linear_schedule_with_warmup`` is a per-step schedule. v1.5 stepped it
+once per epoch, so the LR is exactly 0 for the whole first epoch and afterwards only
+``epoch / warmup_steps`` of its target: only the output bias learns the class prior,
+every input gets the same margin, and the model predicts the majority class.
+Signal: the LR per step stays ~0 (see the run's ``lr_per_step``); predictions collapse.
+Fix: ``interval: step``: call ``scheduler.step()`` after every optimizer step.
+``interval: epoch`` replays the v1.5 mistake.
+
+The schedule spans ``hparams.total_steps`` optimizer steps (``ceil(batches /
+accumulation_steps) * epochs``, counted by the core) with ``warmup_ratio`` of them
+warming up. v1.5 also counted the schedule's length in *batches*, which with gradient
+accumulation stretches it past the end of training: ``count_steps_in: batches`` replays
+that (no difference when ``accumulation_steps`` is 1).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from harness.core.plugin import Plugin, hookimpl
+
+if TYPE_CHECKING:
+    from torch.optim.lr_scheduler import LRScheduler
+
+    from harness.core.state import TrainState
+
+
+class Params(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    interval: Literal["step", "epoch"] = Field("step", description="when scheduler.step() is called")
+    count_steps_in: Literal["optimizer_steps", "batches"] = Field(
+        "optimizer_steps", description="schedule length in optimizer steps (the fix) or batches (v1.5)"
+    )
+
+
+class LinearWarmup(Plugin):
+    name = "linear_warmup"
+    Params = Params
+    addresses = ("collapse", "lr_zero", "schedule_mismatch", "weights_not_updating", "no_convergence")
+    suggestions = ({"interval": "step"},)
+
+    def unused_hooks(self) -> frozenset[str]:
+        return frozenset({"on_epoch_end"} if self.params.interval == "step" else {"on_step"})
+
+    @hookimpl
+    def make_scheduler(self, state: TrainState) -> LRScheduler:
+        from transformers import get_linear_schedule_with_warmup
+
+        hp = state.hparams
+        total = hp.total_steps if self.params.count_steps_in == "optimizer_steps" else hp.batches_per_epoch * hp.epochs
+        return get_linear_schedule_with_warmup(state.optimizer, int(total * hp.warmup_ratio), total)
+
+    @hookimpl
+    def on_step(self, state: TrainState) -> None:
+        state.scheduler.step()
+
+    @hookimpl
+    def on_epoch_end(self, state: TrainState) -> None:
+        state.scheduler.step()

@@ -1,0 +1,36 @@
+"""Scale the learning rate by a constant factor (lower it, usually).
+
+Pathology: a learning rate far too high for the model and optimizer: the loss
+oscillates or explodes, predictions collapse, units die (see ``bug_lr_too_high``).
+Signal: ``loss_oscillation``, ``loss_explosion``, ``grad_explosion``, ``nan``, ``collapse``.
+Fix: ``hparams.lr *= factor`` in ``on_setup``, before the optimizer and scheduler are
+built; ``harness doctor`` tries 0.1 and 0.01. A product, so it composes with every
+other LR change in ``on_setup`` (``lr_scaling``) whatever the order.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from harness.core.plugin import Plugin, hookimpl
+
+if TYPE_CHECKING:
+    from harness.core.state import TrainState
+
+
+class Params(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    factor: float = Field(0.1, gt=0, description="the LR is multiplied by this")
+
+
+class LRScale(Plugin):
+    name = "lr_scale"
+    Params = Params
+    addresses = ("loss_oscillation", "loss_explosion", "grad_explosion", "nan", "collapse", "dead_units", "mode_collapse")
+    suggestions = ({"factor": 0.1}, {"factor": 0.01})
+
+    @hookimpl
+    def on_setup(self, state: TrainState) -> None:
+        state.hparams.lr *= self.params.factor

@@ -1,0 +1,100 @@
+"""Prediction-distribution monitor: records a ``collapse`` finding (issue 11, Fix 3).
+
+Pathology: the model collapses to predicting one class; F1 alone does not say which.
+Signal: on validation, one class takes every prediction, or all but ``min_share`` of
+them (``max_pred_share >= 1 - min_share``), for any number of classes.
+Fix: none; this monitor only observes and records. Stopping is ``collapse_stop``.
+
+Not every single-class epoch is a collapse. While a warmup is still raising the LR, and
+in the first ``grace_share`` (25%) of a run's optimizer steps, a model that is learning
+often still predicts the majority class (the fixed issue-11 runs do in their warmup
+epoch; a small transformer from random init sits at the class prior for its first
+epochs): those epochs are not recorded. An epoch whose every step ran at LR 0 is always
+judged: nothing trained, the single class is the model's start and nothing will move it
+(issue 11's broken first epoch). Both rules read the LR per step the loop records
+(``state.lr_per_step``) and the run's step count, so they hold for any workload; a
+collapse that lasts past the grace period and the warmup is recorded in every epoch it
+lasts. ``grace_share: 0`` and ``during_warmup: true`` record every single-class epoch.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from harness.core.plugin import Plugin, hookimpl
+
+if TYPE_CHECKING:
+    from harness.core.state import TrainState
+
+
+def predicted_counts(metrics: dict[str, Any]) -> list[int]:
+    """The ``pred_count_<k>`` of a metrics record, in class order (empty: no class predictions)."""
+    counts = []
+    while f"pred_count_{len(counts)}" in metrics:
+        counts.append(int(metrics[f"pred_count_{len(counts)}"]))
+    return counts
+
+
+def is_collapsed(metrics: dict[str, Any], min_share: float = 0.0) -> bool:
+    """True when validation predictions are (nearly) all one class: the others share <= ``min_share``."""
+    counts = predicted_counts(metrics)
+    n = sum(counts)
+    if not n:
+        return False
+    return (n - max(counts)) / n <= min_share
+
+
+def judged(lr_per_step: list[float], epoch_start: int, step: int, total_steps: int, grace_share: float, during_warmup: bool) -> bool:
+    """Whether a single-class epoch (steps ``epoch_start+1 .. step``) counts as a collapse.
+
+    Always when every step of the epoch ran at LR 0; otherwise not while the LR is still
+    rising at the epoch's last step (``during_warmup`` False) nor before ``grace_share``
+    of the run's ``total_steps`` are done.
+    """
+    epoch_lrs = lr_per_step[epoch_start:step]
+    if epoch_lrs and max(epoch_lrs) == 0.0:
+        return True
+    if not during_warmup and len(lr_per_step) >= 2 and lr_per_step[-1] > lr_per_step[-2]:  # the last two steps
+        return False
+    return step > grace_share * total_steps
+
+
+class Params(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    min_share: float = Field(0.0, ge=0, lt=0.5, description="collapse when a class's predicted share <= this")
+    grace_share: float = Field(
+        0.25, ge=0, le=1, description="not recorded in the first share of the run's steps (unless the LR was 0)"
+    )
+    during_warmup: bool = Field(False, description="also record while the LR is still rising (a warmup)")
+
+
+class PredictionDistribution(Plugin):
+    name = "prediction_distribution"
+    kind = "monitor"
+    Params = Params
+    finding_kinds = ("collapse",)
+
+    def __init__(self, params: Any = None) -> None:
+        super().__init__(params)
+        self.epoch_start = 0  # the step count when the epoch began
+
+    @hookimpl
+    def on_epoch_end(self, state: TrainState, metrics: dict[str, Any]) -> None:
+        epoch_start, self.epoch_start = self.epoch_start, state.step
+        counts = predicted_counts(metrics)
+        if not counts:
+            return  # a workload without class predictions
+        if not is_collapsed(metrics, self.params.min_share):
+            return
+        p = self.params
+        if not judged(state.lr_per_step, epoch_start, state.step, state.hparams.total_steps, p.grace_share, p.during_warmup):
+            return
+        n, top = sum(counts), max(range(len(counts)), key=counts.__getitem__)
+        state.add_finding(
+            "collapse",
+            self.name,
+            f"predicted class {top} for {counts[top]}/{n} validation samples ({len(counts)} classes)",
+            value=counts[top] / n,
+        )
