@@ -130,7 +130,7 @@ def ablate(
     """
     from rich.console import Console
 
-    from harness.experiments import ablation as abl
+    from harness.experiments.ablation_verdicts import ablation_passed, ablation_section
     from harness.execution.records import torch_version
     from harness.execution.runner import default_results_dir, plan_runs, suite_report
 
@@ -152,10 +152,10 @@ def ablate(
     with _exit_on_interrupt(console, lambda: out_dir):
         records = _run_keys(console, derived, keys, out_dir, execution, metric, decide=not exhaustive, rule=rule)
     report = suite_report(derived, records)
-    report["ablation"] = abl.ablation_section(
+    report["ablation"] = ablation_section(
         scenario, base, target, arms, records, report["variants"], rule, early=not exhaustive, torch_version=torch_version()
     )
-    report["passed"] = abl.ablation_passed(records, report["ablation"])
+    report["passed"] = ablation_passed(records, report["ablation"])
     _finish(console, report, report_targets, details=False)
 
 
