@@ -10,7 +10,6 @@ The report is the dict ``harness run --json`` writes (schema in the README).
 
 from __future__ import annotations
 
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -39,19 +38,13 @@ def run_scenario(
         ``False`` or parameters, and ``"train"`` -> training fields.
     :raises harness.scenario.ScenarioError: the scenario is invalid (nothing ran).
     """
-    import yaml
-
     from harness.execution.runner import default_results_dir, plan_runs, run_suite, suite_report
     from harness.scenario import ScenarioError, load_scenario
+    from harness.scenario.loading import DATA_SOURCE
 
-    if isinstance(scenario, dict):  # validated exactly as a file is: errors name the dict's field
-        with tempfile.TemporaryDirectory(prefix="harness-") as tmp:
-            path = Path(tmp) / "scenario.yaml"
-            path.write_text(yaml.safe_dump(scenario, sort_keys=False), encoding="utf-8")
-            loaded = load_scenario(path, plugin_overrides=overrides)
-    else:
-        path = Path(scenario)
-        loaded = load_scenario(path, plugin_overrides=overrides)
+    # a dict is validated exactly as a file is (no temporary file): errors name its fields
+    path = Path(scenario) if not isinstance(scenario, dict) else Path(DATA_SOURCE)
+    loaded = load_scenario(scenario if isinstance(scenario, dict) else path, plugin_overrides=overrides)
     for name in variants or ():
         if name not in loaded.variants:
             raise ScenarioError(path, "variants", f"unknown variant {name!r}; the scenario has {', '.join(loaded.variants)}")

@@ -134,9 +134,9 @@ def enabled_plugins(
         default_settings,
         resolve_params,
     )
-    from harness.core.pluginmanager import discover_plugins
+    from harness.scenario.arms import catalogue
 
-    available = discover_plugins() if available is None else available
+    available = catalogue() if available is None else available
     layered = default_settings(available, monitors=monitors)
     for name, value in settings.items():
         try:
@@ -207,11 +207,11 @@ def _available_with(extra: tuple[Any, ...]) -> dict[str, Any]:
     from harness.core.pluginmanager import (
         PluginInfo,
         check_plugin_class,
-        discover_plugins,
         load_object,
     )
+    from harness.scenario.arms import catalogue
 
-    available = dict(discover_plugins())
+    available = dict(catalogue())
     for item in extra:
         cls = load_object(item) if isinstance(item, str) else item
         cls = check_plugin_class(cls, repr(item))

@@ -4,6 +4,8 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 import click
@@ -233,3 +235,40 @@ def _results_dir(given: Path | None, scenario: Any, directory: bool) -> Path:
     if directory:
         return (given / scenario.name) if given else default_results_dir(scenario)
     return given or default_results_dir(scenario)
+
+
+#: runs some arms: ``runner(scenario_with_the_arms, keys, **run_suite_options) -> records``
+Runner = Callable[..., list]  # type: ignore[type-arg]
+
+
+@dataclass
+class Outcome:
+    """What one experiment ran: the scenario whose variants are its arms and their run records;
+    ``judge(suite_report) -> (section name, section, passed)`` adds the experiment's own
+    verdict to the report (``run`` has none: the report's own verdict stands)."""
+
+    scenario: Any
+    records: list  # type: ignore[type-arg]
+    judge: Callable[[dict[str, Any]], tuple[str, dict[str, Any], bool]] | None = None
+
+
+def run_experiment(console, scenario: Any, execution: Execution, out_dir: Path, conduct: Callable[[Runner], Outcome]) -> dict:  # type: ignore[no-untyped-def, type-arg]
+    """The one shape of ``run``, ``ablate`` and ``doctor``: ``conduct`` plans its arms and runs
+    them through the runner given (progress bars, the executor, results in ``out_dir``), then
+    the suite report is assembled and the experiment judges it into its own section; Ctrl-C
+    exits 130 naming ``out_dir``. Each command adds only its planning and judging."""
+    from harness.execution.runner import suite_report
+
+    metric = next(iter(scenario.key_metrics), None)
+
+    def runner(arms: Any, keys: list, **options: Any) -> list:  # type: ignore[type-arg]
+        return _run_keys(console, arms, keys, out_dir, execution, metric, **options)
+
+    with _exit_on_interrupt(console, lambda: out_dir):
+        outcome = conduct(runner)
+    report = suite_report(outcome.scenario, outcome.records)
+    if outcome.judge is not None:
+        name, section, passed = outcome.judge(report)
+        report[name] = section
+        report["passed"] = passed
+    return report

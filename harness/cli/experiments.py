@@ -5,7 +5,7 @@ from pathlib import Path
 from typing import Any
 import click
 from harness.cli.options import Execution, PluginFlags, run_options
-from harness.cli.driver import BadInput, _load, _scenarios_to_run, _check_variant, _pass_rate, _exit_on_interrupt, _check_environment, _finish, _check_start_method, _check_executor, _seed_list, _run_keys, _results_dir
+from harness.cli.driver import Outcome, Runner, run_experiment, BadInput, _load, _scenarios_to_run, _check_variant, _pass_rate, _check_environment, _finish, _check_start_method, _check_executor, _seed_list, _results_dir
 
 
 @click.command()
@@ -50,7 +50,7 @@ def run(
     from rich.markup import escape
 
     from harness.execution.records import SCHEMA_VERSION
-    from harness.execution.runner import plan_runs, suite_report
+    from harness.execution.runner import plan_runs
 
     console = Console(stderr=False)
     directory = scenario_path.is_dir()
@@ -63,10 +63,8 @@ def run(
         out_dir = _results_dir(execution.results_dir, scenario, directory)
         if directory and not execution.quiet:
             console.print(f"[bold]{escape(scenario.name)}[/] [dim]{escape(str(scenario.path))}[/]", highlight=False)
-        metric = next(iter(scenario.key_metrics), None)
-        with _exit_on_interrupt(console, lambda where=out_dir: where):
-            records = _run_keys(console, scenario, keys, out_dir, execution, metric, decide=decide_early)
-        reports.append(suite_report(scenario, records))
+        conduct = lambda runner, s=scenario, k=keys: Outcome(s, runner(s, k, decide=decide_early))  # noqa: E731
+        reports.append(run_experiment(console, scenario, execution, out_dir, conduct))
     if directory:  # one payload for every scenario, as `pytest --harness-json` writes
         report = {"schema_version": SCHEMA_VERSION, "reports": reports, "passed": all(r["passed"] for r in reports)}
     else:
@@ -132,7 +130,7 @@ def ablate(
 
     from harness.experiments.ablation_verdicts import ablation_passed, ablation_section
     from harness.execution.records import torch_version
-    from harness.execution.runner import default_results_dir, plan_runs, suite_report
+    from harness.execution.runner import default_results_dir, plan_runs
 
     console = Console()
     scenario = _load(scenario_path, plugin_flags)
@@ -148,14 +146,20 @@ def ablate(
     keys = plan_runs(derived, None, seed_list)
     out_dir = execution.results_dir or default_results_dir(scenario) / "ablation"
     _check_environment()
-    metric = next(iter(scenario.key_metrics), None)
-    with _exit_on_interrupt(console, lambda: out_dir):
-        records = _run_keys(console, derived, keys, out_dir, execution, metric, decide=not exhaustive, rule=rule)
-    report = suite_report(derived, records)
-    report["ablation"] = ablation_section(
-        scenario, base, target, arms, records, report["variants"], rule, early=not exhaustive, torch_version=torch_version()
-    )
-    report["passed"] = ablation_passed(records, report["ablation"])
+
+    def conduct(runner: Runner) -> Outcome:
+        records = runner(derived, keys, decide=not exhaustive, rule=rule)
+
+        def judge(report: dict) -> tuple[str, dict, bool]:  # type: ignore[type-arg]
+            section = ablation_section(
+                scenario, base, target, arms, records, report["variants"], rule, early=not exhaustive,
+                torch_version=torch_version(),
+            )
+            return "ablation", section, ablation_passed(records, section)
+
+        return Outcome(derived, records, judge)
+
+    report = run_experiment(console, scenario, execution, out_dir, conduct)
     _finish(console, report, report_targets, details=False)
 
 
@@ -211,7 +215,7 @@ def doctor(
 
     from harness.experiments import doctor as doc
     from harness.scenario.expectations import ExpectationSyntaxError
-    from harness.execution.runner import default_results_dir, suite_report
+    from harness.execution.runner import default_results_dir
 
     console = Console()
     scenario = _load(scenario_path, plugin_flags)
@@ -222,18 +226,17 @@ def doctor(
     _check_executor(execution)
     out_dir = execution.results_dir or default_results_dir(scenario) / "doctor"
     _check_environment()
-    metric = next(iter(scenario.key_metrics), None)
-    with _exit_on_interrupt(console, lambda: out_dir):
+    log = (lambda line: console.print(f"[dim]doctor: {line}[/]")) if not execution.quiet else (lambda line: None)
+
+    def conduct(runner: Runner) -> Outcome:
         try:
             derived, records, section = doc.diagnose(
-                scenario, variant, seed_list, lambda arms, keys: _run_keys(console, arms, keys, out_dir, execution, metric),
-                expect=list(expect), rule=rule, tolerance=tolerance, max_candidates=max_candidates,
-                max_combination=max_combination, top=top,
-                log=lambda line: console.print(f"[dim]doctor: {line}[/]") if not execution.quiet else None,
+                scenario, variant, seed_list, runner, expect=list(expect), rule=rule, tolerance=tolerance,
+                max_candidates=max_candidates, max_combination=max_combination, top=top, log=log,
             )
         except ExpectationSyntaxError as exc:
             raise BadInput(f"--expect: {exc}") from None
-    report = suite_report(derived, records)
-    report["doctor"] = section
-    report["passed"] = section["best"] is not None
+        return Outcome(derived, records, lambda report: ("doctor", section, section["best"] is not None))
+
+    report = run_experiment(console, scenario, execution, out_dir, conduct)
     _finish(console, report, report_targets, details=False)

@@ -82,7 +82,7 @@ def _train(
     """Build the run's plugins and state and train; the status, or the error, goes into
     ``record``. Returns ``(state, trace)`` as far as they were built."""
     from harness.core.loop import build_state, resolve_device, train
-    from harness.core.pluginmanager import PluginError, build_run_manager, discover_plugins
+    from harness.core.pluginmanager import PluginError, build_run_manager
     from harness.core.processes import child_pids
 
     variant = scenario.variants[key.variant]
@@ -90,7 +90,7 @@ def _train(
     trace = None
     children = child_pids()  # what runs before this run; whatever it starts ends with it
     try:
-        pm, trace = build_run_manager(discover_plugins(scenario.plugin_modules), variant.plugins, observers=observers)
+        pm, trace = build_run_manager(scenario.catalogue, variant.plugins, observers=observers)
         state = build_state(cached_workload(scenario), cfg, key.seed, resolve_device(cfg.device), run_dir)
         record["status"] = train(state, pm.hook)
     except PluginError as exc:

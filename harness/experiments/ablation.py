@@ -47,17 +47,9 @@ def ablation_scenario(scenario: Any, base: str, target: str) -> tuple[Any, list[
     :raises harness.core.pluginmanager.PluginConflictError: an arm would enable two plugins
         in one slot (cannot happen for fixes grouped by slot; checked anyway).
     """
-    from dataclasses import replace
+    from harness.core.pluginmanager import plugin_slots
 
-    from harness.core.pluginmanager import (
-        PluginConflictError,
-        discover_plugins,
-        plugin_slots,
-        resolve_conflicts,
-    )
-    from harness.scenario import Variant
-
-    available = discover_plugins(scenario.plugin_modules)
+    available = scenario.catalogue
     b, t = scenario.variants[base], scenario.variants[target]
     slots: dict[str, frozenset[str]] = {}
     for variant in (b, t):
@@ -70,18 +62,8 @@ def ablation_scenario(scenario: Any, base: str, target: str) -> tuple[Any, list[
     for arm in arms:
         source = b if arm.source == base else t
         other = t if source is b else b
-        plugins = dict(source.plugins)
-        if arm.fix is not None:
-            for plugin in arm.fix.plugins:
-                if plugin in other.plugins:
-                    plugins[plugin] = other.plugins[plugin]
-                else:
-                    plugins.pop(plugin, None)
-        try:
-            resolve_conflicts(available, plugins)
-        except PluginConflictError as exc:
-            raise PluginConflictError(exc.plugins, exc.slot, f"ablation arm {arm.name!r}: {exc}") from None
         fix = arm.fix
+        changes = {plugin: other.plugins.get(plugin) for plugin in fix.plugins} if fix is not None else {}
         detail = f" ({fix.change})" if fix is not None and fix.slot else ""
         description = {
             "base": f"{base} as it is",
@@ -89,7 +71,10 @@ def ablation_scenario(scenario: Any, base: str, target: str) -> tuple[Any, list[
             "target": f"{target} as it is",
             "target-fix": f"{target} with {arm.fix_name} as in {base}{detail}",
         }[arm.role]
-        variants[arm.name] = Variant(arm.name, description, plugins, source.train, list(t.expectations))
-    return replace(scenario, variants=variants), arms
+        variants[arm.name] = scenario.derive(
+            source.name, arm.name, changes, description=description, expectations=t.expectations,
+            label=f"ablation arm {arm.name!r}",
+        )
+    return scenario.with_variants(variants), arms
 
 

@@ -231,9 +231,8 @@ def diagnose(
     :param expect: the cure criterion as expectation lines (default: :func:`cure_lines`).
     :raises harness.scenario.expectations.ExpectationSyntaxError: a bad ``expect`` line.
     """
-    from harness.core.pluginmanager import discover_plugins
 
-    doctor = _Doctor(scenario, variant, list(seeds), runner, rule, log, discover_plugins(scenario.plugin_modules))
+    doctor = _Doctor(scenario, variant, list(seeds), runner, rule, log, scenario.catalogue)
     given = doctor.parse(expect) if expect else None  # bad lines fail before anything trains
     baseline = _phase_baseline(doctor, given is None, tolerance)
     persistent = persistent_kinds(baseline.records) if not expect else set()

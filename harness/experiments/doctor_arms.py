@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 from collections.abc import Mapping
-from dataclasses import replace
 from typing import Any
 from harness.experiments.doctor_verdicts import ArmVerdict
 from harness.experiments.arms import Settings
@@ -16,18 +15,11 @@ def arm_name(variant: str, candidate: Candidate) -> str:
 def phase_scenario(scenario: Any, variant: str, arms: dict[str, tuple[Settings, list[Any], str]]) -> Any:
     """A copy of ``scenario`` whose variants are ``arms``: name -> (plugin settings, expectations,
     description), each with ``variant``'s train config; plugins validated like the YAML's."""
-    from harness.scenario.params import resolve_params
-    from harness.core.pluginmanager import discover_plugins, resolve_conflicts
-    from harness.scenario import Variant
-
-    available = discover_plugins(scenario.plugin_modules)
-    source = scenario.variants[variant]
-    variants = {}
-    for name, (settings, expectations, description) in arms.items():
-        plugins = resolve_params(available, settings)
-        resolve_conflicts(available, plugins)  # an arm that could not run is a planning bug: fail loudly
-        variants[name] = Variant(name, description, plugins, source.train, list(expectations))
-    return replace(scenario, variants=variants)
+    variants = {
+        name: scenario.derive(variant, name, settings, description=description, expectations=list(expectations), only=True)
+        for name, (settings, expectations, description) in arms.items()
+    }
+    return scenario.with_variants(variants)
 
 
 def candidate_settings(settings: Settings, candidate: Candidate) -> Settings:

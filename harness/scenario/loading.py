@@ -10,6 +10,8 @@ duplicate keys are errors, not silently overwritten.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -79,10 +81,16 @@ class _VariantChecks:
     skipped: set[tuple[Any, ...]]  # expectations the schema check refused (reported already)
 
 
+#: what errors of a scenario given as data (not a file) name as its file
+DATA_SOURCE = "<scenario data>"
+
+
 def load_scenario(
-    path: str | Path, extra_plugins: tuple[str, ...] = (), plugin_overrides: dict[str, Any] | None = None
+    source: str | Path | Mapping[str, Any], extra_plugins: tuple[str, ...] = (), plugin_overrides: dict[str, Any] | None = None
 ) -> Scenario:
-    """Read, validate and resolve a scenario file; raises :class:`ScenarioError` naming every
+    """Read, validate and resolve a scenario file, or a scenario already parsed (the YAML's
+    content as a mapping, validated exactly as a file is; its errors name :data:`DATA_SOURCE`
+    and the field, without line numbers); raises :class:`ScenarioError` naming every
     problem found (its ``errors``), not only the first.
 
     :param plugin_overrides: plugin name -> YAML-style setting (``False`` switches it off,
@@ -96,8 +104,11 @@ def load_scenario(
     the file is still checked against the plugins, the workload and its metrics. A value
     whose absence makes the rest uncheckable (no ``workload.name``) stops there.
     """
-    path = Path(path)
-    data, root = read_yaml(path)
+    if isinstance(source, Mapping):
+        path, data, root = Path(DATA_SOURCE), dict(source), None
+    else:
+        path = Path(source)
+        data, root = read_yaml(path)
     problems = _Problems(path, root)
     if not isinstance(data, dict):
         empty = "the file is empty (or only comments); " if data is None else ""

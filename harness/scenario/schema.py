@@ -1,6 +1,9 @@
 """The scenario schema (pydantic, strict) and the resolved Scenario and Variant that runs use."""
 
 from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -85,3 +88,31 @@ class Scenario:
     plugin_modules: tuple[str, ...] = ()  # "module:Class" plugins beyond the installed ones
     metrics: tuple[str, ...] = ()  # the workload's declared validation metrics (``x_<k>``: one per class)
     key_metrics: tuple[str, ...] = ()  # the workload's headline metrics: the reports' columns
+
+    @property
+    def catalogue(self) -> Mapping[str, Any]:
+        """The plugins this scenario may use, discovered once per process (:func:`harness.scenario.arms.catalogue`)."""
+        from harness.scenario.arms import catalogue
+
+        return catalogue(self.plugin_modules)
+
+    def derive(
+        self, like: str, name: str, changes: Mapping[str, Any], *, description: str,
+        expectations: list[Expectation] | None = None, only: bool = False, label: str | None = None,
+    ) -> Variant:
+        """The one way to build an arm: variant ``like`` (its train config, its plugins unless
+        ``only``) with ``changes`` (plugin -> validated Params, YAML-style parameters, or
+        None/False for off), validated and checked for slot conflicts
+        (:func:`harness.scenario.arms.derive_plugins`); judged by ``expectations`` (default: ``like``'s)."""
+        from harness.scenario.arms import derive_plugins
+
+        source = self.variants[like]
+        plugins = derive_plugins(
+            self.catalogue, {} if only else source.plugins, changes, label=label or f"arm {name!r}"
+        )
+        judged = source.expectations if expectations is None else expectations
+        return Variant(name, description, plugins, source.train, list(judged))
+
+    def with_variants(self, variants: Mapping[str, Variant]) -> Scenario:
+        """A copy whose variants are ``variants`` (the arms of an experiment)."""
+        return dataclasses.replace(self, variants=dict(variants))

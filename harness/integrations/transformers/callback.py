@@ -23,10 +23,10 @@ from harness.core.pluginmanager import (
     PluginConflictError,
     PluginInfo,
     build_run_manager,
-    discover_plugins,
     resolve_conflicts,
 )
 from harness.core.state import Hparams, TrainState
+from harness.scenario.arms import catalogue
 from harness.integrations.transformers.adapters import HarnessTrainerError, _TrainerWorkload, labels_of, _logits, RAISED_HOOKS, TRAINER_ONLY_HOOKS, TRAINER_OWNED_HPARAMS, TRANSLATED
 
 
@@ -50,7 +50,7 @@ class HarnessCallback(TrainerCallback):
     ) -> None:
         self.requested = dict(plugins or {})
         self.train_labels = None if train_labels is None else torch.as_tensor(train_labels)
-        self.available: dict[str, PluginInfo] = dict(discover_plugins())
+        self.available: dict[str, PluginInfo] = dict(catalogue())
         for cls in extra:
             self.available[cls.name] = PluginInfo(cls.name, cls, "extra")
         self.raised = RAISED_HOOKS if with_batch else RAISED_HOOKS - TRAINER_ONLY_HOOKS
