@@ -60,7 +60,7 @@ order: gradients are read in :func:`on_after_backward` before anything may chang
 in :func:`on_before_optimizer_step`; a batch is changed in :func:`on_batch` and observed
 in :func:`on_batch_end`; a checkpoint is written in :func:`save_checkpoint` and read back
 in :func:`on_checkpoint`. No behaviour depends on a plugin's place in
-``DEFAULT_PLUGINS`` or on ``tryfirst``/``trylast`` (only the core ``defaults`` uses
+its family's ``BUILTINS`` or on ``tryfirst``/``trylast`` (only the core ``defaults`` uses
 ``trylast``, to answer last).
 """
 

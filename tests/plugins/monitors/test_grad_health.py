@@ -73,7 +73,7 @@ def test_total_grad_norm_matches_clip_grad_norm() -> None:
 
 
 def test_it_sees_the_gradients_before_grad_clip_clips_them() -> None:
-    """Not because of its place in DEFAULT_PLUGINS: it reads in on_after_backward."""
+    """Not because of its place in its family's BUILTINS: it reads in on_after_backward."""
     run = train_tiny(
         {"distillation": {"loss": "mse"}, "grad_clip": {"max_norm": 0.5}}, workload=tiny_patch_workload(),
         epochs=1, batch_size=32,
