@@ -14,7 +14,8 @@ import pytest
 from click.testing import CliRunner
 
 from harness.cli import main
-from harness.execution.ray_executor import RETRIES_ENV, retries_from_env, task_failure, task_resources, wants_gpu
+from harness.execution.ray_executor import RETRIES_ENV, retries_from_env, task_resources, wants_gpu
+from harness.execution.ray_nodes import task_failure
 from harness.execution.records import RunKey, base_record
 from harness.execution.results import reusable_result, save_result
 from harness.scenario import load_scenario

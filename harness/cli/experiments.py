@@ -1,6 +1,7 @@
 """harness run / ablate / doctor: plan arms, run them through the shared driver, judge, report."""
 
 from __future__ import annotations
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 import click
@@ -87,6 +88,27 @@ def _ablation_arms(scenario_path: Path, scenario: Any, base: str, target: str) -
     return derived, arms
 
 
+def _ablation(scenario: Any, base: str, target: str, derived: Any, arms: list, keys: list, rule: Any, exhaustive: bool) -> Callable[[Runner], Outcome]:  # type: ignore[type-arg]
+    """ablate's experiment: run every arm (deciding early unless ``exhaustive``), then judge
+    which fixes are sufficient and necessary into the report's ``ablation`` section."""
+    from harness.execution.records import torch_version
+    from harness.experiments.ablation_verdicts import ablation_passed, ablation_section
+
+    def conduct(runner: Runner) -> Outcome:
+        records = runner(derived, keys, decide=not exhaustive, rule=rule)
+
+        def judge(report: dict) -> tuple[str, dict, bool]:  # type: ignore[type-arg]
+            section = ablation_section(
+                scenario, base, target, arms, records, report["variants"], rule, early=not exhaustive,
+                torch_version=torch_version(),
+            )
+            return "ablation", section, ablation_passed(records, section)
+
+        return Outcome(derived, records, judge)
+
+    return conduct
+
+
 @click.command()
 @click.argument("scenario_path", metavar="SCENARIO", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--base", default="broken", show_default=True, metavar="VARIANT", help="The variant with the incident.")
@@ -128,8 +150,6 @@ def ablate(
     """
     from rich.console import Console
 
-    from harness.experiments.ablation_verdicts import ablation_passed, ablation_section
-    from harness.execution.records import torch_version
     from harness.execution.runner import default_results_dir, plan_runs
 
     console = Console()
@@ -147,18 +167,7 @@ def ablate(
     out_dir = execution.results_dir or default_results_dir(scenario) / "ablation"
     _check_environment()
 
-    def conduct(runner: Runner) -> Outcome:
-        records = runner(derived, keys, decide=not exhaustive, rule=rule)
-
-        def judge(report: dict) -> tuple[str, dict, bool]:  # type: ignore[type-arg]
-            section = ablation_section(
-                scenario, base, target, arms, records, report["variants"], rule, early=not exhaustive,
-                torch_version=torch_version(),
-            )
-            return "ablation", section, ablation_passed(records, section)
-
-        return Outcome(derived, records, judge)
-
+    conduct = _ablation(scenario, base, target, derived, arms, keys, rule, exhaustive)
     report = run_experiment(console, scenario, execution, out_dir, conduct)
     _finish(console, report, report_targets, details=False)
 
@@ -213,8 +222,6 @@ def doctor(
     """
     from rich.console import Console
 
-    from harness.experiments import doctor as doc
-    from harness.scenario.expectations import ExpectationSyntaxError
     from harness.execution.runner import default_results_dir
 
     console = Console()
@@ -226,17 +233,26 @@ def doctor(
     _check_executor(execution)
     out_dir = execution.results_dir or default_results_dir(scenario) / "doctor"
     _check_environment()
-    log = (lambda line: console.print(f"[dim]doctor: {line}[/]")) if not execution.quiet else (lambda line: None)
+    options = {"expect": list(expect), "rule": rule, "tolerance": tolerance, "max_candidates": max_candidates,
+               "max_combination": max_combination, "top": top}
+    conduct = _diagnosis(console, scenario, variant, seed_list, options, quiet=execution.quiet)
+    report = run_experiment(console, scenario, execution, out_dir, conduct)
+    _finish(console, report, report_targets, details=False)
+
+
+def _diagnosis(console, scenario: Any, variant: str, seeds: list[int], options: dict[str, Any], *, quiet: bool) -> Callable[[Runner], Outcome]:  # type: ignore[no-untyped-def]
+    """doctor's experiment: diagnose ``variant`` (its arms planned and run by
+    :func:`harness.experiments.doctor.diagnose`) into the report's ``doctor`` section."""
+    from harness.experiments import doctor as doc
+    from harness.scenario.expectations import ExpectationSyntaxError
+
+    log = (lambda line: console.print(f"[dim]doctor: {line}[/]")) if not quiet else (lambda line: None)
 
     def conduct(runner: Runner) -> Outcome:
         try:
-            derived, records, section = doc.diagnose(
-                scenario, variant, seed_list, runner, expect=list(expect), rule=rule, tolerance=tolerance,
-                max_candidates=max_candidates, max_combination=max_combination, top=top, log=log,
-            )
+            derived, records, section = doc.diagnose(scenario, variant, seeds, runner, log=log, **options)
         except ExpectationSyntaxError as exc:
             raise BadInput(f"--expect: {exc}") from None
         return Outcome(derived, records, lambda report: ("doctor", section, section["best"] is not None))
 
-    report = run_experiment(console, scenario, execution, out_dir, conduct)
-    _finish(console, report, report_targets, details=False)
+    return conduct

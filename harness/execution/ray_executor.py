@@ -41,8 +41,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import re
-import socket
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -53,6 +51,7 @@ from harness.core.hookspecs import hookimpl
 from harness.execution.records import RunKey, RunRecord, failed_record, timeout_error
 from harness.execution.results import save_result
 from harness.execution.run_one import execute_run
+from harness.execution.ray_nodes import this_node, task_failure
 
 if TYPE_CHECKING:
     from harness.execution.run_plan import Action, GroupContext
@@ -104,13 +103,6 @@ def run_task(
     return record
 
 
-def this_node() -> dict[str, str]:
-    """The Ray node this code runs on: ``{"id": node id (hex), "ip": its IP, "host": hostname}``."""
-    import ray
-
-    return {"id": ray.get_runtime_context().get_node_id(), "ip": ray.util.get_node_ip_address(), "host": socket.gethostname()}
-
-
 def retries_from_env() -> int:
     """``$HARNESS_RAY_RETRIES`` (a count >= 0), else :data:`DEFAULT_RETRIES`."""
     text = os.environ.get(RETRIES_ENV, "").strip()
@@ -123,57 +115,6 @@ def retries_from_env() -> int:
     if value < 0:
         raise ValueError(f"${RETRIES_ENV}={text!r}: expected a whole number >= 0")
     return value
-
-
-def lost_node_errors() -> tuple[type[BaseException], ...]:
-    """Ray's errors that say the machine failed under a run, not the run itself: its node
-    died or became unreachable, its worker process or raylet died, its result was lost with
-    a node, or Ray's memory monitor killed it for the node's sake. A run ending in one of
-    these is ``transient``: ``--resume`` runs it again."""
-    from ray import exceptions as rx
-
-    return tuple(
-        getattr(rx, name)
-        for name in ("NodeDiedError", "WorkerCrashedError", "LocalRayletDiedError", "ObjectLostError",
-                     "RayActorError", "OutOfMemoryError")
-        if hasattr(rx, name)
-    )
-
-
-def _node_in_message(text: str) -> dict[str, str]:
-    """The node Ray names in an error message (``Node IP: 10.0.0.3, node ID: 8c1f...``), if any."""
-    node: dict[str, str] = {}
-    found = re.search(r"node id:?\s*([0-9a-f]{16,})", text, re.IGNORECASE)
-    if found:
-        node["id"] = found.group(1)
-    found = re.search(r"node ip:?\s*([0-9A-Fa-f.:]+[0-9A-Fa-f])", text, re.IGNORECASE)
-    if found:
-        node["ip"] = found.group(1)
-    return node
-
-
-def _describe(node: dict[str, Any]) -> str:
-    """``node 8c1f... (10.0.0.3, worker-2)``."""
-    where = ", ".join(str(node[k]) for k in ("ip", "host") if node.get(k))
-    return f"node {node.get('id', '?')}" + (f" ({where})" if where else "")
-
-
-def task_failure(exc: BaseException, node: dict[str, Any] | None, attempts: int, retries: int) -> dict[str, Any]:
-    """The ``error`` of a run whose Ray task failed; names the node it last ran on
-    (from its ``start`` event, else from Ray's message) and says whether it is transient."""
-    text = f"{type(exc).__name__}: {exc}"
-    known = dict(node or {}) or _node_in_message(str(exc))
-    error: dict[str, Any] = {"type": type(exc).__name__}
-    if isinstance(exc, lost_node_errors()):
-        where = _describe(known) if known else "its node"
-        tries = f"attempt {attempts} of {retries + 1}" if attempts else "before it started"
-        error["message"] = f"lost {where} under this run ({type(exc).__name__}, {tries}); --resume runs it again. Ray: {exc}"
-        error["transient"] = True
-    else:
-        error["message"] = "Ray task failed" + (f" on {_describe(known)}" if known else "") + f": {text}"
-    if known:
-        error["node"] = known
-    return error
 
 
 def wants_gpu(train_device: str, override: str | None, cluster_has_gpu: bool) -> bool:
