@@ -200,7 +200,12 @@ def bench(
     return {
         "scenario": scenario.name,
         "runs": len(keys),
-        "steps": {"exhaustive": ex["steps"], "early": early["steps"], "ratio": steps_ratio, "floor": floor / ex["steps"]},
+        "steps": {
+            "exhaustive": ex["steps"],
+            "early": early["steps"],
+            "ratio": steps_ratio,
+            "floor": floor / ex["steps"],
+        },
         "wall_s": {"exhaustive": ex["wall_s"], "early": early["wall_s"], "ratio": wall_ratio},
         "cpu_s": {"exhaustive": ex["cpu_s"], "early": early["cpu_s"], "ratio": cpu_ratio},
         "machine_speedup": {"exhaustive": ex["machine_speedup"], "early": early["machine_speedup"]},
@@ -213,8 +218,12 @@ def bench(
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--scenarios", nargs="+", default=["issue11", "student_distillation"],
-                        help="shipped scenario names or YAML paths (default: issue11 student_distillation)")
+    parser.add_argument(
+        "--scenarios",
+        nargs="+",
+        default=["issue11", "student_distillation"],
+        help="shipped scenario names or YAML paths (default: issue11 student_distillation)",
+    )
     parser.add_argument("--seeds", type=int, default=3, help="seeds 0..N-1 per arm (default 3)")
     parser.add_argument("--jobs", "-j", type=int, default=2, help="runs in parallel (default 2)")
     parser.add_argument(
@@ -230,7 +239,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             path.write_text(QUICK)
             paths, seeds = [path], [0, 1]
         else:
-            paths = [Path(s) if s.endswith((".yaml", ".yml")) else ROOT / "scenarios" / f"{s}.yaml" for s in args.scenarios]
+            paths = [
+                Path(s) if s.endswith((".yaml", ".yml")) else ROOT / "scenarios" / f"{s}.yaml" for s in args.scenarios
+            ]
             seeds = list(range(args.seeds))
         for path in paths:
             result = bench(path, seeds, args.jobs, root, calibrate=not args.quick)

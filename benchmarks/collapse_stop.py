@@ -72,8 +72,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             f"{stopped['steps']} steps, {stopped['seconds']:.1f} s"
         )
         print(
-            f"collapse_stop: {epochs} epochs: steps saved {saved:.0%} (target >= 50%), "
-            f"wall time saved {time_saved:.0%}"
+            f"collapse_stop: {epochs} epochs: steps saved {saved:.0%} (target >= 50%), wall time saved {time_saved:.0%}"
         )
     return result
 

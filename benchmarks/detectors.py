@@ -76,8 +76,22 @@ def keyword_file() -> str:
     path = cache_root() / "benchmarks" / "keywords-300.csv"
     if not path.exists():
         filler = [
-            "the", "a", "small", "big", "red", "green", "old", "new", "house", "tree", "river", "road", "cloud", "stone",
-            "quiet", "loud",
+            "the",
+            "a",
+            "small",
+            "big",
+            "red",
+            "green",
+            "old",
+            "new",
+            "house",
+            "tree",
+            "river",
+            "road",
+            "cloud",
+            "stone",
+            "quiet",
+            "loud",
         ]
         rng = random.Random(7)
         rows = []
@@ -97,41 +111,83 @@ def keyword_file() -> str:
 
 
 def workloads() -> dict[str, BenchWorkload]:
-    tiny_transformer = {"hidden_size": 32, "num_layers": 1, "num_heads": 2, "intermediate_size": 64, "attention_dropout": 0.0}
+    tiny_transformer = {
+        "hidden_size": 32,
+        "num_layers": 1,
+        "num_heads": 2,
+        "intermediate_size": 64,
+        "attention_dropout": 0.0,
+    }
     found = [
         BenchWorkload(
-            "tabular_wine", {"name": "tabular", "params": {"data": "sklearn:wine"}},
-            {"epochs": 4, "batch_size": 16, "lr": 1e-2}, sgd_lr=1e-2, float_inputs=True,
+            "tabular_wine",
+            {"name": "tabular", "params": {"data": "sklearn:wine"}},
+            {"epochs": 4, "batch_size": 16, "lr": 1e-2},
+            sgd_lr=1e-2,
+            float_inputs=True,
         ),
         BenchWorkload(
-            "tabular_digits", {"name": "tabular", "params": {"data": "sklearn:digits", "max_samples": 600}},
-            {"epochs": 4, "batch_size": 32, "lr": 3e-3}, sgd_lr=1e-2, float_inputs=True,
+            "tabular_digits",
+            {"name": "tabular", "params": {"data": "sklearn:digits", "max_samples": 600}},
+            {"epochs": 4, "batch_size": 32, "lr": 3e-3},
+            sgd_lr=1e-2,
+            float_inputs=True,
         ),
         BenchWorkload(
             "devign",
-            {"name": "devign", "params": {
-                "n_train": 768, "n_val": 192, "max_length": 48, "vocab_size": 400, "hidden_dropout": 0.1,
-                "eval_batch_size": 192, **tiny_transformer,
-            }},
+            {
+                "name": "devign",
+                "params": {
+                    "n_train": 768,
+                    "n_val": 192,
+                    "max_length": 48,
+                    "vocab_size": 400,
+                    "hidden_dropout": 0.1,
+                    "eval_batch_size": 192,
+                    **tiny_transformer,
+                },
+            },
             # micro-batches of 8, two per optimizer step: at batch 16 without accumulation one
             # seed in three stays at the class prior for the whole run (measured)
-            {"epochs": 5, "batch_size": 8, "accumulation_steps": 2, "lr": 5e-3}, sgd_lr=None,
+            {"epochs": 5, "batch_size": 8, "accumulation_steps": 2, "lr": 5e-3},
+            sgd_lr=None,
         ),
         BenchWorkload(
             "text_classification",
-            {"name": "text_classification", "params": {
-                "train_file": keyword_file(), "val_share": 0.2, "max_length": 20, "vocab_size": 200,
-                "eval_batch_size": 64, **tiny_transformer,
-            }},
-            {"epochs": 5, "batch_size": 8, "lr": 3e-3}, sgd_lr=None,
+            {
+                "name": "text_classification",
+                "params": {
+                    "train_file": keyword_file(),
+                    "val_share": 0.2,
+                    "max_length": 20,
+                    "vocab_size": 200,
+                    "eval_batch_size": 64,
+                    **tiny_transformer,
+                },
+            },
+            {"epochs": 5, "batch_size": 8, "lr": 3e-3},
+            sgd_lr=None,
         ),
         BenchWorkload(
             "patch_distillation",
-            {"name": "patch_distillation", "params": {
-                "n_train": 512, "n_val": 256, "image_size": 16, "patch_size": 4, "channels": 16,
-                "anomaly_amplitude": 2.0, "teacher_low": -8.0, "teacher_high": 8.0, "eval_batch_size": 256,
-            }},
-            {"epochs": 5, "batch_size": 16, "lr": 3e-3}, sgd_lr=None, classifier=False, float_inputs=True,
+            {
+                "name": "patch_distillation",
+                "params": {
+                    "n_train": 512,
+                    "n_val": 256,
+                    "image_size": 16,
+                    "patch_size": 4,
+                    "channels": 16,
+                    "anomaly_amplitude": 2.0,
+                    "teacher_low": -8.0,
+                    "teacher_high": 8.0,
+                    "eval_batch_size": 256,
+                },
+            },
+            {"epochs": 5, "batch_size": 16, "lr": 3e-3},
+            sgd_lr=None,
+            classifier=False,
+            float_inputs=True,
         ),
     ]
     return {w.name: w for w in found}
@@ -163,7 +219,8 @@ CASES: tuple[Case, ...] = (
     Case("foreign_optimizer", {"bug_foreign_optimizer": True}),
     Case("unnormalised_inputs", {"bug_unnormalised_inputs": True}, needs="float_inputs"),
     Case(
-        "scheduler_per_epoch", {"linear_warmup": {"interval": "epoch"}},
+        "scheduler_per_epoch",
+        {"linear_warmup": {"interval": "epoch"}},
         shows_as=("lr_zero", "schedule_mismatch", "weights_not_updating", "collapse", "no_convergence"),
     ),
     Case("scheduler_per_microbatch", {"bug_scheduler_per_microbatch": True}, context="accumulate"),
@@ -176,7 +233,13 @@ QUICK_WORKLOADS = ("tabular_wine",)
 #: the monitors shipped before the bug catalog (grad_health and prediction_distribution with
 #: their new rules): what detection would be without the catalog's detectors
 EARLIER_MONITORS = (
-    "loss_explosion", "grad_health", "prediction_distribution", "mode_collapse", "no_signal", "saturation", "non_finite",
+    "loss_explosion",
+    "grad_health",
+    "prediction_distribution",
+    "mode_collapse",
+    "no_signal",
+    "saturation",
+    "non_finite",
 )
 
 
@@ -204,10 +267,18 @@ def scenario_dict(workload: BenchWorkload, cases: list[Case], seeds: list[int]) 
     variants: dict[str, Any] = {}
     for context in dict.fromkeys(context_of(c, workload) for c in cases):
         plugins, train = context_variant(context, workload)
-        variants[f"clean-{context}"] = {"description": f"the clean {context} recipe", "plugins": plugins, "train": train}
+        variants[f"clean-{context}"] = {
+            "description": f"the clean {context} recipe",
+            "plugins": plugins,
+            "train": train,
+        }
     for case in cases:
         plugins, train = context_variant(context_of(case, workload), workload)
-        variants[case.name] = {"description": f"{case.name} injected", "plugins": {**plugins, **case.plugins}, "train": train}
+        variants[case.name] = {
+            "description": f"{case.name} injected",
+            "plugins": {**plugins, **case.plugins},
+            "train": train,
+        }
     return {
         "name": f"detectors_{workload.name}",
         "workload": workload.spec,
@@ -283,8 +354,13 @@ def run_benchmark(
             case = by_case.get(record["variant"])
             kinds = relevant_kinds(case, available) if case is not None else ()
             outcome = RunOutcome(
-                name, record["variant"], record["seed"], record["status"], record.get("findings", []),
-                record["train"]["epochs"], record.get("seconds", 0.0),
+                name,
+                record["variant"],
+                record["seed"],
+                record["status"],
+                record.get("findings", []),
+                record["train"]["epochs"],
+                record.get("seconds", 0.0),
             )
             outcome.relevant = [f for f in outcome.findings if f["kind"] in kinds]
             outcomes.append(outcome)
@@ -343,7 +419,12 @@ def summarize(outcomes: list[RunOutcome], available: dict[str, Any]) -> dict[str
             "detection": _rate(len(detected), len(bugged)),
             "false_alarms": _rate(len(alarms), len(clean)),
             "false_alarm_runs": [
-                {"workload": o.workload, "variant": o.case, "seed": o.seed, "kinds": sorted({f["kind"] for f in o.findings})}
+                {
+                    "workload": o.workload,
+                    "variant": o.case,
+                    "seed": o.seed,
+                    "kinds": sorted({f["kind"] for f in o.findings}),
+                }
                 for o in alarms
             ],
             "detected_in_first_epoch": _rate(sum(1 for e in firsts if e == 1), len(detected)),
@@ -403,7 +484,9 @@ def print_tables(summary: dict[str, Any], workload_names: list[str], console: An
         f"detected {_pct(o['detection_by_earlier_monitors'])}"
     )
     for run in o["false_alarm_runs"]:
-        console.print(f"  false alarm: {run['workload']} {run['variant']} seed {run['seed']}: {', '.join(run['kinds'])}")
+        console.print(
+            f"  false alarm: {run['workload']} {run['variant']} seed {run['seed']}: {', '.join(run['kinds'])}"
+        )
     for error in o["errors"]:
         console.print(f"  [red]error[/]: {error}")
 
@@ -414,8 +497,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--workload", action="append", metavar="NAME", help="only this workload (repeatable)")
     parser.add_argument("--seeds", type=int, default=None, help="seeds 0..N-1 (default 3; --quick: 1)")
     parser.add_argument("--jobs", "-j", type=int, default=2, help="runs in parallel (default 2)")
-    parser.add_argument("--json", type=Path, default=None, help="where the JSON goes (default .harness/benchmarks/detectors.json)")
-    parser.add_argument("--results-dir", type=Path, default=None, help="keep each run's result here (default: a temporary dir)")
+    parser.add_argument(
+        "--json", type=Path, default=None, help="where the JSON goes (default .harness/benchmarks/detectors.json)"
+    )
+    parser.add_argument(
+        "--results-dir", type=Path, default=None, help="keep each run's result here (default: a temporary dir)"
+    )
     parser.add_argument("--resume", action="store_true", help="with --results-dir: reuse finished runs")
     args = parser.parse_args(argv)
 
@@ -455,9 +542,15 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "seconds": round(seconds, 1),
         "cases": [{"name": c.name, "plugins": c.plugins, "context": c.context} for c in CASES],
         "runs": [
-            {"workload": o.workload, "variant": o.case, "seed": o.seed, "status": o.status,
-             "findings": [{k: f[k] for k in ("kind", "plugin", "epoch", "step")} for f in o.findings],
-             "relevant": sorted({f["kind"] for f in o.relevant}), "first_epoch": o.first_epoch}
+            {
+                "workload": o.workload,
+                "variant": o.case,
+                "seed": o.seed,
+                "status": o.status,
+                "findings": [{k: f[k] for k in ("kind", "plugin", "epoch", "step")} for f in o.findings],
+                "relevant": sorted({f["kind"] for f in o.relevant}),
+                "first_epoch": o.first_epoch,
+            }
             for o in outcomes
         ],
         **summary,

@@ -57,7 +57,8 @@ def timed_run(scenario: Path, jobs: int, results: Path, cpu: list[float] | None 
     cpu_before, started = children_cpu(), time.perf_counter()
     proc = subprocess.run(
         harness_cmd() + ["run", str(scenario), "-q", "-j", str(jobs), "--results-dir", str(results)],
-        capture_output=True, text=True,
+        capture_output=True,
+        text=True,
     )
     elapsed = time.perf_counter() - started
     if proc.returncode != 0:
@@ -105,9 +106,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         paths = {}
         for label, threads in (("default", ""), ("one_thread", ", threads: 1")):
             path = root / f"{label}.yaml"
-            path.write_text(SCENARIO.format(
-                n_train=args.n_train, epochs=args.epochs, threads=threads, seeds=list(range(args.runs))
-            ))
+            path.write_text(
+                SCENARIO.format(n_train=args.n_train, epochs=args.epochs, threads=threads, seeds=list(range(args.runs)))
+            )
             paths[label] = path
         from harness.execution.executor import WORKER_THREADS
 
@@ -122,7 +123,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         )
         timed_run(paths["default"], 2, root / "warm")  # data cache, file cache, .pyc: outside the timings
         capacity = [machine_speedup()]
-        print(f"  machine: two processes of fixed matmul work run {capacity[0]:.2f}x as fast as one (2.00 = two free cores)")
+        print(
+            f"  machine: two processes of fixed matmul work run {capacity[0]:.2f}x as fast as one (2.00 = two free cores)"
+        )
         times: dict[str, list[float]] = {label: [] for label, _, _ in settings}
         cpu: dict[str, list[float]] = {label: [] for label, _, _ in settings}
         for r in range(args.repeats):

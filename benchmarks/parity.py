@@ -47,11 +47,7 @@ from harness.core.hookspecs import hookimpl
 
 ROOT = Path(__file__).resolve().parents[1]
 MODES = ("a", "b", "c")
-LABELS = {
-    "a": "plain PyTorch loop",
-    "b": "harness, fixes and monitors off",
-    "c": "harness, default monitors on",
-}
+LABELS = {"a": "plain PyTorch loop", "b": "harness, fixes and monitors off", "c": "harness, default monitors on"}
 
 
 class Baton:
@@ -159,8 +155,11 @@ def plain_loop(workload: Any, cfg: Any, seed: int, clock: StepClock) -> Any:
     train_set, _ = workload.datasets()
     model = workload.build_model()
     loader = DataLoader(
-        train_set, batch_size=cfg.batch_size, shuffle=True,
-        generator=torch.Generator().manual_seed(seed), collate_fn=workload.collate,
+        train_set,
+        batch_size=cfg.batch_size,
+        shuffle=True,
+        generator=torch.Generator().manual_seed(seed),
+        collate_fn=workload.collate,
     )
     optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     model.train()
@@ -253,7 +252,9 @@ def harness_cost(repeats: int = 3) -> dict[str, float]:
     return {m: statistics.median(v) for m, v in cost.items()}
 
 
-def trio(workload: Any, cfg: Any, seed: int, order: tuple[str, ...] = MODES) -> tuple[dict[str, StepClock], dict[str, Any]]:
+def trio(
+    workload: Any, cfg: Any, seed: int, order: tuple[str, ...] = MODES
+) -> tuple[dict[str, StepClock], dict[str, Any]]:
     """Train (a), (b), (c) interleaved step by step, in ``order``; returns their clocks and models."""
     baton = Baton(order)
     clocks = {m: StepClock(m, baton) for m in MODES}
@@ -299,7 +300,9 @@ def weights_equal(x: Any, y: Any) -> tuple[bool, list[str]]:
     return not differ, differ
 
 
-def measure(workload: Any, cfg: Any, *, seed: int = 0, repeats: int = 3, warmup: int = 3, log: Callable[[str], None] = print) -> dict[str, Any]:
+def measure(
+    workload: Any, cfg: Any, *, seed: int = 0, repeats: int = 3, warmup: int = 3, log: Callable[[str], None] = print
+) -> dict[str, Any]:
     """Run ``repeats`` interleaved trios; the parity verdict, step times and ratios."""
     pooled: dict[str, list[float]] = {m: [] for m in MODES}
     pooled_cpu: dict[str, list[float]] = {m: [] for m in MODES}
@@ -390,8 +393,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     print(f"parity: final weights (a) vs (b) torch.equal: {verdict}; (a) vs (c): {verdict_c}")
     print(
         "parity: median step time over "
-        f"{result['steps_timed']} steps: "
-        + ", ".join(f"({m}) {LABELS[m]} {med[m] * 1e3:.2f} ms" for m in MODES)
+        f"{result['steps_timed']} steps: " + ", ".join(f"({m}) {LABELS[m]} {med[m] * 1e3:.2f} ms" for m in MODES)
     )
     print(
         f"parity: (b)/(a) = {result['ratio_b']:.4f} (target <= 1.01), "

@@ -41,7 +41,10 @@ def heavy_imports(args: tuple[str, ...]) -> list[str]:
     """Top-level heavy packages `python -X importtime` shows the command importing."""
     proc = subprocess.run(
         [sys.executable, "-X", "importtime", "-m", "harness.cli", *args],
-        check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+        check=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     imported = {line.rsplit("|", 1)[-1].strip() for line in proc.stderr.splitlines() if line.startswith("import time:")}
     return sorted(m for m in imported if m.split(".")[0] in HEAVY and "." not in m)

@@ -14,10 +14,7 @@ from typing import Any
 
 from harness.core.version import __version__
 
-_LAZY = {
-    "Workload": ("harness.workloads.base", "Workload"),
-    "run_scenario": ("harness.api", "run_scenario"),
-}
+_LAZY = {"Workload": ("harness.workloads.base", "Workload"), "run_scenario": ("harness.api", "run_scenario")}
 
 
 def __getattr__(name: str) -> Any:

@@ -47,11 +47,19 @@ def run_scenario(
     loaded = load_scenario(scenario if isinstance(scenario, dict) else path, plugin_overrides=overrides)
     for name in variants or ():
         if name not in loaded.variants:
-            raise ScenarioError(path, "variants", f"unknown variant {name!r}; the scenario has {', '.join(loaded.variants)}")
+            raise ScenarioError(
+                path, "variants", f"unknown variant {name!r}; the scenario has {', '.join(loaded.variants)}"
+            )
     keys = plan_runs(loaded, list(variants) if variants else None, list(seeds) if seeds else None)
     out_dir = Path(results_dir) if results_dir else default_results_dir(loaded)
     records = run_suite(
-        loaded, keys, results_dir=out_dir, jobs=jobs, device=device, timeout=timeout, resume=resume,
+        loaded,
+        keys,
+        results_dir=out_dir,
+        jobs=jobs,
+        device=device,
+        timeout=timeout,
+        resume=resume,
         start_method=start_method,
     )
     return suite_report(loaded, records)

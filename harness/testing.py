@@ -85,12 +85,23 @@ def bare_state(**fields: Any) -> Any:
     from harness.core.state import Hparams, TrainState
 
     hparams = Hparams(
-        lr=1e-3, batch_size=1, epochs=1, accumulation_steps=1, warmup_ratio=0.0,
-        weight_decay=0.0, batches_per_epoch=1, total_steps=1,
+        lr=1e-3,
+        batch_size=1,
+        epochs=1,
+        accumulation_steps=1,
+        warmup_ratio=0.0,
+        weight_decay=0.0,
+        batches_per_epoch=1,
+        total_steps=1,
     )
     base: dict[str, Any] = {
-        "workload": None, "model": None, "device": None, "hparams": hparams,
-        "train_loader": None, "val_loader": None, "seed": 0,
+        "workload": None,
+        "model": None,
+        "device": None,
+        "hparams": hparams,
+        "train_loader": None,
+        "val_loader": None,
+        "seed": 0,
     }
     return TrainState(**(base | fields))
 
@@ -128,12 +139,7 @@ def enabled_plugins(
     :raises KeyError: a name that is not among ``available``.
     :raises pydantic.ValidationError: invalid parameters (as a scenario would refuse them).
     """
-    from harness.scenario.params import (
-        UnknownPluginError,
-        apply_setting,
-        default_settings,
-        resolve_params,
-    )
+    from harness.scenario.params import UnknownPluginError, apply_setting, default_settings, resolve_params
     from harness.scenario.arms import catalogue
 
     available = catalogue() if available is None else available
@@ -142,7 +148,9 @@ def enabled_plugins(
         try:
             apply_setting(layered, available, name, value, keep_core=False)
         except UnknownPluginError:
-            raise KeyError(f"unknown plugin {name!r}; installed: {sorted(available)} (pass the class in extra=)") from None
+            raise KeyError(
+                f"unknown plugin {name!r}; installed: {sorted(available)} (pass the class in extra=)"
+            ) from None
     return resolve_params(available, layered)
 
 
@@ -204,11 +212,7 @@ class TinyRun:
 
 def _available_with(extra: tuple[Any, ...]) -> dict[str, Any]:
     """Discovered plugins plus ``extra`` classes (or ``module:Class`` names) not installed."""
-    from harness.core.pluginmanager import (
-        PluginInfo,
-        check_plugin_class,
-        load_object,
-    )
+    from harness.core.pluginmanager import PluginInfo, check_plugin_class, load_object
     from harness.scenario.arms import catalogue
 
     available = dict(catalogue())

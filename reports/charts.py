@@ -66,7 +66,9 @@ class PlotArea:
     log_y: bool
 
     @classmethod
-    def of(cls, width: int, height: int, x_range: tuple[float, float], y_range: tuple[float, float], log_y: bool) -> PlotArea:
+    def of(
+        cls, width: int, height: int, x_range: tuple[float, float], y_range: tuple[float, float], log_y: bool
+    ) -> PlotArea:
         x0, x1 = x_range
         y0, y1 = y_range
         if x1 <= x0:
@@ -100,7 +102,9 @@ def y_axis(plot: PlotArea) -> list[str]:
     out = []
     for t, y in visible(ticks, plot.sy, TOP, TOP + plot.height):
         out.append(f'<line x1="{LEFT}" x2="{LEFT + plot.width}" y1="{y:.1f}" y2="{y:.1f}" stroke="#eee"/>')
-        out.append(f'<text x="{LEFT - 4}" y="{y + 3.5:.1f}" font-size="10" text-anchor="end" fill="#555">{tick_label(t)}</text>')
+        out.append(
+            f'<text x="{LEFT - 4}" y="{y + 3.5:.1f}" font-size="10" text-anchor="end" fill="#555">{tick_label(t)}</text>'
+        )
     return out
 
 
@@ -114,11 +118,15 @@ def x_axis(plot: PlotArea) -> list[str]:
     bottom = TOP + plot.height
     for t, x in visible(ticks, plot.sx, LEFT, LEFT + plot.width):
         out.append(f'<line x1="{x:.1f}" x2="{x:.1f}" y1="{bottom}" y2="{bottom + 3}" stroke="#999"/>')
-        out.append(f'<text x="{x:.1f}" y="{bottom + 14}" font-size="10" text-anchor="middle" fill="#555">{tick_label(t)}</text>')
+        out.append(
+            f'<text x="{x:.1f}" y="{bottom + 14}" font-size="10" text-anchor="middle" fill="#555">{tick_label(t)}</text>'
+        )
     return out
 
 
-def segments(points: list[tuple[float, float]], plot: PlotArea, y_range: tuple[float, float]) -> list[list[tuple[float, float]]]:
+def segments(
+    points: list[tuple[float, float]], plot: PlotArea, y_range: tuple[float, float]
+) -> list[list[tuple[float, float]]]:
     """A series' points in pixels, split where a value cannot be drawn (non-finite, or not
     positive on a log axis); values outside ``y_range`` are clamped to its edge."""
     out: list[list[tuple[float, float]]] = [[]]
@@ -138,8 +146,10 @@ def series_marks(series: list[dict[str, Any]], plot: PlotArea, y_range: tuple[fl
         for seg in segments(s["points"], plot, y_range):
             if len(seg) >= 2:
                 pts = " ".join(f"{x:.1f},{y:.1f}" for x, y in seg)
-                out.append(f'<polyline points="{pts}" fill="none" stroke="{s["colour"]}" stroke-width="1.6" stroke-opacity="0.85"{dash}>'
-                           f"<title>{esc(s['label'])}</title></polyline>")
+                out.append(
+                    f'<polyline points="{pts}" fill="none" stroke="{s["colour"]}" stroke-width="1.6" stroke-opacity="0.85"{dash}>'
+                    f"<title>{esc(s['label'])}</title></polyline>"
+                )
                 drawn += 1
             if len(seg) <= DOTS_UP_TO:
                 out.extend(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="2.2" fill="{s["colour"]}"/>' for x, y in seg)
@@ -169,10 +179,14 @@ def line_chart(
     out += y_axis(plot)
     out += x_axis(plot)
     if x_label:
-        out.append(f'<text x="{middle:.1f}" y="{height - 3}" font-size="10" text-anchor="middle" fill="#777">{esc(x_label)}</text>')
+        out.append(
+            f'<text x="{middle:.1f}" y="{height - 3}" font-size="10" text-anchor="middle" fill="#777">{esc(x_label)}</text>'
+        )
     marks, drawn = series_marks(series, plot, y_range)
     out += marks
     if not drawn:
-        out.append(f'<text x="{middle:.1f}" y="{TOP + plot.height / 2:.1f}" font-size="11" text-anchor="middle" fill="#999">no data</text>')
+        out.append(
+            f'<text x="{middle:.1f}" y="{TOP + plot.height / 2:.1f}" font-size="11" text-anchor="middle" fill="#999">no data</text>'
+        )
     out.append("</svg>")
     return "".join(out)

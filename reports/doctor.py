@@ -50,7 +50,10 @@ def reference_text(section: dict[str, Any]) -> str:
 
 def doctor_table(section: dict[str, Any]) -> Table:
     observed = ", ".join(f"{k} ({n}/{len(section['seeds'])})" for k, n in section["observed"].items()) or "none"
-    table = Table(title=f"Doctor: {section['variant']}, {len(section['seeds'])} seed(s); findings: {observed}", title_justify="left")
+    table = Table(
+        title=f"Doctor: {section['variant']}, {len(section['seeds'])} seed(s); findings: {observed}",
+        title_justify="left",
+    )
     for col in ("#", "candidate (change)", "seeds", section.get("metric") or "metric", "verdict", "still there"):
         table.add_column(col)
     for i, c in enumerate(section["candidates"], start=1):
@@ -82,10 +85,16 @@ def doctor_section(console: Console, section: dict[str, Any]) -> RenderableType:
         mark = str(i) if c["phase"] == "single" else f"{i}*"
         items.append(Text.from_markup(f"{mark}. [bold]{escape(c['name'])}[/]  {escape(c['description'])}"))
         remaining = ", ".join(c["remaining_kinds"]) or "-"
-        items.append(Padding(Text.from_markup(
-            f"[{style}]{verdict}[/] {c['passed_runs']}/{c['runs']} seeds, {escape(section.get('metric') or 'metric')} "
-            f"{_metric(c)}; still there: {escape(remaining)}"
-        ), (0, 0, 0, 3), expand=False))
+        items.append(
+            Padding(
+                Text.from_markup(
+                    f"[{style}]{verdict}[/] {c['passed_runs']}/{c['runs']} seeds, {escape(section.get('metric') or 'metric')} "
+                    f"{_metric(c)}; still there: {escape(remaining)}"
+                ),
+                (0, 0, 0, 3),
+                expand=False,
+            )
+        )
     return Group(*items)
 
 

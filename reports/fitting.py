@@ -43,7 +43,9 @@ def fits(console: Console, table: Table, width: int | None = None) -> bool:
     lines = capture.get().splitlines()
     if any(cell_len(line.rstrip()) > width for line in lines):
         return False
-    words = {w for column in table.columns for cell in (column.header, *column.cells) for w in _plain(cell, probe).split()}
+    words = {
+        w for column in table.columns for cell in (column.header, *column.cells) for w in _plain(cell, probe).split()
+    }
     return all(any(w in line for line in lines) for w in words)
 
 

@@ -20,10 +20,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from harness.reports import (
-    metric_label,
-    tables,
-)
+from harness.reports import metric_label, tables
 from harness.reports.charts import esc
 from harness.reports.html_curves import curves_grid
 
@@ -94,7 +91,8 @@ def summary_table(report: dict[str, Any], summaries: dict[str, dict[str, Any]]) 
         )
     return (
         f"<table><tr><th>variant</th><th>description</th><th>runs passed</th>{head}<th>verdict</th></tr>"
-        + "".join(rows) + "</table>"
+        + "".join(rows)
+        + "</table>"
     )
 
 
@@ -115,11 +113,17 @@ def _arm(a: dict[str, Any]) -> str:
 
 
 #: the ablation table's cells (:func:`harness.reports.tables.ablation_rows`) in HTML
-ABLATION_CELLS = tables.AblationCells(name=lambda plugin: f"<code>{esc(plugin)}</code>", change=esc, arm=_arm, verdict=_yes)
+ABLATION_CELLS = tables.AblationCells(
+    name=lambda plugin: f"<code>{esc(plugin)}</code>", change=esc, arm=_arm, verdict=_yes
+)
 #: the headers of :data:`harness.reports.tables.ABLATION_COLUMNS`
 ABLATION_HEADERS = {
-    "fix": "fix", "change": "base → target setting", "base_plus_fix": "base + fix<br>seeds passing",
-    "sufficient": "sufficient alone", "target_minus_fix": "target − fix<br>seeds passing", "necessary": "necessary",
+    "fix": "fix",
+    "change": "base → target setting",
+    "base_plus_fix": "base + fix<br>seeds passing",
+    "sufficient": "sufficient alone",
+    "target_minus_fix": "target − fix<br>seeds passing",
+    "necessary": "necessary",
 }
 
 
@@ -127,10 +131,12 @@ def ablation_table(ablation: dict[str, Any]) -> str:
     """The fixes with their two arms (seeds passing, linked to the arm's runs) and verdicts."""
     head = "".join(f"<th>{ABLATION_HEADERS[column]}</th>" for column in tables.ABLATION_COLUMNS)
     rows = "".join(
-        "<tr>" + "".join(
+        "<tr>"
+        + "".join(
             f"<td class='num'>{cell}</td>" if column in tables.ABLATION_COUNTS else f"<td>{cell}</td>"
             for column, cell in zip(tables.ABLATION_COLUMNS, cells)
-        ) + "</tr>"
+        )
+        + "</tr>"
         for cells in tables.ablation_rows(ablation, ABLATION_CELLS)
     )
     return f"<table><tr>{head}</tr>{rows}</table>"
@@ -172,7 +178,9 @@ def plugins_table(run: dict[str, Any], kinds: dict[str, str], label: str, *, ope
         f"<tr><td><code>{esc(p)}</code></td><td>{esc(kinds.get(p, '?'))}</td>"
         f"<td>{esc(', '.join(f'{k}={v}' for k, v in params.items()) or '–')}</td>"
         f"<td>{esc(', '.join(sorted(acted.get(p, []))) or '–')}</td></tr>"
-        for p, params in sorted(run["plugins"].items(), key=lambda kv: (KIND_ORDER.get(kinds.get(kv[0], "fix"), 1), kv[0]))
+        for p, params in sorted(
+            run["plugins"].items(), key=lambda kv: (KIND_ORDER.get(kinds.get(kv[0], "fix"), 1), kv[0])
+        )
     )
     return (
         f"<details{' open' if open_plugins else ''}><summary>{label}: {len(run['plugins'])}</summary>"
@@ -208,8 +216,11 @@ def expectations_table(summary: dict[str, Any], runs: list[dict[str, Any]]) -> s
     """A variant's expectation lines: verdict, seeds passing, the pass rate required, observed per seed."""
     rows = []
     for row in summary["expectations"]:
-        mark = "<span class='na'>n/a</span>" if not row["applicable"] else (
-            "<span class='pass'>✔</span>" if row["ok"] else "<span class='fail'>✘</span>")
+        mark = (
+            "<span class='na'>n/a</span>"
+            if not row["applicable"]
+            else ("<span class='pass'>✔</span>" if row["ok"] else "<span class='fail'>✘</span>")
+        )
         rows.append(
             f"<tr><td>{mark}</td><td><code>{esc(row['name'])}</code></td>"
             f"<td class='num'>{row['passed']}/{row['applicable']}</td><td>{esc(row['pass_rate'] or 'every seed')}</td>"
@@ -217,7 +228,8 @@ def expectations_table(summary: dict[str, Any], runs: list[dict[str, Any]]) -> s
         )
     return (
         "<table><tr><th></th><th>expectation</th><th>seeds passing</th><th>required</th><th>observed per seed</th></tr>"
-        + "".join(rows) + "</table>"
+        + "".join(rows)
+        + "</table>"
     )
 
 
@@ -238,9 +250,12 @@ def runs_table(runs: list[dict[str, Any]], metrics: list[str]) -> str:
     rows = []
     for run in runs:
         last = tables.last_epoch(run)
-        findings = ", ".join(
-            f"{k} @ epoch {', '.join(map(str, sorted(set(v))))}" for k, v in tables.findings_by_kind(run).items()
-        ) or "–"
+        findings = (
+            ", ".join(
+                f"{k} @ epoch {', '.join(map(str, sorted(set(v))))}" for k, v in tables.findings_by_kind(run).items()
+            )
+            or "–"
+        )
         cells = "".join(f"<td class='num'>{fmt(last.get(m))}</td>" for m in metrics)
         rows.append(
             f"<tr><td class='num'>{esc(run['seed'])}</td><td>{esc(_run_status(run))}</td><td class='num'>{fmt(run.get('seconds'), 1)}</td>"
@@ -249,7 +264,8 @@ def runs_table(runs: list[dict[str, Any]], metrics: list[str]) -> str:
     head = "".join(_metric_head(m) for m in metrics)
     return (
         f"<table><tr><th>seed</th><th>status</th><th>seconds</th><th>epochs</th>{head}<th>findings</th></tr>"
-        + "".join(rows) + "</table>"
+        + "".join(rows)
+        + "</table>"
     )
 
 
@@ -260,7 +276,9 @@ def variant_section(
     from harness.judging.verdicts import report_key_metrics
 
     runs = tables.variant_runs(report, name)
-    parts = [f"<h3 id='v-{esc(name)}'>{esc(name)} — {_verdict_cell(summary)} {summary['passed_runs']}/{summary['runs']} seeds{_skipped(summary)}</h3>"]
+    parts = [
+        f"<h3 id='v-{esc(name)}'>{esc(name)} — {_verdict_cell(summary)} {summary['passed_runs']}/{summary['runs']} seeds{_skipped(summary)}</h3>"
+    ]
     if summary.get("description"):
         parts.append(f"<p class='desc'>{esc(summary['description'])}</p>")
     plugin_runs = [runs[0]] if summary.get("plugins") is not None and runs else runs
@@ -288,7 +306,8 @@ def scenario_section(report: dict[str, Any]) -> str:
             f"seeds {esc(', '.join(map(str, seeds)))}</div>"
         ),
         f"<div class='verdict'>{verdict}: {len(report['runs'])} run(s), {seconds:.1f} s of training"
-        + (f" · <span class='flaky'>seeds disagree in {esc(', '.join(flaky))}</span>" if flaky else "") + "</div>",
+        + (f" · <span class='flaky'>seeds disagree in {esc(', '.join(flaky))}</span>" if flaky else "")
+        + "</div>",
         "<h2>Variants</h2>",
         summary_table(report, summaries),
     ]

@@ -3,16 +3,22 @@
 from __future__ import annotations
 import math
 from typing import Any
-from harness.reports import (
-    TRAINING_LOSS,
-    metric_label,
-    LR_PER_STEP,
-    on_unit_interval,
-)
+from harness.reports import TRAINING_LOSS, metric_label, LR_PER_STEP, on_unit_interval
 from harness.reports.charts import esc, finite, line_chart
 
 
-SEED_COLOURS = ("#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#7f7f7f", "#bcbd22")
+SEED_COLOURS = (
+    "#1f77b4",
+    "#d62728",
+    "#2ca02c",
+    "#ff7f0e",
+    "#9467bd",
+    "#8c564b",
+    "#e377c2",
+    "#17becf",
+    "#7f7f7f",
+    "#bcbd22",
+)
 
 
 #: the titles of what the loop records in every run (:data:`harness.reports.TRAINING_LOSS`,
@@ -38,7 +44,6 @@ def chart_columns(report: dict[str, Any]) -> list[str]:
     if any(run.get(LR_PER_STEP) for run in runs):
         cols.append(LR_PER_STEP)
     return cols
-
 
 
 def _points(run: dict[str, Any], column: str) -> list[tuple[float, float]]:
@@ -95,8 +100,14 @@ def curves_grid(report: dict[str, Any], variants: list[str]) -> str:
             ]
             title = chart_title(column) + (" (log)" if log_y else "")
             parts.append(
-                line_chart(series, x_range=x_range, y_range=y_range, log_y=log_y, title=title,
-                           x_label="optimizer step" if column == LR_PER_STEP else "epoch")
+                line_chart(
+                    series,
+                    x_range=x_range,
+                    y_range=y_range,
+                    log_y=log_y,
+                    title=title,
+                    x_label="optimizer step" if column == LR_PER_STEP else "epoch",
+                )
             )
     parts.append("</div>")
     return "".join(parts)

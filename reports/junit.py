@@ -39,8 +39,11 @@ def suite_element(report: dict[str, Any]) -> ET.Element:
     scenario = report["scenario"]["name"]
     suite = ET.Element("testsuite", name=scenario)
     props = ET.SubElement(suite, "properties")
-    for key, value in (("torch_version", report.get("torch_version")), ("harness_version", report.get("harness_version")),
-                       ("scenario_path", report["scenario"].get("path"))):
+    for key, value in (
+        ("torch_version", report.get("torch_version")),
+        ("harness_version", report.get("harness_version")),
+        ("scenario_path", report["scenario"].get("path")),
+    ):
         ET.SubElement(props, "property", name=key, value=str(value))
     for run in report["runs"]:
         classname = f"{scenario}.{run['variant']}.seed{run['seed']}"
@@ -63,7 +66,8 @@ def suite_element(report: dict[str, Any]) -> ET.Element:
                 ET.SubElement(case, "skipped", message=f"not applicable ({reason})")
             elif entry["passed"] is False and entry.get("pass_rate"):
                 ET.SubElement(
-                    case, "skipped",
+                    case,
+                    "skipped",
                     message=f"failed on this seed (observed {_observed(entry)}); judged over seeds with pass rate "
                     f"{entry['pass_rate']}: see {scenario}.{run['variant']}",
                 )
@@ -77,7 +81,9 @@ def suite_element(report: dict[str, Any]) -> ET.Element:
             case = _case(suite, f"{scenario}.{variant}", f"{row['name']} [pass rate {row['pass_rate']}]")
             if not row["ok"]:
                 ET.SubElement(
-                    case, "failure", type="pass_rate",
+                    case,
+                    "failure",
+                    type="pass_rate",
                     message=f"{row['passed']}/{row['applicable']} seeds passed, needs {row['pass_rate']}",
                 )
     _count(suite)

@@ -37,8 +37,10 @@ def describe_plugin(info: object) -> dict:
         "summary": doc.splitlines()[0] if doc else "",
         "hooks": sorted(n for n in dir(cls) if hasattr(getattr(cls, n), "harness_impl")),
         "parameters": {
-            p: {"default": "(required)" if f.is_required() else f.get_default(call_default_factory=True),
-                "description": f.description or ""}
+            p: {
+                "default": "(required)" if f.is_required() else f.get_default(call_default_factory=True),
+                "description": f.description or "",
+            }
             for p, f in cls.Params.model_fields.items()
         },
         "finding_kinds": list(cls.finding_kinds),
@@ -54,11 +56,16 @@ def describe_plugin(info: object) -> dict:
 def print_plugins(console: Console, described: list[dict[str, Any]]) -> None:
     """One block per plugin: name, kind, source, summary, hooks, parameters, findings."""
     for d in described:  # one block per plugin, as `harness workloads`: lines wrap between words, never inside a name
-        default = "always on" if d["kind"] == "core" else "on by default" if d["enabled_by_default"] else "off by default"
+        default = (
+            "always on" if d["kind"] == "core" else "on by default" if d["enabled_by_default"] else "off by default"
+        )
         console.print(Text.assemble((d["name"], "bold"), "  ", f"{d['kind']}, {default}", "  ", (d["source"], "dim")))
         params = ", ".join(f"{p}={v['default']!r}" for p, v in d["parameters"].items()) or "-"
         lines = [Text(d["summary"], style="italic")] if d["summary"] else []
-        lines += [Text.assemble(("hooks: ", "cyan"), ", ".join(d["hooks"]) or "-"), Text.assemble(("parameters: ", "cyan"), params)]
+        lines += [
+            Text.assemble(("hooks: ", "cyan"), ", ".join(d["hooks"]) or "-"),
+            Text.assemble(("parameters: ", "cyan"), params),
+        ]
         if d["finding_kinds"]:
             lines.append(Text.assemble(("findings: ", "cyan"), ", ".join(d["finding_kinds"])))
         if d["replaces"]:

@@ -127,10 +127,10 @@ def log(client: Any, run_id: str, metrics: Sequence[Any], params: dict[str, str]
 
     params_list = [Param(key(k), v[:MAX_PARAM_VAL_LENGTH]) for k, v in params.items()]
     for i in range(0, len(params_list), 100):
-        client.log_batch(run_id, params=params_list[i:i + 100])
+        client.log_batch(run_id, params=params_list[i : i + 100])
     metrics = list(metrics)
     for i in range(0, len(metrics), 1000):
-        client.log_batch(run_id, metrics=metrics[i:i + 1000])
+        client.log_batch(run_id, metrics=metrics[i : i + 1000])
 
 
 def write_suite(client: Any, uri: str, report: dict[str, Any]) -> str:
@@ -142,13 +142,23 @@ def write_suite(client: Any, uri: str, report: dict[str, Any]) -> str:
     scenario = report["scenario"]
     exp = experiment_id(client, uri, scenario["name"])
     now = int(time.time() * 1000)
-    suite = client.create_run(exp, run_name=f"{scenario['name']} suite", tags={
-        "harness.kind": "suite", "harness.passed": str(bool(report.get("passed"))), "mlflow.source.name": "harness",
-    })
+    suite = client.create_run(
+        exp,
+        run_name=f"{scenario['name']} suite",
+        tags={
+            "harness.kind": "suite",
+            "harness.passed": str(bool(report.get("passed"))),
+            "mlflow.source.name": "harness",
+        },
+    )
     suite_id = suite.info.run_id
-    params = {"scenario.path": str(scenario.get("path")), "workload": str(scenario.get("workload")),
-              "seeds": json.dumps(report.get("seeds", [])),
-              "harness_version": str(report.get("harness_version")), "torch_version": str(report.get("torch_version"))}
+    params = {
+        "scenario.path": str(scenario.get("path")),
+        "workload": str(scenario.get("workload")),
+        "seeds": json.dumps(report.get("seeds", [])),
+        "harness_version": str(report.get("harness_version")),
+        "torch_version": str(report.get("torch_version")),
+    }
     if scenario.get("workload_params"):
         params.update(flat("workload", scenario["workload_params"]))
     metrics = []
@@ -179,9 +189,13 @@ def write_run(client: Any, exp: str, parent_id: str, record: dict[str, Any], pas
 
     now = int(time.time() * 1000)
     tags = {
-        "mlflow.parentRunId": parent_id, "mlflow.source.name": "harness", "harness.kind": "run",
-        "harness.variant": str(record["variant"]), "harness.seed": str(record["seed"]),
-        "harness.status": str(record.get("status")), "harness.passed": str(bool(passed)),
+        "mlflow.parentRunId": parent_id,
+        "mlflow.source.name": "harness",
+        "harness.kind": "run",
+        "harness.variant": str(record["variant"]),
+        "harness.seed": str(record["seed"]),
+        "harness.status": str(record.get("status")),
+        "harness.passed": str(bool(passed)),
         "harness.fingerprint": str(record.get("fingerprint", "")),
         "harness.findings": ", ".join(sorted({str(f.get("kind")) for f in record.get("findings") or []})) or "none",
     }
@@ -195,10 +209,14 @@ def write_run(client: Any, exp: str, parent_id: str, record: dict[str, Any], pas
     for name, plugin_params in (record.get("plugins") or {}).items():
         params.update(flat(f"plugin.{name}", plugin_params if isinstance(plugin_params, dict) else {}))
     params.update(flat("train", record.get("train") or {}))
-    metrics = [Metric(key(name), value, now, epoch) for name, points in epoch_series(record).items()
-               for epoch, value in points]
-    metrics += [Metric(key(f"step/{name}"), value, now, step) for name, points in step_series(record).items()
-                for step, value in points]
+    metrics = [
+        Metric(key(name), value, now, epoch) for name, points in epoch_series(record).items() for epoch, value in points
+    ]
+    metrics += [
+        Metric(key(f"step/{name}"), value, now, step)
+        for name, points in step_series(record).items()
+        for step, value in points
+    ]
     log(client, run_id, metrics, params)
     client.log_text(run_id, json.dumps(record, indent=1, default=str), "record.json")
     client.set_terminated(run_id, "FAILED" if record.get("status") in FAILED else "FINISHED")

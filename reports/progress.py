@@ -27,7 +27,10 @@ class RunProgress:
             console=console,
             disable=not enabled,
         )
-        self.tasks = {key: self.progress.add_task(f"{key.variant} seed {key.seed}", total=None, status="queued", start=False) for key in keys}
+        self.tasks = {
+            key: self.progress.add_task(f"{key.variant} seed {key.seed}", total=None, status="queued", start=False)
+            for key in keys
+        }
 
     def __enter__(self) -> RunProgress:  # noqa: PYI034 - typing.Self needs Python 3.11; 3.10 is supported
         self.progress.__enter__()
@@ -54,13 +57,16 @@ class RunProgress:
             self.progress.update(task, status=f"epoch {value.get('epoch')} {main}={shown}")
         elif event in ("done", "resumed"):
             total = self.progress.tasks[task].total or 1
-            self.progress.update(task, total=total, completed=total, status=value["status"] + (" (resumed)" if event == "resumed" else ""))
+            self.progress.update(
+                task,
+                total=total,
+                completed=total,
+                status=value["status"] + (" (resumed)" if event == "resumed" else ""),
+            )
 
     def _shown_metric(self, epoch: dict[str, Any]) -> str:
         from harness.judging.verdicts import LOOP_KEYS
 
         if self.metric and self.metric in epoch:
             return self.metric
-        return next(
-            (k for k, v in epoch.items() if k not in LOOP_KEYS and isinstance(v, float)), TRAINING_LOSS
-        )
+        return next((k for k, v in epoch.items() if k not in LOOP_KEYS and isinstance(v, float)), TRAINING_LOSS)

@@ -24,7 +24,7 @@ def number_text(value: Any, digits: int = 3, missing: str = "-") -> str:
     if isinstance(value, float):
         if math.isnan(value):
             return "nan"
-        if value != 0 and (abs(value) >= 1e4 or abs(value) < 10 ** -digits):
+        if value != 0 and (abs(value) >= 1e4 or abs(value) < 10**-digits):
             return f"{value:.{max(1, digits - 1)}e}"
         return f"{value:.{digits}f}"
     return str(value)
@@ -93,7 +93,9 @@ class SummaryRow:
     stats: list[dict[str, Any]]
 
 
-def summary_rows(report: dict[str, Any], metrics: list[str], summaries: dict[str, dict[str, Any]] | None = None) -> list[SummaryRow]:
+def summary_rows(
+    report: dict[str, Any], metrics: list[str], summaries: dict[str, dict[str, Any]] | None = None
+) -> list[SummaryRow]:
     """One :class:`SummaryRow` per variant, with a stat per metric of ``metrics``."""
     from harness.judging.verdicts import metric_stat
 
@@ -128,8 +130,14 @@ def ablation_rows(ablation: dict[str, Any], cells: AblationCells) -> list[list[s
     """One row of cells per fix, in :data:`ABLATION_COLUMNS` order: the fix, its change, base +
     fix cured and *sufficient*, target − fix cured and *necessary*."""
     return [
-        [cells.name(row["plugin"]), cells.change(row["change"]), cells.arm(row["base_plus_fix"]),
-         cells.verdict(row["sufficient"]), cells.arm(row["target_minus_fix"]), cells.verdict(row["necessary"])]
+        [
+            cells.name(row["plugin"]),
+            cells.change(row["change"]),
+            cells.arm(row["base_plus_fix"]),
+            cells.verdict(row["sufficient"]),
+            cells.arm(row["target_minus_fix"]),
+            cells.verdict(row["necessary"]),
+        ]
         for row in ablation["fixes"]
     ]
 

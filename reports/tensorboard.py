@@ -79,8 +79,11 @@ def write_run(directory: Path, record: dict[str, Any]) -> None:
                     writer.add_scalar(f"step/{name}", value, global_step=step)
             writer.add_text("findings", findings_text(record), global_step=0)
             writer.add_text("expectations", expectations_text(record), global_step=0)
-            config = {k: record.get(k) for k in ("variant", "seed", "status", "seconds", "plugins", "train", "node")
-                      if record.get(k) is not None}
+            config = {
+                k: record.get(k)
+                for k in ("variant", "seed", "status", "seconds", "plugins", "train", "node")
+                if record.get(k) is not None
+            }
             writer.add_text("config", "```\n" + json.dumps(config, indent=1, default=str) + "\n```", global_step=0)
         finally:
             writer.close()

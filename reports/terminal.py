@@ -105,7 +105,9 @@ def summary_table(report: dict[str, Any]) -> Table:
         table.add_column(escape(metric_header(m)), justify="right", no_wrap=True)
     table.add_column("verdict", no_wrap=True)
     for row in tables.summary_rows(report, metrics, summaries):
-        table.add_row(escape(row.name), _pass_count(row.summary), *map(_mean_std, row.stats), _verdict(row.summary, flag=False))
+        table.add_row(
+            escape(row.name), _pass_count(row.summary), *map(_mean_std, row.stats), _verdict(row.summary, flag=False)
+        )
     captions = []
     if any(s.get("flaky") for s in summaries.values()):
         captions.append("* seeds disagree: some pass every expectation, others do not")
@@ -132,7 +134,9 @@ def summary_section(console: Console, report: dict[str, Any]) -> RenderableType:
     items: list[RenderableType] = [Text(_summary_title(report, summaries), style="italic"), Text()]
     for row in tables.summary_rows(report, metrics, summaries):
         s = row.summary
-        items.append(Text.from_markup(f"[bold]{escape(row.name)}[/]  {_pass_count(s)} {_verdict(s, flag=False)}{_early(s)}"))
+        items.append(
+            Text.from_markup(f"[bold]{escape(row.name)}[/]  {_pass_count(s)} {_verdict(s, flag=False)}{_early(s)}")
+        )
         pairs = "  ".join(f"{metric_label(m)} {_mean_std(stat)}" for m, stat in zip(metrics, row.stats))
         if pairs:
             items.append(indented(Text(pairs)))
@@ -152,12 +156,18 @@ def _seed_cells(run: dict[str, Any], metrics: list[str], spark_width: int) -> li
 
 
 _STATUS = {
-    "ok": "[green]ok[/]", "error": "[red]error[/]", "timeout": "[red]timeout[/]", "diverged": "[red]diverged[/]",
-    "decided": "[yellow]decided[/]", "skipped": "[dim]skipped[/]",
+    "ok": "[green]ok[/]",
+    "error": "[red]error[/]",
+    "timeout": "[red]timeout[/]",
+    "diverged": "[red]diverged[/]",
+    "decided": "[yellow]decided[/]",
+    "skipped": "[dim]skipped[/]",
 }
 
 
-def seeds_table(runs: list[dict[str, Any]], metrics: list[str], *, findings: bool = True, spark_width: int = 12) -> Table:
+def seeds_table(
+    runs: list[dict[str, Any]], metrics: list[str], *, findings: bool = True, spark_width: int = 12
+) -> Table:
     """One line per seed: status, final value and sparkline of each key metric, findings."""
     seeds = Table(box=None, pad_edge=False, padding=(0, 1), show_header=True, header_style="dim")
     seeds.add_column("seed", justify="right", no_wrap=True)
@@ -167,7 +177,11 @@ def seeds_table(runs: list[dict[str, Any]], metrics: list[str], *, findings: boo
     if findings:
         seeds.add_column("findings", overflow="fold")
     for run in runs:
-        row = [str(run["seed"]), _STATUS.get(run["status"], escape(run["status"])), *_seed_cells(run, metrics, spark_width)]
+        row = [
+            str(run["seed"]),
+            _STATUS.get(run["status"], escape(run["status"])),
+            *_seed_cells(run, metrics, spark_width),
+        ]
         seeds.add_row(*row, *([findings_text(run)] if findings else []))
     return seeds
 
@@ -195,14 +209,20 @@ def seeds_section(console: Console, runs: list[dict[str, Any]], metrics: list[st
     items: list[RenderableType] = []
     for run in runs:
         status = _STATUS.get(run["status"], escape(run["status"]))
-        values = "  ".join(f"{escape(metric_label(m))} {cell}" for m, cell in zip(metrics, _seed_cells(run, metrics, 0)))
+        values = "  ".join(
+            f"{escape(metric_label(m))} {cell}" for m, cell in zip(metrics, _seed_cells(run, metrics, 0))
+        )
         items.append(Text.from_markup(f"seed {run['seed']}  {status}  {values}"))
         items.append(indented(Text.from_markup(f"[dim]findings[/] {findings_text(run)}")))
     return Group(*items)
 
 
 def variant_block(
-    report: dict[str, Any], name: str, summary: dict[str, Any], catalogue: dict[str, Any], console: Console | None = None
+    report: dict[str, Any],
+    name: str,
+    summary: dict[str, Any],
+    catalogue: dict[str, Any],
+    console: Console | None = None,
 ) -> Group:
     """A variant's plugins, one line per seed, and its expectations with pass counts."""
     from harness.judging.verdicts import report_key_metrics
@@ -260,7 +280,9 @@ def _observed(runs: list[dict[str, Any]], name: str) -> str:
         elif entry is not None and entry.get("reason"):
             reasons.append(entry["reason"])
     if open_on:
-        text = _observed([r for r in runs if not any(e["name"] == name and e.get("open") for e in r["expectations"])], name)
+        text = _observed(
+            [r for r in runs if not any(e["name"] == name and e.get("open") for e in r["expectations"])], name
+        )
         return f"{text}; open on {open_on}" if text else f"open on {open_on}: decided before this line was"
     # not applicable to some seeds (e.g. a metric of a run with no completed epoch): say why
     na = f"n/a on {len(reasons)}: {reasons[0]}" if values and reasons else f"n/a: {reasons[0]}" if reasons else ""
@@ -300,10 +322,12 @@ def print_report(console: Console, payload: dict[str, Any], *, details: bool = T
         seconds = sum(r["seconds"] for r in report["runs"])
         flaky = [n for n, s in tables.summaries_of(report).items() if s.get("flaky")]
         line = f"{verdict}: {len(report['runs'])} run(s), {seconds:.1f} s of training"
-        early = _early({
-            "decided": sum(r.get("status") == "decided" for r in report["runs"]),
-            "skipped": sum(r.get("status") == "skipped" for r in report["runs"]),
-        })
+        early = _early(
+            {
+                "decided": sum(r.get("status") == "decided" for r in report["runs"]),
+                "skipped": sum(r.get("status") == "skipped" for r in report["runs"]),
+            }
+        )
         if early:
             line = f"{verdict}: {len(report['runs'])} run(s){early}, {seconds:.1f} s of training"
         if len(reports) > 1:
@@ -325,17 +349,21 @@ def print_suites(console: Console, payload: dict[str, Any]) -> None:
         verdict = "[green]PASS[/]" if report["passed"] else "[red]FAIL[/]"
         path = (report.get("scenario") or {}).get("path")
         where = f" [dim]{escape(str(path))}[/]" if path else ""
-        console.print(indented(Text.from_markup(
-            f"{verdict} [bold]{escape(report['scenario']['name'])}[/]  {len(report['runs'])} run(s){where}"
-        )))
+        console.print(
+            indented(
+                Text.from_markup(
+                    f"{verdict} [bold]{escape(report['scenario']['name'])}[/]  {len(report['runs'])} run(s){where}"
+                )
+            )
+        )
     passed = sum(bool(r["passed"]) for r in reports)
     runs = sum(len(r["runs"]) for r in reports)
     seconds = sum(run["seconds"] for r in reports for run in r["runs"])
     overall = payload.get("passed", passed == len(reports))
     verdict = "[bold green]PASSED[/]" if overall else "[bold red]FAILED[/]"
-    console.print(f"{verdict}: {passed} of {len(reports)} scenario(s) passed, {runs} run(s), {seconds:.1f} s of training")
+    console.print(
+        f"{verdict}: {passed} of {len(reports)} scenario(s) passed, {runs} run(s), {seconds:.1f} s of training"
+    )
 
 
 # ------------------------------------------------------------------ harness compare
-
-

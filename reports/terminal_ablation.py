@@ -18,7 +18,6 @@ def _early(counts: dict[str, Any]) -> str:
     return ", " + ", ".join(parts) if parts else ""
 
 
-
 def _ablation_title(ablation: dict[str, Any]) -> str:
     n = ablation["target"]["runs"] + ablation["target"].get("skipped", 0)
     rule = ablation.get("rule_text") or "every expectation holds"
@@ -41,21 +40,31 @@ ABLATION_CELLS = tables.AblationCells(name=escape, change=escape, arm=_arm, verd
 
 #: the headers of :data:`harness.reports.tables.ABLATION_COLUMNS`, broken to keep the table narrow
 ABLATION_HEADERS = {
-    "fix": "fix", "change": "change", "base_plus_fix": "base+fix\ncured", "sufficient": "suffi-\ncient",
-    "target_minus_fix": "target-fix\ncured", "necessary": "neces-\nsary",
+    "fix": "fix",
+    "change": "change",
+    "base_plus_fix": "base+fix\ncured",
+    "sufficient": "suffi-\ncient",
+    "target_minus_fix": "target-fix\ncured",
+    "necessary": "neces-\nsary",
 }
 
 
 def ablation_table(ablation: dict[str, Any]) -> Table:
     """The fixes with their two arms (cured seeds k/N) and verdicts; only the change may wrap."""
     table = Table(
-        title=escape(_ablation_title(ablation)), title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False, padding=(0, 0)
+        title=escape(_ablation_title(ablation)),
+        title_justify="left",
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
+        padding=(0, 0),
     )
     for column in tables.ABLATION_COLUMNS:
         wraps = column == "change"
         table.add_column(
-            ABLATION_HEADERS[column], justify="right" if column in tables.ABLATION_COUNTS else "left",
-            no_wrap=not wraps, overflow="fold" if wraps else "ellipsis",
+            ABLATION_HEADERS[column],
+            justify="right" if column in tables.ABLATION_COUNTS else "left",
+            no_wrap=not wraps,
+            overflow="fold" if wraps else "ellipsis",
         )
     for cells in tables.ablation_rows(ablation, ABLATION_CELLS):
         table.add_row(*cells)
@@ -69,12 +78,18 @@ def ablation_section(console: Console, ablation: dict[str, Any]) -> RenderableTy
     if fits(console, table):
         return table
     items: list[RenderableType] = [Text(_ablation_title(ablation), style="italic"), Text()]
-    for fix, change, base_plus_fix, sufficient, target_minus_fix, necessary in tables.ablation_rows(ablation, ABLATION_CELLS):
+    for fix, change, base_plus_fix, sufficient, target_minus_fix, necessary in tables.ablation_rows(
+        ablation, ABLATION_CELLS
+    ):
         items.append(Text.from_markup(f"[bold]{fix}[/]  {change}"))
-        items.append(indented(Text.from_markup(
-            f"sufficient {sufficient} (base+fix cured {base_plus_fix})  "
-            f"necessary {necessary} (target-fix cured {target_minus_fix})"
-        )))
+        items.append(
+            indented(
+                Text.from_markup(
+                    f"sufficient {sufficient} (base+fix cured {base_plus_fix})  "
+                    f"necessary {necessary} (target-fix cured {target_minus_fix})"
+                )
+            )
+        )
     return Group(*items)
 
 

@@ -54,12 +54,27 @@ def example_venv(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], tu
         # a .pth line starting with "import" runs at start-up: add this venv's site-packages
         # (and process its .pth files, e.g. harness's editable-install finder)
         parent = sysconfig.get_paths()["purelib"]
-        Path(purelib.stdout.strip(), "_harness_parent_env.pth").write_text(f"import site; site.addsitedir({parent!r})\n")
+        Path(purelib.stdout.strip(), "_harness_parent_env.pth").write_text(
+            f"import site; site.addsitedir({parent!r})\n"
+        )
         source = root / name  # a copy: building writes build/ and *.egg-info
-        shutil.copytree(EXAMPLES / name, source, ignore=shutil.ignore_patterns("build", "*.egg-info", "__pycache__", ".pytest_cache"))
+        shutil.copytree(
+            EXAMPLES / name,
+            source,
+            ignore=shutil.ignore_patterns("build", "*.egg-info", "__pycache__", ".pytest_cache"),
+        )
         install = run_in_venv(
-            python, "-m", "pip", "install", "--no-deps", "--no-build-isolation", "--no-index", "--quiet",
-            "--disable-pip-version-check", str(source), cwd=root,
+            python,
+            "-m",
+            "pip",
+            "install",
+            "--no-deps",
+            "--no-build-isolation",
+            "--no-index",
+            "--quiet",
+            "--disable-pip-version-check",
+            str(source),
+            cwd=root,
         )
         assert install.returncode == 0, install.stdout + install.stderr
         shutil.rmtree(source / "build", ignore_errors=True)

@@ -160,7 +160,11 @@ def test_the_layer_check_catches_an_upward_import() -> None:
 
 
 def test_no_module_over_400_lines_outside_tests_and_benchmarks() -> None:
-    long = [f"{p.relative_to(ROOT)} ({n} lines)" for p in modules().values() if (n := len(p.read_text().splitlines())) > MAX_MODULE_LINES]
+    long = [
+        f"{p.relative_to(ROOT)} ({n} lines)"
+        for p in modules().values()
+        if (n := len(p.read_text().splitlines())) > MAX_MODULE_LINES
+    ]
     assert long == []
 
 

@@ -82,7 +82,9 @@ def test_the_ablation_benchmark_decides_early_with_the_same_verdicts_and_runs(ca
     assert results["ok"]
     quick = results["quick_ablation"]
     assert quick["identical_verdicts"] and quick["verdicts"]["fixes"] == {"linear_warmup": (True, True)}
-    assert quick["records"]["differing"] == [] and quick["records"]["identical"] > 0 and quick["records"]["prefixes"] > 0
+    assert (
+        quick["records"]["differing"] == [] and quick["records"]["identical"] > 0 and quick["records"]["prefixes"] > 0
+    )
     assert quick["counts"]["early"]["skipped"] > 0 and quick["steps"]["early"] < quick["steps"]["exhaustive"]
     assert "identical verdicts: yes" in capsys.readouterr().out
 

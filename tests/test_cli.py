@@ -54,13 +54,24 @@ def test_help_lists_commands_and_flags() -> None:
 
 def test_passing_variant_exits_0_and_writes_schema(tiny_scenario: Path, tmp_path: Path) -> None:
     report_path = tmp_path / "r.json"
-    code, out = invoke("run", str(tiny_scenario), "--variant", "plain", "--json", str(report_path), "-q",
-                       "--results-dir", str(tmp_path / "res"))
+    code, out = invoke(
+        "run",
+        str(tiny_scenario),
+        "--variant",
+        "plain",
+        "--json",
+        str(report_path),
+        "-q",
+        "--results-dir",
+        str(tmp_path / "res"),
+    )
     assert code == 0, out
     report = json.loads(report_path.read_text())
     assert {"torch_version", "scenario", "runs", "passed", "schema_version"} <= set(report)
     (run,) = report["runs"]
-    assert {"variant", "seed", "status", "seconds", "plugins", "history", "findings", "expectations", "trace"} <= set(run)
+    assert {"variant", "seed", "status", "seconds", "plugins", "history", "findings", "expectations", "trace"} <= set(
+        run
+    )
     assert run["variant"] == "plain" and run["status"] == "ok"
     from harness.core.pluginmanager import discover_plugins
 
@@ -75,8 +86,9 @@ def test_passing_variant_exits_0_and_writes_schema(tiny_scenario: Path, tmp_path
 
 
 def test_failed_expectation_exits_1(tiny_scenario: Path, tmp_path: Path) -> None:
-    code, out = invoke("run", str(tiny_scenario), "--json", str(tmp_path / "r.json"), "-q",
-                       "--results-dir", str(tmp_path / "res"))
+    code, out = invoke(
+        "run", str(tiny_scenario), "--json", str(tmp_path / "r.json"), "-q", "--results-dir", str(tmp_path / "res")
+    )
     assert code == 1
     report = json.loads((tmp_path / "r.json").read_text())
     by_variant = {r["variant"]: r for r in report["runs"]}
@@ -120,9 +132,22 @@ def test_issue11_replays_end_to_end(tmp_path: Path) -> None:
     """`harness run scenarios/issue11.yaml`: broken collapses, fixed is cured, exit 0."""
     report_path = tmp_path / "issue11.json"
     proc = subprocess.run(
-        [sys.executable, "-m", "harness.cli", "run", str(ROOT / "scenarios" / "issue11.yaml"), "-q",
-         "--json", str(report_path), "--results-dir", str(tmp_path / "res")],
-        check=False, capture_output=True, text=True, cwd=tmp_path,
+        [
+            sys.executable,
+            "-m",
+            "harness.cli",
+            "run",
+            str(ROOT / "scenarios" / "issue11.yaml"),
+            "-q",
+            "--json",
+            str(report_path),
+            "--results-dir",
+            str(tmp_path / "res"),
+        ],
+        check=False,
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     runs = {r["variant"]: r for r in json.loads(report_path.read_text())["runs"]}
@@ -156,11 +181,14 @@ def test_ctrl_c_exits_130_with_its_message_after_the_progress_display(
     assert "rerun with --resume" in lines[-1]
 
 
-SECOND = TINY.replace("name: tiny", "name: tiny_too").split("variants:\n")[0] + """variants:
+SECOND = (
+    TINY.replace("name: tiny", "name: tiny_too").split("variants:\n")[0]
+    + """variants:
   plain:
     expect:
       - status == ok
 """
+)
 
 
 def test_run_dir_refuses_bad_files_listing_every_problem(tmp_path: Path) -> None:
@@ -184,12 +212,27 @@ def test_run_dir_refuses_bad_files_listing_every_problem(tmp_path: Path) -> None
 def test_run_dir_runs_every_scenario_with_one_summary_and_exit_code(tmp_path: Path) -> None:
     scenarios = tmp_path / "scenarios"
     scenarios.mkdir()
-    (scenarios / "a.yaml").write_text(TINY.replace("epochs: 2", "epochs: 1").replace("epochs_run == 2", "epochs_run == 1"))
+    (scenarios / "a.yaml").write_text(
+        TINY.replace("epochs: 2", "epochs: 1").replace("epochs_run == 2", "epochs_run == 1")
+    )
     (scenarios / "b.yaml").write_text(SECOND.replace("epochs: 2", "epochs: 1"))
     (scenarios / "notes.yaml").write_text("- not\n- a scenario\n")
     report = tmp_path / "all.json"
     result = CliRunner().invoke(
-        main, ["run", str(scenarios), "-q", "-j", "1", "--variant", "plain", "--json", str(report), "--results-dir", str(tmp_path / "res")],
+        main,
+        [
+            "run",
+            str(scenarios),
+            "-q",
+            "-j",
+            "1",
+            "--variant",
+            "plain",
+            "--json",
+            str(report),
+            "--results-dir",
+            str(tmp_path / "res"),
+        ],
         env={"COLUMNS": "80"},
     )
     assert result.exit_code == 0, result.output

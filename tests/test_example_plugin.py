@@ -62,8 +62,17 @@ def test_a_scenario_switches_the_external_plugin_on(plugin_env: tuple[Path, Path
     scenario.write_text(SCENARIO)
     report = root / "report.json"
     result = venv_run(
-        python, "-m", "harness.cli", "run", str(scenario), "-q", "--json", str(report),
-        "--results-dir", str(root / "results"), cwd=root,
+        python,
+        "-m",
+        "harness.cli",
+        "run",
+        str(scenario),
+        "-q",
+        "--json",
+        str(report),
+        "--results-dir",
+        str(root / "results"),
+        cwd=root,
     )
     assert result.returncode == 0, result.stdout + result.stderr
     runs = {r["variant"]: r for r in json.loads(report.read_text())["runs"]}

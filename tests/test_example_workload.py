@@ -50,8 +50,17 @@ def test_the_packaged_scenario_replays_the_incident(workload_env: tuple[Path, Pa
     scenario = root / "harness-example-workload" / "scenario.yaml"  # names the workload `digits_mlp`
     report_path = root / "report.json"
     result = venv_run(
-        python, "-m", "harness.cli", "run", str(scenario), "-q", "--json", str(report_path),
-        "--results-dir", str(root / "results"), cwd=root,
+        python,
+        "-m",
+        "harness.cli",
+        "run",
+        str(scenario),
+        "-q",
+        "--json",
+        str(report_path),
+        "--results-dir",
+        str(root / "results"),
+        cwd=root,
     )
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-3000:]
     report = json.loads(report_path.read_text())

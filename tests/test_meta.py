@@ -28,9 +28,7 @@ ROOT = Path(__file__).resolve().parents[1]
 TESTS = Path(__file__).resolve().parent
 
 HOOKS = sorted(
-    name
-    for name, fn in inspect.getmembers(hookspecs, inspect.isfunction)
-    if hasattr(fn, f"{hookspecs.PROJECT}_spec")
+    name for name, fn in inspect.getmembers(hookspecs, inspect.isfunction) if hasattr(fn, f"{hookspecs.PROJECT}_spec")
 )
 BUILTINS = list(builtin_plugins())
 
@@ -63,7 +61,9 @@ def test_hook_has_a_docstring(hook: str) -> None:
 
 @pytest.mark.parametrize("hook", HOOKS)
 def test_hook_is_in_the_sequence_pseudocode(hook: str) -> None:
-    assert re.search(rf"\b{hook}\(", hookspecs.__doc__ or ""), f"add {hook!r} to the sequence at the top of hookspecs.py"
+    assert re.search(rf"\b{hook}\(", hookspecs.__doc__ or ""), (
+        f"add {hook!r} to the sequence at the top of hookspecs.py"
+    )
 
 
 @pytest.mark.parametrize("hook", HOOKS)

@@ -80,7 +80,7 @@ def write_scenario(directory: Path, name: str, seeds: list[int], pace: float) ->
         "plugin_modules": ["harness_node_tally:NodeTally"],
         "seeds": seeds,
         "variants": {
-            "plain": {"plugins": {"node_tally": {"path": str(tally), "pace": pace}}, "expect": ["status == ok"]},
+            "plain": {"plugins": {"node_tally": {"path": str(tally), "pace": pace}}, "expect": ["status == ok"]}
         },
     }
     path = directory / f"{name}.yaml"
@@ -100,7 +100,11 @@ def remove_when_running_on(cluster: Any, node: Any, tally: Path, limit: float = 
     while time.monotonic() < deadline:
         lines = tally_lines(tally)
         ended = {(run, where) for event, run, where in lines if event == "end"}
-        running = [run for event, run, where in lines if event == "start" and where == node.node_id and (run, where) not in ended]
+        running = [
+            run
+            for event, run, where in lines
+            if event == "start" and where == node.node_id and (run, where) not in ended
+        ]
         if running:
             cluster.remove_node(node, allow_graceful=False)
             return running[0]
@@ -150,8 +154,9 @@ def test_runs_spread_over_both_nodes_a_lost_nodes_run_is_an_error_naming_it_and_
 
     # 2. the whole suite with --resume and no retries; the worker node dies under its run
     monkeypatch.setenv("HARNESS_RAY_RETRIES", "0")
-    thread, out = in_thread(run_suite, scenario, keys, results_dir=results, executor="ray",
-                            address=cluster.address, resume=True)
+    thread, out = in_thread(
+        run_suite, scenario, keys, results_dir=results, executor="ray", address=cluster.address, resume=True
+    )
     killed = remove_when_running_on(cluster, worker, tally)
     second = {f"{r['variant']}-seed{r['seed']}": r for r in joined(thread, out)}
     assert killed in {"plain-seed2", "plain-seed3"}
@@ -168,10 +173,23 @@ def test_runs_spread_over_both_nodes_a_lost_nodes_run_is_an_error_naming_it_and_
     # 3. --resume (default retries) reruns only that run, on the node that is left
     monkeypatch.delenv("HARNESS_RAY_RETRIES")
     report_path = tmp_path / "report.json"
-    result = CliRunner().invoke(main, [
-        "run", str(path), "--executor", "ray", "--address", cluster.address, "--resume",
-        "--results-dir", str(results), "--json", str(report_path), "-q",
-    ])
+    result = CliRunner().invoke(
+        main,
+        [
+            "run",
+            str(path),
+            "--executor",
+            "ray",
+            "--address",
+            cluster.address,
+            "--resume",
+            "--results-dir",
+            str(results),
+            "--json",
+            str(report_path),
+            "-q",
+        ],
+    )
     assert result.exit_code == 0, result.output
     report = json.loads(report_path.read_text())
     assert [(r["variant"], r["seed"], r["status"]) for r in report["runs"]] == [("plain", s, "ok") for s in range(4)]
@@ -198,8 +216,9 @@ def test_a_run_on_a_lost_node_is_retried_on_another(cluster: Any, tmp_path: Path
     path, tally = write_scenario(tmp_path, "retried", [0, 1], pace=1.5)
     scenario = load_scenario(path)
     results = tmp_path / "results"
-    thread, out = in_thread(run_suite, scenario, plan_runs(scenario), results_dir=results, executor="ray",
-                            address=cluster.address)
+    thread, out = in_thread(
+        run_suite, scenario, plan_runs(scenario), results_dir=results, executor="ray", address=cluster.address
+    )
     killed = remove_when_running_on(cluster, worker, tally)
     records = {f"plain-seed{r['seed']}": r for r in joined(thread, out)}
     assert all(r["status"] == "ok" for r in records.values()), [r.get("error") for r in records.values()]

@@ -67,10 +67,28 @@ def test_ray_executor_gives_the_local_executors_records(tiny: Path, tmp_path: Pa
     pytest.importorskip("ray")
     import ray
 
-    code_local, out_local = run_cli("run", str(tiny), "-q", "-j", "2", "--json", str(tmp_path / "local.json"),
-                                    "--results-dir", str(tmp_path / "local"))
-    code_ray, out_ray = run_cli("run", str(tiny), "-q", "--executor", "ray", "--json", str(tmp_path / "ray.json"),
-                                "--results-dir", str(tmp_path / "ray"))
+    code_local, out_local = run_cli(
+        "run",
+        str(tiny),
+        "-q",
+        "-j",
+        "2",
+        "--json",
+        str(tmp_path / "local.json"),
+        "--results-dir",
+        str(tmp_path / "local"),
+    )
+    code_ray, out_ray = run_cli(
+        "run",
+        str(tiny),
+        "-q",
+        "--executor",
+        "ray",
+        "--json",
+        str(tmp_path / "ray.json"),
+        "--results-dir",
+        str(tmp_path / "ray"),
+    )
     assert not ray.is_initialized()  # the local instance the executor started is shut down
     # the `clipped` variant's impossible expectation fails under both executors: exit 1
     assert (code_local, code_ray) == (1, 1), out_local + out_ray
@@ -78,7 +96,10 @@ def test_ray_executor_gives_the_local_executors_records(tiny: Path, tmp_path: Pa
     local = json.loads((tmp_path / "local.json").read_text())
     remote = json.loads((tmp_path / "ray.json").read_text())
     assert [(r["variant"], r["seed"]) for r in remote["runs"]] == [
-        ("plain", 0), ("plain", 1), ("clipped", 0), ("clipped", 1)
+        ("plain", 0),
+        ("plain", 1),
+        ("clipped", 0),
+        ("clipped", 1),
     ]
     for a, b in zip(local["runs"], remote["runs"]):
         assert a["status"] == "ok" and len(a["history"]) == 2 and a["steps"] == 6

@@ -51,7 +51,7 @@ def walkthrough_blocks() -> dict[str, str]:
 
 def section() -> str:
     start = README.index("## Replay your own incident")
-    return README[start:README.index("\n## ", start + 1)]
+    return README[start : README.index("\n## ", start + 1)]
 
 
 def test_the_readme_marks_the_walkthrough_files() -> None:
@@ -89,7 +89,11 @@ def incident(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def sh(directory: Path, *command: str, pythonpath: bool = True, **env: str) -> subprocess.CompletedProcess[str]:
     environ = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "HARNESS_START_METHOD", "COLUMNS")}
-    environ |= {"PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}", "COLUMNS": "80", "PYTHONDONTWRITEBYTECODE": "1"}
+    environ |= {
+        "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
+        "COLUMNS": "80",
+        "PYTHONDONTWRITEBYTECODE": "1",
+    }
     if pythonpath:
         environ["PYTHONPATH"] = str(directory)
     environ |= env
@@ -103,8 +107,19 @@ def collapse_epochs(run: dict) -> list[int]:
 @pytest.mark.slow
 def test_harness_run_replays_the_incident(incident: Path) -> None:
     log = incident / "imports-fork.log"
-    result = sh(incident, "harness", "run", "incident.yaml", "-q", "--seeds", "2", "--json", "report.json",
-                HARNESS_START_METHOD="fork", WALKTHROUGH_IMPORT_LOG=str(log))
+    result = sh(
+        incident,
+        "harness",
+        "run",
+        "incident.yaml",
+        "-q",
+        "--seeds",
+        "2",
+        "--json",
+        "report.json",
+        HARNESS_START_METHOD="fork",
+        WALKTHROUGH_IMPORT_LOG=str(log),
+    )
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-3000:]
     report = json.loads((incident / "report.json").read_text())
     assert report["passed"] is True
@@ -129,8 +144,21 @@ def test_harness_run_replays_the_incident(incident: Path) -> None:
 @pytest.mark.slow
 def test_spawned_workers_import_the_workload_themselves(incident: Path) -> None:
     log = incident / "imports-spawn.log"
-    result = sh(incident, "harness", "run", "incident.yaml", "-q", "-j", "2", "--json", "spawn.json",
-                "--results-dir", "spawn-results", HARNESS_START_METHOD="spawn", WALKTHROUGH_IMPORT_LOG=str(log))
+    result = sh(
+        incident,
+        "harness",
+        "run",
+        "incident.yaml",
+        "-q",
+        "-j",
+        "2",
+        "--json",
+        "spawn.json",
+        "--results-dir",
+        "spawn-results",
+        HARNESS_START_METHOD="spawn",
+        WALKTHROUGH_IMPORT_LOG=str(log),
+    )
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-3000:]
     report = json.loads((incident / "spawn.json").read_text())
     assert report["passed"] is True and len(report["runs"]) == 2
@@ -157,8 +185,21 @@ def test_pytest_collects_the_scenario_file(incident: Path) -> None:
 
 @pytest.mark.slow
 def test_a_10x_lr_masks_the_bug(incident: Path) -> None:
-    result = sh(incident, "harness", "run", "incident.yaml", "-q", "--variant", "broken", "--set", "train.lr=0.1",
-                "--json", "lr.json", "--results-dir", "lr-results")
+    result = sh(
+        incident,
+        "harness",
+        "run",
+        "incident.yaml",
+        "-q",
+        "--variant",
+        "broken",
+        "--set",
+        "train.lr=0.1",
+        "--json",
+        "lr.json",
+        "--results-dir",
+        "lr-results",
+    )
     assert result.returncode == 1, result.stdout[-4000:] + result.stderr[-3000:]
     (run,) = json.loads((incident / "lr.json").read_text())["runs"]
     assert run["train"]["lr"] == 0.1
@@ -181,8 +222,18 @@ def test_the_tabular_workload_replays_the_same_incident_without_code(incident: P
     scenario = yaml.safe_load((incident / "incident.yaml").read_text())
     scenario["workload"] = yaml.safe_load(walkthrough_blocks()["tabular-workload.yaml"])["workload"]
     (incident / "tabular.yaml").write_text(yaml.safe_dump(scenario, sort_keys=False))
-    result = sh(incident, "harness", "run", "tabular.yaml", "-q", "--json", "tabular.json",
-                "--results-dir", "tabular-results", pythonpath=False)
+    result = sh(
+        incident,
+        "harness",
+        "run",
+        "tabular.yaml",
+        "-q",
+        "--json",
+        "tabular.json",
+        "--results-dir",
+        "tabular-results",
+        pythonpath=False,
+    )
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-3000:]
     runs = {r["variant"]: r for r in json.loads((incident / "tabular.json").read_text())["runs"]}
     assert collapse_epochs(runs["broken"])[:1] == [1] and collapse_epochs(runs["fixed"]) == []
@@ -203,8 +254,17 @@ def test_the_regression_example_of_writing_a_workload(incident: Path) -> None:
     """The README's non-classifier (own `evaluate`, `metrics`, loss) validates, trains and reports its metrics."""
     (incident / "my_regressor.py").write_text(walkthrough_blocks()["my_regressor.py"])
     (incident / "regression.yaml").write_text(REGRESSION_SCENARIO)
-    result = sh(incident, "harness", "run", "regression.yaml", "-q", "--json", "regression.json",
-                "--results-dir", "regression-results")
+    result = sh(
+        incident,
+        "harness",
+        "run",
+        "regression.yaml",
+        "-q",
+        "--json",
+        "regression.json",
+        "--results-dir",
+        "regression-results",
+    )
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-3000:]
     (run,) = json.loads((incident / "regression.json").read_text())["runs"]
     assert set(run["history"][-1]) >= {"mse", "r2", "n", "loss"} and "accuracy" not in run["history"][-1]
@@ -234,8 +294,10 @@ def test_the_mistakes_the_walkthrough_shows_exit_2_with_one_line(incident: Path)
     """Without PYTHONPATH the module is not found; a misspelt parameter names the closest one."""
     missing = sh(incident, "harness", "run", "incident.yaml", "-q", pythonpath=False)
     assert missing.returncode == 2
-    assert "incident.yaml:4:3: workload.name: cannot load workload 'my_incident:MyWorkload': " \
-           "No module named 'my_incident'" in missing.stderr, missing.stderr
+    assert (
+        "incident.yaml:4:3: workload.name: cannot load workload 'my_incident:MyWorkload': "
+        "No module named 'my_incident'" in missing.stderr
+    ), missing.stderr
     assert "PYTHONPATH=DIR" in missing.stderr
     typo = incident / "typo.yaml"
     typo.write_text((incident / "incident.yaml").read_text().replace("params: {hidden: 32}", "params: {hiden: 32}"))

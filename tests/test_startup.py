@@ -10,8 +10,18 @@ import json
 import subprocess
 import sys
 
-HEAVY = ("torch", "transformers", "numpy", "sklearn", "tokenizers", "datasets", "harness.workloads.patch_images",
-         "tensorboard", "mlflow", "ray")  # the last three: report and executor extras, imported only when used
+HEAVY = (
+    "torch",
+    "transformers",
+    "numpy",
+    "sklearn",
+    "tokenizers",
+    "datasets",
+    "harness.workloads.patch_images",
+    "tensorboard",
+    "mlflow",
+    "ray",
+)  # the last three: report and executor extras, imported only when used
 COMMANDS = (["--help"], ["run", "--help"], ["plugins"], ["plugins", "--json"], ["workloads"], ["workloads", "--json"])
 
 PROBE = """

@@ -35,9 +35,21 @@ def test_scenarios_validate_with_the_reports_settings() -> None:
 def _run(scenario: Path, tmp_path: Path) -> tuple[subprocess.CompletedProcess, dict]:
     report_path = tmp_path / "report.json"
     proc = subprocess.run(
-        [sys.executable, "-m", "harness.cli", "run", str(scenario), "-q",
-         "--json", str(report_path), "--results-dir", str(tmp_path / "res")],
-        capture_output=True, text=True, cwd=tmp_path,
+        [
+            sys.executable,
+            "-m",
+            "harness.cli",
+            "run",
+            str(scenario),
+            "-q",
+            "--json",
+            str(report_path),
+            "--results-dir",
+            str(tmp_path / "res"),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
     )
     report = json.loads(report_path.read_text()) if report_path.exists() else {}
     return proc, {r["variant"]: r for r in report.get("runs", [])}
@@ -64,8 +76,12 @@ def test_student_distillation_replays_end_to_end(tmp_path: Path) -> None:
     assert not {"mode_collapse", "loss_explosion", "saturation"} & _kinds(fixed)
     assert max(h["loss"] for h in fixed["history"]) <= 5
     assert fixed["history"][-1]["output_std"] > 0.1
-    for plugin, hook in [("scale_matching", "distill_inputs"), ("distillation", "extra_losses"),
-                         ("two_stage", "make_scheduler"), ("logit_norm", "on_batch")]:
+    for plugin, hook in [
+        ("scale_matching", "distill_inputs"),
+        ("distillation", "extra_losses"),
+        ("two_stage", "make_scheduler"),
+        ("logit_norm", "on_batch"),
+    ]:
         assert fixed["trace"][hook].get(plugin), (plugin, hook)
 
 

@@ -86,7 +86,9 @@ def _scenarios_to_run(scenario_path: Path, directory: bool, variants: tuple[str,
         for note in skipped:
             click.echo(f"note: {note}", err=True)
         if not paths:
-            raise BadInput(f"{scenario_path}: no scenario files (*.yaml or *.yml with workload and variants) in this directory")
+            raise BadInput(
+                f"{scenario_path}: no scenario files (*.yaml or *.yml with workload and variants) in this directory"
+            )
     else:
         paths = [scenario_path]
     scenarios = _load_all(paths, flags)
@@ -132,7 +134,9 @@ def _exit_on_interrupt(console, where):  # type: ignore[no-untyped-def]
     except KeyboardInterrupt:
         console.print(
             f"[red]interrupted[/]: finished runs are kept in {where()}/results and the unfinished runs' "
-            "partial files removed; rerun with --resume to skip the finished runs", highlight=False, soft_wrap=True,
+            "partial files removed; rerun with --resume to skip the finished runs",
+            highlight=False,
+            soft_wrap=True,
         )
         sys.exit(EXIT_INTERRUPTED)
 
@@ -213,7 +217,9 @@ def _seed_list(seed: tuple[int, ...], n_seeds: int | None, scenario_seeds: list[
     return list(seed) or list(scenario_seeds)
 
 
-def _run_keys(console, scenario: Any, keys: list, out_dir: Path, execution: Execution, metric: str | None, **options: Any) -> list:  # type: ignore[no-untyped-def, type-arg]
+def _run_keys(
+    console, scenario: Any, keys: list, out_dir: Path, execution: Execution, metric: str | None, **options: Any
+) -> list:  # type: ignore[no-untyped-def, type-arg]
     """Run ``keys`` as ``execution`` says, with a progress bar per run (none with ``--quiet``);
     ``options``: the rest of :func:`harness.execution.runner.run_suite`'s (``decide``, ``rule``)."""
     from harness.reports.progress import RunProgress
@@ -221,9 +227,17 @@ def _run_keys(console, scenario: Any, keys: list, out_dir: Path, execution: Exec
 
     with RunProgress(console, keys, enabled=not execution.quiet, metric=metric) as progress:
         return run_suite(
-            scenario, keys, results_dir=out_dir, jobs=execution.workers(), timeout=execution.timeout,
-            device=execution.device, resume=execution.resume, progress=progress.event, executor=execution.executor,
-            address=execution.address, **options,
+            scenario,
+            keys,
+            results_dir=out_dir,
+            jobs=execution.workers(),
+            timeout=execution.timeout,
+            device=execution.device,
+            resume=execution.resume,
+            progress=progress.event,
+            executor=execution.executor,
+            address=execution.address,
+            **options,
         )
 
 
@@ -252,7 +266,9 @@ class Outcome:
     judge: Callable[[dict[str, Any]], tuple[str, dict[str, Any], bool]] | None = None
 
 
-def run_experiment(console, scenario: Any, execution: Execution, out_dir: Path, conduct: Callable[[Runner], Outcome]) -> dict:  # type: ignore[no-untyped-def, type-arg]
+def run_experiment(
+    console, scenario: Any, execution: Execution, out_dir: Path, conduct: Callable[[Runner], Outcome]
+) -> dict:  # type: ignore[no-untyped-def, type-arg]
     """The one shape of ``run``, ``ablate`` and ``doctor``: ``conduct`` plans its arms and runs
     them through the runner given (progress bars, the executor, results in ``out_dir``), then
     the suite report is assembled and the experiment judges it into its own section; Ctrl-C

@@ -6,13 +6,32 @@ from pathlib import Path
 from typing import Any
 import click
 from harness.cli.options import Execution, PluginFlags, run_options
-from harness.cli.driver import Outcome, Runner, run_experiment, BadInput, _load, _scenarios_to_run, _check_variant, _pass_rate, _check_environment, _finish, _check_start_method, _check_executor, _seed_list, _results_dir
+from harness.cli.driver import (
+    Outcome,
+    Runner,
+    run_experiment,
+    BadInput,
+    _load,
+    _scenarios_to_run,
+    _check_variant,
+    _pass_rate,
+    _check_environment,
+    _finish,
+    _check_start_method,
+    _check_executor,
+    _seed_list,
+    _results_dir,
+)
 
 
 @click.command()
 @click.argument("scenario_path", metavar="SCENARIO|DIR", type=click.Path(path_type=Path))
 @click.option(
-    "--variant", "-v", "variants", multiple=True, metavar="NAME",
+    "--variant",
+    "-v",
+    "variants",
+    multiple=True,
+    metavar="NAME",
     help="Run only this variant (repeatable; with DIR, in each scenario that has it). Default: all.",
 )
 @run_options(
@@ -21,16 +40,25 @@ from harness.cli.driver import Outcome, Runner, run_experiment, BadInput, _load,
     "(with DIR: DIR_GIVEN/<scenario name>).",
     jobs_help="Runs in parallel, each in its own worker process. Default: number of CPU cores.",
     timeout_help="Per-run limit in seconds; a run past it ends with status 'timeout'.",
-    before_quiet=[click.option(
-        "--decide-early", is_flag=True,
-        help="Stop a run at the end of the epoch where its variant's verdict is decided, and skip a variant's "
-        "remaining seeds once it is (as harness ablate does). Default: every run trains to its end.",
-    )],
+    before_quiet=[
+        click.option(
+            "--decide-early",
+            is_flag=True,
+            help="Stop a run at the end of the epoch where its variant's verdict is decided, and skip a variant's "
+            "remaining seeds once it is (as harness ablate does). Default: every run trains to its end.",
+        )
+    ],
     quiet_help="No progress bars; print only the table.",
 )
 def run(
-    scenario_path: Path, variants: tuple[str, ...], seeds: tuple[int, ...], n_seeds: int | None,
-    report_targets: dict, decide_early: bool, execution: Execution, plugin_flags: PluginFlags,
+    scenario_path: Path,
+    variants: tuple[str, ...],
+    seeds: tuple[int, ...],
+    n_seeds: int | None,
+    report_targets: dict,
+    decide_early: bool,
+    execution: Execution,
+    plugin_flags: PluginFlags,
 ) -> None:
     """Run SCENARIO's variants and check their expectations; with a directory, every scenario in it.
 
@@ -60,7 +88,11 @@ def run(
     _check_environment()
     reports = []
     for scenario in scenarios:
-        keys = plan_runs(scenario, [v for v in variants if v in scenario.variants] or None, _seed_list(seeds, n_seeds, scenario.seeds))
+        keys = plan_runs(
+            scenario,
+            [v for v in variants if v in scenario.variants] or None,
+            _seed_list(seeds, n_seeds, scenario.seeds),
+        )
         out_dir = _results_dir(execution.results_dir, scenario, directory)
         if directory and not execution.quiet:
             console.print(f"[bold]{escape(scenario.name)}[/] [dim]{escape(str(scenario.path))}[/]", highlight=False)
@@ -88,7 +120,9 @@ def _ablation_arms(scenario_path: Path, scenario: Any, base: str, target: str) -
     return derived, arms
 
 
-def _ablation(scenario: Any, base: str, target: str, derived: Any, arms: list, keys: list, rule: Any, exhaustive: bool) -> Callable[[Runner], Outcome]:  # type: ignore[type-arg]
+def _ablation(
+    scenario: Any, base: str, target: str, derived: Any, arms: list, keys: list, rule: Any, exhaustive: bool
+) -> Callable[[Runner], Outcome]:  # type: ignore[type-arg]
     """ablate's experiment: run every arm (deciding early unless ``exhaustive``), then judge
     which fixes are sufficient and necessary into the report's ``ablation`` section."""
     from harness.execution.records import torch_version
@@ -99,7 +133,14 @@ def _ablation(scenario: Any, base: str, target: str, derived: Any, arms: list, k
 
         def judge(report: dict) -> tuple[str, dict, bool]:  # type: ignore[type-arg]
             section = ablation_section(
-                scenario, base, target, arms, records, report["variants"], rule, early=not exhaustive,
+                scenario,
+                base,
+                target,
+                arms,
+                records,
+                report["variants"],
+                rule,
+                early=not exhaustive,
                 torch_version=torch_version(),
             )
             return "ablation", section, ablation_passed(records, section)
@@ -112,23 +153,44 @@ def _ablation(scenario: Any, base: str, target: str, derived: Any, arms: list, k
 @click.command()
 @click.argument("scenario_path", metavar="SCENARIO", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--base", default="broken", show_default=True, metavar="VARIANT", help="The variant with the incident.")
-@click.option("--target", default="fixed", show_default=True, metavar="VARIANT", help="The variant with the cure; its expectations decide 'cured'.")
+@click.option(
+    "--target",
+    default="fixed",
+    show_default=True,
+    metavar="VARIANT",
+    help="The variant with the cure; its expectations decide 'cured'.",
+)
 @run_options(
-    before_reports=[click.option(
-        "--pass-rate", "pass_rate", metavar="RATE",
-        help="Cured = this share of seeds passes every target expectation, e.g. '>= 0.8'. "
-        "Default: each target expectation's own pass_rate (every seed when it has none).",
-    )],
+    before_reports=[
+        click.option(
+            "--pass-rate",
+            "pass_rate",
+            metavar="RATE",
+            help="Cured = this share of seeds passes every target expectation, e.g. '>= 0.8'. "
+            "Default: each target expectation's own pass_rate (every seed when it has none).",
+        )
+    ],
     results_help="Where each run's result is written. Default: .harness/<scenario name>/ablation.",
-    before_quiet=[click.option(
-        "--exhaustive", is_flag=True,
-        help="Train every run of every arm to its end. Default: decide early: a run stops at the end of the epoch "
-        "where its arm's verdict is decided, and an arm's remaining seeds are skipped once it is.",
-    )],
+    before_quiet=[
+        click.option(
+            "--exhaustive",
+            is_flag=True,
+            help="Train every run of every arm to its end. Default: decide early: a run stops at the end of the epoch "
+            "where its arm's verdict is decided, and an arm's remaining seeds are skipped once it is.",
+        )
+    ],
 )
 def ablate(
-    scenario_path: Path, base: str, target: str, seeds: tuple[int, ...], n_seeds: int | None, pass_rate: str | None,
-    report_targets: dict, exhaustive: bool, execution: Execution, plugin_flags: PluginFlags,
+    scenario_path: Path,
+    base: str,
+    target: str,
+    seeds: tuple[int, ...],
+    n_seeds: int | None,
+    pass_rate: str | None,
+    report_targets: dict,
+    exhaustive: bool,
+    execution: Execution,
+    plugin_flags: PluginFlags,
 ) -> None:
     """Which fixes matter? Ablate every slot whose plugin differs between --base and --target.
 
@@ -174,36 +236,76 @@ def ablate(
 
 @click.command()
 @click.argument("scenario_path", metavar="SCENARIO", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--variant", "-v", default="broken", show_default=True, metavar="NAME", help="The variant to diagnose (the incident).")
+@click.option(
+    "--variant",
+    "-v",
+    default="broken",
+    show_default=True,
+    metavar="NAME",
+    help="The variant to diagnose (the incident).",
+)
 @run_options(
     before_reports=[
         click.option(
-            "--expect", "expect", multiple=True, metavar="LINE",
+            "--expect",
+            "expect",
+            multiple=True,
+            metavar="LINE",
             help="The cure criterion, one expectation line each (repeatable), e.g. --expect 'final.f1 >= 0.8'. Default: "
             "no finding of the kinds the variant showed, the main metric at least as good as plain training's, status ok.",
         ),
         click.option(
-            "--pass-rate", "pass_rate", metavar="RATE",
+            "--pass-rate",
+            "pass_rate",
+            metavar="RATE",
             help="Cured = this share of seeds passes the criterion, e.g. '>= 0.8'. Default: every seed.",
         ),
         click.option(
-            "--tolerance", type=click.FloatRange(min=0), default=0.05, show_default=True,
+            "--tolerance",
+            type=click.FloatRange(min=0),
+            default=0.05,
+            show_default=True,
             help="How far (relative) below the reference's mean metric a cure may stay (about the seed-to-seed spread).",
         ),
-        click.option("--max-candidates", type=click.IntRange(min=1), default=8, show_default=True, help="Single fixes tried at most."),
         click.option(
-            "--max-combination", type=click.IntRange(min=1), default=2, show_default=True,
+            "--max-candidates",
+            type=click.IntRange(min=1),
+            default=8,
+            show_default=True,
+            help="Single fixes tried at most.",
+        ),
+        click.option(
+            "--max-combination",
+            type=click.IntRange(min=1),
+            default=2,
+            show_default=True,
             help="Fixes per combination when no single fix cures (1: no combinations).",
         ),
-        click.option("--top", type=click.IntRange(min=2), default=4, show_default=True, help="Combinations are of the top N candidates."),
+        click.option(
+            "--top",
+            type=click.IntRange(min=2),
+            default=4,
+            show_default=True,
+            help="Combinations are of the top N candidates.",
+        ),
     ],
     results_help="Where each run's result is written. Default: .harness/<scenario name>/doctor.",
     address_help="With --executor ray: the Ray cluster (auto, HOST:6379, ray://HOST:10001).",
 )
 def doctor(
-    scenario_path: Path, variant: str, seeds: tuple[int, ...], n_seeds: int | None, expect: tuple[str, ...],
-    pass_rate: str | None, tolerance: float, max_candidates: int, max_combination: int, top: int,
-    report_targets: dict, execution: Execution, plugin_flags: PluginFlags,
+    scenario_path: Path,
+    variant: str,
+    seeds: tuple[int, ...],
+    n_seeds: int | None,
+    expect: tuple[str, ...],
+    pass_rate: str | None,
+    tolerance: float,
+    max_candidates: int,
+    max_combination: int,
+    top: int,
+    report_targets: dict,
+    execution: Execution,
+    plugin_flags: PluginFlags,
 ) -> None:
     """Diagnose a broken variant and prove a fix: findings -> candidate fixes -> cure.
 
@@ -233,14 +335,22 @@ def doctor(
     _check_executor(execution)
     out_dir = execution.results_dir or default_results_dir(scenario) / "doctor"
     _check_environment()
-    options = {"expect": list(expect), "rule": rule, "tolerance": tolerance, "max_candidates": max_candidates,
-               "max_combination": max_combination, "top": top}
+    options = {
+        "expect": list(expect),
+        "rule": rule,
+        "tolerance": tolerance,
+        "max_candidates": max_candidates,
+        "max_combination": max_combination,
+        "top": top,
+    }
     conduct = _diagnosis(console, scenario, variant, seed_list, options, quiet=execution.quiet)
     report = run_experiment(console, scenario, execution, out_dir, conduct)
     _finish(console, report, report_targets, details=False)
 
 
-def _diagnosis(console, scenario: Any, variant: str, seeds: list[int], options: dict[str, Any], *, quiet: bool) -> Callable[[Runner], Outcome]:  # type: ignore[no-untyped-def]
+def _diagnosis(
+    console, scenario: Any, variant: str, seeds: list[int], options: dict[str, Any], *, quiet: bool
+) -> Callable[[Runner], Outcome]:  # type: ignore[no-untyped-def]
     """doctor's experiment: diagnose ``variant`` (its arms planned and run by
     :func:`harness.experiments.doctor.diagnose`) into the report's ``doctor`` section."""
     from harness.experiments import doctor as doc

@@ -22,7 +22,6 @@ from harness.cli.listings import plugins, workloads
 from harness.cli.experiments import run, ablate, doctor
 
 
-
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="harness")
 def main() -> None:

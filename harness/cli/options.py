@@ -25,9 +25,7 @@ JOBS_HELP = "Runs in parallel. Default: number of CPU cores."
 TIMEOUT_HELP = "Per-run limit in seconds."
 QUIET_HELP = "No progress bars; print only the tables."
 ARM_SEEDS_HELP = "Run every arm with seeds 0..N-1."
-ADDRESS_HELP = (
-    "With --executor ray: the Ray cluster (auto, HOST:6379, ray://HOST:10001). Default: $RAY_ADDRESS or a local Ray instance."
-)
+ADDRESS_HELP = "With --executor ray: the Ray cluster (auto, HOST:6379, ray://HOST:10001). Default: $RAY_ADDRESS or a local Ray instance."
 
 
 @dataclass(frozen=True)
@@ -76,13 +74,7 @@ def report_options(func):  # type: ignore[no-untyped-def]
     """One option per report renderer (``harness.reports.FILE_REPORTS``): ``--NAME PATH``, ``DIR``
     or ``URI`` by its ``TARGET``, refused (exit 2) when a package it needs is missing. The
     command receives them together as ``report_targets``: ``{name: path, URI or None}``."""
-    from harness.reports import (
-        FILE_REPORTS,
-        TARGETS,
-        missing_requirement,
-        renderer,
-        target_kind,
-    )
+    from harness.reports import FILE_REPORTS, TARGETS, missing_requirement, renderer, target_kind
 
     names = list(FILE_REPORTS)
 
@@ -100,14 +92,22 @@ def report_options(func):  # type: ignore[no-untyped-def]
 
         return check
 
-    kinds = {"file": click.Path(dir_okay=False, path_type=Path), "dir": click.Path(file_okay=False, path_type=Path),
-             "uri": str}
+    kinds = {
+        "file": click.Path(dir_okay=False, path_type=Path),
+        "dir": click.Path(file_okay=False, path_type=Path),
+        "uri": str,
+    }
     for name in reversed(names):
         module = renderer(name)
         kind = target_kind(module)
         command = click.option(
-            module.FLAG, f"{name}_report", type=kinds[kind], default=None, help=module.HELP,
-            metavar=getattr(module, "METAVAR", TARGETS[kind]), callback=needs(module),
+            module.FLAG,
+            f"{name}_report",
+            type=kinds[kind],
+            default=None,
+            help=module.HELP,
+            metavar=getattr(module, "METAVAR", TARGETS[kind]),
+            callback=needs(module),
         )(command)
     return command
 
@@ -117,18 +117,27 @@ def plugin_options(func):  # type: ignore[no-untyped-def]
     The command receives them as ``plugin_flags``, a :class:`PluginFlags`."""
     func = _packed(PluginFlags, "plugin_flags")(func)
     func = click.option(
-        "--set", "sets", multiple=True, metavar="PLUGIN.PARAM=VALUE|train.FIELD=VALUE",
+        "--set",
+        "sets",
+        multiple=True,
+        metavar="PLUGIN.PARAM=VALUE|train.FIELD=VALUE",
         help="Set a plugin parameter in every variant (repeatable; switches the plugin on), as "
         "`plugins: {PLUGIN: {PARAM: VALUE}}` would; `--set train.FIELD=VALUE` sets a training field "
         "(e.g. train.lr=1.0, train.epochs=3). VALUE is read as YAML (0.5, true, null, step).",
     )(func)
     func = click.option(
-        "--with", "with_", multiple=True, metavar="PLUGIN",
+        "--with",
+        "with_",
+        multiple=True,
+        metavar="PLUGIN",
         help="Switch this plugin on in every variant (repeatable), as `plugins: {PLUGIN: true}` would; "
         "a variant that already has it keeps its parameters.",
     )(func)
     func = click.option(
-        "--without", "without", multiple=True, metavar="PLUGIN",
+        "--without",
+        "without",
+        multiple=True,
+        metavar="PLUGIN",
         help="Switch this plugin off in every variant (repeatable), as `plugins: {PLUGIN: false}` would.",
     )(func)
     return func
@@ -137,12 +146,16 @@ def plugin_options(func):  # type: ignore[no-untyped-def]
 def _execution_options(results_help: str, jobs_help: str, timeout_help: str) -> list[Decorator]:
     """``--device`` to ``--resume``: where each run's result goes and how many run at once."""
     return [
-        click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), help="Override the scenario's train.device."),
+        click.option(
+            "--device", type=click.Choice(["auto", "cpu", "cuda"]), help="Override the scenario's train.device."
+        ),
         click.option("--results-dir", type=click.Path(file_okay=False, path_type=Path), help=results_help),
         click.option("--jobs", "-j", type=click.IntRange(min=1), default=None, help=jobs_help),
         click.option("--timeout", type=click.FloatRange(min=0, min_open=True), help=timeout_help),
         click.option(
-            "--resume", is_flag=True, help="Skip runs whose valid result for the same configuration is already in the results dir."
+            "--resume",
+            is_flag=True,
+            help="Skip runs whose valid result for the same configuration is already in the results dir.",
         ),
     ]
 
@@ -151,7 +164,10 @@ def _executor_options(address_help: str) -> list[Decorator]:
     """``--executor`` and ``--address``: this machine's worker processes or a Ray cluster."""
     return [
         click.option(
-            "--executor", type=click.Choice(["local", "ray"]), default="local", show_default=True,
+            "--executor",
+            type=click.Choice(["local", "ray"]),
+            default="local",
+            show_default=True,
             help="local: worker processes on this machine; ray: one Ray task per run (pip install 'harness[ray]').",
         ),
         click.option("--address", metavar="ADDR", help=address_help),
@@ -175,7 +191,11 @@ def run_options(
     The command receives ``seeds``, ``n_seeds``, ``report_targets``, ``execution`` and ``plugin_flags``."""
     options = [
         click.option(
-            "--seed", "seeds", type=int, multiple=True, metavar="S",
+            "--seed",
+            "seeds",
+            type=int,
+            multiple=True,
+            metavar="S",
             help="Run with this seed (repeatable). Default: the scenario's seeds.",
         ),
         click.option("--seeds", "n_seeds", type=click.IntRange(min=1), metavar="N", help=seeds_help),

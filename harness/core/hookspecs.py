@@ -190,7 +190,9 @@ def extra_losses(state: TrainState, batch: dict[str, Any], outputs: Any) -> Mapp
 
 
 @hookspec(firstresult=True)
-def distill_inputs(state: TrainState, student: torch.Tensor, teacher: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor] | None:
+def distill_inputs(
+    state: TrainState, student: torch.Tensor, teacher: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor] | None:
     """Transform the student and teacher logits a distillation term compares, before it compares them.
 
     Raised by the plugin that computes a distillation term (``distillation``, from its

@@ -86,20 +86,13 @@ def binary_classification_metrics(labels: Any, scores: Any, val_loss: float) -> 
     :param labels: 0/1 ground truth; :param scores: probability of class 1 (argmax = score > 0.5).
     """
     import numpy as np
-    from sklearn.metrics import (
-        accuracy_score,
-        f1_score,
-        precision_recall_fscore_support,
-        roc_auc_score,
-    )
+    from sklearn.metrics import accuracy_score, f1_score, precision_recall_fscore_support, roc_auc_score
 
     y = np.asarray(labels).astype(int)
     s = np.asarray(scores, dtype=np.float64)
     finite = bool(np.isfinite(s).all())
     pred = (s > 0.5).astype(int) if finite else np.zeros_like(y)
-    precision, recall, f1, _ = precision_recall_fscore_support(
-        y, pred, average="binary", pos_label=1, zero_division=0
-    )
+    precision, recall, f1, _ = precision_recall_fscore_support(y, pred, average="binary", pos_label=1, zero_division=0)
     auc = float(roc_auc_score(y, s)) if finite and len(set(y.tolist())) == 2 else math.nan
     n = int(y.size)
     positive = int(pred.sum())
@@ -121,11 +114,7 @@ def binary_classification_metrics(labels: Any, scores: Any, val_loss: float) -> 
 def multiclass_metrics(labels: Any, probabilities: Any, val_loss: float) -> dict[str, Any]:
     """Accuracy, macro F1/precision/recall, one-vs-rest AUC and per-class prediction counts for K > 2."""
     import numpy as np
-    from sklearn.metrics import (
-        accuracy_score,
-        precision_recall_fscore_support,
-        roc_auc_score,
-    )
+    from sklearn.metrics import accuracy_score, precision_recall_fscore_support, roc_auc_score
 
     y = np.asarray(labels).astype(int)
     p = np.asarray(probabilities, dtype=np.float64)

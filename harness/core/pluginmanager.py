@@ -114,7 +114,10 @@ def builtin_plugins() -> tuple[str, ...]:
 @functools.cache
 def _builtin_infos() -> tuple[PluginInfo, ...]:
     """The built-ins, imported and checked once per process."""
-    return tuple(PluginInfo(cls.name, cls, "builtin") for cls in (check_plugin_class(load_object(d), d) for d in builtin_plugins()))
+    return tuple(
+        PluginInfo(cls.name, cls, "builtin")
+        for cls in (check_plugin_class(load_object(d), d) for d in builtin_plugins())
+    )
 
 
 def discover_plugins(extra: tuple[str, ...] = ()) -> dict[str, PluginInfo]:
@@ -127,9 +130,7 @@ def discover_plugins(extra: tuple[str, ...] = ()) -> dict[str, PluginInfo]:
 
     def add(cls: type[Plugin], source: str) -> None:
         if cls.name in found and found[cls.name].cls is not cls:
-            raise PluginLoadError(
-                f"two plugins are named {cls.name!r}: {found[cls.name].source} and {source}"
-            )
+            raise PluginLoadError(f"two plugins are named {cls.name!r}: {found[cls.name].source} and {source}")
         found[cls.name] = PluginInfo(cls.name, cls, source)
 
     for info in _builtin_infos():
@@ -207,7 +208,9 @@ def plugin_slots(cls: type[Plugin], params: Any = None) -> frozenset[str]:
     return answered_hooks(cls, _unused_hooks(cls, params)) | frozenset(cls.slots)
 
 
-def resolve_conflicts(available: Mapping[str, PluginInfo], enabled: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
+def resolve_conflicts(
+    available: Mapping[str, PluginInfo], enabled: Mapping[str, Any]
+) -> tuple[dict[str, Any], dict[str, str]]:
     """``enabled`` without the plugins an enabled plugin replaces, and ``{replaced: replacer}``.
 
     :raises PluginConflictError: two remaining plugins (besides the core) occupy one slot
@@ -219,12 +222,16 @@ def resolve_conflicts(available: Mapping[str, PluginInfo], enabled: Mapping[str,
         for other in info.cls.replaces if info is not None else ():
             if other in enabled and other != name:
                 if other in available and available[other].kind == "core":
-                    raise PluginConflictError((name, other), "replaces", f"plugin {name!r} cannot replace the core plugin {other!r}")
+                    raise PluginConflictError(
+                        (name, other), "replaces", f"plugin {name!r} cannot replace the core plugin {other!r}"
+                    )
                 superseded.setdefault(other, name)
     for replaced, replacer in superseded.items():
         if superseded.get(replacer) == replaced:
             raise PluginConflictError(
-                (replacer, replaced), "replaces", f"plugins {replacer!r} and {replaced!r} each declare that they replace the other"
+                (replacer, replaced),
+                "replaces",
+                f"plugins {replacer!r} and {replaced!r} each declare that they replace the other",
             )
     kept = {name: params for name, params in enabled.items() if name not in superseded}
     occupants: dict[str, str] = {}
@@ -244,7 +251,9 @@ def _named_terms(plugin: str, result: Any) -> Any:
         return result
     if hasattr(result, "backward"):  # a tensor: an unnamed term
         return {plugin: result}
-    raise TypeError(f"extra_losses must return {{name: loss tensor}}, a loss tensor or None, not {type(result).__name__}")
+    raise TypeError(
+        f"extra_losses must return {{name: loss tensor}}, a loss tensor or None, not {type(result).__name__}"
+    )
 
 
 #: adapters of a hook implementation's result (a wrong shape fails naming the plugin)

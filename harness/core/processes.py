@@ -177,4 +177,12 @@ def _reap_mp_children() -> None:
     multiprocessing.active_children()
 
 
-__all__ = ["TreeMemory", "child_pids", "die_with_parent", "end_new_children", "run_children", "tree_memory", "worker_init"]
+__all__ = [
+    "TreeMemory",
+    "child_pids",
+    "die_with_parent",
+    "end_new_children",
+    "run_children",
+    "tree_memory",
+    "worker_init",
+]

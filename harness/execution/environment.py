@@ -91,14 +91,16 @@ def find_clashes(
                     sub = Requirement(sub_line)
                 except InvalidRequirement:
                     continue
-                if sub.marker is None or not sub.marker.evaluate({"extra": extra}) or sub.marker.evaluate({"extra": ""}):
+                if (
+                    sub.marker is None
+                    or not sub.marker.evaluate({"extra": extra})
+                    or sub.marker.evaluate({"extra": ""})
+                ):
                     continue  # only what this extra adds
                 sub_version = installed(sub.name)
                 if sub_version is not None and violates(sub, sub_version):
                     sub.marker = None
-                    clashes.append(
-                        Clash(f"{req.name} {version}", str(sub), sub.name, sub_version, str(req), via=extra)
-                    )
+                    clashes.append(Clash(f"{req.name} {version}", str(sub), sub.name, sub_version, str(req), via=extra))
     return clashes
 
 

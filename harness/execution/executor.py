@@ -99,7 +99,13 @@ def _die_with_parent(parent_pid: int) -> None:
 
 
 def _work(
-    scenario: Scenario, key: RunKey, results_dir: Path, device: str | None, threads: int, conn: Connection, parent_pid: int,
+    scenario: Scenario,
+    key: RunKey,
+    results_dir: Path,
+    device: str | None,
+    threads: int,
+    conn: Connection,
+    parent_pid: int,
     decide: GroupContext | None = None,
 ) -> None:
     _die_with_parent(parent_pid)
@@ -107,7 +113,9 @@ def _work(
 
     if not scenario.variants[key.variant].train.threads:
         torch.set_num_threads(threads)
-    record = execute_run(scenario, key, work_dir=results_dir, device=device, observers=(PipeProgress(conn),), decide=decide)
+    record = execute_run(
+        scenario, key, work_dir=results_dir, device=device, observers=(PipeProgress(conn),), decide=decide
+    )
     saved = save_result(results_dir, key, record)
     if saved is not record:  # the write failed (disk full, ...): the parent gets the record this way
         try:
@@ -138,8 +146,10 @@ def _context(start_method: str | None = None) -> Any:
     plugins by name (``module:Class`` ones are imported from ``sys.path``, which a spawned
     worker gets from its parent), so a suite gives the same records with either method.
     """
-    method = start_method or os.environ.get(START_METHOD_ENV) or (
-        "fork" if "fork" in mp.get_all_start_methods() else "spawn"
+    method = (
+        start_method
+        or os.environ.get(START_METHOD_ENV)
+        or ("fork" if "fork" in mp.get_all_start_methods() else "spawn")
     )
     if method not in mp.get_all_start_methods():
         raise ValueError(
@@ -149,19 +159,29 @@ def _context(start_method: str | None = None) -> Any:
 
 
 def execute_local(
-    scenario: Scenario, keys: list[RunKey], *, results_dir: Path, jobs: int = 1, start_method: str | None = None, **common: Any
+    scenario: Scenario,
+    keys: list[RunKey],
+    *,
+    results_dir: Path,
+    jobs: int = 1,
+    start_method: str | None = None,
+    **common: Any,
 ) -> Iterator[tuple[RunKey, RunRecord]]:
     """Yield ``(key, record)`` as runs finish (in completion order), each run in its own worker
     process, ``jobs`` at once. ``common``: ``timeout``, ``device``, ``resume``, ``progress``,
     ``plan`` (:class:`harness.execution.executor_base.Executor`)."""
-    yield from LocalExecutor(scenario, keys, results_dir=results_dir, jobs=jobs, start_method=start_method, **common).run()
+    yield from LocalExecutor(
+        scenario, keys, results_dir=results_dir, jobs=jobs, start_method=start_method, **common
+    ).run()
 
 
 class LocalExecutor(Executor):
     """Each run in a worker process of this machine (:func:`_work`), up to ``jobs`` at once;
     the worker writes its own result, this process reads it when the worker has ended."""
 
-    def __init__(self, scenario: Scenario, keys: list[RunKey], *, jobs: int = 1, start_method: str | None = None, **common: Any) -> None:
+    def __init__(
+        self, scenario: Scenario, keys: list[RunKey], *, jobs: int = 1, start_method: str | None = None, **common: Any
+    ) -> None:
         self.ctx = _context(start_method)
         super().__init__(scenario, keys, **common)
         self.jobs = jobs
@@ -186,7 +206,16 @@ class LocalExecutor(Executor):
         # it, and the kernel does when this process dies (_die_with_parent)
         proc = self.ctx.Process(
             target=_work,
-            args=(self.scenario, key, self.results_dir, self.device, WORKER_THREADS, writer, os.getpid(), action.context),
+            args=(
+                self.scenario,
+                key,
+                self.results_dir,
+                self.device,
+                WORKER_THREADS,
+                writer,
+                os.getpid(),
+                action.context,
+            ),
             daemon=False,
         )
         proc.start()
@@ -219,7 +248,9 @@ class LocalExecutor(Executor):
                 status, error = "error", {"message": f"worker process died with exit code {run.process.exitcode}"}
             else:
                 status, error = "timeout", timeout_error(self.timeout)
-            failed = failed_record(self.scenario, run.key, status=status, error=error, history=run.history, seconds=seconds)
+            failed = failed_record(
+                self.scenario, run.key, status=status, error=error, history=run.history, seconds=seconds
+            )
             record = save_result(self.results_dir, run.key, failed)
             mark_partial(self.results_dir, run.key, record["error"]["message"])
         return record

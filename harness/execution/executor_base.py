@@ -73,7 +73,9 @@ def suite_plan(
         lookup=(lambda key: reusable_result(results_dir, scenario, key)) if resume else None,
         divergence_open={
             name: not expects_divergence(variant.expectations, version) for name, variant in scenario.variants.items()
-        } if decide else None,
+        }
+        if decide
+        else None,
         skipped_record=lambda key, reason: skipped_record(scenario, key, reason),
     )
 

@@ -85,7 +85,12 @@ class QueueProgress(ProgressObserver):
 
 
 def run_task(
-    scenario: Scenario, key: RunKey, results_dir: str, device: str | None, threads: int, queue: Any,
+    scenario: Scenario,
+    key: RunKey,
+    results_dir: str,
+    device: str | None,
+    threads: int,
+    queue: Any,
     decide: GroupContext | None = None,
 ) -> RunRecord:
     """The body of one Ray task: train ``key`` in this worker and return its record."""
@@ -126,10 +131,7 @@ def wants_gpu(train_device: str, override: str | None, cluster_has_gpu: bool) ->
 def task_resources(scenario: Scenario, key: RunKey, device: str | None, cluster_has_gpu: bool) -> dict[str, Any]:
     """``num_cpus`` and ``num_gpus`` of the Ray task of ``key``."""
     train = scenario.variants[key.variant].train
-    return {
-        "num_cpus": train.threads or 1,
-        "num_gpus": 1 if wants_gpu(train.device, device, cluster_has_gpu) else 0,
-    }
+    return {"num_cpus": train.threads or 1, "num_gpus": 1 if wants_gpu(train.device, device, cluster_has_gpu) else 0}
 
 
 def _on_this_node() -> Any:
@@ -181,7 +183,9 @@ def execute_ray(
         starts; a run past it is cancelled and recorded with status ``timeout``), ``device``,
         ``resume``, ``progress``, ``plan`` (:class:`harness.execution.executor_base.Executor`).
     """
-    yield from RayExecutor(scenario, keys, results_dir=results_dir, address=address, jobs=jobs, retries=retries, **common).run()
+    yield from RayExecutor(
+        scenario, keys, results_dir=results_dir, address=address, jobs=jobs, retries=retries, **common
+    ).run()
 
 
 class RayExecutor(Executor):
@@ -189,8 +193,14 @@ class RayExecutor(Executor):
     and relays the progress events the tasks put on a queue."""
 
     def __init__(
-        self, scenario: Scenario, keys: list[RunKey], *, address: str | None = None, jobs: int | None = None,
-        retries: int | None = None, **common: Any,
+        self,
+        scenario: Scenario,
+        keys: list[RunKey],
+        *,
+        address: str | None = None,
+        jobs: int | None = None,
+        retries: int | None = None,
+        **common: Any,
     ) -> None:
         import ray  # noqa: F401 - without Ray this fails here, before anything is handed on
 
@@ -267,7 +277,9 @@ class RayExecutor(Executor):
             seconds = time.monotonic() - self.start_times.get(key, self.submitted)
             seen = self.attempts[key]
             error = task_failure(exc, seen[-1] if seen else None, len(seen), self.retries)
-            record = failed_record(self.scenario, key, status="error", error=error, history=self.histories[key], seconds=seconds)
+            record = failed_record(
+                self.scenario, key, status="error", error=error, history=self.histories[key], seconds=seconds
+            )
             if error.get("node"):
                 record["node"] = error["node"]
             return record
@@ -282,8 +294,12 @@ class RayExecutor(Executor):
                 ray.cancel(ref, force=True)
                 del self.running[ref]
                 record = failed_record(
-                    self.scenario, key, status="timeout", error=timeout_error(self.timeout),
-                    history=self.histories[key], seconds=now - self.start_times[key],
+                    self.scenario,
+                    key,
+                    status="timeout",
+                    error=timeout_error(self.timeout),
+                    history=self.histories[key],
+                    seconds=now - self.start_times[key],
                 )
                 yield self.finished(key, self._saved(key, record))
 

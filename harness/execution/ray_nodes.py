@@ -13,7 +13,11 @@ def this_node() -> dict[str, str]:
     """The Ray node this code runs on: ``{"id": node id (hex), "ip": its IP, "host": hostname}``."""
     import ray
 
-    return {"id": ray.get_runtime_context().get_node_id(), "ip": ray.util.get_node_ip_address(), "host": socket.gethostname()}
+    return {
+        "id": ray.get_runtime_context().get_node_id(),
+        "ip": ray.util.get_node_ip_address(),
+        "host": socket.gethostname(),
+    }
 
 
 def lost_node_errors() -> tuple[type[BaseException], ...]:
@@ -25,8 +29,14 @@ def lost_node_errors() -> tuple[type[BaseException], ...]:
 
     return tuple(
         getattr(rx, name)
-        for name in ("NodeDiedError", "WorkerCrashedError", "LocalRayletDiedError", "ObjectLostError",
-                     "RayActorError", "OutOfMemoryError")
+        for name in (
+            "NodeDiedError",
+            "WorkerCrashedError",
+            "LocalRayletDiedError",
+            "ObjectLostError",
+            "RayActorError",
+            "OutOfMemoryError",
+        )
         if hasattr(rx, name)
     )
 
@@ -58,7 +68,9 @@ def task_failure(exc: BaseException, node: dict[str, Any] | None, attempts: int,
     if isinstance(exc, lost_node_errors()):
         where = _describe(known) if known else "its node"
         tries = f"attempt {attempts} of {retries + 1}" if attempts else "before it started"
-        error["message"] = f"lost {where} under this run ({type(exc).__name__}, {tries}); --resume runs it again. Ray: {exc}"
+        error["message"] = (
+            f"lost {where} under this run ({type(exc).__name__}, {tries}); --resume runs it again. Ray: {exc}"
+        )
         error["transient"] = True
     else:
         error["message"] = "Ray task failed" + (f" on {_describe(known)}" if known else "") + f": {text}"

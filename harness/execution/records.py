@@ -218,5 +218,7 @@ def skipped_record(scenario: Scenario, key: RunKey, reason: str) -> RunRecord:
     record = base_record(scenario, key)
     record.update(status="skipped", skipped={"reason": reason})
     expectations = scenario.variants[key.variant].expectations
-    record["expectations"] = decision_entries(decide_run(expectations, record, torch_version=torch_version()), expectations)
+    record["expectations"] = decision_entries(
+        decide_run(expectations, record, torch_version=torch_version()), expectations
+    )
     return record

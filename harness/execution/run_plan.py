@@ -6,11 +6,7 @@ import json
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
-from harness.scenario.expectations import (
-    Expectation,
-    PassRate,
-    parse_pass_rate,
-)
+from harness.scenario.expectations import Expectation, PassRate, parse_pass_rate
 from harness.core.hookspecs import hookimpl
 from harness.judging.decisions import RunDecision, decide_run, decision_entries, group_verdict
 
@@ -191,9 +187,15 @@ class RunPlan:
         self.rule = rule
         self.lookup = lookup
         self.divergence_open = dict(divergence_open or {})
-        self.skipped_record = skipped_record or (lambda key, reason: {
-            "variant": key.variant, "seed": key.seed, "status": "skipped", "skipped": {"reason": reason}, "expectations": [],
-        })
+        self.skipped_record = skipped_record or (
+            lambda key, reason: {
+                "variant": key.variant,
+                "seed": key.seed,
+                "status": "skipped",
+                "skipped": {"reason": reason},
+                "expectations": [],
+            }
+        )
         self._ready: list[Action] = []  # reuse and skip actions to hand out
         self._accounted = 0
         self._looked_up: dict[Any, dict[str, Any] | None] = {}
@@ -277,11 +279,13 @@ class RunPlan:
 
     def _record(self, group: _Group, record: dict[str, Any]) -> None:
         group.done.append(record)
-        remaining = group.keys[group.next:]
+        remaining = group.keys[group.next :]
         if not remaining:
             return
         verdict, reason = group_verdict(
-            group.done, unknown_runs=len(remaining), rule=self.rule,
+            group.done,
+            unknown_runs=len(remaining),
+            rule=self.rule,
             divergence_open=self.divergence_open.get(group.name, False),
         )
         if verdict is None:

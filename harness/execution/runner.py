@@ -32,7 +32,13 @@ Executed = Iterable[tuple[RunKey, RunRecord]]
 
 
 def _local(
-    scenario: Scenario, keys: list[RunKey], *, jobs: int | None, address: str | None, start_method: str | None, **common: Any
+    scenario: Scenario,
+    keys: list[RunKey],
+    *,
+    jobs: int | None,
+    address: str | None,
+    start_method: str | None,
+    **common: Any,
 ) -> Executed:
     from harness.execution.executor import execute_local
 
@@ -40,7 +46,13 @@ def _local(
 
 
 def _ray(
-    scenario: Scenario, keys: list[RunKey], *, jobs: int | None, address: str | None, start_method: str | None, **common: Any
+    scenario: Scenario,
+    keys: list[RunKey],
+    *,
+    jobs: int | None,
+    address: str | None,
+    start_method: str | None,
+    **common: Any,
 ) -> Executed:
     from harness.execution.ray_executor import execute_ray
 
@@ -97,8 +109,17 @@ def run_suite(
     if executor not in EXECUTORS:
         raise ValueError(f"unknown executor {executor!r}: local or ray")
     runs = EXECUTORS[executor](
-        scenario, keys, results_dir=results_dir, jobs=jobs, address=address, start_method=start_method,
-        timeout=timeout, device=device, resume=resume, progress=progress, plan=plan,
+        scenario,
+        keys,
+        results_dir=results_dir,
+        jobs=jobs,
+        address=address,
+        start_method=start_method,
+        timeout=timeout,
+        device=device,
+        resume=resume,
+        progress=progress,
+        plan=plan,
     )
     done = dict(runs)
     return [done[key] for key in keys]

@@ -72,9 +72,11 @@ def ablation_scenario(scenario: Any, base: str, target: str) -> tuple[Any, list[
             "target-fix": f"{target} with {arm.fix_name} as in {base}{detail}",
         }[arm.role]
         variants[arm.name] = scenario.derive(
-            source.name, arm.name, changes, description=description, expectations=t.expectations,
+            source.name,
+            arm.name,
+            changes,
+            description=description,
+            expectations=t.expectations,
             label=f"ablation arm {arm.name!r}",
         )
     return scenario.with_variants(variants), arms
-
-

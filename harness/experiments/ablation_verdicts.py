@@ -38,7 +38,12 @@ class ArmOutcome:
         return self.passed_runs > 0 and failed > 0
 
     def as_dict(self) -> dict[str, Any]:
-        out = {"passed_runs": self.passed_runs, "runs": self.runs, "cured": self.cured, "seeds_disagree": self.seeds_disagree}
+        out = {
+            "passed_runs": self.passed_runs,
+            "runs": self.runs,
+            "cured": self.cured,
+            "seeds_disagree": self.seeds_disagree,
+        }
         if self.decided or self.skipped:
             out.update(decided=self.decided, skipped=self.skipped)
         return out
@@ -48,7 +53,9 @@ def outcome(seed_passed: list[bool], rule: PassRate | None = None, variant_passe
     return ArmOutcome(sum(seed_passed), len(seed_passed), is_cured(seed_passed, rule, variant_passed))
 
 
-def arm_outcome(records: list[dict[str, Any]], rule: PassRate | None = None, variant_passed: bool | None = None) -> ArmOutcome:
+def arm_outcome(
+    records: list[dict[str, Any]], rule: PassRate | None = None, variant_passed: bool | None = None
+) -> ArmOutcome:
     """:func:`outcome` of an arm's records, which may include runs stopped when the arm was
     decided and skipped ones (:mod:`harness.judging.decisions`). With ``rule`` the verdict is what it
     is whatever the skipped seeds and open lines would have been (it was decided, or every
@@ -62,8 +69,11 @@ def arm_outcome(records: list[dict[str, Any]], rule: PassRate | None = None, var
         decided, _ = group_verdict(records, rule=rule)
         cured = decided if decided is not None else cured
     return ArmOutcome(
-        verdicts.count(True), len(ran), cured,
-        decided=sum(r.get("status") == "decided" for r in ran), skipped=len(records) - len(ran),
+        verdicts.count(True),
+        len(ran),
+        cured,
+        decided=sum(r.get("status") == "decided" for r in ran),
+        skipped=len(records) - len(ran),
         failed_runs=verdicts.count(False),
     )
 
@@ -112,7 +122,9 @@ def verdicts(
         minus_ok, minus_missing = _measures_fix(acted.get(minus.name) if acted is not None else None)
         for arm, verdict, missing in ((plus, "sufficient", plus_missing), (minus, "necessary", minus_missing)):
             if missing:
-                warnings.append(f"arm '{arm.name}' does not measure the fix: {'; '.join(missing)}: '{verdict}' of {fix.name} is n/a")
+                warnings.append(
+                    f"arm '{arm.name}' does not measure the fix: {'; '.join(missing)}: '{verdict}' of {fix.name} is n/a"
+                )
         rows.append(
             {
                 **fix.as_dict(),
@@ -131,7 +143,10 @@ def verdicts(
 
 
 def judge_arms(
-    arms: list[Arm], records: list[dict[str, Any]], summaries: Mapping[str, Mapping[str, Any]], rule: PassRate | None = None
+    arms: list[Arm],
+    records: list[dict[str, Any]],
+    summaries: Mapping[str, Mapping[str, Any]],
+    rule: PassRate | None = None,
 ) -> tuple[dict[str, Any], dict[str, dict[str, dict[str, int]]]]:
     """The fix table of an ablation's run records (:func:`verdicts` of every arm's
     :func:`arm_outcome` and :func:`arm_acted`) and the ``acted`` counts; ``summaries``: the
@@ -156,8 +171,14 @@ def cure_rule_text(target: str, expectations: list[Any], rule: PassRate | None) 
 def arms_table(arms: list[Arm], acted: Mapping[str, Any]) -> list[dict[str, Any]]:
     """The arms as the report lists them, with the ``acted`` counts of :func:`arm_acted`."""
     return [
-        {"variant": a.name, "role": a.role, "fix": a.fix_name, "source": a.source, "switched_on": list(a.switched_on),
-         "acted": acted[a.name]}
+        {
+            "variant": a.name,
+            "role": a.role,
+            "fix": a.fix_name,
+            "source": a.source,
+            "switched_on": list(a.switched_on),
+            "acted": acted[a.name],
+        }
         for a in arms
     ]
 
@@ -182,14 +203,25 @@ def early_summary(records: list[dict[str, Any]]) -> dict[str, int]:
     """What deciding early saved: the runs trained, stopped (``decided``) and skipped, and the steps."""
     trained = [r for r in records if r["status"] != "skipped"]
     return {
-        "runs": len(records), "trained": len(trained), "skipped": len(records) - len(trained),
-        "decided": sum(r["status"] == "decided" for r in trained), "steps": sum(r.get("steps") or 0 for r in trained),
+        "runs": len(records),
+        "trained": len(trained),
+        "skipped": len(records) - len(trained),
+        "decided": sum(r["status"] == "decided" for r in trained),
+        "steps": sum(r.get("steps") or 0 for r in trained),
     }
 
 
 def ablation_section(
-    scenario: Any, base: str, target: str, arms: list[Arm], records: list[dict[str, Any]],
-    summaries: Mapping[str, Mapping[str, Any]], rule: PassRate | None, *, early: bool, torch_version: str,
+    scenario: Any,
+    base: str,
+    target: str,
+    arms: list[Arm],
+    records: list[dict[str, Any]],
+    summaries: Mapping[str, Mapping[str, Any]],
+    rule: PassRate | None,
+    *,
+    early: bool,
+    torch_version: str,
 ) -> dict[str, Any]:
     """The report's ``ablation`` section: :func:`judge_arms`' fix table, what *cured* means, the
     arms, whether the base reproduces its incident, what deciding ``early`` saved and the train

@@ -155,17 +155,20 @@ def _with(settings: Settings, values: Settings, plugins: tuple[str, ...]) -> Set
 def plan_arms(
     base_name: str, target_name: str, base: Settings, target: Settings, fixes: list[Fix] | None = None
 ) -> list[Arm]:
-
     """base, base+each fix, target, target-each fix (see the module docstring)."""
     fixes = find_fixes(base, target) if fixes is None else fixes
     arms = [Arm(base_name, "base", None, base_name, dict(base))]
     for fix in fixes:
         on = tuple(p for p in fix.plugins if p in fix.target)
-        arms.append(Arm(f"{base_name}+{fix.name}", "base+fix", fix, base_name, _with(base, fix.target, fix.plugins), on))
+        arms.append(
+            Arm(f"{base_name}+{fix.name}", "base+fix", fix, base_name, _with(base, fix.target, fix.plugins), on)
+        )
     arms.append(Arm(target_name, "target", None, target_name, dict(target)))
     for fix in fixes:
         on = tuple(p for p in fix.plugins if p in fix.base)
-        arms.append(Arm(f"{target_name}-{fix.name}", "target-fix", fix, target_name, _with(target, fix.base, fix.plugins), on))
+        arms.append(
+            Arm(f"{target_name}-{fix.name}", "target-fix", fix, target_name, _with(target, fix.base, fix.plugins), on)
+        )
     return arms
 
 

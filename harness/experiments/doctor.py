@@ -47,8 +47,23 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from harness.scenario.expectations import PassRate
-from harness.experiments.doctor_verdicts import lower_is_better, observed_kinds, persistent_kinds, cure_lines, reference_threshold, ArmVerdict, judge, best_cure
-from harness.experiments.doctor_arms import arm_name, phase_scenario, candidate_settings, reference_settings, fixed_variant_yaml
+from harness.experiments.doctor_verdicts import (
+    lower_is_better,
+    observed_kinds,
+    persistent_kinds,
+    cure_lines,
+    reference_threshold,
+    ArmVerdict,
+    judge,
+    best_cure,
+)
+from harness.experiments.doctor_arms import (
+    arm_name,
+    phase_scenario,
+    candidate_settings,
+    reference_settings,
+    fixed_variant_yaml,
+)
 from harness.experiments.doctor_candidates import Candidate, propose, combinations_of
 
 Settings = dict[str, dict[str, Any]]  # enabled plugin -> its parameters as set (model_dump(exclude_unset=True))
@@ -182,7 +197,12 @@ def _section(doctor: _Doctor, baseline: _Baseline, lines: list[str], given: bool
         "fixed_yaml": None,
     }
     base = judge(Candidate({}, label=variant), variant, "base", baseline.records, metric, baseline.kinds, rule)
-    section["base"] = {"variant": variant, "passed_own_expectations": base.passed_runs, "runs": base.runs, "metric": base.metric}
+    section["base"] = {
+        "variant": variant,
+        "passed_own_expectations": base.passed_runs,
+        "runs": base.runs,
+        "metric": base.metric,
+    }
     return section
 
 
@@ -193,15 +213,28 @@ def _try_candidates(doctor: _Doctor, candidates: list[Candidate], phase: str, cu
         arm_name(variant, c): (candidate_settings(doctor.settings, c), cure.criterion, f"{variant} + {c.describe()}")
         for c in candidates
     }
-    doctor.log(f"phase {phase}: {len(phase_arms)} arm(s) x {len(doctor.seeds)} seed(s): {', '.join(c.name for c in candidates)}")
+    doctor.log(
+        f"phase {phase}: {len(phase_arms)} arm(s) x {len(doctor.seeds)} seed(s): {', '.join(c.name for c in candidates)}"
+    )
     results = doctor.run(phase_arms)
     return [
-        judge(c, arm_name(variant, c), phase, results[arm_name(variant, c)], doctor.metric, cure.kinds, doctor.rule, cure.persistent)
+        judge(
+            c,
+            arm_name(variant, c),
+            phase,
+            results[arm_name(variant, c)],
+            doctor.metric,
+            cure.kinds,
+            doctor.rule,
+            cure.persistent,
+        )
         for c in candidates
     ]
 
 
-def _try_cures(doctor: _Doctor, singles: list[Candidate], cure: _Cure, max_combination: int, top: int) -> list[ArmVerdict]:
+def _try_cures(
+    doctor: _Doctor, singles: list[Candidate], cure: _Cure, max_combination: int, top: int
+) -> list[ArmVerdict]:
     """Every single candidate; then, when none cured, combinations of the top ones that acted."""
     verdicts = _try_candidates(doctor, singles, "single", cure)
     if not any(v.cured for v in verdicts) and max_combination >= 2:
@@ -237,7 +270,9 @@ def diagnose(
     baseline = _phase_baseline(doctor, given is None, tolerance)
     persistent = persistent_kinds(baseline.records) if not expect else set()
     epochs = doctor.source.train.epochs
-    lines = list(expect) if expect else cure_lines(baseline.kinds, doctor.metric, baseline.threshold, persistent, epochs)
+    lines = (
+        list(expect) if expect else cure_lines(baseline.kinds, doctor.metric, baseline.threshold, persistent, epochs)
+    )
     criterion = given if given is not None else doctor.parse(lines)
     section = _section(doctor, baseline, lines, bool(expect), tolerance)
     if not baseline.kinds and given is None:
@@ -253,5 +288,7 @@ def diagnose(
     best = best_cure(verdicts)
     if best is not None:
         section["best"] = best.as_dict()
-        section["fixed_yaml"] = fixed_variant_yaml(scenario, variant, doctor.settings, doctor.available, best, lines, list(seeds))
+        section["fixed_yaml"] = fixed_variant_yaml(
+            scenario, variant, doctor.settings, doctor.available, best, lines, list(seeds)
+        )
     return doctor.outcome(section)

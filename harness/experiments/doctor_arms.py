@@ -16,7 +16,9 @@ def phase_scenario(scenario: Any, variant: str, arms: dict[str, tuple[Settings, 
     """A copy of ``scenario`` whose variants are ``arms``: name -> (plugin settings, expectations,
     description), each with ``variant``'s train config; plugins validated like the YAML's."""
     variants = {
-        name: scenario.derive(variant, name, settings, description=description, expectations=list(expectations), only=True)
+        name: scenario.derive(
+            variant, name, settings, description=description, expectations=list(expectations), only=True
+        )
         for name, (settings, expectations, description) in arms.items()
     }
     return scenario.with_variants(variants)
@@ -46,8 +48,13 @@ def _flow(value: Any) -> str:
 
 
 def fixed_variant_yaml(
-    scenario: Any, variant: str, settings: Settings, available: Mapping[str, Any], verdict: ArmVerdict,
-    expectations: list[str], seeds: list[int],
+    scenario: Any,
+    variant: str,
+    settings: Settings,
+    available: Mapping[str, Any],
+    verdict: ArmVerdict,
+    expectations: list[str],
+    seeds: list[int],
 ) -> str:
     """A ready-to-paste ``fixed:`` variant (indented to sit under ``variants:``): the variant's own
     fixes and bugs as it sets them, the cure, the occupants it replaces ``false``, the variant's

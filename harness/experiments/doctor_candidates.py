@@ -63,7 +63,9 @@ def _defaults(cls: Any) -> dict[str, Any]:
         return {}
 
 
-def change_text(before: Mapping[str, Any] | None, after: Mapping[str, Any], given: Mapping[str, Any] | None = None) -> str:
+def change_text(
+    before: Mapping[str, Any] | None, after: Mapping[str, Any], given: Mapping[str, Any] | None = None
+) -> str:
     """``off -> on`` (``on: factor=0.01`` with the parameters ``given``), or the parameters that
     differ (``interval: epoch -> step``)."""
     if before is None:
@@ -112,11 +114,20 @@ def propose(
                 theirs = slots(other_info.cls, other_info.cls.Params.model_validate(other_params))
                 if (slots(cls, params) & theirs) or other in cls.replaces or name in other_info.cls.replaces:
                     replaced.append(other)
-            label = name if len(suggestions) == 1 else f"{name}({','.join(f'{k}={yaml_scalar(v)}' for k, v in suggestion.items())})"
+            label = (
+                name
+                if len(suggestions) == 1
+                else f"{name}({','.join(f'{k}={yaml_scalar(v)}' for k, v in suggestion.items())})"
+            )
             found.append(
                 Candidate(
-                    {name: given}, tuple(replaced), hit, {name: change_text(before, dumped, suggestion)},
-                    reparameterises=current is not None, occurrences=sum(kinds[k] for k in hit), label=label,
+                    {name: given},
+                    tuple(replaced),
+                    hit,
+                    {name: change_text(before, dumped, suggestion)},
+                    reparameterises=current is not None,
+                    occurrences=sum(kinds[k] for k in hit),
+                    label=label,
                 )
             )
     return sorted(found, key=Candidate.rank_key)

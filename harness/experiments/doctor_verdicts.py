@@ -96,8 +96,14 @@ class ArmVerdict:
 
 
 def judge(
-    candidate: Candidate, variant: str, phase: str, records: list[dict[str, Any]], metric: str | None,
-    original: Iterable[str], rule: PassRate | None, persistent: Iterable[str] = (),
+    candidate: Candidate,
+    variant: str,
+    phase: str,
+    records: list[dict[str, Any]],
+    metric: str | None,
+    original: Iterable[str],
+    rule: PassRate | None,
+    persistent: Iterable[str] = (),
 ) -> ArmVerdict:
     """The verdict of one arm from its runs' records (expectations already evaluated).
 
@@ -124,7 +130,10 @@ def judge(
             for r in records
             for f in r.get("findings", [])
             if f["kind"] in original
-            and (f["kind"] not in persistent or f["epoch"] >= max((h.get("epoch", 0) for h in r.get("history", [])), default=0))
+            and (
+                f["kind"] not in persistent
+                or f["epoch"] >= max((h.get("epoch", 0) for h in r.get("history", [])), default=0)
+            )
         }
     )
     stats = mean_std([final_value(r, metric) for r in records]) if metric else {}

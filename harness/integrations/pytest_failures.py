@@ -173,7 +173,9 @@ def _run_outcome(record: dict[str, Any]) -> str:
     failed = [e for e in record["expectations"] if e["passed"] is False]
     if not failed:
         return f"status {record['status']}, every expectation holds"
-    return f"status {record['status']}, failed: " + "; ".join(f"{e['name']} (observed {_num(e['observed'])})" for e in failed)
+    return f"status {record['status']}, failed: " + "; ".join(
+        f"{e['name']} (observed {_num(e['observed'])})" for e in failed
+    )
 
 
 def seed_lines(records: list[dict[str, Any]]) -> list[str]:
@@ -201,8 +203,12 @@ def format_variant_failure(scenario: Scenario, records: list[dict[str, Any]], su
         return row["pass_rate"] or "every seed"
 
     if missed:
-        first = f"{len(missed)} of {len(rows)} expectations missed their pass rate over {len(records)} seeds: " + "; ".join(
-            f"{row['name']} passed on {row['passed']}/{row['applicable']} seeds, needs {need(row)}" for row in missed
+        first = (
+            f"{len(missed)} of {len(rows)} expectations missed their pass rate over {len(records)} seeds: "
+            + "; ".join(
+                f"{row['name']} passed on {row['passed']}/{row['applicable']} seeds, needs {need(row)}"
+                for row in missed
+            )
         )
     else:  # no expectations: a run that errored fails the variant
         failed = [r for r in records if r["status"] in ("error", "timeout")]

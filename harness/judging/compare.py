@@ -94,14 +94,20 @@ def compare_reports(a: dict[str, Any], b: dict[str, Any]) -> tuple[list[Differen
     """Every difference, and how many (scenario, variant, seed) runs the two files hold in all."""
 
     def runs(payload: dict[str, Any]) -> dict[tuple[str, str, int], dict[str, Any]]:
-        return {(name, r["variant"], r["seed"]): r for name, rep in scenario_reports(payload).items() for r in rep["runs"]}
+        return {
+            (name, r["variant"], r["seed"]): r for name, rep in scenario_reports(payload).items() for r in rep["runs"]
+        }
 
     runs_a, runs_b = runs(a), runs(b)
     keys = list(runs_a) + [k for k in runs_b if k not in runs_a]
     out: list[Difference] = []
     for key in keys:
         if key not in runs_a or key not in runs_b:
-            out.append(Difference(*key, "run", "present" if key in runs_a else "absent", "present" if key in runs_b else "absent"))
+            out.append(
+                Difference(
+                    *key, "run", "present" if key in runs_a else "absent", "present" if key in runs_b else "absent"
+                )
+            )
             continue
         out.extend(Difference(*key, what, va, vb) for what, va, vb in compare_runs(runs_a[key], runs_b[key]))
     return out, len(keys)

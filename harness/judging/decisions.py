@@ -58,11 +58,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from harness.scenario.expectations import (
-    Expectation,
-    PassRate,
-    expects_divergence,
-)
+from harness.scenario.expectations import Expectation, PassRate, expects_divergence
 from harness.judging.verdicts import expectation_rates, rate_decision, run_failed, run_verdict
 
 TRUE, FALSE, OPEN, NA = "true", "false", "open", "n/a"
@@ -181,7 +177,9 @@ def _metric(exp: Expectation, run: Mapping[str, Any], epochs: int | None, total_
     else:  # min: only shrinks
         observed, lo, hi = min(values), -math.inf, min(values)
     state = within(p, lo, hi)
-    return LineDecision(exp.text, state, observed, reason=None if state != OPEN else f"{p['sel']} so far {observed:.4g}")
+    return LineDecision(
+        exp.text, state, observed, reason=None if state != OPEN else f"{p['sel']} so far {observed:.4g}"
+    )
 
 
 def _finding(exp: Expectation, run: Mapping[str, Any], epochs: int | None, total_steps: int | None) -> LineDecision:
@@ -238,7 +236,9 @@ def decide_run(
     total_steps: int | None = None,
 ) -> RunDecision:
     """:func:`decide_line` for every line, and the run's verdict (see :class:`RunDecision`)."""
-    lines = [decide_line(e, run, torch_version=torch_version, epochs=epochs, total_steps=total_steps) for e in expectations]
+    lines = [
+        decide_line(e, run, torch_version=torch_version, epochs=epochs, total_steps=total_steps) for e in expectations
+    ]
     implicit = not expects_divergence(expectations, torch_version)
     status = run.get("status")
     in_progress = status in IN_PROGRESS
@@ -260,7 +260,11 @@ def decision_entries(decision: RunDecision, expectations: list[Expectation]) -> 
     ``"open": true`` and the reason."""
     entries = []
     for exp, line in zip(expectations, decision.lines):
-        entry: dict[str, Any] = {"name": exp.text, "passed": {TRUE: True, FALSE: False}.get(line.state), "observed": line.observed}
+        entry: dict[str, Any] = {
+            "name": exp.text,
+            "passed": {TRUE: True, FALSE: False}.get(line.state),
+            "observed": line.observed,
+        }
         if line.state == OPEN:
             entry["open"] = True
             entry["reason"] = f"open: {line.reason}" if line.reason else "open"
@@ -273,12 +277,14 @@ def decision_entries(decision: RunDecision, expectations: list[Expectation]) -> 
         if exp.pass_rate is not None:
             entry["pass_rate"] = exp.pass_rate.text
         entries.append(entry)
-    for line in decision.lines[len(expectations):]:  # the implicit divergence line
+    for line in decision.lines[len(expectations) :]:  # the implicit divergence line
         entries.append({"name": line.name, "passed": False, "observed": line.observed, "implicit": True})
     return entries
 
 
-def judge_record(expectations: list[Expectation], record: Mapping[str, Any], torch_version: str) -> list[dict[str, Any]]:
+def judge_record(
+    expectations: list[Expectation], record: Mapping[str, Any], torch_version: str
+) -> list[dict[str, Any]]:
     """``expectations`` judged on a run record as far as it goes: a finished run's lines as
     at its end, a ``decided`` run's as after its last epoch (``final.*`` open: it did not
     finish), a skipped run's all open. (``harness ablate`` judges the base's runs by the
@@ -348,5 +354,3 @@ def _row_text(row: Mapping[str, Any]) -> str:
 
 
 # ------------------------------------------------------------------------------ a suite
-
-

@@ -55,7 +55,9 @@ def derive_plugins(
         elif isinstance(change, BaseModel):
             out[name] = change
         else:
-            out[name] = resolve_params(available, {name: plugin_setting(dict(change) if isinstance(change, Mapping) else change)})[name]
+            out[name] = resolve_params(
+                available, {name: plugin_setting(dict(change) if isinstance(change, Mapping) else change)}
+            )[name]
     try:
         resolve_conflicts(available, out)
     except PluginConflictError as exc:

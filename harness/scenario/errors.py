@@ -17,7 +17,9 @@ class ScenarioError(Exception):
     one error keeps working; a single error's ``errors`` is ``[itself]``.
     """
 
-    def __init__(self, path: Path | str, field_path: str, message: str, line: int | None = None, col: int | None = None):
+    def __init__(
+        self, path: Path | str, field_path: str, message: str, line: int | None = None, col: int | None = None
+    ):
         self.path, self.field, self.line, self.col, self.message = str(path), field_path, line, col, message
         where = self.path + (f":{line}" if line else "") + (f":{col}" if line and col else "")
         self.text = f"{where}: {field_path + ': ' if field_path else ''}{message}"

@@ -37,7 +37,14 @@ from typing import Any
 
 NUMBER = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?"
 COMPARE = r"<=|>=|==|!=|<|>"
-STATUSES = ("ok", "stopped", "diverged", "error", "timeout", "decided")  # decided: stopped early, harness.judging.decisions
+STATUSES = (
+    "ok",
+    "stopped",
+    "diverged",
+    "error",
+    "timeout",
+    "decided",
+)  # decided: stopped early, harness.judging.decisions
 SELECTORS = ("final", "first", "min", "max")
 RUN_VALUES = ("epochs_run", "steps")
 
@@ -45,7 +52,9 @@ _METRIC = re.compile(
     rf"^(?P<sel>final|first|min|max|epoch\[(?P<ep>\d+)\])\.(?P<metric>[A-Za-z_]\w*)\s*"
     rf"(?:(?P<op>{COMPARE})\s*(?P<num>{NUMBER})|between\s+(?P<lo>{NUMBER})\s+and\s+(?P<hi>{NUMBER}))$"
 )
-_FINDING = re.compile(r"^(?P<no>no\s+)?finding\s+(?P<kind>[A-Za-z_]\w*)(?:\s+(?P<rel>by|after)\s+epoch\s+(?P<ep>\d+))?$")
+_FINDING = re.compile(
+    r"^(?P<no>no\s+)?finding\s+(?P<kind>[A-Za-z_]\w*)(?:\s+(?P<rel>by|after)\s+epoch\s+(?P<ep>\d+))?$"
+)
 _STATUS = re.compile(r"^status\s*(?:(?P<op>==|!=)\s*(?P<word>\w+)|\s+in\s+\[(?P<words>[\w\s,]+)\])$")
 _RUN_VALUE = re.compile(rf"^(?P<name>{'|'.join(RUN_VALUES)})\s*(?P<op>{COMPARE})\s*(?P<num>{NUMBER})$")
 _OUTCOME = re.compile(rf"^outcome\.(?P<name>[A-Za-z_]\w*)\s*(?P<op>{COMPARE})\s*(?P<word>[\w.+-]+)$")

@@ -16,17 +16,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pydantic import (
-    BaseModel,
-    ValidationError,
-)
+from pydantic import BaseModel, ValidationError
 
-from harness.scenario.expectations import (
-    Expectation,
-    ExpectationSyntaxError,
-    parse_expectation,
-    parse_pass_rate,
-)
+from harness.scenario.expectations import Expectation, ExpectationSyntaxError, parse_expectation, parse_pass_rate
 from harness.core.metrics import metric_matches
 from harness.scenario.params import (
     SettingError,
@@ -39,7 +31,15 @@ from harness.scenario.params import (
 from harness.core.resolver import OBJECT_REF
 from harness.scenario.errors import ScenarioError
 from harness.scenario.yaml_source import read_yaml, _Problems
-from harness.scenario.schema import TrainConfig, WorkloadSpec, ExpectationSpec, VariantSpec, ScenarioSpec, Variant, Scenario
+from harness.scenario.schema import (
+    TrainConfig,
+    WorkloadSpec,
+    ExpectationSpec,
+    VariantSpec,
+    ScenarioSpec,
+    Variant,
+    Scenario,
+)
 from harness.scenario.validation import _validate_spec, _pydantic_errors, _check_specifier
 from harness.scenario.overrides import _split_overrides, _apply_overrides, _apply_train_overrides
 
@@ -86,7 +86,9 @@ DATA_SOURCE = "<scenario data>"
 
 
 def load_scenario(
-    source: str | Path | Mapping[str, Any], extra_plugins: tuple[str, ...] = (), plugin_overrides: dict[str, Any] | None = None
+    source: str | Path | Mapping[str, Any],
+    extra_plugins: tuple[str, ...] = (),
+    plugin_overrides: dict[str, Any] | None = None,
 ) -> Scenario:
     """Read, validate and resolve a scenario file, or a scenario already parsed (the YAML's
     content as a mapping, validated exactly as a file is; its errors name :data:`DATA_SOURCE`
@@ -130,8 +132,16 @@ def load_scenario(
     if problems.errors or workload.cls is None or workload.params is None:
         raise problems.done()
     return Scenario(
-        path, spec.name, spec.description, spec.workload.name, workload.params, variants, list(spec.seeds), data,
-        plugin_modules=plugin_modules, metrics=workload.declared,
+        path,
+        spec.name,
+        spec.description,
+        spec.workload.name,
+        workload.params,
+        variants,
+        list(spec.seeds),
+        data,
+        plugin_modules=plugin_modules,
+        metrics=workload.declared,
         key_metrics=workload.cls.declared_key_metrics(workload.params),
     )
 
@@ -146,7 +156,9 @@ def _load_plugins(
     loadable: list[str] = []
     for i, dotted in enumerate(modules):
         if not OBJECT_REF.match(dotted):
-            problems.report(problems.fail(("plugin_modules", i), f"expected 'package.module:PluginClass', got {dotted!r}"))
+            problems.report(
+                problems.fail(("plugin_modules", i), f"expected 'package.module:PluginClass', got {dotted!r}")
+            )
             continue
         try:
             discover_plugins((dotted,))
@@ -179,8 +191,13 @@ def _check_workload(problems: _Problems, spec: WorkloadSpec) -> _CheckedWorkload
         checked.declared = tuple(checked.cls.declared_metrics(checked.params))
         for name in checked.cls.declared_key_metrics(checked.params):
             if name != "loss" and not metric_matches(name, checked.declared):
-                problems.report(problems.fail(("workload", "name"), f"workload {spec.name!r} declares key metric {name!r}, "
-                                f"which is not among its metrics ({', '.join(checked.declared)})"))
+                problems.report(
+                    problems.fail(
+                        ("workload", "name"),
+                        f"workload {spec.name!r} declares key metric {name!r}, "
+                        f"which is not among its metrics ({', '.join(checked.declared)})",
+                    )
+                )
     return checked
 
 

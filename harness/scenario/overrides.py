@@ -4,17 +4,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 import yaml
-from pydantic import (
-    BaseModel,
-    ValidationError,
-)
-from harness.scenario.params import (
-    SettingError,
-    apply_setting,
-    error_message,
-    params_errors,
-    resolve_params,
-)
+from pydantic import BaseModel, ValidationError
+from harness.scenario.params import SettingError, apply_setting, error_message, params_errors, resolve_params
 from harness.scenario.errors import ScenarioError
 from harness.scenario.yaml_source import _Problems
 from harness.scenario.schema import TrainConfig

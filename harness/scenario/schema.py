@@ -7,17 +7,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
-from pydantic import (
-    BaseModel,
-    ConfigDict,
-    Field,
-    NonNegativeFloat,
-    PositiveFloat,
-    PositiveInt,
-)
-from harness.scenario.expectations import (
-    Expectation,
-)
+from pydantic import BaseModel, ConfigDict, Field, NonNegativeFloat, PositiveFloat, PositiveInt
+from harness.scenario.expectations import Expectation
 
 
 class Strict(BaseModel):
@@ -97,8 +88,15 @@ class Scenario:
         return catalogue(self.plugin_modules)
 
     def derive(
-        self, like: str, name: str, changes: Mapping[str, Any], *, description: str,
-        expectations: list[Expectation] | None = None, only: bool = False, label: str | None = None,
+        self,
+        like: str,
+        name: str,
+        changes: Mapping[str, Any],
+        *,
+        description: str,
+        expectations: list[Expectation] | None = None,
+        only: bool = False,
+        label: str | None = None,
     ) -> Variant:
         """The one way to build an arm: variant ``like`` (its train config, its plugins unless
         ``only``) with ``changes`` (plugin -> validated Params, YAML-style parameters, or

@@ -2,13 +2,8 @@
 
 from __future__ import annotations
 from typing import Any
-from pydantic import (
-    BaseModel,
-    ValidationError,
-)
-from harness.scenario.params import (
-    error_message,
-)
+from pydantic import BaseModel, ValidationError
+from harness.scenario.params import error_message
 from harness.scenario.errors import ScenarioError
 from harness.scenario.schema import TrainConfig, WorkloadSpec, ExpectationSpec, VariantSpec, ScenarioSpec
 
@@ -79,7 +74,9 @@ def _leave_out(data: Any, loc: tuple[Any, ...]) -> bool:
     return False
 
 
-def _validate_spec(fail: Any, data: dict[str, Any]) -> tuple[ScenarioSpec | None, list[ScenarioError], set[tuple[Any, ...]]]:
+def _validate_spec(
+    fail: Any, data: dict[str, Any]
+) -> tuple[ScenarioSpec | None, list[ScenarioError], set[tuple[Any, ...]]]:
     """The schema check: ``(spec, errors, skipped expectation locations)``. Every schema error is
     reported; when the refused values can be left out, the rest is validated again and its spec
     returned for the checks that follow (None when it cannot be)."""
@@ -119,7 +116,9 @@ def _valid_keys_for(loc: tuple[Any, ...]) -> list[str]:
     return list(model.model_fields) if model else []
 
 
-def _pydantic_errors(fail: Any, prefix: tuple[Any, ...], exc: ValidationError, model: type[BaseModel]) -> list[ScenarioError]:
+def _pydantic_errors(
+    fail: Any, prefix: tuple[Any, ...], exc: ValidationError, model: type[BaseModel]
+) -> list[ScenarioError]:
     """One ScenarioError per error of ``exc`` (``model`` validated at ``prefix``)."""
     return [fail(prefix + tuple(err["loc"]), error_message(err, model.model_fields)) for err in exc.errors()]
 

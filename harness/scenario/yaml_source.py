@@ -86,7 +86,9 @@ def read_yaml(path: Path) -> tuple[Any, yaml.Node | None]:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         line, col = _line_col(raw, exc.start)
-        raise ScenarioError(path, "", f"invalid YAML: not UTF-8 text ({exc.reason} at byte {exc.start})", line, col) from None
+        raise ScenarioError(
+            path, "", f"invalid YAML: not UTF-8 text ({exc.reason} at byte {exc.start})", line, col
+        ) from None
     try:
         node = yaml.compose(text, Loader=_UniqueKeyLoader)
         data = yaml.load(text, Loader=_UniqueKeyLoader)
@@ -99,7 +101,11 @@ def read_yaml(path: Path) -> tuple[Any, yaml.Node | None]:
         line, col = (mark.line + 1, mark.column + 1) if mark else (None, None)
         if isinstance(exc, yaml.reader.ReaderError):  # a control character: no mark, a position
             line, col = _line_col(text, exc.position)
-            problem = f"unacceptable character #x{exc.character:04x}: {exc.reason}" if isinstance(exc.character, int) else str(exc)
+            problem = (
+                f"unacceptable character #x{exc.character:04x}: {exc.reason}"
+                if isinstance(exc.character, int)
+                else str(exc)
+            )
         if problem.startswith("could not determine a constructor for the tag"):
             tag = str(getattr(exc, "problem", "")).split("'")[1] if "'" in problem else "?"
             tag = tag.replace("tag:yaml.org,2002:", "!!")

@@ -46,9 +46,7 @@ def available_workloads() -> dict[str, Entry]:
     found = {name: Entry(name, target, "builtin") for name, target in BUILTIN_WORKLOADS.items()}
     for entry in entry_points(ENTRY_POINT_GROUP):
         if entry.name in found and found[entry.name].target != entry.target:
-            raise LoadError(
-                f"two workloads are named {entry.name!r}: {found[entry.name].source} and {entry.source}"
-            )
+            raise LoadError(f"two workloads are named {entry.name!r}: {found[entry.name].source} and {entry.source}")
         found[entry.name] = entry
     return found
 
@@ -78,6 +76,12 @@ def workload_params_model(name: str) -> Any:
 
 
 __all__ = [
-    "BUILTIN_WORKLOADS", "ENTRY_POINT_GROUP", "UnknownWorkload", "Workload",
-    "available_workloads", "find_workload", "workload_class", "workload_params_model",
+    "BUILTIN_WORKLOADS",
+    "ENTRY_POINT_GROUP",
+    "UnknownWorkload",
+    "Workload",
+    "available_workloads",
+    "find_workload",
+    "workload_class",
+    "workload_params_model",
 ]

@@ -3,7 +3,7 @@
 A workload owns what is problem-specific: the model and the data. For a
 classification problem that is all a user must write::
 
-    
+
 
         from harness import Workload
     from pydantic import BaseModel
@@ -250,7 +250,9 @@ class TensorDataWorkload(Workload):
         from torch.utils.data import TensorDataset
 
         d = self._load_data()
-        train, val = (TensorDataset(*(d[f"{split}_{name}"] for name in self.item_tensors)) for split in ("train", "val"))
+        train, val = (
+            TensorDataset(*(d[f"{split}_{name}"] for name in self.item_tensors)) for split in ("train", "val")
+        )
         return train, val
 
     def train_labels(self) -> torch.Tensor:

@@ -32,7 +32,9 @@ class Params(WorkloadParams):
     teacher_high: float = Field(8.0, description="highest teacher logit (incident: +8)")
     body_low: float = Field(-2.0, description="heavy_tailed: low end of the teacher's body")
     body_high: float = Field(8.0, description="heavy_tailed: high end of the teacher's body")
-    outlier_share: float = Field(0.002, ge=0, lt=0.5, description="heavy_tailed: share of patches stretched to teacher_low")
+    outlier_share: float = Field(
+        0.002, ge=0, lt=0.5, description="heavy_tailed: share of patches stretched to teacher_low"
+    )
     channels: PositiveInt = Field(16, ge=2, description="student conv width")
     student_center: float = Field(1.0, description="student patch logit = center + scale * tanh(raw)")
     student_scale: float = Field(3.0, gt=0, description="student patch logits span center +- scale ([-2, 4])")

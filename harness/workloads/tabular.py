@@ -63,7 +63,8 @@ class Params(WorkloadParams):
     )
     label_column: str | None = Field(None, description="the class column of a CSV/Parquet file (required for a file)")
     feature_columns: list[str] | None = Field(
-        None, description="feature columns (default: every column but the label); names of a sklearn data set's features too"
+        None,
+        description="feature columns (default: every column but the label); names of a sklearn data set's features too",
     )
     val_share: float = Field(0.25, gt=0, lt=1, description="share of the rows held out for validation")
     split_seed: int = Field(0, description="seed of the train/validation split (runs' seeds vary init and order only)")
@@ -84,7 +85,7 @@ class Params(WorkloadParams):
     @classmethod
     def _known_data(cls, value: str) -> str:
         if value.startswith(SKLEARN_PREFIX):
-            name = value[len(SKLEARN_PREFIX):]
+            name = value[len(SKLEARN_PREFIX) :]
             if name not in SKLEARN_DATASETS:
                 raise ValueError(
                     f"unknown scikit-learn data set {name!r}; available: "
@@ -92,10 +93,7 @@ class Params(WorkloadParams):
                 )
             return value
         if Path(value).suffix.lower() not in FILE_FORMATS:
-            raise ValueError(
-                f"{value!r} is neither 'sklearn:<name>' nor a file ending in "
-                + ", ".join(FILE_FORMATS)
-            )
+            raise ValueError(f"{value!r} is neither 'sklearn:<name>' nor a file ending in " + ", ".join(FILE_FORMATS))
         return value
 
     @model_validator(mode="after")
@@ -143,7 +141,7 @@ class TabularWorkload(TensorDataWorkload):
         """``(features (N, F), raw labels (N,), feature names)`` of the configured data."""
         p = self.params
         if p.is_sklearn:
-            return self._read_sklearn(p.data[len(SKLEARN_PREFIX):])
+            return self._read_sklearn(p.data[len(SKLEARN_PREFIX) :])
         return self._read_file()
 
     def _read_sklearn(self, name: str) -> tuple[np.ndarray, np.ndarray, list[str]]:
@@ -207,7 +205,9 @@ class TabularWorkload(TensorDataWorkload):
             cols.append(values)
         x = np.stack(cols, axis=1)
         if _has_missing(labels):
-            raise TabularDataError(f"workload tabular: label_column {p.label_column!r} of {path.name} has missing values")
+            raise TabularDataError(
+                f"workload tabular: label_column {p.label_column!r} of {path.name} has missing values"
+            )
         return x, labels, features
 
     def _build_data(self) -> dict[str, Any]:

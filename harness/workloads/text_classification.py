@@ -48,17 +48,32 @@ if TYPE_CHECKING:  # torch is imported where it is used, so listing workloads st
     import torch
 
 
-
 # model types whose position ids start after the padding index (RoBERTa's embeddings)
 PADDING_OFFSET_POSITIONS = {
-    "roberta", "xlm-roberta", "xlm-roberta-xl", "camembert", "roberta-prelayernorm", "longformer",
-    "xmod", "data2vec-text", "ibert", "mpnet",
+    "roberta",
+    "xlm-roberta",
+    "xlm-roberta-xl",
+    "camembert",
+    "roberta-prelayernorm",
+    "longformer",
+    "xmod",
+    "data2vec-text",
+    "ibert",
+    "mpnet",
 }
 
 # parameters that shape a model built from a config; they mean nothing with `pretrained`
 CONFIG_ONLY = (
-    "model_type", "tokenizer", "vocab_size", "lowercase", "hidden_size", "num_layers", "num_heads",
-    "intermediate_size", "hidden_dropout", "attention_dropout",
+    "model_type",
+    "tokenizer",
+    "vocab_size",
+    "lowercase",
+    "hidden_size",
+    "num_layers",
+    "num_heads",
+    "intermediate_size",
+    "hidden_dropout",
+    "attention_dropout",
 )
 
 
@@ -197,8 +212,10 @@ class TextClassificationWorkload(TensorDataWorkload):
         order = torch.randperm(n, generator=torch.Generator().manual_seed(p.split_seed)).tolist()
         val_rows, train_rows = sorted(order[:n_val]), sorted(order[n_val:])
         return (
-            [texts[i] for i in train_rows], [labels[i] for i in train_rows],
-            [texts[i] for i in val_rows], [labels[i] for i in val_rows],
+            [texts[i] for i in train_rows],
+            [labels[i] for i in train_rows],
+            [texts[i] for i in val_rows],
+            [labels[i] for i in val_rows],
         )
 
     def _build_data(self) -> dict[str, Any]:

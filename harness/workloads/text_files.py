@@ -20,7 +20,6 @@ FORMATS: dict[str, tuple[str, dict[str, Any]]] = {
 }
 
 
-
 class DataFileError(ValueError):
     """A data file the workload cannot use: missing, unreadable, or without the named columns."""
 
@@ -29,9 +28,7 @@ def file_format(path: str) -> tuple[str, dict[str, Any]]:
     """The ``datasets`` builder and options of ``path``, from its extension."""
     suffix = Path(path).suffix.lower()
     if suffix not in FORMATS:
-        raise ValueError(
-            f"unknown extension {suffix or '(none)'!r} of {path!r}; use one of {', '.join(FORMATS)}"
-        )
+        raise ValueError(f"unknown extension {suffix or '(none)'!r} of {path!r}; use one of {', '.join(FORMATS)}")
     return FORMATS[suffix]
 
 

@@ -10,7 +10,6 @@ SPECIAL_TOKENS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
 PAD_ID, UNK_ID, CLS_ID, SEP_ID, MASK_ID = range(len(SPECIAL_TOKENS))
 
 
-
 def train_tokenizer(texts: list[str], kind: str = "wordpiece", vocab_size: int = 2000, lowercase: bool = True) -> Any:
     """A ``tokenizers.Tokenizer`` for ``texts``: ``[CLS] ... [SEP]``, :data:`SPECIAL_TOKENS` at ids 0..4.
 
@@ -24,14 +23,7 @@ def train_tokenizer(texts: list[str], kind: str = "wordpiece", vocab_size: int =
     """
     from collections import Counter
 
-    from tokenizers import (
-        Tokenizer,
-        models,
-        normalizers,
-        pre_tokenizers,
-        processors,
-        trainers,
-    )
+    from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, processors, trainers
 
     special = list(SPECIAL_TOKENS)
     normalizer = normalizers.BertNormalizer(lowercase=lowercase)

@@ -15,4 +15,3 @@ def warmup_cosine_factor(step: int, warmup_steps: int, total_steps: int, floor: 
     span = max(1, total_steps - warmup_steps)
     progress = min(1.0, (step - warmup_steps) / span)
     return max(floor, 0.5 * (1.0 + math.cos(math.pi * progress)))
-

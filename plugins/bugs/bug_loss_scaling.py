@@ -48,7 +48,13 @@ class BugLossScaling(Plugin):
     kind = "bug"
     Params = Params
     shows_as = (
-        "bad_initial_loss", "loss_explosion", "grad_explosion", "nan", "loss_oscillation", "no_convergence", "collapse",
+        "bad_initial_loss",
+        "loss_explosion",
+        "grad_explosion",
+        "nan",
+        "loss_oscillation",
+        "no_convergence",
+        "collapse",
         "dead_units",
     )
 

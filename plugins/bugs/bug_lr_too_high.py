@@ -38,8 +38,16 @@ class BugLRTooHigh(Plugin):
     kind = "bug"
     Params = Params
     shows_as = (
-        "loss_oscillation", "loss_explosion", "nan", "grad_explosion", "bad_initial_loss", "collapse", "dead_units",
-        "no_convergence", "mode_collapse", "no_signal",
+        "loss_oscillation",
+        "loss_explosion",
+        "nan",
+        "grad_explosion",
+        "bad_initial_loss",
+        "collapse",
+        "dead_units",
+        "no_convergence",
+        "mode_collapse",
+        "no_signal",
     )
 
     @hookimpl

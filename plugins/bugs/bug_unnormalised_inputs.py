@@ -34,7 +34,9 @@ class Params(BaseModel):
     scale: float = Field(1000.0, gt=1, description="the factor the raw features are off by")
 
 
-def scale_float_inputs(args: tuple[Any, ...], kwargs: dict[str, Any], scale: float) -> tuple[tuple[Any, ...], dict[str, Any], int]:
+def scale_float_inputs(
+    args: tuple[Any, ...], kwargs: dict[str, Any], scale: float
+) -> tuple[tuple[Any, ...], dict[str, Any], int]:
     """``(args, kwargs, how many tensors were scaled)`` with every float tensor times ``scale``."""
     import torch
 
@@ -71,8 +73,16 @@ class BugUnnormalisedInputs(Plugin):
     kind = "bug"
     Params = Params
     shows_as = (
-        "bad_initial_loss", "grad_explosion", "loss_explosion", "saturation", "mode_collapse", "dead_units",
-        "loss_oscillation", "no_convergence", "nan", "collapse",
+        "bad_initial_loss",
+        "grad_explosion",
+        "loss_explosion",
+        "saturation",
+        "mode_collapse",
+        "dead_units",
+        "loss_oscillation",
+        "no_convergence",
+        "nan",
+        "collapse",
     )
 
     def __init__(self, params: Any = None) -> None:

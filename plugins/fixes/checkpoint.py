@@ -64,7 +64,13 @@ def rng_states(state: TrainState) -> dict[str, Any]:
     out: dict[str, Any] = {
         "torch": torch.get_rng_state(),
         "python": random.getstate(),
-        "numpy": {"name": str(name), "keys": keys.tolist(), "pos": int(pos), "has_gauss": int(has_gauss), "cached_gaussian": float(cached)},
+        "numpy": {
+            "name": str(name),
+            "keys": keys.tolist(),
+            "pos": int(pos),
+            "has_gauss": int(has_gauss),
+            "cached_gaussian": float(cached),
+        },
     }
     generator = getattr(state.train_loader, "generator", None)
     if generator is not None:
@@ -88,7 +94,9 @@ def restore_rng_states(state: TrainState, rng: dict[str, Any]) -> None:
     if "numpy" in rng:
         np_state = rng["numpy"]
         keys = np.asarray(np_state["keys"], dtype=np.uint32)
-        np.random.set_state((np_state["name"], keys, np_state["pos"], np_state["has_gauss"], np_state["cached_gaussian"]))
+        np.random.set_state(
+            (np_state["name"], keys, np_state["pos"], np_state["has_gauss"], np_state["cached_gaussian"])
+        )
     if "train_loader" in rng and getattr(state.train_loader, "generator", None) is not None:
         state.train_loader.generator.set_state(rng["train_loader"].cpu())
     if "cuda" in rng and state.device.type == "cuda":
@@ -256,7 +264,11 @@ def load_checkpoint(
         kwargs["weights_only"] = weights_only
     if map_location is not None:
         kwargs["map_location"] = map_location
-    context = torch.serialization.safe_globals([resolve_global(name) for name in allow]) if allow else contextlib.nullcontext()
+    context = (
+        torch.serialization.safe_globals([resolve_global(name) for name in allow])
+        if allow
+        else contextlib.nullcontext()
+    )
     source: Any = path if weights_only is True else io.BytesIO(_bytes_written_here(path))
     with context:
         return torch.load(source, **kwargs)
@@ -315,4 +327,3 @@ class Checkpoint(Plugin):
         build = state_dict_checkpoint if self.params.format == "state_dict" else v15_checkpoint
         atomic_torch_save(build(state, state.history[-1]), path)
         return SavedCheckpoint(path=path, epoch=state.epoch, format=self.params.format)
-

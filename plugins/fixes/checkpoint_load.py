@@ -39,12 +39,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from harness.core.plugin import Plugin, hookimpl
 
-from harness.plugins.fixes.checkpoint import (
-    load_checkpoint,
-    restore_rng_states,
-    restore_training_objects,
-    rng_states,
-)
+from harness.plugins.fixes.checkpoint import load_checkpoint, restore_rng_states, restore_training_objects, rng_states
 
 if TYPE_CHECKING:
     from harness.core.state import TrainState
@@ -71,7 +66,10 @@ def fresh_optimizer(optimizer: Any, old_model: Any, new_model: Any) -> Any:
     by_id = {id(p): i for i, p in enumerate(old_model.parameters())}
     new_params = list(new_model.parameters())
     groups = [
-        {**{k: v for k, v in group.items() if k != "params"}, "params": [new_params[by_id[id(p)]] for p in group["params"]]}
+        {
+            **{k: v for k, v in group.items() if k != "params"},
+            "params": [new_params[by_id[id(p)]] for p in group["params"]],
+        }
         for group in optimizer.param_groups
     ]
     accepted = inspect.signature(type(optimizer).__init__).parameters

@@ -50,7 +50,5 @@ class ClassWeights(Plugin):
 
         weights = inverse_frequency_weights(state.workload.train_labels()).to(state.device)
         state.outcomes["class_weights"] = weights.tolist()
-        loss = torch.nn.CrossEntropyLoss(
-            weight=weights, label_smoothing=self.params.label_smoothing, reduction="mean"
-        )
+        loss = torch.nn.CrossEntropyLoss(weight=weights, label_smoothing=self.params.label_smoothing, reduction="mean")
         return lambda logits, batch: loss(logits.float(), batch["labels"])

@@ -38,14 +38,7 @@ import os
 import sys
 from typing import Any, Literal
 
-from pydantic import (
-    BaseModel,
-    ConfigDict,
-    Field,
-    NonNegativeInt,
-    PositiveInt,
-    model_validator,
-)
+from pydantic import BaseModel, ConfigDict, Field, NonNegativeInt, PositiveInt, model_validator
 
 from harness.core.plugin import Plugin, hookimpl
 from harness.core.state import LoaderOptions, TrainState
@@ -87,7 +80,9 @@ class Params(BaseModel):
     num_workers: NonNegativeInt | Literal["auto"] = Field(
         "auto", description="worker processes per loader; auto: 0 where workers spawn (Windows, macOS), else up to 2"
     )
-    pin_memory: bool | Literal["auto"] = Field("auto", description="page-locked batches; auto: only when training on CUDA")
+    pin_memory: bool | Literal["auto"] = Field(
+        "auto", description="page-locked batches; auto: only when training on CUDA"
+    )
     persistent_workers: bool = Field(False, description="keep the workers alive across epochs (needs workers)")
     prefetch_factor: PositiveInt | None = Field(None, description="batches each worker loads ahead (needs workers)")
     multiprocessing_context: StartMethod | None = Field(

@@ -57,7 +57,9 @@ class LogitNorm(Plugin):
     @hookimpl
     def on_batch(self, batch: dict[str, Any]) -> None:
         if "teacher_logits" in batch:
-            batch["teacher_logits"] = normalize_logits(batch["teacher_logits"], self.params.threshold, self.params.clamp)
+            batch["teacher_logits"] = normalize_logits(
+                batch["teacher_logits"], self.params.threshold, self.params.clamp
+            )
 
     @hookimpl(wrapper=True)
     def make_criterion(self) -> Any:

@@ -28,7 +28,15 @@ class Params(BaseModel):
 class LRScale(Plugin):
     name = "lr_scale"
     Params = Params
-    addresses = ("loss_oscillation", "loss_explosion", "grad_explosion", "nan", "collapse", "dead_units", "mode_collapse")
+    addresses = (
+        "loss_oscillation",
+        "loss_explosion",
+        "grad_explosion",
+        "nan",
+        "collapse",
+        "dead_units",
+        "mode_collapse",
+    )
     suggestions = ({"factor": 0.1}, {"factor": 0.01})
 
     @hookimpl

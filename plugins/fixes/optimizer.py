@@ -58,9 +58,7 @@ class Params(BaseModel):
         name = info.data.get("name")
         allowed = _APPLIES_TO[str(info.field_name)]
         if name is not None and name not in allowed:
-            raise ValueError(
-                f"{info.field_name!r} applies only to optimizer name {' or '.join(allowed)}, not {name!r}"
-            )
+            raise ValueError(f"{info.field_name!r} applies only to optimizer name {' or '.join(allowed)}, not {name!r}")
         return value
 
     @field_validator("nesterov")

@@ -26,11 +26,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from harness.core.plugin import Plugin, hookimpl
 
-from harness.plugins.fixes.checkpoint import (
-    load_checkpoint,
-    restore_rng_states,
-    restore_training_objects,
-)
+from harness.plugins.fixes.checkpoint import load_checkpoint, restore_rng_states, restore_training_objects
 
 if TYPE_CHECKING:
     from harness.core.state import TrainState
@@ -55,7 +51,9 @@ class Resume(Plugin):
         if checkpoint.get("format") != "state_dict" or "rng" not in checkpoint:
             raise ValueError(f"{path}: not a state_dict checkpoint of the checkpoint plugin; cannot resume from it")
         if checkpoint["epoch"] >= state.hparams.epochs:
-            raise ValueError(f"{path}: saved after epoch {checkpoint['epoch']}, the run has only {state.hparams.epochs}")
+            raise ValueError(
+                f"{path}: saved after epoch {checkpoint['epoch']}, the run has only {state.hparams.epochs}"
+            )
         restore_training_objects(checkpoint, state.model, state.optimizer, state.scheduler)
         restore_rng_states(state, checkpoint["rng"])
         state.epoch = int(checkpoint["epoch"])

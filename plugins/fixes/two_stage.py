@@ -26,11 +26,7 @@ from pydantic import BaseModel, ConfigDict, Field, NonNegativeInt, PositiveFloat
 from harness.core.plugin import Plugin, hookimpl
 
 from harness.plugins._shared.schedules import warmup_cosine_factor
-from harness.plugins.fixes.layerwise_lr import (
-    backbone_head_groups,
-    set_param_groups,
-    split_backbone_head,
-)
+from harness.plugins.fixes.layerwise_lr import backbone_head_groups, set_param_groups, split_backbone_head
 
 if TYPE_CHECKING:
     from torch.optim.lr_scheduler import LRScheduler
@@ -88,6 +84,7 @@ class TwoStage(Plugin):
 
         hp, p = state.hparams, self.params
         per_epoch, total = hp.optimizer_steps_per_epoch, hp.total_steps
+
         # LambdaLR multiplies each group's LR at this point; divide it out to set absolute LRs
         def absolute(name: str, base: float) -> Callable[[int], float]:
             return lambda step: stage_lr(step, p, per_epoch, total, name) / base

@@ -41,7 +41,9 @@ class Params(BaseModel):
     start_batches: PositiveInt = Field(3, description="training batches whose task loss is the initial loss")
     initial_ratio: float = Field(3.0, gt=1, description="bad_initial_loss above this x log(C)")
     start_steps: PositiveInt = Field(3, description="optimizer steps whose mean loss is the start")
-    min_drop: float = Field(0.1, gt=0, lt=1, description="no_convergence unless an epoch's loss is this share below the start")
+    min_drop: float = Field(
+        0.1, gt=0, lt=1, description="no_convergence unless an epoch's loss is this share below the start"
+    )
     after_share: float = Field(0.5, ge=0, le=1, description="judge convergence once this share of the steps is done")
     tail: float = Field(0.25, gt=0, le=1, description="an epoch's loss: the mean of this last share of its steps")
 

@@ -35,7 +35,9 @@ if TYPE_CHECKING:
 
 class Params(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    max_dead_share: float = Field(0.9, gt=0, le=1, description="a layer is dead when this share of its units never fired")
+    max_dead_share: float = Field(
+        0.9, gt=0, le=1, description="a layer is dead when this share of its units never fired"
+    )
     sample_batches: PositiveInt = Field(8, description="units are observed in each epoch's first N training batches")
 
 

@@ -70,7 +70,11 @@ class LossExplosion(StepLossMonitor):
         if first is None:
             return
         value = losses[first]
-        why = f"> {p.max_loss:g}" if p.max_loss is not None and value > p.max_loss else f"> {p.growth:g} x start {self.start:.4g}"
+        why = (
+            f"> {p.max_loss:g}"
+            if p.max_loss is not None and value > p.max_loss
+            else f"> {p.growth:g} x start {self.start:.4g}"
+        )
         state.add_finding(
             "loss_explosion",
             self.name,

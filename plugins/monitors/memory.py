@@ -43,7 +43,9 @@ class Params(BaseModel):
     interval_s: NonNegativeFloat = Field(
         0.05, description="least time between two samples after steps, besides each epoch's first (0: every step)"
     )
-    budget_mb: PositiveFloat | None = Field(None, description="a memory_over_budget finding when the peak RSS exceeds it")
+    budget_mb: PositiveFloat | None = Field(
+        None, description="a memory_over_budget finding when the peak RSS exceeds it"
+    )
 
 
 class Memory(Plugin):

@@ -42,8 +42,11 @@ class NonFinite(StepLossMonitor):
         if bad:
             i = bad[0]
             state.add_finding(
-                "nan", self.name, f"step {steps[i]} loss is {losses[i]} ({len(bad)} non-finite steps)",
-                step=steps[i], value=losses[i],
+                "nan",
+                self.name,
+                f"step {steps[i]} loss is {losses[i]} ({len(bad)} non-finite steps)",
+                step=steps[i],
+                value=losses[i],
             )
 
     @hookimpl

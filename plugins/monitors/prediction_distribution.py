@@ -46,7 +46,9 @@ def is_collapsed(metrics: dict[str, Any], min_share: float = 0.0) -> bool:
     return (n - max(counts)) / n <= min_share
 
 
-def judged(lr_per_step: list[float], epoch_start: int, step: int, total_steps: int, grace_share: float, during_warmup: bool) -> bool:
+def judged(
+    lr_per_step: list[float], epoch_start: int, step: int, total_steps: int, grace_share: float, during_warmup: bool
+) -> bool:
     """Whether a single-class epoch (steps ``epoch_start+1 .. step``) counts as a collapse.
 
     Always when every step of the epoch ran at LR 0; otherwise not while the LR is still
@@ -89,7 +91,9 @@ class PredictionDistribution(Plugin):
         if not is_collapsed(metrics, self.params.min_share):
             return
         p = self.params
-        if not judged(state.lr_per_step, epoch_start, state.step, state.hparams.total_steps, p.grace_share, p.during_warmup):
+        if not judged(
+            state.lr_per_step, epoch_start, state.step, state.hparams.total_steps, p.grace_share, p.during_warmup
+        ):
             return
         n, top = sum(counts), max(range(len(counts)), key=counts.__getitem__)
         state.add_finding(

@@ -45,9 +45,7 @@ class TrainMode(Plugin):
     @hookimpl
     def on_epoch_end(self, state: TrainState) -> None:
         if self.eval_batches:
-            affected = [
-                n for n, m in state.model.named_modules() if any(k in type(m).__name__ for k in MODE_DEPENDENT)
-            ]
+            affected = [n for n, m in state.model.named_modules() if any(k in type(m).__name__ for k in MODE_DEPENDENT)]
             effect = (
                 f"{len(affected)} Dropout/BatchNorm modules behave as in evaluation"
                 if affected

@@ -113,7 +113,9 @@ class WeightUpdates(Plugin):
         if not self.parameters:
             return
         changed = (fingerprint(self.parameters) != self.start).any(dim=1)
-        changed_list, grad_list = torch.stack([changed.float(), self.grad_sum.to(changed.device)]).tolist()  # one transfer
+        changed_list, grad_list = torch.stack(
+            [changed.float(), self.grad_sum.to(changed.device)]
+        ).tolist()  # one transfer
         sizes = [p.numel() for p in self.parameters]
         total = sum(sizes)
         with_grad = [i for i, g in enumerate(grad_list) if g > 0]

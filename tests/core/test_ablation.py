@@ -49,7 +49,9 @@ def test_without_slots_each_differing_plugin_is_a_fix_in_target_order_then_base_
     assert by_name["linear_warmup"].change == "interval: epoch -> step"
     g = {"max_norm": 1.0, "max_value": None}, {"max_norm": 0.5, "max_value": 2.0}
     assert Fix(("g",), {"g": g[0]}, {"g": g[1]}).change == "max_norm: 1.0 -> 0.5, max_value: null -> 2.0"
-    assert Fix(("c",), {"c": {"weights_only": None}}, {"c": {"weights_only": True}}).change == "weights_only: null -> true"
+    assert (
+        Fix(("c",), {"c": {"weights_only": None}}, {"c": {"weights_only": True}}).change == "weights_only: null -> true"
+    )
 
 
 def test_plugins_competing_for_one_slot_are_one_fix() -> None:
@@ -72,8 +74,14 @@ def test_plugins_competing_for_one_slot_are_one_fix() -> None:
 def test_a_slot_arm_switches_the_base_occupant_off_and_the_target_occupant_on() -> None:
     arms = {a.name: a for a in plan_arms("broken", "fixed", BASE, TARGET, find_fixes(BASE, TARGET, SLOTS, REPLACES))}
     assert list(arms) == [
-        "broken", "broken+class_weights", "broken+linear_warmup", "broken+grad_clip",
-        "fixed", "fixed-class_weights", "fixed-linear_warmup", "fixed-grad_clip",
+        "broken",
+        "broken+class_weights",
+        "broken+linear_warmup",
+        "broken+grad_clip",
+        "fixed",
+        "fixed-class_weights",
+        "fixed-linear_warmup",
+        "fixed-grad_clip",
     ]
     plus, minus = arms["broken+class_weights"], arms["fixed-class_weights"]
     assert "sample_weighted_loss" not in plus.plugins and plus.plugins["class_weights"] == {"label_smoothing": 0.05}
@@ -90,8 +98,16 @@ def test_identical_settings_have_no_fixes() -> None:
 def test_arms_set_exactly_one_fix_as_in_the_other_variant() -> None:
     arms = {a.name: a for a in plan_arms("broken", "fixed", BASE, TARGET)}
     assert list(arms) == [
-        "broken", "broken+class_weights", "broken+linear_warmup", "broken+grad_clip", "broken+sample_weighted_loss",
-        "fixed", "fixed-class_weights", "fixed-linear_warmup", "fixed-grad_clip", "fixed-sample_weighted_loss",
+        "broken",
+        "broken+class_weights",
+        "broken+linear_warmup",
+        "broken+grad_clip",
+        "broken+sample_weighted_loss",
+        "fixed",
+        "fixed-class_weights",
+        "fixed-linear_warmup",
+        "fixed-grad_clip",
+        "fixed-sample_weighted_loss",
     ]
     assert arms["broken"].plugins == BASE and arms["fixed"].plugins == TARGET
     assert arms["broken+linear_warmup"].plugins == {**BASE, "linear_warmup": {"interval": "step"}}
@@ -133,13 +149,23 @@ def test_issue11_mechanism_scripted() -> None:
     assert (gc["sufficient"], gc["necessary"]) == (False, True)
     assert (swl["sufficient"], swl["necessary"]) == (False, False)
     assert gc["target_minus_fix"]["passed_runs"] == 1 and gc["target_minus_fix"]["seeds_disagree"] is True
-    assert lw["base_plus_fix"] == {"variant": "broken+linear_warmup", "passed_runs": 3, "runs": 3, "cured": True,
-                                   "seeds_disagree": False, "fix_acted": True}
+    assert lw["base_plus_fix"] == {
+        "variant": "broken+linear_warmup",
+        "passed_runs": 3,
+        "runs": 3,
+        "cured": True,
+        "seeds_disagree": False,
+        "fix_acted": True,
+    }
     assert table["base"]["cured"] is False and table["target"]["cured"] is True
 
 
 def test_pass_rate_decides_between_seeds() -> None:
-    results = {"fixed": [True, True, True], "broken+linear_warmup": [True, True, False], "fixed-grad_clip": [True, False, True]}
+    results = {
+        "fixed": [True, True, True],
+        "broken+linear_warmup": [True, True, False],
+        "fixed-grad_clip": [True, False, True],
+    }
     strict = _table(results)
     assert _row(strict, "linear_warmup")["sufficient"] is False  # 2/3 is not every seed
     assert _row(strict, "grad_clip")["necessary"] is True
@@ -165,11 +191,15 @@ def _records(arm: str, runs: int, acted_hooks: list[dict]) -> list[dict]:
 
 def test_arm_acted_reads_the_trace_of_every_run() -> None:
     arms = {a.name: a for a in plan_arms("broken", "fixed", BASE, TARGET)}
-    records = _records("broken+class_weights", 3, [
-        {"make_criterion": {"class_weights": 1}, "on_epoch_end": {"prediction_distribution": 2}},
-        {"make_criterion": {"sample_weighted_loss": 1}},  # the v1.5 loss won: the fix never ran
-        {"on_step": {"class_weights": 0}},  # a zero count is not acting
-    ]) + _records("broken", 1, [{"make_criterion": {"class_weights": 1}}])  # another arm's run
+    records = _records(
+        "broken+class_weights",
+        3,
+        [
+            {"make_criterion": {"class_weights": 1}, "on_epoch_end": {"prediction_distribution": 2}},
+            {"make_criterion": {"sample_weighted_loss": 1}},  # the v1.5 loss won: the fix never ran
+            {"on_step": {"class_weights": 0}},  # a zero count is not acting
+        ],
+    ) + _records("broken", 1, [{"make_criterion": {"class_weights": 1}}])  # another arm's run
     assert arm_acted(arms["broken+class_weights"], records) == {"class_weights": {"acted_runs": 1, "runs": 3}}
     assert arm_acted(arms["fixed-grad_clip"], records) == {}  # switches a plugin off: nothing to check
 
@@ -189,8 +219,10 @@ def test_an_arm_whose_fix_never_acted_is_no_verdict() -> None:
     assert cw["sufficient"] is None and cw["base_plus_fix"]["fix_acted"] is False
     assert cw["necessary"] is False and cw["target_minus_fix"]["fix_acted"] is True
     assert lw["sufficient"] is False and lw["necessary"] is None  # 1 of 3 target-fix runs never ran it
-    assert any("'broken+class_weights' does not measure the fix: class_weights never ran a hook in 3 of 3" in w
-               for w in table["warnings"])
+    assert any(
+        "'broken+class_weights' does not measure the fix: class_weights never ran a hook in 3 of 3" in w
+        for w in table["warnings"]
+    )
     assert any("'fixed-linear_warmup'" in w and "'necessary' of linear_warmup is n/a" in w for w in table["warnings"])
     assert _row(_table(results), "class_weights")["sufficient"] is False  # without the check it would be a verdict
 
@@ -232,9 +264,11 @@ def test_ablation_scenario_derives_validated_variants(tmp_path: Path) -> None:
     path.write_text(SCENARIO)
     scenario = load_scenario(path)
     derived, arms = ablation_scenario(scenario, "broken", "fixed")
-    assert list(derived.variants) == [a.name for a in arms] == [
-        "broken", "broken+linear_warmup", "broken+grad_clip", "fixed", "fixed-linear_warmup", "fixed-grad_clip",
-    ]
+    assert (
+        list(derived.variants)
+        == [a.name for a in arms]
+        == ["broken", "broken+linear_warmup", "broken+grad_clip", "fixed", "fixed-linear_warmup", "fixed-grad_clip"]
+    )
     v = derived.variants
     assert v["broken+grad_clip"].plugins["grad_clip"].max_norm == 0.5
     assert v["broken+linear_warmup"].plugins["linear_warmup"].interval == "step"
@@ -299,7 +333,8 @@ def test_ablate_toggles_the_slot_and_checks_every_arms_trace(tmp_path: Path) -> 
     path.write_text(SLOT_SCENARIO)
     out = tmp_path / "abl.json"
     result = CliRunner().invoke(
-        main, ["ablate", str(path), "--seed", "0", "-j", "2", "-q", "--json", str(out), "--results-dir", str(tmp_path / "r")],
+        main,
+        ["ablate", str(path), "--seed", "0", "-j", "2", "-q", "--json", str(out), "--results-dir", str(tmp_path / "r")],
         env={"COLUMNS": "120"},
     )
     assert result.exit_code == 0, result.output
@@ -316,7 +351,9 @@ def test_ablate_toggles_the_slot_and_checks_every_arms_trace(tmp_path: Path) -> 
     assert criterion["sufficient"] is None and criterion["necessary"] is False  # the base passes `status == ok` too
     # scale_matching never ran a hook (no distillation term raises distill_inputs): not a verdict
     assert scale["base_plus_fix"]["fix_acted"] is False and scale["sufficient"] is None
-    assert any("'slots'" not in w and "scale_matching never ran a hook in 1 of 1 run(s)" in w for w in ablation["warnings"])
+    assert any(
+        "'slots'" not in w and "scale_matching never ran a hook in 1 of 1 run(s)" in w for w in ablation["warnings"]
+    )
     arms = {a["variant"]: a for a in ablation["arms"]}
     assert arms["broken+class_weights"]["acted"] == {"class_weights": {"acted_runs": 1, "runs": 1}}
     assert arms["broken+scale_matching"]["acted"] == {"scale_matching": {"acted_runs": 0, "runs": 1}}
@@ -327,7 +364,10 @@ def test_what_cured_means_and_what_deciding_early_saved() -> None:
     from harness.experiments.ablation_verdicts import ablation_passed, cure_rule_text, early_summary
     from harness.scenario.expectations import parse_expectation
 
-    plain, rated = parse_expectation("status == ok"), parse_expectation("final.f1 >= 0.3", pass_rate=parse_pass_rate(">= 0.5"))
+    plain, rated = (
+        parse_expectation("status == ok"),
+        parse_expectation("final.f1 >= 0.3", pass_rate=parse_pass_rate(">= 0.5")),
+    )
     assert cure_rule_text("fixed", [plain], None) == "every expectation of 'fixed' holds on every seed"
     assert "at its pass_rate" in cure_rule_text("fixed", [plain, rated], None)
     assert cure_rule_text("fixed", [plain], parse_pass_rate(">= 0.8")).endswith("is >= 0.8")
@@ -396,10 +436,25 @@ def test_ablate_on_ray_runs_every_arm_as_a_ray_task(tmp_path: Path) -> None:
     path.write_text(SLOT_SCENARIO)
     out = tmp_path / "abl.json"
     result = CliRunner().invoke(
-        main, ["ablate", str(path), "--seed", "0", "-q", "--executor", "ray", "--json", str(out), "--results-dir", str(tmp_path / "r")],
+        main,
+        [
+            "ablate",
+            str(path),
+            "--seed",
+            "0",
+            "-q",
+            "--executor",
+            "ray",
+            "--json",
+            str(out),
+            "--results-dir",
+            str(tmp_path / "r"),
+        ],
     )
     assert result.exit_code == 0, result.output
     report = json.loads(out.read_text())
-    assert len(report["runs"]) == 6 and all(r["node"]["attempts"] == 1 for r in report["runs"] if r["status"] != "skipped")
+    assert len(report["runs"]) == 6 and all(
+        r["node"]["attempts"] == 1 for r in report["runs"] if r["status"] != "skipped"
+    )
     criterion = report["ablation"]["fixes"][0]
     assert criterion["sufficient"] is None and criterion["necessary"] is False  # as with the local executor

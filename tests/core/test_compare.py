@@ -14,7 +14,9 @@ from harness.cli import main
 from harness.judging.compare import Difference, column_labels, compare_reports
 
 
-def run(variant: str, seed: int = 0, status: str = "ok", outcomes: dict | None = None, expectations: list | None = None) -> dict:
+def run(
+    variant: str, seed: int = 0, status: str = "ok", outcomes: dict | None = None, expectations: list | None = None
+) -> dict:
     return {
         "variant": variant,
         "seed": seed,
@@ -48,14 +50,20 @@ def report(torch_version: str, broken: dict, fixed: dict) -> dict:
 
 TORCH25 = report(
     "2.5.1",
-    run("broken", outcomes={"checkpoint_roundtrip": "ok", "checkpoint_load_warning": "FutureWarning"},
-        expectations=[exp("status == ok", True), exp(FAILS, None, ">=2.6"), exp(OK, True, "<2.6")]),
+    run(
+        "broken",
+        outcomes={"checkpoint_roundtrip": "ok", "checkpoint_load_warning": "FutureWarning"},
+        expectations=[exp("status == ok", True), exp(FAILS, None, ">=2.6"), exp(OK, True, "<2.6")],
+    ),
     run("fixed", outcomes={"checkpoint_roundtrip": "ok"}, expectations=[exp(OK, True)]),
 )
 TORCH26 = report(
     "2.6.0",
-    run("broken", outcomes={"checkpoint_roundtrip": "fails", "checkpoint_error": "UnpicklingError"},
-        expectations=[exp("status == ok", True), exp(FAILS, True, ">=2.6"), exp(OK, None, "<2.6")]),
+    run(
+        "broken",
+        outcomes={"checkpoint_roundtrip": "fails", "checkpoint_error": "UnpicklingError"},
+        expectations=[exp("status == ok", True), exp(FAILS, True, ">=2.6"), exp(OK, None, "<2.6")],
+    ),
     run("fixed", outcomes={"checkpoint_roundtrip": "ok"}, expectations=[exp(OK, True)]),
 )
 

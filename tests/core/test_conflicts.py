@@ -200,7 +200,13 @@ def test_harness_testing_helpers_refuse_a_conflict() -> None:
 
 
 def test_firstresult_hooks_are_read_from_the_hookspecs() -> None:
-    assert {"make_criterion", "make_optimizer", "make_scheduler", "save_checkpoint", "distill_inputs"} <= FIRSTRESULT_HOOKS
+    assert {
+        "make_criterion",
+        "make_optimizer",
+        "make_scheduler",
+        "save_checkpoint",
+        "distill_inputs",
+    } <= FIRSTRESULT_HOOKS
     assert not {"on_setup", "extra_losses", "on_after_backward", "on_checkpoint"} & FIRSTRESULT_HOOKS
 
 
@@ -243,7 +249,12 @@ def test_a_replacement_resolves_at_load(scenario: Path) -> None:
 
 
 def test_linear_warmup_with_warmup_cosine_exits_2_naming_file_variant_plugins_and_hook(scenario: Path) -> None:
-    scenario.write_text(SCENARIO.replace("      linear_warmup: {interval: step}\n", "      linear_warmup: {interval: step}\n      warmup_cosine: true\n"))
+    scenario.write_text(
+        SCENARIO.replace(
+            "      linear_warmup: {interval: step}\n",
+            "      linear_warmup: {interval: step}\n      warmup_cosine: true\n",
+        )
+    )
     result = CliRunner().invoke(main, ["run", str(scenario), "-q"])
     assert result.exit_code == 2, result.output
     [line] = [ln for ln in result.output.splitlines() if ln.strip()]
@@ -258,7 +269,10 @@ def test_linear_warmup_with_warmup_cosine_exits_2_naming_file_variant_plugins_an
     [
         (["--with", "plateau"], "'linear_warmup' and 'plateau' both answer the firstresult hook 'make_scheduler'"),
         (["--set", "warmup_cosine.floor=0.2"], "'linear_warmup' and 'warmup_cosine'"),
-        (["--with", "sgd_nesterov", "--with", "optimizer"], "'sgd_nesterov' and 'optimizer' both answer the firstresult hook 'make_optimizer'"),
+        (
+            ["--with", "sgd_nesterov", "--with", "optimizer"],
+            "'sgd_nesterov' and 'optimizer' both answer the firstresult hook 'make_optimizer'",
+        ),
     ],
 )
 def test_command_line_overrides_are_checked_the_same_way(scenario: Path, options: list[str], expected: str) -> None:
@@ -276,7 +290,9 @@ def test_with_a_replacing_plugin_the_replaced_one_goes_off(scenario: Path) -> No
 
 
 def test_load_scenario_raises_a_scenario_error(scenario: Path) -> None:
-    scenario.write_text(SCENARIO.replace("      class_weights: true\n", "      class_weights: true\n      plateau: true\n"))
+    scenario.write_text(
+        SCENARIO.replace("      class_weights: true\n", "      class_weights: true\n      plateau: true\n")
+    )
     with pytest.raises(ScenarioError) as info:
         load_scenario(scenario)
     assert info.value.field == "variants.fixed.plugins" and "make_scheduler" in str(info.value)
@@ -290,7 +306,10 @@ def test_the_pytest_plugin_reports_a_conflict_as_a_collection_error(pytester: py
     result = pytester.runpytest_subprocess("scenarios/", "--collect-only", "-q")
     assert result.ret == pytest.ExitCode.INTERRUPTED
     result.stdout.fnmatch_lines(
-        ["*ERROR collecting scenarios/conflict.yaml*", "*conflict.yaml:15:*variants.fixed.plugins*'linear_warmup' and 'two_stage'*make_scheduler*"]
+        [
+            "*ERROR collecting scenarios/conflict.yaml*",
+            "*conflict.yaml:15:*variants.fixed.plugins*'linear_warmup' and 'two_stage'*make_scheduler*",
+        ]
     )
     assert "Traceback" not in result.stdout.str()
 

@@ -19,7 +19,12 @@ from harness.judging.verdicts import rate_decision, run_verdict, summarize_varia
 TORCH = "2.13.0"
 
 
-def run(epochs: list[dict[str, Any]] | None = None, findings: list[tuple[str, int]] = (), status: str = "running", **extra: Any) -> dict:
+def run(
+    epochs: list[dict[str, Any]] | None = None,
+    findings: list[tuple[str, int]] = (),
+    status: str = "running",
+    **extra: Any,
+) -> dict:
     history = [{"epoch": i + 1, **e} for i, e in enumerate(epochs or [])]
     return {
         "status": status,
@@ -90,7 +95,9 @@ def test_no_finding_after_an_epoch_is_false_once_it_appears_after_it() -> None:
         ("epoch[9].loss < 3", [1.0], FALSE),  # a 5-epoch run never records epoch 9
     ],
 )
-def test_metric_selectors_other_than_final_decide_as_soon_as_they_can(line: str, losses: list[float], expected: str) -> None:
+def test_metric_selectors_other_than_final_decide_as_soon_as_they_can(
+    line: str, losses: list[float], expected: str
+) -> None:
     assert state_of(line, run([{"loss": v} for v in losses])) == expected
 
 
@@ -112,7 +119,9 @@ def test_nan_values_are_ignored_as_at_the_end() -> None:
         ("epochs_run <= 3", 2, None, OPEN),  # planned length unknown
     ],
 )
-def test_epochs_run_and_steps_are_decided_within_the_runs_length(line: str, epochs_done: int, planned: int | None, expected: str) -> None:
+def test_epochs_run_and_steps_are_decided_within_the_runs_length(
+    line: str, epochs_done: int, planned: int | None, expected: str
+) -> None:
     assert state_of(line, run([{}] * epochs_done), epochs=planned) == expected
 
 
@@ -157,12 +166,30 @@ def test_a_skipped_run_has_every_line_open() -> None:
 # every decision made part-way agrees with the judgement of the whole run
 
 LINES = [
-    "final.f1 >= 0.5", "first.f1 >= 0.5", "min.f1 >= 0.3", "min.f1 <= 0.3", "max.f1 <= 0.7", "max.f1 >= 0.7",
-    "max.f1 between 0.2 and 0.8", "min.f1 != 0.5", "epoch[2].f1 > 0.4", "epoch[7].f1 > 0.4",
-    "finding collapse", "no finding collapse", "finding collapse by epoch 2", "no finding collapse by epoch 2",
-    "finding collapse after epoch 2", "no finding collapse after epoch 3", "epochs_run <= 3", "epochs_run >= 3",
-    "epochs_run == 4", "steps > 25", "steps <= 35", "status == ok",
-    "no finding collapse after epoch 1 or max.f1 >= 0.9", "finding collapse by epoch 1 or first.f1 < 0.2",
+    "final.f1 >= 0.5",
+    "first.f1 >= 0.5",
+    "min.f1 >= 0.3",
+    "min.f1 <= 0.3",
+    "max.f1 <= 0.7",
+    "max.f1 >= 0.7",
+    "max.f1 between 0.2 and 0.8",
+    "min.f1 != 0.5",
+    "epoch[2].f1 > 0.4",
+    "epoch[7].f1 > 0.4",
+    "finding collapse",
+    "no finding collapse",
+    "finding collapse by epoch 2",
+    "no finding collapse by epoch 2",
+    "finding collapse after epoch 2",
+    "no finding collapse after epoch 3",
+    "epochs_run <= 3",
+    "epochs_run >= 3",
+    "epochs_run == 4",
+    "steps > 25",
+    "steps <= 35",
+    "status == ok",
+    "no finding collapse after epoch 1 or max.f1 >= 0.9",
+    "finding collapse by epoch 1 or first.f1 < 0.2",
 ]
 
 
@@ -261,10 +288,22 @@ def test_an_arm_rule_counts_runs_passing_every_line() -> None:
 
 
 def test_a_summary_counts_decided_and_skipped_runs_honestly() -> None:
-    decided = {"variant": "v", "seed": 0, "status": "decided", "history": [{"epoch": 1, "f1": 0.1}], "findings": [],
-               "expectations": [entry("final.f1 >= 0.8", None, open=True), entry("no finding collapse", False)]}
-    skipped = {"variant": "v", "seed": 1, "status": "skipped", "history": [], "findings": [],
-               "expectations": [entry("final.f1 >= 0.8", None, open=True), entry("no finding collapse", None, open=True)]}
+    decided = {
+        "variant": "v",
+        "seed": 0,
+        "status": "decided",
+        "history": [{"epoch": 1, "f1": 0.1}],
+        "findings": [],
+        "expectations": [entry("final.f1 >= 0.8", None, open=True), entry("no finding collapse", False)],
+    }
+    skipped = {
+        "variant": "v",
+        "seed": 1,
+        "status": "skipped",
+        "history": [],
+        "findings": [],
+        "expectations": [entry("final.f1 >= 0.8", None, open=True), entry("no finding collapse", None, open=True)],
+    }
     summary = summarize_variant([decided, skipped, {**skipped, "seed": 2}], ["f1"])
     assert (summary["runs"], summary["passed_runs"], summary["decided"], summary["skipped"]) == (1, 0, 1, 2)
     assert summary["passed"] is False and not summary["flaky"]
@@ -325,8 +364,10 @@ def test_which_runs_train_does_not_depend_on_the_number_of_workers() -> None:
     def outcome(action) -> dict:
         return record(action.key, ok=(action.key.variant, action.key.seed) != ("b", 1))
 
-    logs = [sorted((kind, key.slug) for kind, key in drain(RunPlan(keys("abc", 3), decide=True), jobs, outcome))
-            for jobs in (1, 2, 5)]
+    logs = [
+        sorted((kind, key.slug) for kind, key in drain(RunPlan(keys("abc", 3), decide=True), jobs, outcome))
+        for jobs in (1, 2, 5)
+    ]
     assert logs[0] == logs[1] == logs[2]
 
 
@@ -334,7 +375,12 @@ def test_an_exhaustive_plan_runs_every_key_in_order_with_resumed_ones_first() ->
     done = {RunKey("b", 0): record(RunKey("b", 0), ok=True), RunKey("a", 1): {"status": "decided", "expectations": []}}
     plan = RunPlan(keys("ab", 2), lookup=done.get)
     log = drain(plan, 1, lambda action: record(action.key, ok=False))
-    assert log == [("reuse", RunKey("b", 0)), ("start", RunKey("a", 0)), ("start", RunKey("a", 1)), ("start", RunKey("b", 1))]
+    assert log == [
+        ("reuse", RunKey("b", 0)),
+        ("start", RunKey("a", 0)),
+        ("start", RunKey("a", 1)),
+        ("start", RunKey("b", 1)),
+    ]
 
 
 def test_a_deciding_plan_reuses_a_decided_record_only_for_the_same_earlier_runs() -> None:
@@ -368,8 +414,16 @@ def test_the_monitor_requests_a_stop_when_the_group_is_decided_and_the_record_sa
     lines = [parse_expectation(t) for t in ("final.f1 >= 0.8", "no finding collapse after epoch 2")]
     monitor = DecisionMonitor(lines, TORCH, GroupContext("arm", (), 2, None))
     finding = SimpleNamespace(to_dict=lambda: {"kind": "collapse", "epoch": 3})
-    state = FakeState(hparams=SimpleNamespace(epochs=5, total_steps=50), history=[], findings=[], step=0,
-                      outcomes={}, epoch=0, stop_reason=None, run_dir="dir")
+    state = FakeState(
+        hparams=SimpleNamespace(epochs=5, total_steps=50),
+        history=[],
+        findings=[],
+        step=0,
+        outcomes={},
+        epoch=0,
+        stop_reason=None,
+        run_dir="dir",
+    )
     for epoch in (1, 2, 3):
         state.epoch, state.step = epoch, 10 * epoch
         state.history.append({"epoch": epoch, "f1": 0.1})
@@ -385,9 +439,16 @@ def test_the_monitor_requests_a_stop_when_the_group_is_decided_and_the_record_sa
 
 def test_the_monitor_never_stops_the_last_epoch_nor_a_run_another_plugin_stops() -> None:
     lines = [parse_expectation("no finding collapse")]
-    state = FakeState(hparams=SimpleNamespace(epochs=1, total_steps=10), history=[{"epoch": 1}],
-                      findings=[SimpleNamespace(to_dict=lambda: {"kind": "collapse", "epoch": 1})],
-                      step=10, outcomes={}, epoch=1, stop_reason=None, run_dir="dir")
+    state = FakeState(
+        hparams=SimpleNamespace(epochs=1, total_steps=10),
+        history=[{"epoch": 1}],
+        findings=[SimpleNamespace(to_dict=lambda: {"kind": "collapse", "epoch": 1})],
+        step=10,
+        outcomes={},
+        epoch=1,
+        stop_reason=None,
+        run_dir="dir",
+    )
     DecisionMonitor(lines, TORCH, GroupContext("v")).decide(state)
     assert not state.stop_requested
     state.hparams.epochs, state.stop_reason = 5, "collapse_stop: ..."

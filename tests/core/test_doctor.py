@@ -63,14 +63,23 @@ def test_combinations_skip_candidates_that_cannot_be_on_together() -> None:
 
 def test_cure_lines_and_the_reference_threshold() -> None:
     assert doc.cure_lines({"collapse", "lr_zero"}, "f1", 0.8) == [
-        "no finding collapse", "no finding lr_zero", "final.f1 >= 0.8", "status == ok",
+        "no finding collapse",
+        "no finding lr_zero",
+        "final.f1 >= 0.8",
+        "status == ok",
     ]
     assert doc.cure_lines({"x"}, "val_loss", 0.5)[1] == "final.val_loss <= 0.5"
     # a kind the variant still showed at its end must be gone by the end; a passing one, never seen
     assert doc.cure_lines({"collapse", "lr_zero"}, None, None, {"collapse"}, epochs=5)[:2] == [
-        "no finding collapse after epoch 4", "no finding lr_zero",
+        "no finding collapse after epoch 4",
+        "no finding lr_zero",
     ]
-    runs = [{"history": [{"epoch": 1}, {"epoch": 2}], "findings": [{"kind": "lr_zero", "epoch": 1}, {"kind": "collapse", "epoch": 2}]}]
+    runs = [
+        {
+            "history": [{"epoch": 1}, {"epoch": 2}],
+            "findings": [{"kind": "lr_zero", "epoch": 1}, {"kind": "collapse", "epoch": 2}],
+        }
+    ]
     assert doc.persistent_kinds(runs) == {"collapse"}
     assert doc.reference_threshold([0.9, 0.7], "f1", 0.02) == pytest.approx(0.8 - 0.016)
     assert doc.reference_threshold([0.5], "loss", 0.1) == pytest.approx(0.55)
@@ -79,7 +88,9 @@ def test_cure_lines_and_the_reference_threshold() -> None:
 
 def record(variant: str, passed: bool, acted: bool = True, kinds: tuple[str, ...] = ()) -> dict:
     return {
-        "variant": variant, "status": "ok", "history": [{"epoch": 1, "f1": 0.9 if passed else 0.1}],
+        "variant": variant,
+        "status": "ok",
+        "history": [{"epoch": 1, "f1": 0.9 if passed else 0.1}],
         "findings": [{"kind": k, "epoch": 1} for k in kinds],
         "expectations": [{"name": "final.f1 >= 0.8", "passed": passed}],
         "trace": {"on_step": {"linear_warmup": 3 if acted else 0}},
@@ -105,9 +116,12 @@ def test_the_proven_fix_is_a_variant_that_pastes_into_the_scenario(tmp_path: Pat
     settings = {n: p.model_dump(exclude_unset=True) for n, p in scenario.variants["broken"].plugins.items()}
     cand = doc.Candidate({"linear_warmup": {"interval": "step"}}, label="linear_warmup")
     verdict = doc.ArmVerdict(cand, "broken+linear_warmup", "single", 1, 1, True, True, {}, [])
-    text = doc.fixed_variant_yaml(scenario, "broken", settings, available, verdict, ["no finding collapse", "status == ok"], [0])
+    text = doc.fixed_variant_yaml(
+        scenario, "broken", settings, available, verdict, ["no finding collapse", "status == ok"], [0]
+    )
     assert yaml.safe_load(textwrap.dedent(text))["fixed"]["plugins"] == {
-        "sample_weighted_loss": True, "linear_warmup": {"interval": "step"},
+        "sample_weighted_loss": True,
+        "linear_warmup": {"interval": "step"},
     }
     pasted = source.replace("  fixed:\n", "  fixed_by_doctor:\n", 1) + text.replace("  fixed:", "  doctor:", 1) + "\n"
     path = tmp_path / "pasted.yaml"
@@ -145,7 +159,9 @@ def test_the_cli_refuses_an_unknown_variant_before_training() -> None:
 
     from harness.cli import main
 
-    result = CliRunner().invoke(main, ["doctor", str(ROOT / "scenarios" / "bugs" / "lr_too_high.yaml"), "--variant", "brokn"])
+    result = CliRunner().invoke(
+        main, ["doctor", str(ROOT / "scenarios" / "bugs" / "lr_too_high.yaml"), "--variant", "brokn"]
+    )
     assert result.exit_code == 2 and "unknown variant 'brokn'" in result.output
 
 
@@ -158,10 +174,30 @@ def test_harness_doctor_proves_the_catalog_fix_of_an_lr_100x_too_high(tmp_path: 
 
     out = tmp_path / "doctor.json"
     proc = subprocess.run(
-        [sys.executable, "-m", "harness.cli", "doctor", str(ROOT / "scenarios" / "bugs" / "lr_too_high.yaml"),
-         "--seed", "0", "-j", "2", "-q", "--max-combination", "1", "--results-dir", str(tmp_path / "r"),
-         "--json", str(out), "--html", str(tmp_path / "doctor.html")],
-        capture_output=True, text=True, cwd=ROOT, check=False,
+        [
+            sys.executable,
+            "-m",
+            "harness.cli",
+            "doctor",
+            str(ROOT / "scenarios" / "bugs" / "lr_too_high.yaml"),
+            "--seed",
+            "0",
+            "-j",
+            "2",
+            "-q",
+            "--max-combination",
+            "1",
+            "--results-dir",
+            str(tmp_path / "r"),
+            "--json",
+            str(out),
+            "--html",
+            str(tmp_path / "doctor.html"),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        check=False,
     )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     section = json.loads(out.read_text())["doctor"]

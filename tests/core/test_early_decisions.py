@@ -64,7 +64,13 @@ def test_ablate_decides_early_and_says_what_it_skipped(scenario: Path, tmp_path:
     fix = ablation["fixes"][0]
     assert (fix["sufficient"], fix["necessary"]) == (True, True)
     assert fix["target_minus_fix"]["skipped"] == 1 and fix["target_minus_fix"]["decided"] == 1
-    assert ablation["early"] == {"runs": 8, "trained": 6, "skipped": 2, "decided": 2, "steps": ablation["early"]["steps"]}
+    assert ablation["early"] == {
+        "runs": 8,
+        "trained": 6,
+        "skipped": 2,
+        "decided": 2,
+        "steps": ablation["early"]["steps"],
+    }
     assert ablation["base_reproduces"] == {"passed_runs": 1, "runs": 1}  # `finding collapse by epoch 1`: known
     assert "0/1+1" in result.output and "decided early: 6 of 8 runs trained" in result.output
     assert "8 run(s), 2 decided, 2 skipped" in result.output
@@ -73,19 +79,31 @@ def test_ablate_decides_early_and_says_what_it_skipped(scenario: Path, tmp_path:
 @pytest.mark.slow
 def test_run_trains_to_the_end_unless_asked_to_decide_early(scenario: Path, tmp_path: Path) -> None:
     args = ["run", str(scenario), "-q", "-j", "2", "--variant", "too_strict", "--variant", "broken"]
-    plain = CliRunner().invoke(main, [*args, "--results-dir", str(tmp_path / "a"), "--json", str(tmp_path / "plain.json")])
+    plain = CliRunner().invoke(
+        main, [*args, "--results-dir", str(tmp_path / "a"), "--json", str(tmp_path / "plain.json")]
+    )
     early = CliRunner().invoke(
         main, [*args, "--decide-early", "--results-dir", str(tmp_path / "b"), "--json", str(tmp_path / "early.json")]
     )
     assert plain.exit_code == early.exit_code == 1, plain.output + early.output  # too_strict fails either way
     statuses = {
-        name: sorted((r["variant"], r["status"], len(r["history"])) for r in json.loads((tmp_path / name).read_text())["runs"])
+        name: sorted(
+            (r["variant"], r["status"], len(r["history"])) for r in json.loads((tmp_path / name).read_text())["runs"]
+        )
         for name in ("plain.json", "early.json")
     }
-    assert statuses["plain.json"] == [("broken", "ok", 3), ("broken", "ok", 3), ("too_strict", "ok", 3), ("too_strict", "ok", 3)]
+    assert statuses["plain.json"] == [
+        ("broken", "ok", 3),
+        ("broken", "ok", 3),
+        ("too_strict", "ok", 3),
+        ("too_strict", "ok", 3),
+    ]
     # broken's `finding collapse by epoch 1` holds after epoch 1, but a later divergence could still
     # fail the run (it does not expect one), so it trains to its end
     assert statuses["early.json"] == [
-        ("broken", "ok", 3), ("broken", "ok", 3), ("too_strict", "decided", 1), ("too_strict", "skipped", 0),
+        ("broken", "ok", 3),
+        ("broken", "ok", 3),
+        ("too_strict", "decided", 1),
+        ("too_strict", "skipped", 0),
     ]
     assert "0/1+1" in early.output

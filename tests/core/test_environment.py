@@ -46,7 +46,11 @@ def test_a_transformers_that_refuses_the_installed_torch_is_one_line_with_the_fi
     installed = {"torch": "2.5.1+cu124", "transformers": "5.24.0", "accelerate": "1.15.0", "pyyaml": "6.0.2"}
     [clash] = clashes_for(installed)
     assert (clash.needed_by, clash.requirement, clash.name, clash.installed, clash.via) == (
-        "transformers 5.24.0", "torch>=2.6", "torch", "2.5.1+cu124", "torch"
+        "transformers 5.24.0",
+        "torch>=2.6",
+        "torch",
+        "2.5.1+cu124",
+        "torch",
     )
     message = describe(clash, installed.get)
     assert "\n" not in message
@@ -63,10 +67,19 @@ def test_a_transformers_that_refuses_the_installed_torch_is_one_line_with_the_fi
     ("installed", "expected"),
     [
         # the release known to be broken with old torch: excluded by harness's own requirement
-        ({"torch": "2.5.1", "transformers": "5.19.0"}, "harness requires transformers[torch]!=5.19.0,>=4.44, but transformers 5.19.0 is installed; fix the environment with: {py} -m pip install torch==2.5.1 'transformers[torch]!=5.19.0,>=4.44'"),
+        (
+            {"torch": "2.5.1", "transformers": "5.19.0"},
+            "harness requires transformers[torch]!=5.19.0,>=4.44, but transformers 5.19.0 is installed; fix the environment with: {py} -m pip install torch==2.5.1 'transformers[torch]!=5.19.0,>=4.44'",
+        ),
         # torch itself too old: the fix is a torch harness supports, nothing pinned
-        ({"torch": "2.4.0"}, "harness requires torch>=2.5, but torch 2.4.0 is installed; fix the environment with: {py} -m pip install 'torch>=2.5'"),
-        ({"torch": "2.6.0", "transformers": "5.24.0", "accelerate": "1.0.0"}, "transformers 5.24.0 requires accelerate>=1.1.0 (its [torch] extra, which harness requires), but accelerate 1.0.0 is installed; fix the environment with: {py} -m pip install torch==2.6.0 'transformers[torch]!=5.19.0,>=4.44'"),
+        (
+            {"torch": "2.4.0"},
+            "harness requires torch>=2.5, but torch 2.4.0 is installed; fix the environment with: {py} -m pip install 'torch>=2.5'",
+        ),
+        (
+            {"torch": "2.6.0", "transformers": "5.24.0", "accelerate": "1.0.0"},
+            "transformers 5.24.0 requires accelerate>=1.1.0 (its [torch] extra, which harness requires), but accelerate 1.0.0 is installed; fix the environment with: {py} -m pip install torch==2.6.0 'transformers[torch]!=5.19.0,>=4.44'",
+        ),
     ],
 )
 def test_each_clash_names_both_versions_and_its_fix(installed: dict[str, str], expected: str) -> None:
@@ -102,7 +115,9 @@ def test_this_environment_is_consistent_and_trains_with_its_transformers() -> No
     from transformers import RobertaConfig, RobertaForSequenceClassification
 
     assert find_clashes() == []
-    config = RobertaConfig(vocab_size=50, hidden_size=8, num_hidden_layers=1, num_attention_heads=2, intermediate_size=16)
+    config = RobertaConfig(
+        vocab_size=50, hidden_size=8, num_hidden_layers=1, num_attention_heads=2, intermediate_size=16
+    )
     model = RobertaForSequenceClassification(config)
     logits = model(input_ids=torch.tensor([[0, 5, 6, 2]])).logits
     assert logits.shape == (1, 2)
@@ -130,12 +145,27 @@ def fake_clashing_transformers(directory: Path) -> tuple[str, str]:
 @pytest.mark.parametrize("command", ["run", "ablate"])
 def test_a_broken_environment_exits_2_before_any_run_with_one_line(tmp_path: Path, command: str) -> None:
     torch_version, needed = fake_clashing_transformers(tmp_path / "site")
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(tmp_path / "site"), *filter(None, [os.environ.get("PYTHONPATH")])]))
+    env = dict(
+        os.environ, PYTHONPATH=os.pathsep.join([str(tmp_path / "site"), *filter(None, [os.environ.get("PYTHONPATH")])])
+    )
     results = tmp_path / "results"
     proc = subprocess.run(
-        [sys.executable, "-m", "harness.cli", command, str(ROOT / "scenarios" / "checkpoint_compat.yaml"), "-q",
-         "--results-dir", str(results)],
-        check=False, capture_output=True, text=True, env=env | {"COLUMNS": "400"}, cwd=tmp_path, timeout=120,
+        [
+            sys.executable,
+            "-m",
+            "harness.cli",
+            command,
+            str(ROOT / "scenarios" / "checkpoint_compat.yaml"),
+            "-q",
+            "--results-dir",
+            str(results),
+        ],
+        check=False,
+        capture_output=True,
+        text=True,
+        env=env | {"COLUMNS": "400"},
+        cwd=tmp_path,
+        timeout=120,
     )
     assert proc.returncode == 2, proc.stdout + proc.stderr
     assert proc.stdout == ""
@@ -154,6 +184,11 @@ def test_commands_that_do_not_train_ignore_the_environment(tmp_path: Path) -> No
     fake_clashing_transformers(tmp_path / "site")
     env = dict(os.environ, PYTHONPATH=str(tmp_path / "site"))
     proc = subprocess.run(
-        [sys.executable, "-m", "harness.cli", "plugins", "--json"], check=False, capture_output=True, text=True, env=env, timeout=120
+        [sys.executable, "-m", "harness.cli", "plugins", "--json"],
+        check=False,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
     )
     assert proc.returncode == 0, proc.stderr

@@ -23,7 +23,9 @@ KEYS = [RunKey("a", 0), RunKey("a", 1), RunKey("b", 0)]
 class InProcess(Executor):
     def __init__(self, plan: RunPlan, jobs: int = 1) -> None:
         self.events: list[tuple[RunKey, str, Any]] = []
-        super().__init__(None, KEYS, results_dir=Path("."), plan=plan, progress=lambda k, e, v: self.events.append((k, e, v)))  # type: ignore[arg-type]
+        super().__init__(
+            None, KEYS, results_dir=Path("."), plan=plan, progress=lambda k, e, v: self.events.append((k, e, v))
+        )  # type: ignore[arg-type]
         self.jobs, self.running, self.most, self.closed = jobs, [], 0, False
 
     def has_room(self) -> bool:
@@ -75,7 +77,14 @@ def test_the_record_schema_lists_every_field_of_a_fresh_record() -> None:
     scenario = load_scenario(Path(__file__).parents[2] / "scenarios" / "issue11.yaml")
     record = base_record(scenario, RunKey(next(iter(scenario.variants)), 0))
     assert list(record) == list(_RunRecordFields.__annotations__)
-    assert set(RunRecord.__optional_keys__) == {"stop_reason", "diverged_at_step", "decided", "skipped", "error", "node"}
+    assert set(RunRecord.__optional_keys__) == {
+        "stop_reason",
+        "diverged_at_step",
+        "decided",
+        "skipped",
+        "error",
+        "node",
+    }
 
 
 @pytest.mark.parametrize("seconds", [4, 0.5])

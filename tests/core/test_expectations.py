@@ -81,28 +81,71 @@ def test_when_torch_conditions() -> None:
 # ------------------------------------------------------------------ `or`, and runs with no completed epoch
 
 #: a run that diverged in epoch 1: no epoch completed, so no metric has a value
-DIVERGED_EARLY = {"status": "diverged", "diverged_at_step": 2, "steps": 2, "history": [], "findings": [], "outcomes": {}}
+DIVERGED_EARLY = {
+    "status": "diverged",
+    "diverged_at_step": 2,
+    "steps": 2,
+    "history": [],
+    "findings": [],
+    "outcomes": {},
+}
 
 
 @pytest.mark.parametrize(
     ("text", "run", "verdict"),
     [
         # a metric of a run with no completed epoch is not applicable, with the reason
-        ("final.f1 <= 0.05", DIVERGED_EARLY, {"passed": None, "observed": None, "reason": "no completed epoch (diverged at step 2)"}),
-        ("epoch[1].f1 >= 0", {"status": "error", "history": []}, {"passed": None, "observed": None, "reason": "no completed epoch (status error)"}),
+        (
+            "final.f1 <= 0.05",
+            DIVERGED_EARLY,
+            {"passed": None, "observed": None, "reason": "no completed epoch (diverged at step 2)"},
+        ),
+        (
+            "epoch[1].f1 >= 0",
+            {"status": "error", "history": []},
+            {"passed": None, "observed": None, "reason": "no completed epoch (status error)"},
+        ),
         # what a run without epochs still has is judged as before
         ("epochs_run == 0", DIVERGED_EARLY, {"passed": True, "observed": 0}),
         ("steps <= 2", DIVERGED_EARLY, {"passed": True, "observed": 2}),
         # the side that holds decides, and its value is what was observed
-        ("status == diverged or final.f1 <= 0.05", DIVERGED_EARLY, {"passed": True, "observed": "diverged", "decided_by": "status == diverged"}),
-        ("status == diverged or final.f1 <= 0.05", RUN, {"passed": True, "observed": 0.0, "decided_by": "final.f1 <= 0.05"}),
-        ("final.f1 <= 0.05 or status == diverged", DIVERGED_EARLY, {"passed": True, "observed": "diverged", "decided_by": "status == diverged"}),
+        (
+            "status == diverged or final.f1 <= 0.05",
+            DIVERGED_EARLY,
+            {"passed": True, "observed": "diverged", "decided_by": "status == diverged"},
+        ),
+        (
+            "status == diverged or final.f1 <= 0.05",
+            RUN,
+            {"passed": True, "observed": 0.0, "decided_by": "final.f1 <= 0.05"},
+        ),
+        (
+            "final.f1 <= 0.05 or status == diverged",
+            DIVERGED_EARLY,
+            {"passed": True, "observed": "diverged", "decided_by": "status == diverged"},
+        ),
         # none holds: the applicable sides decided (a not-applicable side does not count)
-        ("status == ok or final.f1 <= 0.05", DIVERGED_EARLY, {"passed": False, "observed": "diverged", "decided_by": "status == ok"}),
-        ("status == ok or max.f1 >= 0.5", RUN, {"passed": False, "observed": "stopped / 0.43", "decided_by": "status == ok or max.f1 >= 0.5"}),
+        (
+            "status == ok or final.f1 <= 0.05",
+            DIVERGED_EARLY,
+            {"passed": False, "observed": "diverged", "decided_by": "status == ok"},
+        ),
+        (
+            "status == ok or max.f1 >= 0.5",
+            RUN,
+            {"passed": False, "observed": "stopped / 0.43", "decided_by": "status == ok or max.f1 >= 0.5"},
+        ),
         # no side applicable: the line is not applicable
-        ("final.f1 <= 0.05 or min.loss < 1", DIVERGED_EARLY, {"passed": None, "observed": None, "reason": "no completed epoch (diverged at step 2)"}),
-        ("status == ok or finding collapse or outcome.checkpoint_roundtrip == fails", RUN, {"passed": True, "observed": "collapse at epochs [3]", "decided_by": "finding collapse"}),
+        (
+            "final.f1 <= 0.05 or min.loss < 1",
+            DIVERGED_EARLY,
+            {"passed": None, "observed": None, "reason": "no completed epoch (diverged at step 2)"},
+        ),
+        (
+            "status == ok or finding collapse or outcome.checkpoint_roundtrip == fails",
+            RUN,
+            {"passed": True, "observed": "collapse at epochs [3]", "decided_by": "finding collapse"},
+        ),
     ],
 )
 def test_or_and_runs_without_a_completed_epoch(text: str, run: dict, verdict: dict) -> None:

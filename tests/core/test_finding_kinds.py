@@ -57,7 +57,10 @@ def _available(*classes: type[Plugin]) -> dict[str, PluginInfo]:
 
 
 def test_an_unknown_kind_is_refused_naming_the_plugin_the_field_and_the_kind() -> None:
-    with pytest.raises(PluginLoadError, match=r"plugin 'kinds_bug' \(test\): shows_as names finding kind\(s\) no monitor emits: 'no_learning'"):
+    with pytest.raises(
+        PluginLoadError,
+        match=r"plugin 'kinds_bug' \(test\): shows_as names finding kind\(s\) no monitor emits: 'no_learning'",
+    ):
         check_finding_kinds(_available(_Monitor, _Bug))
 
 
@@ -68,8 +71,12 @@ def test_a_kind_a_third_party_monitor_declares_is_known() -> None:
 
 
 def test_a_built_in_must_declare_its_familys_kind() -> None:
-    assert all(ref.startswith(("harness.core.", "harness.plugins.fixes.", "harness.plugins.monitors.", "harness.plugins.bugs."))
-               for ref in builtin_plugins())
+    assert all(
+        ref.startswith(
+            ("harness.core.", "harness.plugins.fixes.", "harness.plugins.monitors.", "harness.plugins.bugs.")
+        )
+        for ref in builtin_plugins()
+    )
     check_plugin_class(_Monitor, "harness.plugins.monitors.kinds:_Monitor")
     with pytest.raises(PluginLoadError, match=r"declares kind 'monitor' but lives in plugins/fixes/"):
         check_plugin_class(_Monitor, "harness.plugins.fixes.kinds:_Monitor")

@@ -18,43 +18,80 @@ class Recorder:
         self.calls.append(name)
 
     @hookimpl(tryfirst=True)
-    def on_setup(self) -> None: self._rec("on_setup")
+    def on_setup(self) -> None:
+        self._rec("on_setup")
+
     @hookimpl(tryfirst=True)
-    def make_criterion(self) -> None: self._rec("make_criterion")
+    def make_criterion(self) -> None:
+        self._rec("make_criterion")
+
     @hookimpl(tryfirst=True)
-    def make_optimizer(self) -> None: self._rec("make_optimizer")
+    def make_optimizer(self) -> None:
+        self._rec("make_optimizer")
+
     @hookimpl(tryfirst=True)
-    def make_scheduler(self) -> None: self._rec("make_scheduler")
+    def make_scheduler(self) -> None:
+        self._rec("make_scheduler")
+
     @hookimpl(tryfirst=True)
-    def on_train_start(self) -> None: self._rec("on_train_start")
+    def on_train_start(self) -> None:
+        self._rec("on_train_start")
+
     @hookimpl(tryfirst=True)
-    def on_batch(self) -> None: self._rec("on_batch")
+    def on_batch(self) -> None:
+        self._rec("on_batch")
+
     @hookimpl(tryfirst=True)
-    def forward_context(self) -> None: self._rec("forward_context")
+    def forward_context(self) -> None:
+        self._rec("forward_context")
+
     @hookimpl(tryfirst=True)
-    def compute_loss(self) -> None: self._rec("compute_loss")
+    def compute_loss(self) -> None:
+        self._rec("compute_loss")
+
     @hookimpl(tryfirst=True)
-    def extra_losses(self) -> None: self._rec("extra_losses")
+    def extra_losses(self) -> None:
+        self._rec("extra_losses")
+
     @hookimpl(tryfirst=True)
-    def backward(self) -> None: self._rec("backward")
+    def backward(self) -> None:
+        self._rec("backward")
+
     @hookimpl(tryfirst=True)
-    def on_after_backward(self) -> None: self._rec("on_after_backward")
+    def on_after_backward(self) -> None:
+        self._rec("on_after_backward")
+
     @hookimpl(tryfirst=True)
-    def on_before_optimizer_step(self) -> None: self._rec("on_before_optimizer_step")
+    def on_before_optimizer_step(self) -> None:
+        self._rec("on_before_optimizer_step")
+
     @hookimpl(tryfirst=True)
-    def optimizer_step(self) -> None: self._rec("optimizer_step")
+    def optimizer_step(self) -> None:
+        self._rec("optimizer_step")
+
     @hookimpl(tryfirst=True)
-    def on_step(self) -> None: self._rec("on_step")
+    def on_step(self) -> None:
+        self._rec("on_step")
+
     @hookimpl(tryfirst=True)
-    def on_batch_end(self) -> None: self._rec("on_batch_end")
+    def on_batch_end(self) -> None:
+        self._rec("on_batch_end")
+
     @hookimpl(tryfirst=True)
-    def on_epoch_end(self) -> None: self._rec("on_epoch_end")
+    def on_epoch_end(self) -> None:
+        self._rec("on_epoch_end")
+
     @hookimpl(tryfirst=True)
-    def save_checkpoint(self) -> None: self._rec("save_checkpoint")
+    def save_checkpoint(self) -> None:
+        self._rec("save_checkpoint")
+
     @hookimpl(tryfirst=True)
-    def on_checkpoint(self) -> None: self._rec("on_checkpoint")
+    def on_checkpoint(self) -> None:
+        self._rec("on_checkpoint")
+
     @hookimpl(tryfirst=True)
-    def on_train_end(self) -> None: self._rec("on_train_end")
+    def on_train_end(self) -> None:
+        self._rec("on_train_end")
 
 
 BATCH = ["on_batch", "forward_context", "compute_loss", "extra_losses", "backward"]

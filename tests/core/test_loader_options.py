@@ -9,7 +9,6 @@ import torch
 from pydantic import BaseModel, ConfigDict
 
 
-
 from harness import Workload
 from harness.core.loop import PersistentOrderSampler, apply_loader_options, shutdown_loaders
 from harness.core.plugin import Plugin, hookimpl
@@ -21,7 +20,9 @@ class TinyMLP(Workload):
     """Random features, a two-layer MLP with dropout: trains in milliseconds."""
 
     def build_model(self) -> torch.nn.Module:
-        return torch.nn.Sequential(torch.nn.Linear(4, 16), torch.nn.ReLU(), torch.nn.Dropout(0.3), torch.nn.Linear(16, 2))
+        return torch.nn.Sequential(
+            torch.nn.Linear(4, 16), torch.nn.ReLU(), torch.nn.Dropout(0.3), torch.nn.Linear(16, 2)
+        )
 
     def datasets(self) -> tuple[Any, Any]:
         g = torch.Generator().manual_seed(7)

@@ -29,7 +29,9 @@ def test_binary_logits_give_the_binary_names_and_values() -> None:
 def test_ten_classes() -> None:
     g = torch.Generator().manual_seed(1)
     labels = torch.arange(200) % 10
-    logits = torch.randn(200, 10, generator=g) + 3 * torch.nn.functional.one_hot(labels, 10) * (torch.rand(200, 1, generator=g) > 0.3)
+    logits = torch.randn(200, 10, generator=g) + 3 * torch.nn.functional.one_hot(labels, 10) * (
+        torch.rand(200, 1, generator=g) > 0.3
+    )
     m = classification_metrics(labels, logits)
     pred = logits.argmax(-1)
     assert m["accuracy"] == pytest.approx(float((pred == labels).float().mean()))

@@ -5,12 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from harness.scenario.expectations import (
-    ExpectationSyntaxError,
-    evaluate_all,
-    expects_failure,
-    parse_expectation,
-)
+from harness.scenario.expectations import ExpectationSyntaxError, evaluate_all, expects_failure, parse_expectation
 from harness.judging.verdicts import run_failed, run_ok, summarize_variant
 
 RUN = {
@@ -51,7 +46,12 @@ ERRORED = {
     "status": "error",
     "history": [],
     "outcomes": {"peak_workers": 0},
-    "error": {"message": "AttributeError: Can't pickle local object", "type": "AttributeError", "plugin": "ending", "hook": "on_step"},
+    "error": {
+        "message": "AttributeError: Can't pickle local object",
+        "type": "AttributeError",
+        "plugin": "ending",
+        "hook": "on_step",
+    },
 }
 
 

@@ -77,4 +77,6 @@ def test_error_message_keeps_pydantic_text_except_for_unknown_keys() -> None:
     )
     extra = {"type": "extra_forbidden", "loc": ("train", "lrr"), "msg": "Extra inputs are not permitted"}
     assert error_message(extra, ["lr", "epochs"]) == "unknown field 'lrr' (did you mean 'lr'?)"
-    assert unknown_key("epoks", ["epochs"], "training field") == "unknown training field 'epoks' (did you mean 'epochs'?)"
+    assert (
+        unknown_key("epoks", ["epochs"], "training field") == "unknown training field 'epoks' (did you mean 'epochs'?)"
+    )

@@ -17,7 +17,10 @@ def plain_pytorch_loop(workload, seed: int, epochs: int, batch_size: int, lr: fl
     train_set, _ = workload.datasets()
     model = workload.build_model()
     loader = DataLoader(
-        train_set, batch_size=batch_size, shuffle=True, generator=torch.Generator().manual_seed(seed),
+        train_set,
+        batch_size=batch_size,
+        shuffle=True,
+        generator=torch.Generator().manual_seed(seed),
         collate_fn=workload.collate,
     )
     optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
@@ -48,9 +51,7 @@ def test_a_fix_breaks_parity() -> None:
     workload = tiny_workload()
     state, _, _ = run_tiny({"grad_clip": {"max_norm": 1e-3}}, workload=workload, epochs=1, batch_size=16, lr=1e-3)
     reference = plain_pytorch_loop(workload, seed=0, epochs=1, batch_size=16, lr=1e-3, weight_decay=0.01)
-    differs = [
-        not torch.equal(p, dict(state.model.named_parameters())[n]) for n, p in reference.named_parameters()
-    ]
+    differs = [not torch.equal(p, dict(state.model.named_parameters())[n]) for n, p in reference.named_parameters()]
     assert any(differs)
 
 

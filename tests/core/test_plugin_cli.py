@@ -97,8 +97,19 @@ def test_run_without_records_the_plugin_off(scenario_path: Path, tmp_path: Path)
     report = tmp_path / "report.json"
     result = CliRunner().invoke(
         main,
-        ["run", str(scenario_path), "-q", "--variant", "a", "--without", "class_weights", "--json", str(report),
-         "--results-dir", str(tmp_path / "results")],
+        [
+            "run",
+            str(scenario_path),
+            "-q",
+            "--variant",
+            "a",
+            "--without",
+            "class_weights",
+            "--json",
+            str(report),
+            "--results-dir",
+            str(tmp_path / "results"),
+        ],
     )
     assert result.exit_code == 0, result.output
     [run] = json.loads(report.read_text())["runs"]

@@ -37,8 +37,11 @@ def path(tmp_path: Path) -> Path:
 
 
 def test_parse_plugin_options() -> None:
-    assert parse_plugin_options(("class_weights",), ("collapse_stop",), ("grad_clip.max_norm=0.25", "grad_clip.max_value=null",
-                                                                          "linear_warmup.interval=epoch")) == {
+    assert parse_plugin_options(
+        ("class_weights",),
+        ("collapse_stop",),
+        ("grad_clip.max_norm=0.25", "grad_clip.max_value=null", "linear_warmup.interval=epoch"),
+    ) == {
         "collapse_stop": False,
         "class_weights": True,
         "grad_clip": {"max_norm": 0.25, "max_value": None},
@@ -54,8 +57,12 @@ def test_parse_plugin_options() -> None:
 
 
 def test_with_and_set_combine_with_without_on_one_variant(path: Path) -> None:
-    sc = load_scenario(path, plugin_overrides=parse_plugin_options(
-        ("mixed_precision",), ("class_weights",), ("grad_clip.max_norm=0.25", "linear_warmup.interval=epoch")))
+    sc = load_scenario(
+        path,
+        plugin_overrides=parse_plugin_options(
+            ("mixed_precision",), ("class_weights",), ("grad_clip.max_norm=0.25", "linear_warmup.interval=epoch")
+        ),
+    )
     fixed = sc.variants["fixed"].plugins
     assert "class_weights" not in fixed and "mixed_precision" in fixed
     assert (fixed["grad_clip"].max_norm, fixed["linear_warmup"].interval) == (0.25, "epoch")
@@ -70,11 +77,16 @@ def test_with_and_set_combine_with_without_on_one_variant(path: Path) -> None:
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--set", "grad_clip.max_nrom=1"],
-         "--set grad_clip.max_nrom: unknown parameter 'max_nrom' of plugin 'grad_clip' (did you mean 'max_norm'?)"),
+        (
+            ["--set", "grad_clip.max_nrom=1"],
+            "--set grad_clip.max_nrom: unknown parameter 'max_nrom' of plugin 'grad_clip' (did you mean 'max_norm'?)",
+        ),
         (["--set", "grad_clip.max_norm=abc"], "--set grad_clip.max_norm: Input should be a valid number"),
         (["--set", "linear_warmup.interval=week"], "--set linear_warmup.interval: Input should be 'step' or 'epoch'"),
-        (["--with", "class_weight"], "--with class_weight: unknown plugin 'class_weight' (did you mean 'class_weights'?)"),
+        (
+            ["--with", "class_weight"],
+            "--with class_weight: unknown plugin 'class_weight' (did you mean 'class_weights'?)",
+        ),
         (["--set", "grad_clp.max_norm=1"], "--set grad_clp: unknown plugin 'grad_clp' (did you mean 'grad_clip'?)"),
         (["--set", "grad_clip"], "expected PLUGIN.PARAM=VALUE"),
         (["--with", "grad_clip", "--without", "grad_clip"], "contradict each other"),

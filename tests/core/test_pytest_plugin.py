@@ -112,12 +112,12 @@ def test_keyword_and_marker_selection(project: pytest.Pytester) -> None:
 
 
 def test_bad_scenario_is_a_collection_error_naming_file_line_and_field(project: pytest.Pytester) -> None:
-    (project.path / "scenarios" / "bad.yaml").write_text(
-        TINY.replace("lr: 1.0e-3", "lr: 1.0e-3, learning_rate: 3")
-    )
+    (project.path / "scenarios" / "bad.yaml").write_text(TINY.replace("lr: 1.0e-3", "lr: 1.0e-3, learning_rate: 3"))
     result = project.runpytest_subprocess("scenarios/", "--collect-only", "-q")
     assert result.ret == pytest.ExitCode.INTERRUPTED
-    result.stdout.fnmatch_lines(["*ERROR collecting scenarios/bad.yaml*", "*bad.yaml:6:*: train.learning_rate: unknown field 'learning_rate'*"])
+    result.stdout.fnmatch_lines(
+        ["*ERROR collecting scenarios/bad.yaml*", "*bad.yaml:6:*: train.learning_rate: unknown field 'learning_rate'*"]
+    )
     assert "Traceback" not in result.stdout.str()
 
 
@@ -212,7 +212,10 @@ def test_shipped_scenarios_collect_every_variant() -> None:
         expected += [f"{rel}::{variant}" for variant in scenario.variants]  # seeds run inside
     result = subprocess.run(
         [sys.executable, "-m", "pytest", "scenarios/", "--collect-only", "-q", "-p", "no:cacheprovider"],
-        cwd=root, capture_output=True, text=True, timeout=300,
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert sorted(line for line in result.stdout.splitlines() if "::" in line) == sorted(expected)
@@ -274,9 +277,12 @@ class SeedParity(Plugin):
         state.outcomes["seed_parity"] = "even" if state.seed % 2 == 0 else "odd"
 '''
 
-PASS_RATE = TINY.replace("train: {epochs: 2,", "train: {epochs: 1,").replace("seeds: [0]", "seeds: [0, 1]").replace(
-    "variants:\n", "plugin_modules: ['seed_parity:SeedParity']\nvariants:\n"
-).split("variants:\n")[0] + """variants:
+PASS_RATE = (
+    TINY.replace("train: {epochs: 2,", "train: {epochs: 1,")
+    .replace("seeds: [0]", "seeds: [0, 1]")
+    .replace("variants:\n", "plugin_modules: ['seed_parity:SeedParity']\nvariants:\n")
+    .split("variants:\n")[0]
+    + """variants:
   half:
     expect:
       - {expect: "outcome.seed_parity == even", pass_rate: ">= 0.5"}
@@ -285,6 +291,7 @@ PASS_RATE = TINY.replace("train: {epochs: 2,", "train: {epochs: 1,").replace("se
     expect:
       - outcome.seed_parity == even
 """
+)
 
 
 @pytest.mark.slow
@@ -322,9 +329,26 @@ def test_pass_rate_gives_the_same_verdict_under_pytest_and_harness_run(
     for variant in ("half", "every"):
         report = project.path / f"{variant}.json"
         proc = subprocess.run(
-            [sys.executable, "-m", "harness.cli", "run", "scenarios/tiny.yaml", "-q", "--variant", variant, "-j", "1",
-             "--json", str(report), "--results-dir", str(project.path / "res")],
-            cwd=project.path, capture_output=True, text=True, timeout=600,
+            [
+                sys.executable,
+                "-m",
+                "harness.cli",
+                "run",
+                "scenarios/tiny.yaml",
+                "-q",
+                "--variant",
+                variant,
+                "-j",
+                "1",
+                "--json",
+                str(report),
+                "--results-dir",
+                str(project.path / "res"),
+            ],
+            cwd=project.path,
+            capture_output=True,
+            text=True,
+            timeout=600,
         )
         verdicts[variant] = proc.returncode
         assert json.loads(report.read_text())["variants"][variant]["passed"] is (proc.returncode == 0), proc.stdout

@@ -59,14 +59,38 @@ def test_monitor_can_be_switched_off(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("old", "new", "expected"),
     [
-        ("class_weights: true", "class_weight: true", "s.yaml:15:7: variants.fixed.plugins.class_weight: unknown plugin 'class_weight' (did you mean 'class_weights'?)"),
-        ("{interval: epoch}", "{interval: weekly}", "s.yaml:10:23: variants.broken.plugins.linear_warmup.interval: Input should be 'step' or 'epoch'"),
-        ("{interval: epoch}", "{intervall: epoch}", "unknown parameter 'intervall' of plugin 'linear_warmup' (did you mean 'interval'?)"),
+        (
+            "class_weights: true",
+            "class_weight: true",
+            "s.yaml:15:7: variants.fixed.plugins.class_weight: unknown plugin 'class_weight' (did you mean 'class_weights'?)",
+        ),
+        (
+            "{interval: epoch}",
+            "{interval: weekly}",
+            "s.yaml:10:23: variants.broken.plugins.linear_warmup.interval: Input should be 'step' or 'epoch'",
+        ),
+        (
+            "{interval: epoch}",
+            "{intervall: epoch}",
+            "unknown parameter 'intervall' of plugin 'linear_warmup' (did you mean 'interval'?)",
+        ),
         ("  epochs: 2", "  epochs: -1", "s.yaml:6:3: train.epochs: Input should be greater than 0"),
         ("  epochs: 2", "  epoch: 2", "s.yaml:6:3: train.epoch: unknown field 'epoch' (did you mean 'epochs'?)"),
-        ("name: devign", "name: devine", "s.yaml:3:3: workload.name: unknown workload 'devine' (did you mean 'devign'?)"),
-        ("{n_train: 64}", "{n_trian: 64}", "workload.params.n_trian: unknown field 'n_trian' (did you mean 'n_train'?)"),
-        ("- final.f1 <= 0.05", "- final.f1 <== 0.05", "s.yaml:12:9: variants.broken.expect[0]: cannot parse expectation"),
+        (
+            "name: devign",
+            "name: devine",
+            "s.yaml:3:3: workload.name: unknown workload 'devine' (did you mean 'devign'?)",
+        ),
+        (
+            "{n_train: 64}",
+            "{n_trian: 64}",
+            "workload.params.n_trian: unknown field 'n_trian' (did you mean 'n_train'?)",
+        ),
+        (
+            "- final.f1 <= 0.05",
+            "- final.f1 <== 0.05",
+            "s.yaml:12:9: variants.broken.expect[0]: cannot parse expectation",
+        ),
         ("- final.f1 >= 0.8", "- final.fone >= 0.8", "variants.fixed.expect[0]: unknown metric 'fone'"),
         ('">=2.0"', '"soon"', "variants.fixed.expect[1].when.torch: invalid version specifier 'soon'"),
         ("  fixed:\n", "  broken:\n", "duplicate key 'broken'"),
@@ -124,7 +148,9 @@ def test_every_problem_of_a_file_is_reported_at_once(tmp_path: Path) -> None:
 def test_schema_errors_do_not_hide_the_checks_after_them(tmp_path: Path) -> None:
     """A refused expectation mapping and a bad train value still let the plugins and the other
     expectations be checked; nothing is reported twice or as a consequence of another error."""
-    text = GOOD.replace('{expect: "status == ok", when: {torch: ">=2.0"}}', '{expect: "status == ok", whn: {torch: ">=2.0"}}')
+    text = GOOD.replace(
+        '{expect: "status == ok", when: {torch: ">=2.0"}}', '{expect: "status == ok", whn: {torch: ">=2.0"}}'
+    )
     text = text.replace("  epochs: 2", "  epochs: -2").replace("{interval: epoch}", "{intervall: epoch}")
     with pytest.raises(ScenarioError) as info:
         load_scenario(write(tmp_path, text))
@@ -150,7 +176,9 @@ def test_the_cli_prints_each_problem_on_its_own_line_and_exits_2(tmp_path: Path)
 
     from harness.cli import main
 
-    path = write(tmp_path, GOOD.replace("  epochs: 2", "  epoch: 2").replace("class_weights: true", "class_weight: true"))
+    path = write(
+        tmp_path, GOOD.replace("  epochs: 2", "  epoch: 2").replace("class_weights: true", "class_weight: true")
+    )
     result = CliRunner().invoke(main, ["run", str(path)])
     assert result.exit_code == 2
     assert result.output.splitlines() == [

@@ -40,8 +40,10 @@ def tiny(tmp_path: Path) -> Path:
 
 
 def _results(records: list[dict]) -> list[tuple]:
-    return [(r["variant"], r["seed"], r["status"], r["history"], r["lr_per_step"], r["findings"], r["expectations"])
-            for r in records]
+    return [
+        (r["variant"], r["seed"], r["status"], r["history"], r["lr_per_step"], r["findings"], r["expectations"])
+        for r in records
+    ]
 
 
 @pytest.mark.slow
@@ -64,8 +66,25 @@ def test_run_with_seeds_writes_every_report(tiny: Path, tmp_path: Path) -> None:
     out = {k: tmp_path / f"r.{k}" for k in ("json", "html", "xml")}
     result = CliRunner().invoke(
         main,
-        ["run", str(tiny), "--seeds", "3", "-j", "2", "-q", "--results-dir", str(tmp_path / "res"), "--set",
-         "grad_clip.max_norm=0.25", "--json", str(out["json"]), "--html", str(out["html"]), "--junit", str(out["xml"])],
+        [
+            "run",
+            str(tiny),
+            "--seeds",
+            "3",
+            "-j",
+            "2",
+            "-q",
+            "--results-dir",
+            str(tmp_path / "res"),
+            "--set",
+            "grad_clip.max_norm=0.25",
+            "--json",
+            str(out["json"]),
+            "--html",
+            str(out["html"]),
+            "--junit",
+            str(out["xml"]),
+        ],
         env={"COLUMNS": "80"},
     )
     assert result.exit_code == 0, result.output
@@ -78,8 +97,14 @@ def test_run_with_seeds_writes_every_report(tiny: Path, tmp_path: Path) -> None:
     assert list(fixed["metrics"]) == ["f1", "max_pred_share", "loss"] and fixed["metrics"]["f1"]["n"] == 3
     assert fixed["plugins"]["grad_clip"] == {"max_norm": 0.25, "max_value": None}  # --set reached every run
     assert report["variants"]["broken"]["plugins"]["grad_clip"]["max_norm"] == 0.25
-    assert fixed["expectations"][1] == {"name": "epochs_run == 2", "pass_rate": ">= 0.5", "passed": 3, "applicable": 3,
-                                        "rate": 1.0, "ok": True}
+    assert fixed["expectations"][1] == {
+        "name": "epochs_run == 2",
+        "pass_rate": ">= 0.5",
+        "passed": 3,
+        "applicable": 3,
+        "rate": 1.0,
+        "ok": True,
+    }
     root = ET.parse(out["xml"]).getroot()
     assert root.get("tests") == str(6 + 3 * 1 + 3 * 2 + 1) and root.get("failures") == "0"
     assert out["html"].read_text().count("<svg") == 2 * 4  # loss, the key metrics F1 and max_pred_share, LR per step
@@ -90,7 +115,20 @@ def test_run_with_seeds_writes_every_report(tiny: Path, tmp_path: Path) -> None:
 def test_ablate_runs_every_arm_and_writes_the_table(tiny: Path, tmp_path: Path) -> None:
     path = tmp_path / "abl.json"
     result = CliRunner().invoke(
-        main, ["ablate", str(tiny), "--seed", "0", "-j", "2", "-q", "--json", str(path), "--results-dir", str(tmp_path / "a")],
+        main,
+        [
+            "ablate",
+            str(tiny),
+            "--seed",
+            "0",
+            "-j",
+            "2",
+            "-q",
+            "--json",
+            str(path),
+            "--results-dir",
+            str(tmp_path / "a"),
+        ],
         env={"COLUMNS": "80"},
     )
     assert result.exit_code in (0, 1), result.output
@@ -98,8 +136,16 @@ def test_ablate_runs_every_arm_and_writes_the_table(tiny: Path, tmp_path: Path) 
     ablation = report["ablation"]
     assert [f["plugin"] for f in ablation["fixes"]] == ["class_weights", "linear_warmup", "grad_clip"]
     arms = [a["variant"] for a in ablation["arms"]]
-    assert arms == ["broken", "broken+class_weights", "broken+linear_warmup", "broken+grad_clip",
-                    "fixed", "fixed-class_weights", "fixed-linear_warmup", "fixed-grad_clip"]
+    assert arms == [
+        "broken",
+        "broken+class_weights",
+        "broken+linear_warmup",
+        "broken+grad_clip",
+        "fixed",
+        "fixed-class_weights",
+        "fixed-linear_warmup",
+        "fixed-grad_clip",
+    ]
     runs = {r["variant"]: r for r in report["runs"]}
     assert set(runs) == set(arms)
     assert runs["broken+grad_clip"]["plugins"]["grad_clip"]["max_norm"] == 0.5

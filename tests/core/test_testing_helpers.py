@@ -6,7 +6,6 @@ import torch
 from pydantic import BaseModel, ConfigDict
 
 
-
 from harness import Workload
 from harness.testing import make_state, run_tiny, train_tiny
 
@@ -24,7 +23,9 @@ class UserMLP(Workload):
 
     def build_model(self) -> torch.nn.Module:
         p = self.params
-        return torch.nn.Sequential(torch.nn.Linear(p.features, p.hidden), torch.nn.ReLU(), torch.nn.Linear(p.hidden, p.classes))
+        return torch.nn.Sequential(
+            torch.nn.Linear(p.features, p.hidden), torch.nn.ReLU(), torch.nn.Linear(p.hidden, p.classes)
+        )
 
     def datasets(self):
         p = self.params
@@ -56,7 +57,9 @@ def test_train_tiny_trains_a_user_workload_with_classification_metrics() -> None
 
 
 def test_run_tiny_and_a_fix_on_a_three_class_user_workload() -> None:
-    state, status, trace = run_tiny({"grad_clip": {"max_norm": 0.1}}, workload=UserMLP(UserMLP.Params(classes=3)), epochs=1)
+    state, status, trace = run_tiny(
+        {"grad_clip": {"max_norm": 0.1}}, workload=UserMLP(UserMLP.Params(classes=3)), epochs=1
+    )
     assert status == "ok"
     assert trace["on_before_optimizer_step"]["grad_clip"] == state.step == 4
     assert {"pred_count_0", "pred_count_1", "pred_count_2", "macro_f1"} <= set(state.history[-1])

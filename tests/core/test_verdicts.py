@@ -22,8 +22,16 @@ from harness.judging.verdicts import (
 from harness.workloads.base import Workload
 
 
-def record(seed: int, passes: list[bool | None], *, variant: str = "fixed", status: str = "ok", f1: float = 0.8,
-           rates: list[str | None] | None = None, loss: float = 0.3) -> dict:
+def record(
+    seed: int,
+    passes: list[bool | None],
+    *,
+    variant: str = "fixed",
+    status: str = "ok",
+    f1: float = 0.8,
+    rates: list[str | None] | None = None,
+    loss: float = 0.3,
+) -> dict:
     names = ["final.f1 >= 0.8", "no finding collapse", "status == ok"][: len(passes)]
     rates = rates or [None] * len(passes)
     exps = []
@@ -33,17 +41,30 @@ def record(seed: int, passes: list[bool | None], *, variant: str = "fixed", stat
             entry["pass_rate"] = rate
         exps.append(entry)
     return {
-        "variant": variant, "seed": seed, "status": status, "plugins": {"defaults": {}},
-        "history": [{"epoch": 1, "f1": f1 / 2, "loss": loss * 2, "pred_positive_share": 0.4, "max_pred_share": 0.6, "n": 10},
-                    {"epoch": 2, "f1": f1, "loss": loss, "pred_positive_share": 0.5, "max_pred_share": 0.5, "n": 10}],
+        "variant": variant,
+        "seed": seed,
+        "status": status,
+        "plugins": {"defaults": {}},
+        "history": [
+            {"epoch": 1, "f1": f1 / 2, "loss": loss * 2, "pred_positive_share": 0.4, "max_pred_share": 0.6, "n": 10},
+            {"epoch": 2, "f1": f1, "loss": loss, "pred_positive_share": 0.5, "max_pred_share": 0.5, "n": 10},
+        ],
         "expectations": exps,
     }
 
 
 @pytest.mark.parametrize(
     ("text", "op", "value"),
-    [(">= 0.8", ">=", 0.8), (">=0.8", ">=", 0.8), ("0.8", ">=", 0.8), (0.8, ">=", 0.8), ("== 1", "==", 1.0),
-     ("> 0.5", ">", 0.5), (">= 80%", ">=", 0.8), ("< 0.2", "<", 0.2)],
+    [
+        (">= 0.8", ">=", 0.8),
+        (">=0.8", ">=", 0.8),
+        ("0.8", ">=", 0.8),
+        (0.8, ">=", 0.8),
+        ("== 1", "==", 1.0),
+        ("> 0.5", ">", 0.5),
+        (">= 80%", ">=", 0.8),
+        ("< 0.2", "<", 0.2),
+    ],
 )
 def test_pass_rate_syntax(text: object, op: str, value: float) -> None:
     rate = parse_pass_rate(text)
@@ -73,14 +94,23 @@ def test_pass_rate_lets_a_variant_pass_with_a_failing_seed() -> None:
     runs = [record(i, [i != 3, True], rates=[">= 0.8", None]) for i in range(5)]
     s = summarize_variant(runs)
     assert s["passed"] is True and s["flaky"] is True and s["passed_runs"] == 4 and s["uses_pass_rate"]
-    assert s["expectations"][0] == {"name": "final.f1 >= 0.8", "pass_rate": ">= 0.8", "passed": 4, "applicable": 5,
-                                    "rate": 0.8, "ok": True}
+    assert s["expectations"][0] == {
+        "name": "final.f1 >= 0.8",
+        "pass_rate": ">= 0.8",
+        "passed": 4,
+        "applicable": 5,
+        "rate": 0.8,
+        "ok": True,
+    }
     runs[2] = record(2, [False, True], rates=[">= 0.8", None])
     assert summarize_variant(runs)["passed"] is False  # 3/5 < 0.8
 
 
 def test_an_errored_run_fails_every_expectation_even_not_applicable_ones() -> None:
-    runs = [record(0, [True, None], rates=[">= 0.5", None]), record(1, [True, None], status="error", rates=[">= 0.5", None])]
+    runs = [
+        record(0, [True, None], rates=[">= 0.5", None]),
+        record(1, [True, None], status="error", rates=[">= 0.5", None]),
+    ]
     s = summarize_variant(runs)
     assert [(e["passed"], e["applicable"]) for e in s["expectations"]] == [(1, 2), (0, 1)]
     assert s["passed"] is False  # the n/a line now has a failed seed and needs every seed
@@ -110,21 +140,56 @@ def test_the_workloads_declared_key_metrics_are_the_columns_in_their_order() -> 
 
     assert Workload.declared_key_metrics() == ("f1", "max_pred_share", "loss")  # a classifier: F1, balance, loss
     assert PatchDistillationWorkload.declared_key_metrics() == ("auc", "output_std", "loss")
-    run = {"variant": "v", "seed": 0, "history": [{"epoch": 1, "auc": 0.5, "val_loss": 0.7, "output_std": 1e-4, "loss": 2.0}]}
+    run = {
+        "variant": "v",
+        "seed": 0,
+        "history": [{"epoch": 1, "auc": 0.5, "val_loss": 0.7, "output_std": 1e-4, "loss": 2.0}],
+    }
     assert key_metrics([run], PatchDistillationWorkload.declared_key_metrics()) == ["auc", "output_std", "loss"]
     assert key_metrics([run], ("loss", "output_std")) == ["loss", "output_std"]  # the declaration's order
     assert key_metrics([run], ("my_metric", "auc")) == ["auc"]  # a name no run recorded is left out
     assert key_metrics([{"history": []}], ("my_metric", "auc")) == ["my_metric", "auc"]  # no history: all kept
-    shares = {"variant": "v", "seed": 0, "history": [{"epoch": 1, "pred_share_0": 0.2, "pred_share_1": 0.3,
-                                                       "pred_share_2": 0.5, "max_pred_share": 0.5, "loss": 1.0}]}
-    assert key_metrics([shares], ("max_pred_share", "pred_share_<k>")) == ["max_pred_share", "pred_share_0",
-                                                                           "pred_share_1", "pred_share_2"]
+    shares = {
+        "variant": "v",
+        "seed": 0,
+        "history": [
+            {
+                "epoch": 1,
+                "pred_share_0": 0.2,
+                "pred_share_1": 0.3,
+                "pred_share_2": 0.5,
+                "max_pred_share": 0.5,
+                "loss": 1.0,
+            }
+        ],
+    }
+    assert key_metrics([shares], ("max_pred_share", "pred_share_<k>")) == [
+        "max_pred_share",
+        "pred_share_0",
+        "pred_share_1",
+        "pred_share_2",
+    ]
 
 
 def test_without_a_declaration_the_first_recorded_metrics_and_the_loss_are_shown() -> None:
     """A report written before workloads declared key metrics: no metric name is assumed."""
-    run = {"variant": "v", "seed": 0, "history": [
-        {"epoch": 1, "loss": 2.0, "steps": 4, "n": 40, "pred_count_0": 40, "my_a": 0.5, "my_b": 1e-4, "my_c": 3.0, "lr": 0.1}]}
+    run = {
+        "variant": "v",
+        "seed": 0,
+        "history": [
+            {
+                "epoch": 1,
+                "loss": 2.0,
+                "steps": 4,
+                "n": 40,
+                "pred_count_0": 40,
+                "my_a": 0.5,
+                "my_b": 1e-4,
+                "my_c": 3.0,
+                "lr": 0.1,
+            }
+        ],
+    }
     assert key_metrics([run]) == ["my_a", "my_b", "loss"]  # counts (integers) and the loop's keys left out
     # a declaration none of whose validation metrics was recorded (a workload that kept the default) falls back too
     assert key_metrics([run], Workload.declared_key_metrics()) == ["my_a", "my_b", "loss"]
@@ -134,8 +199,11 @@ def test_a_reports_key_metrics_come_from_its_scenario_else_its_saved_summaries()
     runs = [record(0, [True]), record(1, [True])]
     new = {"scenario": {"name": "s", "key_metrics": ["f1", "max_pred_share", "loss"]}, "runs": runs}
     assert report_key_metrics(new) == ["f1", "max_pred_share", "loss"]
-    old = {"scenario": {"name": "s"}, "runs": runs,
-           "variants": summarize_variants(runs, ("f1", "pred_positive_share", "loss"))}  # as an old harness wrote it
+    old = {
+        "scenario": {"name": "s"},
+        "runs": runs,
+        "variants": summarize_variants(runs, ("f1", "pred_positive_share", "loss")),
+    }  # as an old harness wrote it
     assert report_key_metrics(old) == ["f1", "pred_positive_share", "loss"]
     del old["variants"]
     assert report_key_metrics(old) == ["f1", "pred_positive_share", "loss"]  # the first fractional metrics, the loss
@@ -144,15 +212,28 @@ def test_a_reports_key_metrics_come_from_its_scenario_else_its_saved_summaries()
 
 
 def test_summaries_per_variant_and_suite_verdict() -> None:
-    runs = [record(0, [True]), record(0, [False], variant="broken"), record(1, [True]), record(1, [True], variant="broken")]
+    runs = [
+        record(0, [True]),
+        record(0, [False], variant="broken"),
+        record(1, [True]),
+        record(1, [True], variant="broken"),
+    ]
     summaries = summarize_variants(runs)
     assert list(summaries) == ["fixed", "broken"]
     assert summaries["fixed"]["seeds"] == [0, 1] and summaries["broken"]["passed"] is False
     assert suite_passed(summaries) is False
 
 
-@given(st.lists(st.tuples(st.sampled_from(["ok", "stopped", "error", "timeout"]),
-                          st.lists(st.sampled_from([True, False, None]), min_size=0, max_size=3)), min_size=1, max_size=6))
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["ok", "stopped", "error", "timeout"]),
+            st.lists(st.sampled_from([True, False, None]), min_size=0, max_size=3),
+        ),
+        min_size=1,
+        max_size=6,
+    )
+)
 def test_without_pass_rates_the_variant_passes_exactly_when_every_run_passes(runs: list) -> None:
     width = max(len(p) for _, p in runs)
     records = [record(i, (p + [True] * width)[:width], status=status) for i, (status, p) in enumerate(runs)]

@@ -12,7 +12,6 @@ from pydantic import BaseModel
 from torch.utils.data import TensorDataset
 
 
-
 from harness import Workload
 from harness.core.metrics import CLASSIFICATION_METRICS, metric_matches
 
@@ -25,8 +24,11 @@ class Blobs(Workload):
         classes: int = 3
 
     def build_model(self) -> torch.nn.Module:
-        return torch.nn.Sequential(torch.nn.Linear(2, self.params.hidden), torch.nn.ReLU(),
-                                   torch.nn.Linear(self.params.hidden, self.params.classes))
+        return torch.nn.Sequential(
+            torch.nn.Linear(2, self.params.hidden),
+            torch.nn.ReLU(),
+            torch.nn.Linear(self.params.hidden, self.params.classes),
+        )
 
     def datasets(self):
         g = torch.Generator().manual_seed(0)

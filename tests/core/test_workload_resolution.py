@@ -200,7 +200,9 @@ def test_spawned_workers_import_a_module_class_workload(user_module: Path) -> No
 
 
 def test_a_module_off_sys_path_gets_a_pythonpath_hint(tmp_path: Path) -> None:
-    with pytest.raises(ScenarioError, match=r"No module named 'my_incident' \(not importable from sys.path: .*PYTHONPATH=DIR\)"):
+    with pytest.raises(
+        ScenarioError, match=r"No module named 'my_incident' \(not importable from sys.path: .*PYTHONPATH=DIR\)"
+    ):
         load_scenario(write(tmp_path, "my_incident:MyWorkload"))
 
 
@@ -217,5 +219,7 @@ def test_run_scenario_returns_the_cli_report(user_module: Path) -> None:
 
 
 def test_a_bad_start_method_is_bad_input(tmp_path: Path) -> None:
-    result = CliRunner().invoke(main, ["run", str(write(tmp_path, "devign")), "-q"], env={"HARNESS_START_METHOD": "bogus"})
+    result = CliRunner().invoke(
+        main, ["run", str(write(tmp_path, "devign")), "-q"], env={"HARNESS_START_METHOD": "bogus"}
+    )
     assert result.exit_code == 2 and "$HARNESS_START_METHOD='bogus': choose one of" in result.output

@@ -103,8 +103,7 @@ def test_broken_setup_records_collapse_and_the_trainer_stops(tmp_path: Path) -> 
     # Epoch 1 is the first 25% of the run's steps, which prediction_distribution does not
     # judge by default (a learning model often still sits at the prior there): grace 0.
     trainer = make_trainer(
-        tmp_path,
-        {"collapse_stop": {"patience": 1, "start_epoch": 1}, "prediction_distribution": {"grace_share": 0}},
+        tmp_path, {"collapse_stop": {"patience": 1, "start_epoch": 1}, "prediction_distribution": {"grace_share": 0}}
     )
     trainer.train()
     record = trainer.harness.record()
@@ -125,7 +124,11 @@ def test_broken_setup_records_collapse_and_the_trainer_stops(tmp_path: Path) -> 
 def test_fixes_through_the_trainer_api(tmp_path: Path) -> None:
     trainer = make_trainer(
         tmp_path,
-        {"class_weights": {"label_smoothing": 0.05}, "linear_warmup": {"interval": "step"}, "grad_clip": {"max_norm": 0.05}},
+        {
+            "class_weights": {"label_smoothing": 0.05},
+            "linear_warmup": {"interval": "step"},
+            "grad_clip": {"max_norm": 0.05},
+        },
         extra=(RawGradNorm, ClippedGradNorm),
         warmup_steps=0.25,
     )
@@ -147,7 +150,9 @@ def test_fixes_through_the_trainer_api(tmp_path: Path) -> None:
 
     # per-step scheduler: the Trainer's own linear schedule, stepped after every step
     lrs = record["lr_per_step"]
-    assert str(trainer.args.lr_scheduler_type.value) == "linear" and "linear_warmup" not in record["trace"].get("on_step", {})
+    assert str(trainer.args.lr_scheduler_type.value) == "linear" and "linear_warmup" not in record["trace"].get(
+        "on_step", {}
+    )
     assert len(lrs) == steps and all(a != b for a, b in zip(lrs, lrs[1:]))  # a new LR every step
     assert lrs[:6] == sorted(lrs[:6]) and lrs[6:] == sorted(lrs[6:], reverse=True)  # warmup 6 steps, then decay
 
@@ -187,7 +192,10 @@ def test_translated_fixes_become_training_arguments(tmp_path: Path) -> None:
         ({"linear_warmup": {"interval": "epoch"}}, "steps its scheduler after every optimizer step"),
         ({"checkpoint": True}, "needs hook\\(s\\) save_checkpoint"),
         ({"two_stage": True}, "needs hook\\(s\\) make_optimizer, make_scheduler"),
-        ({"linear_warmup": True, "warmup_cosine": True}, "'linear_warmup' and 'warmup_cosine' both answer the firstresult hook 'make_scheduler'"),
+        (
+            {"linear_warmup": True, "warmup_cosine": True},
+            "'linear_warmup' and 'warmup_cosine' both answer the firstresult hook 'make_scheduler'",
+        ),
         ({"class_weight": True}, "unknown plugin 'class_weight'"),
     ],
 )
@@ -203,8 +211,13 @@ def test_translated_fix_without_prepared_arguments_is_an_error(tmp_path: Path) -
 
     callback = HarnessCallback({"linear_warmup": True})
     trainer = Trainer(
-        model=workload.build_model(), args=training_args(tmp_path, num_train_epochs=1), train_dataset=train,
-        eval_dataset=val, data_collator=workload.collate, callbacks=[callback], compute_loss_func=callback.compute_loss,
+        model=workload.build_model(),
+        args=training_args(tmp_path, num_train_epochs=1),
+        train_dataset=train,
+        eval_dataset=val,
+        data_collator=workload.collate,
+        callbacks=[callback],
+        compute_loss_func=callback.compute_loss,
     )
     with pytest.raises(HarnessTrainerError, match="prepare_arguments"):
         trainer.train()

@@ -16,8 +16,15 @@ FAULT_MODULE = "harness_fault_plugins"
 FAULT_PLUGINS = [
     f"{FAULT_MODULE}:{cls}"
     for cls in (
-        "InjectNonFinite", "RaiseInHook", "BadInit", "Hang", "HardExit", "RunCounter", "SwapCheckpoint",
-        "FailWrites", "FillDisk",
+        "InjectNonFinite",
+        "RaiseInHook",
+        "BadInit",
+        "Hang",
+        "HardExit",
+        "RunCounter",
+        "SwapCheckpoint",
+        "FailWrites",
+        "FillDisk",
     )
 ]
 

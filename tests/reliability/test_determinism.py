@@ -35,7 +35,9 @@ def test_same_scenario_variant_seed_is_bit_identical(write_scenario: Callable[..
     import transformers.models.roberta.modeling_roberta  # noqa: F401  (forked workers inherit it: ~7 s less each)
 
     first = run_suite(scenario, keys, results_dir=tmp_path / "first", jobs=1)
-    second = run_suite(scenario, keys, results_dir=tmp_path / "second", jobs=2)  # and the number of workers does not matter
+    second = run_suite(
+        scenario, keys, results_dir=tmp_path / "second", jobs=2
+    )  # and the number of workers does not matter
     assert [r["status"] for r in first] == ["ok", "ok"]
     for a, b in zip(first, second):
         assert len(a["history"]) == 2 and a["lr_per_step"]

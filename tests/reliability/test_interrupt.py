@@ -60,7 +60,11 @@ def test_ctrl_c_exits_130_and_removes_the_unfinished_runs_files(
     env = harness_env | {"PYTHONPATH": f"{tmp_path}:{harness_env['PYTHONPATH']}", "COLUMNS": "80"}
     proc = subprocess.Popen(
         [sys.executable, "-m", "harness.cli", "run", str(path), "-j", "1", "--results-dir", str(results)],
-        env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        env=env,
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
     checkpoint = results / "runs" / "stalls-seed0" / "checkpoint.pt"
     deadline = time.monotonic() + 240
@@ -92,9 +96,27 @@ def test_a_timed_out_runs_files_are_marked_incomplete(
     results = tmp_path / "res"
     env = harness_env | {"PYTHONPATH": f"{tmp_path}:{harness_env['PYTHONPATH']}"}
     proc = subprocess.run(
-        [sys.executable, "-m", "harness.cli", "run", str(path), "-q", "-j", "1", "--variant", "stalls", "--timeout", "12",
-         "--results-dir", str(results)],
-        env=env, cwd=tmp_path, capture_output=True, text=True, timeout=300,
+        [
+            sys.executable,
+            "-m",
+            "harness.cli",
+            "run",
+            str(path),
+            "-q",
+            "-j",
+            "1",
+            "--variant",
+            "stalls",
+            "--timeout",
+            "12",
+            "--results-dir",
+            str(results),
+        ],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert proc.returncode == 1, proc.stdout + proc.stderr
     run_dir = results / "runs" / "stalls-seed0"

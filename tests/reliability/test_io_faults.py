@@ -31,10 +31,17 @@ ENOSPC = "[Errno 28] No space left on device"
 EACCES = "[Errno 13] Permission denied"
 
 
-def run_cli(args: list[str], env: dict[str, str], cwd: Path, wrapper: list[str] | None = None) -> subprocess.CompletedProcess:
+def run_cli(
+    args: list[str], env: dict[str, str], cwd: Path, wrapper: list[str] | None = None
+) -> subprocess.CompletedProcess:
     return subprocess.run(
         [*(wrapper or []), sys.executable, "-m", "harness.cli", *args],
-        check=False, capture_output=True, text=True, env=env | {"COLUMNS": "300"}, cwd=cwd, timeout=300,
+        check=False,
+        capture_output=True,
+        text=True,
+        env=env | {"COLUMNS": "300"},
+        cwd=cwd,
+        timeout=300,
     )
 
 
@@ -60,7 +67,9 @@ def test_full_disk_and_permission_denied_at_the_result_and_checkpoint_writes(
             "result_full": {"plugins": {"fail_writes": {"match": "/results/", "error": "ENOSPC"}}},
             "result_denied": {"plugins": {"fail_writes": {"match": "/results/", "error": "EACCES"}}},
             "ckpt_full": {"plugins": {**ckpt, "fail_writes": {"match": "checkpoint.pt", "from_epoch": 2}}},
-            "ckpt_denied": {"plugins": {**ckpt, "fail_writes": {"match": "checkpoint.pt", "error": "EACCES", "from_epoch": 2}}},
+            "ckpt_denied": {
+                "plugins": {**ckpt, "fail_writes": {"match": "checkpoint.pt", "error": "EACCES", "from_epoch": 2}}
+            },
         }
     )
     results = tmp_path / "out"
@@ -69,14 +78,20 @@ def test_full_disk_and_permission_denied_at_the_result_and_checkpoint_writes(
     earlier.write_text('{"written": "by an earlier suite"}', encoding="utf-8")
     report_path = tmp_path / "report.json"
     proc = run_cli(
-        ["run", str(path), "-q", "-j", "2", "--results-dir", str(results), "--json", str(report_path)], harness_env, tmp_path
+        ["run", str(path), "-q", "-j", "2", "--results-dir", str(results), "--json", str(report_path)],
+        harness_env,
+        tmp_path,
     )
     output = proc.stdout + proc.stderr
     assert proc.returncode == 1, output
     assert "Traceback" not in output and "worker process died" not in output, output
     runs = {r["variant"]: r for r in json.loads(report_path.read_text())["runs"]}
     assert {v: r["status"] for v, r in runs.items()} == {
-        "healthy": "ok", "result_full": "error", "result_denied": "error", "ckpt_full": "error", "ckpt_denied": "error"
+        "healthy": "ok",
+        "result_full": "error",
+        "result_denied": "error",
+        "ckpt_full": "error",
+        "ckpt_denied": "error",
     }
 
     # the result writes: the message names the result file and the OS error; the traceback is kept
@@ -113,7 +128,10 @@ def test_full_disk_and_permission_denied_at_the_result_and_checkpoint_writes(
 @pytest.mark.parametrize(
     ("in_the_way", "oserror"),
     [
-        ("parent", "[Errno 20] Not a directory"),  # --results-dir FILE/out (`--results-dir FILE` itself is a usage error, exit 2)
+        (
+            "parent",
+            "[Errno 20] Not a directory",
+        ),  # --results-dir FILE/out (`--results-dir FILE` itself is a usage error, exit 2)
         ("out/results", "[Errno 17] File exists"),  # the results directory inside it
     ],
 )
@@ -127,25 +145,33 @@ def test_a_results_path_that_is_a_file_fails_every_run_before_training(
     results = tmp_path / "parent" / "out" if in_the_way == "parent" else tmp_path / "out"
     report_path = tmp_path / "report.json"
     result = CliRunner().invoke(
-        main, ["run", str(path), "-q", "--results-dir", str(results), "--json", str(report_path)], env={"COLUMNS": "300"}
+        main,
+        ["run", str(path), "-q", "--results-dir", str(results), "--json", str(report_path)],
+        env={"COLUMNS": "300"},
     )
     assert result.exit_code == 1, result.output
     assert "Traceback" not in result.output
     message = f"cannot write the results directory {results / 'results'}: {oserror}"
     runs = json.loads(report_path.read_text())["runs"]
-    assert [(r["variant"], r["status"], r["error"]["message"]) for r in runs] == [("a", "error", message), ("b", "error", message)]
+    assert [(r["variant"], r["status"], r["error"]["message"]) for r in runs] == [
+        ("a", "error", message),
+        ("b", "error", message),
+    ]
     assert all(r["history"] == [] and r["seconds"] == 0.0 for r in runs)  # nothing trained
     assert " ".join(result.output.split()).count(message) == 2
     assert blocker.read_text(encoding="utf-8") == "a file in the way"
 
 
-def test_a_result_path_taken_by_a_directory_fails_that_run_only(write_scenario: Callable[..., Path], tmp_path: Path) -> None:
+def test_a_result_path_taken_by_a_directory_fails_that_run_only(
+    write_scenario: Callable[..., Path], tmp_path: Path
+) -> None:
     path = write_scenario({"a": {}, "b": {"expect": ["status == ok"]}})
     results = tmp_path / "out"
     (results / "results" / "a-seed0.json").mkdir(parents=True)
     report_path = tmp_path / "report.json"
     result = CliRunner().invoke(
-        main, ["run", str(path), "-q", "-j", "1", "--results-dir", str(results), "--json", str(report_path)],
+        main,
+        ["run", str(path), "-q", "-j", "1", "--results-dir", str(results), "--json", str(report_path)],
         env={"COLUMNS": "300"},
     )
     assert result.exit_code == 1, result.output
@@ -180,7 +206,9 @@ def saved_report(write_scenario: Callable[..., Path], tmp_path: Path) -> Path:
 
 
 @pytest.mark.parametrize("flag", ["--json", "--junit", "--html"])
-@pytest.mark.parametrize(("fault", "oserror"), [("ENOSPC", ENOSPC), ("EACCES", EACCES), ("parent is a file", "[Errno 17] File exists")])
+@pytest.mark.parametrize(
+    ("fault", "oserror"), [("ENOSPC", ENOSPC), ("EACCES", EACCES), ("parent is a file", "[Errno 17] File exists")]
+)
 def test_a_report_that_cannot_be_written_is_named_and_the_others_are_written(
     saved_report: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, flag: str, fault: str, oserror: str
 ) -> None:
@@ -201,7 +229,9 @@ def test_a_report_that_cannot_be_written_is_named_and_the_others_are_written(
         fake = failing_open(io.open, target.name, fault)
         monkeypatch.setattr(builtins, "open", fake)
         monkeypatch.setattr(io, "open", fake)
-    result = CliRunner().invoke(main, ["report", str(saved_report), *(a for f, p in paths.items() for a in (f, str(p)))])
+    result = CliRunner().invoke(
+        main, ["report", str(saved_report), *(a for f, p in paths.items() for a in (f, str(p)))]
+    )
     monkeypatch.undo()
     assert result.exit_code == 1, result.output
     assert result.stderr.splitlines() == [f"error: cannot write the {flag} report {target}: {oserror}"]
@@ -221,8 +251,16 @@ def _private_tmpfs_available() -> bool:
     if not sys.platform.startswith("linux") or shutil.which("unshare") is None:
         return False
     probe = subprocess.run(
-        ["unshare", "-rm", "sh", "-c", "mount -t tmpfs -o size=1m tmpfs /mnt 2>/dev/null || mount -t tmpfs -o size=1m tmpfs /tmp"],
-        check=False, capture_output=True, timeout=30,
+        [
+            "unshare",
+            "-rm",
+            "sh",
+            "-c",
+            "mount -t tmpfs -o size=1m tmpfs /mnt 2>/dev/null || mount -t tmpfs -o size=1m tmpfs /tmp",
+        ],
+        check=False,
+        capture_output=True,
+        timeout=30,
     )
     return probe.returncode == 0
 
@@ -250,7 +288,9 @@ def test_a_really_full_disk(write_scenario: Callable[..., Path], tmp_path: Path,
     )
     proc = run_cli(
         ["run", str(path), "-q", "-j", "1", "--results-dir", str(results), "--json", str(report_path)],
-        harness_env, tmp_path, wrapper=["unshare", "-rm", "sh", "-c", script, str(results)],
+        harness_env,
+        tmp_path,
+        wrapper=["unshare", "-rm", "sh", "-c", script, str(results)],
     )
     output = proc.stdout + proc.stderr
     assert proc.returncode == 1, output

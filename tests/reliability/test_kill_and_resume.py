@@ -81,8 +81,13 @@ def test_sigkill_then_resume_loses_and_repeats_nothing(
     env = harness_env | {"HARNESS_TEST_RUN_COUNTER": str(counter)}
 
     # ---- start the suite and kill it once one run is done and the next is in flight
-    proc = subprocess.Popen(harness_run(scenario, killed_dir, "-j", "1"), env=env, cwd=tmp_path,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        harness_run(scenario, killed_dir, "-j", "1"),
+        env=env,
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     workers: list[int] = []
     deadline = time.monotonic() + 240
     try:
@@ -115,7 +120,11 @@ def test_sigkill_then_resume_loses_and_repeats_nothing(
     # ---- resume: only what is missing runs
     resumed = subprocess.run(
         harness_run(scenario, killed_dir, "-j", "1", "--resume", "--json", str(tmp_path / "resumed.json")),
-        env=env, cwd=tmp_path, capture_output=True, text=True, timeout=300,
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert resumed.returncode == 0, resumed.stdout + resumed.stderr
     final = snapshot(killed_dir)
@@ -131,7 +140,10 @@ def test_sigkill_then_resume_loses_and_repeats_nothing(
     reference = subprocess.run(
         harness_run(scenario, reference_dir, "-j", "2", "--json", str(tmp_path / "reference.json")),
         env=harness_env | {"HARNESS_TEST_RUN_COUNTER": str(tmp_path / "started-reference.txt")},
-        cwd=tmp_path, capture_output=True, text=True, timeout=300,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert reference.returncode == 0, reference.stdout + reference.stderr
     resumed_report = json.loads((tmp_path / "resumed.json").read_text())
@@ -139,7 +151,11 @@ def test_sigkill_then_resume_loses_and_repeats_nothing(
     assert [(r["variant"], r["seed"]) for r in resumed_report["runs"]] == [(v, s) for v in VARIANTS for s in SEEDS]
     assert without_seconds(resumed_report) == without_seconds(reference_report)
     assert resumed_report["passed"] is reference_report["passed"] is True
-    summary = {"finished_before_kill": sorted(finished), "killed_in_flight": sorted(in_flight), "re_run": sorted(in_flight)}
+    summary = {
+        "finished_before_kill": sorted(finished),
+        "killed_in_flight": sorted(in_flight),
+        "re_run": sorted(in_flight),
+    }
     print(f"\nkill-and-resume: {json.dumps(summary)}")
     if os.environ.get("HARNESS_KILL_SUMMARY"):
         Path(os.environ["HARNESS_KILL_SUMMARY"]).write_text(json.dumps(summary), encoding="utf-8")

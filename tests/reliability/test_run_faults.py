@@ -78,20 +78,36 @@ def test_a_run_diverging_in_epoch_1_is_judged_by_or_and_its_metrics_are_not_appl
     early = run_one(path, "early", tmp_path)
     assert early["status"] == "diverged" and early["history"] == []
     assert early["expectations"] == [
-        {"name": "status == diverged or final.f1 <= 0.05", "passed": True, "observed": "diverged", "decided_by": "status == diverged"},
-        {"name": "final.f1 <= 0.05", "passed": None, "observed": None, "reason": "no completed epoch (diverged at step 2)"},
+        {
+            "name": "status == diverged or final.f1 <= 0.05",
+            "passed": True,
+            "observed": "diverged",
+            "decided_by": "status == diverged",
+        },
+        {
+            "name": "final.f1 <= 0.05",
+            "passed": None,
+            "observed": None,
+            "reason": "no completed epoch (diverged at step 2)",
+        },
     ]
     assert run_ok(early)
 
     late = run_one(path, "late", tmp_path)
     assert late["status"] == "diverged" and [h["epoch"] for h in late["history"]] == [1]
     assert late["expectations"][0]["passed"] is True and late["expectations"][0]["decided_by"] == "final.f1 <= 1.0"
-    assert late["expectations"][1] == {"name": "status != diverged", "passed": False, "observed": "diverged", "implicit": True}
+    assert late["expectations"][1] == {
+        "name": "status != diverged",
+        "passed": False,
+        "observed": "diverged",
+        "implicit": True,
+    }
     assert not run_ok(late)
 
     # the terminal report shows the deciding side's value and why the metric line is n/a
     result = CliRunner().invoke(
-        main, ["run", str(path), "--variant", "early", "-q", "-j", "1", "--results-dir", str(tmp_path / "cli")],
+        main,
+        ["run", str(path), "--variant", "early", "-q", "-j", "1", "--results-dir", str(tmp_path / "cli")],
         env={"COLUMNS": "200"},
     )
     assert result.exit_code == 0, result.output
@@ -110,7 +126,9 @@ def test_exception_in_a_plugin_is_an_error_naming_plugin_and_hook(
     assert record["status"] == "error"
     error = record["error"]
     assert error["plugin"] == "raise_in_hook" and error["hook"] == "on_epoch_end"
-    assert error["message"].startswith("plugin 'raise_in_hook' failed in hook 'on_epoch_end': RuntimeError: injected failure at epoch 2")
+    assert error["message"].startswith(
+        "plugin 'raise_in_hook' failed in hook 'on_epoch_end': RuntimeError: injected failure at epoch 2"
+    )
     assert "Traceback (most recent call last)" in error["traceback"]
     assert "harness_fault_plugins.py" in error["traceback"] and "in on_epoch_end" in error["traceback"]
     assert [h["epoch"] for h in record["history"]] == [1, 2]  # what ran before the failure is kept
@@ -139,10 +157,19 @@ def test_an_enabled_plugin_is_never_dropped_silently() -> None:
 @pytest.mark.parametrize(
     ("entry", "expected"),
     [
-        ("harness_fault_plugins", "plugin_modules[1]: expected 'package.module:PluginClass', got 'harness_fault_plugins'"),
-        ("no_such_module_xyz:Thing", "plugin_modules[1]: cannot load plugin 'no_such_module_xyz:Thing': No module named 'no_such_module_xyz'"),
+        (
+            "harness_fault_plugins",
+            "plugin_modules[1]: expected 'package.module:PluginClass', got 'harness_fault_plugins'",
+        ),
+        (
+            "no_such_module_xyz:Thing",
+            "plugin_modules[1]: cannot load plugin 'no_such_module_xyz:Thing': No module named 'no_such_module_xyz'",
+        ),
         ("harness_fault_plugins:Missing", "plugin_modules[1]: cannot load plugin 'harness_fault_plugins:Missing'"),
-        ("harness_fault_plugins:COUNTER_ENV", "plugin_modules[1]: harness_fault_plugins:COUNTER_ENV is not a harness Plugin subclass"),
+        (
+            "harness_fault_plugins:COUNTER_ENV",
+            "plugin_modules[1]: harness_fault_plugins:COUNTER_ENV is not a harness Plugin subclass",
+        ),
         ("harness.plugins.fixes.grad_clip:GradClip", None),  # a built-in named again is the same plugin: fine
     ],
 )
@@ -167,11 +194,15 @@ def test_a_module_that_raises_on_import_is_a_clean_error(
     (tmp_path / "explodes_on_import.py").write_text("raise RuntimeError('module-level failure')\n")
     monkeypatch.syspath_prepend(str(tmp_path))
     path = write_scenario({"v": {}}, plugin_modules=["explodes_on_import:Plugin"])
-    with pytest.raises(ScenarioError, match=r"plugin_modules\[0\]: .*importing it raised RuntimeError: module-level failure"):
+    with pytest.raises(
+        ScenarioError, match=r"plugin_modules\[0\]: .*importing it raised RuntimeError: module-level failure"
+    ):
         load_scenario(path)
 
 
-def test_a_plugin_name_clash_is_refused(write_scenario: Callable[..., Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_plugin_name_clash_is_refused(
+    write_scenario: Callable[..., Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     (tmp_path / "clash.py").write_text(
         "from harness.core.plugin import Plugin\nclass GradClip(Plugin):\n    name = 'grad_clip'\n"
     )
@@ -203,9 +234,27 @@ def test_every_fault_costs_only_its_own_run(
     report_path = tmp_path / "report.json"
     results = tmp_path / "results"
     proc = subprocess.run(
-        [sys.executable, "-m", "harness.cli", "run", str(path), "-q", "-j", "2", "--timeout", "20",
-         "--results-dir", str(results), "--json", str(report_path)],
-        capture_output=True, text=True, env=harness_env | {"COLUMNS": "250"}, cwd=tmp_path, timeout=300,
+        [
+            sys.executable,
+            "-m",
+            "harness.cli",
+            "run",
+            str(path),
+            "-q",
+            "-j",
+            "2",
+            "--timeout",
+            "20",
+            "--results-dir",
+            str(results),
+            "--json",
+            str(report_path),
+        ],
+        capture_output=True,
+        text=True,
+        env=harness_env | {"COLUMNS": "250"},
+        cwd=tmp_path,
+        timeout=300,
     )
     output = proc.stdout + proc.stderr
     assert proc.returncode == 1, output
@@ -213,7 +262,11 @@ def test_every_fault_costs_only_its_own_run(
     report = json.loads(report_path.read_text())
     runs = {r["variant"]: r for r in report["runs"]}
     assert {v: r["status"] for v, r in runs.items()} == {
-        "hang": "timeout", "nan": "diverged", "boom": "error", "exits": "error", "healthy": "ok"
+        "hang": "timeout",
+        "nan": "diverged",
+        "boom": "error",
+        "exits": "error",
+        "healthy": "ok",
     }
     assert "per-run timeout of 20 s" in runs["hang"]["error"]["message"]
     assert runs["nan"]["diverged_at_step"] == 4 and [h["epoch"] for h in runs["nan"]["history"]] == [1]
@@ -225,6 +278,8 @@ def test_every_fault_costs_only_its_own_run(
     assert report["passed"] is False
     # every run's own result file was written too
     for variant in runs:
-        assert json.loads((results / "results" / f"{variant}-seed0.json").read_text())["status"] == runs[variant]["status"]
+        assert (
+            json.loads((results / "results" / f"{variant}-seed0.json").read_text())["status"] == runs[variant]["status"]
+        )
     # the terminal report names the failing plugin and hook (the traceback stays in the JSON)
     assert "raise_in_hook" in proc.stdout and "on_epoch_end" in proc.stdout

@@ -63,7 +63,7 @@ HOSTILE_EXPECTATIONS = [
 ]
 TAGS = [
     "!!python/object/apply:os.system ['touch {marker}']",
-    "!!python/object/apply:builtins.exec ['open(\"{marker}\", \"w\")']",
+    '!!python/object/apply:builtins.exec [\'open("{marker}", "w")\']',
     "!!python/name:os.system",
     "!!python/object/new:subprocess.Popen [['touch', '{marker}']]",
     "!!python/module:os",
@@ -74,7 +74,32 @@ TAGS = [
     "!!str",
     "!!int x",
 ]
-STRAY = [":", "-", "- ", "[", "]", "{", "}", "\t", "&a", "*a", "!", "%", "#", "'", '"', "|", ">", "? ", "\x00", "\x07", "\x85", "\ufeff", "\u2028", "é"]
+STRAY = [
+    ":",
+    "-",
+    "- ",
+    "[",
+    "]",
+    "{",
+    "}",
+    "\t",
+    "&a",
+    "*a",
+    "!",
+    "%",
+    "#",
+    "'",
+    '"',
+    "|",
+    ">",
+    "? ",
+    "\x00",
+    "\x07",
+    "\x85",
+    "\ufeff",
+    "\u2028",
+    "é",
+]
 
 
 # ------------------------------------------------------------------ structural mutations
@@ -167,7 +192,11 @@ def mutate_structure(data: st.DataObject, doc: Any) -> Any:
     elif op == "retype":
         parent[last] = data.draw(st.sampled_from(ODD_VALUES))
     elif op == "number":
-        numbers = [p for p in paths if isinstance(_parent(doc, p)[p[-1]], (int, float)) and not isinstance(_parent(doc, p)[p[-1]], bool)]
+        numbers = [
+            p
+            for p in paths
+            if isinstance(_parent(doc, p)[p[-1]], (int, float)) and not isinstance(_parent(doc, p)[p[-1]], bool)
+        ]
         target = data.draw(st.sampled_from(numbers)) if numbers else path
         _parent(doc, target)[target[-1]] = data.draw(st.sampled_from(ODD_NUMBERS))
     elif op == "unknown_key":
@@ -193,7 +222,9 @@ def mutate_structure(data: st.DataObject, doc: Any) -> Any:
 def mutate_text(data: st.DataObject, text: str, marker: Path) -> str | bytes:
     """One change to the YAML text itself (or its bytes)."""
     lines = text.splitlines(keepends=True) or ["\n"]
-    op = data.draw(st.sampled_from(["truncate", "duplicate_line", "delete_line", "tag", "stray", "indent", "bytes", "documents"]))
+    op = data.draw(
+        st.sampled_from(["truncate", "duplicate_line", "delete_line", "tag", "stray", "indent", "bytes", "documents"])
+    )
     i = data.draw(st.integers(0, len(lines) - 1))
     if op == "truncate":
         return text[: data.draw(st.integers(0, len(text)))]
@@ -203,7 +234,9 @@ def mutate_text(data: st.DataObject, text: str, marker: Path) -> str | bytes:
         return "".join(lines[:i] + lines[i + 1 :])
     if op == "tag":
         tag = data.draw(st.sampled_from(TAGS)).format(marker=marker)
-        candidates = [k for k, line in enumerate(lines) if re.search(r":\s+\S", line) and not line.lstrip().startswith("#")]
+        candidates = [
+            k for k, line in enumerate(lines) if re.search(r":\s+\S", line) and not line.lstrip().startswith("#")
+        ]
         k = data.draw(st.sampled_from(candidates)) if candidates else i
         key, sep, _ = lines[k].partition(": ")
         lines[k] = f"{key}: {tag}\n" if sep else f"{lines[k].rstrip()} {tag}\n"
@@ -285,7 +318,9 @@ def test_mutated_scenarios_fail_cleanly(tmp_path_factory: Any, capsys: Any) -> N
             stats["rejected"] += 1
             assert message.startswith(str(path)), message
             assert "Traceback" not in message, message
-            assert len(message.splitlines()) == min(len(exc.errors), MAX_ERRORS) + (len(exc.errors) > MAX_ERRORS), message
+            assert len(message.splitlines()) == min(len(exc.errors), MAX_ERRORS) + (len(exc.errors) > MAX_ERRORS), (
+                message
+            )
             for error in exc.errors:  # each problem: one line, naming the file and a field
                 assert "\n" not in str(error) and str(error).startswith(str(path)), str(error)
                 assert names_a_field(error), f"rejection names no field: {error}"
@@ -294,7 +329,9 @@ def test_mutated_scenarios_fail_cleanly(tmp_path_factory: Any, capsys: Any) -> N
             stats["several problems"] += len(exc.errors) > 1
             normalized = message[len(str(path)) :]
             messages[normalized] += 1
-            fields[exc.field.split(".")[0].split("[")[0] or ("<yaml>" if "invalid YAML" in message else "<document>")] += 1
+            fields[
+                exc.field.split(".")[0].split("[")[0] or ("<yaml>" if "invalid YAML" in message else "<document>")
+            ] += 1
             if stats["rejected"] % 25 == 1:  # a sample through the command line: exit 2, that one line
                 result = CliRunner().invoke(main, ["run", str(path)])
                 assert result.exit_code == 2, (message, result.output, result.exception)

@@ -41,8 +41,15 @@ class Payload:
 def hostile_checkpoint(path: Path, marker: Path) -> Path:
     """Looks like a checkpoint of the ``checkpoint`` plugin, carries the payload."""
     torch.save(
-        {"format": "state_dict", "format_version": 1, "epoch": 1, "step": 3, "model_state_dict": {},
-         "rng": {}, "metrics": {"f1": Payload(marker)}},
+        {
+            "format": "state_dict",
+            "format_version": 1,
+            "epoch": 1,
+            "step": 3,
+            "model_state_dict": {},
+            "rng": {},
+            "metrics": {"f1": Payload(marker)},
+        },
         path,
     )
     return path
@@ -64,7 +71,9 @@ def test_the_payload_is_live_and_weights_only_refuses_it(tmp_path: Path, marker:
 
 
 @pytest.mark.parametrize("weights_only", [None, False])
-def test_unsafe_load_calls_refuse_a_file_this_process_did_not_write(tmp_path: Path, marker: Path, weights_only: bool | None) -> None:
+def test_unsafe_load_calls_refuse_a_file_this_process_did_not_write(
+    tmp_path: Path, marker: Path, weights_only: bool | None
+) -> None:
     """The v1.5 replay (``torch.load(path)``, unpickles anything up to 2.5) reads only its own files."""
     path = hostile_checkpoint(tmp_path / "evil.pt", marker)
     with pytest.raises(UntrustedCheckpointError, match="this process did not write it"):
@@ -95,8 +104,11 @@ def test_a_checkpoint_swapped_before_it_is_read_back_is_never_unpickled(
     """checkpoint writes, a hostile pickle replaces the file, checkpoint_load reads it back."""
     evil = hostile_checkpoint(tmp_path / "evil.pt", marker)
     record = tiny(
-        {"checkpoint": {"format": "v15_objects"}, "checkpoint_load": {"weights_only": weights_only},
-         "swap_checkpoint": {"source": str(evil)}},
+        {
+            "checkpoint": {"format": "v15_objects"},
+            "checkpoint_load": {"weights_only": weights_only},
+            "swap_checkpoint": {"source": str(evil)},
+        },
         tmp_path,
         write_scenario,
     )
@@ -118,8 +130,13 @@ def test_every_torch_load_in_the_harness_is_weights_only_or_guarded() -> None:
         for path in sorted((ROOT / folder).rglob("*.py")):
             tree = ast.parse(path.read_text(encoding="utf-8"))
             for node in ast.walk(tree):
-                if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "load"
-                        and isinstance(node.func.value, ast.Name) and node.func.value.id == "torch"):
+                if (
+                    isinstance(node, ast.Call)
+                    and isinstance(node.func, ast.Attribute)
+                    and node.func.attr == "load"
+                    and isinstance(node.func.value, ast.Name)
+                    and node.func.value.id == "torch"
+                ):
                     keywords = {k.arg: k.value for k in node.keywords}
                     weights_only = keywords.get("weights_only")
                     safe = isinstance(weights_only, ast.Constant) and weights_only.value is True
@@ -138,7 +155,7 @@ def test_every_torch_load_in_the_harness_is_weights_only_or_guarded() -> None:
     "tag",
     [
         "!!python/object/apply:os.system ['touch {marker}']",
-        "!!python/object/apply:builtins.exec ['open(\"{marker}\", \"w\").close()']",
+        '!!python/object/apply:builtins.exec [\'open("{marker}", "w").close()\']',
         "!!python/object/new:subprocess.Popen [['touch', '{marker}']]",
         "!!python/name:os.system",
         "!!python/module:os",
@@ -167,7 +184,9 @@ def test_yaml_python_tags_are_refused_with_a_clear_error(tmp_path: Path, marker:
         "outcome.x == (open('{marker}', 'w'))",
     ],
 )
-def test_expectations_are_parsed_never_evaluated(tmp_path: Path, marker: Path, line: str, write_scenario: Callable[..., Path]) -> None:
+def test_expectations_are_parsed_never_evaluated(
+    tmp_path: Path, marker: Path, line: str, write_scenario: Callable[..., Path]
+) -> None:
     text = line.format(marker=marker)
     with pytest.raises(ExpectationSyntaxError):
         parse_expectation(text)

@@ -24,14 +24,25 @@ from harness.reports.run_text import epochs_text
 
 WIDTH = 80
 FINDINGS = ("saturation", "mode_collapse", "grad_explosion", "loss_explosion", "no_signal", "grad_vanishing")
-FIXES = ("scale_matching", "distillation", "loss_weights", "grad_clip", "variance_penalty", "logit_norm", "sgd_nesterov", "two_stage")
+FIXES = (
+    "scale_matching",
+    "distillation",
+    "loss_weights",
+    "grad_clip",
+    "variance_penalty",
+    "logit_norm",
+    "sgd_nesterov",
+    "two_stage",
+)
 
 
 def assert_whole(text: str, names: set[str], width: int = WIDTH) -> None:
     lines = text.splitlines()
     assert max(len(line.rstrip()) for line in lines) <= width, text
     for name in names:
-        assert any(re.search(rf"(?<![\w]){re.escape(name)}(?![\w])", line) for line in lines), f"{name!r} not whole:\n{text}"
+        assert any(re.search(rf"(?<![\w]){re.escape(name)}(?![\w])", line) for line in lines), (
+            f"{name!r} not whole:\n{text}"
+        )
         for k in range(2, len(name) - 1):  # `variance_penal` / `ty`
             head, tail = name[:k], name[k:]
             for line, after in itertools.pairwise(lines):
@@ -51,39 +62,91 @@ def distillation_like_report(seeds: int = 3) -> dict:
         broken = arm.startswith("broken")
         for seed in range(seeds):
             history = [
-                {"epoch": e, "auc": 0.5 + (0 if broken else 0.05 * e) - 0.01 * seed, "output_std": 10.0 ** -e if broken else 0.9,
-                 "loss": 3.9e5 / e if broken else 0.3 - 0.01 * e, "n": 1000, "lr": 1e-3}
+                {
+                    "epoch": e,
+                    "auc": 0.5 + (0 if broken else 0.05 * e) - 0.01 * seed,
+                    "output_std": 10.0**-e if broken else 0.9,
+                    "loss": 3.9e5 / e if broken else 0.3 - 0.01 * e,
+                    "n": 1000,
+                    "lr": 1e-3,
+                }
                 for e in range(1, 11)
             ]
-            findings = [
-                {"kind": k, "epoch": e, "plugin": "monitor", "message": "", "step": e, "value": 0.0}
-                for k in FINDINGS for e in (range(1, 11) if k != "grad_explosion" else [1])
-            ] if broken else []
-            runs.append({
-                "variant": arm, "seed": seed, "status": "ok", "seconds": 8.5, "history": history, "findings": findings,
-                "plugins": {"defaults": {}, **{f: {} for f in FIXES if not broken}}, "train": {},
-                "expectations": [{"name": "final.auc >= 0.85", "passed": not broken, "observed": history[-1]["auc"]},
-                                 {"name": "outcome.checkpoint_roundtrip == ok", "passed": True, "observed": "ok"}],
-                "trace": {}, "outcomes": {"checkpoint_roundtrip": "ok"}, "lr_per_step": [], "steps": 10,
-            })
+            findings = (
+                [
+                    {"kind": k, "epoch": e, "plugin": "monitor", "message": "", "step": e, "value": 0.0}
+                    for k in FINDINGS
+                    for e in (range(1, 11) if k != "grad_explosion" else [1])
+                ]
+                if broken
+                else []
+            )
+            runs.append(
+                {
+                    "variant": arm,
+                    "seed": seed,
+                    "status": "ok",
+                    "seconds": 8.5,
+                    "history": history,
+                    "findings": findings,
+                    "plugins": {"defaults": {}, **{f: {} for f in FIXES if not broken}},
+                    "train": {},
+                    "expectations": [
+                        {"name": "final.auc >= 0.85", "passed": not broken, "observed": history[-1]["auc"]},
+                        {"name": "outcome.checkpoint_roundtrip == ok", "passed": True, "observed": "ok"},
+                    ],
+                    "trace": {},
+                    "outcomes": {"checkpoint_roundtrip": "ok"},
+                    "lr_per_step": [],
+                    "steps": 10,
+                }
+            )
     key_metrics = ["auc", "output_std", "loss"]
     variants = summarize_variants(runs, key_metrics)
     fixes = [
-        {"plugin": f, "change": "alpha_distill: 0.5 -> 0.3, alpha_task: 0.5 -> 0.7" if f == "loss_weights" else "off -> on",
-         "base_plus_fix": {"variant": f"broken+{f}", "passed_runs": 0, "runs": seeds, "cured": False, "seeds_disagree": False},
-         "target_minus_fix": {"variant": f"fixed-{f}", "passed_runs": seeds, "runs": seeds, "cured": True, "seeds_disagree": False},
-         "sufficient": False, "necessary": False}
+        {
+            "plugin": f,
+            "change": "alpha_distill: 0.5 -> 0.3, alpha_task: 0.5 -> 0.7" if f == "loss_weights" else "off -> on",
+            "base_plus_fix": {
+                "variant": f"broken+{f}",
+                "passed_runs": 0,
+                "runs": seeds,
+                "cured": False,
+                "seeds_disagree": False,
+            },
+            "target_minus_fix": {
+                "variant": f"fixed-{f}",
+                "passed_runs": seeds,
+                "runs": seeds,
+                "cured": True,
+                "seeds_disagree": False,
+            },
+            "sufficient": False,
+            "necessary": False,
+        }
         for f in FIXES
     ]
     return {
-        "schema_version": SCHEMA_VERSION, "harness_version": "0.1.0", "torch_version": "2.13.0+cpu",
-        "scenario": {"name": "student_distillation", "path": "scenarios/student_distillation.yaml",
-                     "workload": "patch_distillation", "workload_params": {}, "key_metrics": key_metrics},
-        "seeds": list(range(seeds)), "runs": runs, "variants": variants, "passed": suite_passed(variants),
+        "schema_version": SCHEMA_VERSION,
+        "harness_version": "0.1.0",
+        "torch_version": "2.13.0+cpu",
+        "scenario": {
+            "name": "student_distillation",
+            "path": "scenarios/student_distillation.yaml",
+            "workload": "patch_distillation",
+            "workload_params": {},
+            "key_metrics": key_metrics,
+        },
+        "seeds": list(range(seeds)),
+        "runs": runs,
+        "variants": variants,
+        "passed": suite_passed(variants),
         "ablation": {
             "base": {"variant": "broken", "passed_runs": 0, "runs": seeds, "cured": False, "seeds_disagree": False},
             "target": {"variant": "fixed", "passed_runs": seeds, "runs": seeds, "cured": True, "seeds_disagree": False},
-            "fixes": fixes, "warnings": [], "rule_text": "every expectation of 'fixed' holds on every seed",
+            "fixes": fixes,
+            "warnings": [],
+            "rule_text": "every expectation of 'fixed' holds on every seed",
         },
     }
 
@@ -129,9 +192,9 @@ def test_the_summary_falls_back_to_blocks_when_its_table_cannot_fit() -> None:
         run["variant"] += "_with_a_rather_long_suffix_0123456789"
     text = render(report, details=False)
     assert_whole(text, {r["variant"] for r in report["runs"]})
-    assert re.search(r"^broken\+variance_penalty_with_a_rather_long_suffix_0123456789  2/2 PASS$", text, re.MULTILINE) or re.search(
-        r"^broken\+variance_penalty_with_a_rather_long_suffix_0123456789  0/2 FAIL$", text, re.MULTILINE
-    )
+    assert re.search(
+        r"^broken\+variance_penalty_with_a_rather_long_suffix_0123456789  2/2 PASS$", text, re.MULTILINE
+    ) or re.search(r"^broken\+variance_penalty_with_a_rather_long_suffix_0123456789  0/2 FAIL$", text, re.MULTILINE)
 
 
 def test_plugins_list_at_80_columns() -> None:
@@ -143,16 +206,32 @@ def test_plugins_list_at_80_columns() -> None:
     assert_whole(result.output, names)
     assert sum("variance_penalty" in line for line in result.output.splitlines()) == 1
     for plugin in listed:  # each block starts with the name, kind and source on one line
-        assert re.search(rf"^{re.escape(plugin['name'])}  {plugin['kind']}, .*{re.escape(plugin['source'])}$",
-                         result.output, re.MULTILINE), plugin["name"]
+        assert re.search(
+            rf"^{re.escape(plugin['name'])}  {plugin['kind']}, .*{re.escape(plugin['source'])}$",
+            result.output,
+            re.MULTILINE,
+        ), plugin["name"]
 
 
 def test_compare_at_80_columns_keeps_scenario_variant_and_outcome_names_whole(tmp_path: Path) -> None:
     def report(version: str, value: str) -> dict:
-        run = {"variant": "broken_roundtrip_variant", "seed": 0, "status": "ok", "history": [],
-               "outcomes": {"checkpoint_roundtrip": value, "checkpoint_load_warning": "FutureWarning" if value == "ok" else None},
-               "expectations": [{"name": f"outcome.checkpoint_roundtrip == {value}", "passed": True, "when": ">=2.6"}]}
-        return {"schema_version": 1, "torch_version": version, "scenario": {"name": "checkpoint_compat_scenario"}, "runs": [run]}
+        run = {
+            "variant": "broken_roundtrip_variant",
+            "seed": 0,
+            "status": "ok",
+            "history": [],
+            "outcomes": {
+                "checkpoint_roundtrip": value,
+                "checkpoint_load_warning": "FutureWarning" if value == "ok" else None,
+            },
+            "expectations": [{"name": f"outcome.checkpoint_roundtrip == {value}", "passed": True, "when": ">=2.6"}],
+        }
+        return {
+            "schema_version": 1,
+            "torch_version": version,
+            "scenario": {"name": "checkpoint_compat_scenario"},
+            "runs": [run],
+        }
 
     a, b = tmp_path / "a.json", tmp_path / "b.json"
     a.write_text(json.dumps(report("2.5.1", "ok")))
@@ -160,8 +239,18 @@ def test_compare_at_80_columns_keeps_scenario_variant_and_outcome_names_whole(tm
     for width in (WIDTH, 50):
         result = CliRunner().invoke(main, ["compare", str(a), str(b)], env={"COLUMNS": str(width)})
         assert result.exit_code == 0, result.output
-        assert_whole(result.output, {"checkpoint_compat_scenario", "broken_roundtrip_variant", "checkpoint_roundtrip",
-                                     "checkpoint_load_warning", "outcome.checkpoint_roundtrip", "FutureWarning"}, width)
+        assert_whole(
+            result.output,
+            {
+                "checkpoint_compat_scenario",
+                "broken_roundtrip_variant",
+                "checkpoint_roundtrip",
+                "checkpoint_load_warning",
+                "outcome.checkpoint_roundtrip",
+                "FutureWarning",
+            },
+            width,
+        )
         if width == WIDTH:
             assert "checkpoint_compat_scenario · broken_roundtrip_variant · seed 0" in result.output.splitlines()
             assert re.search(r"^  outcome checkpoint_roundtrip +ok +fails *$", result.output, re.MULTILINE)

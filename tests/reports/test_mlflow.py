@@ -36,7 +36,10 @@ def client_and_runs(uri: str, experiment: str) -> tuple[Any, Any, dict[str, Any]
 
 
 def history(client: Any, run: Any, metric: str) -> list[tuple[int, float]]:
-    return [(m.step, round(m.value, 6)) for m in sorted(client.get_metric_history(run.info.run_id, metric), key=lambda m: m.step)]
+    return [
+        (m.step, round(m.value, 6))
+        for m in sorted(client.get_metric_history(run.info.run_id, metric), key=lambda m: m.step)
+    ]
 
 
 def artifact(client: Any, run: Any, name: str, tmp_path: Path) -> Any:
@@ -89,8 +92,9 @@ def test_an_unusable_store_is_named_and_the_other_reports_are_still_written(
 ) -> None:
     saved = tmp_path / "results.json"
     saved.write_text(json.dumps(scripted_suite))
-    result = CliRunner().invoke(main, ["report", str(saved), "-q", "--mlflow", "nosuchscheme://x",
-                                       "--json", str(tmp_path / "again.json")])
+    result = CliRunner().invoke(
+        main, ["report", str(saved), "-q", "--mlflow", "nosuchscheme://x", "--json", str(tmp_path / "again.json")]
+    )
     assert result.exit_code == 1, result.output
     assert "cannot write the --mlflow report nosuchscheme://x" in result.output and (tmp_path / "again.json").exists()
 
@@ -110,17 +114,40 @@ def test_harness_run_writes_tensorboard_and_mlflow_with_each_runs_per_epoch_f1(t
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
     scenario = tmp_path / "tiny.yaml"
-    scenario.write_text(yaml.safe_dump({
-        "name": "tiny_reports",
-        "workload": {"name": "devign", "params": dict(TINY_DEVIGN)},
-        "train": {"epochs": 2, "batch_size": 32, "lr": 1.0e-3, "device": "cpu"},
-        "variants": {"plain": {"expect": ["status == ok"]}, "clipped": {"plugins": {"grad_clip": {"max_norm": 0.5}}}},
-    }))
+    scenario.write_text(
+        yaml.safe_dump(
+            {
+                "name": "tiny_reports",
+                "workload": {"name": "devign", "params": dict(TINY_DEVIGN)},
+                "train": {"epochs": 2, "batch_size": 32, "lr": 1.0e-3, "device": "cpu"},
+                "variants": {
+                    "plain": {"expect": ["status == ok"]},
+                    "clipped": {"plugins": {"grad_clip": {"max_norm": 0.5}}},
+                },
+            }
+        )
+    )
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    result = CliRunner().invoke(main, [
-        "run", str(scenario), "--seeds", "2", "-j", "2", "-q", "--results-dir", str(tmp_path / "results"),
-        "--json", str(tmp_path / "r.json"), "--tensorboard", str(tmp_path / "tb"), "--mlflow", uri,
-    ])
+    result = CliRunner().invoke(
+        main,
+        [
+            "run",
+            str(scenario),
+            "--seeds",
+            "2",
+            "-j",
+            "2",
+            "-q",
+            "--results-dir",
+            str(tmp_path / "results"),
+            "--json",
+            str(tmp_path / "r.json"),
+            "--tensorboard",
+            str(tmp_path / "tb"),
+            "--mlflow",
+            uri,
+        ],
+    )
     assert result.exit_code == 0, result.output
     report = json.loads((tmp_path / "r.json").read_text())
     client, _, nested = client_and_runs(uri, "tiny_reports")

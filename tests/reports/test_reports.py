@@ -17,23 +17,58 @@ from harness.cli import main
 from harness.reports import FILE_REPORTS, renderer, write_reports
 
 
-def run(variant: str, seed: int, *, f1: list[float], status: str = "ok", exps: list[tuple[str, bool | None, str | None]],
-        lr: list[float] | None = None) -> dict:
+def run(
+    variant: str,
+    seed: int,
+    *,
+    f1: list[float],
+    status: str = "ok",
+    exps: list[tuple[str, bool | None, str | None]],
+    lr: list[float] | None = None,
+) -> dict:
     history = [
-        {"epoch": i + 1, "f1": v, "auc": 0.5 + v / 2, "loss": 0.7 - v / 2, "pred_positive_share": 0.1 + v / 2,
-         "max_pred_share": 0.9 - v / 2, "n": 40, "lr": 1e-3}
+        {
+            "epoch": i + 1,
+            "f1": v,
+            "auc": 0.5 + v / 2,
+            "loss": 0.7 - v / 2,
+            "pred_positive_share": 0.1 + v / 2,
+            "max_pred_share": 0.9 - v / 2,
+            "n": 40,
+            "lr": 1e-3,
+        }
         for i, v in enumerate(f1)
     ]
     record = {
-        "variant": variant, "seed": seed, "status": status, "seconds": 1.5,
-        "plugins": {"defaults": {}, "linear_warmup": {"interval": "step" if variant == "fixed" else "epoch"},
-                    "prediction_distribution": {"min_share": 0.0}},
-        "train": {}, "history": history, "findings": [{"kind": "collapse", "epoch": 1, "plugin": "prediction_distribution",
-                                                        "message": "", "step": 3, "value": 0.0}] if variant == "broken" else [],
+        "variant": variant,
+        "seed": seed,
+        "status": status,
+        "seconds": 1.5,
+        "plugins": {
+            "defaults": {},
+            "linear_warmup": {"interval": "step" if variant == "fixed" else "epoch"},
+            "prediction_distribution": {"min_share": 0.0},
+        },
+        "train": {},
+        "history": history,
+        "findings": [
+            {
+                "kind": "collapse",
+                "epoch": 1,
+                "plugin": "prediction_distribution",
+                "message": "",
+                "step": 3,
+                "value": 0.0,
+            }
+        ]
+        if variant == "broken"
+        else [],
         "expectations": [
             {"name": n, "passed": p, "observed": 0.5, **({"pass_rate": r} if r else {})} for n, p, r in exps
         ],
-        "trace": {"on_step": {"linear_warmup": 9}}, "outcomes": {}, "lr_per_step": lr or [1e-3 * (1 - i / 9) for i in range(9)],
+        "trace": {"on_step": {"linear_warmup": 9}},
+        "outcomes": {},
+        "lr_per_step": lr or [1e-3 * (1 - i / 9) for i in range(9)],
         "steps": 9,
     }
     if status == "error":
@@ -41,7 +76,11 @@ def run(variant: str, seed: int, *, f1: list[float], status: str = "ok", exps: l
     return record
 
 
-KEY_METRICS = ["f1", "max_pred_share", "loss"]  # what a classification workload declares (Workload.declared_key_metrics())
+KEY_METRICS = [
+    "f1",
+    "max_pred_share",
+    "loss",
+]  # what a classification workload declares (Workload.declared_key_metrics())
 
 
 def scripted_report() -> dict:
@@ -51,29 +90,69 @@ def scripted_report() -> dict:
     runs = [
         run("broken", 0, f1=[0.0, 0.0, 0.0], exps=[("final.f1 <= 0.05", True, None)], lr=[0.0] * 3 + [1e-5] * 6),
         run("broken", 1, f1=[0.0, 0.1, 0.0], exps=[("final.f1 <= 0.05", True, None)], lr=[0.0] * 3 + [1e-5] * 6),
-        run("fixed", 0, f1=[0.3, 0.7, 0.85], exps=[("final.f1 >= 0.8", True, ">= 0.5"), ("status == ok", True, None),
-                                                  ("outcome.x == ok", None, None)]),
-        run("fixed", 1, f1=[0.2, 0.5, 0.6], exps=[("final.f1 >= 0.8", False, ">= 0.5"), ("status == ok", True, None),
-                                                 ("outcome.x == ok", None, None)]),
-        run("fixed", 2, f1=[], status="error", exps=[("final.f1 >= 0.8", False, ">= 0.5"), ("status == ok", False, None),
-                                                    ("outcome.x == ok", None, None)]),
+        run(
+            "fixed",
+            0,
+            f1=[0.3, 0.7, 0.85],
+            exps=[("final.f1 >= 0.8", True, ">= 0.5"), ("status == ok", True, None), ("outcome.x == ok", None, None)],
+        ),
+        run(
+            "fixed",
+            1,
+            f1=[0.2, 0.5, 0.6],
+            exps=[("final.f1 >= 0.8", False, ">= 0.5"), ("status == ok", True, None), ("outcome.x == ok", None, None)],
+        ),
+        run(
+            "fixed",
+            2,
+            f1=[],
+            status="error",
+            exps=[("final.f1 >= 0.8", False, ">= 0.5"), ("status == ok", False, None), ("outcome.x == ok", None, None)],
+        ),
     ]
     variants = summarize_variants(runs, KEY_METRICS)
     return {
-        "schema_version": SCHEMA_VERSION, "harness_version": "0.1.0", "torch_version": "2.13.0+cpu",
-        "scenario": {"name": "scripted", "path": "scenarios/scripted.yaml", "workload": "devign", "workload_params": {},
-                     "key_metrics": KEY_METRICS},
-        "seeds": [0, 1, 2], "runs": runs, "variants": variants, "passed": suite_passed(variants),
+        "schema_version": SCHEMA_VERSION,
+        "harness_version": "0.1.0",
+        "torch_version": "2.13.0+cpu",
+        "scenario": {
+            "name": "scripted",
+            "path": "scenarios/scripted.yaml",
+            "workload": "devign",
+            "workload_params": {},
+            "key_metrics": KEY_METRICS,
+        },
+        "seeds": [0, 1, 2],
+        "runs": runs,
+        "variants": variants,
+        "passed": suite_passed(variants),
         "ablation": {
             "base": {"variant": "broken", "passed_runs": 0, "runs": 2, "cured": False, "seeds_disagree": False},
             "target": {"variant": "fixed", "passed_runs": 1, "runs": 3, "cured": False, "seeds_disagree": True},
-            "fixes": [{"plugin": "linear_warmup", "base": {"interval": "epoch"}, "target": {"interval": "step"},
-                       "change": "interval: epoch -> step",
-                       "base_plus_fix": {"variant": "broken+linear_warmup", "passed_runs": 2, "runs": 2, "cured": True,
-                                         "seeds_disagree": False},
-                       "target_minus_fix": {"variant": "fixed-linear_warmup", "passed_runs": 0, "runs": 2, "cured": False,
-                                            "seeds_disagree": False},
-                       "sufficient": True, "necessary": None}],
+            "fixes": [
+                {
+                    "plugin": "linear_warmup",
+                    "base": {"interval": "epoch"},
+                    "target": {"interval": "step"},
+                    "change": "interval: epoch -> step",
+                    "base_plus_fix": {
+                        "variant": "broken+linear_warmup",
+                        "passed_runs": 2,
+                        "runs": 2,
+                        "cured": True,
+                        "seeds_disagree": False,
+                    },
+                    "target_minus_fix": {
+                        "variant": "fixed-linear_warmup",
+                        "passed_runs": 0,
+                        "runs": 2,
+                        "cured": False,
+                        "seeds_disagree": False,
+                    },
+                    "sufficient": True,
+                    "necessary": None,
+                }
+            ],
             "warnings": ["the target 'fixed' itself does not pass its expectations: 'necessary' is n/a"],
             "rule_text": "every expectation of 'fixed' holds on every seed",
         },
@@ -98,7 +177,12 @@ def test_junit_has_one_testcase_per_run_and_expectation_with_the_right_counts(tm
     assert len(cases) == 5 + 2 + 9 + 1
     # failures: fixed's pass-rate line (1 of 3 seeds < 0.5); skipped: seed 1's failing pass-rate line, the 3 lines
     # of the errored seed 2, the n/a outcome line of seeds 0 and 1
-    assert (suite.get("tests"), suite.get("failures"), suite.get("errors"), suite.get("skipped")) == ("17", "1", "1", "6")
+    assert (suite.get("tests"), suite.get("failures"), suite.get("errors"), suite.get("skipped")) == (
+        "17",
+        "1",
+        "1",
+        "6",
+    )
     assert root.get("tests") == "17" and root.get("errors") == "1"
     by_id = {(c.get("classname"), c.get("name")): c for c in cases}
     assert by_id[("scripted.fixed.seed2", "run")].find("error").get("message") == "RuntimeError: boom"
@@ -162,8 +246,11 @@ def test_line_chart_skips_non_finite_points_and_uses_a_log_axis_for_exploding_va
     from harness.reports.charts import line_chart, nice_ticks
     from harness.reports.html_curves import _ranges
 
-    svg = line_chart([{"label": "s", "colour": "#000", "points": [(1, 1.0), (2, float("nan")), (3, 2.0), (4, 3.0)]}],
-                     x_range=(1, 4), y_range=(0, 3))
+    svg = line_chart(
+        [{"label": "s", "colour": "#000", "points": [(1, 1.0), (2, float("nan")), (3, 2.0), (4, 3.0)]}],
+        x_range=(1, 4),
+        y_range=(0, 3),
+    )
     assert svg.count("<polyline") == 1 and svg.count("<circle") == 3
     runs = [{"history": [{"epoch": 1, "loss": 2.0}, {"epoch": 2, "loss": 600.0}, {"epoch": 3, "loss": 1e4}]}]
     _, (lo, hi), log_y = _ranges(runs, "loss")
@@ -194,8 +281,11 @@ def test_report_command_rerenders_a_saved_report_without_training(tmp_path: Path
     saved = tmp_path / "results.json"
     saved.write_text(json.dumps(scripted_report()))
     html, xml, again = tmp_path / "out.html", tmp_path / "out.xml", tmp_path / "again.json"
-    result = CliRunner().invoke(main, ["report", str(saved), "--html", str(html), "--junit", str(xml), "--json", str(again)],
-                                env={"COLUMNS": "80"})
+    result = CliRunner().invoke(
+        main,
+        ["report", str(saved), "--html", str(html), "--junit", str(xml), "--json", str(again)],
+        env={"COLUMNS": "80"},
+    )
     assert result.exit_code == 0, result.output
     assert "<svg" in html.read_text() and ET.parse(xml).getroot().get("tests") == "17"
     assert json.loads(again.read_text()) == json.loads(saved.read_text())
@@ -238,7 +328,7 @@ def _header(text: str) -> str:
     lines = text.splitlines()
     rule = next(i for i, line in enumerate(lines) if line.lstrip().startswith("───"))
     top = max(i for i in range(rule) if not lines[i].strip())
-    return "\n".join(lines[top + 1:rule])
+    return "\n".join(lines[top + 1 : rule])
 
 
 def test_an_old_report_without_key_metrics_falls_back_to_what_it_recorded(tmp_path: Path) -> None:
@@ -269,9 +359,17 @@ def test_a_multiclass_report_shows_the_balance_of_its_predictions(tmp_path: Path
     labels = torch.arange(60) % 3
     for run in report["runs"]:
         for i, epoch in enumerate(run["history"]):
-            logits = torch.randn(60, 3, generator=torch.Generator().manual_seed(i)) + 3 * (i + 1) * torch.nn.functional.one_hot(labels, 3)
+            logits = torch.randn(60, 3, generator=torch.Generator().manual_seed(i)) + 3 * (
+                i + 1
+            ) * torch.nn.functional.one_hot(labels, 3)
             metrics = classification_metrics(labels, logits)
-            run["history"][i] = {"epoch": epoch["epoch"], "loss": epoch["loss"], "steps": 3 * (i + 1), **metrics, "lr": 1e-3}
+            run["history"][i] = {
+                "epoch": epoch["epoch"],
+                "loss": epoch["loss"],
+                "steps": 3 * (i + 1),
+                **metrics,
+                "lr": 1e-3,
+            }
     assert "pred_positive_share" not in report["runs"][0]["history"][0]  # binary only
     for declared, header, title in [
         (list(Workload.declared_key_metrics()), r"F1 +max pred share +loss", "max pred share / epoch"),
@@ -285,14 +383,14 @@ def test_a_multiclass_report_shows_the_balance_of_its_predictions(tmp_path: Path
         assert title in html and "max pred share / epoch" in html
 
 
-MADE_UP = '''
+MADE_UP = """
 from harness import Workload
 
 
 class MadeUp(Workload):
     metrics = ("my_metric", "f1")
     key_metrics = ("my_metric",)
-'''
+"""
 
 
 def test_a_workloads_own_key_metric_becomes_the_column(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -303,8 +401,10 @@ def test_a_workloads_own_key_metric_becomes_the_column(tmp_path: Path, monkeypat
     (tmp_path / "made_up_workload.py").write_text(MADE_UP)
     monkeypatch.syspath_prepend(str(tmp_path))
     yaml = tmp_path / "made_up.yaml"
-    yaml.write_text("name: made_up\nworkload: {name: 'made_up_workload:MadeUp'}\n"
-                    "variants:\n  plain:\n    expect: [final.my_metric >= 0.5]\n")
+    yaml.write_text(
+        "name: made_up\nworkload: {name: 'made_up_workload:MadeUp'}\n"
+        "variants:\n  plain:\n    expect: [final.my_metric >= 0.5]\n"
+    )
     scenario = load_scenario(yaml)
     assert scenario.key_metrics == ("my_metric",)
     records = scripted_report()["runs"]

@@ -34,13 +34,20 @@ def test_mean_std_shows_the_mean_alone_for_one_seed_and_the_std_in_the_means_not
 def _run(variant: str, seed: int, f1: float | None) -> dict:
     history = [] if f1 is None else [{"epoch": 1, "f1": f1 / 2}, {"epoch": 2, "f1": f1}]
     findings = [{"kind": "collapse", "epoch": 2}, {"kind": "saturation", "epoch": 1}, {"kind": "collapse", "epoch": 1}]
-    return {"variant": variant, "seed": seed, "history": history, "findings": findings,
-            "expectations": [{"name": "final.f1 >= 0.5", "passed": bool(f1 and f1 >= 0.5)}]}
+    return {
+        "variant": variant,
+        "seed": seed,
+        "history": history,
+        "findings": findings,
+        "expectations": [{"name": "final.f1 >= 0.5", "passed": bool(f1 and f1 >= 0.5)}],
+    }
 
 
 def test_summary_rows_hold_a_stat_per_declared_metric_from_the_summary_else_the_runs() -> None:
-    report = {"runs": [_run("a", 0, 0.4), _run("a", 1, 0.8), _run("b", 0, None)],
-              "variants": {"a": {"metrics": {}}, "b": {"metrics": {"f1": {"mean": 0.1, "std": 0.0, "n": 1}}}}}
+    report = {
+        "runs": [_run("a", 0, 0.4), _run("a", 1, 0.8), _run("b", 0, None)],
+        "variants": {"a": {"metrics": {}}, "b": {"metrics": {"f1": {"mean": 0.1, "std": 0.0, "n": 1}}}},
+    }
     rows = tables.summary_rows(report, ["f1"])
     assert [r.name for r in rows] == ["a", "b"] and [len(r.runs) for r in rows] == [2, 1]
     assert rows[0].stats[0]["mean"] == pytest.approx(0.6) and rows[0].stats[0]["n"] == 2  # from the runs' final values
@@ -60,15 +67,26 @@ ABLATION = {
     "base": {"variant": "broken", "passed_runs": 0, "runs": 2, "cured": False},
     "target": {"variant": "fixed", "passed_runs": 2, "runs": 2, "cured": True},
     "base_reproduces": {"passed_runs": 2, "runs": 2},
-    "fixes": [{"plugin": "grad_clip", "change": "off -> on", "sufficient": True, "necessary": None,
-               "base_plus_fix": {"variant": "broken+grad_clip", "passed_runs": 2, "runs": 2},
-               "target_minus_fix": {"variant": "fixed-grad_clip", "passed_runs": 1, "runs": 1, "skipped": 1}}],
+    "fixes": [
+        {
+            "plugin": "grad_clip",
+            "change": "off -> on",
+            "sufficient": True,
+            "necessary": None,
+            "base_plus_fix": {"variant": "broken+grad_clip", "passed_runs": 2, "runs": 2},
+            "target_minus_fix": {"variant": "fixed-grad_clip", "passed_runs": 1, "runs": 1, "skipped": 1},
+        }
+    ],
 }
 
 
 def test_ablation_rows_are_one_layout_in_each_markup() -> None:
-    cells = tables.AblationCells(name=str.upper, change=str, arm=lambda a: f"{a['passed_runs']}/{a['runs']}",
-                                 verdict=lambda v: {True: "YES", False: "no", None: "n/a"}[v])
+    cells = tables.AblationCells(
+        name=str.upper,
+        change=str,
+        arm=lambda a: f"{a['passed_runs']}/{a['runs']}",
+        verdict=lambda v: {True: "YES", False: "no", None: "n/a"}[v],
+    )
     [row] = tables.ablation_rows(ABLATION, cells)
     assert row == ["GRAD_CLIP", "off -> on", "2/2", "YES", "1/1", "n/a"]
     assert len(row) == len(tables.ABLATION_COLUMNS) and tables.ABLATION_COUNTS < set(tables.ABLATION_COLUMNS)
@@ -86,5 +104,8 @@ def test_the_terminal_and_html_ablation_tables_show_the_same_rows() -> None:
     text = console.export_text()
     assert re.search(r"grad_clip +off -> on +2/2 +YES +1/1\+1 +n/a", text)
     html = html_table(ABLATION)
-    assert "<td><code>grad_clip</code></td><td>off -&gt; on</td><td class='num'><a href='#v-broken+grad_clip'>2/2</a>" in html
+    assert (
+        "<td><code>grad_clip</code></td><td>off -&gt; on</td><td class='num'><a href='#v-broken+grad_clip'>2/2</a>"
+        in html
+    )
     assert "<a href='#v-fixed-grad_clip'>1/1 (1 skipped)</a>" in html and "<span class='na'>n/a</span>" in html

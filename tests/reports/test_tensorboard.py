@@ -88,8 +88,10 @@ def test_a_file_at_the_directory_is_named_and_the_other_reports_are_still_writte
     saved.write_text(json.dumps(scripted_suite))
     blocker = tmp_path / "tb"
     blocker.write_text("not a directory")
-    result = CliRunner().invoke(main, ["report", str(saved), "-q", "--tensorboard", str(blocker / "sub"),
-                                       "--json", str(tmp_path / "again.json")])
+    result = CliRunner().invoke(
+        main,
+        ["report", str(saved), "-q", "--tensorboard", str(blocker / "sub"), "--json", str(tmp_path / "again.json")],
+    )
     assert result.exit_code == 1
     assert "cannot write the --tensorboard report" in result.output and (tmp_path / "again.json").exists()
 

@@ -74,7 +74,7 @@ def test_labels_are_shuffled() -> None:
     labels = [s.label for s in generate_samples(200, seed=1)]
     n_vuln = sum(labels)
     assert labels != sorted(labels) and labels != sorted(labels, reverse=True)
-    assert 0 < sum(labels[: n_vuln]) < n_vuln  # the vulnerable ones are not all up front
+    assert 0 < sum(labels[:n_vuln]) < n_vuln  # the vulnerable ones are not all up front
 
 
 def test_same_seed_same_output() -> None:

@@ -67,11 +67,24 @@ def test_local_pretrained_directory_loads_offline(tmp_path: Path) -> None:
 
     raw = train_c_tokenizer((s.code for s in generate_samples(200, seed=0)), vocab_size=400)
     tok = PreTrainedTokenizerFast(
-        tokenizer_object=raw, bos_token="<s>", eos_token="</s>", unk_token="<unk>", pad_token="<pad>",
-        cls_token="<s>", sep_token="</s>", mask_token="<mask>",
+        tokenizer_object=raw,
+        bos_token="<s>",
+        eos_token="</s>",
+        unk_token="<unk>",
+        pad_token="<pad>",
+        cls_token="<s>",
+        sep_token="</s>",
+        mask_token="<mask>",
     )
-    config = RobertaConfig(vocab_size=len(tok), hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
-                           intermediate_size=32, max_position_embeddings=40, num_labels=2)
+    config = RobertaConfig(
+        vocab_size=len(tok),
+        hidden_size=16,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        intermediate_size=32,
+        max_position_embeddings=40,
+        num_labels=2,
+    )
     saved = RobertaForSequenceClassification(config)
     model_dir = tmp_path / "pretrained"
     saved.save_pretrained(model_dir)

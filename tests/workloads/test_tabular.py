@@ -118,7 +118,9 @@ def test_bad_data_is_a_clear_error_naming_the_field(tmp_path: Path) -> None:
         Params(data="table.xlsx")
     pd = pytest.importorskip("pandas")
     pd.DataFrame(_table()).to_csv(tmp_path / "t.csv", index=False)
-    with pytest.raises(TabularDataError, match="label_column 'label' is not a column of t.csv; columns: a, b, id, kind"):
+    with pytest.raises(
+        TabularDataError, match="label_column 'label' is not a column of t.csv; columns: a, b, id, kind"
+    ):
         _workload(data=str(tmp_path / "t.csv"), label_column="label").datasets()
     with pytest.raises(TabularDataError, match="feature column 'kind' .* is not numeric"):
         _workload(data=str(tmp_path / "t.csv"), label_column="id", feature_columns=["a", "kind"]).datasets()

@@ -23,12 +23,33 @@ from harness.workloads.text_files import DataFileError
 pytest.importorskip("datasets")
 
 TINY_MODEL: dict[str, Any] = {
-    "hidden_size": 32, "num_layers": 1, "num_heads": 2, "intermediate_size": 64, "max_length": 24,
-    "vocab_size": 200, "eval_batch_size": 64,
+    "hidden_size": 32,
+    "num_layers": 1,
+    "num_heads": 2,
+    "intermediate_size": 64,
+    "max_length": 24,
+    "vocab_size": 200,
+    "eval_batch_size": 64,
 }
 ANIMALS = ("cat", "dog", "fish")
-FILLER = ["the", "a", "small", "big", "red", "green", "old", "new", "house", "tree", "river", "road", "cloud",
-          "stone", "quiet", "loud"]
+FILLER = [
+    "the",
+    "a",
+    "small",
+    "big",
+    "red",
+    "green",
+    "old",
+    "new",
+    "house",
+    "tree",
+    "river",
+    "road",
+    "cloud",
+    "stone",
+    "quiet",
+    "loud",
+]
 
 
 def keyword_rows(n: int, seed: int, keywords: tuple[str, ...] = ANIMALS) -> list[dict[str, Any]]:
@@ -155,28 +176,40 @@ def test_long_texts_are_truncated_and_tokenizer_is_deterministic(tmp_path: Path)
 def test_local_pretrained_directory_trains_offline(
     files: tuple[Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from transformers import (
-        BertConfig,
-        BertForSequenceClassification,
-        PreTrainedTokenizerFast,
-    )
+    from transformers import BertConfig, BertForSequenceClassification, PreTrainedTokenizerFast
 
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setenv("TRANSFORMERS_OFFLINE", "1")
     train_file, val_file = files
     texts = [r["text"] for r in keyword_rows(90, seed=0)]
     tok = PreTrainedTokenizerFast(
-        tokenizer_object=train_tokenizer(texts, vocab_size=200), unk_token="[UNK]", pad_token="[PAD]",
-        cls_token="[CLS]", sep_token="[SEP]", mask_token="[MASK]",
+        tokenizer_object=train_tokenizer(texts, vocab_size=200),
+        unk_token="[UNK]",
+        pad_token="[PAD]",
+        cls_token="[CLS]",
+        sep_token="[SEP]",
+        mask_token="[MASK]",
     )
-    config = BertConfig(vocab_size=len(tok), hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
-                        intermediate_size=32, max_position_embeddings=64, num_labels=2)  # K differs: 2 saved, 3 here
+    config = BertConfig(
+        vocab_size=len(tok),
+        hidden_size=16,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        intermediate_size=32,
+        max_position_embeddings=64,
+        num_labels=2,
+    )  # K differs: 2 saved, 3 here
     model_dir = tmp_path / "pretrained"
     BertForSequenceClassification(config).save_pretrained(model_dir)
     tok.save_pretrained(model_dir)
 
-    w = workload(train_file=str(train_file), validation_file=str(val_file), pretrained=str(model_dir),
-                 max_length=24, eval_batch_size=64)
+    w = workload(
+        train_file=str(train_file),
+        validation_file=str(val_file),
+        pretrained=str(model_dir),
+        max_length=24,
+        eval_batch_size=64,
+    )
     model = w.build_model()
     assert isinstance(model, BertForSequenceClassification) and model.config.num_labels == 3
     assert model.classifier.out_features == 3
@@ -190,16 +223,19 @@ def test_local_pretrained_directory_trains_offline(
 
 
 def test_pretrained_max_length_beyond_its_positions_is_an_error(files: tuple[Path, Path], tmp_path: Path) -> None:
-    from transformers import (
-        PreTrainedTokenizerFast,
-        RobertaConfig,
-        RobertaForSequenceClassification,
-    )
+    from transformers import PreTrainedTokenizerFast, RobertaConfig, RobertaForSequenceClassification
 
     train_file, _ = files
     tok = PreTrainedTokenizerFast(tokenizer_object=train_tokenizer(["a b c"] * 4, vocab_size=50), pad_token="[PAD]")
-    config = RobertaConfig(vocab_size=len(tok), hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
-                           intermediate_size=32, max_position_embeddings=34, pad_token_id=1)
+    config = RobertaConfig(
+        vocab_size=len(tok),
+        hidden_size=16,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        intermediate_size=32,
+        max_position_embeddings=34,
+        pad_token_id=1,
+    )
     RobertaForSequenceClassification(config).save_pretrained(tmp_path / "rb")
     tok.save_pretrained(tmp_path / "rb")
     with pytest.raises(DataFileError, match=r"max_length: 64 .*max_length <= 32"):
@@ -227,7 +263,9 @@ def test_a_missing_column_names_the_field(files: tuple[Path, Path]) -> None:
     train_file, val_file = files
     with pytest.raises(DataFileError, match=r"label_column: train_file .* has no column 'target'.*'text', 'label'"):
         workload(train_file=str(train_file), label_column="target").datasets()
-    with pytest.raises(DataFileError, match=r"text_column: validation_file .* has no column 'text'; its columns: 'body', 'label'"):
+    with pytest.raises(
+        DataFileError, match=r"text_column: validation_file .* has no column 'text'; its columns: 'body', 'label'"
+    ):
         write_jsonl(val_file, [{"body": "x", "label": "cat"}])
         workload(train_file=str(train_file), validation_file=str(val_file), text_column="text").datasets()
 
@@ -253,7 +291,9 @@ def test_inconsistent_params_and_labels_are_errors(files: tuple[Path, Path], tmp
     with pytest.raises(ValidationError, match="must divide hidden_size"):
         Params(train_file="a.csv", hidden_size=30, num_heads=4)
     write_jsonl(val_file, [{"text": "a bird", "label": "bird"}])
-    with pytest.raises(DataFileError, match=r"label_column: validation_file has labels never seen in training: \['bird'\]"):
+    with pytest.raises(
+        DataFileError, match=r"label_column: validation_file has labels never seen in training: \['bird'\]"
+    ):
         workload(train_file=str(train_file), validation_file=str(val_file)).datasets()
     one = write_csv(tmp_path / "one.csv", [{"text": "x", "label": "a"}, {"text": "y", "label": "a"}])
     with pytest.raises(DataFileError, match="single label"):

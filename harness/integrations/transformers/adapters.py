@@ -33,7 +33,14 @@ TRAINER_ONLY_HOOKS = frozenset({"on_batch", "on_batch_end"})
 
 #: the hyper-parameters the Trainer owns by ``on_train_begin``: ``on_setup`` must not change them
 TRAINER_OWNED_HPARAMS = (
-    "lr", "batch_size", "epochs", "accumulation_steps", "warmup_ratio", "weight_decay", "batches_per_epoch", "total_steps",
+    "lr",
+    "batch_size",
+    "epochs",
+    "accumulation_steps",
+    "warmup_ratio",
+    "weight_decay",
+    "batches_per_epoch",
+    "total_steps",
 )
 
 
@@ -84,7 +91,9 @@ def classification_metrics(eval_pred: Any) -> dict[str, float]:
     """
     from harness.core.metrics import classification_metrics as core_metrics
 
-    logits = torch.as_tensor(eval_pred.predictions[0] if isinstance(eval_pred.predictions, tuple) else eval_pred.predictions)
+    logits = torch.as_tensor(
+        eval_pred.predictions[0] if isinstance(eval_pred.predictions, tuple) else eval_pred.predictions
+    )
     return core_metrics(torch.as_tensor(eval_pred.label_ids).long(), logits)
 
 

@@ -12,22 +12,20 @@ import torch.nn.functional as F
 from transformers import TrainerCallback
 
 from harness.core.loop import batch_loss
-from harness.scenario.params import (
-    UnknownPluginError,
-    apply_setting,
-    default_settings,
-    plugin_setting,
-    resolve_params,
-)
-from harness.core.pluginmanager import (
-    PluginConflictError,
-    PluginInfo,
-    build_run_manager,
-    resolve_conflicts,
-)
+from harness.scenario.params import UnknownPluginError, apply_setting, default_settings, plugin_setting, resolve_params
+from harness.core.pluginmanager import PluginConflictError, PluginInfo, build_run_manager, resolve_conflicts
 from harness.core.state import Hparams, TrainState
 from harness.scenario.arms import catalogue
-from harness.integrations.transformers.adapters import HarnessTrainerError, _TrainerWorkload, labels_of, _logits, RAISED_HOOKS, TRAINER_ONLY_HOOKS, TRAINER_OWNED_HPARAMS, TRANSLATED
+from harness.integrations.transformers.adapters import (
+    HarnessTrainerError,
+    _TrainerWorkload,
+    labels_of,
+    _logits,
+    RAISED_HOOKS,
+    TRAINER_ONLY_HOOKS,
+    TRAINER_OWNED_HPARAMS,
+    TRANSLATED,
+)
 
 
 class HarnessCallback(TrainerCallback):
@@ -74,7 +72,9 @@ class HarnessCallback(TrainerCallback):
             try:
                 apply_setting(settings, self.available, name, value, keep_core=False)
             except UnknownPluginError:
-                raise HarnessTrainerError(f"unknown plugin {name!r}; installed: {', '.join(sorted(self.available))}") from None
+                raise HarnessTrainerError(
+                    f"unknown plugin {name!r}; installed: {', '.join(sorted(self.available))}"
+                ) from None
         requested = resolve_params(self.available, settings)
         try:  # the same conflict rule as a scenario, translated fixes included
             kept, _ = resolve_conflicts(self.available, requested)
@@ -92,7 +92,9 @@ class HarnessCallback(TrainerCallback):
                     if set(missing) <= TRAINER_ONLY_HOOKS:
                         why = f"needs hook(s) {', '.join(missing)}: use HarnessTrainer, which raises them"
                     if name in self.requested:
-                        raise HarnessTrainerError(f"plugin {name!r} cannot be applied through transformers.Trainer: {why}")
+                        raise HarnessTrainerError(
+                            f"plugin {name!r} cannot be applied through transformers.Trainer: {why}"
+                        )
                     self.skipped[name] = why
                     continue
             enabled[name] = params
@@ -225,7 +227,9 @@ class HarnessCallback(TrainerCallback):
         self.hook.on_setup(state=state)
         changed = [f for f, value in before.items() if getattr(state.hparams, f) != value]
         if changed:
-            plugins = sorted(i.plugin_name for i in self.pm.hook.on_setup.get_hookimpls() if i.plugin_name in self.enabled)
+            plugins = sorted(
+                i.plugin_name for i in self.pm.hook.on_setup.get_hookimpls() if i.plugin_name in self.enabled
+            )
             raise HarnessTrainerError(
                 f"plugin(s) {', '.join(plugins)} changed hparams {', '.join(changed)} in on_setup, but the Trainer "
                 "built its optimizer and scheduler already: set it in TrainingArguments instead"
@@ -252,7 +256,9 @@ class HarnessCallback(TrainerCallback):
         if hstate.stop_requested:
             control.should_training_stop = True
 
-    def on_evaluate(self, args: Any, state: Any, control: Any, metrics: dict[str, Any] | None = None, **kwargs: Any) -> None:
+    def on_evaluate(
+        self, args: Any, state: Any, control: Any, metrics: dict[str, Any] | None = None, **kwargs: Any
+    ) -> None:
         hstate = self.state
         if hstate is None or not self._training:
             return  # an evaluate() outside training is not an epoch
@@ -295,5 +301,3 @@ class HarnessCallback(TrainerCallback):
         if s is not None and s.stop_reason:
             record["stop_reason"] = s.stop_reason
         return record
-
-

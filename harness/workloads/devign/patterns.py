@@ -1,7 +1,21 @@
 """The C code patterns the corpus draws from: each vulnerability next to its fixed counterpart, decoys that look unsafe and are not, and neutral filler statements."""
 
 from __future__ import annotations
-from harness.workloads.devign.vocabulary import _OBJ_FIELDS, _ITEM_TYPES, _ITEM_NAMES, _ITEM_FIELDS, _BUF_NAMES, _LEN_NAMES, _COUNT_NAMES, _MSG_NAMES, _HELPERS, _LOG_FNS, _FLAG_MACROS, _LITERALS, _Fn
+from harness.workloads.devign.vocabulary import (
+    _OBJ_FIELDS,
+    _ITEM_TYPES,
+    _ITEM_NAMES,
+    _ITEM_FIELDS,
+    _BUF_NAMES,
+    _LEN_NAMES,
+    _COUNT_NAMES,
+    _MSG_NAMES,
+    _HELPERS,
+    _LOG_FNS,
+    _FLAG_MACROS,
+    _LITERALS,
+    _Fn,
+)
 
 
 def _pair_strcpy(fn: _Fn, vulnerable: bool) -> list[str]:
@@ -369,5 +383,3 @@ def _decoy_sprintf_int(fn: _Fn) -> list[str]:
     fn.param(f"int {arg}")
     fmt = fn.pick(('"%d"', '"%u"', '"%08x"', '"%x"'))
     return [f"sprintf({buf}, {fmt}, {arg});"] + fn.consume(buf)
-
-

@@ -9,7 +9,9 @@ from harness.testing import tiny_tabular_workload, train_tiny
 
 
 def test_weights_never_move_and_weight_updates_reports_it_in_epoch_1() -> None:
-    run = train_tiny({"bug_foreign_optimizer": True}, workload=tiny_tabular_workload(), epochs=2, batch_size=16, lr=1e-2)
+    run = train_tiny(
+        {"bug_foreign_optimizer": True}, workload=tiny_tabular_workload(), epochs=2, batch_size=16, lr=1e-2
+    )
     model_params = {id(p) for p in run.state.model.parameters()}
     stepped = {id(p) for g in run.state.optimizer.param_groups for p in g["params"]}
     assert not model_params & stepped

@@ -28,7 +28,12 @@ def test_each_mode_scales_the_task_loss(mode: str, factor: float) -> None:
 
 
 def test_summed_under_sgd_the_start_loss_is_far_above_log_c() -> None:
-    run = train_tiny({"bug_loss_scaling": {"mode": "sum"}, "optimizer": {"name": "sgd", "momentum": 0.9}},
-                     workload=tiny_tabular_workload(), epochs=1, batch_size=16, lr=1e-2)
+    run = train_tiny(
+        {"bug_loss_scaling": {"mode": "sum"}, "optimizer": {"name": "sgd", "momentum": 0.9}},
+        workload=tiny_tabular_workload(),
+        epochs=1,
+        batch_size=16,
+        lr=1e-2,
+    )
     assert run.finding_epochs("bad_initial_loss") == [1]
     assert run.findings[0]["value"] > 3 * torch.log(torch.tensor(3.0)).item()

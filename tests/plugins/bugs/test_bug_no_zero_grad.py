@@ -8,7 +8,9 @@ CLEAN = {"linear_warmup": {"interval": "step"}}
 
 
 def test_gradients_accumulate_and_stale_gradients_sees_it_in_epoch_1() -> None:
-    run = train_tiny({**CLEAN, "bug_no_zero_grad": True}, workload=tiny_tabular_workload(), epochs=2, batch_size=16, lr=1e-2)
+    run = train_tiny(
+        {**CLEAN, "bug_no_zero_grad": True}, workload=tiny_tabular_workload(), epochs=2, batch_size=16, lr=1e-2
+    )
     assert run.status == "ok" and run.acted("bug_no_zero_grad", "on_train_start")
     assert run.finding_epochs("stale_gradients") == [1, 2]
     # the norm of the summed gradient grows: epoch 2's steps carry epoch 1's gradients too

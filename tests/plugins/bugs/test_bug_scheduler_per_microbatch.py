@@ -10,8 +10,12 @@ from harness.testing import tiny_tabular_workload, train_tiny
 
 def test_the_schedule_runs_accumulation_steps_times_too_fast() -> None:
     run = train_tiny(
-        {"linear_warmup": {"interval": "step"}, "bug_scheduler_per_microbatch": True}, workload=tiny_tabular_workload(),
-        epochs=2, batch_size=16, accumulation_steps=3, lr=1e-2,
+        {"linear_warmup": {"interval": "step"}, "bug_scheduler_per_microbatch": True},
+        workload=tiny_tabular_workload(),
+        epochs=2,
+        batch_size=16,
+        accumulation_steps=3,
+        lr=1e-2,
     )
     assert run.state.scheduler.last_epoch == 2 * 9  # one step per batch, not per optimizer step (2 x 3)
     assert run.state.step == 2 * 3

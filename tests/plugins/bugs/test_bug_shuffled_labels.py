@@ -22,8 +22,12 @@ def test_labels_are_permuted_within_the_batch_and_the_run_learns_nothing() -> No
     workload = tiny_tabular_workload()
     train_tiny({}, observers=(clean,), workload=workload, epochs=1, batch_size=16, lr=1e-2)
     run = train_tiny(
-        {"bug_shuffled_labels": True, "linear_warmup": {"interval": "step"}}, observers=(bugged,),
-        workload=workload, epochs=4, batch_size=16, lr=1e-2,
+        {"bug_shuffled_labels": True, "linear_warmup": {"interval": "step"}},
+        observers=(bugged,),
+        workload=workload,
+        epochs=4,
+        batch_size=16,
+        lr=1e-2,
     )
     first, shuffled = clean.seen[0], bugged.seen[0]
     assert sorted(first.tolist()) == sorted(shuffled.tolist()) and not torch.equal(first, shuffled)

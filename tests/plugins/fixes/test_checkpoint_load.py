@@ -112,7 +112,9 @@ def test_no_checkpoint_written_no_outcome(tmp_path: Path) -> None:
 
 
 def test_error_summary_names_the_refused_global() -> None:
-    exc = RuntimeError("Weights only load failed. \x1b[1mx\x1b[0m\n\tWeightsUnpickler error: Unsupported global: GLOBAL a.b.C was not")
+    exc = RuntimeError(
+        "Weights only load failed. \x1b[1mx\x1b[0m\n\tWeightsUnpickler error: Unsupported global: GLOBAL a.b.C was not"
+    )
     assert error_summary(exc) == "unsupported global a.b.C"
     assert error_summary(ValueError("first line\nsecond")) == "first line"
 
@@ -153,7 +155,9 @@ def test_it_checks_whatever_plugin_saved_the_checkpoint(tmp_path: Path) -> None:
 
     run = train_tiny(
         {"own_writer": True, "checkpoint_load": {"weights_only": True}, "linear_warmup": {}},
-        extra=(OwnWriter,), run_dir=tmp_path, epochs=2,
+        extra=(OwnWriter,),
+        run_dir=tmp_path,
+        epochs=2,
     )
     assert run.state.last_checkpoint == SavedCheckpoint(tmp_path / "own-2.pt", 2, "own")
     assert run.state.outcomes["checkpoint_roundtrip"] == "ok"
@@ -174,5 +178,7 @@ def test_two_checkpoint_writers_are_a_conflict(tmp_path: Path) -> None:
         def save_checkpoint(self) -> None:
             return None
 
-    with pytest.raises(PluginConflictError, match="'checkpoint' and 'other_writer' both answer the firstresult hook 'save_checkpoint'"):
+    with pytest.raises(
+        PluginConflictError, match="'checkpoint' and 'other_writer' both answer the firstresult hook 'save_checkpoint'"
+    ):
         train_tiny({"checkpoint": True, "other_writer": True}, extra=(OtherWriter,), run_dir=tmp_path, epochs=1)

@@ -42,7 +42,12 @@ def wine() -> Any:
 
 @pytest.mark.parametrize(
     ("platform", "python", "method"),
-    [("win32", (3, 11), "spawn"), ("darwin", (3, 11), "spawn"), ("linux", (3, 11), "fork"), ("linux", (3, 14), "forkserver")],
+    [
+        ("win32", (3, 11), "spawn"),
+        ("darwin", (3, 11), "spawn"),
+        ("linux", (3, 11), "fork"),
+        ("linux", (3, 14), "forkserver"),
+    ],
 )
 def test_default_start_method_per_platform(platform: str, python: tuple[int, int], method: str) -> None:
     assert default_start_method(platform, python) == method
@@ -77,11 +82,16 @@ def test_explicit_settings_win_and_worker_options_drop_with_no_workers() -> None
     params = Params(num_workers="auto", persistent_workers=True, prefetch_factor=4, multiprocessing_context="spawn")
     options = resolve_options(params, platform="win32", start_method=None, device_type="cpu", cpu_count=8)
     assert options == LoaderOptions(num_workers=0, pin_memory=False)  # auto -> 0: nothing worker-only is left
-    params = Params(num_workers=3, pin_memory=True, persistent_workers=True, prefetch_factor=4, multiprocessing_context="spawn")
+    params = Params(
+        num_workers=3, pin_memory=True, persistent_workers=True, prefetch_factor=4, multiprocessing_context="spawn"
+    )
     options = resolve_options(params, platform="win32", start_method=None, device_type="cpu", cpu_count=8)
     assert options == LoaderOptions(3, True, True, 4, "spawn")
     assert options.dataloader_kwargs() == {
-        "num_workers": 3, "pin_memory": True, "persistent_workers": True, "prefetch_factor": 4,
+        "num_workers": 3,
+        "pin_memory": True,
+        "persistent_workers": True,
+        "prefetch_factor": 4,
         "multiprocessing_context": "spawn",
     }
     assert LoaderOptions().dataloader_kwargs() == {"num_workers": 0, "pin_memory": False}
@@ -100,7 +110,9 @@ def test_worker_options_without_workers_are_refused() -> None:
 
 
 def test_the_loop_rebuilds_the_loaders_from_the_plugins_options(wine: Any) -> None:
-    run = train_tiny({"dataloader": {"num_workers": 2, "multiprocessing_context": "fork"}}, workload=wine, epochs=1, batch_size=16)
+    run = train_tiny(
+        {"dataloader": {"num_workers": 2, "multiprocessing_context": "fork"}}, workload=wine, epochs=1, batch_size=16
+    )
     assert run.status == "ok" and run.acted("dataloader", "on_setup")
     loader = run.state.train_loader
     assert loader.num_workers == 2 and loader.multiprocessing_context.get_start_method() == "fork"
@@ -123,7 +135,9 @@ def test_two_fork_workers_give_the_history_of_none(wine: Any, persistent: bool) 
     none = train_tiny({"dataloader": {"num_workers": 0}}, workload=wine, epochs=3, batch_size=16)
     two = train_tiny(
         {"dataloader": {"num_workers": 2, "multiprocessing_context": "fork", "persistent_workers": persistent}},
-        workload=wine, epochs=3, batch_size=16,
+        workload=wine,
+        epochs=3,
+        batch_size=16,
     )
     _same_training(none, two)
 
@@ -134,7 +148,9 @@ def test_two_spawn_workers_give_the_history_of_none(wine: Any, persistent: bool)
     none = train_tiny({"dataloader": {"num_workers": 0}}, workload=wine, epochs=2, batch_size=16)
     two = train_tiny(
         {"dataloader": {"num_workers": 2, "multiprocessing_context": "spawn", "persistent_workers": persistent}},
-        workload=wine, epochs=2, batch_size=16,
+        workload=wine,
+        epochs=2,
+        batch_size=16,
     )
     _same_training(none, two)
 
@@ -144,8 +160,10 @@ def test_two_spawn_workers_give_the_history_of_none(wine: Any, persistent: bool)
 
 def test_an_inline_collate_works_with_fork_workers(wine: Any) -> None:
     settings = {"num_workers": 2, "multiprocessing_context": "fork", "collate": "local_function"}
-    _same_training(train_tiny({}, workload=wine, epochs=1, batch_size=16),
-                   train_tiny({"dataloader": settings}, workload=wine, epochs=1, batch_size=16))
+    _same_training(
+        train_tiny({}, workload=wine, epochs=1, batch_size=16),
+        train_tiny({"dataloader": settings}, workload=wine, epochs=1, batch_size=16),
+    )
 
 
 def test_an_inline_collate_cannot_be_pickled_for_spawn_workers(wine: Any) -> None:
@@ -154,7 +172,10 @@ def test_an_inline_collate_cannot_be_pickled_for_spawn_workers(wine: Any) -> Non
 
     settings = {"num_workers": 2, "multiprocessing_context": "spawn", "collate": "local_function"}
     before = child_pids()
-    with pytest.warns(UserWarning, match="pickle"), pytest.raises((AttributeError, pickle.PicklingError), match="local object"):
+    with (
+        pytest.warns(UserWarning, match="pickle"),
+        pytest.raises((AttributeError, pickle.PicklingError), match="local object"),
+    ):
         train_tiny({"dataloader": settings}, workload=wine, epochs=1, batch_size=16)
     assert run_children(exclude=before) == []  # no worker was ever started
 
@@ -270,7 +291,9 @@ def _params(slow_method: str) -> list[Any]:
 
 
 @pytest.mark.parametrize(("method", "how", "status"), _params("spawn"))
-def test_no_worker_is_left_after_any_ending(tmp_path: Path, monkeypatch: Any, method: str, how: str, status: str) -> None:
+def test_no_worker_is_left_after_any_ending(
+    tmp_path: Path, monkeypatch: Any, method: str, how: str, status: str
+) -> None:
     """Fork workers of a plain iterator (held by the loop, or by the exception's frames) and
     spawn workers that persist across epochs (held by the loader itself)."""
     from harness.execution.records import RunKey
@@ -317,7 +340,9 @@ def test_no_worker_is_left_after_a_timeout(tmp_path: Path, monkeypatch: Any, met
         pytest.skip("the parent-death signal is Linux's; elsewhere PyTorch's watchdog ends orphans")
     scenario = _scenario(tmp_path, monkeypatch, method, "hang", persistent=False)
     before = child_pids()
-    ((_, record),) = list(execute_local(scenario, [RunKey("run", 0)], results_dir=tmp_path / "res", timeout=4 if method == "fork" else 8))
+    ((_, record),) = list(
+        execute_local(scenario, [RunKey("run", 0)], results_dir=tmp_path / "res", timeout=4 if method == "fork" else 8)
+    )
     assert record["status"] == "timeout"
     workers = json.loads((tmp_path / "pids.json").read_text())
     assert len(workers) >= 2
@@ -336,7 +361,9 @@ def test_release_cuda_empties_the_cache_and_resets_peaks_only_where_cuda_was_use
 
     calls: list[str] = []
     monkeypatch.setattr(torch.cuda, "empty_cache", lambda: calls.append("empty_cache"))
-    monkeypatch.setattr(torch.cuda, "reset_peak_memory_stats", lambda device=None: calls.append("reset_peak_memory_stats"))
+    monkeypatch.setattr(
+        torch.cuda, "reset_peak_memory_stats", lambda device=None: calls.append("reset_peak_memory_stats")
+    )
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
     monkeypatch.setattr(torch.cuda, "is_initialized", lambda: False)
     release_cuda()

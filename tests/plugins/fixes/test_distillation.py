@@ -74,8 +74,11 @@ class _Zeroing(Plugin):
 def test_it_raises_distill_inputs_and_compares_what_the_answer_returns() -> None:
     """The channel to scale_matching (or any plugin) is the distill_inputs hook, not a dict."""
     run = train_tiny(
-        {"distillation": {"loss": "mse"}, "zero_inputs": True}, extra=(_Zeroing,), workload=tiny_patch_workload(),
-        epochs=1, batch_size=32,
+        {"distillation": {"loss": "mse"}, "zero_inputs": True},
+        extra=(_Zeroing,),
+        workload=tiny_patch_workload(),
+        epochs=1,
+        batch_size=32,
     )
     assert run.trace["distill_inputs"] == {"zero_inputs": 4}  # once per batch, raised by distillation
     assert run.history[0]["distill_loss"] == 0.0
@@ -97,7 +100,9 @@ def test_history_gets_the_epoch_mean_distill_loss_and_the_loss_includes_it() -> 
     run = train_tiny({"distillation": {"loss": "mse"}}, workload=workload, epochs=1, batch_size=32)
     assert "distill_loss" not in task_only.history[0]
     assert run.history[0]["distill_loss"] > 1e5
-    assert run.history[0]["loss"] == pytest.approx(task_only.history[0]["loss"] + run.history[0]["distill_loss"], rel=1e-3)
+    assert run.history[0]["loss"] == pytest.approx(
+        task_only.history[0]["loss"] + run.history[0]["distill_loss"], rel=1e-3
+    )
     assert run.trace["extra_losses"] == {"distillation": 4}
 
 

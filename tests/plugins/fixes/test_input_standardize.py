@@ -21,7 +21,9 @@ def test_running_stats_equal_the_whole_data_statistics() -> None:
 def test_it_cures_unnormalised_inputs() -> None:
     plugins = {"bug_unnormalised_inputs": True, "linear_warmup": {"interval": "step"}}
     broken = train_tiny(plugins, workload=tiny_tabular_workload(), epochs=3, batch_size=16, lr=1e-2)
-    fixed = train_tiny({**plugins, "input_standardize": True}, workload=tiny_tabular_workload(), epochs=3, batch_size=16, lr=1e-2)
+    fixed = train_tiny(
+        {**plugins, "input_standardize": True}, workload=tiny_tabular_workload(), epochs=3, batch_size=16, lr=1e-2
+    )
     assert broken.finding_epochs("bad_initial_loss") == [1]
     assert fixed.findings == []
     assert fixed.metric("accuracy")[-1] >= 0.9
@@ -31,7 +33,11 @@ def test_it_cures_unnormalised_inputs() -> None:
 @pytest.mark.parametrize("stat_batches", [1, 100])  # more batches than an epoch has: frozen at validation
 def test_validation_uses_frozen_training_statistics(stat_batches: int) -> None:
     run = train_tiny(
-        {"input_standardize": {"stat_batches": stat_batches}}, workload=tiny_tabular_workload(), epochs=1, batch_size=16, lr=1e-2
+        {"input_standardize": {"stat_batches": stat_batches}},
+        workload=tiny_tabular_workload(),
+        epochs=1,
+        batch_size=16,
+        lr=1e-2,
     )
     assert run.status == "ok" and run.metric("accuracy")[0] > 0.8
 
@@ -44,6 +50,11 @@ def test_token_ids_are_left_alone() -> None:
 def test_a_model_with_the_standardizer_still_pickles_whole() -> None:
     import pickle
 
-    run = train_tiny({"input_standardize": True, "checkpoint": {"format": "v15_objects"}},
-                     workload=tiny_tabular_workload(), epochs=1, batch_size=16, run_dir=None)
+    run = train_tiny(
+        {"input_standardize": True, "checkpoint": {"format": "v15_objects"}},
+        workload=tiny_tabular_workload(),
+        epochs=1,
+        batch_size=16,
+        run_dir=None,
+    )
     pickle.dumps(run.state.model)

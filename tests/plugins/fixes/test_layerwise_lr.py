@@ -36,7 +36,8 @@ def test_backbone_with_zero_lr_does_not_move_while_the_head_does() -> None:
     before = {k: v.clone() for k, v in workload.build_model().state_dict().items()}
     run = train_tiny(
         {"layerwise_lr": {"head_lr": 0.1, "backbone_lr": 1e-30}, "sgd_nesterov": {"weight_decay": 0.0}},
-        workload=workload, epochs=1,
+        workload=workload,
+        epochs=1,
     )
     after = run.state.model.state_dict()
     assert torch.allclose(after["backbone.0.weight"], before["backbone.0.weight"])

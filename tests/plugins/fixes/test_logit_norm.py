@@ -46,7 +46,9 @@ def test_criterion_built_by_any_plugin_sees_clamped_logits() -> None:
     criterion = pm.hook.make_criterion(state=state)
     criterion(torch.tensor([[1000.0, -3.0]]), {})
     assert torch.equal(seen[0], torch.tensor([[100.0, -3.0]]))
-    pm, _ = build_run_manager(discover_plugins(), enabled_plugins({"logit_norm": {"output_clamp": None}}, monitors=False))
+    pm, _ = build_run_manager(
+        discover_plugins(), enabled_plugins({"logit_norm": {"output_clamp": None}}, monitors=False)
+    )
     criterion = pm.hook.make_criterion(state=state)
     criterion(torch.tensor([[1000.0]]), {})
     assert float(seen[1]) == 1000.0

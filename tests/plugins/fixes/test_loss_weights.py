@@ -19,7 +19,9 @@ def test_weighted_loss_equals_the_hand_weighted_sum_in_a_run() -> None:
     plain = train_tiny({"distillation": {"loss": "mse"}}, workload=workload, epochs=1, batch_size=32)
     weighted = train_tiny(
         {"distillation": {"loss": "mse"}, "loss_weights": {"alpha_distill": 0.5, "alpha_task": 0.5}},
-        workload=workload, epochs=1, batch_size=32,
+        workload=workload,
+        epochs=1,
+        batch_size=32,
     )
     assert weighted.trace["on_setup"] == {"loss_weights": 1}
     assert weighted.trace["compute_loss"] == {"defaults": 4}  # the core weights the task loss, no plugin answers
@@ -34,7 +36,9 @@ def test_only_the_distillation_term_is_weighted_by_alpha_distill() -> None:
     task_only = train_tiny({}, workload=workload, epochs=1, batch_size=32)
     zero = train_tiny(
         {"distillation": {"loss": "mse"}, "loss_weights": {"alpha_distill": 0.0, "alpha_task": 1.0}},
-        workload=workload, epochs=1, batch_size=32,
+        workload=workload,
+        epochs=1,
+        batch_size=32,
     )
     assert zero.history[0]["distill_loss"] > 1e5
     assert zero.history[0]["loss"] == task_only.history[0]["loss"]

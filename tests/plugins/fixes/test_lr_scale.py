@@ -14,5 +14,7 @@ def test_the_lr_is_scaled() -> None:
 
 def test_it_cures_an_lr_100x_too_high() -> None:
     plugins = {"bug_lr_too_high": True, "linear_warmup": {"interval": "step"}}
-    fixed = train_tiny({**plugins, "lr_scale": {"factor": 0.01}}, workload=tiny_tabular_workload(), epochs=3, batch_size=16, lr=1e-2)
+    fixed = train_tiny(
+        {**plugins, "lr_scale": {"factor": 0.01}}, workload=tiny_tabular_workload(), epochs=3, batch_size=16, lr=1e-2
+    )
     assert fixed.findings == [] and fixed.metric("accuracy")[-1] >= 0.9

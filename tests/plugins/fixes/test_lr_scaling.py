@@ -26,7 +26,11 @@ def test_linear_rule_and_small_batches() -> None:
 def test_plugin_scales_lr_warmup_and_counts_optimizer_steps() -> None:
     # tiny data: 96 samples, batch 16 -> 6 batches/epoch; accumulation 2 -> 3 optimizer steps
     state, _, trace = run_tiny(
-        {"lr_scaling": {"base_batch_size": 8}}, epochs=2, batch_size=16, accumulation_steps=2, lr=1e-3,
+        {"lr_scaling": {"base_batch_size": 8}},
+        epochs=2,
+        batch_size=16,
+        accumulation_steps=2,
+        lr=1e-3,
         warmup_ratio=0.05,
     )
     assert trace["on_setup"] == {"lr_scaling": 1}

@@ -53,6 +53,8 @@ def test_fp16_backward_unscales_only_when_the_step_is_due() -> None:
 
 
 def test_fp16_run_with_accumulation_trains() -> None:
-    state, status, trace = run_tiny({"mixed_precision": {"dtype": "fp16"}}, epochs=1, batch_size=16, accumulation_steps=2)
+    state, status, trace = run_tiny(
+        {"mixed_precision": {"dtype": "fp16"}}, epochs=1, batch_size=16, accumulation_steps=2
+    )
     assert status == "ok" and trace["optimizer_step"] == {"mixed_precision": 3}
     assert "on_before_optimizer_step" not in trace or "mixed_precision" not in trace["on_before_optimizer_step"]

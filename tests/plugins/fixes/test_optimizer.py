@@ -9,7 +9,6 @@ import torch
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 
-
 from harness import Workload
 from harness.plugins.fixes.optimizer import Optimizer, Params
 from harness.testing import make_state, train_tiny
@@ -76,8 +75,13 @@ def test_sgd_takes_momentum_and_nesterov_and_the_scenarios_weight_decay() -> Non
 
 def test_lr_is_the_one_other_plugins_left_in_hparams() -> None:
     # lr_scaling multiplies hparams.lr in on_setup: batch 64 / base 16, sqrt rule -> x2
-    run = train_tiny({"optimizer": {"name": "sgd"}, "lr_scaling": {"base_batch_size": 16}},
-                     workload=_mlp(), epochs=1, lr=0.01, batch_size=64)
+    run = train_tiny(
+        {"optimizer": {"name": "sgd"}, "lr_scaling": {"base_batch_size": 16}},
+        workload=_mlp(),
+        epochs=1,
+        lr=0.01,
+        batch_size=64,
+    )
     assert type(run.state.optimizer) is torch.optim.SGD
     assert run.state.optimizer.param_groups[0]["lr"] == pytest.approx(0.02)
     assert run.trace["make_optimizer"] == {"optimizer": 1}

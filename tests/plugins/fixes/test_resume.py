@@ -93,12 +93,18 @@ def test_without_a_random_stream_the_resume_diverges(
     atomic_torch_save(checkpoint, partial)
     resumed = resume_from(workload, partial, tmp_path / "run")
     assert resumed.step == uninterrupted.step  # same amount of training ...
-    differs = [n for (n, x), y in zip(uninterrupted.model.state_dict().items(), resumed.model.state_dict().values()) if not torch.equal(x, y)]
+    differs = [
+        n
+        for (n, x), y in zip(uninterrupted.model.state_dict().items(), resumed.model.state_dict().values())
+        if not torch.equal(x, y)
+    ]
     assert differs  # ... on batches in another order, or with other dropout masks
 
 
 def test_resume_refuses_a_v15_checkpoint(workload: Any, tmp_path: Path) -> None:
-    state, _, _ = run_tiny({"checkpoint": {"format": "v15_objects"}}, workload=workload, run_dir=tmp_path / "v15", epochs=1)
+    state, _, _ = run_tiny(
+        {"checkpoint": {"format": "v15_objects"}}, workload=workload, run_dir=tmp_path / "v15", epochs=1
+    )
     with pytest.raises(PluginError, match="resume.*on_train_start.*UnpicklingError"):
         run_tiny({"resume": {"path": str(state.last_checkpoint.path)}}, workload=workload, **TRAIN)
 

@@ -48,8 +48,10 @@ def test_with_scale_matching_the_distillation_term_is_order_one_instead_of_1e5()
     workload = tiny_patch_workload()
     raw = train_tiny({"distillation": {"loss": "mse"}}, workload=workload, epochs=1, batch_size=32)
     matched = train_tiny(
-        {"distillation": {"loss": "mse"}, "scale_matching": {"method": "zscore"}}, workload=workload,
-        epochs=1, batch_size=32,
+        {"distillation": {"loss": "mse"}, "scale_matching": {"method": "zscore"}},
+        workload=workload,
+        epochs=1,
+        batch_size=32,
     )
     assert raw.history[0]["distill_loss"] > 1e5
     assert matched.history[0]["distill_loss"] < 4.0  # MSE of two z-scored tensors is at most 4

@@ -10,8 +10,13 @@ from harness.plugins.fixes.two_stage import Params, stage_lr
 from harness.testing import tiny_patch_workload, train_tiny
 
 SETTINGS = {
-    "stage1_epochs": 1, "stage1_lr": 0.1, "stage1_warmup_epochs": 0.5,
-    "stage2_lr": 0.05, "stage2_backbone_lr": 0.005, "stage2_warmup_epochs": 1.0, "floor": 0.1,
+    "stage1_epochs": 1,
+    "stage1_lr": 0.1,
+    "stage1_warmup_epochs": 0.5,
+    "stage2_lr": 0.05,
+    "stage2_backbone_lr": 0.005,
+    "stage2_warmup_epochs": 1.0,
+    "floor": 0.1,
 }
 
 
@@ -47,8 +52,7 @@ def test_backbone_frozen_in_stage_1_and_fine_tuned_in_stage_2() -> None:
     torch.manual_seed(0)
     init = workload.build_model()
     run = train_tiny(
-        {"two_stage": SETTINGS, "sgd_nesterov": True}, workload=workload, observers=(Snap(),),
-        epochs=3, batch_size=16,
+        {"two_stage": SETTINGS, "sgd_nesterov": True}, workload=workload, observers=(Snap(),), epochs=3, batch_size=16
     )
     (b1, h1, grad1), (b2, h2, grad2), (b3, h3, _) = snapshots
     assert torch.equal(b1, init.backbone[0].weight)  # stage 1: backbone untouched ...
@@ -70,7 +74,10 @@ def test_per_group_lrs_follow_the_stages_in_a_run() -> None:
 @pytest.mark.parametrize(
     ("other", "slot"),
     [
-        ({"layerwise_lr": {"head_lr": 1.0, "backbone_lr": 0.5}}, "occupy the slot 'param_groups'"),  # both set the groups
+        (
+            {"layerwise_lr": {"head_lr": 1.0, "backbone_lr": 0.5}},
+            "occupy the slot 'param_groups'",
+        ),  # both set the groups
         ({"warmup_cosine": True}, "answer the firstresult hook 'make_scheduler'"),  # both build the scheduler
         ({"plateau": True}, "answer the firstresult hook 'make_scheduler'"),
         ({"linear_warmup": True}, "answer the firstresult hook 'make_scheduler'"),

@@ -23,8 +23,11 @@ def test_factor_values() -> None:
 
 def test_lr_per_step_follows_the_schedule_in_a_run() -> None:
     run = train_tiny(
-        {"warmup_cosine": {"warmup_epochs": 0.5, "floor": 0.1}}, workload=tiny_patch_workload(),
-        epochs=4, batch_size=16, lr=0.01,
+        {"warmup_cosine": {"warmup_epochs": 0.5, "floor": 0.1}},
+        workload=tiny_patch_workload(),
+        epochs=4,
+        batch_size=16,
+        lr=0.01,
     )  # 8 steps per epoch: warmup 4 steps, 32 in all
     assert run.lr_per_step[:5] == pytest.approx([0.0, 0.0025, 0.005, 0.0075, 0.01])  # warmup: 4 steps
     # lr_per_step holds the LR each optimizer step used (the scheduler steps after it)
@@ -35,5 +38,7 @@ def test_lr_per_step_follows_the_schedule_in_a_run() -> None:
 
 def test_a_second_scheduler_plugin_is_a_configuration_error() -> None:
     """Both answer make_scheduler (one slot): refused before training, naming both and the hook."""
-    with pytest.raises(PluginConflictError, match="'warmup_cosine' and 'plateau' both answer the firstresult hook 'make_scheduler'"):
+    with pytest.raises(
+        PluginConflictError, match="'warmup_cosine' and 'plateau' both answer the firstresult hook 'make_scheduler'"
+    ):
         train_tiny({"warmup_cosine": True, "plateau": True}, workload=tiny_patch_workload(), epochs=1)

@@ -34,10 +34,7 @@ def scripted(norms_per_epoch: list[list[float]], params=None):
 def test_explosion_and_vanishing_with_step_and_epoch() -> None:
     state, records = scripted([[1.0, 25.0, 30.0], [0.5, 1e-8, 0.3]], GradHealth.Params(max_norm=10.0, growth=None))
     found = [(f.kind, f.epoch, f.step, f.value) for f in state.findings]
-    assert found == [
-        ("grad_explosion", 1, 2, pytest.approx(25.0)),
-        ("grad_vanishing", 2, 5, pytest.approx(1e-8)),
-    ]
+    assert found == [("grad_explosion", 1, 2, pytest.approx(25.0)), ("grad_vanishing", 2, 5, pytest.approx(1e-8))]
     assert "2 of 3 steps" in state.findings[0].message
     assert records[0]["grad_norm_max"] == pytest.approx(30.0)
     assert records[1]["grad_norm_mean"] == pytest.approx((0.5 + 1e-8 + 0.3) / 3)
@@ -75,8 +72,10 @@ def test_total_grad_norm_matches_clip_grad_norm() -> None:
 def test_it_sees_the_gradients_before_grad_clip_clips_them() -> None:
     """Not because of its place in its family's BUILTINS: it reads in on_after_backward."""
     run = train_tiny(
-        {"distillation": {"loss": "mse"}, "grad_clip": {"max_norm": 0.5}}, workload=tiny_patch_workload(),
-        epochs=1, batch_size=32,
+        {"distillation": {"loss": "mse"}, "grad_clip": {"max_norm": 0.5}},
+        workload=tiny_patch_workload(),
+        epochs=1,
+        batch_size=32,
     )
     assert run.history[0]["grad_norm_max"] > 100  # the raw norm, not the clipped 0.5
     assert run.finding_epochs("grad_explosion") == [1]
@@ -126,8 +125,9 @@ def test_a_third_party_clipping_plugin_from_an_entry_point_does_not_hide_the_raw
     clip = available["tight_clip"].cls
     clip.seen.clear()
 
-    run = train_tiny({"distillation": {"loss": "mse"}, "tight_clip": True}, workload=tiny_patch_workload(),
-                     epochs=1, batch_size=32)
+    run = train_tiny(
+        {"distillation": {"loss": "mse"}, "tight_clip": True}, workload=tiny_patch_workload(), epochs=1, batch_size=32
+    )
     assert run.trace["on_before_optimizer_step"] == {"tight_clip": 4}
     assert run.trace["on_after_backward"]["grad_health"] == 4
     assert len(clip.seen) == 4 and max(clip.seen) > 100

@@ -30,7 +30,9 @@ def test_a_falling_or_noisy_near_zero_loss_does_not() -> None:
 
 def test_an_lr_far_too_high_oscillates_on_a_real_run() -> None:
     recipe = {"linear_warmup": {"interval": "step"}}
-    run = train_tiny({**recipe, "bug_lr_too_high": True}, workload=tiny_tabular_workload(), epochs=4, batch_size=16, lr=1e-2)
+    run = train_tiny(
+        {**recipe, "bug_lr_too_high": True}, workload=tiny_tabular_workload(), epochs=4, batch_size=16, lr=1e-2
+    )
     assert run.finding_epochs("loss_oscillation")
     clean = train_tiny(recipe, workload=tiny_tabular_workload(), epochs=4, batch_size=16, lr=1e-2)
     assert clean.finding_epochs("loss_oscillation") == []

@@ -6,7 +6,9 @@ from harness.testing import tiny_tabular_workload, tiny_workload, train_tiny
 
 
 def test_a_per_step_warmup_stepped_per_epoch() -> None:
-    run = train_tiny({"linear_warmup": {"interval": "epoch"}}, workload=tiny_tabular_workload(), epochs=3, batch_size=16)
+    run = train_tiny(
+        {"linear_warmup": {"interval": "epoch"}}, workload=tiny_tabular_workload(), epochs=3, batch_size=16
+    )
     assert run.finding_epochs("lr_zero") == [1]  # the whole first epoch at LR 0
     assert run.finding_epochs("schedule_mismatch") == [2, 3]  # still rising after the planned warmup
     first = next(f for f in run.findings if f["kind"] == "schedule_mismatch")
@@ -14,7 +16,12 @@ def test_a_per_step_warmup_stepped_per_epoch() -> None:
 
 
 def test_per_step_stepping_and_other_schedules_are_fine() -> None:
-    for plugins in ({"linear_warmup": {"interval": "step"}}, {"warmup_cosine": True}, {"plateau": {"metric": "accuracy"}}, {}):
+    for plugins in (
+        {"linear_warmup": {"interval": "step"}},
+        {"warmup_cosine": True},
+        {"plateau": {"metric": "accuracy"}},
+        {},
+    ):
         run = train_tiny(plugins, workload=tiny_tabular_workload(), epochs=3, batch_size=16)
         assert run.finding_epochs("lr_zero") == run.finding_epochs("schedule_mismatch") == [], plugins
 

@@ -16,7 +16,10 @@ def feed(monitor: ModeCollapse, stds: list[float | None]):
 
 def test_the_incidents_std_curve_is_flagged_from_the_epoch_it_falls_under_1e_4() -> None:
     state = feed(ModeCollapse(), [0.05, 2e-3, 9e-5, 1e-5, float("nan")])
-    assert [(f.kind, f.epoch, f.value) for f in state.findings] == [("mode_collapse", 3, 9e-5), ("mode_collapse", 4, 1e-5)]
+    assert [(f.kind, f.epoch, f.value) for f in state.findings] == [
+        ("mode_collapse", 3, 9e-5),
+        ("mode_collapse", 4, 1e-5),
+    ]
 
 
 def test_threshold_and_metric_are_configurable() -> None:

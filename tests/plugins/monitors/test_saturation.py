@@ -58,7 +58,9 @@ def test_it_sees_the_batch_as_the_loss_consumed_it_whatever_changes_it_in_on_bat
             batch["teacher_logits"] = batch["teacher_logits"] * 0
 
     raw = train_tiny({}, workload=tiny_patch_workload(), epochs=1, batch_size=32)
-    flat = train_tiny({"flatten_teacher": True}, extra=(Flatten,), workload=tiny_patch_workload(), epochs=1, batch_size=32)
+    flat = train_tiny(
+        {"flatten_teacher": True}, extra=(Flatten,), workload=tiny_patch_workload(), epochs=1, batch_size=32
+    )
     assert raw.finding_epochs("saturation") == [1]
     assert flat.finding_epochs("saturation") == []
     assert flat.trace["on_batch_end"]["saturation"] == 4
