@@ -87,8 +87,8 @@ def run_mode(
     derived: Any, arms: list[Any], keys: list[Any], jobs: int, decide: bool, results: Path, calibrate: bool = True
 ) -> dict[str, Any]:
     """One ablation (exhaustive or deciding early): records, verdicts, steps, wall and CPU time."""
-    from harness.experiments.ablation_verdicts import judge_arms
     from harness.execution.runner import run_suite, suite_report
+    from harness.experiments.ablation_verdicts import judge_arms
 
     speedup = machine_speedup() if calibrate else float("nan")
     load = os.getloadavg()[0]
@@ -149,9 +149,9 @@ def compare_records(exhaustive: list[dict[str, Any]], early: list[dict[str, Any]
 def bench(
     scenario_path: Path, seeds: list[int], jobs: int, root: Path, log: Any = print, calibrate: bool = True
 ) -> dict[str, Any]:
-    from harness.experiments.ablation import ablation_scenario
     from harness.execution.run_one import cached_workload
     from harness.execution.runner import plan_runs
+    from harness.experiments.ablation import ablation_scenario
     from harness.scenario import load_scenario
 
     scenario = load_scenario(scenario_path)

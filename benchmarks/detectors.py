@@ -508,8 +508,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
 
     from rich.console import Console
 
-    from harness.execution.atomic_io import write_json_atomic
     from harness.core.pluginmanager import discover_plugins
+    from harness.execution.atomic_io import write_json_atomic
     from harness.execution.records import torch_version
 
     console = Console(width=max(120, Console().width))

@@ -40,8 +40,9 @@ import random
 import statistics
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from harness.core.hookspecs import hookimpl
 
@@ -214,7 +215,7 @@ class TrivialWorkload:
     def collate(self, items: list[Any]) -> dict[str, Any]:
         import torch
 
-        x, y = (torch.stack(col) for col in zip(*items))
+        x, y = (torch.stack(col) for col in zip(*items, strict=False))
         return {"x": x, "labels": y}
 
     def build_model(self) -> Any:

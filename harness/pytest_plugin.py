@@ -38,7 +38,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
-from harness.integrations.pytest_failures import seed_lines, format_variant_failure
+
+from harness.integrations.pytest_failures import format_variant_failure, seed_lines
 
 if TYPE_CHECKING:
     from harness.scenario import Scenario
@@ -221,8 +222,8 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     if not path or not records:
         return
     from harness.execution.records import SCHEMA_VERSION
-    from harness.reports import json_report
     from harness.execution.runner import suite_report
+    from harness.reports import json_report
 
     by_path: dict[Path, tuple[Any, list[dict[str, Any]]]] = {}
     for scenario, record in records:

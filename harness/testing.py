@@ -139,8 +139,8 @@ def enabled_plugins(
     :raises KeyError: a name that is not among ``available``.
     :raises pydantic.ValidationError: invalid parameters (as a scenario would refuse them).
     """
-    from harness.scenario.params import UnknownPluginError, apply_setting, default_settings, resolve_params
     from harness.scenario.arms import catalogue
+    from harness.scenario.params import UnknownPluginError, apply_setting, default_settings, resolve_params
 
     available = catalogue() if available is None else available
     layered = default_settings(available, monitors=monitors)

@@ -134,7 +134,7 @@ def ablation_table(ablation: dict[str, Any]) -> str:
         "<tr>"
         + "".join(
             f"<td class='num'>{cell}</td>" if column in tables.ABLATION_COUNTS else f"<td>{cell}</td>"
-            for column, cell in zip(tables.ABLATION_COLUMNS, cells)
+            for column, cell in zip(tables.ABLATION_COLUMNS, cells, strict=False)
         )
         + "</tr>"
         for cells in tables.ablation_rows(ablation, ABLATION_CELLS)

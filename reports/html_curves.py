@@ -1,11 +1,12 @@
 """HTML curves: one chart per metric, variants side by side, seeds overlaid."""
 
 from __future__ import annotations
+
 import math
 from typing import Any
-from harness.reports import TRAINING_LOSS, metric_label, LR_PER_STEP, on_unit_interval
-from harness.reports.charts import esc, finite, line_chart
 
+from harness.reports import LR_PER_STEP, TRAINING_LOSS, metric_label, on_unit_interval
+from harness.reports.charts import esc, finite, line_chart
 
 SEED_COLOURS = (
     "#1f77b4",

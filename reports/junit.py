@@ -33,8 +33,8 @@ def _case(suite: ET.Element, classname: str, name: str, seconds: float = 0.0) ->
 
 
 def suite_element(report: dict[str, Any]) -> ET.Element:
-    from harness.reports.tables import summaries_of
     from harness.judging.verdicts import run_failed
+    from harness.reports.tables import summaries_of
 
     scenario = report["scenario"]["name"]
     suite = ET.Element("testsuite", name=scenario)

@@ -1,9 +1,12 @@
 """Progress bars while runs train: one line per run, decided runs marked as such."""
 
 from __future__ import annotations
+
 from typing import Any
+
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
 from harness.reports import TRAINING_LOSS
 
 

@@ -1,8 +1,11 @@
 """One run's notes as text: the epochs it was decided or stopped at, and its findings."""
 
 from __future__ import annotations
+
 from typing import Any
+
 from rich.markup import escape
+
 from harness.reports import tables
 
 

@@ -30,9 +30,9 @@ from rich.text import Text
 
 from harness.reports import metric_label, reports_of, tables
 from harness.reports.fitting import fits, indented
+from harness.reports.run_text import findings_text
 from harness.reports.terminal_ablation import _early, print_ablation
 from harness.reports.terminal_plugins import describe_plugins
-from harness.reports.run_text import findings_text
 
 SPARK = "▁▂▃▄▅▆▇█"
 HEADER_WIDTH = 14  # a metric's header wraps between words past this, so columns stay narrow
@@ -137,7 +137,7 @@ def summary_section(console: Console, report: dict[str, Any]) -> RenderableType:
         items.append(
             Text.from_markup(f"[bold]{escape(row.name)}[/]  {_pass_count(s)} {_verdict(s, flag=False)}{_early(s)}")
         )
-        pairs = "  ".join(f"{metric_label(m)} {_mean_std(stat)}" for m, stat in zip(metrics, row.stats))
+        pairs = "  ".join(f"{metric_label(m)} {_mean_std(stat)}" for m, stat in zip(metrics, row.stats, strict=False))
         if pairs:
             items.append(indented(Text(pairs)))
     if table.caption:
@@ -210,7 +210,7 @@ def seeds_section(console: Console, runs: list[dict[str, Any]], metrics: list[st
     for run in runs:
         status = _STATUS.get(run["status"], escape(run["status"]))
         values = "  ".join(
-            f"{escape(metric_label(m))} {cell}" for m, cell in zip(metrics, _seed_cells(run, metrics, 0))
+            f"{escape(metric_label(m))} {cell}" for m, cell in zip(metrics, _seed_cells(run, metrics, 0), strict=False)
         )
         items.append(Text.from_markup(f"seed {run['seed']}  {status}  {values}"))
         items.append(indented(Text.from_markup(f"[dim]findings[/] {findings_text(run)}")))

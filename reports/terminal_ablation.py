@@ -1,12 +1,15 @@
 """Terminal sections for ablation (which fixes matter) and compare (which runs differ)."""
 
 from __future__ import annotations
+
 from typing import Any
+
 from rich import box
 from rich.console import Console, Group, RenderableType
 from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
+
 from harness.reports import tables
 from harness.reports.fitting import fits, indented
 

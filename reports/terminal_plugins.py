@@ -1,6 +1,7 @@
 """The plugins line of a variant: its fixes with their parameters, the monitors on with defaults, the ones off."""
 
 from __future__ import annotations
+
 from typing import Any
 
 

@@ -8,8 +8,6 @@ import ast
 import re
 from pathlib import Path
 
-import pytest
-
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = {"harness": "harness", "plugins": "harness.plugins", "reports": "harness.reports"}
 #: the layers, bottom first: a module may import from its own layer and the layers below.

@@ -15,7 +15,6 @@ from pathlib import Path
 
 import pytest
 
-
 SCENARIO = """\
 name: lr_floor_demo
 workload:

@@ -101,7 +101,7 @@ def test_ray_executor_gives_the_local_executors_records(tiny: Path, tmp_path: Pa
         ("clipped", 0),
         ("clipped", 1),
     ]
-    for a, b in zip(local["runs"], remote["runs"]):
+    for a, b in zip(local["runs"], remote["runs"], strict=False):
         assert a["status"] == "ok" and len(a["history"]) == 2 and a["steps"] == 6
         assert "node" not in a and b["node"]["attempts"] == 1 and b["node"]["id"]  # where Ray ran it
         assert stable(a) == stable(b)  # histories, findings, traces, LR per step: identical

@@ -1,6 +1,7 @@
 """The one driver every experiment command shares: load scenarios, check the environment and executor, run, write reports, exit with the documented code."""
 
 from __future__ import annotations
+
 import contextlib
 import os
 import sys
@@ -8,9 +9,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-import click
-from harness.cli.options import Execution, PluginFlags
 
+import click
+
+from harness.cli.options import Execution, PluginFlags
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 
@@ -219,11 +221,11 @@ def _seed_list(seed: tuple[int, ...], n_seeds: int | None, scenario_seeds: list[
 
 def _run_keys(
     console, scenario: Any, keys: list, out_dir: Path, execution: Execution, metric: str | None, **options: Any
-) -> list:  # type: ignore[no-untyped-def, type-arg]
+) -> list:  # type: ignore[type-arg]
     """Run ``keys`` as ``execution`` says, with a progress bar per run (none with ``--quiet``);
     ``options``: the rest of :func:`harness.execution.runner.run_suite`'s (``decide``, ``rule``)."""
-    from harness.reports.progress import RunProgress
     from harness.execution.runner import run_suite
+    from harness.reports.progress import RunProgress
 
     with RunProgress(console, keys, enabled=not execution.quiet, metric=metric) as progress:
         return run_suite(
@@ -268,7 +270,7 @@ class Outcome:
 
 def run_experiment(
     console, scenario: Any, execution: Execution, out_dir: Path, conduct: Callable[[Runner], Outcome]
-) -> dict:  # type: ignore[no-untyped-def, type-arg]
+) -> dict:  # type: ignore[type-arg]
     """The one shape of ``run``, ``ablate`` and ``doctor``: ``conduct`` plans its arms and runs
     them through the runner given (progress bars, the executor, results in ``out_dir``), then
     the suite report is assembled and the experiment judges it into its own section; Ctrl-C

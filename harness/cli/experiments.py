@@ -1,27 +1,30 @@
 """harness run / ablate / doctor: plan arms, run them through the shared driver, judge, report."""
 
 from __future__ import annotations
+
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
 import click
-from harness.cli.options import Execution, PluginFlags, run_options
+
 from harness.cli.driver import (
+    BadInput,
     Outcome,
     Runner,
-    run_experiment,
-    BadInput,
-    _load,
-    _scenarios_to_run,
-    _check_variant,
-    _pass_rate,
     _check_environment,
-    _finish,
-    _check_start_method,
     _check_executor,
-    _seed_list,
+    _check_start_method,
+    _check_variant,
+    _finish,
+    _load,
+    _pass_rate,
     _results_dir,
+    _scenarios_to_run,
+    _seed_list,
+    run_experiment,
 )
+from harness.cli.options import Execution, PluginFlags, run_options
 
 
 @click.command()
@@ -108,8 +111,8 @@ def run(
 def _ablation_arms(scenario_path: Path, scenario: Any, base: str, target: str) -> tuple[Any, list]:  # type: ignore[type-arg]
     """The ablation's scenario and arms (:func:`harness.experiments.ablation.ablation_scenario`), or bad input
     when an arm could not run or base and target have the same plugins."""
-    from harness.experiments.ablation import ablation_scenario
     from harness.core.pluginmanager import PluginConflictError
+    from harness.experiments.ablation import ablation_scenario
 
     try:
         derived, arms = ablation_scenario(scenario, base, target)
@@ -122,7 +125,7 @@ def _ablation_arms(scenario_path: Path, scenario: Any, base: str, target: str) -
 
 def _ablation(
     scenario: Any, base: str, target: str, derived: Any, arms: list, keys: list, rule: Any, exhaustive: bool
-) -> Callable[[Runner], Outcome]:  # type: ignore[type-arg]
+) -> Callable[[Runner], Outcome]:
     """ablate's experiment: run every arm (deciding early unless ``exhaustive``), then judge
     which fixes are sufficient and necessary into the report's ``ablation`` section."""
     from harness.execution.records import torch_version
@@ -350,7 +353,7 @@ def doctor(
 
 def _diagnosis(
     console, scenario: Any, variant: str, seeds: list[int], options: dict[str, Any], *, quiet: bool
-) -> Callable[[Runner], Outcome]:  # type: ignore[no-untyped-def]
+) -> Callable[[Runner], Outcome]:
     """doctor's experiment: diagnose ``variant`` (its arms planned and run by
     :func:`harness.experiments.doctor.diagnose`) into the report's ``doctor`` section."""
     from harness.experiments import doctor as doc

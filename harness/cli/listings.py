@@ -1,11 +1,12 @@
 """harness plugins / harness workloads: what is installed, as blocks, a table or JSON."""
 
 from __future__ import annotations
+
 import sys
+
 import click
 
-from harness.cli.driver import EXIT_BAD_INPUT, EXIT_OK
-from harness.cli.driver import BadInput
+from harness.cli.driver import EXIT_BAD_INPUT, EXIT_OK, BadInput
 
 
 @click.command()

@@ -16,10 +16,10 @@ from pathlib import Path
 
 import click
 
-from harness.cli.options import report_options
-from harness.cli.driver import EXIT_FAILED, EXIT_OK, BadInput, _write_reports, _exit
+from harness.cli.driver import EXIT_FAILED, EXIT_OK, BadInput, _exit, _write_reports
+from harness.cli.experiments import ablate, doctor, run
 from harness.cli.listings import plugins, workloads
-from harness.cli.experiments import run, ablate, doctor
+from harness.cli.options import report_options
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

@@ -18,6 +18,7 @@ It imports nothing heavy at module level: a spawned worker imports it to run
 
 from __future__ import annotations
 
+import contextlib
 import signal
 import sys
 from dataclasses import dataclass
@@ -155,16 +156,12 @@ def end_new_children(before: frozenset[int], grace: float = 5.0) -> list[int]:
 
     left = run_children(exclude=before)
     for child in left:
-        try:
+        with contextlib.suppress(psutil.Error):
             child.terminate()
-        except psutil.Error:
-            pass
     _, alive = psutil.wait_procs(left, timeout=grace)
     for child in alive:
-        try:
+        with contextlib.suppress(psutil.Error):
             child.kill()
-        except psutil.Error:
-            pass
     psutil.wait_procs(alive, timeout=grace)
     _reap_mp_children()
     return [child.pid for child in left]

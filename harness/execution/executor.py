@@ -19,16 +19,16 @@ from multiprocessing.connection import Connection, wait
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from harness.execution.executor_base import Executor, ProgressObserver, ProgressSink
 from harness.core.hookspecs import hookimpl
+from harness.execution.executor_base import Executor, ProgressObserver, ProgressSink
 from harness.execution.records import RunKey, RunRecord, failed_record, timeout_error
 from harness.execution.results import read_result, save_result
 from harness.execution.run_one import cached_workload, execute_run
 
 if TYPE_CHECKING:
+    from harness.core.state import TrainState
     from harness.execution.run_plan import Action, GroupContext
     from harness.scenario import Scenario
-    from harness.core.state import TrainState
 
 
 class PipeProgress(ProgressObserver):
@@ -118,10 +118,8 @@ def _work(
     )
     saved = save_result(results_dir, key, record)
     if saved is not record:  # the write failed (disk full, ...): the parent gets the record this way
-        try:
+        with contextlib.suppress(BrokenPipeError, OSError):
             conn.send(("record", saved))
-        except (BrokenPipeError, OSError):
-            pass
     conn.close()
 
 
@@ -279,10 +277,8 @@ def discard_partial(results_dir: Path, key: RunKey) -> None:
 
 
 def clear_partial_mark(results_dir: Path, key: RunKey) -> None:
-    try:
+    with contextlib.suppress(OSError):  # a results path that is not a directory: the run reports it
         (run_files(results_dir, key) / PARTIAL_MARKER).unlink(missing_ok=True)
-    except OSError:  # a results path that is not a directory: the run reports it
-        pass
 
 
 def mark_partial(results_dir: Path, key: RunKey, reason: str) -> None:
@@ -290,12 +286,10 @@ def mark_partial(results_dir: Path, key: RunKey, reason: str) -> None:
     ``timeout``/``error``), and ``runs/<slug>/INCOMPLETE`` says so beside the checkpoints it left."""
     directory = run_files(results_dir, key)
     if directory.is_dir():
-        try:
+        with contextlib.suppress(OSError):
             (directory / PARTIAL_MARKER).write_text(
                 f"this run did not finish ({reason}); its files here are partial\n", encoding="utf-8"
             )
-        except OSError:
-            pass
 
 
 def _warm_up(scenario: Scenario) -> None:

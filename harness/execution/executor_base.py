@@ -17,16 +17,16 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from harness.execution.run_plan import Action, RunPlan
-from harness.scenario.expectations import expects_divergence
 from harness.core.hookspecs import hookimpl
 from harness.execution.records import RunKey, RunRecord, skipped_record, torch_version
 from harness.execution.results import reusable_result
+from harness.execution.run_plan import Action, RunPlan
+from harness.scenario.expectations import expects_divergence
 
 if TYPE_CHECKING:
-    from harness.scenario.expectations import PassRate
-    from harness.scenario import Scenario
     from harness.core.state import TrainState
+    from harness.scenario import Scenario
+    from harness.scenario.expectations import PassRate
 
 
 class ProgressSink(Protocol):

@@ -46,17 +46,17 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from harness.execution.executor_base import Executor, ProgressObserver
 from harness.core.hookspecs import hookimpl
+from harness.execution.executor_base import Executor, ProgressObserver
+from harness.execution.ray_nodes import task_failure, this_node
 from harness.execution.records import RunKey, RunRecord, failed_record, timeout_error
 from harness.execution.results import save_result
 from harness.execution.run_one import execute_run
-from harness.execution.ray_nodes import this_node, task_failure
 
 if TYPE_CHECKING:
+    from harness.core.state import TrainState
     from harness.execution.run_plan import Action, GroupContext
     from harness.scenario import Scenario
-    from harness.core.state import TrainState
 
 #: restarts of a run whose node (or worker process) died, when ``$HARNESS_RAY_RETRIES`` is unset
 DEFAULT_RETRIES = 2

@@ -1,6 +1,7 @@
 """Which Ray node a run ran on, and a lost node's failure as a run record's error naming the node."""
 
 from __future__ import annotations
+
 import re
 import socket
 from typing import TYPE_CHECKING, Any

@@ -15,9 +15,9 @@ import traceback
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from harness.execution.records import RunKey, RunRecord, base_record, judge, torch_version
 from harness.execution.run_plan import DecisionMonitor
 from harness.scenario.expectations import expects_divergence
-from harness.execution.records import RunKey, RunRecord, base_record, judge, torch_version
 
 if TYPE_CHECKING:
     from harness.scenario import Scenario, TrainConfig, Variant

@@ -1,14 +1,16 @@
 """Early decisions while runs train: the DecisionMonitor that stops a run whose verdict is settled, and the RunPlan that skips seeds that cannot change a variant's verdict."""
 
 from __future__ import annotations
+
 import hashlib
 import json
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
-from harness.scenario.expectations import Expectation, PassRate, parse_pass_rate
+
 from harness.core.hookspecs import hookimpl
 from harness.judging.decisions import RunDecision, decide_run, decision_entries, group_verdict
+from harness.scenario.expectations import Expectation, PassRate, parse_pass_rate
 
 
 def compact_record(record: Mapping[str, Any]) -> dict[str, Any]:

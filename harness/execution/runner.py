@@ -102,7 +102,7 @@ def run_suite(
     check_environment()
     failed = unwritable_results(scenario, keys, Path(results_dir))
     if failed is not None:
-        for key, record in zip(keys, failed):
+        for key, record in zip(keys, failed, strict=False):
             progress(key, "done", record)
         return failed
     plan = suite_plan(scenario, keys, Path(results_dir), resume=resume, decide=decide, rule=rule)

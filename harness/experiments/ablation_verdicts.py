@@ -1,11 +1,13 @@
 """Judging an ablation: which arms still cure, which fixes matter, and the report section."""
 
 from __future__ import annotations
+
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
+
+from harness.experiments.arms import Arm, acted_in, train_differences
 from harness.scenario.expectations import PassRate
-from harness.experiments.arms import train_differences, Arm, acted_in
 
 
 def is_cured(seed_passed: list[bool], rule: PassRate | None, variant_passed: bool | None = None) -> bool:

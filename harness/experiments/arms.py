@@ -1,6 +1,7 @@
 """Arms: a variant's plugin settings, and the changes to them an ablation or the doctor tries (each arm validated as a variant is)."""
 
 from __future__ import annotations
+
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any

@@ -46,25 +46,25 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from harness.scenario.expectations import PassRate
+from harness.experiments.doctor_arms import (
+    arm_name,
+    candidate_settings,
+    fixed_variant_yaml,
+    phase_scenario,
+    reference_settings,
+)
+from harness.experiments.doctor_candidates import Candidate, combinations_of, propose
 from harness.experiments.doctor_verdicts import (
+    ArmVerdict,
+    best_cure,
+    cure_lines,
+    judge,
     lower_is_better,
     observed_kinds,
     persistent_kinds,
-    cure_lines,
     reference_threshold,
-    ArmVerdict,
-    judge,
-    best_cure,
 )
-from harness.experiments.doctor_arms import (
-    arm_name,
-    phase_scenario,
-    candidate_settings,
-    reference_settings,
-    fixed_variant_yaml,
-)
-from harness.experiments.doctor_candidates import Candidate, propose, combinations_of
+from harness.scenario.expectations import PassRate
 
 Settings = dict[str, dict[str, Any]]  # enabled plugin -> its parameters as set (model_dump(exclude_unset=True))
 Runner = Callable[[Any, list[Any]], list[dict[str, Any]]]

@@ -1,11 +1,13 @@
 """The doctor's arms: a candidate's settings on top of the variant, the reference without the variant's bugs, and a cure written back as a ready-to-paste variant."""
 
 from __future__ import annotations
+
 from collections.abc import Mapping
 from typing import Any
-from harness.experiments.doctor_verdicts import ArmVerdict
+
 from harness.experiments.arms import Settings
 from harness.experiments.doctor_candidates import Candidate
+from harness.experiments.doctor_verdicts import ArmVerdict
 
 
 def arm_name(variant: str, candidate: Candidate) -> str:

@@ -1,12 +1,13 @@
 """The doctor's candidates: installed fixes whose declared addresses match the findings, and their small combinations."""
 
 from __future__ import annotations
+
 import itertools
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
-from harness.experiments.arms import yaml_scalar
-from harness.experiments.arms import Settings
+
+from harness.experiments.arms import Settings, yaml_scalar
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,7 @@
 """How a failed scenario item reads in pytest: the expectation, the judged epoch, the history around it and each seed's outcome."""
 
 from __future__ import annotations
+
 import math
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -39,9 +40,9 @@ def _history_table(history: list[dict[str, Any]], metric: str, mark_epoch: int |
         block = rows[start : start + 10]
         cells = [(str(e), _num(v) if v is not None else "-") for e, v in block]
         col = [max(len(a), len(b)) + 2 for a, b in cells]
-        epochs = "".join(a.rjust(w) for (a, _), w in zip(cells, col))
-        values = "".join(b.rjust(w) for (_, b), w in zip(cells, col))
-        marker = "".join(("^" if e == mark_epoch else " ").rjust(w) for (e, _), w in zip(block, col))
+        epochs = "".join(a.rjust(w) for (a, _), w in zip(cells, col, strict=False))
+        values = "".join(b.rjust(w) for (_, b), w in zip(cells, col, strict=False))
+        marker = "".join(("^" if e == mark_epoch else " ").rjust(w) for (e, _), w in zip(block, col, strict=False))
         out += [f"    {'epoch'.ljust(width)}{epochs}", f"    {metric.ljust(width)}{values}"]
         if mark_epoch is not None and any(e == mark_epoch for e, _ in block):
             out.append(f"    {''.ljust(width)}{marker.rstrip()}  {label}")

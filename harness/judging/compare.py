@@ -52,7 +52,7 @@ def load_report(path: str | Path) -> dict[str, Any]:
 
 def scenario_reports(payload: dict[str, Any]) -> dict[str, dict[str, Any]]:
     """Scenario name -> its report, for either kind of file."""
-    reports = payload["reports"] if "reports" in payload else [payload]
+    reports = payload.get("reports", [payload])
     return {(r.get("scenario") or {}).get("name", "?"): r for r in reports}
 
 

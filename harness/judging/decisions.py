@@ -58,8 +58,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from harness.scenario.expectations import Expectation, PassRate, expects_divergence
 from harness.judging.verdicts import expectation_rates, rate_decision, run_failed, run_verdict
+from harness.scenario.expectations import Expectation, PassRate, expects_divergence
 
 TRUE, FALSE, OPEN, NA = "true", "false", "open", "n/a"
 IN_PROGRESS = ("running", "decided", "skipped")  # statuses whose lines are not judged as final
@@ -259,7 +259,7 @@ def decision_entries(decision: RunDecision, expectations: list[Expectation]) -> 
     :func:`harness.scenario.expectations.evaluate_all`; an open line is ``passed`` None with
     ``"open": true`` and the reason."""
     entries = []
-    for exp, line in zip(expectations, decision.lines):
+    for exp, line in zip(expectations, decision.lines, strict=False):
         entry: dict[str, Any] = {
             "name": exp.text,
             "passed": {TRUE: True, FALSE: False}.get(line.state),

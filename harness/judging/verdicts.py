@@ -18,8 +18,8 @@ import statistics
 from collections.abc import Mapping
 from typing import Any
 
-from harness.scenario.expectations import ALL_SEEDS, PassRate, expects_failure, parse_pass_rate
 from harness.core.metrics import metric_matches
+from harness.scenario.expectations import ALL_SEEDS, PassRate, expects_failure, parse_pass_rate
 
 FAILED_STATUSES = ("error", "timeout")
 

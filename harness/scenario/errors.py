@@ -1,8 +1,8 @@
 """The one error a scenario that cannot run raises: file, line:column, field; every problem at once."""
 
 from __future__ import annotations
-from pathlib import Path
 
+from pathlib import Path
 
 MAX_ERRORS = 10  # a file with more problems lists this many, then how many more
 

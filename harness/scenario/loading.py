@@ -11,15 +11,17 @@ duplicate keys are errors, not silently overwritten.
 from __future__ import annotations
 
 from collections.abc import Mapping
-
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from harness.scenario.expectations import Expectation, ExpectationSyntaxError, parse_expectation, parse_pass_rate
 from harness.core.metrics import metric_matches
+from harness.core.resolver import OBJECT_REF
+from harness.scenario.errors import ScenarioError
+from harness.scenario.expectations import Expectation, ExpectationSyntaxError, parse_expectation, parse_pass_rate
+from harness.scenario.overrides import _apply_overrides, _apply_train_overrides, _split_overrides
 from harness.scenario.params import (
     SettingError,
     apply_setting,
@@ -28,20 +30,17 @@ from harness.scenario.params import (
     unknown_key,
     validate_settings,
 )
-from harness.core.resolver import OBJECT_REF
-from harness.scenario.errors import ScenarioError
-from harness.scenario.yaml_source import read_yaml, _Problems
 from harness.scenario.schema import (
-    TrainConfig,
-    WorkloadSpec,
     ExpectationSpec,
-    VariantSpec,
-    ScenarioSpec,
-    Variant,
     Scenario,
+    ScenarioSpec,
+    TrainConfig,
+    Variant,
+    VariantSpec,
+    WorkloadSpec,
 )
-from harness.scenario.validation import _validate_spec, _pydantic_errors, _check_specifier
-from harness.scenario.overrides import _split_overrides, _apply_overrides, _apply_train_overrides
+from harness.scenario.validation import _check_specifier, _pydantic_errors, _validate_spec
+from harness.scenario.yaml_source import _Problems, read_yaml
 
 # ------------------------------------------------------------------ schema
 

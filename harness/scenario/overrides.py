@@ -1,14 +1,17 @@
 """Command-line overrides (--with/--without/--set) applied on top of a scenario's variants."""
 
 from __future__ import annotations
+
 from pathlib import Path
 from typing import Any
+
 import yaml
 from pydantic import BaseModel, ValidationError
-from harness.scenario.params import SettingError, apply_setting, error_message, params_errors, resolve_params
+
 from harness.scenario.errors import ScenarioError
-from harness.scenario.yaml_source import _Problems
+from harness.scenario.params import SettingError, apply_setting, error_message, params_errors, resolve_params
 from harness.scenario.schema import TrainConfig
+from harness.scenario.yaml_source import _Problems
 
 
 def _split_overrides(problems: _Problems, overrides: dict[str, Any] | None) -> tuple[dict[str, Any], dict[str, Any]]:

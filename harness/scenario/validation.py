@@ -1,12 +1,14 @@
 """Schema validation of a parsed scenario: pydantic's errors turned into located, readable ones, all at once."""
 
 from __future__ import annotations
-from typing import Any
-from pydantic import BaseModel, ValidationError
-from harness.scenario.params import error_message
-from harness.scenario.errors import ScenarioError
-from harness.scenario.schema import TrainConfig, WorkloadSpec, ExpectationSpec, VariantSpec, ScenarioSpec
 
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from harness.scenario.errors import ScenarioError
+from harness.scenario.params import error_message
+from harness.scenario.schema import ExpectationSpec, ScenarioSpec, TrainConfig, VariantSpec, WorkloadSpec
 
 _UNION_TAGS = {"str": ("str", "ExpectationSpec"), "pass_rate": ("str", "float")}
 

@@ -1,10 +1,13 @@
 """Reading scenario YAML safely, with the position of every node, so each error names its line and column."""
 
 from __future__ import annotations
+
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
 import yaml
+
 from harness.scenario.errors import ScenarioError
 
 

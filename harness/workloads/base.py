@@ -231,6 +231,8 @@ class TensorDataWorkload(Workload):
     beside them (a vocabulary size, the classes, a tokenizer).
     """
 
+    params: WorkloadParams  # the validated workload.params (narrower than the base class's BaseModel)
+
     item_tensors: ClassVar[tuple[str, ...]] = ()
     label_tensor: ClassVar[str] = "labels"
 
@@ -267,6 +269,8 @@ class CachedTensorWorkload(TensorDataWorkload):
     (:meth:`data_sources`), so that editing the generator invalidates the cache instead of
     silently reusing stale samples.
     """
+
+    params: WorkloadParams  # the validated workload.params (narrower than the base class's BaseModel)
 
     def data_fields(self) -> dict[str, Any]:
         """The parameters the generated data depends on (JSON-serialisable)."""

@@ -56,6 +56,7 @@ class PatchOutputs:
 
 
 class PatchDistillationWorkload(CachedTensorWorkload):
+    params: Params  # the validated workload.params (narrower than the base class's BaseModel)
     name = "patch_distillation"
     metrics = (
         "auc",
@@ -96,7 +97,7 @@ class PatchDistillationWorkload(CachedTensorWorkload):
     def collate(self, items: list[tuple[torch.Tensor, ...]]) -> dict[str, torch.Tensor]:
         import torch
 
-        images, labels, teacher = (torch.stack(col) for col in zip(*items))
+        images, labels, teacher = (torch.stack(col) for col in zip(*items, strict=False))
         return {"images": images, "labels": labels, "teacher_logits": teacher}
 
     # ------------------------------------------------------------ model

@@ -113,6 +113,8 @@ class Params(WorkloadParams):
 class TabularWorkload(TensorDataWorkload):
     """A K-class MLP on standardised numeric features from scikit-learn or a CSV/Parquet file."""
 
+    params: Params  # the validated workload.params (narrower than the base class's BaseModel)
+
     name = "tabular"
     Params = Params
     item_tensors = ("x", "y")
@@ -249,8 +251,13 @@ class TabularWorkload(TensorDataWorkload):
             train_x, val_x = (train_x - mean) / std, (val_x - mean) / std
         else:
             mean, std = np.zeros(x.shape[1]), np.ones(x.shape[1])
-        as_float = lambda a: torch.as_tensor(np.ascontiguousarray(a), dtype=torch.float32)
-        as_long = lambda a: torch.as_tensor(np.ascontiguousarray(a), dtype=torch.long)
+
+        def as_float(a: Any) -> torch.Tensor:
+            return torch.as_tensor(np.ascontiguousarray(a), dtype=torch.float32)
+
+        def as_long(a: Any) -> torch.Tensor:
+            return torch.as_tensor(np.ascontiguousarray(a), dtype=torch.long)
+
         return {
             "train_x": as_float(train_x),
             "train_y": as_long(y[train_rows]),

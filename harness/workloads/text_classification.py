@@ -35,13 +35,14 @@ Texts are tokenised once per workload instance (the executor forks workers after
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import Field, PositiveInt, field_validator, model_validator
 
 from harness.workloads.base import TensorDataWorkload, WorkloadParams, cache_root
-from harness.workloads.text_files import DataFileError, file_format, read_table, texts_of, labels_of, class_values
+from harness.workloads.text_files import DataFileError, class_values, file_format, labels_of, read_table, texts_of
 from harness.workloads.text_tokenizer import CLS_ID, PAD_ID, SEP_ID, encode, train_tokenizer
 
 if TYPE_CHECKING:  # torch is imported where it is used, so listing workloads stays light
@@ -174,6 +175,8 @@ class Encoded:
 class TextClassificationWorkload(TensorDataWorkload):
     """Text classification on local CSV/JSON Lines/Parquet files with a ``transformers`` model."""
 
+    params: Params  # the validated workload.params (narrower than the base class's BaseModel)
+
     name = "text_classification"
     Params = Params
     item_tensors = ("input_ids", "attention_mask", "labels")
@@ -295,7 +298,7 @@ class TextClassificationWorkload(TensorDataWorkload):
     def collate(self, items: list[tuple[torch.Tensor, ...]]) -> dict[str, torch.Tensor]:
         import torch
 
-        ids, mask, labels = (torch.stack(col) for col in zip(*items))
+        ids, mask, labels = (torch.stack(col) for col in zip(*items, strict=False))
         keep = mask.bool().any(dim=0)  # dynamic padding: drop all-pad columns (left or right padded)
         if not bool(keep.all()):
             ids, mask = ids[:, keep], mask[:, keep]
@@ -310,10 +313,8 @@ class TextClassificationWorkload(TensorDataWorkload):
         transformers.AutoModelForSequenceClassification  # noqa: B018  (resolves the lazy import)
         if not self.params.pretrained:  # the model's own module takes seconds to import
             module = self.params.model_type.replace("-", "_")
-            try:
+            with contextlib.suppress(ImportError):
                 importlib.import_module(f"transformers.models.{module}.modeling_{module}")
-            except ImportError:
-                pass
 
     # ------------------------------------------------------------ model
 

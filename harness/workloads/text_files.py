@@ -1,6 +1,7 @@
 """Reading a text-classification data set from local CSV/JSON/Parquet files: columns, texts, labels and classes."""
 
 from __future__ import annotations
+
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any

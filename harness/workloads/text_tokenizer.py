@@ -1,6 +1,7 @@
 """Training a small tokenizer on the data set's own texts (offline: no hub) and encoding texts with it."""
 
 from __future__ import annotations
+
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # torch is imported where it is used, so listing workloads stays light

@@ -18,7 +18,6 @@ from typing import TYPE_CHECKING
 from pydantic import BaseModel, ConfigDict, Field
 
 from harness.core.plugin import Plugin, hookimpl
-
 from harness.plugins._shared.model_parts import layers_feeding_rectifiers
 
 if TYPE_CHECKING:

@@ -38,7 +38,6 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from harness.core.plugin import Plugin, hookimpl
-
 from harness.plugins.fixes.checkpoint import load_checkpoint, restore_rng_states, restore_training_objects, rng_states
 
 if TYPE_CHECKING:
@@ -95,7 +94,7 @@ def states_equal(a: Any, b: Any) -> bool:
     if isinstance(a, dict) and isinstance(b, dict):
         return a.keys() == b.keys() and all(states_equal(a[k], b[k]) for k in a)
     if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
-        return len(a) == len(b) and all(states_equal(x, y) for x, y in zip(a, b))
+        return len(a) == len(b) and all(states_equal(x, y) for x, y in zip(a, b, strict=False))
     return a == b
 
 

@@ -16,7 +16,6 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt
 
 from harness.core.plugin import Plugin, hookimpl
-
 from harness.plugins.monitors.prediction_distribution import is_collapsed, predicted_counts
 
 if TYPE_CHECKING:

@@ -21,7 +21,6 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from harness.core.hookspecs import TASK_LOSS
 from harness.core.plugin import Plugin, hookimpl
-
 from harness.plugins.fixes.distillation import DISTILL_TERM
 
 if TYPE_CHECKING:

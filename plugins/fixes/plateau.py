@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, NonNegativeInt
 
 from harness.core.plugin import Plugin, hookimpl
-
 from harness.plugins._shared.monitors import finite_metric
 
 if TYPE_CHECKING:

@@ -25,7 +25,6 @@ from typing import TYPE_CHECKING
 from pydantic import BaseModel, ConfigDict, Field
 
 from harness.core.plugin import Plugin, hookimpl
-
 from harness.plugins.fixes.checkpoint import load_checkpoint, restore_rng_states, restore_training_objects
 
 if TYPE_CHECKING:

@@ -24,7 +24,6 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel, ConfigDict, Field, NonNegativeInt, PositiveFloat
 
 from harness.core.plugin import Plugin, hookimpl
-
 from harness.plugins._shared.schedules import warmup_cosine_factor
 from harness.plugins.fixes.layerwise_lr import backbone_head_groups, set_param_groups, split_backbone_head
 

@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING
 from pydantic import BaseModel, ConfigDict, Field
 
 from harness.core.plugin import Plugin, hookimpl
-
 from harness.plugins._shared.schedules import warmup_cosine_factor
 
 if TYPE_CHECKING:

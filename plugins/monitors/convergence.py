@@ -28,7 +28,6 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt
 
 from harness.core.plugin import hookimpl
-
 from harness.plugins._shared.model_parts import class_logits
 from harness.plugins._shared.monitors import StepLossMonitor
 

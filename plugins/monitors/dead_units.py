@@ -26,7 +26,6 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt
 
 from harness.core.plugin import Plugin, hookimpl
-
 from harness.plugins._shared.model_parts import is_rectifier
 
 if TYPE_CHECKING:
@@ -118,7 +117,7 @@ class DeadUnits(Plugin):
         self.alive = {}
         self.batches = 0
         metrics["dead_unit_share"] = max(shares)
-        dead = [(s, n, u) for s, n, u in zip(shares, names, units) if s >= self.params.max_dead_share]
+        dead = [(s, n, u) for s, n, u in zip(shares, names, units, strict=False) if s >= self.params.max_dead_share]
         if dead:
             share, layer, width = max(dead)
             state.add_finding(

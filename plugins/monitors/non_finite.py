@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from harness.core.plugin import hookimpl
-
 from harness.plugins._shared.monitors import StepLossMonitor
 
 if TYPE_CHECKING:

@@ -20,7 +20,6 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt
 
 from harness.core.plugin import Plugin, hookimpl
-
 from harness.plugins._shared.model_parts import class_logits
 
 if TYPE_CHECKING:

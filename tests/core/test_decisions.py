@@ -10,11 +10,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from harness.judging.decisions import FALSE, NA, OPEN, TRUE, decide_line, decide_run, decision_entries, group_verdict
-from harness.execution.run_plan import DecisionMonitor, GroupContext, RunPlan, interleaved
-from harness.scenario.expectations import ALL_SEEDS, parse_expectation, parse_pass_rate
 from harness.execution.records import RunKey
+from harness.execution.run_plan import DecisionMonitor, GroupContext, RunPlan, interleaved
+from harness.judging.decisions import FALSE, NA, OPEN, TRUE, decide_line, decide_run, decision_entries, group_verdict
 from harness.judging.verdicts import rate_decision, run_verdict, summarize_variant
+from harness.scenario.expectations import ALL_SEEDS, parse_expectation, parse_pass_rate
 
 TORCH = "2.13.0"
 

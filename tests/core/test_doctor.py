@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from harness.experiments import doctor as doc
 from harness.core.pluginmanager import discover_plugins
+from harness.experiments import doctor as doc
 from harness.scenario import load_scenario
 
 ROOT = Path(__file__).resolve().parents[2]

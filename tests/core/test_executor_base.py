@@ -13,9 +13,9 @@ from typing import Any
 
 import pytest
 
-from harness.execution.run_plan import Action, RunPlan
 from harness.execution.executor_base import Executor
 from harness.execution.records import RunKey, RunRecord, timeout_error
+from harness.execution.run_plan import Action, RunPlan
 
 KEYS = [RunKey("a", 0), RunKey("a", 1), RunKey("b", 0)]
 

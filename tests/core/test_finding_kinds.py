@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import pytest
 
+from harness.core.plugin import Plugin
 from harness.core.pluginmanager import (
     PluginInfo,
     PluginLoadError,
@@ -15,7 +16,6 @@ from harness.core.pluginmanager import (
     discover_plugins,
     finding_kinds,
 )
-from harness.core.plugin import Plugin
 
 
 def test_every_built_in_names_only_kinds_some_monitor_emits() -> None:

@@ -8,7 +8,6 @@ from typing import Any
 import torch
 from pydantic import BaseModel, ConfigDict
 
-
 from harness import Workload
 from harness.core.loop import PersistentOrderSampler, apply_loader_options, shutdown_loaders
 from harness.core.plugin import Plugin, hookimpl

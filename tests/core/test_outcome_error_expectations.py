@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from harness.scenario.expectations import ExpectationSyntaxError, evaluate_all, expects_failure, parse_expectation
 from harness.judging.verdicts import run_failed, run_ok, summarize_variant
+from harness.scenario.expectations import ExpectationSyntaxError, evaluate_all, expects_failure, parse_expectation
 
 RUN = {
     "status": "ok",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
+from harness.core.pluginmanager import discover_plugins
 from harness.scenario.params import (
     SettingError,
     UnknownPluginError,
@@ -17,7 +18,6 @@ from harness.scenario.params import (
     unknown_key,
     validate_settings,
 )
-from harness.core.pluginmanager import discover_plugins
 
 
 @pytest.fixture(scope="module")

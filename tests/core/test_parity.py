@@ -6,7 +6,7 @@ import torch
 import torch.nn.functional as F
 
 from harness.core.loop import seed_everything
-from harness.testing import make_state, run_tiny, tiny_workload
+from harness.testing import run_tiny, tiny_workload
 
 
 def plain_pytorch_loop(workload, seed: int, epochs: int, batch_size: int, lr: float, weight_decay: float):

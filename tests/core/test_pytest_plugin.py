@@ -192,7 +192,7 @@ def test_harness_without_switches_a_plugin_off(project: pytest.Pytester) -> None
     )
     result = project.runpytest_subprocess("scenarios/", "-k", "fixed", "--harness-without", "class_weights")
     result.assert_outcomes(passed=1, deselected=1)
-    line = next(l for l in result.outlines if l.startswith("PLUGINS"))
+    line = next(out for out in result.outlines if out.startswith("PLUGINS"))
     assert "'grad_clip'" in line and "'class_weights'" not in line
 
 

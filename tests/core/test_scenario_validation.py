@@ -140,7 +140,9 @@ def test_every_problem_of_a_file_is_reported_at_once(tmp_path: Path) -> None:
         f"{path}:15:7: variants.fixed.plugins.class_weight: unknown plugin 'class_weight' (did you mean 'class_weights'?)",
         f"{path}:18:9: variants.fixed.expect[0]: unknown metric 'fone'",
     ]
-    assert [str(e)[: len(line)] for e, line in zip(exc.errors, expected)] == expected and len(exc.errors) == 4
+    assert [str(e)[: len(line)] for e, line in zip(exc.errors, expected, strict=False)] == expected and len(
+        exc.errors
+    ) == 4
     assert str(exc).splitlines() == [str(e) for e in exc.errors]
     assert (exc.field, exc.line, exc.col) == ("workload.params.n_trian", 4, 12)
 

@@ -8,17 +8,17 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from harness.scenario.expectations import ExpectationSyntaxError, PassRate, parse_pass_rate
 from harness.judging.verdicts import (
     key_metrics,
     mean_std,
     metric_stat,
     report_key_metrics,
     run_ok,
+    suite_passed,
     summarize_variant,
     summarize_variants,
-    suite_passed,
 )
+from harness.scenario.expectations import ExpectationSyntaxError, PassRate, parse_pass_rate
 from harness.workloads.base import Workload
 
 
@@ -35,7 +35,7 @@ def record(
     names = ["final.f1 >= 0.8", "no finding collapse", "status == ok"][: len(passes)]
     rates = rates or [None] * len(passes)
     exps = []
-    for name, passed, rate in zip(names, passes, rates):
+    for name, passed, rate in zip(names, passes, rates, strict=False):
         entry = {"name": name, "passed": passed, "observed": None}
         if rate:
             entry["pass_rate"] = rate

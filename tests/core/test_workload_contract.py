@@ -11,7 +11,6 @@ import torch
 from pydantic import BaseModel
 from torch.utils.data import TensorDataset
 
-
 from harness import Workload
 from harness.core.metrics import CLASSIFICATION_METRICS, metric_matches
 

@@ -6,7 +6,6 @@ Unknown names fail at validation with the file:line, the closest name and the li
 from __future__ import annotations
 
 import json
-import textwrap
 from pathlib import Path
 
 import pytest

@@ -14,15 +14,15 @@ import torch.nn.functional as F  # noqa: E402
 from pydantic import BaseModel, ConfigDict  # noqa: E402
 from transformers import TrainingArguments  # noqa: E402
 
+from harness.core.loop import seed_everything  # noqa: E402
+from harness.core.monitoring import total_grad_norm  # noqa: E402
+from harness.core.plugin import Plugin, hookimpl  # noqa: E402
 from harness.integrations.transformers import (  # noqa: E402
     HarnessCallback,
     HarnessTrainer,
     HarnessTrainerError,
     classification_metrics,
 )
-from harness.core.loop import seed_everything  # noqa: E402
-from harness.core.monitoring import total_grad_norm  # noqa: E402
-from harness.core.plugin import Plugin, hookimpl  # noqa: E402
 from harness.plugins.fixes.class_weights import inverse_frequency_weights  # noqa: E402
 from harness.testing import tiny_workload  # noqa: E402
 
@@ -153,7 +153,7 @@ def test_fixes_through_the_trainer_api(tmp_path: Path) -> None:
     assert str(trainer.args.lr_scheduler_type.value) == "linear" and "linear_warmup" not in record["trace"].get(
         "on_step", {}
     )
-    assert len(lrs) == steps and all(a != b for a, b in zip(lrs, lrs[1:]))  # a new LR every step
+    assert len(lrs) == steps and all(a != b for a, b in zip(lrs, lrs[1:], strict=False))  # a new LR every step
     assert lrs[:6] == sorted(lrs[:6]) and lrs[6:] == sorted(lrs[6:], reverse=True)  # warmup 6 steps, then decay
 
     # clipping: grad_clip acts before every step, after the monitors measured the raw norm

@@ -215,7 +215,7 @@ def test_bad_scenario_exits_2_with_one_line(tmp_path: Path, what: str, old: str,
     assert code == 2, lines
     assert len(lines) == 1 + len(MORE.get(what, [])), lines
     assert lines[0].startswith(f"Error: {path}{expected}"), lines[0]
-    for line, more in zip(lines[1:], MORE.get(what, [])):
+    for line, more in zip(lines[1:], MORE.get(what, []), strict=False):
         assert line.startswith(f"Error: {path}{more}"), line
 
 

@@ -8,8 +8,9 @@ so the global RNG stream matters, and one variant uses a fix so a plugin is in t
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import pytest
 
@@ -39,7 +40,7 @@ def test_same_scenario_variant_seed_is_bit_identical(write_scenario: Callable[..
         scenario, keys, results_dir=tmp_path / "second", jobs=2
     )  # and the number of workers does not matter
     assert [r["status"] for r in first] == ["ok", "ok"]
-    for a, b in zip(first, second):
+    for a, b in zip(first, second, strict=False):
         assert len(a["history"]) == 2 and a["lr_per_step"]
         assert observable(a) == observable(b)
         # every float bit for bit (== would also accept 0.0 == -0.0)

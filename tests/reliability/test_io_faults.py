@@ -191,10 +191,10 @@ def test_a_result_path_taken_by_a_directory_fails_that_run_only(
 @pytest.fixture()
 def saved_report(write_scenario: Callable[..., Path], tmp_path: Path) -> Path:
     """A complete JSON report of one passing run (no training: a record built by hand)."""
-    from harness.scenario.expectations import evaluate_all
     from harness.execution.records import RunKey, base_record, torch_version
     from harness.execution.runner import suite_report
     from harness.scenario import load_scenario
+    from harness.scenario.expectations import evaluate_all
 
     scenario = load_scenario(write_scenario({"v": {"expect": ["status == ok"]}}))
     record = base_record(scenario, RunKey("v", 0))

@@ -11,8 +11,9 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -20,8 +21,8 @@ from click.testing import CliRunner
 from harness.cli import main
 from harness.execution.records import RunKey
 from harness.execution.run_one import execute_run
-from harness.scenario import ScenarioError, load_scenario
 from harness.judging.verdicts import run_ok
+from harness.scenario import ScenarioError, load_scenario
 
 
 def run_one(path: Path, variant: str, tmp_path: Path, seed: int = 0) -> dict[str, Any]:
@@ -144,8 +145,8 @@ def test_a_plugin_that_cannot_be_constructed_is_named(write_scenario: Callable[.
 
 def test_an_enabled_plugin_is_never_dropped_silently() -> None:
     """Before the fix, a scenario's extra plugins were validated but not registered in the run."""
-    from harness.core.pluginmanager import PluginLoadError, build_run_manager, discover_plugins
     from harness.core.plugin import NoParams
+    from harness.core.pluginmanager import PluginLoadError, build_run_manager, discover_plugins
 
     with pytest.raises(PluginLoadError, match="'not_installed' not among the available plugins"):
         build_run_manager(discover_plugins(), {"defaults": NoParams(), "not_installed": NoParams()})

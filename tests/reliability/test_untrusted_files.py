@@ -11,19 +11,20 @@ from __future__ import annotations
 import ast
 import pickle
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import pytest
 import torch
 from click.testing import CliRunner
 
 from harness.cli import main
-from harness.scenario.expectations import ExpectationSyntaxError, parse_expectation
-from harness.plugins.fixes.checkpoint import UntrustedCheckpointError, load_checkpoint
 from harness.execution.records import RunKey
 from harness.execution.run_one import execute_run
+from harness.plugins.fixes.checkpoint import UntrustedCheckpointError, load_checkpoint
 from harness.scenario import ScenarioError, load_scenario
+from harness.scenario.expectations import ExpectationSyntaxError, parse_expectation
 
 ROOT = Path(__file__).resolve().parents[2]
 

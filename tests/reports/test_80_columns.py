@@ -19,8 +19,8 @@ from rich.console import Console
 from rich.table import Table
 
 from harness.cli import main
-from harness.reports.terminal import fits, print_report
 from harness.reports.run_text import epochs_text
+from harness.reports.terminal import fits, print_report
 
 WIDTH = 80
 FINDINGS = ("saturation", "mode_collapse", "grad_explosion", "loss_explosion", "no_signal", "grad_vanishing")

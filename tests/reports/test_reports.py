@@ -163,7 +163,7 @@ def test_renderers_share_one_interface() -> None:
     assert set(FILE_REPORTS) == {"json", "junit", "html", "tensorboard", "mlflow"}
     for name in FILE_REPORTS:
         module = renderer(name)
-        assert module.FLAG == f"--{name}" and module.HELP and callable(module.write)
+        assert f"--{name}" == module.FLAG and module.HELP and callable(module.write)
 
 
 def test_junit_has_one_testcase_per_run_and_expectation_with_the_right_counts(tmp_path: Path) -> None:

@@ -194,7 +194,7 @@ def test_single_token_presence_does_not_decide_the_label(corpus: list[Sample]) -
     token_sets = [set(C_TOKEN.findall(s.code)) for s in corpus]
     vocabulary = set().union(*token_sets)
     for token in vocabulary:
-        acc = sum((token in ts) == bool(s.label) for ts, s in zip(token_sets, corpus)) / len(corpus)
+        acc = sum((token in ts) == bool(s.label) for ts, s in zip(token_sets, corpus, strict=False)) / len(corpus)
         assert max(acc, 1 - acc) < 0.95, token
 
 

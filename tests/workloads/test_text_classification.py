@@ -17,8 +17,8 @@ from pydantic import ValidationError
 
 from harness.testing import train_tiny
 from harness.workloads.text_classification import Params, TextClassificationWorkload
-from harness.workloads.text_tokenizer import train_tokenizer
 from harness.workloads.text_files import DataFileError
+from harness.workloads.text_tokenizer import train_tokenizer
 
 pytest.importorskip("datasets")
 

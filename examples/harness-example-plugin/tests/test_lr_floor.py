@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from harness.testing import check_plugin
 from harness_example_plugin import LRFloor, floor_lr
+
+from harness.testing import check_plugin
 
 
 def test_plugin_is_well_formed() -> None:

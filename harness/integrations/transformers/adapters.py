@@ -1,11 +1,12 @@
 """What the Trainer adapter shares: its error, the stand-in workload, labels and metrics from Trainer objects, and which hooks/hparams the Trainer owns."""
 
 from __future__ import annotations
+
 from collections.abc import Mapping
 from typing import Any
+
 import torch
 import torch.nn.functional as F
-
 
 #: harness hooks the adapter raises (see the table in the module docstring)
 RAISED_HOOKS = frozenset(

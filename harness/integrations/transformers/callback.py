@@ -12,20 +12,20 @@ import torch.nn.functional as F
 from transformers import TrainerCallback
 
 from harness.core.loop import batch_loss
-from harness.scenario.params import UnknownPluginError, apply_setting, default_settings, plugin_setting, resolve_params
 from harness.core.pluginmanager import PluginConflictError, PluginInfo, build_run_manager, resolve_conflicts
 from harness.core.state import Hparams, TrainState
-from harness.scenario.arms import catalogue
 from harness.integrations.transformers.adapters import (
-    HarnessTrainerError,
-    _TrainerWorkload,
-    labels_of,
-    _logits,
     RAISED_HOOKS,
     TRAINER_ONLY_HOOKS,
     TRAINER_OWNED_HPARAMS,
     TRANSLATED,
+    HarnessTrainerError,
+    _logits,
+    _TrainerWorkload,
+    labels_of,
 )
+from harness.scenario.arms import catalogue
+from harness.scenario.params import UnknownPluginError, apply_setting, default_settings, plugin_setting, resolve_params
 
 
 class HarnessCallback(TrainerCallback):

@@ -1,9 +1,12 @@
 """HarnessTrainer: a thin Trainer subclass that installs the HarnessCallback and raises on_batch from compute_loss."""
 
 from __future__ import annotations
+
 from collections.abc import Mapping
 from typing import Any
+
 from transformers import Trainer
+
 from harness.integrations.transformers.adapters import HarnessTrainerError
 from harness.integrations.transformers.callback import HarnessCallback
 

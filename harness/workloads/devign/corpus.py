@@ -31,25 +31,26 @@ from __future__ import annotations
 import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+
+from harness.workloads.devign.fillers import _LONG_FILLERS, _SHORT_FILLERS, _fillers
 from harness.workloads.devign.patterns import (
-    _pair_strcpy,
-    _pair_memcpy,
-    _pair_sprintf,
-    _pair_gets,
-    _pair_null_check,
-    _pair_use_after_free,
-    _pair_format_string,
-    _pair_int_overflow,
-    _pair_off_by_one,
-    _pair_strcat,
-    _decoy_strcpy_literal,
-    _decoy_memcpy_sizeof,
     _decoy_free_end,
+    _decoy_memcpy_sizeof,
     _decoy_printf_literal,
     _decoy_sprintf_int,
+    _decoy_strcpy_literal,
+    _pair_format_string,
+    _pair_gets,
+    _pair_int_overflow,
+    _pair_memcpy,
+    _pair_null_check,
+    _pair_off_by_one,
+    _pair_sprintf,
+    _pair_strcat,
+    _pair_strcpy,
+    _pair_use_after_free,
 )
-from harness.workloads.devign.fillers import _SHORT_FILLERS, _LONG_FILLERS, _fillers
-from harness.workloads.devign.vocabulary import _KEY_TOKEN_BUDGET, _DECOY_SHARE, _Fn
+from harness.workloads.devign.vocabulary import _DECOY_SHARE, _KEY_TOKEN_BUDGET, _Fn
 
 __all__ = ["PATTERNS", "Sample", "generate_samples"]
 

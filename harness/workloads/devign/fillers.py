@@ -1,9 +1,10 @@
 """Neutral filler statements around a pattern, so the vulnerable line is never at a fixed place."""
 
 from __future__ import annotations
-from collections.abc import Sequence
-from harness.workloads.devign.vocabulary import _OBJ_FIELDS, _LOG_FNS, _LOG_PHRASES, _STAT_MACROS, _FLAG_MACROS, _Fn
 
+from collections.abc import Sequence
+
+from harness.workloads.devign.vocabulary import _FLAG_MACROS, _LOG_FNS, _LOG_PHRASES, _OBJ_FIELDS, _STAT_MACROS, _Fn
 
 _SHORT_FILLERS = ("log", "stat", "assign", "incr", "guard")
 

@@ -1,19 +1,20 @@
 """The C code patterns the corpus draws from: each vulnerability next to its fixed counterpart, decoys that look unsafe and are not, and neutral filler statements."""
 
 from __future__ import annotations
+
 from harness.workloads.devign.vocabulary import (
-    _OBJ_FIELDS,
-    _ITEM_TYPES,
-    _ITEM_NAMES,
-    _ITEM_FIELDS,
     _BUF_NAMES,
-    _LEN_NAMES,
     _COUNT_NAMES,
-    _MSG_NAMES,
-    _HELPERS,
-    _LOG_FNS,
     _FLAG_MACROS,
+    _HELPERS,
+    _ITEM_FIELDS,
+    _ITEM_NAMES,
+    _ITEM_TYPES,
+    _LEN_NAMES,
     _LITERALS,
+    _LOG_FNS,
+    _MSG_NAMES,
+    _OBJ_FIELDS,
     _Fn,
 )
 

@@ -1,10 +1,10 @@
 """The names, types and phrases generated C functions are made of, and the function builder (_Fn) that assembles them."""
 
 from __future__ import annotations
+
 import random
 import re
 from collections.abc import Sequence
-
 
 _SIZES = (16, 32, 64, 128, 256, 512, 1024)
 

@@ -54,6 +54,8 @@ ROBERTA_CONFIG = {
 class DevignWorkload(CachedTensorWorkload):
     """The issue-11 vulnerability classifier: a tiny RoBERTa on synthetic C functions (45.8% vulnerable)."""
 
+    params: Params  # the validated workload.params (narrower than the base class's BaseModel)
+
     name = "devign"
     Params = Params
     item_tensors = ("input_ids", "attention_mask", "labels")
@@ -65,7 +67,8 @@ class DevignWorkload(CachedTensorWorkload):
         return {f: getattr(self.params, f) for f in fields}
 
     def data_sources(self) -> tuple[ModuleType, ...]:
-        from harness.workloads.devign import corpus as c_corpus, tokenizer as c_tokenizer
+        from harness.workloads.devign import corpus as c_corpus
+        from harness.workloads.devign import tokenizer as c_tokenizer
 
         return (c_corpus, c_tokenizer)  # the generator's and the tokenizer's source
 
@@ -109,7 +112,7 @@ class DevignWorkload(CachedTensorWorkload):
     def collate(self, items: list[tuple[torch.Tensor, ...]]) -> dict[str, torch.Tensor]:
         import torch
 
-        ids, mask, labels = (torch.stack(col) for col in zip(*items))
+        ids, mask, labels = (torch.stack(col) for col in zip(*items, strict=False))
         width = int(mask.sum(dim=1).max())  # dynamic padding: drop all-pad columns
         return {"input_ids": ids[:, :width], "attention_mask": mask[:, :width], "labels": labels}
 

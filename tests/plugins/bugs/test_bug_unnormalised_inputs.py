@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from harness.plugins.bugs.bug_unnormalised_inputs import scale_float_inputs
 from harness.core.pluginmanager import PluginError
+from harness.plugins.bugs.bug_unnormalised_inputs import scale_float_inputs
 from harness.testing import tiny_tabular_workload, tiny_workload, train_tiny
 
 

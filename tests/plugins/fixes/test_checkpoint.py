@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 import torch
 
-from harness.plugins.fixes.checkpoint import load_checkpoint, plain_metrics
 from harness.core.state import SavedCheckpoint
+from harness.plugins.fixes.checkpoint import load_checkpoint, plain_metrics
 from harness.testing import run_tiny
 
 

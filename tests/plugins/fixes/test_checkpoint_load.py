@@ -17,7 +17,7 @@ from harness.plugins.fixes.checkpoint_load import CheckpointLoad, Params, error_
 from harness.testing import run_tiny
 
 TORCH = Version(torch.__version__.split("+")[0])
-DEFAULT_IS_WEIGHTS_ONLY = TORCH >= Version("2.6")
+DEFAULT_IS_WEIGHTS_ONLY = Version("2.6") <= TORCH
 
 
 def roundtrip(tmp_path: Path, fmt: str, load: dict[str, Any], **train: Any) -> tuple[Any, dict[str, Any]]:
@@ -44,7 +44,7 @@ def test_v15_checkpoint_with_default_load_depends_on_the_torch_version(tmp_path:
         assert outcomes["checkpoint_error_message"].startswith("unsupported global ")
     else:  # up to 2.5 it unpickles anything, warning about the coming change (2.4+)
         assert outcomes["checkpoint_roundtrip"] == "ok"
-        if TORCH >= Version("2.4"):
+        if Version("2.4") <= TORCH:
             assert outcomes["checkpoint_load_warning"] == "FutureWarning"
 
 
@@ -63,7 +63,7 @@ def test_round_trip_leaves_training_bit_identical(tmp_path: Path) -> None:
     plain, _, _ = run_tiny({"linear_warmup": {}}, workload=workload, epochs=2)
     checked, _ = roundtrip(tmp_path, "state_dict", {"weights_only": True}, workload=workload)
     assert checked.outcomes["checkpoint_roundtrip"] == "ok"
-    for (name, a), b in zip(plain.model.state_dict().items(), checked.model.state_dict().values()):
+    for (name, a), b in zip(plain.model.state_dict().items(), checked.model.state_dict().values(), strict=False):
         assert torch.equal(a, b), name
     assert plain.lr_per_step == checked.lr_per_step
 
@@ -121,8 +121,8 @@ def test_error_summary_names_the_refused_global() -> None:
 
 def test_shipped_scenario_holds_on_this_torch_version(tmp_path: Path) -> None:
     from harness.execution.runner import plan_runs, run_suite
-    from harness.scenario import load_scenario
     from harness.judging.verdicts import run_ok
+    from harness.scenario import load_scenario
 
     scenario = load_scenario(Path(__file__).parents[3] / "scenarios" / "checkpoint_compat.yaml")
     records = {r["variant"]: r for r in run_suite(scenario, plan_runs(scenario), results_dir=tmp_path)}
@@ -138,8 +138,8 @@ def test_it_checks_whatever_plugin_saved_the_checkpoint(tmp_path: Path) -> None:
     """The channel is state.last_checkpoint (what save_checkpoint returned), not the checkpoint
     plugin: a third-party writer's file is read back the same way."""
     from harness.core.plugin import Plugin
-    from harness.plugins.fixes.checkpoint import state_dict_checkpoint
     from harness.core.state import SavedCheckpoint
+    from harness.plugins.fixes.checkpoint import state_dict_checkpoint
     from harness.testing import train_tiny
 
     class OwnWriter(Plugin):
@@ -165,8 +165,8 @@ def test_it_checks_whatever_plugin_saved_the_checkpoint(tmp_path: Path) -> None:
 
 
 def test_two_checkpoint_writers_are_a_conflict(tmp_path: Path) -> None:
-    from harness.core.pluginmanager import PluginConflictError
     from harness.core.plugin import Plugin
+    from harness.core.pluginmanager import PluginConflictError
     from harness.testing import train_tiny
 
     class OtherWriter(Plugin):

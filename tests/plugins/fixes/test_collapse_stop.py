@@ -1,7 +1,7 @@
 from __future__ import annotations
 
-from harness.plugins.fixes.collapse_stop import CollapseStop, Params
 from harness.core.state import TrainState
+from harness.plugins.fixes.collapse_stop import CollapseStop, Params
 
 COLLAPSED = {"pred_count_0": 10, "pred_count_1": 0, "n": 10}
 HEALTHY = {"pred_count_0": 5, "pred_count_1": 5, "n": 10}

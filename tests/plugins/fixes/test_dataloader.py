@@ -11,6 +11,8 @@ from typing import Any
 import pytest
 import torch
 
+from harness.core.processes import child_pids, run_children
+from harness.core.state import LoaderOptions
 from harness.plugins.fixes.dataloader import (
     AUTO_WORKERS,
     Params,
@@ -19,8 +21,6 @@ from harness.plugins.fixes.dataloader import (
     default_start_method,
     resolve_options,
 )
-from harness.core.processes import child_pids, run_children
-from harness.core.state import LoaderOptions
 from harness.testing import train_tiny
 
 ROOT = Path(__file__).resolve().parents[3]

@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import pytest
 import torch
 
-from typing import Any
-
 from harness.core.plugin import Plugin, hookimpl
 from harness.plugins.fixes.distillation import DISTILL_TERM, Distillation, kl_distill, mse_distill
-from harness.testing import bare_state, tiny_patch_workload, train_tiny, tiny_workload
+from harness.testing import bare_state, tiny_patch_workload, tiny_workload, train_tiny
 from harness.workloads.patch_distillation import PatchOutputs
 
 
@@ -23,7 +22,7 @@ def test_kl_over_patches_matches_a_hand_computation() -> None:
     p = [x / sum(p) for x in p]
     q = [math.exp(s / T) for s in (0.0, 1.0, 2.0)]
     q = [x / sum(q) for x in q]
-    expected = T * T * sum(pi * math.log(pi / qi) for pi, qi in zip(p, q))
+    expected = T * T * sum(pi * math.log(pi / qi) for pi, qi in zip(p, q, strict=False))
     assert float(kl_distill(student, teacher, T, "patches")) == pytest.approx(expected, rel=1e-5)
 
 

@@ -9,8 +9,8 @@ import pytest
 import torch
 
 from harness.core.hookspecs import hookimpl
-from harness.plugins.fixes.checkpoint import atomic_torch_save, load_checkpoint
 from harness.core.pluginmanager import PluginError
+from harness.plugins.fixes.checkpoint import atomic_torch_save, load_checkpoint
 from harness.testing import run_tiny, tiny_workload
 
 # dropout on (global torch RNG), shuffling (the loader's own generator), AdamW moments
@@ -58,7 +58,7 @@ def resume_from(workload: Any, path: Path, tmp_path: Path) -> Any:
 
 
 def assert_same_weights(a: torch.nn.Module, b: torch.nn.Module) -> None:
-    for (name, x), y in zip(a.state_dict().items(), b.state_dict().values()):
+    for (name, x), y in zip(a.state_dict().items(), b.state_dict().values(), strict=False):
         assert torch.equal(x, y), name
 
 
@@ -95,7 +95,9 @@ def test_without_a_random_stream_the_resume_diverges(
     assert resumed.step == uninterrupted.step  # same amount of training ...
     differs = [
         n
-        for (n, x), y in zip(uninterrupted.model.state_dict().items(), resumed.model.state_dict().values())
+        for (n, x), y in zip(
+            uninterrupted.model.state_dict().items(), resumed.model.state_dict().values(), strict=False
+        )
         if not torch.equal(x, y)
     ]
     assert differs  # ... on batches in another order, or with other dropout masks

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 
-
 from harness.plugins.monitors.convergence import Convergence, Params
 from harness.testing import bare_state, feed_step_losses, tiny_tabular_workload, train_tiny
 
