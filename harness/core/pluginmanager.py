@@ -312,7 +312,7 @@ class HarnessPluginManager(pluggy.PluginManager):
 
 
 def build_run_manager(
-    available: dict[str, PluginInfo], enabled: dict[str, Any], observers: tuple[Any, ...] = ()
+    available: Mapping[str, PluginInfo], enabled: Mapping[str, Any], observers: tuple[Any, ...] = ()
 ) -> tuple[pluggy.PluginManager, HookTrace]:
     """A fresh manager for one run: enabled plugins registered, every other one blocked.
 

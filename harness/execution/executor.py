@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from harness.core.hookspecs import hookimpl
 from harness.execution.executor_base import Executor, ProgressObserver, ProgressSink
-from harness.execution.records import RunKey, RunRecord, failed_record, timeout_error
+from harness.execution.records import ErrorInfo, RunKey, RunRecord, failed_record, timeout_error
 from harness.execution.results import read_result, save_result
 from harness.execution.run_one import cached_workload, execute_run
 
@@ -242,6 +242,7 @@ class LocalExecutor(Executor):
         record = run.record or (read_result(self.results_dir, run.key) if finished else None)
         if record is None:  # it timed out, or the worker died without a result
             seconds = time.monotonic() - run.started
+            error: ErrorInfo
             if finished:
                 status, error = "error", {"message": f"worker process died with exit code {run.process.exitcode}"}
             else:

@@ -154,6 +154,7 @@ class Executor:
             if action.kind == "start":
                 self.start(action)
                 continue
+            assert action.record is not None  # reuse and skip actions carry their record
             self.progress(action.key, "resumed" if action.kind == "reuse" else "done", action.record)
             yield action.key, action.record
 

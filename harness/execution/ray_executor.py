@@ -49,7 +49,7 @@ from typing import TYPE_CHECKING, Any
 from harness.core.hookspecs import hookimpl
 from harness.execution.executor_base import Executor, ProgressObserver
 from harness.execution.ray_nodes import task_failure, this_node
-from harness.execution.records import RunKey, RunRecord, failed_record, timeout_error
+from harness.execution.records import NodeInfo, RunKey, RunRecord, failed_record, timeout_error
 from harness.execution.results import save_result
 from harness.execution.run_one import execute_run
 
@@ -212,7 +212,7 @@ class RayExecutor(Executor):
         self.started_here = False
         self.start_times: dict[RunKey, float] = {}
         self.histories: dict[RunKey, list[dict[str, Any]]] = {key: [] for key in keys}
-        self.attempts: dict[RunKey, list[dict[str, Any]]] = {key: [] for key in keys}  # the node of each start
+        self.attempts: dict[RunKey, list[NodeInfo]] = {key: [] for key in keys}  # the node of each start
 
     def has_room(self) -> bool:
         return self.jobs is None or len(self.running) < self.jobs
@@ -251,7 +251,7 @@ class RayExecutor(Executor):
             key = self.running.pop(ref)
             yield self.finished(key, self._saved(key, self._result(ref, key)))
         if self.timeout is not None:
-            yield from self._stop_overdue()
+            yield from self._stop_overdue(self.timeout)
 
     def _drain(self) -> None:
         try:
@@ -262,7 +262,8 @@ class RayExecutor(Executor):
             if event == "start":  # a restart after a lost node starts its history again
                 self.start_times[key] = time.monotonic()
                 self.histories[key] = []
-                self.attempts[key].append(dict(value or {}))
+                started: NodeInfo = value if value else {}  # the task's this_node(), through Ray's queue
+                self.attempts[key].append(started.copy())
             elif event == "epoch":
                 self.histories[key].append(value)
             self.progress(key, event, value)
@@ -272,7 +273,8 @@ class RayExecutor(Executor):
         import ray
 
         try:
-            return ray.get(ref)
+            result: RunRecord = ray.get(ref)  # run_task's record (ray is not followed by mypy)
+            return result
         except Exception as exc:  # noqa: BLE001 - the node or worker died: recorded, the suite goes on
             seconds = time.monotonic() - self.start_times.get(key, self.submitted)
             seen = self.attempts[key]
@@ -284,20 +286,20 @@ class RayExecutor(Executor):
                 record["node"] = error["node"]
             return record
 
-    def _stop_overdue(self) -> Iterator[tuple[RunKey, RunRecord]]:
+    def _stop_overdue(self, timeout: float) -> Iterator[tuple[RunKey, RunRecord]]:
         """Cancel every run past the per-run timeout; yield its ``timeout`` record."""
         import ray
 
         now = time.monotonic()
         for ref, key in list(self.running.items()):
-            if key in self.start_times and now - self.start_times[key] > self.timeout:
+            if key in self.start_times and now - self.start_times[key] > timeout:
                 ray.cancel(ref, force=True)
                 del self.running[ref]
                 record = failed_record(
                     self.scenario,
                     key,
                     status="timeout",
-                    error=timeout_error(self.timeout),
+                    error=timeout_error(timeout),
                     history=self.histories[key],
                     seconds=now - self.start_times[key],
                 )
@@ -308,10 +310,11 @@ class RayExecutor(Executor):
         record["node"] = self._where(key, record)
         return save_result(self.results_dir, key, record)
 
-    def _where(self, key: RunKey, record: RunRecord) -> dict[str, Any]:
+    def _where(self, key: RunKey, record: RunRecord) -> NodeInfo:
         """``record["node"]``: the node that ran the last attempt, the attempts, the nodes lost."""
         seen = self.attempts[key]
-        node = dict(record.get("node") or (seen[-1] if seen else {}))
+        last: NodeInfo = record.get("node") or (seen[-1] if seen else {})
+        node = last.copy()
         node["attempts"] = max(len(seen), 1 if record.get("node") else 0)
         if len(seen) > 1:
             node["lost"] = seen[:-1]

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import re
 import socket
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    pass
+    from harness.execution.records import ErrorInfo, NodeInfo
 
 
-def this_node() -> dict[str, str]:
+def this_node() -> NodeInfo:
     """The Ray node this code runs on: ``{"id": node id (hex), "ip": its IP, "host": hostname}``."""
     import ray
 
@@ -42,9 +42,9 @@ def lost_node_errors() -> tuple[type[BaseException], ...]:
     )
 
 
-def _node_in_message(text: str) -> dict[str, str]:
+def _node_in_message(text: str) -> NodeInfo:
     """The node Ray names in an error message (``Node IP: 10.0.0.3, node ID: 8c1f...``), if any."""
-    node: dict[str, str] = {}
+    node: NodeInfo = {}
     found = re.search(r"node id:?\s*([0-9a-f]{16,})", text, re.IGNORECASE)
     if found:
         node["id"] = found.group(1)
@@ -54,18 +54,18 @@ def _node_in_message(text: str) -> dict[str, str]:
     return node
 
 
-def _describe(node: dict[str, Any]) -> str:
+def _describe(node: NodeInfo) -> str:
     """``node 8c1f... (10.0.0.3, worker-2)``."""
     where = ", ".join(str(node[k]) for k in ("ip", "host") if node.get(k))
     return f"node {node.get('id', '?')}" + (f" ({where})" if where else "")
 
 
-def task_failure(exc: BaseException, node: dict[str, Any] | None, attempts: int, retries: int) -> dict[str, Any]:
+def task_failure(exc: BaseException, node: NodeInfo | None, attempts: int, retries: int) -> ErrorInfo:
     """The ``error`` of a run whose Ray task failed; names the node it last ran on
     (from its ``start`` event, else from Ray's message) and says whether it is transient."""
     text = f"{type(exc).__name__}: {exc}"
-    known = dict(node or {}) or _node_in_message(str(exc))
-    error: dict[str, Any] = {"type": type(exc).__name__}
+    known = node.copy() if node else _node_in_message(str(exc))
+    error: ErrorInfo = {"type": type(exc).__name__}
     if isinstance(exc, lost_node_errors()):
         where = _describe(known) if known else "its node"
         tries = f"attempt {attempts} of {retries + 1}" if attempts else "before it started"

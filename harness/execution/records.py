@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypedDict
 
 from harness.judging.decisions import decide_run, decision_entries
+from harness.scenario.entries import ExpectationEntry
 from harness.scenario.expectations import evaluate_all
 
 if TYPE_CHECKING:
@@ -39,20 +40,6 @@ class RunKey:
 # ------------------------------------------------------------------ the schema (README, "JSON report")
 
 
-class ExpectationEntry(TypedDict, total=False):
-    """One expectation line judged on a run (:func:`harness.scenario.expectations.evaluate_all`)."""
-
-    name: str
-    passed: bool | None  # None: not applicable (or open)
-    observed: Any
-    reason: str  # why not applicable, or why open ("open: final value: ...")
-    decided_by: str  # of ``A or B``: the side(s) whose value is ``observed``
-    open: bool  # not judged: the run stopped (decided) or was skipped first
-    when: str  # the line's ``when: {torch: ...}``
-    pass_rate: str  # ">= 0.8"
-    implicit: bool  # the ``status != diverged`` line a divergence adds
-
-
 class Finding(TypedDict, total=False):
     """What a monitor found (:class:`harness.core.state.Finding`)."""
 
@@ -71,7 +58,7 @@ class NodeInfo(TypedDict, total=False):
     ip: str
     host: str
     attempts: int  # times Ray started the run
-    lost: list[dict[str, str]]  # the nodes of attempts that died under it
+    lost: list[NodeInfo]  # the nodes of attempts that died under it
 
 
 class ErrorInfo(TypedDict, total=False):
@@ -83,7 +70,7 @@ class ErrorInfo(TypedDict, total=False):
     hook: str
     traceback: str
     transient: bool  # the machine failed, not the run (a lost Ray node): --resume reruns it
-    node: dict[str, str]  # --executor ray: the node it was lost with
+    node: NodeInfo  # --executor ray: the node it was lost with
     path: str  # a result that could not be written: where
     earlier: ErrorInfo  # the error the run had before its result could not be written
 
@@ -146,7 +133,8 @@ def torch_version() -> str:
     """The running PyTorch's version: what ``when: {torch: ...}`` lines are judged against."""
     import torch
 
-    return torch.__version__
+    version: str = torch.__version__  # a TorchVersion, a str subclass (torch is not followed by mypy)
+    return version
 
 
 def run_fingerprint(scenario: Scenario, key: RunKey) -> str:
@@ -207,7 +195,10 @@ def failed_record(
     """The record of a run whose worker or task left no result (it timed out, died or lost its
     node): the epochs it reported before, how long it ran, why it failed, its lines judged."""
     record = base_record(scenario, key)
-    record.update(history=history, seconds=round(seconds, 3), status=status, error=error)
+    record["history"] = history
+    record["seconds"] = round(seconds, 3)
+    record["status"] = status
+    record["error"] = error
     return judge(scenario, key, record)
 
 
@@ -216,7 +207,8 @@ def skipped_record(scenario: Scenario, key: RunKey, reason: str) -> RunRecord:
     (:class:`harness.judging.decisions.RunPlan`): status ``skipped``, every line open; never written
     to the results directory (it is no result)."""
     record = base_record(scenario, key)
-    record.update(status="skipped", skipped={"reason": reason})
+    record["status"] = "skipped"
+    record["skipped"] = {"reason": reason}
     expectations = scenario.variants[key.variant].expectations
     record["expectations"] = decision_entries(
         decide_run(expectations, record, torch_version=torch_version()), expectations

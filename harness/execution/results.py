@@ -12,10 +12,10 @@ import json
 import os
 import traceback
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from harness.execution.atomic_io import os_error_text, write_json_atomic
-from harness.execution.records import RunKey, RunRecord, base_record, judge, run_fingerprint
+from harness.execution.records import ErrorInfo, RunKey, RunRecord, base_record, judge, run_fingerprint
 
 if TYPE_CHECKING:
     from harness.scenario import Scenario
@@ -29,10 +29,10 @@ def write_failed(record: RunRecord, what: str, path: Path, exc: OSError) -> RunR
     """``record`` as a run that could not write ``what`` at ``path``: status ``error`` (a run
     that had already timed out keeps ``timeout``) and a one-line message naming the path and the
     OS error; the traceback, and any error the run already had, stay in ``record["error"]``."""
-    failed = dict(record)
+    failed = record.copy()
     if failed.get("status") not in ("error", "timeout"):
         failed["status"] = "error"
-    error: dict[str, Any] = {
+    error: ErrorInfo = {
         "message": f"cannot write {what} {path}: {os_error_text(exc)}",
         "path": str(path),
         "traceback": "".join(traceback.format_exception(exc)),
@@ -42,7 +42,7 @@ def write_failed(record: RunRecord, what: str, path: Path, exc: OSError) -> RunR
         error["message"] += f"; before that: {earlier.get('message')}"
         error["earlier"] = earlier
     failed["error"] = error
-    return failed  # type: ignore[return-value]
+    return failed
 
 
 def save_result(results_dir: Path, key: RunKey, record: RunRecord) -> RunRecord:
@@ -77,12 +77,12 @@ def unwritable_results(scenario: Scenario, keys: list[RunKey], results_dir: Path
 def read_result(results_dir: Path, key: RunKey) -> RunRecord | None:
     """A run's written result, or None when missing or corrupt (a corrupt one is re-run)."""
     try:
-        record = json.loads(result_path(results_dir, key).read_text(encoding="utf-8"))
+        record: RunRecord = json.loads(result_path(results_dir, key).read_text(encoding="utf-8"))  # checked below
     except (OSError, ValueError):
         return None
     if not isinstance(record, dict) or record.get("variant") != key.variant or record.get("seed") != key.seed:
         return None
-    return record  # type: ignore[return-value]
+    return record
 
 
 def reusable_result(results_dir: Path, scenario: Scenario, key: RunKey) -> RunRecord | None:

@@ -118,13 +118,11 @@ def _record_results(record: RunRecord, state: Any, trace: Any) -> None:
         record["trace"] = trace.as_dict()
     if state is None:
         return
-    record.update(
-        history=state.history,
-        findings=[f.to_dict() for f in state.findings],
-        outcomes=dict(state.outcomes),
-        lr_per_step=state.lr_per_step,
-        steps=state.step,
-    )
+    record["history"] = state.history
+    record["findings"] = [f.to_dict() for f in state.findings]
+    record["outcomes"] = dict(state.outcomes)
+    record["lr_per_step"] = state.lr_per_step
+    record["steps"] = state.step
     if state.stop_reason:
         record["stop_reason"] = state.stop_reason
     if state.diverged_at_step is not None:

@@ -6,9 +6,10 @@ import hashlib
 import json
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from harness.core.hookspecs import hookimpl
+from harness.execution.records import DecidedInfo, RunRecord
 from harness.judging.decisions import RunDecision, decide_run, decision_entries, group_verdict
 from harness.scenario.expectations import Expectation, PassRate, parse_pass_rate
 
@@ -61,7 +62,7 @@ class DecisionMonitor:
         self.expectations = list(expectations)
         self.torch_version = torch_version
         self.context = context
-        self.decision: dict[str, Any] | None = None
+        self.decision: DecidedInfo | None = None
         self.snapshot: RunDecision | None = None
         self.reason: str | None = None
 
@@ -102,21 +103,22 @@ class DecisionMonitor:
         if verdict is None:
             return
         self.snapshot = decision
-        self.decision = {
+        decided: DecidedInfo = {
             "epoch": state.epoch,
             "verdict": verdict,  # the group's: cured / passed or not
             "by": by,
             "run_verdict": decision.verdict,
             "group": self.context.group,
-            "seeds_before": [r.get("seed") for r in self.context.earlier],
+            "seeds_before": [r["seed"] for r in self.context.earlier],
             "runs_after": self.context.later,
             "rule": self.context.rule,
             "context": self.context.digest(),
         }
+        self.decision = decided
         self.reason = f"{self.REASON}{by}"
         state.request_stop(self.reason)
 
-    def finish(self, record: dict[str, Any]) -> dict[str, Any]:
+    def finish(self, record: RunRecord) -> RunRecord:
         """Turn the record of a run this monitor stopped into a ``decided`` one (else unchanged):
         its lines as they were decided at the stop, open ones marked ``open``."""
         if self.decision is None or self.snapshot is None:
@@ -124,7 +126,7 @@ class DecisionMonitor:
         if record.get("status") != "stopped" or record.get("stop_reason") != self.reason:
             return record  # it ended otherwise (an error after the decision)
         record["status"] = "decided"
-        record["decided"] = dict(self.decision)
+        record["decided"] = self.decision.copy()
         record["expectations"] = decision_entries(self.snapshot, self.expectations)
         return record
 
@@ -136,7 +138,7 @@ class Action:
 
     kind: str  # start | reuse | skip
     key: Any
-    record: dict[str, Any] | None = None
+    record: RunRecord | None = None
     context: GroupContext | None = None
 
 
@@ -146,7 +148,7 @@ class _Group:
     keys: list[Any]
     next: int = 0
     in_flight: bool = False
-    done: list[dict[str, Any]] = field(default_factory=list)
+    done: list[RunRecord] = field(default_factory=list)
     verdict: bool | None = None
     reason: str | None = None
 
@@ -180,27 +182,19 @@ class RunPlan:
         *,
         decide: bool = False,
         rule: PassRate | None = None,
-        lookup: Callable[[Any], dict[str, Any] | None] | None = None,
+        lookup: Callable[[Any], RunRecord | None] | None = None,
         divergence_open: Mapping[str, bool] | None = None,
-        skipped_record: Callable[[Any, str], dict[str, Any]] | None = None,
+        skipped_record: Callable[[Any, str], RunRecord] | None = None,
     ) -> None:
         self.keys = list(keys)
         self.decide = decide
         self.rule = rule
         self.lookup = lookup
         self.divergence_open = dict(divergence_open or {})
-        self.skipped_record = skipped_record or (
-            lambda key, reason: {
-                "variant": key.variant,
-                "seed": key.seed,
-                "status": "skipped",
-                "skipped": {"reason": reason},
-                "expectations": [],
-            }
-        )
+        self.skipped_record = skipped_record or _partial_skipped_record
         self._ready: list[Action] = []  # reuse and skip actions to hand out
         self._accounted = 0
-        self._looked_up: dict[Any, dict[str, Any] | None] = {}
+        self._looked_up: dict[Any, RunRecord | None] = {}
         if not decide:
             self._queue = []
             for key in self.keys:
@@ -219,7 +213,7 @@ class RunPlan:
     def finished(self) -> bool:
         return self._accounted >= len(self.keys) and not self._ready
 
-    def _lookup(self, key: Any) -> dict[str, Any] | None:
+    def _lookup(self, key: Any) -> RunRecord | None:
         if self.lookup is None:
             return None
         if key not in self._looked_up:
@@ -271,7 +265,7 @@ class RunPlan:
             return True
         return (record.get("decided") or {}).get("context") == context.digest()
 
-    def finish(self, key: Any, record: dict[str, Any]) -> None:
+    def finish(self, key: Any, record: RunRecord) -> None:
         """A started run finished with ``record``."""
         if not self.decide:
             return
@@ -279,7 +273,7 @@ class RunPlan:
         group.in_flight = False
         self._record(group, record)
 
-    def _record(self, group: _Group, record: dict[str, Any]) -> None:
+    def _record(self, group: _Group, record: RunRecord) -> None:
         group.done.append(record)
         remaining = group.keys[group.next :]
         if not remaining:
@@ -303,6 +297,22 @@ class RunPlan:
             record["skipped"] = {"reason": why, "after_seeds": seeds, "verdict": verdict, "by": reason}
             self._ready.append(Action("skip", key, record))
         group.next = len(group.keys)
+
+
+def _partial_skipped_record(key: Any, reason: str) -> RunRecord:
+    """A plan's skipped record where no scenario is at hand to build a full one
+    (:func:`harness.execution.records.skipped_record`): what a group verdict and the
+    progress sinks read of it."""
+    return cast(
+        RunRecord,  # partial on purpose: no fingerprint, plugins or train config without a scenario
+        {
+            "variant": key.variant,
+            "seed": key.seed,
+            "status": "skipped",
+            "skipped": {"reason": reason},
+            "expectations": [],
+        },
+    )
 
 
 def interleaved(keys: Iterable[Any]) -> list[Any]:

@@ -59,6 +59,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from harness.judging.verdicts import expectation_rates, rate_decision, run_failed, run_verdict
+from harness.scenario.entries import ExpectationEntry
 from harness.scenario.expectations import Expectation, PassRate, expects_divergence
 
 TRUE, FALSE, OPEN, NA = "true", "false", "open", "n/a"
@@ -105,7 +106,7 @@ def decide_line(
     if status == "skipped":
         return LineDecision(exp.text, OPEN, reason="not run (skipped)")
     if status not in IN_PROGRESS:
-        verdict = exp.judge(dict(run))
+        verdict = exp.judge(run)
         state = NA if verdict["passed"] is None else TRUE if verdict["passed"] else FALSE
         return LineDecision(exp.text, state, verdict["observed"], verdict.get("reason"), verdict.get("decided_by"))
     return _in_progress(exp, run, epochs, total_steps)
@@ -254,13 +255,13 @@ def decide_run(
     return RunDecision(True, lines, "every expectation")
 
 
-def decision_entries(decision: RunDecision, expectations: list[Expectation]) -> list[dict[str, Any]]:
+def decision_entries(decision: RunDecision, expectations: list[Expectation]) -> list[ExpectationEntry]:
     """A run record's ``expectations`` entries for ``decision``, in the format of
     :func:`harness.scenario.expectations.evaluate_all`; an open line is ``passed`` None with
     ``"open": true`` and the reason."""
-    entries = []
+    entries: list[ExpectationEntry] = []
     for exp, line in zip(expectations, decision.lines, strict=False):
-        entry: dict[str, Any] = {
+        entry: ExpectationEntry = {
             "name": exp.text,
             "passed": {TRUE: True, FALSE: False}.get(line.state),
             "observed": line.observed,
@@ -284,7 +285,7 @@ def decision_entries(decision: RunDecision, expectations: list[Expectation]) -> 
 
 def judge_record(
     expectations: list[Expectation], record: Mapping[str, Any], torch_version: str
-) -> list[dict[str, Any]]:
+) -> list[ExpectationEntry]:
     """``expectations`` judged on a run record as far as it goes: a finished run's lines as
     at its end, a ``decided`` run's as after its last epoch (``final.*`` open: it did not
     finish), a skipped run's all open. (``harness ablate`` judges the base's runs by the
@@ -314,7 +315,7 @@ def group_verdict(
         ``status != diverged`` (the lines do not judge divergence).
     :returns: ``(True | False | None, reason)``, None while it can still go either way.
     """
-    pending = {"status": "skipped", "expectations": []}
+    pending: dict[str, Any] = {"status": "skipped", "expectations": []}
     if divergence_open:
         pending["expectations"] = [{"name": IMPLICIT_DIVERGENCE, "passed": None, "observed": None, "open": True}]
     runs = [dict(r) for r in records] + [dict(pending) for _ in range(unknown_runs)]

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 import statistics
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from harness.core.metrics import metric_matches
@@ -24,14 +24,14 @@ from harness.scenario.expectations import ALL_SEEDS, PassRate, expects_failure, 
 FAILED_STATUSES = ("error", "timeout")
 
 
-def run_failed(record: dict[str, Any]) -> bool:
+def run_failed(record: Mapping[str, Any]) -> bool:
     """Whether a run failed whatever its expectations say: it ended in a failed status
     (``error``, ``timeout``) that no line of it expects (``status == error``: a scenario that
     replays a crash; :func:`harness.scenario.expectations.expects_failure`)."""
     return record.get("status") in FAILED_STATUSES and not expects_failure(record)
 
 
-def run_ok(record: dict[str, Any]) -> bool:
+def run_ok(record: Mapping[str, Any]) -> bool:
     """A run passes when it did not fail and every applicable expectation holds."""
     if run_failed(record):
         return False
@@ -44,7 +44,7 @@ def run_verdict(record: Mapping[str, Any]) -> bool | None:
     """A recorded run's verdict: True passed, False failed, None not known (open lines:
     stopped when its group was decided, or skipped)."""
     status = record.get("status")
-    if run_failed(dict(record)):
+    if run_failed(record):
         return False
     entries = record.get("expectations", [])
     if any(e.get("passed") is False for e in entries):
@@ -71,7 +71,7 @@ def rate_decision(rule: PassRate, passed: int, applicable: int, unknown: int, *,
 LOOP_KEYS = ("epoch", "loss", "steps", "lr")
 
 
-def _recorded(records: list[dict[str, Any]]) -> dict[str, bool]:
+def _recorded(records: Sequence[Mapping[str, Any]]) -> dict[str, bool]:
     """Every numeric history key of the runs (in the order first recorded) -> whether it took a
     fractional (float) value: counts such as ``n`` only ever hold integers."""
     seen: dict[str, bool] = {}
@@ -83,7 +83,7 @@ def _recorded(records: list[dict[str, Any]]) -> dict[str, bool]:
     return seen
 
 
-def key_metrics(records: list[dict[str, Any]], declared: tuple[str, ...] | list[str] | None = None) -> list[str]:
+def key_metrics(records: Sequence[Mapping[str, Any]], declared: tuple[str, ...] | list[str] | None = None) -> list[str]:
     """The metrics a summary shows (the columns of every report), as far as the runs recorded them.
 
     ``declared``: the workload's headline metrics, in order (``Workload.key_metrics``, carried
@@ -127,15 +127,16 @@ def report_key_metrics(report: dict[str, Any]) -> list[str]:
     return key_metrics(runs)
 
 
-def metric_stat(summary: dict[str, Any], records: list[dict[str, Any]], metric: str) -> dict[str, Any]:
+def metric_stat(summary: Mapping[str, Any], records: Sequence[Mapping[str, Any]], metric: str) -> dict[str, Any]:
     """A variant's :func:`mean_std` of ``metric``: from its summary, else from its runs' final values."""
     stats = summary.get("metrics") or {}
     if metric in stats:
-        return stats[metric]
+        saved: dict[str, Any] = stats[metric]  # a report's JSON: the mean_std written for it
+        return saved
     return mean_std([final_value(r, metric) for r in records])
 
 
-def final_value(record: dict[str, Any], metric: str) -> float | None:
+def final_value(record: Mapping[str, Any], metric: str) -> float | None:
     """The metric's last finite value in the run's history (None when it never had one)."""
     for epoch in reversed(record.get("history", [])):
         value = epoch.get(metric)
@@ -152,12 +153,12 @@ def mean_std(values: list[float | None]) -> dict[str, Any]:
     return {"mean": mean, "std": std, "n": len(finite), "values": list(values)}
 
 
-def _rate_of(entry: dict[str, Any]) -> PassRate | None:
+def _rate_of(entry: Mapping[str, Any]) -> PassRate | None:
     text = entry.get("pass_rate")
     return parse_pass_rate(text) if text is not None else None
 
 
-def expectation_rates(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def expectation_rates(records: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
     """Per expectation line (in order): passes, applicable runs, the rule and whether it holds.
 
     Early decisions (:mod:`harness.judging.decisions`): a line left open by a run that stopped when
@@ -202,7 +203,7 @@ def expectation_rates(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return rows
 
 
-def summarize_variant(records: list[dict[str, Any]], metrics: list[str] | None = None) -> dict[str, Any]:
+def summarize_variant(records: Sequence[Mapping[str, Any]], metrics: list[str] | None = None) -> dict[str, Any]:
     """The seed statistics and verdict of one variant's runs (all the same variant).
 
     With early decisions (:mod:`harness.judging.decisions`) ``runs`` counts the runs that trained
@@ -235,11 +236,11 @@ def summarize_variant(records: list[dict[str, Any]], metrics: list[str] | None =
 
 
 def summarize_variants(
-    records: list[dict[str, Any]], declared: tuple[str, ...] | list[str] | None = None
+    records: Sequence[Mapping[str, Any]], declared: tuple[str, ...] | list[str] | None = None
 ) -> dict[str, dict[str, Any]]:
     """Variant name -> :func:`summarize_variant`, variants in the order they first appear; every
     variant with the same :func:`key_metrics` (``declared``: the workload's)."""
-    groups: dict[str, list[dict[str, Any]]] = {}
+    groups: dict[str, list[Mapping[str, Any]]] = {}
     for record in records:
         groups.setdefault(record["variant"], []).append(record)
     metrics = key_metrics(records, declared)

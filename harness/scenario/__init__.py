@@ -4,7 +4,8 @@
 (safe YAML with positions), ``errors`` (:class:`ScenarioError`), ``validation`` (schema
 errors made readable), ``overrides`` (``--with``/``--without``/``--set``), ``params``
 (plugin parameters: the one resolver and its error wording), ``expectations`` (the
-expectation language) and ``loading`` (:func:`load_scenario`, which ties them together).
+expectation language), ``entries`` (a judged line, as a run record keeps it) and
+``loading`` (:func:`load_scenario`, which ties them together).
 """
 
 from harness.scenario.errors import MAX_ERRORS, ScenarioError

@@ -12,25 +12,31 @@ from __future__ import annotations
 import functools
 from collections.abc import Mapping
 from types import MappingProxyType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
+
+if TYPE_CHECKING:
+    from harness.core.pluginmanager import PluginInfo
 
 #: what a change sets a plugin to: its validated Params, YAML-style parameters, or off
 PluginChange = BaseModel | Mapping[str, Any] | bool | None
 
 
-def catalogue(plugin_modules: tuple[str, ...] = ()) -> Mapping[str, Any]:
+def catalogue(plugin_modules: tuple[str, ...] = ()) -> Mapping[str, PluginInfo]:
     """Every plugin a scenario may use (built-ins, entry points, its ``plugin_modules``),
     discovered once per process for each set of installed entry points, read-only."""
-    from harness.core import pluginmanager
+    from harness.core.pluginmanager import ENTRY_POINT_GROUP
+    from harness.core.resolver import entry_points
 
-    installed = tuple((e.name, e.target, e.source) for e in pluginmanager.entry_points(pluginmanager.ENTRY_POINT_GROUP))
+    installed = tuple((e.name, e.target, e.source) for e in entry_points(ENTRY_POINT_GROUP))
     return _catalogue(tuple(plugin_modules), installed)
 
 
 @functools.cache
-def _catalogue(plugin_modules: tuple[str, ...], installed: tuple[tuple[str, str, str], ...]) -> Mapping[str, Any]:
+def _catalogue(
+    plugin_modules: tuple[str, ...], installed: tuple[tuple[str, str, str], ...]
+) -> Mapping[str, PluginInfo]:
     from harness.core.pluginmanager import discover_plugins
 
     return MappingProxyType(discover_plugins(plugin_modules))

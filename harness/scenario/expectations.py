@@ -32,8 +32,11 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
+
+from harness.scenario.entries import ExpectationEntry
 
 NUMBER = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?"
 COMPARE = r"<=|>=|==|!=|<|>"
@@ -64,7 +67,8 @@ _ERROR = re.compile(
     rf"^error\.(?P<field>{'|'.join(ERROR_FIELDS)})\s*(?:(?P<op>==|!=)\s*(?P<word>[\w.-]+)|\s+in\s+\[(?P<words>[\w\s,.-]+)\])$"
 )
 
-_OPS = {
+#: a comparison of two values of one kind (numbers, or words for == and !=)
+_OPS: dict[str, Callable[[Any, Any], bool]] = {
     "<=": lambda a, b: a <= b,
     ">=": lambda a, b: a >= b,
     "==": lambda a, b: a == b,
@@ -138,13 +142,13 @@ class Expectation:
 
         return Version(torch_version.split("+")[0]) in SpecifierSet(self.when_torch)
 
-    def evaluate(self, run: dict[str, Any]) -> tuple[bool | None, Any]:
+    def evaluate(self, run: Mapping[str, Any]) -> tuple[bool | None, Any]:
         """``(passed, observed)`` for a run record (see the JSON schema in the README);
         ``passed`` is None when the line is not applicable to the run (see :meth:`judge`)."""
         verdict = self.judge(run)
         return verdict["passed"], verdict["observed"]
 
-    def judge(self, run: dict[str, Any]) -> dict[str, Any]:
+    def judge(self, run: Mapping[str, Any]) -> ExpectationEntry:
         """``{"passed", "observed"}`` plus ``reason`` when not applicable (``passed`` None) and,
         for ``A or B``, ``decided_by``: the side(s) whose value decided."""
         if self.kind == "any":
@@ -154,7 +158,7 @@ class Expectation:
         passed, observed = getattr(self, f"_eval_{self.kind}")(run)
         return {"passed": bool(passed), "observed": observed}
 
-    def _judge_any(self, run: dict[str, Any]) -> dict[str, Any]:
+    def _judge_any(self, run: Mapping[str, Any]) -> ExpectationEntry:
         sides = [(side, side.judge(run)) for side in self.parts["sides"]]
         for side, verdict in sides:
             if verdict["passed"]:
@@ -185,7 +189,7 @@ class Expectation:
             )
         return False
 
-    def _eval_metric(self, run: dict[str, Any]) -> tuple[bool, Any]:
+    def _eval_metric(self, run: Mapping[str, Any]) -> tuple[bool, Any]:
         p = self.parts
         values = [rec.get(p["metric"]) for rec in run.get("history", [])]
         values = [v for v in values if isinstance(v, (int, float)) and not math.isnan(v)]
@@ -202,7 +206,7 @@ class Expectation:
             return p["lo"] <= observed <= p["hi"], observed
         return _OPS[p["op"]](observed, p["num"]), observed
 
-    def _eval_finding(self, run: dict[str, Any]) -> tuple[bool, Any]:
+    def _eval_finding(self, run: Mapping[str, Any]) -> tuple[bool, Any]:
         p = self.parts
         epochs = [f["epoch"] for f in run.get("findings", []) if f["kind"] == p["kind"]]
         if p["rel"] == "by":
@@ -214,18 +218,18 @@ class Expectation:
         observed = f"{p['kind']} at epochs {hits}" if hits else f"no {p['kind']}"
         return (not hits) if p["negate"] else bool(hits), observed
 
-    def _eval_status(self, run: dict[str, Any]) -> tuple[bool, Any]:
+    def _eval_status(self, run: Mapping[str, Any]) -> tuple[bool, Any]:
         status = run.get("status")
         return (status in self.parts["allowed"]) != self.parts["negate"], status
 
-    def _eval_run_value(self, run: dict[str, Any]) -> tuple[bool, Any]:
+    def _eval_run_value(self, run: Mapping[str, Any]) -> tuple[bool, Any]:
         p = self.parts
         observed = len(run.get("history", [])) if p["name"] == "epochs_run" else run.get("steps")
         if observed is None:
             return False, None
         return _OPS[p["op"]](observed, p["num"]), observed
 
-    def _eval_outcome(self, run: dict[str, Any]) -> tuple[bool, Any]:
+    def _eval_outcome(self, run: Mapping[str, Any]) -> tuple[bool, Any]:
         """A number against a number (``<= >= < >`` always, ``== !=`` when the line gives a
         number and the outcome is one); else the outcome's text against the word."""
         p = self.parts
@@ -236,7 +240,7 @@ class Expectation:
             return False, observed
         return _OPS[p["op"]](str(observed), p["word"]), observed
 
-    def _eval_error(self, run: dict[str, Any]) -> tuple[bool, Any]:
+    def _eval_error(self, run: Mapping[str, Any]) -> tuple[bool, Any]:
         p = self.parts
         observed = (run.get("error") or {}).get(p["field"])
         return (observed in p["allowed"]) != p["negate"], observed
@@ -246,7 +250,7 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and not math.isnan(value)
 
 
-def no_epoch_reason(run: dict[str, Any]) -> str:
+def no_epoch_reason(run: Mapping[str, Any]) -> str:
     """Why a metric line is not applicable to a run that completed no epoch."""
     status = run.get("status")
     if status == "diverged" and run.get("diverged_at_step") is not None:
@@ -342,18 +346,18 @@ def _check_name(name: str, valid: tuple[str, ...] | None, what: str) -> None:
         raise ExpectationSyntaxError(f"unknown {what} {name!r}{closest(name, valid)}")
 
 
-def evaluate_all(expectations: list[Expectation], run: dict[str, Any], torch_version: str) -> list[dict[str, Any]]:
+def evaluate_all(expectations: list[Expectation], run: Mapping[str, Any], torch_version: str) -> list[ExpectationEntry]:
     """The ``expectations`` entries of a run record; ``passed`` is None when not applicable
     (with a ``reason``, unless it is a ``when`` that excludes the running torch)."""
-    results = []
+    results: list[ExpectationEntry] = []
     for exp in expectations:
-        if not exp.applies(torch_version):
+        if exp.when_torch and not exp.applies(torch_version):  # only a ``when`` excludes a line
             results.append({"name": exp.text, "passed": None, "observed": None, "when": exp.when_torch})
             if exp.pass_rate is not None:
                 results[-1]["pass_rate"] = exp.pass_rate.text
             continue
-        verdict = exp.judge(run)
-        entry: dict[str, Any] = {"name": exp.text, **verdict}
+        entry: ExpectationEntry = {"name": exp.text}
+        entry.update(exp.judge(run))
         if exp.when_torch:
             entry["when"] = exp.when_torch
         if exp.pass_rate is not None:
@@ -362,7 +366,7 @@ def evaluate_all(expectations: list[Expectation], run: dict[str, Any], torch_ver
     return results
 
 
-def expects_failure(record: dict[str, Any]) -> bool:
+def expects_failure(record: Mapping[str, Any]) -> bool:
     """Whether a run's record expects the status it ended with: one of its expectation
     entries that holds names that status positively (``status == error``, ``status in
     [error, timeout]``; of ``A or B``, the side that decided). Used for the failed statuses

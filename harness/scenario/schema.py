@@ -6,11 +6,14 @@ import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, NonNegativeFloat, PositiveFloat, PositiveInt
 
 from harness.scenario.expectations import Expectation
+
+if TYPE_CHECKING:
+    from harness.core.pluginmanager import PluginInfo
 
 
 class Strict(BaseModel):
@@ -83,7 +86,7 @@ class Scenario:
     key_metrics: tuple[str, ...] = ()  # the workload's headline metrics: the reports' columns
 
     @property
-    def catalogue(self) -> Mapping[str, Any]:
+    def catalogue(self) -> Mapping[str, PluginInfo]:
         """The plugins this scenario may use, discovered once per process (:func:`harness.scenario.arms.catalogue`)."""
         from harness.scenario.arms import catalogue
 
