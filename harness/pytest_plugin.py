@@ -42,11 +42,13 @@ import pytest
 from harness.integrations.pytest_failures import format_variant_failure, seed_lines
 
 if TYPE_CHECKING:
+    from harness.execution.records import RunRecord
     from harness.scenario import Scenario
     from harness.testing import TinyRun
 
 DEFAULT_GLOBS = ["scenarios/*.yaml"]
-RECORDS = pytest.StashKey[list]()
+#: every run of the session, with its scenario: the --harness-json report
+RECORDS: pytest.StashKey[list[tuple[Scenario, RunRecord]]] = pytest.StashKey()
 
 
 # ------------------------------------------------------------------ options
@@ -154,7 +156,7 @@ class ScenarioFile(pytest.File):
 class ScenarioFailed(Exception):
     """A variant's runs finished but the variant did not pass; carries its records and summary."""
 
-    def __init__(self, records: list[dict[str, Any]], summary: dict[str, Any]) -> None:
+    def __init__(self, records: list[RunRecord], summary: dict[str, Any]) -> None:
         super().__init__(f"variant {records[0]['variant']} failed over {len(records)} seed(s)")
         self.records = records
         self.summary = summary
@@ -171,8 +173,8 @@ class ScenarioItem(pytest.Item):
         self.variant = variant
         self.seeds = list(seeds)
         self.line = line
-        self.records: list[dict[str, Any]] = []
-        self.record: dict[str, Any] | None = None  # the last run's record
+        self.records: list[RunRecord] = []
+        self.record: RunRecord | None = None  # the last run's record
         self.add_marker("scenario")
         self.add_marker("slow")
         self.user_properties += [("scenario", scenario.name), ("variant", variant), ("seeds", self.seeds)]
@@ -225,7 +227,7 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     from harness.execution.runner import suite_report
     from harness.reports import json_report
 
-    by_path: dict[Path, tuple[Any, list[dict[str, Any]]]] = {}
+    by_path: dict[Path, tuple[Any, list[RunRecord]]] = {}
     for scenario, record in records:
         by_path.setdefault(scenario.path, (scenario, []))[1].append(record)
     reports = [suite_report(scenario, runs) for scenario, runs in by_path.values()]

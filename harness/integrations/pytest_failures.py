@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from harness.scenario import Scenario
+    from harness.scenario.expectations import Expectation
 
 
 def _num(value: Any) -> str:
@@ -16,7 +18,7 @@ def _num(value: Any) -> str:
     return str(value)
 
 
-def _expected_text(exp: Any) -> str:
+def _expected_text(exp: Expectation) -> str:
     p = exp.parts
     if exp.kind == "metric":
         return f"between {_num(p['lo'])} and {_num(p['hi'])}" if "lo" in p else f"{p['op']} {_num(p['num'])}"
@@ -49,12 +51,12 @@ def _history_table(history: list[dict[str, Any]], metric: str, mark_epoch: int |
     return out
 
 
-def _judged_epoch(exp: Any, history: list[dict[str, Any]]) -> tuple[int | None, str]:
+def _judged_epoch(exp: Expectation, history: list[dict[str, Any]]) -> tuple[int | None, str]:
     p = exp.parts
     values = [
-        (rec.get("epoch"), rec.get(p["metric"]))
+        (rec.get("epoch"), value)
         for rec in history
-        if isinstance(rec.get(p["metric"]), (int, float)) and not math.isnan(rec.get(p["metric"]))
+        if isinstance(value := rec.get(p["metric"]), (int, float)) and not math.isnan(value)
     ]
     if not values:
         return None, ""
@@ -75,7 +77,7 @@ def _display_path(path: Path) -> str:
         return str(path)
 
 
-def format_run_failure(scenario: Scenario, record: dict[str, Any]) -> str:
+def format_run_failure(scenario: Scenario, record: Mapping[str, Any]) -> str:
     """A failed run as a readable assertion message (what ``pytest scenarios/`` prints).
 
     The first line (pytest's short summary shows it) names the failed expectations with
@@ -106,7 +108,7 @@ def format_run_failure(scenario: Scenario, record: dict[str, Any]) -> str:
     return text.rstrip()
 
 
-def _failure_headline(record: dict[str, Any]) -> str:
+def _failure_headline(record: Mapping[str, Any]) -> str:
     """The first line: the status of a run that ended early, else the failed expectations."""
     if record["status"] in ("error", "timeout"):
         first = f"the run ended with status {record['status']!r}"
@@ -119,7 +121,7 @@ def _failure_headline(record: dict[str, Any]) -> str:
     )
 
 
-def _run_summary(record: dict[str, Any], plugin_modules: tuple[str, ...]) -> list[str]:
+def _run_summary(record: Mapping[str, Any], plugin_modules: tuple[str, ...]) -> list[str]:
     """The run (status, epochs, steps, seconds, why it stopped) and the fixes and monitors it had on."""
     from harness.core.pluginmanager import plugin_kinds
 
@@ -136,7 +138,9 @@ def _run_summary(record: dict[str, Any], plugin_modules: tuple[str, ...]) -> lis
     return [run, f"fixes on: {', '.join(fixes) or '(none)'}; monitors on: {', '.join(monitors) or '(none)'}"]
 
 
-def _expectation_lines(entry: dict[str, Any], exp: Any, record: dict[str, Any], shown_kinds: set[str]) -> list[str]:
+def _expectation_lines(
+    entry: Mapping[str, Any], exp: Expectation | None, record: Mapping[str, Any], shown_kinds: set[str]
+) -> list[str]:
     """One line for an expectation that held (or did not apply); for a failed one observed vs
     expected and the evidence: the metric's history, the findings of its kind, the steps, the outcomes."""
     if entry["passed"] is not False:
@@ -151,7 +155,7 @@ def _expectation_lines(entry: dict[str, Any], exp: Any, record: dict[str, Any], 
     elif exp.kind == "metric":
         epoch, label = _judged_epoch(exp, history)
         lines.append(f"          {exp.metric} per epoch:")
-        lines += ["      " + row for row in _history_table(history, exp.metric, epoch, label)]
+        lines += ["      " + row for row in _history_table(history, exp.parts["metric"], epoch, label)]
     elif exp.kind == "finding":
         kind = exp.parts["kind"]
         shown_kinds.add(kind)
@@ -166,7 +170,7 @@ def _expectation_lines(entry: dict[str, Any], exp: Any, record: dict[str, Any], 
     return [*lines, ""]
 
 
-def _run_outcome(record: dict[str, Any]) -> str:
+def _run_outcome(record: Mapping[str, Any]) -> str:
     """What one seed's run came to, on one line."""
     if record["status"] in ("error", "timeout"):
         message = (record.get("error") or {}).get("message")
@@ -179,12 +183,12 @@ def _run_outcome(record: dict[str, Any]) -> str:
     )
 
 
-def seed_lines(records: list[dict[str, Any]]) -> list[str]:
+def seed_lines(records: Sequence[Mapping[str, Any]]) -> list[str]:
     """One line per seed: ``seed 1  status ok, failed: final.f1 >= 0.8 (observed 0.6)``."""
     return [f"seed {r['seed']}  {_run_outcome(r)}" for r in records]
 
 
-def format_variant_failure(scenario: Scenario, records: list[dict[str, Any]], summary: dict[str, Any]) -> str:
+def format_variant_failure(scenario: Scenario, records: Sequence[Mapping[str, Any]], summary: dict[str, Any]) -> str:
     """A variant that failed, judged over its seeds as ``harness run`` judges it.
 
     One seed: :func:`format_run_failure` of its run. Several: the first line names each

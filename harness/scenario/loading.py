@@ -310,9 +310,11 @@ def _resolve_plugins(
             except (SettingError, TypeError) as exc:
                 errors.append(fail(loc_prefix + (name,), str(exc)))
     enabled, refused = validate_settings(available, settings)
-    for name, exc in refused.items():
+    for name, refusal in refused.items():
         where = ("variants", vname, "plugins", name) if name in override else ("plugins", name)
-        errors += [fail(where + loc, message) for loc, message in params_errors(name, available[name].cls.Params, exc)]
+        errors += [
+            fail(where + loc, message) for loc, message in params_errors(name, available[name].cls.Params, refusal)
+        ]
     if errors:
         raise ScenarioError.of(errors)
     return enabled

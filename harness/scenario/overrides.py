@@ -31,7 +31,9 @@ def _apply_overrides(
     enabled = dict(enabled)
     for name, value in overrides.items():
         option = {False: "--without", True: "--with"}.get(value, "--set") if isinstance(value, bool) else "--set"
-        settings = {name: enabled[name].model_dump(exclude_unset=True)} if name in enabled else {}
+        settings: dict[str, dict[str, Any] | None] = (
+            {name: enabled[name].model_dump(exclude_unset=True)} if name in enabled else {}
+        )
         try:
             apply_setting(settings, available, name, value)
         except SettingError as exc:

@@ -21,14 +21,14 @@ class Strict(BaseModel):
 
 
 class TrainConfig(Strict):
-    epochs: PositiveInt = Field(5, description="training epochs")
-    batch_size: PositiveInt = Field(64, description="batch size per step")
-    lr: PositiveFloat = Field(2e-5, description="base learning rate (plugins may scale it)")
-    weight_decay: NonNegativeFloat = Field(0.01, description="AdamW weight decay")
-    accumulation_steps: PositiveInt = Field(1, description="batches per optimizer step")
-    warmup_ratio: float = Field(0.1, ge=0, le=1, description="share of steps spent warming up")
-    device: Literal["auto", "cpu", "cuda"] = Field("auto", description="where to train")
-    threads: PositiveInt | None = Field(None, description="torch CPU threads (default: torch's choice)")
+    epochs: PositiveInt = Field(default=5, description="training epochs")
+    batch_size: PositiveInt = Field(default=64, description="batch size per step")
+    lr: PositiveFloat = Field(default=2e-5, description="base learning rate (plugins may scale it)")
+    weight_decay: NonNegativeFloat = Field(default=0.01, description="AdamW weight decay")
+    accumulation_steps: PositiveInt = Field(default=1, description="batches per optimizer step")
+    warmup_ratio: float = Field(default=0.1, ge=0, le=1, description="share of steps spent warming up")
+    device: Literal["auto", "cpu", "cuda"] = Field(default="auto", description="where to train")
+    threads: PositiveInt | None = Field(default=None, description="torch CPU threads (default: torch's choice)")
 
 
 class WorkloadSpec(Strict):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
+from pydantic_core import ErrorDetails
 
 from harness.scenario.errors import ScenarioError
 from harness.scenario.params import error_message
@@ -27,10 +28,10 @@ def _clean_loc(loc: tuple[Any, ...]) -> tuple[Any, ...]:
     return tuple(out)
 
 
-def _schema_errors(exc: ValidationError) -> list[tuple[tuple[Any, ...], dict[str, Any]]]:
+def _schema_errors(exc: ValidationError) -> list[tuple[tuple[Any, ...], ErrorDetails]]:
     """``(location, error)`` per problem: one per location, a union's "not a string" left out where
     the other member says more (an expectation mapping with an unknown key)."""
-    chosen: dict[tuple[Any, ...], dict[str, Any]] = {}
+    chosen: dict[tuple[Any, ...], ErrorDetails] = {}
     for err in exc.errors():
         loc = _clean_loc(tuple(err["loc"]))
         if loc not in chosen or chosen[loc]["type"] == "string_type":

@@ -11,7 +11,7 @@ import yaml
 from harness.scenario.errors import ScenarioError
 
 
-class _UniqueKeyLoader(yaml.SafeLoader):
+class _UniqueKeyLoader(yaml.SafeLoader):  # type: ignore[misc]  # PyYAML has no type hints (no types-PyYAML here)
     """SafeLoader that refuses duplicate keys, and reports a bad scalar with its position.
 
     PyYAML's own constructors raise bare ``ValueError``s for tagged scalars they cannot
@@ -44,7 +44,8 @@ class _UniqueKeyLoader(yaml.SafeLoader):
                     None, None, f"duplicate key {key!r} (first at line {seen[key].line + 1})", key_node.start_mark
                 )
             seen[key] = key_node.start_mark
-        return super().construct_mapping(node, deep=deep)
+        mapping: dict[Any, Any] = super().construct_mapping(node, deep=deep)
+        return mapping
 
 
 def locate(root: yaml.Node | None, loc: tuple[Any, ...]) -> tuple[int | None, int | None]:
@@ -75,12 +76,15 @@ def _dotted(loc: tuple[Any, ...]) -> str:
 
 def _line_col(text: str | bytes, offset: int) -> tuple[int, int]:
     """1-based line and column of a character (or byte) offset."""
-    newline = b"\n" if isinstance(text, bytes) else "\n"
     before = text[:offset]
-    return before.count(newline) + 1, offset - (before.rfind(newline) + 1) + 1  # type: ignore[arg-type]
+    if isinstance(before, bytes):  # one character per byte: the same lines and columns
+        before = before.decode("latin-1")
+    return before.count("\n") + 1, offset - (before.rfind("\n") + 1) + 1
 
 
 def read_yaml(path: Path) -> tuple[Any, yaml.Node | None]:
+    line: int | None  # of an error: 1-based, None where the parser gave no position
+    col: int | None
     try:
         raw = path.read_bytes()
     except OSError as exc:
