@@ -43,6 +43,7 @@ class Defaults(Plugin):
 
     @hookimpl(trylast=True)
     def compute_loss(self, state: TrainState, batch: Any, outputs: Any) -> Any:
+        assert state.criterion is not None, "make_criterion runs before the first batch"
         return state.criterion(outputs, batch)
 
     @hookimpl(trylast=True)
@@ -52,5 +53,6 @@ class Defaults(Plugin):
 
     @hookimpl(trylast=True)
     def optimizer_step(self, state: TrainState) -> bool:
+        assert state.optimizer is not None, "make_optimizer runs before the first batch"
         state.optimizer.step()
         return True

@@ -40,7 +40,7 @@ def resolve_device(requested: str) -> torch.device:
     return torch.device(requested)
 
 
-class PersistentOrderSampler(RandomSampler):
+class PersistentOrderSampler(RandomSampler):  # type: ignore[misc]  # torch is not followed by mypy: Any
     """The shuffling of a loader whose workers persist across epochs, in the order of one whose do not.
 
     A DataLoader draws a base seed for its workers from its generator each time it starts
@@ -224,6 +224,7 @@ def step_optimizer(state: TrainState, hook: Any, loss: torch.Tensor) -> None:
     hook.on_after_backward(state=state)
     hook.on_before_optimizer_step(state=state)
     hook.optimizer_step(state=state)
+    assert state.optimizer is not None, "make_optimizer runs before the first batch"
     state.optimizer.zero_grad(set_to_none=True)
     state.step += 1
     state.lr_per_step.append(state.current_lr())

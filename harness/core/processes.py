@@ -40,7 +40,8 @@ def die_with_parent() -> bool:
         import ctypes
 
         libc = ctypes.CDLL(None, use_errno=True)
-        return libc.prctl(1, signal.SIGKILL, 0, 0, 0) == 0  # 1 = PR_SET_PDEATHSIG
+        armed: bool = libc.prctl(1, signal.SIGKILL, 0, 0, 0) == 0  # 1 = PR_SET_PDEATHSIG (ctypes: untyped)
+        return armed
     except (OSError, AttributeError):
         return False
 

@@ -62,7 +62,8 @@ def arm_outcome(
     decided and skipped ones (:mod:`harness.judging.decisions`). With ``rule`` the verdict is what it
     is whatever the skipped seeds and open lines would have been (it was decided, or every
     run finished: then it is exactly :func:`is_cured`); without, ``variant_passed``."""
-    from harness.judging.decisions import group_verdict, run_verdict
+    from harness.judging.decisions import group_verdict
+    from harness.judging.verdicts import run_verdict
 
     ran = [r for r in records if r.get("status") != "skipped"]
     verdicts = [run_verdict(r) for r in ran]
@@ -189,8 +190,8 @@ def base_reproduces(own: list[Any], base_records: list[dict[str, Any]], torch_ve
     """Whether the base shows the incident by its *own* expectations (None when it has none).
     The records were judged by the target's; a run stopped when its arm was decided has its
     own ``final.*`` lines open (counted as ``open``)."""
-    from harness.judging.decisions import judge_record, run_verdict
-    from harness.judging.verdicts import run_ok
+    from harness.judging.decisions import judge_record
+    from harness.judging.verdicts import run_ok, run_verdict
 
     if not own:
         return None

@@ -106,7 +106,7 @@ def find_fixes(
         differing plugins that share one form a single fix.
     :param replaces: plugin -> the plugins it replaces; they form a single fix too.
     """
-    slots = {k: frozenset(v) for k, v in (slots or {}).items()}
+    slot_sets = {k: frozenset(v) for k, v in (slots or {}).items()}
     replaces = {k: frozenset(v) for k, v in (replaces or {}).items()}
     names = list(dict.fromkeys([*target, *base]))
     differing = [n for n in names if base.get(n) != target.get(n)]
@@ -118,7 +118,7 @@ def find_fixes(
         return n
 
     def compete(a: str, b: str) -> set[str]:
-        common = set(slots.get(a, frozenset()) & slots.get(b, frozenset()))
+        common = set(slot_sets.get(a, frozenset()) & slot_sets.get(b, frozenset()))
         return common or ({"replaces"} if b in replaces.get(a, ()) or a in replaces.get(b, ()) else set())
 
     for i, a in enumerate(differing):

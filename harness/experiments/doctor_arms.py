@@ -46,7 +46,8 @@ def _flow(value: Any) -> str:
     """A YAML value on one line (``true``, ``{interval: step}``, ``'a: b'``)."""
     import yaml
 
-    return yaml.safe_dump(value, default_flow_style=True, width=10_000).strip().removesuffix("...").strip()
+    text: str = yaml.safe_dump(value, default_flow_style=True, width=10_000)  # PyYAML has no type hints
+    return text.strip().removesuffix("...").strip()
 
 
 def fixed_variant_yaml(

@@ -5,9 +5,12 @@ from __future__ import annotations
 import itertools
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from harness.experiments.arms import Settings, yaml_scalar
+
+if TYPE_CHECKING:
+    from harness.core.plugin import Plugin
 
 
 @dataclass(frozen=True)
@@ -56,7 +59,7 @@ class Candidate:
         }
 
 
-def _defaults(cls: Any) -> dict[str, Any]:
+def _defaults(cls: type[Plugin]) -> dict[str, Any]:
     """A plugin's default parameters (empty when some have no default)."""
     try:
         return cls.Params().model_dump()
