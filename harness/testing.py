@@ -28,6 +28,7 @@ not name the pathology, signal and fix).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -66,7 +67,8 @@ TINY_PATCH: dict[str, Any] = {
 
 def tiny_patch_workload(**overrides: Any) -> Any:
     """A tiny ``patch_distillation`` workload (16x16 images, 4x4 patches, a 4-channel student)."""
-    from harness.workloads.patch_distillation import Params, PatchDistillationWorkload
+    from harness.workloads.patch_distillation import PatchDistillationWorkload
+    from harness.workloads.patch_params import Params
 
     return PatchDistillationWorkload(Params(**(TINY_PATCH | overrides)))
 
@@ -124,12 +126,12 @@ def feed_step_losses(monitor: Any, epochs: list[list[float]], state: Any = None)
 def tiny_train_config(**overrides: Any) -> Any:
     from harness.scenario import TrainConfig
 
-    base = {"epochs": 2, "batch_size": 32, "lr": 1e-3, "device": "cpu", "warmup_ratio": 0.1}
+    base: dict[str, Any] = {"epochs": 2, "batch_size": 32, "lr": 1e-3, "device": "cpu", "warmup_ratio": 0.1}
     return TrainConfig(**(base | overrides))
 
 
 def enabled_plugins(
-    settings: dict[str, Any], *, monitors: bool = True, available: dict[str, Any] | None = None
+    settings: dict[str, Any], *, monitors: bool = True, available: Mapping[str, Any] | None = None
 ) -> dict[str, Any]:
     """Validated params of ``settings`` (name -> ``true``/``false``/parameters, as in a
     scenario's ``plugins:``) plus the core (and, by default, the monitors that are on by
@@ -142,16 +144,16 @@ def enabled_plugins(
     from harness.scenario.arms import catalogue
     from harness.scenario.params import UnknownPluginError, apply_setting, default_settings, resolve_params
 
-    available = catalogue() if available is None else available
-    layered = default_settings(available, monitors=monitors)
+    plugins = catalogue() if available is None else available
+    layered = default_settings(plugins, monitors=monitors)
     for name, value in settings.items():
         try:
-            apply_setting(layered, available, name, value, keep_core=False)
+            apply_setting(layered, plugins, name, value, keep_core=False)
         except UnknownPluginError:
             raise KeyError(
-                f"unknown plugin {name!r}; installed: {sorted(available)} (pass the class in extra=)"
+                f"unknown plugin {name!r}; installed: {sorted(plugins)} (pass the class in extra=)"
             ) from None
-    return resolve_params(available, layered)
+    return resolve_params(plugins, layered)
 
 
 def make_state(workload: Any = None, seed: int = 0, run_dir: Path | None = None, **train: Any) -> Any:
@@ -186,7 +188,8 @@ class TinyRun:
 
     @property
     def history(self) -> list[dict[str, Any]]:
-        return self.state.history
+        history: list[dict[str, Any]] = self.state.history  # state: a TrainState
+        return history
 
     @property
     def findings(self) -> list[dict[str, Any]]:
@@ -194,7 +197,8 @@ class TinyRun:
 
     @property
     def lr_per_step(self) -> list[float]:
-        return self.state.lr_per_step
+        lrs: list[float] = self.state.lr_per_step  # state: a TrainState
+        return lrs
 
     def metric(self, name: str) -> list[Any]:
         """``name`` of every epoch's history record, in order (None where missing)."""
@@ -212,7 +216,8 @@ class TinyRun:
 
 def _available_with(extra: tuple[Any, ...]) -> dict[str, Any]:
     """Discovered plugins plus ``extra`` classes (or ``module:Class`` names) not installed."""
-    from harness.core.pluginmanager import PluginInfo, check_plugin_class, load_object
+    from harness.core.pluginmanager import PluginInfo, check_plugin_class
+    from harness.core.resolver import load_object
     from harness.scenario.arms import catalogue
 
     available = dict(catalogue())
@@ -329,7 +334,7 @@ def _declaration_problems(cls: Any) -> list[str]:
             problems.append(f"`{attr}` must be a tuple of names, not {value!r}")
         elif cls.name in value:
             problems.append(f"`{attr}` names the plugin itself")
-    suggestions = getattr(cls, "suggestions", ({},))
+    suggestions: object = getattr(cls, "suggestions", ({},))
     if not (isinstance(suggestions, tuple) and all(isinstance(s, dict) for s in suggestions)):
         problems.append(f"`suggestions` must be a tuple of parameter dicts, not {suggestions!r}")
     elif cls.addresses and _has_params_model(cls):  # doctor tries them

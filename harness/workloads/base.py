@@ -36,7 +36,7 @@ import os
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from types import ModuleType
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict
 
@@ -54,7 +54,8 @@ def cached_tensors(path: Path, build: Callable[[], dict[str, Any]]) -> dict[str,
 
     if path.exists():
         try:
-            return torch.load(path, weights_only=True)
+            cached: dict[str, Any] = torch.load(path, weights_only=True)  # torch is not followed by mypy
+            return cached
         except Exception:  # noqa: BLE001, S110 - a corrupt entry is rebuilt below
             pass
     data = build()
@@ -261,6 +262,13 @@ class TensorDataWorkload(Workload):
         return self._load_data()[f"train_{self.label_tensor}"]
 
 
+@runtime_checkable
+class CachedDataParams(Protocol):
+    """What a :class:`CachedTensorWorkload` needs in its Params: where to cache (None: :func:`cache_root`)."""
+
+    cache_dir: str | None
+
+
 class CachedTensorWorkload(TensorDataWorkload):
     """A :class:`TensorDataWorkload` whose data is generated from its parameters and cached on disk.
 
@@ -288,6 +296,8 @@ class CachedTensorWorkload(TensorDataWorkload):
 
     def _load_data(self) -> dict[str, Any]:
         if self._data is None:
+            if not isinstance(self.params, CachedDataParams):
+                raise TypeError(f"{type(self).__name__}.Params must have a cache_dir field (CachedDataParams)")
             path = cache_root(self.params.cache_dir) / self.name / f"{self._cache_key()}.pt"
             self._data = cached_tensors(path, self._build_data)
         return self._data

@@ -123,7 +123,7 @@ def build_data(p: Params) -> dict[str, torch.Tensor]:
 # ------------------------------------------------------------------ student
 
 
-class PatchStudent(torch.nn.Module):
+class PatchStudent(torch.nn.Module):  # type: ignore[misc]  # torch is not followed by mypy: Any
     """A small conv backbone, a per-patch max pool and a 1x1 head, bounded by ``center + scale * tanh``."""
 
     def __init__(self, channels: int, patch_size: int, center: float, scale: float) -> None:

@@ -186,7 +186,8 @@ class TextClassificationWorkload(TensorDataWorkload):
     @property
     def classes(self) -> list[Any]:
         """The label values in class order: class ``i`` is ``classes[i]``."""
-        return self._load_data()["classes"]
+        classes: list[Any] = self._load_data()["classes"]
+        return classes
 
     @property
     def num_labels(self) -> int:
@@ -323,8 +324,9 @@ class TextClassificationWorkload(TensorDataWorkload):
 
         p = self.params
         d = self._load_data()
-        labels = {"num_labels": len(d["classes"]), "id2label": {i: str(v) for i, v in enumerate(d["classes"])}}
-        labels["label2id"] = {name: i for i, name in labels["id2label"].items()}
+        id2label = {i: str(v) for i, v in enumerate(d["classes"])}
+        labels: dict[str, Any] = {"num_labels": len(d["classes"]), "id2label": id2label}
+        labels["label2id"] = {name: i for i, name in id2label.items()}
         if p.pretrained:
             model = AutoModelForSequenceClassification.from_pretrained(
                 p.pretrained, local_files_only=True, ignore_mismatched_sizes=True, **labels
