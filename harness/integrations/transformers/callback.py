@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import torch
 import torch.nn.functional as F
@@ -27,8 +27,12 @@ from harness.integrations.transformers.adapters import (
 from harness.scenario.arms import catalogue
 from harness.scenario.params import UnknownPluginError, apply_setting, default_settings, plugin_setting, resolve_params
 
+if TYPE_CHECKING:
+    from harness.core.plugin import Plugin
+    from harness.workloads.base import Workload
 
-class HarnessCallback(TrainerCallback):
+
+class HarnessCallback(TrainerCallback):  # type: ignore[misc]  # transformers is not followed by mypy: Any
     """Raises harness hooks from Trainer events for the enabled plugins of one training run.
 
     :param plugins: like a scenario variant's ``plugins:`` mapping: name -> ``true``,
@@ -43,7 +47,7 @@ class HarnessCallback(TrainerCallback):
         plugins: Mapping[str, Any] | None = None,
         *,
         train_labels: Any = None,
-        extra: tuple[type, ...] = (),
+        extra: tuple[type[Plugin], ...] = (),
         with_batch: bool = False,
     ) -> None:
         self.requested = dict(plugins or {})
@@ -117,16 +121,21 @@ class HarnessCallback(TrainerCallback):
             self.available, {n: plugin_setting(v) for n, v in self.requested.items() if n in TRANSLATED}
         )
         if "lr_scaling" in translated:
+            from harness.plugins.fixes.lr_scaling import Params as LrScalingParams
             from harness.plugins.fixes.lr_scaling import scale_factor
 
             p = translated["lr_scaling"]
+            assert isinstance(p, LrScalingParams), "the built-in lr_scaling's parameters"
             effective = args.per_device_train_batch_size * args.gradient_accumulation_steps
             factor = scale_factor(effective, p.base_batch_size, p.rule)
             changes["learning_rate"] = args.learning_rate * factor
             if factor > 1.0 and 0 < args.warmup_steps < 1:
                 changes["warmup_steps"] = min(args.warmup_steps * factor, p.max_warmup_ratio)
         if "linear_warmup" in translated:
+            from harness.plugins.fixes.linear_warmup import Params as LinearWarmupParams
+
             p = translated["linear_warmup"]
+            assert isinstance(p, LinearWarmupParams), "the built-in linear_warmup's parameters"
             if p.interval != "step":
                 raise HarnessTrainerError(
                     "linear_warmup with interval 'epoch' cannot be applied through transformers.Trainer: "
@@ -134,7 +143,10 @@ class HarnessCallback(TrainerCallback):
                 )
             changes["lr_scheduler_type"] = "linear"
         if "mixed_precision" in translated:
+            from harness.plugins.fixes.mixed_precision import Params as MixedPrecisionParams
+
             p = translated["mixed_precision"]
+            assert isinstance(p, MixedPrecisionParams), "the built-in mixed_precision's parameters"
             dtype = p.dtype if p.dtype != "auto" else ("fp16" if torch.device(args.device).type == "cuda" else "bf16")
             changes[dtype] = True
         if args.max_grad_norm and args.max_grad_norm > 0:
@@ -204,7 +216,7 @@ class HarnessCallback(TrainerCallback):
             total_steps=state.max_steps,
         )
         self.state = TrainState(
-            workload=_TrainerWorkload(labels),
+            workload=cast("Workload", _TrainerWorkload(labels)),  # a stand-in: what plugins ask of a workload
             model=model,
             device=args.device,
             hparams=hparams,

@@ -11,7 +11,7 @@ from harness.integrations.transformers.adapters import HarnessTrainerError
 from harness.integrations.transformers.callback import HarnessCallback
 
 
-class HarnessTrainer(Trainer):
+class HarnessTrainer(Trainer):  # type: ignore[misc]  # transformers is not followed by mypy: Any
     """``transformers.Trainer`` with harness plugins wired in (see the module docstring).
 
     :param harness_plugins: name -> ``true``/``false``/parameters, as in a scenario.
