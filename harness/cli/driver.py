@@ -5,14 +5,21 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, TYPE_CHECKING, Any
 
 import click
 
 from harness.cli.options import Execution, PluginFlags
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from harness.execution.records import RunKey, RunRecord
+    from harness.scenario import Scenario
+    from harness.scenario.expectations import PassRate
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 
@@ -22,12 +29,12 @@ class BadInput(click.ClickException):
 
     exit_code = EXIT_BAD_INPUT
 
-    def show(self, file=None) -> None:  # type: ignore[no-untyped-def]
+    def show(self, file: IO[Any] | None = None) -> None:
         for line in self.format_message().splitlines() or [""]:
             click.echo(f"Error: {line}", file=file, err=file is None)
 
 
-def _load(scenario_path: Path, flags: PluginFlags):  # type: ignore[no-untyped-def]
+def _load(scenario_path: Path, flags: PluginFlags) -> Scenario:
     from harness.scenario import ScenarioError, load_scenario, parse_plugin_options
 
     try:
@@ -60,7 +67,7 @@ def scenario_files(directory: Path) -> tuple[list[Path], list[str]]:
     return found, skipped
 
 
-def _load_all(paths: list[Path], flags: PluginFlags) -> list:  # type: ignore[type-arg]
+def _load_all(paths: list[Path], flags: PluginFlags) -> list[Scenario]:
     """Every scenario of ``paths``, or bad input naming every problem of every file."""
     loaded, problems = [], []
     for path in paths:
@@ -78,7 +85,9 @@ def _load_all(paths: list[Path], flags: PluginFlags) -> list:  # type: ignore[ty
     return loaded
 
 
-def _scenarios_to_run(scenario_path: Path, directory: bool, variants: tuple[str, ...], flags: PluginFlags) -> list:  # type: ignore[type-arg]
+def _scenarios_to_run(
+    scenario_path: Path, directory: bool, variants: tuple[str, ...], flags: PluginFlags
+) -> list[Scenario]:
     """``harness run``'s scenarios: the file, or every scenario file of the directory (a note per
     YAML file that is none), each having one of ``variants`` when they are given."""
     from harness.core.resolver import closest
@@ -112,7 +121,7 @@ def _check_variant(scenario: Any, scenario_path: Path, option: str, name: str) -
         raise BadInput(f"{scenario_path}: {option}: unknown variant {name!r}{closest(name, list(scenario.variants))}")
 
 
-def _pass_rate(text: str | None):  # type: ignore[no-untyped-def]
+def _pass_rate(text: str | None) -> PassRate | None:
     """``--pass-rate`` as a :class:`~harness.scenario.expectations.PassRate` (None when not given)."""
     from harness.scenario.expectations import ExpectationSyntaxError, parse_pass_rate
 
@@ -128,7 +137,7 @@ EXIT_INTERRUPTED = 130  # Ctrl-C, as a shell reports SIGINT
 
 
 @contextlib.contextmanager
-def _exit_on_interrupt(console, where):  # type: ignore[no-untyped-def]
+def _exit_on_interrupt(console: Console, where: Callable[[], Path]) -> Iterator[None]:
     """Ctrl-C: exit 130 with one line naming where the finished runs are (``where()``). Wraps the
     progress display, so the line comes after the display has ended, not above its last frame."""
     try:
@@ -154,7 +163,7 @@ def _check_environment() -> None:
         raise BadInput(str(exc)) from None
 
 
-def _write_reports(payload: dict, paths: dict) -> list[str]:
+def _write_reports(payload: dict[str, Any], paths: dict[str, Path | str | None]) -> list[str]:
     """Write the file reports asked for; returns one line per report that could not be
     written (a full disk, no permission: its flag, path and OS error). The others are written."""
     from harness.reports import ReportWriteError, write_reports
@@ -162,7 +171,8 @@ def _write_reports(payload: dict, paths: dict) -> list[str]:
     try:
         write_reports(payload, paths)
     except ReportWriteError as exc:
-        return exc.messages
+        messages: list[str] = exc.messages  # harness.reports is installed from reports/: mypy cannot see it
+        return messages
     return []
 
 
@@ -173,7 +183,9 @@ def _exit(passed: bool, unwritten: list[str]) -> None:
     sys.exit(EXIT_OK if passed and not unwritten else EXIT_FAILED)
 
 
-def _finish(console, report: dict, report_targets: dict, **print_options: Any) -> None:  # type: ignore[no-untyped-def]
+def _finish(
+    console: Console, report: dict[str, Any], report_targets: dict[str, Path | str | None], **print_options: Any
+) -> None:
     """Write the file reports, print the terminal one, exit by ``report["passed"]``."""
     from harness.reports.terminal import print_report
 
@@ -220,8 +232,14 @@ def _seed_list(seed: tuple[int, ...], n_seeds: int | None, scenario_seeds: list[
 
 
 def _run_keys(
-    console, scenario: Any, keys: list, out_dir: Path, execution: Execution, metric: str | None, **options: Any
-) -> list:  # type: ignore[type-arg]
+    console: Console,
+    scenario: Scenario,
+    keys: list[RunKey],
+    out_dir: Path,
+    execution: Execution,
+    metric: str | None,
+    **options: Any,
+) -> list[RunRecord]:
     """Run ``keys`` as ``execution`` says, with a progress bar per run (none with ``--quiet``);
     ``options``: the rest of :func:`harness.execution.runner.run_suite`'s (``decide``, ``rule``)."""
     from harness.execution.runner import run_suite
@@ -254,7 +272,7 @@ def _results_dir(given: Path | None, scenario: Any, directory: bool) -> Path:
 
 
 #: runs some arms: ``runner(scenario_with_the_arms, keys, **run_suite_options) -> records``
-Runner = Callable[..., list]  # type: ignore[type-arg]
+Runner = Callable[..., "list[RunRecord]"]
 
 
 @dataclass
@@ -264,13 +282,13 @@ class Outcome:
     verdict to the report (``run`` has none: the report's own verdict stands)."""
 
     scenario: Any
-    records: list  # type: ignore[type-arg]
+    records: list[RunRecord]
     judge: Callable[[dict[str, Any]], tuple[str, dict[str, Any], bool]] | None = None
 
 
 def run_experiment(
-    console, scenario: Any, execution: Execution, out_dir: Path, conduct: Callable[[Runner], Outcome]
-) -> dict:  # type: ignore[type-arg]
+    console: Console, scenario: Scenario, execution: Execution, out_dir: Path, conduct: Callable[[Runner], Outcome]
+) -> dict[str, Any]:
     """The one shape of ``run``, ``ablate`` and ``doctor``: ``conduct`` plans its arms and runs
     them through the runner given (progress bars, the executor, results in ``out_dir``), then
     the suite report is assembled and the experiment judges it into its own section; Ctrl-C
@@ -279,7 +297,7 @@ def run_experiment(
 
     metric = next(iter(scenario.key_metrics), None)
 
-    def runner(arms: Any, keys: list, **options: Any) -> list:  # type: ignore[type-arg]
+    def runner(arms: Scenario, keys: list[RunKey], **options: Any) -> list[RunRecord]:
         return _run_keys(console, arms, keys, out_dir, execution, metric, **options)
 
     with _exit_on_interrupt(console, lambda: out_dir):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -25,6 +25,13 @@ from harness.cli.driver import (
     run_experiment,
 )
 from harness.cli.options import Execution, PluginFlags, run_options
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from harness.execution.records import RunKey
+    from harness.experiments.arms import Arm
+    from harness.scenario.expectations import PassRate
 
 
 @click.command()
@@ -58,7 +65,7 @@ def run(
     variants: tuple[str, ...],
     seeds: tuple[int, ...],
     n_seeds: int | None,
-    report_targets: dict,
+    report_targets: dict[str, Path | str | None],
     decide_early: bool,
     execution: Execution,
     plugin_flags: PluginFlags,
@@ -108,7 +115,7 @@ def run(
     _finish(console, report, report_targets)
 
 
-def _ablation_arms(scenario_path: Path, scenario: Any, base: str, target: str) -> tuple[Any, list]:  # type: ignore[type-arg]
+def _ablation_arms(scenario_path: Path, scenario: Any, base: str, target: str) -> tuple[Any, list[Arm]]:
     """The ablation's scenario and arms (:func:`harness.experiments.ablation.ablation_scenario`), or bad input
     when an arm could not run or base and target have the same plugins."""
     from harness.core.pluginmanager import PluginConflictError
@@ -124,7 +131,14 @@ def _ablation_arms(scenario_path: Path, scenario: Any, base: str, target: str) -
 
 
 def _ablation(
-    scenario: Any, base: str, target: str, derived: Any, arms: list, keys: list, rule: Any, exhaustive: bool
+    scenario: Any,
+    base: str,
+    target: str,
+    derived: Any,
+    arms: list[Arm],
+    keys: list[RunKey],
+    rule: PassRate | None,
+    exhaustive: bool,
 ) -> Callable[[Runner], Outcome]:
     """ablate's experiment: run every arm (deciding early unless ``exhaustive``), then judge
     which fixes are sufficient and necessary into the report's ``ablation`` section."""
@@ -134,7 +148,7 @@ def _ablation(
     def conduct(runner: Runner) -> Outcome:
         records = runner(derived, keys, decide=not exhaustive, rule=rule)
 
-        def judge(report: dict) -> tuple[str, dict, bool]:  # type: ignore[type-arg]
+        def judge(report: dict[str, Any]) -> tuple[str, dict[str, Any], bool]:
             section = ablation_section(
                 scenario,
                 base,
@@ -190,7 +204,7 @@ def ablate(
     seeds: tuple[int, ...],
     n_seeds: int | None,
     pass_rate: str | None,
-    report_targets: dict,
+    report_targets: dict[str, Path | str | None],
     exhaustive: bool,
     execution: Execution,
     plugin_flags: PluginFlags,
@@ -306,7 +320,7 @@ def doctor(
     max_candidates: int,
     max_combination: int,
     top: int,
-    report_targets: dict,
+    report_targets: dict[str, Path | str | None],
     execution: Execution,
     plugin_flags: PluginFlags,
 ) -> None:
@@ -352,7 +366,7 @@ def doctor(
 
 
 def _diagnosis(
-    console, scenario: Any, variant: str, seeds: list[int], options: dict[str, Any], *, quiet: bool
+    console: Console, scenario: Any, variant: str, seeds: list[int], options: dict[str, Any], *, quiet: bool
 ) -> Callable[[Runner], Outcome]:
     """doctor's experiment: diagnose ``variant`` (its arms planned and run by
     :func:`harness.experiments.doctor.diagnose`) into the report's ``doctor`` section."""

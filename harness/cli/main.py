@@ -45,7 +45,7 @@ for command in (run, ablate, doctor, plugins, workloads):
 @click.argument("results", metavar="RESULTS.json", type=click.Path(dir_okay=False, path_type=Path))
 @report_options
 @click.option("--quiet", "-q", is_flag=True, help="Do not print the terminal report.")
-def report(results: Path, report_targets: dict, quiet: bool) -> None:
+def report(results: Path, report_targets: dict[str, Path | str | None], quiet: bool) -> None:
     """Re-render a saved JSON report (of `harness run`/`ablate --json` or `pytest --harness-json`)
     as the terminal table, HTML, JUnit or JSON, without retraining.
 

@@ -18,6 +18,8 @@ from typing import Any
 
 import click
 
+#: a click command's function: its parameters are the options the decorators add or pack
+Command = Callable[..., Any]
 Decorator = Callable[[Any], Any]
 
 #: the short help texts of ``ablate`` and ``doctor``; ``run`` says more about its runs
@@ -59,9 +61,9 @@ def _packed(cls: type, name: str) -> Decorator:
     """Hand the command the keyword arguments named like ``cls``'s fields as one ``cls`` (``name``)."""
     keys = [f.name for f in fields(cls)]
 
-    def decorate(func):  # type: ignore[no-untyped-def]
+    def decorate(func: Command) -> Command:
         @functools.wraps(func)
-        def command(*args, **kwargs):  # type: ignore[no-untyped-def]
+        def command(*args: Any, **kwargs: Any) -> Any:
             kwargs[name] = cls(**{key: kwargs.pop(key) for key in keys})
             return func(*args, **kwargs)
 
@@ -70,7 +72,7 @@ def _packed(cls: type, name: str) -> Decorator:
     return decorate
 
 
-def report_options(func):  # type: ignore[no-untyped-def]
+def report_options(func: Command) -> Command:
     """One option per report renderer (``harness.reports.FILE_REPORTS``): ``--NAME PATH``, ``DIR``
     or ``URI`` by its ``TARGET``, refused (exit 2) when a package it needs is missing. The
     command receives them together as ``report_targets``: ``{name: path, URI or None}``."""
@@ -79,12 +81,12 @@ def report_options(func):  # type: ignore[no-untyped-def]
     names = list(FILE_REPORTS)
 
     @functools.wraps(func)
-    def command(*args, **kwargs):  # type: ignore[no-untyped-def]
+    def command(*args: Any, **kwargs: Any) -> Any:
         kwargs["report_targets"] = {name: kwargs.pop(f"{name}_report") for name in names}
         return func(*args, **kwargs)
 
-    def needs(module):  # type: ignore[no-untyped-def]
-        def check(ctx, param, value):  # type: ignore[no-untyped-def]
+    def needs(module: Any) -> Callable[[click.Context, click.Parameter, Any], Any]:
+        def check(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
             message = missing_requirement(module) if value is not None else None
             if message:
                 raise click.BadParameter(message)
@@ -112,7 +114,7 @@ def report_options(func):  # type: ignore[no-untyped-def]
     return command
 
 
-def plugin_options(func):  # type: ignore[no-untyped-def]
+def plugin_options(func: Command) -> Command:
     """``--with``, ``--without`` and ``--set``: derive any variant ad hoc, validated like the YAML.
     The command receives them as ``plugin_flags``, a :class:`PluginFlags`."""
     func = _packed(PluginFlags, "plugin_flags")(func)
@@ -208,7 +210,7 @@ def run_options(
         plugin_options,
     ]
 
-    def decorate(func):  # type: ignore[no-untyped-def]
+    def decorate(func: Command) -> Command:
         func = _packed(Execution, "execution")(func)
         for option in reversed(options):
             func = option(func)

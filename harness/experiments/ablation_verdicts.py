@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from harness.experiments.arms import Arm, acted_in, train_differences
 from harness.scenario.expectations import PassRate
+
+if TYPE_CHECKING:
+    from harness.execution.records import RunRecord
 
 
 def is_cured(seed_passed: list[bool], rule: PassRate | None, variant_passed: bool | None = None) -> bool:
@@ -56,7 +59,7 @@ def outcome(seed_passed: list[bool], rule: PassRate | None = None, variant_passe
 
 
 def arm_outcome(
-    records: list[dict[str, Any]], rule: PassRate | None = None, variant_passed: bool | None = None
+    records: list[RunRecord], rule: PassRate | None = None, variant_passed: bool | None = None
 ) -> ArmOutcome:
     """:func:`outcome` of an arm's records, which may include runs stopped when the arm was
     decided and skipped ones (:mod:`harness.judging.decisions`). With ``rule`` the verdict is what it
@@ -81,7 +84,7 @@ def arm_outcome(
     )
 
 
-def arm_acted(arm: Arm, records: list[dict[str, Any]]) -> dict[str, dict[str, int]]:
+def arm_acted(arm: Arm, records: list[RunRecord]) -> dict[str, dict[str, int]]:
     """Per plugin the arm switches on: ``{"acted_runs": k, "runs": n}`` over the arm's runs
     (those that trained: a skipped seed has no trace)."""
     runs = [r for r in records if r.get("variant") == arm.name and r.get("status") != "skipped"]
@@ -146,10 +149,7 @@ def verdicts(
 
 
 def judge_arms(
-    arms: list[Arm],
-    records: list[dict[str, Any]],
-    summaries: Mapping[str, Mapping[str, Any]],
-    rule: PassRate | None = None,
+    arms: list[Arm], records: list[RunRecord], summaries: Mapping[str, Mapping[str, Any]], rule: PassRate | None = None
 ) -> tuple[dict[str, Any], dict[str, dict[str, dict[str, int]]]]:
     """The fix table of an ablation's run records (:func:`verdicts` of every arm's
     :func:`arm_outcome` and :func:`arm_acted`) and the ``acted`` counts; ``summaries``: the
@@ -186,7 +186,7 @@ def arms_table(arms: list[Arm], acted: Mapping[str, Any]) -> list[dict[str, Any]
     ]
 
 
-def base_reproduces(own: list[Any], base_records: list[dict[str, Any]], torch_version: str) -> dict[str, Any] | None:
+def base_reproduces(own: list[Any], base_records: list[RunRecord], torch_version: str) -> dict[str, Any] | None:
     """Whether the base shows the incident by its *own* expectations (None when it has none).
     The records were judged by the target's; a run stopped when its arm was decided has its
     own ``final.*`` lines open (counted as ``open``)."""
@@ -202,7 +202,7 @@ def base_reproduces(own: list[Any], base_records: list[dict[str, Any]], torch_ve
     return {"passed_runs": sum(run_ok(r) for r in runs), "runs": len(runs), **({"open": unknown} if unknown else {})}
 
 
-def early_summary(records: list[dict[str, Any]]) -> dict[str, int]:
+def early_summary(records: list[RunRecord]) -> dict[str, int]:
     """What deciding early saved: the runs trained, stopped (``decided``) and skipped, and the steps."""
     trained = [r for r in records if r["status"] != "skipped"]
     return {
@@ -219,7 +219,7 @@ def ablation_section(
     base: str,
     target: str,
     arms: list[Arm],
-    records: list[dict[str, Any]],
+    records: list[RunRecord],
     summaries: Mapping[str, Mapping[str, Any]],
     rule: PassRate | None,
     *,
@@ -251,7 +251,7 @@ def ablation_section(
     return section
 
 
-def ablation_passed(records: list[dict[str, Any]], section: Mapping[str, Any]) -> bool:
+def ablation_passed(records: list[RunRecord], section: Mapping[str, Any]) -> bool:
     """An ablation passes when every run finished and the target is cured."""
     from harness.judging.verdicts import FAILED_STATUSES
 

@@ -44,7 +44,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from harness.experiments.doctor_arms import (
     arm_name,
@@ -66,8 +66,11 @@ from harness.experiments.doctor_verdicts import (
 )
 from harness.scenario.expectations import PassRate
 
+if TYPE_CHECKING:
+    from harness.execution.records import RunRecord
+
 Settings = dict[str, dict[str, Any]]  # enabled plugin -> its parameters as set (model_dump(exclude_unset=True))
-Runner = Callable[[Any, list[Any]], list[dict[str, Any]]]
+Runner = Callable[[Any, list[Any]], "list[RunRecord]"]
 
 REFERENCE = "reference"
 
@@ -84,7 +87,7 @@ class _Doctor:
     log: Callable[[str], None]
     available: Mapping[str, Any]
     arms: dict[str, tuple[Settings, list[Any], str]] = field(default_factory=dict)
-    records: list[dict[str, Any]] = field(default_factory=list)
+    records: list[RunRecord] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     source: Any = field(init=False)  # the variant
     settings: Settings = field(init=False)
@@ -104,7 +107,7 @@ class _Doctor:
         finding_kinds = tuple(sorted({k for info in self.available.values() for k in info.cls.finding_kinds}))
         return [parse_expectation(text, metrics=metrics, finding_kinds=finding_kinds) for text in lines]
 
-    def run(self, phase_arms: dict[str, tuple[Settings, list[Any], str]]) -> dict[str, list[dict[str, Any]]]:
+    def run(self, phase_arms: dict[str, tuple[Settings, list[Any], str]]) -> dict[str, list[RunRecord]]:
         """Train one phase's arms over the seeds; each arm's records."""
         from harness.execution.runner import plan_runs
 
@@ -114,7 +117,7 @@ class _Doctor:
         self.records.extend(records)
         return {name: [r for r in records if r["variant"] == name] for name in phase_arms}
 
-    def outcome(self, section: dict[str, Any]) -> tuple[Any, list[dict[str, Any]], dict[str, Any]]:
+    def outcome(self, section: dict[str, Any]) -> tuple[Any, list[RunRecord], dict[str, Any]]:
         return phase_scenario(self.scenario, self.variant, self.arms), self.records, section
 
 
@@ -122,7 +125,7 @@ class _Doctor:
 class _Baseline:
     """Phase 1: the variant's runs, the finding kinds they showed, and the reference's metric."""
 
-    records: list[dict[str, Any]]
+    records: list[RunRecord]
     kinds: dict[str, int]
     threshold: float | None = None
     reference: dict[str, Any] | None = None
@@ -157,7 +160,7 @@ def _phase_baseline(doctor: _Doctor, judge_metric: bool, tolerance: float) -> _B
 
 
 def _judge_reference(
-    doctor: _Doctor, records: list[dict[str, Any]], what: str, tolerance: float
+    doctor: _Doctor, records: list[RunRecord], what: str, tolerance: float
 ) -> tuple[float | None, dict[str, Any]]:
     """The reference's cure threshold and its stats for the report, warning when it is no clean run."""
     from harness.judging.verdicts import final_value
@@ -257,7 +260,7 @@ def diagnose(
     max_combination: int = 2,
     top: int = 4,
     log: Callable[[str], None] = lambda line: None,
-) -> tuple[Any, list[dict[str, Any]], dict[str, Any]]:
+) -> tuple[Any, list[RunRecord], dict[str, Any]]:
     """Run the doctor's phases; returns ``(the scenario of every arm, every record, the section)``.
 
     :param runner: ``(scenario, keys) -> records`` in ``keys`` order (the CLI: ``run_suite``).

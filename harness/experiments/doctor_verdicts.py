@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from harness.scenario.expectations import PassRate
 
 if TYPE_CHECKING:
+    from harness.execution.records import RunRecord
     from harness.experiments.doctor_candidates import Candidate
 
 
@@ -99,7 +100,7 @@ def judge(
     candidate: Candidate,
     variant: str,
     phase: str,
-    records: list[dict[str, Any]],
+    records: list[RunRecord],
     metric: str | None,
     original: Iterable[str],
     rule: PassRate | None,
