@@ -3,9 +3,7 @@
 A workload owns what is problem-specific: the model and the data. For a
 classification problem that is all a user must write::
 
-
-
-        from harness import Workload
+    from harness import Workload
     from pydantic import BaseModel
 
     class MyWorkload(Workload):
