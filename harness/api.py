@@ -5,7 +5,7 @@
     report = harness.run_scenario("scenarios/issue11.yaml", variants=["fixed"], seeds=[0, 1])
     report["passed"], report["variants"]["fixed"]["passed"]
 
-The report is the dict ``harness run --json`` writes (schema in the README).
+The report is the dict ``harness run --json`` writes (schema: docs/reports.md, "JSON report").
 """
 
 from __future__ import annotations

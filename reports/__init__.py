@@ -4,7 +4,7 @@
 with ``FLAG`` (the command-line option), ``HELP`` and ``write(target, payload)``, listed in
 :data:`FILE_REPORTS`; ``harness run``, ``harness ablate`` and ``harness report`` get one
 option per entry and write each report asked for. ``payload`` is a suite report (see the
-README's "JSON report") or ``{"reports": [...]}`` as written by ``pytest --harness-json``.
+docs/reports.md, "JSON report") or ``{"reports": [...]}`` as written by ``pytest --harness-json``.
 
 Optional, with these defaults: ``TARGET`` what the option names (``"file"``: a file path;
 ``"dir"``: a directory; ``"uri"``: a string passed on as given, e.g. an MLflow tracking

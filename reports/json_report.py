@@ -1,4 +1,4 @@
-"""The JSON report: a stable, documented schema (see README, "JSON report")."""
+"""The JSON report: a stable, documented schema (see docs/reports.md, "JSON report")."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Any
 from harness.execution.atomic_io import write_json_atomic
 
 FLAG = "--json"
-HELP = "Write the JSON report (schema: README, 'JSON report') here."
+HELP = "Write the JSON report (schema: docs/reports.md) here."
 
 
 def write(path: str | Path, payload: dict[str, Any]) -> None:

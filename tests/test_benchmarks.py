@@ -93,7 +93,7 @@ def test_the_ablation_benchmark_decides_early_with_the_same_verdicts_and_runs(ca
 def test_detector_benchmark_quick_mode(tmp_path: Path) -> None:
     """`benchmarks/detectors.py --quick` (what CI runs): every bug case on the tabular workload,
     one seed, through the real executor; the JSON has every table, and on this reduced set
-    every bug is caught and no clean run has a finding (measured; see the README)."""
+    every bug is caught and no clean run has a finding (measured; see docs/detectors.md)."""
     detectors = load_benchmark("detectors")
     out = tmp_path / "detectors.json"
     result = detectors.main(["--quick", "--json", str(out), "-j", "2"])

@@ -1,6 +1,6 @@
 """Meta-tests, as datasette has: every hook documented and raised, every built-in plugin explained.
 
-A new hook without a docstring, a README row or a place in the sequence pseudocode fails
+A new hook without a docstring, a row in docs/design.md or a place in the sequence pseudocode fails
 here, and so does one that no real run raises (a recording observer counts every hook
 call of a few tiny runs); so does a built-in plugin whose module docstring does not name
 its pathology, signal and fix, or that no test mentions.
@@ -67,9 +67,9 @@ def test_hook_is_in_the_sequence_pseudocode(hook: str) -> None:
 
 
 @pytest.mark.parametrize("hook", HOOKS)
-def test_hook_is_documented_in_the_readme(hook: str) -> None:
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    assert f"`{hook}(" in readme, f"add a row for {hook!r} to the README's Hooks table"
+def test_hook_is_documented_in_the_docs(hook: str) -> None:
+    design = (ROOT / "docs" / "design.md").read_text(encoding="utf-8")
+    assert f"`{hook}(" in design, f"add a row for {hook!r} to the Hooks table of docs/design.md"
 
 
 class HookRecorder:

@@ -1,6 +1,6 @@
-"""The README's "Replay your own incident" walkthrough works, step by step, as written.
+"""The docs' "Replay your own incident" walkthrough (docs/replay.md) works, step by step, as written.
 
-The code blocks marked ``<!-- walkthrough: FILE -->`` in README.md are written into a
+The code blocks marked ``<!-- walkthrough: FILE -->`` in the docs pages are written into a
 fresh directory outside the repository, and the section's commands are run there as a
 newcomer would type them (the ``harness`` and ``pytest`` scripts of this environment,
 ``cwd`` that directory, ``PYTHONPATH`` that directory): ``harness run``, ``harness
@@ -9,7 +9,7 @@ the no-code ``tabular`` variant of the scenario, the two mistakes the section qu
 and the non-classifier example of "Writing a workload". One more run uses ``HARNESS_START_METHOD=spawn``, where every
 worker is a fresh interpreter that must import ``my_incident`` itself: the module, as
 written here, appends its importing process's id to a log when ``WALKTHROUGH_IMPORT_LOG``
-is set (a line added after the README's code, inert otherwise), and that log shows one
+is set (a line added after the page's code, inert otherwise), and that log shows one
 import in the parent with fork and one per worker with spawn.
 """
 
@@ -27,7 +27,9 @@ import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
-README = (ROOT / "README.md").read_text(encoding="utf-8")
+PAGE = (ROOT / "docs" / "replay.md").read_text(encoding="utf-8")  # the walkthrough's page
+# every docs page: the walkthrough's files are marked in replay.md and workloads.md ("Writing a workload")
+DOCS = "\n".join(p.read_text(encoding="utf-8") for p in sorted((ROOT / "docs").rglob("*.md")))
 BIN = Path(sys.executable).parent  # this environment's `harness` and `pytest` scripts
 
 # <!-- walkthrough: NAME --> then a fenced block (possibly indented, inside a list item)
@@ -43,15 +45,15 @@ IMPORT_PROBE = (
 
 def walkthrough_blocks() -> dict[str, str]:
     blocks = {}
-    for name, _indent, body in BLOCK.findall(README):
-        assert name not in blocks, f"two README blocks are marked walkthrough: {name}"
+    for name, _indent, body in BLOCK.findall(DOCS):
+        assert name not in blocks, f"two docs blocks are marked walkthrough: {name}"
         blocks[name] = textwrap.dedent(body) + "\n"
     return blocks
 
 
 def section() -> str:
-    start = README.index("## Replay your own incident")
-    return README[start : README.index("\n## ", start + 1)]
+    assert PAGE.startswith("# Replay your own incident")
+    return PAGE
 
 
 def test_the_readme_marks_the_walkthrough_files() -> None:
@@ -65,7 +67,7 @@ def test_the_readme_marks_the_walkthrough_files() -> None:
     assert scenario["variants"]["fixed"]["plugins"]["linear_warmup"] == {"interval": "step"}
     assert yaml.safe_load(blocks["tabular-workload.yaml"])["workload"]["name"] == "tabular"
     text = section()
-    for command in (  # the commands the tests below run, exactly as the README spells them
+    for command in (  # the commands the tests below run, exactly as the page spells them
         "PYTHONPATH=. harness run incident.yaml ",
         "PYTHONPATH=. harness run incident.yaml --seeds 3",
         "PYTHONPATH=. harness ablate incident.yaml ",
@@ -251,7 +253,7 @@ variants:
 
 @pytest.mark.slow
 def test_the_regression_example_of_writing_a_workload(incident: Path) -> None:
-    """The README's non-classifier (own `evaluate`, `metrics`, loss) validates, trains and reports its metrics."""
+    """The docs' non-classifier (own `evaluate`, `metrics`, loss) validates, trains and reports its metrics."""
     (incident / "my_regressor.py").write_text(walkthrough_blocks()["my_regressor.py"])
     (incident / "regression.yaml").write_text(REGRESSION_SCENARIO)
     result = sh(
@@ -277,7 +279,7 @@ def test_the_regression_example_of_writing_a_workload(incident: Path) -> None:
 
 
 def test_the_text_classification_example_validates(tmp_path: Path) -> None:
-    """The README's `text_classification` block is a valid `workload:` (validation reads no file)."""
+    """The docs' `text_classification` block is a valid `workload:` (validation reads no file)."""
     from harness.scenario import load_scenario
 
     scenario = yaml.safe_load(walkthrough_blocks()["incident.yaml"])
@@ -305,5 +307,5 @@ def test_the_mistakes_the_walkthrough_shows_exit_2_with_one_line(incident: Path)
     assert rejected.returncode == 2
     message = "typo.yaml:5:12: workload.params.hiden: unknown field 'hiden' (did you mean 'hidden'?)"
     assert message in rejected.stderr
-    assert message.replace("typo.yaml", "incident.yaml") in " ".join(README.split())  # as the README quotes it
+    assert message.replace("typo.yaml", "incident.yaml") in " ".join(PAGE.split())  # as the page quotes it
     assert "Traceback" not in missing.stderr + rejected.stderr

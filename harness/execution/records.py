@@ -2,7 +2,7 @@
 
 A record is a plain JSON-like dict (it is written as JSON and read back from saved reports
 that no longer have their scenario); the :class:`RunRecord` ``TypedDict`` below is its
-schema, field by field as the README's "JSON report" section lists it. This module builds
+schema, field by field as docs/reports.md's "JSON report" section lists it. This module builds
 the records every executor shares: the empty one before training (:func:`base_record`),
 one that never ran (:func:`skipped_record`) and one whose worker or task left no result
 (:func:`failed_record`), and the fingerprint ``--resume`` compares (:func:`run_fingerprint`).
@@ -37,7 +37,7 @@ class RunKey:
         return f"{self.variant}-seed{self.seed}"
 
 
-# ------------------------------------------------------------------ the schema (README, "JSON report")
+# ------------------------------------------------------------------ the schema (docs/reports.md, "JSON report")
 
 
 class Finding(TypedDict, total=False):
@@ -110,13 +110,13 @@ class _RunRecordFields(TypedDict):
     findings: list[Finding]
     expectations: list[ExpectationEntry]
     trace: dict[str, dict[str, int]]  # hook -> plugin -> times it acted
-    outcomes: dict[str, Any]  # what plugins recorded (README: ``outcomes``)
+    outcomes: dict[str, Any]  # what plugins recorded (docs/reports.md: ``outcomes``)
     lr_per_step: list[float]
     steps: int
 
 
 class RunRecord(_RunRecordFields, total=False):
-    """A run record (README, "JSON report": ``runs[]``); the optional fields below."""
+    """A run record (docs/reports.md, "JSON report": ``runs[]``); the optional fields below."""
 
     stop_reason: str
     diverged_at_step: int

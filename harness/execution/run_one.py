@@ -44,7 +44,7 @@ def execute_run(
     observers: tuple[Any, ...] = (),
     decide: Any = None,
 ) -> RunRecord:
-    """Train one (variant, seed) in this process and return its record (schema: README).
+    """Train one (variant, seed) in this process and return its record (schema: docs/reports.md).
 
     ``decide``: a :class:`harness.judging.decisions.GroupContext`: stop the run at the end of the
     epoch where its group's verdict is decided (status ``decided``); None: train to the end."""

@@ -1,7 +1,7 @@
 """Early verdicts: what is already decided before training is over, and the plan that
 stops and skips what is decided (``harness ablate``; ``harness run --decide-early``).
 
-Three levels, each a pure function of JSON-like run records (the README's schema):
+Three levels, each a pure function of JSON-like run records (the schema of docs/reports.md):
 
 **A line** (:func:`decide_line`): after an epoch, an expectation line is ``true`` or
 ``false`` for good, ``open``, or ``n/a`` (its ``when`` excludes the running PyTorch).

@@ -1,4 +1,4 @@
-"""A judged expectation line, as a run record keeps it (``expectations`` in the README's "JSON report").
+"""A judged expectation line, as a run record keeps it (``expectations`` in docs/reports.md, "JSON report").
 
 Built by :func:`harness.scenario.expectations.evaluate_all` (a finished run) and
 :func:`harness.judging.decisions.decision_entries` (a run stopped or skipped by an early

@@ -143,7 +143,7 @@ class Expectation:
         return Version(torch_version.split("+")[0]) in SpecifierSet(self.when_torch)
 
     def evaluate(self, run: Mapping[str, Any]) -> tuple[bool | None, Any]:
-        """``(passed, observed)`` for a run record (see the JSON schema in the README);
+        """``(passed, observed)`` for a run record (see the JSON schema in docs/reports.md);
         ``passed`` is None when the line is not applicable to the run (see :meth:`judge`)."""
         verdict = self.judge(run)
         return verdict["passed"], verdict["observed"]

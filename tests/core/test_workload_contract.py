@@ -1,7 +1,7 @@
 """The workload contract's defaults: collate, forward, loss, train labels and evaluation.
 
 A user writes only ``Params``, ``build_model`` and ``datasets``; these tests hold the
-defaults to what the README promises, on real tensors and a real model.
+defaults to what docs/workloads.md promises, on real tensors and a real model.
 """
 
 from __future__ import annotations
