@@ -30,6 +30,7 @@ from rich.text import Text
 
 from harness.reports import metric_label, reports_of, tables
 from harness.reports.fitting import fits, indented
+from harness.reports.outcomes import LEGEND, outcome
 from harness.reports.run_text import findings_text
 from harness.reports.terminal_ablation import _early, print_ablation
 from harness.reports.terminal_plugins import describe_plugins
@@ -65,8 +66,10 @@ def _mean_std(stat: dict[str, Any] | None) -> str:
     return tables.mean_std_text(stat, separator="±", missing="-")
 
 
-def _verdict(summary: dict[str, Any], *, flag: bool = True) -> str:
-    text = "[green]PASS[/]" if summary["passed"] else "[red]FAIL[/]"
+def _verdict(summary: dict[str, Any], findings: int = 0, *, flag: bool = True) -> str:
+    """The variant's outcome in the one vocabulary of :mod:`harness.reports.outcomes`."""
+    word, style = outcome(summary, findings)
+    text = f"[{style}]{word}[/]"
     if flag and summary.get("flaky"):
         text += " [yellow]seeds disagree[/]"
     return text
@@ -92,13 +95,15 @@ def _summary_title(report: dict[str, Any], summaries: dict[str, Any]) -> str:
 
 
 def summary_table(report: dict[str, Any]) -> Table:
-    """One row per variant: pass count over seeds, mean +- std of the key metrics, verdict."""
+    """One row per variant: pass count over seeds, mean +- std of the key metrics, verdict.
+
+    Its title is printed above it by :func:`summary_section`, so that it wraps at the
+    terminal's width, not the table's."""
     from harness.judging.verdicts import report_key_metrics
 
     summaries = tables.summaries_of(report)
     metrics = report_key_metrics(report)
-    title = _summary_title(report, summaries)
-    table = Table(title=escape(title), title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False, padding=(0, 0))
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, padding=(0, 0))
     table.add_column("variant", no_wrap=True)
     table.add_column("pass", justify="right", no_wrap=True)
     for m in metrics:
@@ -106,7 +111,10 @@ def summary_table(report: dict[str, Any]) -> Table:
     table.add_column("verdict", no_wrap=True)
     for row in tables.summary_rows(report, metrics, summaries):
         table.add_row(
-            escape(row.name), _pass_count(row.summary), *map(_mean_std, row.stats), _verdict(row.summary, flag=False)
+            escape(row.name),
+            _pass_count(row.summary),
+            *map(_mean_std, row.stats),
+            _verdict(row.summary, _findings(report, row.name), flag=False),
         )
     captions = []
     if any(s.get("flaky") for s in summaries.values()):
@@ -125,8 +133,9 @@ def summary_section(console: Console, report: dict[str, Any]) -> RenderableType:
     """:func:`summary_table` when it :func:`fits`; else one block per variant: its name, pass
     count and verdict, then its key metrics as ``label value`` pairs, wrapped between pairs."""
     table = summary_table(report)
+    title = Text(_summary_title(report, tables.summaries_of(report)), style="italic")
     if fits(console, table):
-        return table
+        return Group(title, table, Text(LEGEND, style="dim"))
     from harness.judging.verdicts import report_key_metrics
 
     summaries = tables.summaries_of(report)
@@ -135,14 +144,23 @@ def summary_section(console: Console, report: dict[str, Any]) -> RenderableType:
     for row in tables.summary_rows(report, metrics, summaries):
         s = row.summary
         items.append(
-            Text.from_markup(f"[bold]{escape(row.name)}[/]  {_pass_count(s)} {_verdict(s, flag=False)}{_early(s)}")
+            Text.from_markup(
+                f"[bold]{escape(row.name)}[/]  {_pass_count(s)} {_verdict(s, _findings(report, row.name), flag=False)}"
+                f"{_early(s)}"
+            )
         )
         pairs = "  ".join(f"{metric_label(m)} {_mean_std(stat)}" for m, stat in zip(metrics, row.stats, strict=False))
         if pairs:
             items.append(indented(Text(pairs)))
     if table.caption:
         items.append(Text(str(table.caption)))
+    items.append(Text(LEGEND, style="dim"))
     return Group(*items)
+
+
+def _findings(report: dict[str, Any], name: str) -> int:
+    """How many findings the variant's runs recorded, over its seeds."""
+    return sum(len(run.get("findings") or []) for run in tables.variant_runs(report, name))
 
 
 def _seed_cells(run: dict[str, Any], metrics: list[str], spark_width: int) -> list[str]:
@@ -232,7 +250,8 @@ def variant_block(
     metrics = report_key_metrics(report)
     items: list[Any] = []
     head = Text.from_markup(
-        f"[bold]{escape(name)}[/]  {_verdict(summary)} {summary['passed_runs']}/{summary['runs']} seeds{_early(summary)}"
+        f"[bold]{escape(name)}[/]  {_verdict(summary, _findings(report, name))} "
+        f"{summary['passed_runs']}/{summary['runs']} seeds{_early(summary)}"
     )
     description = summary.get("description")
     if description:
@@ -295,7 +314,9 @@ def _observed(runs: list[dict[str, Any]], name: str) -> str:
     return f"{text}; {na}" if na else text
 
 
-def print_report(console: Console, payload: dict[str, Any], *, details: bool = True) -> None:
+def print_report(
+    console: Console, payload: dict[str, Any], *, details: bool = True, next_steps: list[str] | None = None
+) -> None:
     """The summary table, each variant's block (``details``), the ablation table, the verdict;
     for a payload of several scenarios (``harness run DIR``), each in turn, then one line per
     scenario and the overall verdict."""
@@ -335,6 +356,8 @@ def print_report(console: Console, payload: dict[str, Any], *, details: bool = T
         if flaky:
             line += f"; [yellow]seeds disagree in {', '.join(map(escape, flaky))}[/]"
         console.print(line)
+        for i, step in enumerate(next_steps or []):
+            console.print(f"{'next:' if i == 0 else '     '} {escape(step)}", highlight=False)
         if len(reports) > 1:
             console.print()
     if len(reports) > 1:

@@ -85,13 +85,13 @@ def run(
     harness run S --seeds 5 -j 2 --html r.html --junit r.xml
     harness run scenarios/ -q --json all.json               # every scenario, one summary
     """
-    from rich.console import Console
     from rich.markup import escape
 
+    from harness.cli.console import terminal
     from harness.execution.records import SCHEMA_VERSION
     from harness.execution.runner import plan_runs
 
-    console = Console(stderr=False)
+    console = terminal()
     directory = scenario_path.is_dir()
     scenarios = _scenarios_to_run(scenario_path, directory, variants, plugin_flags)
     _check_executor(execution)
@@ -110,9 +110,13 @@ def run(
         reports.append(run_experiment(console, scenario, execution, out_dir, conduct))
     if directory:  # one payload for every scenario, as `pytest --harness-json` writes
         report = {"schema_version": SCHEMA_VERSION, "reports": reports, "passed": all(r["passed"] for r in reports)}
+        steps: list[str] = []
     else:
+        from harness.reports.outcomes import next_steps
+
         report = reports[0]
-    _finish(console, report, report_targets)
+        steps = next_steps(report, str(scenario_path))
+    _finish(console, report, report_targets, next_steps=steps)
 
 
 def _ablation_arms(scenario_path: Path, scenario: Any, base: str, target: str) -> tuple[Any, list[Arm]]:
@@ -227,11 +231,10 @@ def ablate(
     \b
     harness ablate scenarios/issue11.yaml --seeds 3 -j 2 --json ablation.json
     """
-    from rich.console import Console
-
+    from harness.cli.console import terminal
     from harness.execution.runner import default_results_dir, plan_runs
 
-    console = Console()
+    console = terminal()
     scenario = _load(scenario_path, plugin_flags)
     _check_start_method()
     for option, name in (("--base", base), ("--target", target)):
@@ -339,11 +342,10 @@ def doctor(
     harness doctor scenarios/issue11.yaml --variant broken -j 2 --json doctor.json
     harness doctor scenarios/bugs/foreign_optimizer.yaml --seeds 3 --expect 'final.accuracy >= 0.9'
     """
-    from rich.console import Console
-
+    from harness.cli.console import terminal
     from harness.execution.runner import default_results_dir
 
-    console = Console()
+    console = terminal()
     scenario = _load(scenario_path, plugin_flags)
     _check_start_method()
     _check_variant(scenario, scenario_path, "--variant", variant)

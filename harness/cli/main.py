@@ -52,15 +52,14 @@ def report(results: Path, report_targets: dict[str, Path | str | None], quiet: b
     \b
     harness report results.json --html report.html --junit report.xml
     """
-    from rich.console import Console
-
+    from harness.cli.console import terminal
     from harness.judging.compare import ReportError, load_report
     from harness.reports.terminal import print_report
 
     try:
         payload = load_report(results)
         if not quiet:
-            print_report(Console(), payload)
+            print_report(terminal(), payload)
         unwritten = _write_reports(payload, report_targets)
     except ReportError as exc:
         raise BadInput(str(exc)) from None
@@ -83,9 +82,9 @@ def compare(report_a: Path, report_b: Path, exit_code: bool) -> None:
     \b
     harness compare torch25.json torch26.json   # the same scenarios under two PyTorch versions
     """
-    from rich.console import Console
     from rich.markup import escape
 
+    from harness.cli.console import terminal
     from harness.judging.compare import (
         ReportError,
         column_labels,
@@ -99,7 +98,7 @@ def compare(report_a: Path, report_b: Path, exit_code: bool) -> None:
         a, b = load_report(report_a), load_report(report_b)
     except ReportError as exc:
         raise BadInput(str(exc)) from None
-    console = Console()
+    console = terminal()
     label_a, label_b = column_labels(a, b)
     for label, path, payload in ((label_a, report_a, a), (label_b, report_b, b)):
         names = ", ".join(scenario_reports(payload))

@@ -1,0 +1,76 @@
+"""One vocabulary for a variant's outcome, the next step after `harness run`, no trailing spaces."""
+
+from __future__ import annotations
+
+import sys
+from io import StringIO
+from typing import Any
+
+import pytest
+
+from harness.cli.console import terminal
+from harness.reports.outcomes import LEGEND, next_steps, outcome
+
+
+def summary(lines: list[str], passed: bool) -> dict[str, Any]:
+    return {"passed": passed, "expectations": [{"name": line} for line in lines]}
+
+
+def test_a_variant_reads_reproduced_or_cured_by_what_its_expectations_say() -> None:
+    assert outcome(summary(["finding collapse by epoch 2", "final.f1 <= 0.05"], True), 3) == (
+        "PASS reproduced",
+        "green",
+    )
+    assert outcome(summary(["finding collapse"], False), 0) == ("FAIL not reproduced", "red")
+    assert outcome(summary(["status == error"], True), 0)[0] == "PASS reproduced"
+    assert outcome(summary(["final.f1 >= 0.8", "no finding collapse"], True), 0) == ("PASS cured", "green")
+    assert outcome(summary(["final.f1 >= 0.8"], False), 0) == ("FAIL not cured", "red")
+    assert "reproduced" in LEGEND and "cured" in LEGEND
+
+
+def test_findings_without_expectations_never_read_as_a_bare_pass() -> None:
+    assert outcome(summary([], True), 3) == ("3 findings", "yellow")
+    assert outcome(summary([], True), 1)[0] == "1 finding"
+    assert outcome(summary([], True), 0)[0] == "no findings"
+
+
+def report(variants: dict[str, tuple[list[str], bool]], findings: dict[str, int]) -> dict[str, Any]:
+    return {
+        "variants": {name: summary(lines, passed) for name, (lines, passed) in variants.items()},
+        "runs": [{"variant": name, "findings": [{"kind": "x"}] * n} for name, n in findings.items()],
+    }
+
+
+def test_after_a_reproduced_incident_run_suggests_ablate_and_doctor() -> None:
+    r = report({"broken": (["finding collapse"], True), "fixed": (["final.f1 >= 0.8"], True)}, {"broken": 2})
+    steps = next_steps(r, "s.yaml")
+    assert steps[0].startswith("harness ablate s.yaml") and steps[1].startswith(
+        "harness doctor s.yaml --variant broken"
+    )
+
+
+def test_after_findings_without_expectations_doctor_and_after_a_failed_cure_ablate() -> None:
+    assert next_steps(report({"mine": ([], True)}, {"mine": 1}), "s.yaml") == [
+        "harness doctor s.yaml --variant mine (propose fixes)"
+    ]
+    failed = next_steps(report({"fixed": (["final.f1 >= 0.8"], False)}, {}), "s.yaml")
+    assert failed == ["harness ablate s.yaml (why the cure fails)"]
+    assert next_steps(report({"fixed": (["final.f1 >= 0.8"], True)}, {}), "s.yaml") == []
+
+
+def test_the_console_writes_no_trailing_spaces(monkeypatch: pytest.MonkeyPatch) -> None:
+    from rich.table import Table
+
+    out = StringIO()
+    monkeypatch.setattr(sys, "stdout", out)
+    console = terminal()
+    table = Table(title="a title")
+    table.add_column("name")
+    table.add_row("x")
+    table.add_row("a much longer row")
+    console.print(table)
+    console.print("partial", end="")
+    console.file.flush()
+    text = out.getvalue()
+    assert "a much longer row" in text and text.endswith("partial")
+    assert all(line == line.rstrip() for line in text.splitlines())
