@@ -23,6 +23,7 @@ from typing import Any
 from harness.reports import metric_label, tables
 from harness.reports.charts import esc
 from harness.reports.html_curves import curves_grid
+from harness.reports.outcomes import LEGEND, outcome
 
 FLAG = "--html"
 HELP = "Write a self-contained HTML report with plots (curves per variant, seeds overlaid) here."
@@ -59,8 +60,11 @@ def fmt(value: Any, digits: int = 3) -> str:
 # ------------------------------------------------------------------ tables
 
 
-def _verdict_cell(summary: dict[str, Any]) -> str:
-    cell = '<span class="pass">PASS</span>' if summary["passed"] else '<span class="fail">FAIL</span>'
+def _verdict_cell(summary: dict[str, Any], findings: int = 0) -> str:
+    """The variant's outcome in the terminal's words (:mod:`harness.reports.outcomes`)."""
+    word, style = outcome(summary, findings)
+    css = {"green": "pass", "red": "fail", "yellow": "flaky"}.get(style, "na")
+    cell = f'<span class="{css}">{esc(word)}</span>'
     if summary.get("flaky"):
         cell += '<span class="flaky">seeds disagree</span>'
     return cell
@@ -87,13 +91,17 @@ def summary_table(report: dict[str, Any], summaries: dict[str, dict[str, Any]]) 
         cells = "".join(f"<td class='num'>{_mean_std(stat)}</td>" for stat in row.stats)
         rows.append(
             f"<tr><td><a href='#v-{esc(name)}'>{esc(name)}</a></td><td>{esc(s.get('description') or '')}</td>"
-            f"<td class='num'>{s['passed_runs']}/{s['runs']}{_skipped(s)}</td>{cells}<td>{_verdict_cell(s)}</td></tr>"
+            f"<td class='num'>{s['passed_runs']}/{s['runs']}{_skipped(s)}</td>{cells}<td>{_verdict_cell(s, _findings(report, name))}</td></tr>"
         )
     return (
         f"<table><tr><th>variant</th><th>description</th><th>runs passed</th>{head}<th>verdict</th></tr>"
         + "".join(rows)
-        + "</table>"
+        + f"</table><p class='na'>{esc(LEGEND)}</p>"
     )
+
+
+def _findings(report: dict[str, Any], name: str) -> int:
+    return sum(len(run.get("findings") or []) for run in tables.variant_runs(report, name))
 
 
 def _skipped(counts: dict[str, Any]) -> str:
@@ -277,7 +285,7 @@ def variant_section(
 
     runs = tables.variant_runs(report, name)
     parts = [
-        f"<h3 id='v-{esc(name)}'>{esc(name)} — {_verdict_cell(summary)} {summary['passed_runs']}/{summary['runs']} seeds{_skipped(summary)}</h3>"
+        f"<h3 id='v-{esc(name)}'>{esc(name)} — {_verdict_cell(summary, _findings(report, name))} {summary['passed_runs']}/{summary['runs']} seeds{_skipped(summary)}</h3>"
     ]
     if summary.get("description"):
         parts.append(f"<p class='desc'>{esc(summary['description'])}</p>")
