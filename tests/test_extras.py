@@ -21,7 +21,18 @@ from click.testing import CliRunner
 from harness.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
-OPTIONAL = ("ray", "mlflow", "tensorboard", "datasets", "tox", "mkdocs", "pytest", "ruff", "mypy")
+OPTIONAL = (
+    "ray",
+    "mlflow",
+    "tensorboard",
+    "datasets",
+    "tox",
+    "mkdocs",
+    "mkdocs-material",
+    "ruff",
+    "mypy",
+    "accelerate",
+)
 
 
 def _name(requirement: str) -> str:
