@@ -148,9 +148,10 @@ def cured_text(arm: dict[str, Any]) -> str:
 
 
 def reproduces_text(ablation: dict[str, Any]) -> str:
-    """``reproduces the incident (its own expectations) on k/N seeds``: whether the base fails as
-    the incident did (empty when the ablation did not judge it)."""
+    """``reproduced the incident on k/N seeds, by its own expectations``: whether the base fails
+    as the incident did, in the words of :mod:`harness.reports.outcomes` (empty when the
+    ablation did not judge it)."""
     found = ablation.get("base_reproduces")
     if not found:
         return ""
-    return f"reproduces the incident (its own expectations) on {found['passed_runs']}/{found['runs']} seeds"
+    return f"reproduced the incident on {found['passed_runs']}/{found['runs']} seeds, by its own expectations"

@@ -2,8 +2,8 @@
 
 rich pads every line of a table to the table's width; in a CI log or a pipe those are
 trailing spaces on most lines. :class:`TrimmedStdout` strips them from each complete line
-(keeping any colour codes that follow) and passes partial writes (a live progress bar's
-frames) through as they are when flushed.
+(keeping any colour codes that follow); a live progress bar's frames on a terminal are
+written as they are.
 """
 
 from __future__ import annotations
@@ -19,22 +19,27 @@ _TRAILING = re.compile(r"[ \t]+((?:\x1b\[[0-9;]*m)*)$")
 
 
 class TrimmedStdout(io.TextIOBase):
-    """``sys.stdout`` (looked up at each write, as rich does), each line's trailing spaces removed."""
+    """``sys.stdout`` (looked up at each write, as rich does), each line's trailing spaces removed.
+
+    Text is written through at once. Off a terminal, the spaces that end a partial line are
+    held back until the line goes on (then written) or ends (then dropped); on a terminal a
+    partial line (a live progress frame) is written as it is.
+    """
 
     def __init__(self) -> None:
-        self._pending = ""
+        self._held = ""
 
     def write(self, text: str) -> int:
-        lines = (self._pending + text).split("\n")
-        self._pending = lines.pop()
-        if lines:
-            sys.stdout.write("".join(_TRAILING.sub(r"\1", line) + "\n" for line in lines))
+        *lines, last = (self._held + text).split("\n")
+        self._held = ""
+        out = "".join(_TRAILING.sub(r"\1", line) + "\n" for line in lines)
+        if last and not sys.stdout.isatty():
+            kept = last.rstrip(" \t")
+            self._held, last = last[len(kept) :], kept
+        sys.stdout.write(out + last)
         return len(text)
 
     def flush(self) -> None:
-        if self._pending:
-            sys.stdout.write(self._pending)
-            self._pending = ""
         sys.stdout.flush()
 
     def isatty(self) -> bool:

@@ -91,7 +91,7 @@ def test_ablation_rows_are_one_layout_in_each_markup() -> None:
     assert row == ["GRAD_CLIP", "off -> on", "2/2", "YES", "1/1", "n/a"]
     assert len(row) == len(tables.ABLATION_COLUMNS) and set(tables.ABLATION_COLUMNS) > tables.ABLATION_COUNTS
     assert tables.cured_text(ABLATION["base"]) == "not cured" and tables.cured_text(ABLATION["target"]) == "cured"
-    assert tables.reproduces_text(ABLATION) == "reproduces the incident (its own expectations) on 2/2 seeds"
+    assert tables.reproduces_text(ABLATION) == "reproduced the incident on 2/2 seeds, by its own expectations"
     assert tables.reproduces_text({}) == ""
 
 
