@@ -184,6 +184,7 @@ class ScenarioItem(pytest.Item):
         from harness.execution.results import save_result
         from harness.execution.run_one import execute_run
         from harness.judging.verdicts import summarize_variant
+        from harness.reports.outcomes import outcome
 
         work_dir = self._work_dir()
         for seed in self.seeds:
@@ -193,6 +194,8 @@ class ScenarioItem(pytest.Item):
             self.record = record
             self.config.stash[RECORDS].append((self.scenario, record))
         summary = summarize_variant(self.records, list(self.scenario.key_metrics))
+        findings = sum(len(r.get("findings") or []) for r in self.records)
+        self.user_properties.append(("outcome", outcome(summary, findings)[0]))  # JUnit: harness run's words
         if len(self.records) > 1:
             self.add_report_section("call", "harness seeds", "\n".join(seed_lines(self.records)))
         if not summary["passed"]:

@@ -34,6 +34,7 @@ def _case(suite: ET.Element, classname: str, name: str, seconds: float = 0.0) ->
 
 def suite_element(report: dict[str, Any]) -> ET.Element:
     from harness.judging.verdicts import run_failed
+    from harness.reports.outcomes import outcome
     from harness.reports.tables import summaries_of
 
     scenario = report["scenario"]["name"]
@@ -75,6 +76,9 @@ def suite_element(report: dict[str, Any]) -> ET.Element:
                 failure = ET.SubElement(case, "failure", message=f"observed {_observed(entry)}", type="expectation")
                 failure.text = f"{entry['name']}: observed {_observed(entry)}"
     for variant, summary in summaries_of(report).items():
+        findings = sum(len(r.get("findings") or []) for r in report["runs"] if r["variant"] == variant)
+        # each variant's outcome in harness run's words: PASS reproduced, FAIL not cured, 3 findings
+        ET.SubElement(props, "property", name=f"outcome.{variant}", value=outcome(summary, findings)[0])
         for row in summary["expectations"]:
             if not row["pass_rate"]:
                 continue

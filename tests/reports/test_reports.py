@@ -191,6 +191,9 @@ def test_junit_has_one_testcase_per_run_and_expectation_with_the_right_counts(tm
     rate_case = by_id[("scripted.fixed", "final.f1 >= 0.8 [pass rate >= 0.5]")]
     assert rate_case.find("failure").get("message") == "1/3 seeds passed, needs >= 0.5"
     assert by_id[("scripted.fixed.seed0", "outcome.x == ok")].find("skipped") is not None
+    # each variant's outcome in harness run's words, as suite properties (broken: cure lines only)
+    props = {p.get("name"): p.get("value") for p in suite.find("properties")}
+    assert props["outcome.broken"] == "PASS cured" and props["outcome.fixed"] == "FAIL not cured"
 
 
 def test_junit_passes_the_variant_case_when_the_pass_rate_is_met(tmp_path: Path) -> None:
