@@ -155,3 +155,40 @@ def reproduces_text(ablation: dict[str, Any]) -> str:
     if not found:
         return ""
     return f"reproduced the incident on {found['passed_runs']}/{found['runs']} seeds, by its own expectations"
+
+
+SPARK = "▁▂▃▄▅▆▇█"
+
+
+def sparkline(values: list[float], width: int = 12, scale: tuple[float, float] | None = None) -> str:
+    """One block character per value (resampled to at most ``width`` characters), on
+    ``scale`` (low, high: one per metric across variants and seeds) or the values' own range."""
+    vals = [v for v in values if isinstance(v, (int, float)) and not math.isnan(v)]
+    if not vals:
+        return ""
+    if len(vals) > width:
+        vals = [vals[round(i * (len(vals) - 1) / (width - 1))] for i in range(width)]
+    lo, hi = scale or (min(vals), max(vals))
+    span = (hi - lo) or 1.0
+    return "".join(SPARK[min(len(SPARK) - 1, int((v - lo) / span * (len(SPARK) - 1) + 0.5))] for v in vals)
+
+
+def metric_ranges(report: dict[str, Any], metrics: list[str]) -> dict[str, tuple[float, float]]:
+    """Each metric's (low, high) over every epoch of every run: the sparklines' common scale."""
+    ranges = {}
+    for m in metrics:
+        vals = [h.get(m) for r in report.get("runs", []) for h in r.get("history") or []]
+        vals = [v for v in vals if isinstance(v, (int, float)) and not math.isnan(v)]
+        if vals:
+            ranges[m] = (min(vals), max(vals))
+    return ranges
+
+
+def ranges_text(report: dict[str, Any]) -> str:
+    """``sparklines: one scale per metric over every variant and seed: F1 0.000-0.847, ...``"""
+    from harness.judging.verdicts import report_key_metrics
+    from harness.reports import metric_label
+
+    ranges = metric_ranges(report, report_key_metrics(report))
+    parts = [f"{metric_label(m)} {number_text(lo)}-{number_text(hi)}" for m, (lo, hi) in ranges.items()]
+    return "sparklines: one scale per metric over every variant and seed: " + ", ".join(parts) if parts else ""

@@ -18,7 +18,6 @@ wrapped block per row. A seed's findings that do not fit their column move under
 
 from __future__ import annotations
 
-import math
 import textwrap
 from typing import Any
 
@@ -32,10 +31,10 @@ from harness.reports import metric_label, reports_of, tables
 from harness.reports.fitting import fits, indented
 from harness.reports.outcomes import LEGEND, outcome
 from harness.reports.run_text import findings_text
+from harness.reports.tables import metric_ranges, ranges_text, sparkline
 from harness.reports.terminal_ablation import _early, print_ablation
 from harness.reports.terminal_plugins import describe_plugins
 
-SPARK = "▁▂▃▄▅▆▇█"
 HEADER_WIDTH = 14  # a metric's header wraps between words past this, so columns stay narrow
 
 
@@ -44,18 +43,6 @@ def metric_header(name: str) -> str:
     between words (never inside one) to :data:`HEADER_WIDTH`."""
     label = metric_label(name)
     return "\n".join(textwrap.wrap(label, HEADER_WIDTH, break_long_words=False, break_on_hyphens=False)) or label
-
-
-def sparkline(values: list[float], width: int = 12) -> str:
-    """One block character per value (resampled to at most ``width`` characters)."""
-    vals = [v for v in values if isinstance(v, (int, float)) and not math.isnan(v)]
-    if not vals:
-        return ""
-    if len(vals) > width:
-        vals = [vals[round(i * (len(vals) - 1) / (width - 1))] for i in range(width)]
-    lo, hi = min(vals), max(vals)
-    span = (hi - lo) or 1.0
-    return "".join(SPARK[min(len(SPARK) - 1, int((v - lo) / span * (len(SPARK) - 1) + 0.5))] for v in vals)
 
 
 # ------------------------------------------------------------------ formatting helpers
@@ -134,8 +121,9 @@ def summary_section(console: Console, report: dict[str, Any]) -> RenderableType:
     count and verdict, then its key metrics as ``label value`` pairs, wrapped between pairs."""
     table = summary_table(report)
     title = Text(_summary_title(report, tables.summaries_of(report)), style="italic")
+    notes = [Text(t, style="dim") for t in (LEGEND, ranges_text(report)) if t]
     if fits(console, table):
-        return Group(title, table, Text(LEGEND, style="dim"))
+        return Group(title, table, *notes)
     from harness.judging.verdicts import report_key_metrics
 
     summaries = tables.summaries_of(report)
@@ -154,7 +142,7 @@ def summary_section(console: Console, report: dict[str, Any]) -> RenderableType:
             items.append(indented(Text(pairs)))
     if table.caption:
         items.append(Text(str(table.caption)))
-    items.append(Text(LEGEND, style="dim"))
+    items += notes
     return Group(*items)
 
 
@@ -163,12 +151,13 @@ def _findings(report: dict[str, Any], name: str) -> int:
     return sum(len(run.get("findings") or []) for run in tables.variant_runs(report, name))
 
 
-def _seed_cells(run: dict[str, Any], metrics: list[str], spark_width: int) -> list[str]:
+def _seed_cells(run: dict[str, Any], metrics: list[str], spark_width: int, scales: Any = None) -> list[str]:
     hist = run["history"]
     last = tables.last_epoch(run)
     cells = []
     for m in metrics:
-        spark = sparkline([h.get(m) for h in hist], spark_width) if len(hist) > 1 and spark_width else ""
+        scale = (scales or {}).get(m)
+        spark = sparkline([h.get(m) for h in hist], spark_width, scale) if len(hist) > 1 and spark_width else ""
         cells.append(f"{tables.number_text(last.get(m))} {spark}".rstrip())
     return cells
 
@@ -184,7 +173,7 @@ _STATUS = {
 
 
 def seeds_table(
-    runs: list[dict[str, Any]], metrics: list[str], *, findings: bool = True, spark_width: int = 12
+    runs: list[dict[str, Any]], metrics: list[str], *, findings: bool = True, spark_width: int = 12, scales: Any = None
 ) -> Table:
     """One line per seed: status, final value and sparkline of each key metric, findings."""
     seeds = Table(box=None, pad_edge=False, padding=(0, 1), show_header=True, header_style="dim")
@@ -198,7 +187,7 @@ def seeds_table(
         row = [
             str(run["seed"]),
             _STATUS.get(run["status"], escape(run["status"])),
-            *_seed_cells(run, metrics, spark_width),
+            *_seed_cells(run, metrics, spark_width, scales),
         ]
         seeds.add_row(*row, *([findings_text(run)] if findings else []))
     return seeds
@@ -214,14 +203,16 @@ def findings_grid(runs: list[dict[str, Any]]) -> Table:
     return grid
 
 
-def seeds_section(console: Console, runs: list[dict[str, Any]], metrics: list[str]) -> RenderableType:
+def seeds_section(
+    console: Console, runs: list[dict[str, Any]], metrics: list[str], scales: Any = None
+) -> RenderableType:
     """The seeds table, laid out to fit: findings in their column; else under the table; else
     also without sparklines; else one wrapped block per seed."""
     for spark_width in (12, 8, 0):
         for inline in (True, False):
             if inline and spark_width != 12:
                 continue
-            table = seeds_table(runs, metrics, findings=inline, spark_width=spark_width)
+            table = seeds_table(runs, metrics, findings=inline, spark_width=spark_width, scales=scales)
             if fits(console, table):
                 return table if inline else Group(table, findings_grid(runs))
     items: list[RenderableType] = []
@@ -269,7 +260,7 @@ def variant_block(
             fixes, monitors = describe_plugins(run["plugins"], catalogue)
             grid.add_row(f"seed {run['seed']}", escape(f"{fixes}; monitors: {monitors}"))
     items.append(grid)
-    items.append(seeds_section(console, runs, metrics))
+    items.append(seeds_section(console, runs, metrics, metric_ranges(report, metrics)))
     exp_grid = Table.grid(padding=(0, 1))
     exp_grid.add_column(no_wrap=True)
     exp_grid.add_column(justify="right", no_wrap=True)
