@@ -82,6 +82,6 @@ def test_sparklines_share_one_scale_per_metric_and_print_it() -> None:
 
     report = {"runs": [{"history": [{"f1": 0.352}, {"f1": 0.370}]}, {"history": [{"f1": 0.0}, {"f1": 1.0}]}]}
     assert metric_ranges(report, ["f1"]) == {"f1": (0.0, 1.0)}
-    assert sparkline([0.352, 0.370], scale=(0.0, 1.0)) == "▄▄"  # not ▁█: a small change stays small
+    assert sparkline([0.352, 0.370], scale=(0.0, 1.0)) == "▃▄"  # not ▁█: a small change stays small
     assert sparkline([1.0, 1.0, 1.0], scale=(0.0, 1.0)) == "███"  # a constant 1.0 at the top, not the bottom
     assert sparkline([0.352, 0.370]) == "▁█"  # without a scale: the values' own range
