@@ -306,7 +306,12 @@ def _observed(runs: list[dict[str, Any]], name: str) -> str:
 
 
 def print_report(
-    console: Console, payload: dict[str, Any], *, details: bool = True, next_steps: list[str] | None = None
+    console: Console,
+    payload: dict[str, Any],
+    *,
+    details: bool = True,
+    next_steps: list[str] | None = None,
+    overrides: str = "",
 ) -> None:
     """The summary table, each variant's block (``details``), the ablation table, the verdict;
     for a payload of several scenarios (``harness run DIR``), each in turn, then one line per
@@ -315,6 +320,8 @@ def print_report(
 
     catalogue = plugin_catalogue()
     reports = reports_of(payload)
+    if overrides:  # what this command changed of the scenario, as typed
+        console.print(f"[dim]overrides:[/] {escape(overrides)}", highlight=False)
     for report in reports:
         console.print(summary_section(console, report))
         if details:

@@ -116,7 +116,7 @@ def run(
 
         report = reports[0]
         steps = next_steps(report, str(scenario_path))
-    _finish(console, report, report_targets, next_steps=steps)
+    _finish(console, report, report_targets, next_steps=steps, overrides=plugin_flags.given(seeds, n_seeds))
 
 
 def _ablation_arms(scenario_path: Path, scenario: Any, base: str, target: str) -> tuple[Any, list[Arm]]:
@@ -251,7 +251,7 @@ def ablate(
 
     conduct = _ablation(scenario, base, target, derived, arms, keys, rule, exhaustive)
     report = run_experiment(console, scenario, execution, out_dir, conduct)
-    _finish(console, report, report_targets, details=False)
+    _finish(console, report, report_targets, details=False, overrides=plugin_flags.given(seeds, n_seeds))
 
 
 @click.command()
@@ -364,7 +364,7 @@ def doctor(
     }
     conduct = _diagnosis(console, scenario, variant, seed_list, options, quiet=execution.quiet)
     report = run_experiment(console, scenario, execution, out_dir, conduct)
-    _finish(console, report, report_targets, details=False)
+    _finish(console, report, report_targets, details=False, overrides=plugin_flags.given(seeds, n_seeds))
 
 
 def _diagnosis(

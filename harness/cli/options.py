@@ -56,6 +56,12 @@ class PluginFlags:
     without: tuple[str, ...]
     sets: tuple[str, ...]
 
+    def given(self, seeds: tuple[int, ...] = (), n_seeds: int | None = None) -> str:
+        """The run's overrides as typed (``--set train.lr=0.1 --seeds 3``), for the report's header."""
+        flags = [*(f"--with {p}" for p in self.with_), *(f"--without {p}" for p in self.without)]
+        flags += [f"--set {s}" for s in self.sets] + [f"--seed {s}" for s in seeds]
+        return " ".join(flags + ([f"--seeds {n_seeds}"] if n_seeds else []))
+
 
 def _packed(cls: type, name: str) -> Decorator:
     """Hand the command the keyword arguments named like ``cls``'s fields as one ``cls`` (``name``)."""

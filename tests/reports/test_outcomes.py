@@ -85,3 +85,12 @@ def test_sparklines_share_one_scale_per_metric_and_print_it() -> None:
     assert sparkline([0.352, 0.370], scale=(0.0, 1.0)) == "▃▄"  # not ▁█: a small change stays small
     assert sparkline([1.0, 1.0, 1.0], scale=(0.0, 1.0)) == "███"  # a constant 1.0 at the top, not the bottom
     assert sparkline([0.352, 0.370]) == "▁█"  # without a scale: the values' own range
+
+
+def test_the_overrides_are_given_as_typed() -> None:
+    from harness.cli.options import PluginFlags
+
+    flags = PluginFlags(with_=("grad_clip",), without=("class_weights",), sets=("train.lr=0.1",))
+    assert flags.given((1, 2), None) == "--with grad_clip --without class_weights --set train.lr=0.1 --seed 1 --seed 2"
+    assert PluginFlags((), (), ()).given((), 3) == "--seeds 3"
+    assert PluginFlags((), (), ()).given() == ""
