@@ -60,10 +60,12 @@ class RunProgress:
             self.progress.update(task, status=f"epoch {value.get('epoch')} {main}={shown}")
         elif event in ("done", "resumed"):
             total = self.progress.tasks[task].total or 1
+            # a run stopped when its verdict was decided shows the steps it trained: 68/170 decided
+            stopped = event == "done" and value["status"] == "decided"
             self.progress.update(
                 task,
                 total=total,
-                completed=total,
+                completed=self.progress.tasks[task].completed if stopped else total,
                 status=value["status"] + (" (resumed)" if event == "resumed" else ""),
             )
 

@@ -94,3 +94,17 @@ def test_the_overrides_are_given_as_typed() -> None:
     assert flags.given((1, 2), None) == "--with grad_clip --without class_weights --set train.lr=0.1 --seed 1 --seed 2"
     assert PluginFlags((), (), ()).given((), 3) == "--seeds 3"
     assert PluginFlags((), (), ()).given() == ""
+
+
+def test_a_decided_run_shows_the_steps_it_trained() -> None:
+    from rich.console import Console
+
+    from harness.execution.records import RunKey
+    from harness.reports.progress import RunProgress
+
+    key = RunKey("broken", 0)
+    with RunProgress(Console(file=StringIO()), [key], enabled=True, metric=None) as progress:
+        for event, value in (("start", None), ("total", 170), ("advance", 68), ("done", {"status": "decided"})):
+            progress.event(key, event, value)
+        [task] = progress.progress.tasks
+        assert (task.completed, task.total) == (68, 170)
