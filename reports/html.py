@@ -86,17 +86,18 @@ def summary_table(report: dict[str, Any], summaries: dict[str, dict[str, Any]]) 
     metrics = report_key_metrics(report)
     head = "".join(_metric_head(m, "<br><span class='na'>mean ± std</span>") for m in metrics)
     rows = []
+    described = any(s.get("description") for s in summaries.values())  # an empty column is left out
     for row in tables.summary_rows(report, metrics, summaries):
         name, s = row.name, row.summary
         cells = "".join(f"<td class='num'>{_mean_std(stat)}</td>" for stat in row.stats)
+        description = f"<td>{esc(s.get('description') or '')}</td>" if described else ""
         rows.append(
-            f"<tr><td><a href='#v-{esc(name)}'>{esc(name)}</a></td><td>{esc(s.get('description') or '')}</td>"
+            f"<tr><td><a href='#v-{esc(name)}'>{esc(name)}</a></td>{description}"
             f"<td class='num'>{s['passed_runs']}/{s['runs']}{_skipped(s)}</td>{cells}<td>{_verdict_cell(s, _findings(report, name))}</td></tr>"
         )
     return (
-        f"<table><tr><th>variant</th><th>description</th><th>runs passed</th>{head}<th>verdict</th></tr>"
-        + "".join(rows)
-        + f"</table><p class='na'>{esc(LEGEND)}</p>"
+        f"<table><tr><th>variant</th>{'<th>description</th>' if described else ''}<th>runs passed</th>{head}"
+        "<th>verdict</th></tr>" + "".join(rows) + f"</table><p class='na'>{esc(LEGEND)}</p>"
     )
 
 

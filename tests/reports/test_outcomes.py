@@ -108,3 +108,14 @@ def test_a_decided_run_shows_the_steps_it_trained() -> None:
             progress.event(key, event, value)
         [task] = progress.progress.tasks
         assert (task.completed, task.total) == (68, 170)
+
+
+def test_the_html_summary_leaves_out_an_empty_description_column() -> None:
+    from harness.reports.html import summary_table
+
+    summaries = {"broken": {"passed": True, "passed_runs": 1, "runs": 1, "expectations": [{"name": "finding x"}]}}
+    report = {"scenario": {"name": "s", "key_metrics": []}, "runs": [], "variants": summaries}
+    html = summary_table(report, summaries)
+    assert "<th>description</th>" not in html and "PASS reproduced" in html
+    summaries["broken"]["description"] = "v1.5"
+    assert "<th>description</th>" in summary_table(report, summaries)
