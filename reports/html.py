@@ -181,20 +181,30 @@ def _acted_hooks(run: dict[str, Any]) -> dict[str, list[str]]:
 
 
 def plugins_table(run: dict[str, Any], kinds: dict[str, str], label: str, *, open_plugins: bool) -> str:
-    """The plugins a run had on: kind, every parameter, the hooks each acted on (folded unless ``open_plugins``)."""
+    """The plugins a run had on: kind, every parameter, the hooks each acted on. The fixes and
+    bugs (what a variant changes) are shown; the monitors and core behind a toggle; the whole
+    list folded unless ``open_plugins``."""
     acted = _acted_hooks(run)
-    rows = "".join(
-        f"<tr><td><code>{esc(p)}</code></td><td>{esc(kinds.get(p, '?'))}</td>"
-        f"<td>{esc(', '.join(f'{k}={v}' for k, v in params.items()) or '–')}</td>"
-        f"<td>{esc(', '.join(sorted(acted.get(p, []))) or '–')}</td></tr>"
-        for p, params in sorted(
-            run["plugins"].items(), key=lambda kv: (KIND_ORDER.get(kinds.get(kv[0], "fix"), 1), kv[0])
+    ordered = sorted(run["plugins"].items(), key=lambda kv: (KIND_ORDER.get(kinds.get(kv[0], "fix"), 1), kv[0]))
+    changes = [(p, v) for p, v in ordered if kinds.get(p, "fix") in ("fix", "bug")]
+    others = [(p, v) for p, v in ordered if kinds.get(p, "fix") not in ("fix", "bug")]
+
+    def table(items: list[tuple[str, dict[str, Any]]]) -> str:
+        rows = "".join(
+            f"<tr><td><code>{esc(p)}</code></td><td>{esc(kinds.get(p, '?'))}</td>"
+            f"<td>{esc(', '.join(f'{k}={v}' for k, v in params.items()) or '–')}</td>"
+            f"<td>{esc(', '.join(sorted(acted.get(p, []))) or '–')}</td></tr>"
+            for p, params in items
         )
-    )
+        return (
+            f"<table><tr><th>plugin</th><th>kind</th>"
+            f"<th>parameters</th><th>hooks it acted on (seed {esc(run['seed'])})</th></tr>{rows}</table>"
+        )
+
+    monitors = f"<details><summary>monitors and core: {len(others)}</summary>{table(others)}</details>"
     return (
         f"<details{' open' if open_plugins else ''}><summary>{label}: {len(run['plugins'])}</summary>"
-        f"<table><tr><th>plugin</th><th>kind</th>"
-        f"<th>parameters</th><th>hooks it acted on (seed {esc(run['seed'])})</th></tr>{rows}</table></details>"
+        f"{table(changes) if changes else '<p class=na>no fixes or bugs</p>'}{monitors if others else ''}</details>"
     )
 
 

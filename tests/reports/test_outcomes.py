@@ -119,3 +119,13 @@ def test_the_html_summary_leaves_out_an_empty_description_column() -> None:
     assert "<th>description</th>" not in html and "PASS reproduced" in html
     summaries["broken"]["description"] = "v1.5"
     assert "<th>description</th>" in summary_table(report, summaries)
+
+
+def test_the_html_plugin_list_shows_the_fixes_and_folds_the_monitors() -> None:
+    from harness.reports.html import plugins_table
+
+    run = {"seed": 0, "plugins": {"grad_clip": {"max_norm": 1.0}, "non_finite": {}, "defaults": {}}, "trace": {}}
+    kinds = {"grad_clip": "fix", "non_finite": "monitor", "defaults": "core"}
+    html = plugins_table(run, kinds, "plugins on", open_plugins=True)
+    fixes, monitors = html.split("<details><summary>monitors and core: 2</summary>")
+    assert "grad_clip" in fixes and "non_finite" not in fixes and "non_finite" in monitors
