@@ -88,3 +88,12 @@ def test_the_readme_is_short_and_its_test_command_is_what_ci_runs() -> None:
     assert f"```bash\n{command}\n```" in readme, "the README's test command must be exactly what .ci/run runs"
     assert "mkdocs build --strict" in command
     assert "install torch==2.13.0 -e . &&" in readme  # the first command: the core install, no extras
+
+
+def test_the_readme_links_into_the_docs_resolve() -> None:
+    import re
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    targets = {t.split("#")[0] for t in re.findall(r"\]\(([^)#][^)]*)\)", readme) if not t.startswith("http")}
+    assert any(t.startswith("docs/") for t in targets)
+    assert [t for t in sorted(targets) if not (ROOT / t).exists()] == []
