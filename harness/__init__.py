@@ -5,7 +5,8 @@ by the modules that train, so ``harness --help`` starts fast. The public names b
 are imported when first used:
 
 - :class:`harness.Workload`: the base class of a workload (your model and data);
-- :func:`harness.run_scenario`: run a scenario from Python and get its report.
+- :func:`harness.run_scenario`: run a scenario from Python and get its report;
+- :func:`harness.watch`: watch your own training code (a context manager) for pathologies.
 """
 
 from __future__ import annotations
@@ -14,7 +15,11 @@ from typing import Any
 
 from harness.core.version import __version__
 
-_LAZY = {"Workload": ("harness.workloads.base", "Workload"), "run_scenario": ("harness.api", "run_scenario")}
+_LAZY = {
+    "Workload": ("harness.workloads.base", "Workload"),
+    "run_scenario": ("harness.api", "run_scenario"),
+    "watch": ("harness.integrations.watch", "watch"),
+}
 
 
 def __getattr__(name: str) -> Any:
@@ -26,4 +31,4 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module 'harness' has no attribute {name!r}")
 
 
-__all__ = ["Workload", "run_scenario", "__version__"]
+__all__ = ["Workload", "__version__", "run_scenario", "watch"]

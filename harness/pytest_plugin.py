@@ -262,3 +262,12 @@ def tiny_run(tmp_path: Path) -> Callable[..., TinyRun]:
         return train_tiny(plugins, **kwargs)
 
     return run
+
+
+@pytest.fixture
+def harness_watch() -> Callable[..., Any]:
+    """:func:`harness.watch` for a user's test: ``with harness_watch() as w: train(epochs=1)``
+    then ``w.assert_clean()`` (a readable failure naming each finding and its line)."""
+    from harness.integrations.watch import watch
+
+    return watch

@@ -20,6 +20,7 @@ from harness.cli.driver import EXIT_FAILED, EXIT_OK, BadInput, _exit, _write_rep
 from harness.cli.experiments import ablate, doctor, run
 from harness.cli.listings import plugins, workloads
 from harness.cli.options import report_options
+from harness.cli.watch import watch_command
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -34,10 +35,11 @@ def main() -> None:
     harness report results.json --html report.html     # re-render without retraining
     harness plugins                                    # every fix and monitor
     harness workloads                                  # every named workload
+    harness watch -- python train.py                   # watch your own script
     """
 
 
-for command in (run, ablate, doctor, plugins, workloads):
+for command in (run, ablate, doctor, plugins, workloads, watch_command):
     main.add_command(command)
 
 

@@ -1,0 +1,226 @@
+"""``harness watch [OPTIONS] -- COMMAND...``: run a training program unmodified, then print what the monitors found.
+
+The program runs in a child process with the watcher loaded first (:mod:`.boot`); its
+stdout, stderr and exit code pass through unchanged, and a signal that killed it kills
+``harness watch`` the same way. The findings are printed to stderr after it ends (stdout
+stays exactly the program's). Nothing is written into the working directory unless a
+report option names a file. Torch is never imported here: the child imports it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import click
+
+from harness.cli.options import PluginFlags, plugin_options, report_options
+
+EXIT_FAILED, EXIT_BAD_INPUT = 1, 2
+PYTHON_NAMES = ("python", "python3", f"python3.{sys.version_info.minor}")
+
+
+def resolve_command(command: tuple[str, ...]) -> list[str]:
+    """The argv to run: ``python``/``python3`` and ``torchrun`` become this interpreter (the one
+    harness is installed in), so the watcher can load in every process; anything else as given."""
+    argv = list(command)
+    head = os.path.basename(argv[0])
+    if head in PYTHON_NAMES:
+        return [sys.executable, *argv[1:]]
+    if head == "torchrun":
+        return [sys.executable, "-m", "torch.distributed.run", *argv[1:]]
+    return argv
+
+
+def script_of(argv: list[str]) -> str:
+    """The script or module a command runs (the report's scenario name)."""
+    args = argv[1:]
+    for i, arg in enumerate(args):
+        if arg == "-m" and i + 1 < len(args):
+            return args[i + 1] if args[i + 1] != "torch.distributed.run" else script_of(["", *args[i + 2 :]])
+        if not arg.startswith("-") and (arg.endswith(".py") or os.path.exists(arg)):
+            return arg
+    return os.path.basename(argv[0])
+
+
+def run_child(argv: list[str], env: dict[str, str]) -> int:
+    """Run ``argv`` with inherited stdio; SIGTERM/SIGHUP are forwarded, Ctrl-C reaches it directly."""
+    try:
+        child = subprocess.Popen(argv, env=env)
+    except OSError as exc:
+        raise click.ClickException(f"cannot run {argv[0]!r}: {exc.strerror or exc}") from None
+    forwarded = (signal.SIGTERM, signal.SIGHUP) if hasattr(signal, "SIGHUP") else (signal.SIGTERM,)
+    previous = {sig: signal.signal(sig, lambda s, f: child.send_signal(s)) for sig in forwarded}
+    previous[signal.SIGINT] = signal.signal(signal.SIGINT, signal.SIG_IGN)  # the child gets it from the terminal
+    try:
+        return child.wait()
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def suite_report(records: list[dict[str, Any]], argv: list[str], failing: set[str] | None) -> dict[str, Any]:
+    """The records as a suite report (``harness report``/``compare`` read it): one run per process,
+    and per run one expectation ``no KIND finding`` for each failing kind found (``failing``
+    None: every kind)."""
+    from harness.core.version import __version__
+    from harness.execution.records import SCHEMA_VERSION
+    from harness.judging.verdicts import suite_passed, summarize_variants
+
+    for record in records:
+        kinds = sorted({f["kind"] for f in record["findings"] if failing is None or f["kind"] in failing})
+        record["expectations"] = [
+            {"name": f"no {kind} finding", "passed": False, "observed": _observed(record, kind)} for kind in kinds
+        ]
+    variants = summarize_variants(records, [])
+    script = script_of(argv)
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "harness_version": __version__,
+        "torch_version": next((r["train"].get("torch") for r in records if r.get("train")), None),
+        "scenario": {
+            "name": f"watch {os.path.basename(script)}",
+            "path": script,
+            "workload": "script",
+            "workload_params": {},
+            "metrics": [],
+            "key_metrics": [],
+            "command": argv,
+        },
+        "seeds": [0],
+        "runs": records,
+        "variants": variants,
+        "passed": suite_passed(variants),
+    }
+
+
+def _observed(record: dict[str, Any], kind: str) -> str:
+    """The first finding of ``kind``: its message and, where known, the user's line."""
+    first = next(f for f in record["findings"] if f["kind"] == kind)
+    where = f" (at {first['where']}: {first.get('source') or ''})" if first.get("where") else ""
+    return f"{first['message']}{where}"
+
+
+def parse_fail_on(text: str | None) -> set[str] | None:
+    """``--fail-on``: None (not given), an empty set for ``any``, else the kinds named."""
+    if text is None:
+        return None
+    kinds = {k.strip() for k in text.split(",") if k.strip()}
+    if not kinds:
+        raise click.BadParameter("name one finding kind or more (comma-separated), or 'any'", param_hint="--fail-on")
+    return set() if kinds == {"any"} else kinds
+
+
+def _plugin_overrides(flags: PluginFlags) -> dict[str, Any]:
+    from harness.scenario import parse_plugin_options
+
+    from .config import WatchError, available_plugins, resolve_watch_plugins
+
+    try:
+        overrides = parse_plugin_options(flags.with_, flags.without, flags.sets)
+        if "train" in overrides:
+            raise WatchError("--set train.FIELD=VALUE does not apply: the script sets its own training")
+        resolve_watch_plugins(available_plugins(), overrides)
+    except (ValueError, TypeError) as exc:
+        raise _BadInput(str(exc)) from None
+    return overrides
+
+
+class _BadInput(click.ClickException):
+    exit_code = EXIT_BAD_INPUT
+
+
+def _collect(directory: Path) -> list[dict[str, Any]]:
+    records = []
+    for path in sorted(directory.glob("run-*.json")):
+        try:
+            records.append(json.loads(path.read_text(encoding="utf-8")))
+        except (OSError, json.JSONDecodeError) as exc:  # a process killed while writing
+            click.echo(f"harness watch: unreadable run record {path.name}: {exc}", err=True)
+    return sorted(records, key=lambda r: (r["train"].get("rank", 0), r["train"].get("pid", 0)))
+
+
+@click.command("watch", context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False})
+@click.argument("command", nargs=-1, required=True, type=click.UNPROCESSED, metavar="-- COMMAND...")
+@report_options
+@click.option(
+    "--fail-on",
+    metavar="KIND[,KIND]|any",
+    help="Exit 1 when a finding of one of these kinds (any: of any kind) occurs; else the program's exit code.",
+)
+@click.option(
+    "--epoch-steps",
+    type=click.IntRange(min=1),
+    default=100,
+    show_default=True,
+    help="Optimizer steps per epoch when the program trains without a DataLoader.",
+)
+@plugin_options
+def watch_command(
+    command: tuple[str, ...],
+    report_targets: dict[str, Any],
+    fail_on: str | None,
+    epoch_steps: int,
+    plugin_flags: PluginFlags,
+) -> None:
+    """Run a training program unmodified with the default monitors attached, then print their findings.
+
+    COMMAND is `python SCRIPT.py ARGS`, `python -m MODULE ARGS` or `torchrun [OPTIONS] SCRIPT.py ARGS`.
+    Its output and exit code pass through unchanged; the findings go to stderr, each with the line of
+    your code that explains it.
+
+    \b
+    harness watch -- python train.py --epochs 3
+    harness watch --json out.json --fail-on any -- torchrun --nproc-per-node 2 train_ddp.py
+    """
+    failing = parse_fail_on(fail_on)
+    overrides = _plugin_overrides(plugin_flags)
+    from .boot import ENV_CONFIG, ENV_OUT, write_sitecustomize
+
+    argv = resolve_command(command)
+    directory = Path(tempfile.mkdtemp(prefix="harness-watch-"))
+    try:
+        write_sitecustomize(directory)
+        (directory / "runs").mkdir()
+        env = dict(os.environ)
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (str(directory), env.get("PYTHONPATH")) if p)
+        env[ENV_OUT] = str(directory / "runs")
+        env[ENV_CONFIG] = json.dumps({"plugins": overrides, "epoch_steps": epoch_steps})
+        code = run_child(argv, env)
+        records = _collect(directory / "runs")
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
+    _finish(records, argv, code, failing, report_targets)
+
+
+def _finish(
+    records: list[dict[str, Any]], argv: list[str], code: int, failing: set[str] | None, report_targets: dict[str, Any]
+) -> None:
+    from rich.console import Console
+
+    from harness.reports import ReportWriteError, write_reports
+
+    from .terminal import print_watch_report
+
+    report = suite_report(records, argv, failing or None)
+    print_watch_report(Console(stderr=True), report, code)
+    try:
+        write_reports(report, report_targets)
+    except ReportWriteError as exc:
+        for message in exc.messages:
+            click.echo(f"error: {message}", err=True)
+        code = code or EXIT_FAILED
+    found = {f["kind"] for r in records for f in r["findings"]}
+    if failing is not None and (found if not failing else found & failing):
+        sys.exit(EXIT_FAILED)
+    if code < 0:  # killed by a signal: die the same way
+        signal.signal(-code, signal.SIG_DFL)
+        os.kill(os.getpid(), -code)
+    sys.exit(code)

@@ -1,0 +1,112 @@
+"""The child side of ``harness watch``: start a watcher before the script's first line, write its record at exit.
+
+``harness watch`` runs the user's command unchanged, with a directory holding a
+``sitecustomize.py`` first on ``PYTHONPATH`` and two environment variables:
+``HARNESS_WATCH_OUT`` (where each process writes its run record) and
+``HARNESS_WATCH_CONFIG`` (the plugins, as JSON). Every Python process of the command (the
+script, each ``torchrun`` rank, DataLoader workers started with ``spawn``) imports that
+``sitecustomize`` at start-up, which calls :func:`start_from_env`; the ``sitecustomize``
+then runs any other ``sitecustomize`` further on ``sys.path``, so the user's own still
+loads. A process that never trained (the ``torchrun`` launcher, a data worker) writes no
+record; a forked child (a DataLoader worker) never writes its parent's.
+"""
+
+from __future__ import annotations
+
+import atexit
+import json
+import os
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+ENV_OUT = "HARNESS_WATCH_OUT"
+ENV_CONFIG = "HARNESS_WATCH_CONFIG"
+
+SITECUSTOMIZE = '''\
+"""Written by `harness watch`: start the watcher, then load any other sitecustomize."""
+import os as _os
+
+
+def _harness_watch():
+    import importlib.machinery
+    import importlib.util
+    import sys
+
+    if _os.environ.get("HARNESS_WATCH_OUT"):
+        try:
+            from harness.integrations.watch.boot import start_from_env
+        except Exception as exc:  # noqa: BLE001 - the script runs unwatched rather than not at all
+            sys.stderr.write(f"harness watch: cannot import harness in {sys.executable}: {exc}\\n")
+        else:
+            start_from_env()
+    here = _os.path.dirname(_os.path.abspath(__file__))
+    for entry in sys.path:
+        if _os.path.abspath(entry or ".") == here:
+            continue
+        spec = importlib.machinery.PathFinder.find_spec("sitecustomize", [entry or "."])
+        if spec is not None and spec.loader is not None:
+            module = importlib.util.module_from_spec(spec)
+            spec.loader.exec_module(module)
+            break
+
+
+_harness_watch()
+'''
+
+
+def write_sitecustomize(directory: Path) -> Path:
+    path = directory / "sitecustomize.py"
+    path.write_text(SITECUSTOMIZE, encoding="utf-8")
+    return path
+
+
+def _write_json(path: Path, payload: dict[str, Any]) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".run-", suffix=".json")
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        json.dump(payload, handle, default=str)
+    os.replace(tmp, path)
+
+
+def start_from_env() -> Any:
+    """Install a watcher configured by ``HARNESS_WATCH_CONFIG``; its record goes to ``HARNESS_WATCH_OUT`` at exit."""
+    out = os.environ.get(ENV_OUT)
+    if not out:
+        return None
+    config = json.loads(os.environ.get(ENV_CONFIG) or "{}")
+    try:
+        from .watcher import Watcher, rank
+
+        watcher = Watcher(
+            config.get("plugins") or {},
+            epoch_steps=int(config.get("epoch_steps", 100)),
+            name=f"rank{rank()}" if "RANK" in os.environ else "script",
+        )
+        watcher.install()
+    except Exception as exc:  # noqa: BLE001 - never stop the script
+        sys.stderr.write(f"harness watch: the watcher could not start: {type(exc).__name__}: {exc}\n")
+        return None
+    pid, failure = os.getpid(), {}
+    previous_hook = sys.excepthook
+
+    def excepthook(kind: Any, value: Any, tb: Any) -> None:
+        failure["error"] = f"{kind.__name__}: {value}"
+        previous_hook(kind, value, tb)
+
+    sys.excepthook = excepthook
+
+    def finish() -> None:
+        if os.getpid() != pid:
+            return  # a forked child (a DataLoader worker): the parent writes the record
+        watcher.close()
+        if watcher.state is None and not watcher.findings:
+            return  # this process trained nothing (a launcher, a worker)
+        record = watcher.record(command=sys.argv, rank=rank(), pid=pid)
+        if failure:
+            record["status"] = "error"
+            record["error"] = {"message": failure["error"], "type": failure["error"].split(":")[0]}
+        _write_json(Path(out) / f"run-{rank():03d}-{pid}.json", record)
+
+    atexit.register(finish)
+    return watcher

@@ -1,0 +1,56 @@
+"""Installing observers into torch, and taking every one of them out again.
+
+Public torch hooks first (global module forward hooks, the optimizer step pre/post hooks,
+tensor hooks on a parameter and on each training loss); attribute wrappers only where torch
+has no hook (the functional losses and softmax, ``Optimizer.__init__``, ``LRScheduler.step``,
+``Module.train``, DataLoader iteration). :class:`Patches` remembers what it installed, in
+order, and :meth:`Patches.undo` restores every attribute and removes every handle in
+reverse, so after a watch torch is exactly as it was.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any
+
+_MISSING = object()
+
+
+class Patches:
+    """A stack of undo actions: wrapped attributes and hook handles."""
+
+    def __init__(self) -> None:
+        self._undo: list[Callable[[], None]] = []
+
+    def wrap(self, owner: Any, name: str, make: Callable[[Callable[..., Any]], Callable[..., Any]]) -> None:
+        """Replace ``owner.name`` by ``make(original)``; undone by restoring the original (or
+        deleting the attribute where ``owner`` only inherited it)."""
+        own = owner.__dict__.get(name, _MISSING) if isinstance(owner, type) else getattr(owner, name, _MISSING)
+        original = getattr(owner, name)
+        wrapper = make(original)
+        try:
+            functools.update_wrapper(wrapper, original)
+        except (AttributeError, TypeError):  # builtins without __dict__/__wrapped__ support
+            pass
+        setattr(owner, name, wrapper)
+
+        def undo() -> None:
+            if own is _MISSING:
+                delattr(owner, name)
+            else:
+                setattr(owner, name, own)
+
+        self._undo.append(undo)
+
+    def handle(self, handle: Any) -> None:
+        """A hook handle (``.remove()``) to remove on undo."""
+        self._undo.append(handle.remove)
+
+    def undo(self) -> None:
+        while self._undo:
+            action = self._undo.pop()
+            try:
+                action()
+            except Exception:  # noqa: BLE001,S110 - restoring the rest matters more than one failure
+                pass

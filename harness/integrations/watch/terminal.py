@@ -1,0 +1,73 @@
+"""What ``harness watch`` prints after the program ended: per process, each finding with its line.
+
+Plain rich text, no table: a finding is a heading (kind, epoch, step, monitor), the place in
+the user's code (``FILE:LINE`` and the line itself) and the monitor's message, wrapped by rich
+to the terminal's width (readable at 80 columns).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.console import Console
+from rich.markup import escape
+from rich.text import Text
+
+
+def _heading(record: dict[str, Any], several: bool) -> str:
+    train = record.get("train") or {}
+    who = f"rank {train.get('rank', 0)}" if several else "the program"
+    epochs = len(record.get("history") or [])
+    return f"{who}: {record.get('steps', 0)} optimizer steps, {epochs} epoch(s) watched"
+
+
+def _epochs(epochs: list[int]) -> str:
+    if len(epochs) == 1:
+        return f"epoch {epochs[0]}"
+    if epochs == list(range(epochs[0], epochs[-1] + 1)):
+        return f"epochs {epochs[0]}-{epochs[-1]}"
+    return "epochs " + ", ".join(map(str, epochs))
+
+
+def grouped(findings: list[dict[str, Any]]) -> list[tuple[dict[str, Any], list[int]]]:
+    """One entry per (kind, monitor, place): the first finding and every epoch it recurred in."""
+    groups: dict[tuple[Any, ...], tuple[dict[str, Any], list[int]]] = {}
+    for finding in findings:
+        key = (finding["kind"], finding["plugin"], finding.get("where"))
+        groups.setdefault(key, (finding, []))[1].append(finding["epoch"])
+    return list(groups.values())
+
+
+def print_finding(console: Console, finding: dict[str, Any], epochs: list[int] | None = None) -> None:
+    when = _epochs(epochs or [finding["epoch"]])
+    console.print(
+        f"[bold red]{escape(finding['kind'])}[/] [dim]({when}, {escape(finding['plugin'])})[/]", highlight=False
+    )
+    if finding.get("where"):
+        console.print(f"  [cyan]{escape(finding['where'])}[/]", highlight=False)
+        if finding.get("source"):
+            console.print(Text("    " + finding["source"], style="yellow"), highlight=False)
+    console.print(Text(finding["message"], style="default"), highlight=False)
+    if epochs and len(epochs) > 1:
+        console.print(Text("(the first of these findings; the others say the same of later epochs)", style="dim"))
+
+
+def print_watch_report(console: Console, report: dict[str, Any], code: int) -> None:
+    runs = report["runs"]
+    console.rule("harness watch", style="dim")
+    if not runs:
+        console.print("no training observed: no process stepped an optimizer or backpropagated a loss", highlight=False)
+    for record in runs:
+        console.print(f"[bold]{escape(_heading(record, len(runs) > 1))}[/]", highlight=False)
+        if record.get("status") == "error" and record.get("error"):
+            console.print(f"  it ended with {escape(record['error']['message'])}", highlight=False)
+        for note in record.get("notes") or []:
+            console.print(Text(f"  {note}", style="dim"), highlight=False)
+        findings = record.get("findings") or []
+        if not findings:
+            console.print("  [green]no findings[/]", highlight=False)
+        for finding, epochs in grouped(findings):
+            print_finding(console, finding, epochs)
+    ended = f"exit code {code}" if code >= 0 else f"killed by signal {-code}"
+    count = sum(len(r.get("findings") or []) for r in runs)
+    console.print(f"[dim]{count} finding(s); the program ended with {ended}[/]", highlight=False)
