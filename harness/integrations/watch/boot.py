@@ -76,7 +76,8 @@ def start_from_env() -> Any:
         return None
     config = json.loads(os.environ.get(ENV_CONFIG) or "{}")
     try:
-        from .watcher import Watcher, rank
+        from .parts import rank
+        from .watcher import Watcher
 
         watcher = Watcher(
             config.get("plugins") or {},

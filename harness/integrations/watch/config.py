@@ -8,7 +8,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from harness.core.pluginmanager import PluginInfo, discover_plugins
+from harness.core.plugin import Plugin
+from harness.core.pluginmanager import PluginInfo
+from harness.scenario.arms import catalogue
 from harness.scenario.params import UnknownPluginError, apply_setting, default_settings, resolve_params
 
 from .rules import WATCH_RULES
@@ -29,9 +31,9 @@ class WatchError(ValueError):
     """A plugin or setting that watch mode cannot apply."""
 
 
-def available_plugins(extra: tuple[type, ...] = ()) -> dict[str, PluginInfo]:
+def available_plugins(extra: tuple[type[Plugin], ...] = ()) -> dict[str, PluginInfo]:
     """Every installed plugin, the watch-only rules and ``extra`` plugin classes."""
-    available = dict(discover_plugins())
+    available = dict(catalogue())
     for cls in (*WATCH_RULES, *extra):
         available[cls.name] = PluginInfo(cls.name, cls, "watch" if cls in WATCH_RULES else "extra")
     return available

@@ -10,6 +10,7 @@ reverse, so after a watch torch is exactly as it was.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 from collections.abc import Callable
 from typing import Any
@@ -29,10 +30,8 @@ class Patches:
         own = owner.__dict__.get(name, _MISSING) if isinstance(owner, type) else getattr(owner, name, _MISSING)
         original = getattr(owner, name)
         wrapper = make(original)
-        try:
+        with contextlib.suppress(AttributeError, TypeError):  # builtins without __dict__/__wrapped__ support
             functools.update_wrapper(wrapper, original)
-        except (AttributeError, TypeError):  # builtins without __dict__/__wrapped__ support
-            pass
         setattr(owner, name, wrapper)
 
         def undo() -> None:
@@ -50,7 +49,5 @@ class Patches:
     def undo(self) -> None:
         while self._undo:
             action = self._undo.pop()
-            try:
+            with contextlib.suppress(Exception):  # restoring the rest matters more than one failure
                 action()
-            except Exception:  # noqa: BLE001,S110 - restoring the rest matters more than one failure
-                pass

@@ -68,6 +68,7 @@ class WatchSchedule(WatchPlugin):
 
     name = "watch_schedule"
     Params = ScheduleParams
+    params: ScheduleParams
     finding_kinds = ("schedule_mismatch",)
 
     def __init__(self, params: Any = None) -> None:
@@ -79,8 +80,9 @@ class WatchSchedule(WatchPlugin):
         facts, n = self.facts, self.params.rising_epochs
         if self.reported or facts is None or len(facts.scheduler_steps) < n + 1:
             return
-        counts, lrs = facts.scheduler_steps[-(n + 1) :], facts.epoch_lrs[-(n + 1) :]
-        if any(c is None for c in counts):
+        counts = [c for c in facts.scheduler_steps[-(n + 1) :] if c is not None]
+        lrs = facts.epoch_lrs[-(n + 1) :]
+        if len(counts) < n + 1:  # an epoch whose scheduler count is unknown
             return
         per_epoch = [b - a for a, b in zip(counts, counts[1:], strict=False)]
         rising = all(b > a for a, b in zip(lrs, lrs[1:], strict=False))

@@ -13,7 +13,7 @@ import os
 import sys
 import sysconfig
 from dataclasses import dataclass
-from types import CodeType
+from types import CodeType, FrameType
 from typing import Any
 
 _HERE = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # .../harness
@@ -74,7 +74,7 @@ class Site:
 
 def call_site(skip: int = 1) -> Site | None:
     """The first frame of the user's code above the caller, or None (a call from a library only)."""
-    frame = sys._getframe(skip)
+    frame: FrameType | None = sys._getframe(skip)
     while frame is not None:
         if is_user_code(frame.f_code):
             return Site(frame.f_code.co_filename, frame.f_lineno)

@@ -1,0 +1,205 @@
+"""The watcher's state and how it raises hooks: plugins resolved once, observations reset per run, an error in the watcher a finding, findings located in the user's code."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import torch
+
+from harness.core.pluginmanager import PluginError, build_run_manager
+from harness.core.state import Finding, TrainState
+from harness.integrations.watch.parts import SITE_OF_KIND, LossCall, OptimizerInfo, Pass, ScriptWorkload, WatchFinding
+
+from .config import available_plugins, resolve_watch_plugins
+from .observers import CLASS_LOSSES
+from .patches import Patches
+from .rules import Facts, WatchPlugin
+from .sites import Site
+
+
+class WatcherCore:
+    """The run's state and the one way hooks are raised (:meth:`call`); see :class:`Watcher`."""
+
+    def __init__(
+        self,
+        plugins: Mapping[str, Any] | None = None,
+        *,
+        epoch_steps: int = 100,
+        extra: tuple[type, ...] = (),
+        name: str = "script",
+    ) -> None:
+        self.available = available_plugins(extra)
+        self.enabled = resolve_watch_plugins(self.available, dict(plugins or {}))
+        self.pm, self.trace = build_run_manager(self.available, self.enabled)
+        self.facts = Facts()
+        for plugin in self.pm.get_plugins():
+            if isinstance(plugin, WatchPlugin):
+                plugin.facts = self.facts
+        self.name, self.epoch_steps = name, epoch_steps
+        self.workload = ScriptWorkload()
+        self.state: TrainState | None = None
+        self.status = "not started"
+        self.started_at = time.time()
+        self.failed: set[str] = set()
+        self._impls: dict[str, list[tuple[Callable[..., Any], tuple[str, ...]]]] = {}
+        #: what this run could not judge, and why (plugins switched off for the script's shape)
+        self.notes: list[str] = []
+        self._early_errors: list[Finding] = []
+        self.sites: dict[str, Site] = {}
+        self._where: dict[int, Site] = {}
+        self._judged = 0
+        self.patches = Patches()
+        self._installed = False
+        self._reset_observations()
+
+    def _reset_observations(self) -> None:
+        self.optimizers: dict[int, OptimizerInfo] = {}
+        self.schedulers: dict[int, tuple[Any, int, Site | None]] = {}  # id -> (scheduler, steps, site)
+        self.mode_sites: dict[int, tuple[bool, Site | None]] = {}
+        self.loss_sites: dict[str, Site | None] = {}
+        self.prob_sites: dict[str, Site | None] = {}
+        self.passes: dict[int, Pass] = {}
+        self.train_loader: Any = None
+        self.open: list[LossCall] | None = None
+        self.closed: list[list[LossCall]] = []
+        self.last_softmax: tuple[Any, Site | None] | None = None
+        self.last_loss: torch.Tensor | None = None
+        self.trained = 0  # training batches backpropagated so far
+        self.leaves: set[int] = set()  # with no optimizer: the tensors the first training loss depends on
+        self.primary_steps = 0
+        self.pending_epoch = False
+        self._begin_epoch_buffers()
+        self._depth = {"train": 0, "scheduler": 0, "loss": 0}
+
+    def _begin_epoch_buffers(self) -> None:
+        self.epoch_losses: list[torch.Tensor] = []
+        self.val_losses: list[torch.Tensor] = []
+        self.predictions: list[torch.Tensor] = []  # each training batch's predicted classes
+        self.classes = 0
+        self.steps_in_epoch = 0
+        self.probed = 0
+        self.windows_probed = 0  # step windows whose gradient resets were checked this epoch
+
+    def safely(self, action: Callable[..., Any], *args: Any) -> Any:
+        """Run a watcher step; an error in the watcher itself becomes a finding, never the script's."""
+        try:
+            return action(*args)
+        except Exception as exc:  # noqa: BLE001 - the script must go on
+            self._error("watch", f"the watcher failed ({type(exc).__name__}: {exc}); this event was not observed")
+            return None
+
+    def call(self, hook: str, **kwargs: Any) -> None:
+        """Raise ``hook`` on every enabled plugin; one that raises is switched off with an ``error`` finding."""
+        impls = self._impls.get(hook)
+        if impls is None:  # pluggy's call order (last registered first), less the plugins switched off
+            impls = self._impls[hook] = [
+                (i.function, i.argnames)
+                for i in reversed(getattr(self.pm.hook, hook).get_hookimpls())
+                if i.plugin_name not in self.failed
+            ]
+        for function, argnames in impls:
+            try:
+                function(**{name: kwargs[name] for name in argnames})
+            except PluginError as exc:
+                self.failed.add(exc.plugin)
+                self._impls.clear()
+                self._error(
+                    exc.plugin,
+                    f"monitor {exc.plugin!r} failed in {exc.hook} ({type(exc.original).__name__}: "
+                    f"{exc.original}); it is switched off for the rest of the run",
+                )
+        self._locate_new_findings()
+
+    def switch_off(self, plugins: tuple[str, ...], why: str) -> None:
+        """Stop raising hooks on ``plugins`` for the rest of the run, with a note saying why."""
+        names = [p for p in plugins if p in self.enabled and p not in self.failed]
+        if names:
+            self.failed.update(names)
+            self._impls.clear()
+            self.notes.append(f"not judged by {', '.join(names)}: {why}")
+
+    def _error(self, plugin: str, message: str) -> None:
+        finding = Finding(kind="error", epoch=self.state.epoch if self.state else 0, plugin=plugin, message=message)
+        if self.state is not None:
+            self.state.findings.append(finding)
+        else:
+            self._early_errors.append(finding)
+
+    def _locate_new_findings(self) -> None:
+        findings = self.state.findings if self.state is not None else []
+        for finding in findings[self._judged :]:
+            site = self._site_for(finding)
+            if site is not None:
+                self._where[id(finding)] = site
+        self._judged = len(findings)
+
+    def _site_for(self, finding: Finding) -> Site | None:
+        key = SITE_OF_KIND.get(finding.kind)
+        if key == "optimizer_step":
+            infos = list(self.optimizers.values())
+            named = [i for i in infos if i.label in finding.message]
+            return next((i.stepped for i in named + infos if i.stepped is not None), None)
+        if key == "probabilities":
+            if finding.plugin == "watch_loss_inputs":
+                return self.prob_sites.get("kl_div") or self.loss_sites.get("kl_div")
+            return next((self.prob_sites[n] for n in CLASS_LOSSES if self.prob_sites.get(n)), None) or next(
+                (self.loss_sites[n] for n in CLASS_LOSSES if self.loss_sites.get(n)), None
+            )
+        if key == "scheduler_step":
+            return self.sites.get("scheduler_step") or self.sites.get("optimizer")
+        if key == "eval_call":
+            mode = self.mode_sites.get(id(self.state.model)) if self.state is not None else None
+            return mode[1] if mode is not None and not mode[0] else None
+        return self.sites.get(key) if key else None
+
+    @property
+    def findings(self) -> list[WatchFinding]:
+        """Every finding so far, each with the place in the user's code that explains it (if any)."""
+        findings = [*self._early_errors, *(self.state.findings if self.state is not None else [])]
+        out = []
+        for f in findings:
+            site = self._where.get(id(f))
+            out.append(
+                WatchFinding(
+                    f.kind,
+                    f.epoch,
+                    f.step,
+                    f.message,
+                    f.plugin,
+                    site.where() if site else None,
+                    site.source() if site else None,
+                    f.value,
+                )
+            )
+        return out
+
+    def assert_clean(self, *, ignore: tuple[str, ...] = ()) -> None:
+        """Raise ``AssertionError`` listing every finding (but the ``ignore``d kinds), one block each."""
+        __tracebackhide__ = True  # pytest shows the user's test, not this frame
+        found = [f for f in self.findings if f.kind not in ignore]
+        if found:
+            lines = "\n".join(f"  - {f}" for f in found)
+            raise AssertionError(f"harness watch recorded {len(found)} finding(s):\n{lines}")
+
+    def record(self, **train: Any) -> dict[str, Any]:
+        """The run in the shape of a harness run record; findings carry ``where`` and ``source``."""
+        s = self.state
+        return {
+            "variant": self.name,
+            "seed": 0,
+            "fingerprint": "",
+            "status": self.status if s is not None else "not started",
+            "seconds": round(time.time() - self.started_at, 3),
+            "plugins": {name: params.model_dump() for name, params in self.enabled.items()},
+            "train": {"epochs": len(s.history) if s else 0, "torch": torch.__version__, **train},
+            "history": s.history if s else [],
+            "findings": [f.as_dict() for f in self.findings],
+            "expectations": [],
+            "trace": self.trace.as_dict(),
+            "outcomes": {},
+            "lr_per_step": s.lr_per_step if s else [],
+            "notes": list(self.notes),
+            "steps": s.step if s else 0,
+        }
