@@ -119,9 +119,8 @@ def parse_fail_on(text: str | None) -> set[str] | None:
 
 
 def _plugin_overrides(flags: PluginFlags) -> dict[str, Any]:
+    from harness.integrations.watch.config import WatchError, available_plugins, resolve_watch_plugins
     from harness.scenario import parse_plugin_options
-
-    from .config import WatchError, available_plugins, resolve_watch_plugins
 
     try:
         overrides = parse_plugin_options(flags.with_, flags.without, flags.sets)
@@ -182,7 +181,7 @@ def watch_command(
     """
     failing = parse_fail_on(fail_on)
     overrides = _plugin_overrides(plugin_flags)
-    from .boot import ENV_CONFIG, ENV_OUT, write_sitecustomize
+    from harness.integrations.watch.boot import ENV_CONFIG, ENV_OUT, write_sitecustomize
 
     argv = resolve_command(command)
     directory = Path(tempfile.mkdtemp(prefix="harness-watch-"))
@@ -205,9 +204,8 @@ def _finish(
 ) -> None:
     from rich.console import Console
 
+    from harness.integrations.watch.terminal import print_watch_report
     from harness.reports import ReportWriteError, write_reports
-
-    from .terminal import print_watch_report
 
     report = suite_report(records, argv, failing or None)
     print_watch_report(Console(stderr=True), report, code)

@@ -1,6 +1,6 @@
 """Watch a real training script, unmodified: the default monitors on its own torch calls.
 
-- ``harness watch [OPTIONS] -- python train.py ARGS`` (:mod:`.command`): runs the program in a
+- ``harness watch [OPTIONS] -- python train.py ARGS`` (:mod:`harness.cli.watch`): runs the program in a
   child process whose interpreter installs the watcher first (:mod:`.boot`), passes its
   output and exit code through, then prints the findings;
 - ``with harness.watch() as w: train(epochs=1)`` then ``w.findings`` / ``w.assert_clean()``
@@ -44,11 +44,15 @@ def watch(
         watcher.close()
 
 
-def __getattr__(name: str) -> Any:
-    if name in ("Watcher", "WatchFinding", "WatchError"):
-        from . import watcher
+#: the public names imported when first used (they import torch): name -> module of this package
+_LAZY = {"Watcher": "watcher", "WatchFinding": "parts", "WatchError": "config"}
 
-        return getattr(watcher, name)
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(f"{__name__}.{_LAZY[name]}"), name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
