@@ -14,13 +14,8 @@ torch.manual_seed(0)
 def main():
     X, y = load_digits(return_X_y=True)
     X, y = torch.tensor(X, dtype=torch.float32) / 16.0, torch.tensor(y)
-    loader = DataLoader(
-        TensorDataset(X[:1000], y[:1000]),
-        batch_size=32,
-        shuffle=True,
-        num_workers=2,
-        generator=torch.Generator().manual_seed(0),
-    )
+    loader = DataLoader(TensorDataset(X[:1000], y[:1000]), batch_size=32, shuffle=True, num_workers=2,
+                        generator=torch.Generator().manual_seed(0))
     model = nn.Sequential(nn.Linear(64, 128), nn.ReLU(), nn.Linear(128, 10))
     optimizer = torch.optim.AdamW(model.parameters(), lr=3e-3)
     scaler = torch.amp.GradScaler("cpu")

@@ -20,16 +20,10 @@ def data():
 
 def main():
     Xtr, ytr, Xva, yva = data()
-    loader = DataLoader(
-        TensorDataset(Xtr, ytr), batch_size=32, shuffle=True, generator=torch.Generator().manual_seed(0)
-    )
+    loader = DataLoader(TensorDataset(Xtr, ytr), batch_size=32, shuffle=True, generator=torch.Generator().manual_seed(0))
     model = nn.Sequential(
-        nn.Linear(64, 128),
-        nn.BatchNorm1d(128),
-        nn.ReLU(),
-        nn.Linear(128, 128),
-        nn.BatchNorm1d(128),
-        nn.ReLU(),
+        nn.Linear(64, 128), nn.BatchNorm1d(128), nn.ReLU(),
+        nn.Linear(128, 128), nn.BatchNorm1d(128), nn.ReLU(),
         nn.Linear(128, 10),
     )
     optimizer = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)

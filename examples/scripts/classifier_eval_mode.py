@@ -21,9 +21,7 @@ def data():
 class Net(nn.Module):
     def __init__(self):
         super().__init__()
-        self.backbone = nn.Sequential(
-            nn.Linear(64, 128), nn.ReLU(), nn.Dropout(0.5), nn.Linear(128, 128), nn.ReLU(), nn.Dropout(0.5)
-        )
+        self.backbone = nn.Sequential(nn.Linear(64, 128), nn.ReLU(), nn.Dropout(0.5), nn.Linear(128, 128), nn.ReLU(), nn.Dropout(0.5))
         self.head = nn.Linear(128, 10)
 
     def forward(self, x):
@@ -37,9 +35,7 @@ def warmup_then_decay(warmup, total):
 
 def main():
     Xtr, ytr, Xva, yva = data()
-    loader = DataLoader(
-        TensorDataset(Xtr, ytr), batch_size=16, shuffle=True, generator=torch.Generator().manual_seed(0)
-    )
+    loader = DataLoader(TensorDataset(Xtr, ytr), batch_size=16, shuffle=True, generator=torch.Generator().manual_seed(0))
     model = Net()
     epochs = 12
     total = epochs * len(loader)

@@ -14,13 +14,8 @@ torch.manual_seed(0)
 def main():
     X, y = load_digits(return_X_y=True)
     X, y = torch.tensor(X, dtype=torch.float32) / 16.0, torch.tensor(y)
-    loader = DataLoader(
-        TensorDataset(X[:1024], y[:1024]),
-        batch_size=64,
-        shuffle=True,
-        drop_last=True,
-        generator=torch.Generator().manual_seed(0),
-    )
+    loader = DataLoader(TensorDataset(X[:1024], y[:1024]), batch_size=64, shuffle=True, drop_last=True,
+                        generator=torch.Generator().manual_seed(0))
     model = nn.Sequential(nn.Linear(64, 64), nn.ReLU(), nn.Dropout(0.1), nn.Linear(64, 10))
     compiled = torch.compile(model)
     optimizer = torch.optim.Adam(model.parameters(), lr=3e-3)

@@ -20,18 +20,16 @@ def ring(n):
 def main():
     loader = DataLoader(TensorDataset(ring(2048)), batch_size=64, shuffle=True)
     generator = nn.Sequential(nn.Linear(8, 64), nn.ReLU(), nn.Linear(64, 64), nn.ReLU(), nn.Linear(64, 2))
-    discriminator = nn.Sequential(
-        nn.Linear(2, 64), nn.LeakyReLU(0.2), nn.Linear(64, 64), nn.LeakyReLU(0.2), nn.Linear(64, 1)
-    )
+    discriminator = nn.Sequential(nn.Linear(2, 64), nn.LeakyReLU(0.2), nn.Linear(64, 64), nn.LeakyReLU(0.2), nn.Linear(64, 1))
     opt_d = torch.optim.Adam(discriminator.parameters(), lr=1e-3, betas=(0.5, 0.999))
     opt_g = torch.optim.Adam(generator.parameters(), lr=1e-3, betas=(0.5, 0.999))
     for epoch in range(8):
         for (real,) in loader:
             fake = generator(torch.randn(len(real), 8))
             d_real, d_fake = discriminator(real), discriminator(fake.detach())
-            loss_d = F.binary_cross_entropy_with_logits(
-                d_real, torch.ones_like(d_real)
-            ) + F.binary_cross_entropy_with_logits(d_fake, torch.zeros_like(d_fake))
+            loss_d = F.binary_cross_entropy_with_logits(d_real, torch.ones_like(d_real)) + F.binary_cross_entropy_with_logits(
+                d_fake, torch.zeros_like(d_fake)
+            )
             opt_d.zero_grad()
             loss_d.backward()
             opt_d.step()

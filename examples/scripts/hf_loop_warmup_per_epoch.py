@@ -22,15 +22,8 @@ def main():
     train_ids, train_labels = data(640, generator)
     val_ids, val_labels = data(256, generator)
     loader = DataLoader(TensorDataset(train_ids, train_labels), batch_size=32, shuffle=True, generator=generator)
-    config = BertConfig(
-        vocab_size=64,
-        hidden_size=32,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        intermediate_size=64,
-        max_position_embeddings=32,
-        num_labels=2,
-    )
+    config = BertConfig(vocab_size=64, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+                        intermediate_size=64, max_position_embeddings=32, num_labels=2)
     model = BertForSequenceClassification(config)
     epochs = 6
     optimizer = torch.optim.AdamW(model.parameters(), lr=2e-3)

@@ -22,25 +22,19 @@ def data():
 
 
 def smoothed(labels, classes=10):
-    return torch.full((len(labels), classes), SMOOTHING / classes).scatter_(
-        1, labels[:, None], 1 - SMOOTHING + SMOOTHING / classes
-    )
+    return torch.full((len(labels), classes), SMOOTHING / classes).scatter_(1, labels[:, None], 1 - SMOOTHING + SMOOTHING / classes)
 
 
 def main():
     Xtr, ytr, Xva, yva = data()
-    loader = DataLoader(
-        TensorDataset(Xtr, ytr), batch_size=32, shuffle=True, generator=torch.Generator().manual_seed(0)
-    )
+    loader = DataLoader(TensorDataset(Xtr, ytr), batch_size=32, shuffle=True, generator=torch.Generator().manual_seed(0))
     model = nn.Sequential(nn.Linear(64, 64), nn.ReLU(), nn.Linear(64, 10))
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
     for epoch in range(8):
         model.train()
         for xb, yb in loader:
             logits = model(xb)
-            loss = F.kl_div(
-                F.softmax(logits, dim=1), smoothed(yb), reduction="batchmean"
-            )  # BUG: kl_div expects log-probabilities
+            loss = F.kl_div(F.softmax(logits, dim=1), smoothed(yb), reduction="batchmean")  # BUG: kl_div expects log-probabilities
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()

@@ -26,9 +26,7 @@ class VAE(nn.Module):
 def main():
     X, _ = load_digits(return_X_y=True)
     X = torch.tensor(X, dtype=torch.float32) / 16.0
-    loader = DataLoader(
-        TensorDataset(X[:1500]), batch_size=64, shuffle=True, generator=torch.Generator().manual_seed(0)
-    )
+    loader = DataLoader(TensorDataset(X[:1500]), batch_size=64, shuffle=True, generator=torch.Generator().manual_seed(0))
     model = VAE()
     optimizer = torch.optim.Adam(model.parameters(), lr=2e-3)
     for epoch in range(10):
