@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import html
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -143,18 +143,37 @@ def series_marks(series: list[dict[str, Any]], plot: PlotArea, y_range: tuple[fl
     out, drawn = [], 0
     for s in series:
         dash = ' stroke-dasharray="4 3"' if s.get("dash") else ""
+        width = s.get("width", 1.6)
         for seg in segments(s["points"], plot, y_range):
             if len(seg) >= 2:
                 pts = " ".join(f"{x:.1f},{y:.1f}" for x, y in seg)
                 out.append(
-                    f'<polyline points="{pts}" fill="none" stroke="{s["colour"]}" stroke-width="1.6" stroke-opacity="0.85"{dash}>'
+                    f'<polyline points="{pts}" fill="none" stroke="{s["colour"]}" stroke-width="{width}" stroke-opacity="0.85"{dash}>'
                     f"<title>{esc(s['label'])}</title></polyline>"
                 )
                 drawn += 1
             if len(seg) <= DOTS_UP_TO:
                 out.extend(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="2.2" fill="{s["colour"]}"/>' for x, y in seg)
                 drawn += bool(seg)
+        out += finding_marks(s.get("marks", ()), s["colour"], plot, y_range)
     return out, drawn
+
+
+def finding_marks(
+    marks: Iterable[tuple[float, Any, str]], colour: str, plot: PlotArea, y_range: tuple[float, float]
+) -> list[str]:
+    """A triangle on the curve at each ``(x, y, label)`` (a finding at its epoch); hover names it."""
+    out = []
+    for x, y, label in marks:
+        seg = segments([(x, y)], plot, y_range)
+        if not seg or not seg[0]:
+            continue
+        px, py = seg[0][0]
+        out.append(
+            f'<path class="finding" d="M{px:.1f},{py - 6:.1f} l4.5,7.5 h-9 z" fill="#fff" stroke="{colour}" '
+            f'stroke-width="1.6"><title>{esc(label)}</title></path>'
+        )
+    return out
 
 
 def line_chart(

@@ -1,4 +1,5 @@
-"""HTML curves: one chart per metric, variants side by side, seeds overlaid."""
+"""HTML curves: first every variant on one chart per metric (its seeds thin lines of one
+colour, findings marked where they happened), then a row per variant with its seeds apart."""
 
 from __future__ import annotations
 
@@ -79,6 +80,57 @@ def _ranges(runs: list[dict[str, Any]], column: str) -> tuple[tuple[float, float
     return x_range, (lo_r, hi + pad), False
 
 
+#: one colour per variant in the overlay (seeds of a variant share it)
+VARIANT_COLOURS = ("#d62728", "#2ca02c", "#1f77b4", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf")
+
+
+def finding_points(run: dict[str, Any], column: str) -> list[tuple[float, Any, str]]:
+    """``(epoch, the run's value then, "kind: message")`` for each finding with an epoch, on
+    a per-epoch curve (none on the per-step learning rate)."""
+    if column == LR_PER_STEP:
+        return []
+    values = {x: y for x, y in _points(run, column)}
+    marks = []
+    for finding in run.get("findings", []):
+        epoch = finding.get("epoch")
+        if epoch in values:
+            label = f"seed {run['seed']}, epoch {epoch}: {finding.get('kind')}: {finding.get('message', '')}"
+            marks.append((float(epoch), values[epoch], label))
+    return marks
+
+
+def overlay_row(report: dict[str, Any], variants: list[str], columns: list[str], ranges: dict[str, Any]) -> list[str]:
+    """The row that compares variants: every variant on each chart, its seeds as thin lines."""
+    colour = {v: VARIANT_COLOURS[i % len(VARIANT_COLOURS)] for i, v in enumerate(variants)}
+    parts = ['<div class="rowlabel">all variants</div>']
+    for column in columns:
+        x_range, y_range, log_y = ranges[column]
+        series = [
+            {
+                "label": f"{r['variant']} seed {r['seed']}",
+                "colour": colour[r["variant"]],
+                "points": _points(r, column),
+                "width": 1.1,
+                "marks": finding_points(r, column),
+            }
+            for r in report["runs"]
+            if r["variant"] in colour
+        ]
+        title = chart_title(column) + (" (log)" if log_y else "")
+        x_label = "optimizer step" if column == LR_PER_STEP else "epoch"
+        parts.append(line_chart(series, x_range=x_range, y_range=y_range, log_y=log_y, title=title, x_label=x_label))
+    return parts
+
+
+def overlay_legend(variants: list[str]) -> str:
+    items = "".join(
+        f'<span><i style="background:{VARIANT_COLOURS[i % len(VARIANT_COLOURS)]}"></i>{esc(v)}</span>'
+        for i, v in enumerate(variants)
+    )
+    note = "all variants: one colour each, a thin line per seed; &#9651; a finding at its epoch (hover: what)"
+    return f'<div class="legend">{items}<span class="na">{note}</span></div>'
+
+
 def curves_grid(report: dict[str, Any], variants: list[str]) -> str:
     runs = report["runs"]
     columns = chart_columns(report)
@@ -88,8 +140,10 @@ def curves_grid(report: dict[str, Any], variants: list[str]) -> str:
     colour = {s: SEED_COLOURS[i % len(SEED_COLOURS)] for i, s in enumerate(seeds)}
     ranges = {c: _ranges(runs, c) for c in columns}
     legend = "".join(f'<span><i style="background:{colour[s]}"></i>seed {esc(s)}</span>' for s in seeds)
-    parts = [f'<div class="legend">{legend}<span class="na">each column shares its y axis</span></div>']
-    parts.append(f'<div class="grid" style="grid-template-columns:160px repeat({len(columns)}, minmax(180px, 300px))">')
+    grid = f'<div class="grid" style="grid-template-columns:160px repeat({len(columns)}, minmax(180px, 300px))">'
+    parts = [overlay_legend(variants), grid, *overlay_row(report, variants, columns, ranges), "</div>"]
+    parts.append(f'<div class="legend">{legend}<span class="na">each column shares its y axis</span></div>')
+    parts.append(grid)
     for variant in variants:
         vruns = [r for r in runs if r["variant"] == variant]
         parts.append(f'<div class="rowlabel">{esc(variant)}</div>')

@@ -25,6 +25,7 @@ from harness.cli.driver import (
     run_experiment,
 )
 from harness.cli.options import Execution, PluginFlags, run_options
+from harness.reports.outcomes import ablate_next_steps, doctor_next_steps
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -251,7 +252,14 @@ def ablate(
 
     conduct = _ablation(scenario, base, target, derived, arms, keys, rule, exhaustive)
     report = run_experiment(console, scenario, execution, out_dir, conduct)
-    _finish(console, report, report_targets, details=False, overrides=plugin_flags.given(seeds, n_seeds))
+    _finish(
+        console,
+        report,
+        report_targets,
+        details=False,
+        next_steps=ablate_next_steps(report, str(scenario_path), base),
+        overrides=plugin_flags.given(seeds, n_seeds),
+    )
 
 
 @click.command()
@@ -364,7 +372,14 @@ def doctor(
     }
     conduct = _diagnosis(console, scenario, variant, seed_list, options, quiet=execution.quiet)
     report = run_experiment(console, scenario, execution, out_dir, conduct)
-    _finish(console, report, report_targets, details=False, overrides=plugin_flags.given(seeds, n_seeds))
+    _finish(
+        console,
+        report,
+        report_targets,
+        details=False,
+        next_steps=doctor_next_steps(report, str(scenario_path), variant),
+        overrides=plugin_flags.given(seeds, n_seeds),
+    )
 
 
 def _diagnosis(

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from harness.cli.console import terminal
-from harness.reports.outcomes import LEGEND, next_steps, outcome
+from harness.reports.outcomes import LEGEND, ablate_next_steps, doctor_next_steps, next_steps, outcome
 
 
 def summary(lines: list[str], passed: bool) -> dict[str, Any]:
@@ -56,6 +56,21 @@ def test_after_findings_without_expectations_doctor_and_after_a_failed_cure_abla
     failed = next_steps(report({"fixed": (["final.f1 >= 0.8"], False)}, {}), "s.yaml")
     assert failed == ["harness ablate s.yaml (why the cure fails)"]
     assert next_steps(report({"fixed": (["final.f1 >= 0.8"], True)}, {}), "s.yaml") == []
+
+
+def test_after_ablate_a_cure_becomes_a_test_and_a_failed_one_goes_to_the_doctor() -> None:
+    assert ablate_next_steps({"passed": True}, "s.yaml", "broken") == [
+        "pytest s.yaml (keep the cure as a regression test)"
+    ]
+    assert ablate_next_steps({"passed": False}, "s.yaml", "broken") == [
+        "harness doctor s.yaml --variant broken (propose fixes)"
+    ]
+
+
+def test_after_doctor_a_proven_fix_is_replayed_and_none_widens_the_search() -> None:
+    proven = doctor_next_steps({"doctor": {"best": {"arm": "broken+grad_clip"}}}, "s.yaml", "broken")
+    assert proven == ["paste the fixed variant above into s.yaml, then: harness run s.yaml"]
+    assert "--max-combination 3" in doctor_next_steps({"doctor": {"best": None}}, "s.yaml", "broken")[0]
 
 
 def test_the_console_writes_no_trailing_spaces(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -232,9 +232,10 @@ def test_html_is_self_contained_with_plots_and_tables(tmp_path: Path) -> None:
     for tag, attrs in parser.tags:
         assert not any(k in attrs for k in ("src", "href") if not str(attrs.get(k, "#")).startswith("#")), (tag, attrs)
     assert "<script" not in text
-    # one chart per variant and quantity: the loss, the key metrics (F1, max pred share), LR per step
-    assert tags.count("svg") == 2 * 4
-    assert len(re.findall(r"<polyline", text)) >= 2 * 4 + 2 * 3  # seeds overlaid
+    # one chart per quantity (the loss, the key metrics F1 and max pred share, LR per step) with
+    # every variant overlaid, then one per variant and quantity
+    assert tags.count("svg") == (1 + 2) * 4
+    assert len(re.findall(r"<polyline", text)) >= 2 * (2 * 4 + 2 * 3)  # seeds overlaid
     for title in ("training loss / epoch", "F1 / epoch", "max pred share / epoch", "learning rate / step"):
         assert title in text
     assert "AUC / epoch" not in text and "pred positive share" not in text  # recorded, but not key metrics
@@ -243,6 +244,24 @@ def test_html_is_self_contained_with_plots_and_tables(tmp_path: Path) -> None:
     assert "seeds disagree" in text
     assert "RuntimeError: boom" in text
     assert "final.f1 &gt;= 0.8" in text and "&gt;= 0.5" in text
+
+
+def test_the_overlay_puts_every_variant_on_one_chart_and_marks_findings_where_they_happened() -> None:
+    from harness.reports.html_curves import VARIANT_COLOURS, curves_grid
+
+    report = scripted_report()
+    html = curves_grid(report, ["broken", "fixed"])
+    overlay = html.split('<div class="rowlabel">broken</div>')[0]
+    assert '<div class="rowlabel">all variants</div>' in overlay
+    broken, fixed = VARIANT_COLOURS[:2]
+    per_epoch_charts = 3  # the loss, F1, max pred share: not the per-step learning rate
+    broken_runs = [r for r in report["runs"] if r["variant"] == "broken" and r["history"]]
+    assert overlay.count('class="finding"') == per_epoch_charts * len(broken_runs)  # one collapse each, at epoch 1
+    assert overlay.count(f'stroke="{broken}" stroke-width="1.1"') >= 4 * len(broken_runs)
+    assert f'stroke="{fixed}" stroke-width="1.1"' in overlay
+    assert "seed 0, epoch 1: collapse" in overlay
+    after = html.split('<div class="rowlabel">broken</div>')[1]
+    assert 'class="finding"' not in after  # the per-variant rows keep their seeds apart, unmarked
 
 
 def test_line_chart_skips_non_finite_points_and_uses_a_log_axis_for_exploding_values() -> None:
