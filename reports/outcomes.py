@@ -9,6 +9,7 @@ cured*; a variant with no expectations is never a bare PASS: it reads *N finding
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 LEGEND = (
@@ -17,9 +18,18 @@ LEGEND = (
 )
 
 
+#: an outcome line that says something failed: ``outcome.checkpoint_roundtrip == fails``,
+#: ``outcome.checkpoint_error == UnpicklingError``
+_FAILURE_OUTCOME = re.compile(r"^outcome\.\w+\s*==\s*(fails|failed|error|\w*Error)$")
+
+
 def reproduces(lines: list[str]) -> bool:
-    """Whether expectation lines (their text) say the incident happens."""
-    return any(line.startswith("finding ") or line.replace(" ", "") == "status==error" for line in lines)
+    """Whether expectation lines (their text) say the incident happens: a finding, a run that
+    errors, or an outcome that names a failure."""
+    return any(
+        line.startswith("finding ") or line.replace(" ", "") == "status==error" or _FAILURE_OUTCOME.match(line)
+        for line in lines
+    )
 
 
 def outcome(summary: dict[str, Any], findings: int) -> tuple[str, str]:

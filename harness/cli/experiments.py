@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
 
+from harness.cli.conduct import _ablation, _diagnosis
 from harness.cli.driver import (
     BadInput,
     Outcome,
-    Runner,
     _check_environment,
     _check_executor,
     _check_start_method,
@@ -28,11 +27,7 @@ from harness.cli.options import Execution, PluginFlags, run_options
 from harness.reports.outcomes import ablate_next_steps, doctor_next_steps
 
 if TYPE_CHECKING:
-    from rich.console import Console
-
-    from harness.execution.records import RunKey
     from harness.experiments.arms import Arm
-    from harness.scenario.expectations import PassRate
 
 
 @click.command()
@@ -133,43 +128,6 @@ def _ablation_arms(scenario_path: Path, scenario: Any, base: str, target: str) -
     if not any(a.role == "base+fix" for a in arms):
         raise BadInput(f"{scenario_path}: variants {base!r} and {target!r} have the same plugins: nothing to ablate")
     return derived, arms
-
-
-def _ablation(
-    scenario: Any,
-    base: str,
-    target: str,
-    derived: Any,
-    arms: list[Arm],
-    keys: list[RunKey],
-    rule: PassRate | None,
-    exhaustive: bool,
-) -> Callable[[Runner], Outcome]:
-    """ablate's experiment: run every arm (deciding early unless ``exhaustive``), then judge
-    which fixes are sufficient and necessary into the report's ``ablation`` section."""
-    from harness.execution.records import torch_version
-    from harness.experiments.ablation_verdicts import ablation_passed, ablation_section
-
-    def conduct(runner: Runner) -> Outcome:
-        records = runner(derived, keys, decide=not exhaustive, rule=rule)
-
-        def judge(report: dict[str, Any]) -> tuple[str, dict[str, Any], bool]:
-            section = ablation_section(
-                scenario,
-                base,
-                target,
-                arms,
-                records,
-                report["variants"],
-                rule,
-                early=not exhaustive,
-                torch_version=torch_version(),
-            )
-            return "ablation", section, ablation_passed(records, section)
-
-        return Outcome(derived, records, judge)
-
-    return conduct
 
 
 @click.command()
@@ -380,23 +338,3 @@ def doctor(
         next_steps=doctor_next_steps(report, str(scenario_path), variant),
         overrides=plugin_flags.given(seeds, n_seeds),
     )
-
-
-def _diagnosis(
-    console: Console, scenario: Any, variant: str, seeds: list[int], options: dict[str, Any], *, quiet: bool
-) -> Callable[[Runner], Outcome]:
-    """doctor's experiment: diagnose ``variant`` (its arms planned and run by
-    :func:`harness.experiments.doctor.diagnose`) into the report's ``doctor`` section."""
-    from harness.experiments import doctor as doc
-    from harness.scenario.expectations import ExpectationSyntaxError
-
-    log = (lambda line: console.print(f"[dim]doctor: {line}[/]")) if not quiet else (lambda line: None)
-
-    def conduct(runner: Runner) -> Outcome:
-        try:
-            derived, records, section = doc.diagnose(scenario, variant, seeds, runner, log=log, **options)
-        except ExpectationSyntaxError as exc:
-            raise BadInput(f"--expect: {exc}") from None
-        return Outcome(derived, records, lambda report: ("doctor", section, section["best"] is not None))
-
-    return conduct

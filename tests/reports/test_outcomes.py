@@ -28,6 +28,14 @@ def test_a_variant_reads_reproduced_or_cured_by_what_its_expectations_say() -> N
     assert "reproduced" in LEGEND and "cured" in LEGEND
 
 
+def test_an_outcome_that_names_a_failure_reads_as_reproduced() -> None:
+    from harness.reports.outcomes import reproduces
+
+    assert reproduces(["status == ok", "outcome.checkpoint_roundtrip == fails"])
+    assert reproduces(["outcome.checkpoint_error == UnpicklingError"])
+    assert not reproduces(["status == ok", "outcome.checkpoint_roundtrip == ok", "final.f1 >= 0.8"])
+
+
 def test_findings_without_expectations_never_read_as_a_bare_pass() -> None:
     assert outcome(summary([], True), 3) == ("3 findings", "yellow")
     assert outcome(summary([], True), 1)[0] == "1 finding"
