@@ -63,15 +63,15 @@ def next_steps(report: dict[str, Any], path: str) -> list[str]:
 def ablate_next_steps(report: dict[str, Any], path: str, base: str) -> list[str]:
     """After ``harness ablate PATH``: keep a proven cure as a test, or ask the doctor why not."""
     if report.get("passed"):
-        return [f"pytest {path} (keep the cure as a regression test)"]
+        return [f"pytest {path} (keep the cure as a test)"]
     return [f"harness doctor {path} --variant {base} (propose fixes)"]
 
 
 def doctor_next_steps(report: dict[str, Any], path: str, variant: str) -> list[str]:
     """After ``harness doctor PATH``: replay the proven fix, or search wider."""
     if (report.get("doctor") or {}).get("best") is not None:
-        return [f"paste the fixed variant above into {path}, then: harness run {path}"]
-    return [f"harness doctor {path} --variant {variant} --max-combination 3 --max-candidates 16 (search wider)"]
+        return [f"harness run {path} (with the variant above)"]
+    return [f"harness doctor {path} --variant {variant} --max-combination 3 (search wider)"]
 
 
 def _names(summary: dict[str, Any]) -> list[str]:

@@ -77,7 +77,7 @@ def test_after_ablate_a_cure_becomes_a_test_and_a_failed_one_goes_to_the_doctor(
 
 def test_after_doctor_a_proven_fix_is_replayed_and_none_widens_the_search() -> None:
     proven = doctor_next_steps({"doctor": {"best": {"arm": "broken+grad_clip"}}}, "s.yaml", "broken")
-    assert proven == ["paste the fixed variant above into s.yaml, then: harness run s.yaml"]
+    assert proven == ["harness run s.yaml (with the variant above)"]
     assert "--max-combination 3" in doctor_next_steps({"doctor": {"best": None}}, "s.yaml", "broken")[0]
 
 
