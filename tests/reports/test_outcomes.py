@@ -67,9 +67,7 @@ def test_after_findings_without_expectations_doctor_and_after_a_failed_cure_abla
 
 
 def test_after_ablate_a_cure_becomes_a_test_and_a_failed_one_goes_to_the_doctor() -> None:
-    assert ablate_next_steps({"passed": True}, "s.yaml", "broken") == [
-        "pytest s.yaml (keep the cure as a regression test)"
-    ]
+    assert ablate_next_steps({"passed": True}, "s.yaml", "broken") == ["pytest s.yaml (keep the cure as a test)"]
     assert ablate_next_steps({"passed": False}, "s.yaml", "broken") == [
         "harness doctor s.yaml --variant broken (propose fixes)"
     ]
