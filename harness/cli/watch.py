@@ -70,35 +70,25 @@ def suite_report(records: list[dict[str, Any]], argv: list[str], failing: set[st
     """The records as a suite report (``harness report``/``compare`` read it): one run per process,
     and per run one expectation ``no KIND finding`` for each failing kind found (``failing``
     None: every kind)."""
-    from harness.core.version import __version__
-    from harness.execution.records import SCHEMA_VERSION
-    from harness.judging.verdicts import suite_passed, summarize_variants
+    from harness.execution.runner import report_payload
 
     for record in records:
         kinds = sorted({f["kind"] for f in record["findings"] if failing is None or f["kind"] in failing})
         record["expectations"] = [
             {"name": f"no {kind} finding", "passed": False, "observed": _observed(record, kind)} for kind in kinds
         ]
-    variants = summarize_variants(records, [])
     script = script_of(argv)
-    return {
-        "schema_version": SCHEMA_VERSION,
-        "harness_version": __version__,
-        "torch_version": next((r["train"].get("torch") for r in records if r.get("train")), None),
-        "scenario": {
-            "name": f"watch {os.path.basename(script)}",
-            "path": script,
-            "workload": "script",
-            "workload_params": {},
-            "metrics": [],
-            "key_metrics": [],
-            "command": argv,
-        },
-        "seeds": [0],
-        "runs": records,
-        "variants": variants,
-        "passed": suite_passed(variants),
+    section = {
+        "name": f"watch {os.path.basename(script)}",
+        "path": script,
+        "workload": "script",
+        "workload_params": {},
+        "metrics": [],
+        "key_metrics": [],
+        "command": argv,
     }
+    torch = next((r["train"].get("torch") for r in records if r.get("train")), None)
+    return report_payload(section, records, torch=torch)  # type: ignore[arg-type]  # watch records are plain dicts
 
 
 def _observed(record: dict[str, Any], kind: str) -> str:

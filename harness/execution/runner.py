@@ -128,25 +128,40 @@ def run_suite(
 def suite_report(scenario: Scenario, records: list[RunRecord]) -> dict[str, Any]:
     """The stable JSON report: versions, scenario, every run, per-variant seed statistics
     and verdicts (:mod:`harness.judging.verdicts`), and the overall verdict."""
+    section = {
+        "name": scenario.name,
+        "path": str(scenario.path),
+        "workload": scenario.workload,
+        "workload_params": scenario.workload_params.model_dump(),
+        "metrics": list(scenario.metrics),
+        "key_metrics": list(scenario.key_metrics),
+    }
+    descriptions = {name: variant.description for name, variant in scenario.variants.items()}
+    return report_payload(section, records, descriptions=descriptions)
+
+
+def report_payload(
+    scenario: dict[str, Any],
+    records: list[RunRecord],
+    *,
+    descriptions: dict[str, str] | None = None,
+    torch: str | None = None,
+) -> dict[str, Any]:
+    """The report's envelope around ``records`` for the ``scenario`` section given: versions,
+    seeds, per-variant summaries (with ``descriptions``) and the overall verdict. One shape for
+    a scenario's runs and for a watched script's (``harness watch``)."""
     from harness.core.version import __version__
     from harness.judging.verdicts import suite_passed, summarize_variants
 
-    variants = summarize_variants(records, scenario.key_metrics)
+    variants = summarize_variants(records, scenario.get("key_metrics", []))
     for name, summary in variants.items():
-        if name in scenario.variants:
-            summary["description"] = scenario.variants[name].description
+        if descriptions and name in descriptions:
+            summary["description"] = descriptions[name]
     return {
         "schema_version": SCHEMA_VERSION,
         "harness_version": __version__,
-        "torch_version": torch_version(),
-        "scenario": {
-            "name": scenario.name,
-            "path": str(scenario.path),
-            "workload": scenario.workload,
-            "workload_params": scenario.workload_params.model_dump(),
-            "metrics": list(scenario.metrics),
-            "key_metrics": list(scenario.key_metrics),
-        },
+        "torch_version": torch or torch_version(),
+        "scenario": scenario,
         "seeds": sorted({r["seed"] for r in records}),
         "runs": records,
         "variants": variants,
