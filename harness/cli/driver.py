@@ -35,15 +35,22 @@ class BadInput(click.ClickException):
 
 
 def _load(scenario_path: Path, flags: PluginFlags) -> Scenario:
+    from harness.core.contract import ContractError
+    from harness.execution.run_one import check_workload
     from harness.scenario import ScenarioError, load_scenario, parse_plugin_options
 
     try:
         overrides = parse_plugin_options(flags.with_, flags.without, flags.sets)
-        return load_scenario(scenario_path, plugin_overrides=overrides)
+        scenario = load_scenario(scenario_path, plugin_overrides=overrides)
     except ValueError as exc:
         raise BadInput(f"{scenario_path}: {exc}") from None
     except ScenarioError as exc:
         raise BadInput(str(exc)) from None
+    try:
+        check_workload(scenario)
+    except ContractError as exc:
+        raise BadInput(f"{scenario_path}: {exc}") from None
+    return scenario
 
 
 def scenario_files(directory: Path) -> tuple[list[Path], list[str]]:

@@ -95,10 +95,14 @@ def make_loaders(
 
 
 def build_state(workload: Any, train_cfg: Any, seed: int, device: torch.device, run_dir: Path | None) -> TrainState:
-    """Seed, build model and data loaders, and wrap them in a fresh :class:`TrainState`."""
+    """Seed, build model and data loaders, check the workload's contract on them
+    (:func:`harness.core.contract.check_contract`), and wrap them in a fresh :class:`TrainState`."""
+    from harness.core.contract import check_contract, check_datasets
+
     seed_everything(seed)
-    train_set, val_set = workload.datasets()
+    train_set, val_set = check_datasets(workload, workload.datasets())
     model = workload.build_model().to(device)
+    check_contract(workload, train_set, val_set, model, train_cfg.batch_size, device)
     options = LoaderOptions()
     train_loader, val_loader = make_loaders(workload, train_set, val_set, train_cfg.batch_size, seed, options)
     batches = len(train_loader)

@@ -1,7 +1,9 @@
-"""Validation metrics of every classification workload, from scikit-learn (no hand-rolled F1 or AUC).
+"""Validation metrics of every classification and regression workload, from scikit-learn.
 
 One function, :func:`classification_metrics`, turns validation logits and labels into
-the same metric names for every workload, binary or K-class:
+the same metric names for every classifier, binary or K-class, with two logits or one
+(the ``BCEWithLogitsLoss`` style: a single logit per sample, class 1 when its sigmoid is
+above 0.5):
 
 =====================  ===========================================================
 ``accuracy``           share of correct argmax predictions
@@ -19,6 +21,12 @@ the same metric names for every workload, binary or K-class:
 ``pred_positive_share`` binary only: ``pred_share_1``
 ``n``                  validation samples
 =====================  ===========================================================
+
+:func:`regression_metrics` gives a regression workload (``task = "regression"``)
+``mse``, ``mae``, ``r2`` (scikit-learn's coefficient of determination: 1 is perfect, 0 is
+predicting the mean), ``val_loss`` (the MSE), ``pred_std`` and ``target_std`` (the standard
+deviations of the predictions and of the targets: predictions that barely vary learned
+nothing about the inputs) and ``n``.
 """
 
 from __future__ import annotations
@@ -43,6 +51,8 @@ CLASSIFICATION_METRICS: tuple[str, ...] = (
     "n",
 )
 
+REGRESSION_METRICS: tuple[str, ...] = ("mse", "mae", "r2", "val_loss", "pred_std", "target_std", "n")
+
 
 def metric_matches(name: str, declared: tuple[str, ...] | list[str]) -> bool:
     """Whether ``name`` is one of ``declared`` (where ``x_<k>`` stands for ``x_0``, ``x_1``, ...)."""
@@ -53,12 +63,17 @@ def metric_matches(name: str, declared: tuple[str, ...] | list[str]) -> bool:
 
 
 def classification_metrics(labels: Any, logits: Any) -> dict[str, Any]:
-    """The metrics of the module docstring, from ``(N,)`` integer labels and ``(N, K)`` logits."""
+    """The metrics of the module docstring, from ``(N,)`` integer labels and ``(N, K)`` logits
+    (``(N,)`` or ``(N, 1)``: one logit per sample, a binary classifier)."""
     import torch
     import torch.nn.functional as F
 
     labels = torch.as_tensor(labels).long().cpu()
     logits = torch.as_tensor(logits).float().cpu()
+    if logits.dim() == 1 or logits.shape[-1] == 1:
+        logit = logits.reshape(-1)
+        loss = float(F.binary_cross_entropy_with_logits(logit, labels.reshape(-1).float()))
+        return binary_classification_metrics(labels.reshape(-1), torch.sigmoid(logit), loss)
     val_loss = float(F.cross_entropy(logits, labels))
     probabilities = torch.softmax(logits, dim=-1)
     if logits.shape[-1] == 2:
@@ -138,4 +153,30 @@ def multiclass_metrics(labels: Any, probabilities: Any, val_loss: float) -> dict
         "val_loss": float(val_loss),
         "n": int(y.size),
         **_distribution(pred, num_classes),
+    }
+
+
+def regression_metrics(targets: Any, predictions: Any) -> dict[str, Any]:
+    """MSE, MAE and R² of ``predictions`` against ``targets`` (any matching shapes, flattened).
+
+    Non-finite predictions give NaN metrics (the run diverged), not an exception.
+    """
+    import numpy as np
+    from sklearn.metrics import mean_absolute_error, mean_squared_error, r2_score
+
+    y = np.asarray(targets, dtype=np.float64).reshape(-1)
+    p = np.asarray(predictions, dtype=np.float64).reshape(-1)
+    n = int(y.size)
+    if not np.isfinite(p).all() or n == 0:
+        nan = math.nan
+        return {"mse": nan, "mae": nan, "r2": nan, "val_loss": nan, "pred_std": nan, "target_std": nan, "n": n}
+    mse = float(mean_squared_error(y, p))
+    return {
+        "mse": mse,
+        "mae": float(mean_absolute_error(y, p)),
+        "r2": float(r2_score(y, p)) if n > 1 else math.nan,
+        "val_loss": mse,
+        "pred_std": float(p.std()),
+        "target_std": float(y.std()),
+        "n": n,
     }

@@ -82,3 +82,17 @@ class Plugin:
 
 
 __all__ = ["NoParams", "Plugin", "hookimpl"]
+
+
+def shown_params(params: BaseModel) -> dict[str, Any]:
+    """A plugin's parameters as reports show them: only those that apply to the options chosen.
+
+    A ``Params`` model may define ``applicable(self) -> set[str]`` (the optimizer's shows no
+    ``betas`` under SGD); without it every field is shown.
+    """
+    values = params.model_dump()
+    applicable = getattr(params, "applicable", None)
+    if applicable is None:
+        return values
+    keep = applicable()
+    return {name: value for name, value in values.items() if name in keep}

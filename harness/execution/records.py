@@ -158,7 +158,9 @@ def run_fingerprint(scenario: Scenario, key: RunKey) -> str:
 
 
 def base_record(scenario: Scenario, key: RunKey) -> RunRecord:
-    """A run record before training: what will run, and empty results."""
+    """A run record before training: what will run (each plugin's parameters that apply), and empty results."""
+    from harness.core.plugin import shown_params
+
     variant = scenario.variants[key.variant]
     return {
         "variant": key.variant,
@@ -166,7 +168,7 @@ def base_record(scenario: Scenario, key: RunKey) -> RunRecord:
         "fingerprint": run_fingerprint(scenario, key),
         "status": "error",
         "seconds": 0.0,
-        "plugins": {name: params.model_dump() for name, params in variant.plugins.items()},
+        "plugins": {name: shown_params(params) for name, params in variant.plugins.items()},
         "train": variant.train.model_dump(),
         "history": [],
         "findings": [],

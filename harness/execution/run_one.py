@@ -64,6 +64,31 @@ def execute_run(
     return monitor.finish(record) if monitor is not None else record
 
 
+def check_workload(scenario: Scenario) -> None:
+    """The contract of the scenario's workload, on CPU before any run: raises
+    :class:`harness.core.contract.ContractError` (what the CLI reports as bad input, exit 2).
+
+    Once per batch size its variants train with (a BatchNorm layer minds the last batch);
+    any other failure is left for the runs to record.
+    """
+    import torch
+
+    from harness.core.contract import ContractError, check_contract
+    from harness.core.loop import seed_everything
+
+    try:
+        workload = cached_workload(scenario)
+        train, val = workload.datasets()
+        seed_everything(0)
+        model = workload.build_model()
+    except ContractError:
+        raise
+    except Exception:  # noqa: BLE001 - not the contract's to judge: each run records it
+        return
+    for batch_size in sorted({variant.train.batch_size for variant in scenario.variants.values()}):
+        check_contract(workload, train, val, model, batch_size, torch.device("cpu"))
+
+
 def _train_config(variant: Variant, device: str | None) -> TrainConfig:
     """The variant's train config with ``--device`` applied; sets torch's threads when it asks."""
     import torch

@@ -27,6 +27,7 @@ from harness.scenario.params import (
     apply_setting,
     default_settings,
     params_errors,
+    train_error_message,
     unknown_key,
     validate_settings,
 )
@@ -252,7 +253,8 @@ def _variant_train(
     try:
         train = TrainConfig.model_validate(base.model_dump() | override)
     except ValidationError as exc:
-        problems.errors.extend(_pydantic_errors(problems.fail, ("variants", vname, "train"), exc, TrainConfig))
+        where = ("variants", vname, "train")
+        problems.errors.extend(problems.fail(where + tuple(e["loc"]), train_error_message(e)) for e in exc.errors())
         return None
     if not overrides:
         return train

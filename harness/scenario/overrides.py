@@ -9,7 +9,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from harness.scenario.errors import ScenarioError
-from harness.scenario.params import SettingError, apply_setting, error_message, params_errors, resolve_params
+from harness.scenario.params import SettingError, apply_setting, params_errors, resolve_params, train_error_message
 from harness.scenario.schema import TrainConfig
 from harness.scenario.yaml_source import _Problems
 
@@ -60,7 +60,7 @@ def _apply_train_overrides(path: Path, train: TrainConfig, overrides: dict[str, 
     except ValidationError as exc:
         err = exc.errors()[0]
         field_name = ".".join(str(p) for p in err["loc"])
-        message = error_message(err, TrainConfig.model_fields, "training field")
+        message = train_error_message(err, "training field")
         raise ScenarioError(path, f"--set train.{field_name}", message) from None
 
 

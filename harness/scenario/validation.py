@@ -8,7 +8,7 @@ from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
 from harness.scenario.errors import ScenarioError
-from harness.scenario.params import error_message
+from harness.scenario.params import error_message, train_error_message
 from harness.scenario.schema import ExpectationSpec, ScenarioSpec, TrainConfig, VariantSpec, WorkloadSpec
 
 _UNION_TAGS = {"str": ("str", "ExpectationSpec"), "pass_rate": ("str", "float")}
@@ -92,7 +92,10 @@ def _validate_spec(
     errors, skipped = [], set()
     repaired, repairable = copy.deepcopy(data), True
     for loc, err in found:
-        errors.append(fail(loc, error_message(err, _valid_keys_for(loc[:-1]))))
+        in_train = tuple(loc[:-1]) == ("train",)
+        errors.append(
+            fail(loc, train_error_message(err) if in_train else error_message(err, _valid_keys_for(loc[:-1])))
+        )
         if err["type"] == "missing" or not _leave_out(repaired, loc):
             repairable = False
         elif len(loc) >= 4 and loc[0] == "variants" and loc[2] == "expect" and isinstance(loc[3], int):

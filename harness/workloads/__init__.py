@@ -24,6 +24,7 @@ BUILTIN_WORKLOADS: dict[str, str] = {
     "devign": "harness.workloads.devign:DevignWorkload",
     "patch_distillation": "harness.workloads.patch_distillation:PatchDistillationWorkload",
     "tabular": "harness.workloads.tabular:TabularWorkload",
+    "tabular_regression": "harness.workloads.tabular_regression:TabularRegressionWorkload",
     "text_classification": "harness.workloads.text_classification:TextClassificationWorkload",
 }
 

@@ -20,8 +20,13 @@ Everything else has a default: collate (torch's ``default_collate`` into a dict)
 forward (``model(inputs)`` -> logits), loss (cross-entropy), the training labels (read
 from the training set once) and evaluation (logits and labels from the validation set,
 metrics by :func:`harness.core.metrics.classification_metrics`, so every classification
-workload has the same metric names). Override any method to change it; a workload that
-is not a classifier overrides :meth:`evaluate` and declares its ``metrics``.
+workload has the same metric names). A binary classifier may return one logit per sample
+(the ``BCEWithLogitsLoss`` style): its default loss is then binary cross-entropy on the
+logit and its metrics are the same binary ones. A regression workload says
+``task = "regression"``: its outputs are predictions of float labels, its loss MSE and its
+metrics ``mse``/``mae``/``r2`` (:func:`harness.core.metrics.regression_metrics`); the
+monitors that need classes skip it. Override any method to change it; a workload that is
+neither overrides :meth:`evaluate` and declares its ``metrics``.
 
 The loop and the plugins talk to a workload only through these methods.
 """
@@ -88,6 +93,8 @@ class Workload:
     Class attributes:
 
     - ``name``: shown in reports (default: the class name);
+    - ``task``: ``"classification"`` (the default: integer labels, class logits) or
+      ``"regression"`` (float labels, the model's outputs are the predictions);
     - ``Params``: a pydantic model of the parameters a scenario's ``workload.params`` may set;
     - ``metrics``: the validation metric names :meth:`evaluate` returns. ``None`` (the
       default) means the classification metrics of
@@ -99,6 +106,7 @@ class Workload:
     """
 
     name: ClassVar[str] = ""
+    task: ClassVar[str] = "classification"
     metrics: ClassVar[tuple[str, ...] | None] = None
     key_metrics: ClassVar[tuple[str, ...] | None] = None
     Params: ClassVar[type[BaseModel]] = WorkloadParams
@@ -130,9 +138,11 @@ class Workload:
         Known before training, so a misspelt metric fails at validation. Names may end in
         ``_<k>`` for one metric per class (``pred_share_<k>`` matches ``pred_share_2``).
         """
-        from harness.core.metrics import CLASSIFICATION_METRICS
+        from harness.core.metrics import CLASSIFICATION_METRICS, REGRESSION_METRICS
 
-        return tuple(cls.metrics) if cls.metrics is not None else CLASSIFICATION_METRICS
+        if cls.metrics is not None:
+            return tuple(cls.metrics)
+        return REGRESSION_METRICS if cls.task == "regression" else CLASSIFICATION_METRICS
 
     @classmethod
     def declared_key_metrics(cls, params: BaseModel | None = None) -> tuple[str, ...]:
@@ -141,6 +151,8 @@ class Workload:
             return tuple(cls.key_metrics)
         if cls.metrics is not None:
             return (*cls.metrics[:2], "loss")
+        if cls.task == "regression":
+            return ("r2", "mae", "loss")
         return ("f1", "max_pred_share", "loss")
 
     def prepare(self) -> None:
@@ -178,13 +190,21 @@ class Workload:
         return outputs
 
     def default_criterion(self) -> Callable[[Any, dict[str, torch.Tensor]], torch.Tensor]:
-        """The plain loss, a callable ``(outputs, batch) -> scalar``: mean cross-entropy."""
+        """The plain loss, a callable ``(outputs, batch) -> scalar``: mean cross-entropy of class
+        logits; binary cross-entropy of a single logit per sample; MSE for a regression."""
         import torch.nn.functional as F
 
         def cross_entropy(outputs: Any, batch: dict[str, torch.Tensor]) -> torch.Tensor:
-            return F.cross_entropy(self.logits(outputs), batch["labels"])
+            logits, labels = self.logits(outputs), batch["labels"]
+            if logits.dim() == 1 or logits.shape[-1] == 1:  # one logit: P(class 1) = sigmoid(logit)
+                return F.binary_cross_entropy_with_logits(logits.reshape(labels.shape), labels.to(logits.dtype))
+            return F.cross_entropy(logits, labels)
 
-        return cross_entropy
+        def mean_squared_error(outputs: Any, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+            predictions, targets = self.logits(outputs), batch["labels"]
+            return F.mse_loss(predictions.reshape(targets.shape), targets.to(predictions.dtype))
+
+        return mean_squared_error if self.task == "regression" else cross_entropy
 
     def train_labels(self) -> torch.Tensor:
         """Every training label as one tensor (class weights read it); read once, then cached."""
@@ -196,7 +216,8 @@ class Workload:
             if tensors is not None:  # a TensorDataset: the last tensor holds the labels
                 self._train_labels = tensors[-1]
             else:
-                self._train_labels = torch.as_tensor([int(_item_label(train[i])) for i in range(len(train))])
+                convert = float if self.task == "regression" else int
+                self._train_labels = torch.as_tensor([convert(_item_label(train[i])) for i in range(len(train))])
         return self._train_labels
 
     def predict(self, model: torch.nn.Module, loader: Any, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
@@ -215,11 +236,14 @@ class Workload:
         return torch.cat(logits), torch.cat(labels)
 
     def evaluate(self, model: torch.nn.Module, loader: Any, device: torch.device) -> dict[str, Any]:
-        """Validation metrics: the core's classification metrics of :meth:`predict`'s logits."""
-        from harness.core.metrics import classification_metrics
+        """Validation metrics: the core's classification (or, for a regression, regression)
+        metrics of :meth:`predict`'s outputs."""
+        from harness.core.metrics import classification_metrics, regression_metrics
 
-        logits, labels = self.predict(model, loader, device)
-        return classification_metrics(labels, logits)
+        outputs, labels = self.predict(model, loader, device)
+        if self.task == "regression":
+            return regression_metrics(labels, outputs)
+        return classification_metrics(labels, outputs)
 
 
 class TensorDataWorkload(Workload):

@@ -15,7 +15,8 @@ default); each feature is standardised with the mean and standard deviation of t
 *training* split only, applied to both splits.
 
 The model is an MLP (``hidden_sizes``, ``activation``, ``dropout``) with K output
-logits. ``zero_init_head`` sets the output layer's weights and bias to zero, so every
+logits (or, with ``one_logit`` and two classes, a single logit trained with binary
+cross-entropy, the ``BCEWithLogitsLoss`` style). ``zero_init_head`` sets the output layer's weights and bias to zero, so every
 input starts with the same logits and the model predicts a single class until the
 head learns: with an LR that stays ~0 (a per-step warmup stepped once per epoch) it
 never leaves that prediction, which is how ``scenarios/tabular_multiclass.yaml``
@@ -30,7 +31,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from pydantic import Field, PositiveInt, field_validator, model_validator
 
@@ -45,7 +46,10 @@ SKLEARN_DATASETS: dict[str, str] = {
     "iris": "load_iris",
     "breast_cancer": "load_breast_cancer",
     "digits": "load_digits",
+    "diabetes": "load_diabetes",
 }
+#: the bundled data sets whose target is a number (workload ``tabular_regression``), not a class
+SKLEARN_REGRESSION: frozenset[str] = frozenset({"diabetes"})
 SKLEARN_PREFIX = "sklearn:"
 FILE_FORMATS: dict[str, str] = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}
 DATA_EXTRA_HINT = "pip install 'harness[data]'"
@@ -56,6 +60,8 @@ class TabularDataError(ValueError):
 
 
 class Params(WorkloadParams):
+    regression: ClassVar[bool] = False  # which bundled data sets fit (SKLEARN_REGRESSION or the rest)
+
     data: str = Field(
         "sklearn:wine",
         description="'sklearn:wine|iris|breast_cancer|digits', or a local .csv/.parquet file "
@@ -79,6 +85,9 @@ class Params(WorkloadParams):
     zero_init_head: bool = Field(
         False, description="zero the output layer's weights and bias: all logits start equal (one predicted class)"
     )
+    one_logit: bool = Field(
+        False, description="two classes: one output logit (P(class 1) = sigmoid), trained with BCEWithLogitsLoss"
+    )
     eval_batch_size: PositiveInt = Field(512, description="validation batch size")
 
     @field_validator("data")
@@ -86,10 +95,13 @@ class Params(WorkloadParams):
     def _known_data(cls, value: str) -> str:
         if value.startswith(SKLEARN_PREFIX):
             name = value[len(SKLEARN_PREFIX) :]
-            if name not in SKLEARN_DATASETS:
+            known = [n for n in SKLEARN_DATASETS if (n in SKLEARN_REGRESSION) == cls.regression]
+            if name not in known:
+                other = "tabular" if cls.regression else "tabular_regression"
+                hint = f" (a data set of workload {other})" if name in SKLEARN_DATASETS else ""
                 raise ValueError(
-                    f"unknown scikit-learn data set {name!r}; available: "
-                    + ", ".join(SKLEARN_PREFIX + n for n in SKLEARN_DATASETS)
+                    f"unknown scikit-learn data set {name!r}{hint}; available: "
+                    + ", ".join(SKLEARN_PREFIX + n for n in known)
                 )
             return value
         if Path(value).suffix.lower() not in FILE_FORMATS:
@@ -214,62 +226,79 @@ class TabularWorkload(TensorDataWorkload):
 
     def _build_data(self) -> dict[str, Any]:
         import numpy as np
-        import torch
-        from sklearn.model_selection import train_test_split
 
         p = self.params
         x, raw_labels, names = self._read_table()
-        bad = [names[j] for j in np.flatnonzero(~np.isfinite(x).all(axis=0))]
-        if bad:
-            raise TabularDataError(
-                f"workload tabular: feature columns {bad} have missing or non-finite values; "
-                "fill them or leave them out of feature_columns"
-            )
+        self._check_finite(x, names)
         classes, y = np.unique(raw_labels, return_inverse=True)  # sorted label values -> 0..K-1
         y = y.reshape(-1)
         if len(classes) < 2:
             raise TabularDataError(f"workload tabular: the labels of {p.data} have a single value {classes.tolist()}")
+        train_rows, val_rows = self._split(y, stratify=p.stratify)
+        data = self._features(x[train_rows], x[val_rows], names)
+        data["train_y"], data["val_y"] = (_tensor(y[rows], "long") for rows in (train_rows, val_rows))
+        data["classes"] = [c.item() if hasattr(c, "item") else c for c in classes]
+        return data
+
+    def _check_finite(self, x: np.ndarray, names: list[str]) -> None:
+        import numpy as np
+
+        bad = [names[j] for j in np.flatnonzero(~np.isfinite(x).all(axis=0))]
+        if bad:
+            raise TabularDataError(
+                f"workload {self.name}: feature columns {bad} have missing or non-finite values; "
+                "fill them or leave them out of feature_columns"
+            )
+
+    def _split(self, y: np.ndarray, *, stratify: bool) -> tuple[np.ndarray, np.ndarray]:
+        """The seeded (sub-sample and) train/validation split of the rows, stratified by ``y`` if asked."""
+        import numpy as np
+        from sklearn.model_selection import train_test_split
+
+        p = self.params
         rows = np.arange(len(y))
         try:
             if p.max_samples is not None and p.max_samples < len(y):
                 rows, _ = train_test_split(
-                    rows, train_size=p.max_samples, random_state=p.split_seed, stratify=y if p.stratify else None
+                    rows, train_size=p.max_samples, random_state=p.split_seed, stratify=y if stratify else None
                 )
             train_rows, val_rows = train_test_split(
-                rows, test_size=p.val_share, random_state=p.split_seed, stratify=y[rows] if p.stratify else None
+                rows, test_size=p.val_share, random_state=p.split_seed, stratify=y[rows] if stratify else None
             )
         except ValueError as exc:
             raise TabularDataError(
-                f"workload tabular: cannot split {p.data} ({len(rows)} rows) with val_share={p.val_share}"
-                f"{' stratified' if p.stratify else ''}: {exc} (try stratify: false or another val_share)"
+                f"workload {self.name}: cannot split {p.data} ({len(rows)} rows) with val_share={p.val_share}"
+                f"{' stratified' if stratify else ''}: {exc} (try stratify: false or another val_share)"
             ) from None
-        train_x, val_x = x[train_rows], x[val_rows]
-        if p.standardize:
-            mean = train_x.mean(axis=0)
-            std = train_x.std(axis=0)
-            std = np.where(std > 0, std, 1.0)  # a constant feature stays constant (0 after centring)
+        return train_rows, val_rows
+
+    def _features(self, train_x: np.ndarray, val_x: np.ndarray, names: list[str]) -> dict[str, Any]:
+        """Both splits' features as float32 tensors, z-scored with the training split's statistics."""
+        import numpy as np
+
+        mean, std = np.zeros(train_x.shape[1]), np.ones(train_x.shape[1])
+        if self.params.standardize:
+            mean, std = standard_scale(train_x)
             train_x, val_x = (train_x - mean) / std, (val_x - mean) / std
-        else:
-            mean, std = np.zeros(x.shape[1]), np.ones(x.shape[1])
-
-        def as_float(a: Any) -> torch.Tensor:
-            return torch.as_tensor(np.ascontiguousarray(a), dtype=torch.float32)
-
-        def as_long(a: Any) -> torch.Tensor:
-            return torch.as_tensor(np.ascontiguousarray(a), dtype=torch.long)
-
         return {
-            "train_x": as_float(train_x),
-            "train_y": as_long(y[train_rows]),
-            "val_x": as_float(val_x),
-            "val_y": as_long(y[val_rows]),
+            "train_x": _tensor(train_x, "float32"),
+            "val_x": _tensor(val_x, "float32"),
             "mean": mean,
             "std": std,
-            "classes": [c.item() if hasattr(c, "item") else c for c in classes],
             "feature_names": names,
         }
 
     # ------------------------------------------------------------ model
+
+    def outputs(self) -> int:
+        """The model's outputs: one logit per class, or one logit for two classes (``one_logit``)."""
+        if not self.params.one_logit:
+            return self.num_classes
+        if self.num_classes != 2:
+            raise TabularDataError(
+                f"workload tabular: one_logit needs two classes; {self.params.data} has {self.num_classes}"
+            )
+        return 1
 
     def build_model(self) -> torch.nn.Module:
         import torch
@@ -284,13 +313,28 @@ class TabularWorkload(TensorDataWorkload):
             if p.dropout > 0:
                 layers.append(nn.Dropout(p.dropout))
             width = hidden
-        head = nn.Linear(width, self.num_classes)
+        head = nn.Linear(width, self.outputs())
         if p.zero_init_head:
             with torch.no_grad():
                 head.weight.zero_()
                 head.bias.zero_()
         layers.append(head)
         return nn.Sequential(*layers)
+
+
+def standard_scale(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The mean and standard deviation per column (a constant column's std is 1: it stays 0 after centring)."""
+    import numpy as np
+
+    std = values.std(axis=0)
+    return values.mean(axis=0), np.where(std > 0, std, 1.0)
+
+
+def _tensor(values: Any, dtype: str) -> torch.Tensor:
+    import numpy as np
+    import torch
+
+    return torch.as_tensor(np.ascontiguousarray(values), dtype=getattr(torch, dtype))
 
 
 def _has_missing(values: np.ndarray) -> bool:

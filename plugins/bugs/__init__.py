@@ -15,4 +15,5 @@ BUILTINS: tuple[str, ...] = (
     "harness.plugins.bugs.bug_unnormalised_inputs:BugUnnormalisedInputs",
     "harness.plugins.bugs.bug_scheduler_per_microbatch:BugSchedulerPerMicrobatch",
     "harness.plugins.bugs.bug_loss_scaling:BugLossScaling",
+    "harness.plugins.bugs.bug_loss_broadcast:BugLossBroadcast",
 )

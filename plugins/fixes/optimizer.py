@@ -61,6 +61,10 @@ class Params(BaseModel):
             raise ValueError(f"{info.field_name!r} applies only to optimizer name {' or '.join(allowed)}, not {name!r}")
         return value
 
+    def applicable(self) -> set[str]:
+        """The fields that apply to the chosen optimizer (what reports show)."""
+        return {f for f in type(self).model_fields if self.name in _APPLIES_TO.get(f, (self.name,))}
+
     @field_validator("nesterov")
     @classmethod
     def _nesterov_needs_momentum(cls, value: bool, info: ValidationInfo) -> bool:

@@ -1,20 +1,26 @@
-"""Mode-collapse monitor: records ``mode_collapse`` when the student's outputs stop varying.
+"""Mode-collapse monitor: records ``mode_collapse`` when a model's outputs stop varying.
 
-Pathology: the student emits (nearly) the same logit for every patch of every image:
-a constant minimises the (mis-scaled) loss, or a saturated tanh pins it to a bound.
+Pathology: the model emits (nearly) the same output for every input. A distillation
+student on a mis-scaled loss emits one logit for every patch (a constant minimises the
+loss, or a saturated tanh pins it to a bound); a regression whose loss broadcasts
+``(N, 1)`` predictions against ``(N,)`` targets predicts the mean target for every input.
 Signal: the validation std of the outputs (the workload's ``output_std``: every patch
-logit of the patch_distillation workload) below ``min_std`` (the report: 1e-4).
+logit of the patch_distillation workload) below ``min_std`` (the report: 1e-4); for a
+regression (``pred_std`` and ``target_std`` in its metrics), predictions whose std is
+below ``min_std_ratio`` (10%) of the targets' std: the model explains almost none of
+their variation, judged against the targets themselves, not a fixed number.
 Fix: none; this monitor only observes (see ``scale_matching`` and ``variance_penalty``).
-Workloads that report no ``output_std`` are skipped.
+Workloads that report neither are skipped.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from harness.plugins._shared.monitors import MetricMonitor
+from harness.core.plugin import Plugin, hookimpl
+from harness.plugins._shared.monitors import finite_metric
 
 if TYPE_CHECKING:
     from harness.core.state import TrainState
@@ -24,14 +30,33 @@ class Params(BaseModel):
     model_config = ConfigDict(extra="forbid")
     min_std: float = Field(1e-4, ge=0, description="collapse when the output std is below this")
     metric: str = Field("output_std", description="validation metric holding the output std")
+    min_std_ratio: float = Field(
+        0.1, ge=0, lt=1, description="a regression: collapse when pred_std is below this share of target_std"
+    )
 
 
-class ModeCollapse(MetricMonitor):
+class ModeCollapse(Plugin):
     name = "mode_collapse"
+    kind = "monitor"
     Params = Params
     finding_kinds = ("mode_collapse",)
 
-    def alarm(self, state: TrainState, std: float) -> str | None:
-        if std < self.params.min_std:
-            return f"{self.params.metric} {std:.3g} < {self.params.min_std:g}: outputs (nearly) constant"
+    def alarm(self, metrics: dict[str, Any]) -> tuple[str, float] | None:
+        p = self.params
+        std = finite_metric(metrics, p.metric)
+        if std is not None and std < p.min_std:
+            return f"{p.metric} {std:.3g} < {p.min_std:g}: outputs (nearly) constant", std
+        predicted, target = finite_metric(metrics, "pred_std"), finite_metric(metrics, "target_std")
+        if predicted is not None and target and predicted < p.min_std_ratio * target:
+            return (
+                f"predictions vary {predicted / target:.1%} as much as the targets (pred_std {predicted:.3g}, "
+                f"target_std {target:.3g}): (nearly) the same prediction for every input",
+                predicted,
+            )
         return None
+
+    @hookimpl
+    def on_epoch_end(self, state: TrainState, metrics: dict[str, Any]) -> None:
+        found = self.alarm(metrics)
+        if found is not None:
+            state.add_finding("mode_collapse", self.name, found[0], value=float(found[1]))

@@ -62,3 +62,29 @@ def test_per_class_names_match_their_pattern() -> None:
     assert metric_matches("pred_share_12", declared) and metric_matches("f1", declared)
     assert not metric_matches("pred_share_", declared) and not metric_matches("pred_share_x", declared)
     assert not metric_matches("pred_count_1", declared)
+
+
+def test_one_logit_gives_the_same_binary_metrics_as_two_logits() -> None:
+    labels = torch.tensor([0, 1, 1, 0, 1, 0])
+    logit = torch.tensor([-2.0, 1.5, -0.3, 0.4, 3.0, -1.0])
+    two = torch.stack([torch.zeros_like(logit), logit], dim=1)  # softmax([0, z])[1] = sigmoid(z)
+    one, pair = classification_metrics(labels, logit[:, None]), classification_metrics(labels, two)
+    for name in ("f1", "precision", "recall", "accuracy", "auc", "pred_positive", "max_pred_share", "val_loss"):
+        assert one[name] == pytest.approx(pair[name]), name
+    assert classification_metrics(labels, logit)["f1"] == pytest.approx(pair["f1"])  # shape (N,) too
+    assert one["pred_positive"] == 3 and one["accuracy"] == pytest.approx(4 / 6)
+
+
+def test_regression_metrics_match_scikit_learn_and_say_how_much_predictions_vary() -> None:
+    from sklearn.metrics import mean_absolute_error, r2_score
+
+    from harness.core.metrics import REGRESSION_METRICS, regression_metrics
+
+    y = np.array([1.0, 2.0, 3.0, 4.0])
+    p = np.array([1.5, 1.5, 3.5, 3.0])
+    m = regression_metrics(torch.tensor(y), torch.tensor(p)[:, None])
+    assert set(m) == set(REGRESSION_METRICS)
+    assert m["mse"] == pytest.approx(((y - p) ** 2).mean()) == pytest.approx(m["val_loss"])
+    assert m["mae"] == pytest.approx(mean_absolute_error(y, p)) and m["r2"] == pytest.approx(r2_score(y, p))
+    assert m["pred_std"] == pytest.approx(p.std()) and m["target_std"] == pytest.approx(y.std())
+    assert math.isnan(regression_metrics(y, [1.0, math.inf, 2.0, 3.0])["r2"])

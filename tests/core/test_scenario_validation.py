@@ -77,6 +77,12 @@ def test_monitor_can_be_switched_off(tmp_path: Path) -> None:
         ("  epochs: 2", "  epochs: -1", "s.yaml:6:3: train.epochs: Input should be greater than 0"),
         ("  epochs: 2", "  epoch: 2", "s.yaml:6:3: train.epoch: unknown field 'epoch' (did you mean 'epochs'?)"),
         (
+            "  epochs: 2",
+            "  optimizer: sgd",
+            "train.optimizer: unknown field 'optimizer': did you mean the 'optimizer' plugin: "
+            "plugins: {optimizer: {name: sgd}}",
+        ),
+        (
             "name: devign",
             "name: devine",
             "s.yaml:3:3: workload.name: unknown workload 'devine' (did you mean 'devign'?)",
@@ -187,3 +193,19 @@ def test_the_cli_prints_each_problem_on_its_own_line_and_exits_2(tmp_path: Path)
         f"Error: {path}:6:3: train.epoch: unknown field 'epoch' (did you mean 'epochs'?)",
         f"Error: {path}:15:7: variants.fixed.plugins.class_weight: unknown plugin 'class_weight' (did you mean 'class_weights'?)",
     ]
+
+
+def test_a_plugin_named_under_a_variants_train_points_at_the_plugin(tmp_path: Path) -> None:
+    text = GOOD.replace("  fixed:\n", "  fixed:\n    train: {grad_clip: 1.0}\n")
+    with pytest.raises(
+        ScenarioError, match=r"did you mean the 'grad_clip' plugin: plugins: \{grad_clip: \{max_norm: 1.0\}\}"
+    ):
+        load_scenario(write(tmp_path, text))
+
+
+def test_reports_show_only_the_optimizer_parameters_that_apply(tmp_path: Path) -> None:
+    from harness.core.plugin import shown_params
+    from harness.plugins.fixes.optimizer import Params
+
+    assert set(shown_params(Params(name="sgd", momentum=0.9))) == {"name", "momentum", "nesterov", "weight_decay"}
+    assert set(shown_params(Params())) == {"name", "betas", "eps", "weight_decay"}

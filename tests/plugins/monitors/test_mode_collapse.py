@@ -35,3 +35,13 @@ def test_a_workload_without_output_std_is_skipped() -> None:
     assert feed(ModeCollapse(), [None, None]).findings == []
     run = train_tiny({}, workload=tiny_workload(), epochs=1)
     assert run.trace["on_epoch_end"]["mode_collapse"] == 1 and run.finding_epochs("mode_collapse") == []
+
+
+def test_a_regression_whose_predictions_barely_vary_is_flagged_against_its_targets() -> None:
+    monitor, state = ModeCollapse(), bare_state(epoch=1)
+    monitor.on_epoch_end(state, {"pred_std": 0.5, "target_std": 0.9})
+    assert state.findings == []
+    state.epoch = 2
+    monitor.on_epoch_end(state, {"pred_std": 0.05, "target_std": 0.9})
+    assert [(f.kind, f.epoch) for f in state.findings] == [("mode_collapse", 2)]
+    assert "5.6% as much as the targets" in state.findings[0].message
