@@ -213,7 +213,7 @@ def check_contract(workload: Any, train: Any, val: Any, model: torch.nn.Module, 
 def _task(workload: Any) -> str | None:
     """``classification`` or ``regression`` when the workload keeps the contract's default metrics;
     None for one with its own (a distillation student): its outputs are its own business."""
-    if getattr(type(workload), "metrics", None) is not None:
+    if getattr(type(workload), "metrics", None) is not None or not hasattr(workload, "logits"):
         return None
     return "regression" if getattr(workload, "task", "classification") == "regression" else "classification"
 

@@ -27,7 +27,6 @@ from harness.scenario.params import (
     apply_setting,
     default_settings,
     params_errors,
-    train_error_message,
     unknown_key,
     validate_settings,
 )
@@ -40,6 +39,7 @@ from harness.scenario.schema import (
     VariantSpec,
     WorkloadSpec,
 )
+from harness.scenario.train_fields import train_error_message
 from harness.scenario.validation import _check_specifier, _pydantic_errors, _validate_spec
 from harness.scenario.yaml_source import _Problems, read_yaml
 

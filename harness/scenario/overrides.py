@@ -9,8 +9,9 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from harness.scenario.errors import ScenarioError
-from harness.scenario.params import SettingError, apply_setting, params_errors, resolve_params, train_error_message
+from harness.scenario.params import SettingError, apply_setting, params_errors, resolve_params
 from harness.scenario.schema import TrainConfig
+from harness.scenario.train_fields import train_error_message
 from harness.scenario.yaml_source import _Problems
 
 

@@ -8,8 +8,9 @@ from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
 from harness.scenario.errors import ScenarioError
-from harness.scenario.params import error_message, train_error_message
+from harness.scenario.params import error_message
 from harness.scenario.schema import ExpectationSpec, ScenarioSpec, TrainConfig, VariantSpec, WorkloadSpec
+from harness.scenario.train_fields import train_error_message
 
 _UNION_TAGS = {"str": ("str", "ExpectationSpec"), "pass_rate": ("str", "float")}
 

@@ -26,7 +26,7 @@ def test_every_built_in_names_only_kinds_some_monitor_emits() -> None:
         assert set(info.cls.shows_as) <= known, info.name
         assert set(info.cls.addresses) <= known, info.name
     bugs = [i for i in available.values() if i.kind == "bug"]
-    assert len(bugs) == 11 and all(i.cls.shows_as for i in bugs)
+    assert len(bugs) == 12 and all(i.cls.shows_as for i in bugs)
 
 
 def test_the_registry_is_the_union_of_the_monitors_declarations() -> None:

@@ -109,7 +109,7 @@ def test_unknown_name_lists_the_available_workloads(tmp_path: Path) -> None:
     message = str(info.value)
     assert message.startswith(f"{tmp_path / 'scenario.yaml'}:3:")
     assert "unknown workload 'devgin' (did you mean 'devign'?)" in message
-    assert "available: devign, patch_distillation, tabular, text_classification" in message
+    assert "available: devign, patch_distillation, tabular, tabular_regression, text_classification" in message
 
 
 def test_unknown_workload_exits_2_with_one_line(tmp_path: Path) -> None:
