@@ -101,10 +101,15 @@ def outcome(record: dict[str, Any], case: str, twin: str) -> Outcome:
         record["seed"],
         record["status"],
         [{k: f[k] for k in ("kind", "plugin", "epoch")} for f in record.get("findings", [])],
-        final.get("f1"),
-        final.get("val_loss"),
+        _number(final.get("f1")),
+        _number(final.get("val_loss")),
         error,
     )
+
+
+def _number(value: Any) -> float | None:
+    """A finite metric value, or None (a diverged run's NaN; strict JSON has no NaN)."""
+    return float(value) if isinstance(value, (int, float)) and math.isfinite(value) else None
 
 
 def run(bugs: list[UserBug], seeds: list[int], jobs: int, results_dir: Path, log: Any = print) -> list[Outcome]:
@@ -156,7 +161,17 @@ def hurts(runs: list[Outcome], twin_runs: list[Outcome]) -> dict[str, Any]:
         reasons.append(f"f1 {f1:.2f} vs {twin_f1:.2f}")
     if math.isnan(loss) or (loss >= LOSS_RATIO * twin_loss and loss >= twin_loss + LOSS_MARGIN):
         reasons.append(f"val_loss {loss:.2f} vs {twin_loss:.2f}")
-    return {"hurts": bool(reasons), "why": "; ".join(reasons), "f1": f1, "twin_f1": twin_f1, "val_loss": loss}
+    numbers = {"f1": f1, "twin_f1": twin_f1, "val_loss": loss, "twin_val_loss": twin_loss}
+    return {"hurts": bool(reasons), "why": "; ".join(reasons), **{k: _finite(v) for k, v in numbers.items()}}
+
+
+def _finite(value: float) -> float | None:
+    """``value``, or None for NaN (strict JSON has no NaN)."""
+    return None if math.isnan(value) else round(value, 4)
+
+
+def _fmt(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.3f}"
 
 
 def _median(values: list[float]) -> float | None:
@@ -265,9 +280,12 @@ def print_tables(summary: dict[str, Any], console: Any) -> None:
         )
     console.print(bugs)
     for name, t in summary["twins"].items():
-        console.print(f"clean twin {name}: f1 {t['f1']:.3f}, val_loss {t['val_loss']:.3f} (seed mean)")
+        console.print(f"clean twin {name}: f1 {_fmt(t['f1'])}, val_loss {_fmt(t['val_loss'])} (seed mean)")
     for r in summary["bugs"]:
-        why = r["why"] or f"f1 {r['f1']:.2f} vs {r['twin_f1']:.2f}"
+        why = (
+            r["why"]
+            or f"f1 {_fmt(r['f1'])} vs {_fmt(r['twin_f1'])}, val_loss {_fmt(r['val_loss'])} vs {_fmt(r['twin_val_loss'])}"
+        )
         console.print(f"  {r['bug']}: {'hurts' if r['hurts'] else 'does not hurt'} ({why})")
     table = Table(
         title="per detector: hurting runs it flagged; findings on clean runs", box=None, pad_edge=False, padding=(0, 1)
