@@ -234,8 +234,8 @@ def summarize(bugs: list[UserBug], outcomes: list[Outcome], monitors: list[str])
     every_seed = [r["bug"] for r in rows if r["hurts"] and r["runs"] and r["detected"] == r["runs"]]
     twins = {
         t: {
-            "f1": _mean([o.f1 for o in clean if o.twin == t]),
-            "val_loss": _mean([o.val_loss for o in clean if o.twin == t]),
+            "f1": _finite(_mean([o.f1 for o in clean if o.twin == t])),
+            "val_loss": _finite(_mean([o.val_loss for o in clean if o.twin == t])),
         }
         for t in dict.fromkeys(o.twin for o in clean)
     }
