@@ -27,6 +27,8 @@ to a workload are left out of it (``bug_softmax_before_ce`` needs class logits,
     .venv/bin/python benchmarks/detectors.py                    # 13 cases x 5 workloads x 3 seeds + clean, -j 2
     .venv/bin/python benchmarks/detectors.py --quick            # CI: tabular wine only, 1 seed (seconds)
     .venv/bin/python benchmarks/detectors.py --seeds 5 -j 2 --json detectors.json --workload devign
+    .venv/bin/python benchmarks/detectors.py --user-code        # the second benchmark: bugs written as user code
+                                                                # (benchmarks/user_code/; --quick, --bug NAME)
 
 It prints three tables (bug x workload, per detector, overall) and the load average, and
 writes the JSON (default ``.harness/benchmarks/detectors.json``).
