@@ -27,6 +27,8 @@ to a workload are left out of it (``bug_softmax_before_ce`` needs class logits,
     .venv/bin/python benchmarks/detectors.py                    # 13 cases x 5 workloads x 3 seeds + clean, -j 2
     .venv/bin/python benchmarks/detectors.py --quick            # CI: tabular wine only, 1 seed (seconds)
     .venv/bin/python benchmarks/detectors.py --seeds 5 -j 2 --json detectors.json --workload devign
+    .venv/bin/python benchmarks/detectors.py --user-code        # the second benchmark: bugs written as user code
+                                                                # (benchmarks/user_code/; --quick, --bug NAME)
 
 It prints three tables (bug x workload, per detector, overall) and the load average, and
 writes the JSON (default ``.harness/benchmarks/detectors.json``).
@@ -504,7 +506,16 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "--results-dir", type=Path, default=None, help="keep each run's result here (default: a temporary dir)"
     )
     parser.add_argument("--resume", action="store_true", help="with --results-dir: reuse finished runs")
+    parser.add_argument(
+        "--user-code",
+        action="store_true",
+        help="the second benchmark: bugs written as user code (benchmarks/user_code/; default JSON "
+        ".harness/benchmarks/detectors-user.json)",
+    )
+    parser.add_argument("--bug", action="append", metavar="NAME", help="with --user-code: only this bug (repeatable)")
     args = parser.parse_args(argv)
+    if args.user_code:
+        return user_code_benchmark(args)
 
     from rich.console import Console
 
@@ -559,6 +570,19 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     write_json_atomic(out, result)
     console.print(f"JSON: {out}")
     return result
+
+
+def user_code_benchmark(args: argparse.Namespace) -> dict[str, Any]:
+    """``--user-code``: the bugs of ``benchmarks/user_code/``. Their workloads are ``user_code.<module>:Class``
+    references, so ``benchmarks/`` goes on ``sys.path`` (the forked or spawned workers inherit it)."""
+    benchmarks = str(Path(__file__).resolve().parent)
+    if benchmarks not in sys.path:
+        sys.path.insert(0, benchmarks)
+    from user_code import bench
+
+    seeds = list(range(args.seeds or (1 if args.quick else 3)))
+    out = args.json or ROOT / ".harness" / "benchmarks" / "detectors-user.json"
+    return bench.main(seeds, args.jobs, out, quick=args.quick, names=args.bug)
 
 
 if __name__ == "__main__":
