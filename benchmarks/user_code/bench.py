@@ -10,7 +10,9 @@ Then, per bug: does it *hurt* (its seed-mean final F1, binary F1 or macro F1, mo
 0.05 below its clean twin's, or its final validation loss at least 1.5x and 0.1 above the
 twin's, or a run that errored or diverged)? Bugs that do not hurt are shown but left out
 of the totals: a detector cannot be blamed for missing a mistake that changed nothing.
-A run is *detected* when it recorded any finding; a clean twin's run should record none.
+A run is *detected* when it recorded any finding, or was refused before training by the
+workload contract check (a ``ContractError``, counted as the ``contract`` detector at
+epoch 0); a clean twin's run should record none.
 """
 
 from __future__ import annotations
@@ -95,12 +97,15 @@ def outcome(record: dict[str, Any], case: str, twin: str) -> Outcome:
     """The benchmark's view of a run record: status, findings, the last epoch's F1 and validation loss."""
     final = record["history"][-1] if record.get("history") else {}
     error = record.get("error", {}).get("message") if record["status"] in FAILED else None
+    findings = [{k: f[k] for k in ("kind", "plugin", "epoch")} for f in record.get("findings", [])]
+    if record.get("error", {}).get("type") == "ContractError":  # refused before training, with the reason
+        findings.append({"kind": "contract", "plugin": "contract", "epoch": 0})
     return Outcome(
         case,
         twin,
         record["seed"],
         record["status"],
-        [{k: f[k] for k in ("kind", "plugin", "epoch")} for f in record.get("findings", [])],
+        findings,
         _number(final.get("f1")),
         _number(final.get("val_loss")),
         error,
@@ -251,7 +256,8 @@ def summarize(bugs: list[UserBug], outcomes: list[Outcome], monitors: list[str])
         "not_hurting": [r["bug"] for r in rows if not r["hurts"]],
         "first_epoch_median": _median([o.first_epoch for o in detected]),
     }
-    return {"bugs": rows, "detectors": detector_rows(outcomes, hurting, monitors), "twins": twins, "totals": totals}
+    detectors = detector_rows(outcomes, hurting, [*monitors, "contract"])
+    return {"bugs": rows, "detectors": detectors, "twins": twins, "totals": totals}
 
 
 def print_tables(summary: dict[str, Any], console: Any) -> None:

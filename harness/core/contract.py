@@ -2,7 +2,8 @@
 
 A workload's ``datasets()``, items, collate, ``forward`` and labels are checked once per
 run, right after the model and data exist (:func:`check_contract`), on the first two
-training items and on every label a ``TensorDataset`` holds. Each mistake raises a
+training items and on the labels of each split (every label of a ``TensorDataset``, up to
+1024 items spread over any other dataset). Each mistake raises a
 :class:`ContractError` naming the workload, the method and what to return instead; the
 CLI checks every scenario's workload the same way before any run starts (exit 2).
 
@@ -204,10 +205,32 @@ def check_contract(workload: Any, train: Any, val: Any, model: torch.nn.Module, 
         if task == "classification":
             logits = workload.logits(outputs)
             for split in (train, val):
-                tensors = getattr(split, "tensors", None)
-                if tensors is not None:
-                    check_labels(workload, tensors[-1], logits)
+                labels = _labels(workload, split)
+                if labels is not None:
+                    check_labels(workload, labels, logits)
         check_last_batch(workload, model, train, batch_size, device)
+
+
+LABEL_SAMPLE = 1024  # items whose labels are checked in a dataset that is not a TensorDataset
+
+
+def _labels(workload: Any, split: Any) -> torch.Tensor | None:
+    """Every label of a ``TensorDataset``; else those of up to :data:`LABEL_SAMPLE` items spread
+    evenly over the split (tuples' last element, dicts' ``labels``); None when items are the
+    workload's own business (its own collate)."""
+    tensors = getattr(split, "tensors", None)
+    if tensors is not None:
+        return torch.as_tensor(tensors[-1])
+    if not _default_collate(workload):
+        return None
+    size = len(split)
+    indices = sorted({i * size // LABEL_SAMPLE for i in range(min(size, LABEL_SAMPLE))})
+    labels = []
+    for i in indices:
+        item = split[i]
+        label = item.get("labels", item.get("label")) if isinstance(item, Mapping) else item[-1]
+        labels.append(torch.as_tensor(label).reshape(-1))
+    return torch.cat(labels) if labels else None
 
 
 def _task(workload: Any) -> str | None:

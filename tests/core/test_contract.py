@@ -155,3 +155,25 @@ def test_the_cli_refuses_a_broken_contract_with_exit_2_and_no_traceback(tmp_path
     assert result.exit_code == 2
     assert "Error: s.yaml: workload Arrays: datasets() returned a numpy array as the train set" in result.output
     assert "Traceback" not in result.output
+
+
+def test_labels_out_of_range_are_found_beyond_the_first_items_of_a_users_dataset() -> None:
+    class Rows(torch.utils.data.Dataset):
+        def __init__(self, labels: torch.Tensor) -> None:
+            self.labels = labels
+
+        def __len__(self) -> int:
+            return len(self.labels)
+
+        def __getitem__(self, i: int):
+            return X[i % 40], int(self.labels[i])
+
+    class Digits(Clean):
+        def build_model(self) -> nn.Module:
+            return nn.Linear(5, 3)
+
+        def datasets(self):
+            labels = torch.arange(300) % 4  # class 3 for 3 logits, first at index 3
+            return Rows(labels), Rows(labels[:40])
+
+    assert "label values 3 are outside 0..2" in contract_error(Digits())
