@@ -99,7 +99,11 @@ def doctor_section(console: Console, section: dict[str, Any]) -> RenderableType:
 
 
 def print_doctor(console: Console, section: dict[str, Any]) -> None:
-    console.print(doctor_section(console, section))
+    from harness.reports.diagnosis import print_diagnosis
+
+    print_diagnosis(console, section.get("diagnosis") or [])
+    if section["candidates"]:  # no empty table when no fix addresses the findings
+        console.print(doctor_section(console, section))
     console.print(f"cure criterion: {escape(criterion_text(section))}", highlight=False)
     ref = reference_text(section)
     if ref:

@@ -68,9 +68,13 @@ def ablate_next_steps(report: dict[str, Any], path: str, base: str) -> list[str]
 
 
 def doctor_next_steps(report: dict[str, Any], path: str, variant: str) -> list[str]:
-    """After ``harness doctor PATH``: replay the proven fix, or search wider."""
-    if (report.get("doctor") or {}).get("best") is not None:
+    """After ``harness doctor PATH``: replay the proven fix; make the diagnosis's change when no
+    plugin can (no candidate was tried); else search wider."""
+    doctor = report.get("doctor") or {}
+    if doctor.get("best") is not None:
         return [f"harness run {path} (with the variant above)"]
+    if doctor.get("diagnosis") and not doctor.get("candidates"):
+        return ["make the cure of the diagnosis above in your code, then replay it"]
     return [f"harness doctor {path} --variant {variant} --max-combination 3 (search wider)"]
 
 

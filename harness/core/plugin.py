@@ -13,11 +13,15 @@ exclusive roles, and two enabled plugins sharing a slot are refused before train
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Literal
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict
 
 from harness.core.hookspecs import hookimpl
+
+if TYPE_CHECKING:
+    from harness.core.diagnosis import Cause
 
 Kind = Literal["core", "fix", "monitor", "bug"]
 
@@ -64,6 +68,10 @@ class Plugin:
     #: a bug: the finding kinds its mistake is expected to show as (the benchmark's
     #: "relevant" findings for it)
     shows_as: ClassVar[tuple[str, ...]] = ()
+    #: a monitor: for each finding kind it emits, the likely causes, each with its cure and
+    #: a test of the evidence (:class:`harness.core.diagnosis.Cause`); ``harness doctor``
+    #: ranks them for the kinds a run showed
+    causes: ClassVar[Mapping[str, tuple[Cause, ...]]] = {}
     #: the run's hook relay, set on the instance when the run's manager registers it; a
     #: plugin that raises a hook of its own calls it (``distillation`` raises
     #: ``distill_inputs``). None outside a run (a plugin called directly in a test).

@@ -46,6 +46,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from harness.core.diagnosis import declared_causes, rank_causes
 from harness.experiments.doctor_arms import (
     arm_name,
     candidate_settings,
@@ -278,6 +279,7 @@ def diagnose(
     )
     criterion = given if given is not None else doctor.parse(lines)
     section = _section(doctor, baseline, lines, bool(expect), tolerance)
+    section["diagnosis"] = rank_causes(baseline.kinds, declared_causes(doctor.available), baseline.records)
     if not baseline.kinds and given is None:
         doctor.warnings.append(f"{variant} has no finding: nothing to cure (give the cure criterion with --expect)")
         return doctor.outcome(section)

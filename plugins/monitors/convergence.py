@@ -28,6 +28,15 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt
 
 from harness.core.plugin import hookimpl
+from harness.plugins._shared.causes import (
+    HEAVY_WEIGHT_DECAY,
+    LABELS_WITHOUT_SIGNAL,
+    LR_TOO_HIGH,
+    LR_ZERO,
+    SUMMED_LOSS,
+    UNNORMALISED_INPUTS,
+    WEIGHTS_NOT_TRAINED,
+)
 from harness.plugins._shared.model_parts import class_logits
 from harness.plugins._shared.monitors import StepLossMonitor
 
@@ -51,6 +60,10 @@ class Convergence(StepLossMonitor):
     name = "convergence"
     Params = Params
     finding_kinds = ("bad_initial_loss", "no_convergence")
+    causes = {
+        "bad_initial_loss": (UNNORMALISED_INPUTS, SUMMED_LOSS),
+        "no_convergence": (LABELS_WITHOUT_SIGNAL, LR_ZERO, WEIGHTS_NOT_TRAINED, LR_TOO_HIGH, HEAVY_WEIGHT_DECAY),
+    }
 
     def __init__(self, params: Any = None) -> None:
         super().__init__(params)

@@ -25,7 +25,10 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt
 
+from harness.core.diagnosis import Cause
 from harness.core.plugin import Plugin, hookimpl
+from harness.plugins._shared.causes import LR_TOO_HIGH
+from harness.plugins._shared.evidence import seen
 from harness.plugins._shared.model_parts import is_rectifier
 
 if TYPE_CHECKING:
@@ -61,6 +64,18 @@ class DeadUnits(Plugin):
     kind = "monitor"
     Params = Params
     finding_kinds = ("dead_units",)
+    causes = {
+        "dead_units": (
+            Cause(
+                "biases initialised negative",
+                "units whose pre-activation starts below 0 never fire, so they never get a gradient",
+                "initialise the biases feeding a ReLU at 0 (PyTorch's default init does no harm)",
+                "bias_init",
+                seen("dead_units"),
+            ),
+            LR_TOO_HIGH,
+        )
+    }
 
     def __init__(self, params: Any = None) -> None:
         super().__init__(params)

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt
 
+from harness.plugins._shared.causes import LR_TOO_HIGH, SUMMED_LOSS, UNNORMALISED_INPUTS
 from harness.plugins._shared.monitors import StepLossMonitor
 
 if TYPE_CHECKING:
@@ -52,6 +53,7 @@ class LossExplosion(StepLossMonitor):
     name = "loss_explosion"
     Params = Params
     finding_kinds = ("loss_explosion",)
+    causes = {"loss_explosion": (LR_TOO_HIGH, UNNORMALISED_INPUTS, SUMMED_LOSS)}
 
     def __init__(self, params: Any = None) -> None:
         super().__init__(params)

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt
 
+from harness.plugins._shared.causes import LR_TOO_HIGH, UNNORMALISED_INPUTS
 from harness.plugins._shared.monitors import StepLossMonitor
 
 if TYPE_CHECKING:
@@ -53,6 +54,7 @@ class LossOscillation(StepLossMonitor):
     name = "loss_oscillation"
     Params = Params
     finding_kinds = ("loss_oscillation",)
+    causes = {"loss_oscillation": (LR_TOO_HIGH, UNNORMALISED_INPUTS)}
 
     def __init__(self, params: Any = None) -> None:
         super().__init__(params)

@@ -23,6 +23,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from harness.core.plugin import Plugin, hookimpl
+from harness.plugins._shared.causes import LR_ZERO, SCHEDULER_PER_EPOCH, SCHEDULER_TOO_OFTEN
 
 if TYPE_CHECKING:
     from harness.core.state import TrainState
@@ -32,6 +33,10 @@ class LRSchedule(Plugin):
     name = "lr_schedule"
     kind = "monitor"
     finding_kinds = ("schedule_mismatch", "lr_zero")
+    causes = {
+        "schedule_mismatch": (SCHEDULER_PER_EPOCH, SCHEDULER_TOO_OFTEN),
+        "lr_zero": (SCHEDULER_PER_EPOCH, LR_ZERO),
+    }
 
     def __init__(self, params: Any = None) -> None:
         super().__init__(params)

@@ -19,7 +19,9 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from harness.core.diagnosis import Cause
 from harness.core.plugin import Plugin, hookimpl
+from harness.plugins._shared.evidence import seen
 from harness.plugins._shared.monitors import finite_metric
 
 if TYPE_CHECKING:
@@ -40,6 +42,24 @@ class ModeCollapse(Plugin):
     kind = "monitor"
     Params = Params
     finding_kinds = ("mode_collapse",)
+    causes = {
+        "mode_collapse": (
+            Cause(
+                "a loss on another scale than the outputs",
+                "a distillation target 100x larger than the student can emit: a constant minimises the loss",
+                "bring the teacher's logits to the student's scale (or use KL with a temperature)",
+                "scale_matching",
+                seen("saturation", "loss_explosion"),
+            ),
+            Cause(
+                "a regression loss broadcast (N, 1) against (N,)",
+                "MSELoss(model(x), y) with outputs (N, 1) and targets (N,) pairs every prediction with every "
+                "target: the mean target minimises it",
+                "give the loss matching shapes: model(x).squeeze(-1), or y.unsqueeze(-1)",
+                None,
+            ),
+        )
+    }
 
     def alarm(self, metrics: dict[str, Any]) -> tuple[str, float] | None:
         p = self.params

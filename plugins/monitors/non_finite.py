@@ -16,7 +16,10 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from harness.core.diagnosis import Cause
 from harness.core.plugin import hookimpl
+from harness.plugins._shared.causes import LR_TOO_HIGH, UNNORMALISED_INPUTS
+from harness.plugins._shared.evidence import seen
 from harness.plugins._shared.monitors import StepLossMonitor
 
 if TYPE_CHECKING:
@@ -33,6 +36,19 @@ class NonFinite(StepLossMonitor):
     name = "non_finite"
     Params = Params
     finding_kinds = ("nan",)
+    causes = {
+        "nan": (
+            LR_TOO_HIGH,
+            Cause(
+                "non-finite values in the data",
+                "a NaN or inf feature turns the loss into NaN at the first batch that holds it",
+                "fill or drop the missing values before building the dataset",
+                None,
+                seen("data_non_finite"),
+            ),
+            UNNORMALISED_INPUTS,
+        )
+    }
 
     def check(self, state: TrainState) -> None:
         """The first non-finite step loss of the steps buffered (and how many there were)."""

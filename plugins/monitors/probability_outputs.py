@@ -19,7 +19,9 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt
 
+from harness.core.diagnosis import Cause
 from harness.core.plugin import Plugin, hookimpl
+from harness.plugins._shared.evidence import seen
 from harness.plugins._shared.model_parts import class_logits
 
 if TYPE_CHECKING:
@@ -46,6 +48,19 @@ class ProbabilityOutputs(Plugin):
     kind = "monitor"
     Params = Params
     finding_kinds = ("probability_outputs",)
+    causes = {
+        "probability_outputs": (
+            Cause(
+                "softmax (or sigmoid) before a loss that applies it",
+                "CrossEntropyLoss applies log_softmax itself (BCEWithLogitsLoss a sigmoid): given probabilities, "
+                "its gradient is squashed and the loss cannot fall below a floor",
+                "remove the softmax/sigmoid at the end of the model and give the loss the raw logits; "
+                "apply softmax only where probabilities are needed (evaluation, serving)",
+                None,
+                seen("probability_outputs"),
+            ),
+        )
+    }
 
     def __init__(self, params: Any = None) -> None:
         super().__init__(params)

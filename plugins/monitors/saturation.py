@@ -20,7 +20,9 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from harness.core.diagnosis import Cause
 from harness.core.plugin import Plugin, hookimpl
+from harness.plugins._shared.evidence import seen
 
 if TYPE_CHECKING:
     from harness.core.state import TrainState
@@ -42,6 +44,17 @@ class Saturation(Plugin):
     kind = "monitor"
     Params = Params
     finding_kinds = ("saturation",)
+    causes = {
+        "saturation": (
+            Cause(
+                "outputs pinned to a bounded activation's limits",
+                "a tanh/sigmoid output layer driven to its bounds by targets or a loss on another scale",
+                "match the scales of the loss's inputs (e.g. standardise the targets or teacher logits)",
+                "scale_matching",
+                seen("saturation"),
+            ),
+        )
+    }
 
     def __init__(self, params: Any = None) -> None:
         super().__init__(params)

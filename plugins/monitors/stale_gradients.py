@@ -16,8 +16,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from harness.core.diagnosis import Cause
 from harness.core.monitoring import total_grad_norm
 from harness.core.plugin import Plugin, hookimpl
+from harness.plugins._shared.evidence import seen
 
 if TYPE_CHECKING:
     from harness.core.state import TrainState
@@ -27,6 +29,17 @@ class StaleGradients(Plugin):
     name = "stale_gradients"
     kind = "monitor"
     finding_kinds = ("stale_gradients",)
+    causes = {
+        "stale_gradients": (
+            Cause(
+                "optimizer.zero_grad() never called",
+                "gradients add up across steps: every step repeats all earlier ones",
+                "call optimizer.zero_grad() once per optimizer step (before the next backward)",
+                None,
+                seen("stale_gradients"),
+            ),
+        )
+    }
 
     def __init__(self, params: Any = None) -> None:
         super().__init__(params)

@@ -17,7 +17,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from harness.core.diagnosis import Cause
 from harness.core.plugin import Plugin, hookimpl
+from harness.plugins._shared.evidence import seen
 
 if TYPE_CHECKING:
     from harness.core.state import TrainState
@@ -30,6 +32,18 @@ class TrainMode(Plugin):
     name = "train_mode"
     kind = "monitor"
     finding_kinds = ("eval_mode",)
+    causes = {
+        "eval_mode": (
+            Cause(
+                "the model left in eval() mode while training",
+                "evaluation calls model.eval() and training never calls model.train(): dropout is off and "
+                "BatchNorm uses its running statistics",
+                "call model.train() at the start of every training epoch (after evaluating)",
+                None,
+                seen("eval_mode"),
+            ),
+        )
+    }
 
     def __init__(self, params: Any = None) -> None:
         super().__init__(params)

@@ -25,7 +25,10 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt
 
+from harness.core.diagnosis import Cause
 from harness.core.plugin import Plugin, hookimpl
+from harness.plugins._shared.causes import LR_ZERO
+from harness.plugins._shared.evidence import seen
 
 if TYPE_CHECKING:
     from harness.core.state import TrainState
@@ -52,6 +55,28 @@ class WeightUpdates(Plugin):
     kind = "monitor"
     Params = Params
     finding_kinds = ("weights_not_updating", "frozen_parameters")
+    causes = {
+        "weights_not_updating": (
+            Cause(
+                "optimizer built over other parameters",
+                "an optimizer over a copy of the model (or built before the model was replaced) steps weights "
+                "that are not the ones in use",
+                "build the optimizer from the model that trains, after it is final: AdamW(model.parameters())",
+                "optimizer",
+                seen("weights_not_updating"),
+            ),
+            LR_ZERO,
+        ),
+        "frozen_parameters": (
+            Cause(
+                "layers frozen or detached by mistake",
+                "requires_grad=False left on, or a .detach() in forward: those weights never get a gradient",
+                "remove the freeze/detach (or unfreeze after the planned stage)",
+                None,
+                seen("frozen_parameters"),
+            ),
+        ),
+    }
 
     def __init__(self, params: Any = None) -> None:
         super().__init__(params)

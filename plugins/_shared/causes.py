@@ -1,0 +1,80 @@
+"""Causes several monitors' finding kinds share (a too-high LR shows as an explosion, an
+oscillation, dead units...): one definition each, declared by every monitor whose kind it
+may explain (``causes`` on the monitor class). Each says the cure in the user's terms and,
+where one exists, the plugin that applies it.
+"""
+
+from __future__ import annotations
+
+from harness.core.diagnosis import Cause
+from harness.plugins._shared.evidence import config, loss_near_chance, lr_at_first, seen, stepped_per_epoch
+
+LR_TOO_HIGH = Cause(
+    "learning rate too high",
+    "every step overshoots: the loss jumps, units die, gradients blow up",
+    "lower train.lr (the doctor's LR range test picks a value); or clip gradients",
+    "lr_scale",
+    lr_at_first("loss_explosion", "loss_oscillation", "grad_explosion", "nan", "dead_units"),
+)
+UNNORMALISED_INPUTS = Cause(
+    "inputs on the wrong scale",
+    "unstandardised features (or a feature in other units) make the first logits and gradients huge",
+    "standardise the features with the training split's mean and std (the same transform for validation)",
+    "input_standardize",
+    seen("bad_initial_loss", "data_feature_scale"),
+)
+SUMMED_LOSS = Cause(
+    "loss summed instead of averaged",
+    "reduction='sum' (or an accumulation division forgotten) multiplies the gradient by the batch size",
+    "use reduction='mean' and divide by accumulation_steps exactly once",
+    None,
+    seen("bad_initial_loss"),
+)
+SCHEDULER_PER_EPOCH = Cause(
+    "per-step scheduler stepped once per epoch",
+    "a warmup planned in optimizer steps advances once per epoch: the LR stays near 0",
+    "call scheduler.step() after every optimizer.step() (Lightning: interval 'step')",
+    "linear_warmup: {interval: step}",
+    stepped_per_epoch,
+)
+SCHEDULER_TOO_OFTEN = Cause(
+    "scheduler stepped more often than the optimizer",
+    "under gradient accumulation scheduler.step() runs every micro-batch: the schedule runs too fast",
+    "step the scheduler only when the optimizer steps",
+    None,
+    config("accumulation_steps", 1),
+)
+LABELS_WITHOUT_SIGNAL = Cause(
+    "labels that do not match the inputs",
+    "labels shuffled apart from their inputs, or misaligned by an index: nothing to learn",
+    "shuffle (input, label) pairs together; check that item i's label belongs to input i",
+    None,
+    loss_near_chance,
+)
+WEIGHTS_NOT_TRAINED = Cause(
+    "weights the optimizer does not train",
+    "requires_grad=False left on, a .detach() in forward, or an optimizer built over other parameters",
+    "build the optimizer over model.parameters() after the model is final; remove the detach/freeze",
+    "optimizer",
+    seen("weights_not_updating", "frozen_parameters"),
+)
+HEAVY_WEIGHT_DECAY = Cause(
+    "weight decay far too strong",
+    "decay pulls every weight towards 0 faster than the loss can move it",
+    "lower train.weight_decay (0.01 is usual for AdamW)",
+    None,
+    config("weight_decay", 0.5),
+)
+CLASS_IMBALANCE = Cause(
+    "class imbalance without class weights",
+    "the majority class minimises an unweighted loss fastest",
+    "weight the loss by inverse class frequency (CrossEntropyLoss(weight=...)) or rebalance the sampler",
+    "class_weights",
+)
+LR_ZERO = Cause(
+    "learning rate (near) zero",
+    "a warmup that never warms up, or lr: 0: the weights barely move",
+    "check the schedule: the LR of every step should reach train.lr",
+    "linear_warmup: {interval: step}",
+    seen("lr_zero", "schedule_mismatch"),
+)

@@ -1,0 +1,45 @@
+"""The doctor's diagnosis as text: per finding kind, its likely causes ranked by the run's evidence.
+
+Printed above the arms the doctor tried, whether or not a plugin can apply a cure: the
+user reads the cause, what in the run supports it, and the change to make. A cause the
+evidence rules out is named on one line; at most :data:`SHOWN` causes per kind are told in
+full. Lines are wrapped to the console's width (80 columns fit).
+"""
+
+from __future__ import annotations
+
+import textwrap
+from typing import Any
+
+from rich.console import Console
+from rich.markup import escape
+
+#: causes told in full per finding kind (the rest: one line naming them)
+SHOWN = 2
+MARK = {"supports": "[bold]likely[/]", "possible": "possible", "rules out": "[dim]ruled out[/]"}
+
+
+def _wrapped(console: Console, label: str, text: str, indent: int) -> None:
+    width = max(40, min(console.width, 100)) - indent
+    lines = textwrap.wrap(f"{label}{text}", width=width, subsequent_indent=" " * len(label)) or [label]
+    for line in lines:
+        console.print(" " * indent + escape(line), highlight=False)
+
+
+def print_diagnosis(console: Console, diagnosis: list[dict[str, Any]]) -> None:
+    """The diagnosis block (nothing when there is none)."""
+    if not diagnosis:
+        return
+    console.print("[bold]diagnosis[/] (causes ranked by what the run shows)")
+    for entry in diagnosis:
+        console.print(f"  [bold]{escape(entry['kind'])}[/] ({entry['runs']} run(s))", highlight=False)
+        told = [c for c in entry["causes"] if c["verdict"] != "rules out"][:SHOWN]
+        for rank, cause in enumerate(told, start=1):
+            console.print(f"    {rank}. {MARK[cause['verdict']]}: {escape(cause['cause'])}", highlight=False)
+            _wrapped(console, "seen: ", cause["evidence"], 7)
+            _wrapped(console, "cure: ", cause["cure"] + (f" [plugin: {cause['plugin']}]" if cause["plugin"] else ""), 7)
+        rest = [c["cause"] for c in entry["causes"] if c not in told]
+        if rest:
+            _wrapped(console, "also considered: ", "; ".join(rest), 4)
+        if not entry["causes"]:
+            console.print("    no cause declared for this kind", highlight=False)

@@ -1,0 +1,57 @@
+"""The causes monitors declare for their finding kinds, and how the doctor ranks them by evidence."""
+
+from __future__ import annotations
+
+from harness.core.diagnosis import Cause, declared_causes, rank_causes
+from harness.plugins._shared.evidence import config, loss_near_chance, lr_at_first, seen, stepped_per_epoch
+from harness.scenario.arms import catalogue
+
+
+def record(findings=(), lrs=(), history=(), train=None, steps=0):
+    return {
+        "findings": list(findings),
+        "lr_per_step": list(lrs),
+        "history": list(history),
+        "train": train or {},
+        "steps": steps,
+    }
+
+
+def test_every_declared_cause_belongs_to_a_kind_its_monitor_emits_and_names_a_real_plugin() -> None:
+    available = catalogue()
+    for info in available.values():
+        for kind, causes in info.cls.causes.items():
+            assert kind in info.cls.finding_kinds, (info.name, kind)
+            for cause in causes:
+                assert cause.cure and cause.why, cause.name
+                if cause.plugin is not None:
+                    assert cause.plugin.split(":")[0] in available, cause.plugin
+    assert {"probability_outputs", "stale_gradients", "eval_mode", "no_convergence"} <= set(declared_causes(available))
+
+
+def test_causes_are_ranked_supported_first_then_declared_order_and_each_told_once() -> None:
+    a = Cause("a", "why", "cure a", evidence=lambda rs: ("rules out", "no"))
+    b = Cause("b", "why", "cure b", evidence=lambda rs: ("supports", "yes"))
+    c = Cause("c", "why", "cure c")
+    broken = Cause("d", "why", "cure d", evidence=lambda rs: 1 / 0)
+    ranked = rank_causes({"x": 1, "y": 2}, {"x": [a, b, c], "y": [c, broken]}, [record()])
+    assert [e["kind"] for e in ranked] == ["y", "x"]  # the kind seen in more runs first
+    assert [c["cause"] for c in ranked[0]["causes"]] == ["c", "d"]
+    assert ranked[0]["causes"][1]["verdict"] == "possible" and "ZeroDivisionError" in ranked[0]["causes"][1]["evidence"]
+    assert [(c["cause"], c["verdict"]) for c in ranked[1]["causes"]] == [("b", "supports"), ("a", "rules out")]
+
+
+def test_evidence_reads_findings_config_lr_and_the_loss() -> None:
+    explosion = {"kind": "loss_explosion", "epoch": 2, "step": 3, "message": "loss 40"}
+    runs = [record([explosion], lrs=[0.1, 0.5, 1.0, 1.0])]
+    assert seen("loss_explosion")(runs)[0] == "supports" and seen("nan", otherwise="rules out")(runs)[0] == "rules out"
+    verdict, text = lr_at_first("loss_explosion")(runs)
+    assert verdict == "supports" and "LR 1" in text
+    assert config("weight_decay", 0.5)([record(train={"weight_decay": 5.0})])[0] == "supports"
+    per_epoch = record(lrs=[0.0] * 4 + [0.1] * 4 + [0.2] * 4, history=[{}, {}, {}], steps=12)
+    assert stepped_per_epoch([per_epoch])[0] == "supports"
+    per_step = record(lrs=[0.01 * i for i in range(12)], history=[{}, {}, {}], steps=12)
+    assert stepped_per_epoch([per_step])[0] == "rules out"
+    chance = record(history=[{"loss": 1.05, "pred_share_0": 0.3, "pred_share_1": 0.3, "pred_share_2": 0.4}])
+    learned = record(history=[{"loss": 0.1, "pred_share_0": 0.3, "pred_share_1": 0.3, "pred_share_2": 0.4}])
+    assert loss_near_chance([chance])[0] == "supports" and loss_near_chance([learned])[0] == "rules out"

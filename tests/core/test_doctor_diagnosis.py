@@ -1,0 +1,47 @@
+"""The doctor explains in words: a diagnosis for every finding, even when no plugin can cure it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from harness.experiments import doctor as doc
+from harness.scenario import load_scenario
+
+SOFTMAX = {
+    "name": "softmax_user",
+    "workload": {"name": "tabular", "params": {"data": "sklearn:wine"}},
+    "train": {"epochs": 2, "batch_size": 16, "lr": 1.0e-2, "device": "cpu", "threads": 1},
+    "variants": {"broken": {"plugins": {"bug_softmax_before_ce": True}}},
+}
+
+
+def test_a_softmax_before_the_loss_is_named_with_the_change_to_make(tmp_path: Path) -> None:
+    from harness.execution.run_one import execute_run
+
+    def runner(derived, keys):
+        return [execute_run(derived, key, work_dir=tmp_path) for key in keys]
+
+    _, _, section = doc.diagnose(load_scenario(SOFTMAX), "broken", [0], runner)
+    (entry,) = [d for d in section["diagnosis"] if d["kind"] == "probability_outputs"]
+    top = entry["causes"][0]
+    assert top["verdict"] == "supports" and "softmax" in top["cause"]
+    assert "give the loss the raw logits" in top["cure"] and top["plugin"] is None
+    assert section["candidates"] == []  # nothing to try: the cure is the user's line
+
+
+def test_the_cli_prints_the_diagnosis_and_no_empty_table(tmp_path: Path, monkeypatch) -> None:
+    import yaml
+
+    from harness.cli.main import main
+
+    (tmp_path / "s.yaml").write_text(yaml.safe_dump(SOFTMAX))
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(main, ["doctor", "s.yaml", "--variant", "broken", "--seeds", "1"], terminal_width=80)
+    out = result.output
+    assert "diagnosis" in out and "likely: softmax (or sigmoid) before a loss that applies it" in out
+    assert "cure: remove the softmax/sigmoid at the end of the model" in out
+    assert "┏" not in out and "━━━" not in out.split("diagnosis")[1]  # no table drawn without candidates
+    assert "make the cure of the diagnosis above in your code" in out
+    assert max(len(line) for line in out.splitlines()) <= 80
