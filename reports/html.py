@@ -310,6 +310,15 @@ def variant_section(
     return "".join(parts)
 
 
+def _source_line(source: str | None) -> str:
+    """The incident's source as a link (a URL) or text (a citation); nothing without one."""
+    if not source:
+        return ""
+    if source.startswith(("https://", "http://")):
+        return f"<div class='meta'>source: <a href='{esc(source)}'>{esc(source)}</a></div>"
+    return f"<div class='meta'>source: {esc(source)}</div>"
+
+
 def scenario_section(report: dict[str, Any]) -> str:
     summaries = tables.summaries_of(report)
     seeds = tables.seeds_of(report)
@@ -319,6 +328,7 @@ def scenario_section(report: dict[str, Any]) -> str:
     seconds = sum(float(r.get("seconds") or 0) for r in report["runs"])
     parts = [
         f"<h1>{esc(scenario['name'])}</h1>",
+        _source_line(scenario.get("source")),
         (
             f"<div class='meta'>{esc(scenario.get('path', ''))} · workload {esc(scenario.get('workload', ''))} · "
             f"torch {esc(report.get('torch_version', '?'))} · harness {esc(report.get('harness_version', '?'))} · "

@@ -122,6 +122,8 @@ def summary_section(console: Console, report: dict[str, Any]) -> RenderableType:
     table = summary_table(report)
     title = Text(_summary_title(report, tables.summaries_of(report)), style="italic")
     notes = [Text(t, style="dim") for t in (LEGEND, ranges_text(report)) if t]
+    if report["scenario"].get("source"):
+        notes.insert(0, Text(f"source: {report['scenario']['source']}", style="dim"))
     if fits(console, table):
         return Group(title, table, *notes)
     from harness.judging.verdicts import report_key_metrics

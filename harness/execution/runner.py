@@ -136,6 +136,8 @@ def suite_report(scenario: Scenario, records: list[RunRecord]) -> dict[str, Any]
         "metrics": list(scenario.metrics),
         "key_metrics": list(scenario.key_metrics),
     }
+    if scenario.source:
+        section["source"] = scenario.source
     descriptions = {name: variant.description for name, variant in scenario.variants.items()}
     return report_payload(section, records, descriptions=descriptions)
 

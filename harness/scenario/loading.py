@@ -143,6 +143,7 @@ def load_scenario(
         plugin_modules=plugin_modules,
         metrics=workload.declared,
         key_metrics=workload.cls.declared_key_metrics(workload.params),
+        source=spec.source,
     )
 
 

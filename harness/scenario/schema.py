@@ -52,6 +52,8 @@ class VariantSpec(Strict):
 class ScenarioSpec(Strict):
     name: str = Field(min_length=1)
     description: str = ""
+    # where the incident was reported: a URL or a citation, shown in reports
+    source: str | None = Field(default=None, min_length=1)
     workload: WorkloadSpec
     train: TrainConfig = Field(default_factory=TrainConfig)
     plugins: dict[str, Any] = Field(default_factory=dict)
@@ -84,6 +86,7 @@ class Scenario:
     plugin_modules: tuple[str, ...] = ()  # "module:Class" plugins beyond the installed ones
     metrics: tuple[str, ...] = ()  # the workload's declared validation metrics (``x_<k>``: one per class)
     key_metrics: tuple[str, ...] = ()  # the workload's headline metrics: the reports' columns
+    source: str | None = None  # where the incident was reported (a URL or a citation)
 
     @property
     def catalogue(self) -> Mapping[str, PluginInfo]:
