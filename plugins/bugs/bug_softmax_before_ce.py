@@ -14,13 +14,18 @@ are needed, e.g. in evaluation): switch this bug off.
 
 Mechanism: a forward hook on the model (registered in ``on_setup``) replaces its class
 logits (the output tensor, or its ``.logits``) by their softmax (a sigmoid for a single
-logit), for training and validation alike, as an ``nn.Softmax`` last layer would. Only
-for classifiers whose model returns class logits.
+logit), for training and validation alike, as an ``nn.Softmax`` last layer would; with
+``where: validation`` only in ``eval()`` mode, as evaluation code that softmaxes the logits
+before its ``CrossEntropyLoss`` does (ariecattan/SciCo #2: the validation loss floors at
+``log((e + C - 1) / e)`` while training is healthy). Only for classifiers whose model
+returns class logits.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
 
 from harness.core.plugin import Plugin, hookimpl
 
@@ -39,11 +44,18 @@ def as_probabilities(logits: Any) -> Any:
 
 class SoftmaxLastLayer:
     """The forward hook: the model's class logits replaced by their probabilities, as an
-    ``nn.Softmax`` last layer would (a module-level class: the model still pickles whole)."""
+    ``nn.Softmax`` last layer would (a module-level class: the model still pickles whole).
+    ``validation_only``: only while the model is in ``eval()`` mode (evaluation code that
+    softmaxes before its loss)."""
+
+    def __init__(self, validation_only: bool = False) -> None:
+        self.validation_only = validation_only
 
     def __call__(self, module: Any, args: Any, output: Any) -> Any:
         import torch
 
+        if self.validation_only and module.training:
+            return output
         if isinstance(output, torch.Tensor):
             return as_probabilities(output)
         if isinstance(getattr(output, "logits", None), torch.Tensor):
@@ -55,9 +67,19 @@ class SoftmaxLastLayer:
         )
 
 
+class Params(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    where: Literal["everywhere", "validation"] = Field(
+        "everywhere",
+        description="everywhere: the model ends in a softmax; validation: only the evaluation code softmaxes "
+        "before its loss (training is healthy, the validation loss has a floor)",
+    )
+
+
 class BugSoftmaxBeforeCE(Plugin):
     name = "bug_softmax_before_ce"
     kind = "bug"
+    Params = Params
     shows_as = ("probability_outputs", "no_convergence", "collapse")
 
     def __init__(self, params: Any = None) -> None:
@@ -66,7 +88,8 @@ class BugSoftmaxBeforeCE(Plugin):
 
     @hookimpl
     def on_setup(self, state: TrainState) -> None:
-        self.handle = state.model.register_forward_hook(SoftmaxLastLayer())
+        hook = SoftmaxLastLayer(validation_only=self.params.where == "validation")
+        self.handle = state.model.register_forward_hook(hook)
 
     @hookimpl
     def on_train_end(self) -> None:

@@ -9,7 +9,10 @@ Signal: loading raises ``UnpicklingError: Weights only load failed`` (see the
 Fix: ``format: state_dict`` (the default) saves only ``state_dict()``s, metrics as plain
 Python numbers, no distribution dict, plus the RNG states a bit-identical resume needs;
 every tensor and container in it loads with ``weights_only=True`` on 2.5 through 2.13.
-``format: v15_objects`` replays the v1.5 save. Files are written atomically.
+``format: v15_objects`` replays the v1.5 save; ``format: numpy_rng`` the state-dict
+checkpoint of a trainer that saved NumPy's RNG state as ``np.random.get_state()`` returns
+it (an ndarray inside: refused by ``weights_only=True`` loads, transformers #34631). Files
+are written atomically.
 
 The save format and the load call are independent toggles: this plugin chooses what is
 written, ``checkpoint_load`` how it is read back, ``resume`` restarts a run from it. It
@@ -91,7 +94,9 @@ def restore_rng_states(state: TrainState, rng: dict[str, Any]) -> None:
         torch.set_rng_state(rng["torch"].cpu())
     if "python" in rng:
         random.setstate(_as_tuple(rng["python"]))
-    if "numpy" in rng:
+    if "numpy" in rng and isinstance(rng["numpy"], tuple):  # format numpy_rng: as get_state() returned it
+        np.random.set_state(rng["numpy"])
+    elif "numpy" in rng:
         np_state = rng["numpy"]
         keys = np.asarray(np_state["keys"], dtype=np.uint32)
         np.random.set_state(
@@ -308,11 +313,25 @@ def restore_training_objects(checkpoint: dict[str, Any], model: Any, optimizer: 
 
 class Params(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    format: Literal["state_dict", "v15_objects"] = Field(
-        "state_dict", description="state_dict: the v1.6 fix; v15_objects: replay the v1.5 save"
+    format: Literal["state_dict", "v15_objects", "numpy_rng"] = Field(
+        "state_dict",
+        description="state_dict: the v1.6 fix; v15_objects: replay the v1.5 save; numpy_rng: state dicts "
+        "with NumPy's RNG state pickled as np.random.get_state() returns it",
     )
     every: PositiveInt = Field(1, description="save every N epochs")
     filename: str = Field("checkpoint.pt", description="file name inside the run directory")
+
+
+def numpy_rng_checkpoint(state: TrainState, metrics: dict[str, Any]) -> dict[str, Any]:
+    """The state-dict checkpoint with NumPy's RNG state as ``np.random.get_state()`` returns it (a
+    tuple holding an ndarray), as a trainer that saved its RNG states naively did: every tensor
+    loads, but ``weights_only=True`` refuses the ndarray's pickling globals."""
+    import numpy as np
+
+    data = state_dict_checkpoint(state, metrics)
+    data["format"] = "numpy_rng"
+    data["rng"]["numpy"] = np.random.get_state()
+    return data
 
 
 class Checkpoint(Plugin):
@@ -324,6 +343,8 @@ class Checkpoint(Plugin):
         if state.epoch % self.params.every:
             return None
         path = Path(directory) / self.params.filename
-        build = state_dict_checkpoint if self.params.format == "state_dict" else v15_checkpoint
+        build = {"state_dict": state_dict_checkpoint, "v15_objects": v15_checkpoint, "numpy_rng": numpy_rng_checkpoint}[
+            self.params.format
+        ]
         atomic_torch_save(build(state, state.history[-1]), path)
         return SavedCheckpoint(path=path, epoch=state.epoch, format=self.params.format)

@@ -12,14 +12,17 @@ The schedule spans ``hparams.total_steps`` optimizer steps (``ceil(batches /
 accumulation_steps) * epochs``, counted by the core) with ``warmup_ratio`` of them
 warming up. v1.5 also counted the schedule's length in *batches*, which with gradient
 accumulation stretches it past the end of training: ``count_steps_in: batches`` replays
-that (no difference when ``accumulation_steps`` is 1).
+that (no difference when ``accumulation_steps`` is 1). ``count_steps_in: epochs`` replays
+a schedule given ``num_training_steps=max_epochs`` while stepped per step (Lightning
+#18570): with ``warmup_steps`` above the epoch count, the LR warms up and then is
+``max(0, (epochs - step) / 1) = 0`` for every later step.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, NonNegativeInt
 
 from harness.core.plugin import Plugin, hookimpl
 
@@ -32,8 +35,13 @@ if TYPE_CHECKING:
 class Params(BaseModel):
     model_config = ConfigDict(extra="forbid")
     interval: Literal["step", "epoch"] = Field("step", description="when scheduler.step() is called")
-    count_steps_in: Literal["optimizer_steps", "batches"] = Field(
-        "optimizer_steps", description="schedule length in optimizer steps (the fix) or batches (v1.5)"
+    count_steps_in: Literal["optimizer_steps", "batches", "epochs"] = Field(
+        "optimizer_steps",
+        description="schedule length in optimizer steps (the fix), batches (v1.5) or epochs "
+        "(num_training_steps=max_epochs, Lightning #18570)",
+    )
+    warmup_steps: NonNegativeInt | None = Field(
+        None, description="warmup steps (None: warmup_ratio of the schedule's length)"
     )
 
 
@@ -50,9 +58,12 @@ class LinearWarmup(Plugin):
     def make_scheduler(self, state: TrainState) -> LRScheduler:
         from transformers import get_linear_schedule_with_warmup
 
-        hp = state.hparams
-        total = hp.total_steps if self.params.count_steps_in == "optimizer_steps" else hp.batches_per_epoch * hp.epochs
-        return get_linear_schedule_with_warmup(state.optimizer, int(total * hp.warmup_ratio), total)
+        hp, p = state.hparams, self.params
+        total = {"optimizer_steps": hp.total_steps, "batches": hp.batches_per_epoch * hp.epochs, "epochs": hp.epochs}[
+            p.count_steps_in
+        ]
+        warmup = p.warmup_steps if p.warmup_steps is not None else int(total * hp.warmup_ratio)
+        return get_linear_schedule_with_warmup(state.optimizer, warmup, total)
 
     @hookimpl
     def on_step(self, state: TrainState) -> None:

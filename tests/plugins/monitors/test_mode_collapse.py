@@ -45,3 +45,5 @@ def test_a_regression_whose_predictions_barely_vary_is_flagged_against_its_targe
     monitor.on_epoch_end(state, {"pred_std": 0.05, "target_std": 0.9})
     assert [(f.kind, f.epoch) for f in state.findings] == [("mode_collapse", 2)]
     assert "5.6% as much as the targets" in state.findings[0].message
+    monitor.on_epoch_end(state, {"pred_std": 0.2, "target_std": 0.9})  # 22%: above the 20% default
+    assert len(state.findings) == 1
