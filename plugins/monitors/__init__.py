@@ -20,4 +20,5 @@ BUILTINS: tuple[str, ...] = (
     "harness.plugins.monitors.train_mode:TrainMode",
     "harness.plugins.monitors.stale_gradients:StaleGradients",
     "harness.plugins.monitors.probability_outputs:ProbabilityOutputs",
+    "harness.plugins.monitors.generalisation:Generalisation",
 )
