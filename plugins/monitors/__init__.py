@@ -21,4 +21,5 @@ BUILTINS: tuple[str, ...] = (
     "harness.plugins.monitors.stale_gradients:StaleGradients",
     "harness.plugins.monitors.probability_outputs:ProbabilityOutputs",
     "harness.plugins.monitors.generalisation:Generalisation",
+    "harness.plugins.monitors.loss_plateau:LossPlateau",
 )
