@@ -22,4 +22,5 @@ BUILTINS: tuple[str, ...] = (
     "harness.plugins.monitors.probability_outputs:ProbabilityOutputs",
     "harness.plugins.monitors.generalisation:Generalisation",
     "harness.plugins.monitors.loss_plateau:LossPlateau",
+    "harness.plugins.monitors.capacity:Capacity",
 )
