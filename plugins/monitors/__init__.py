@@ -22,5 +22,6 @@ BUILTINS: tuple[str, ...] = (
     "harness.plugins.monitors.probability_outputs:ProbabilityOutputs",
     "harness.plugins.monitors.generalisation:Generalisation",
     "harness.plugins.monitors.loss_plateau:LossPlateau",
+    "harness.plugins.monitors.data_checks:DataChecks",
     "harness.plugins.monitors.capacity:Capacity",
 )
