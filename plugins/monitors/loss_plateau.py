@@ -6,7 +6,8 @@ too early, inputs the model cannot use. The loss fell enough at the start (more 
 the 10% ``no_convergence`` asks) and then flattens far above what a model that learnt
 the task reaches: a 10-class run whose loss dropped 14% and ends at 21% accuracy.
 Signal: once ``after_share`` (half) of the run's optimizer steps are done, an epoch whose
-training loss (the mean of its last ``tail`` (25%) of steps) is (a) still above
+training loss (the mean of all its steps' losses: a few steps' tail is too noisy to
+compare epochs) is (a) still above
 ``chance_ratio`` (0.7) x ``log(C)``, the loss of a classifier that knows nothing (C: the
 number of class logits, 2 for a single logit), and (b) less than ``min_gain`` (5%) below
 the previous epoch's, while (c) it is at least ``min_drop`` (10%) below the run's start
@@ -43,7 +44,6 @@ class Params(BaseModel):
     min_drop: float = Field(0.1, ge=0, lt=1, description="judged only once the loss is this share below its start")
     after_share: float = Field(0.5, ge=0, le=1, description="judge once this share of the run's steps is done")
     start_steps: PositiveInt = Field(3, description="optimizer steps whose mean loss is the start")
-    tail: float = Field(0.25, gt=0, le=1, description="an epoch's loss: the mean of this last share of its steps")
 
 
 class LossPlateau(StepLossMonitor):
@@ -79,22 +79,22 @@ class LossPlateau(StepLossMonitor):
         if self.start is None:
             head = finite[: self.params.start_steps]
             self.start = sum(head) / len(head)
-        tail = finite[-max(self.params.start_steps, int(len(finite) * self.params.tail)) :]
-        return sum(tail) / len(tail)
+        return sum(finite) / len(finite)
 
     def check(self, state: TrainState) -> None:
         loss = self.epoch_loss()
         previous, self.previous = self.previous, loss
         p = self.params
-        if loss is None or previous is None or self.classes is None or self.start is None or not self.start > 0:
+        start, classes = self.start, self.classes
+        if loss is None or previous is None or start is None or classes is None or previous <= 0 or start <= 0:
             return
         if state.step < p.after_share * state.hparams.total_steps or state.hparams.total_steps <= 0:
             return
         if len(self.lrs) == 2 and self.lrs[1] > self.lrs[0]:
             return  # a warmup still raising the LR
-        chance = math.log(self.classes)
+        chance = math.log(classes)
         stalled = loss > (1 - p.min_gain) * previous
-        if loss > p.chance_ratio * chance and stalled and loss <= (1 - p.min_drop) * self.start:
+        if loss > p.chance_ratio * chance and stalled and loss <= (1 - p.min_drop) * start:
             state.add_finding(
                 "loss_plateau",
                 self.name,
