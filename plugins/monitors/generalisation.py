@@ -9,8 +9,11 @@ Signal: per epoch, the training loss (the mean of the epoch's last ``tail`` (25%
 steps) against the run's start (the mean of its first ``start_steps`` (3) steps), and
 (a) from epoch ``after_epoch`` + 1 (2) on: the training loss below ``train_ratio`` (0.5)
 x its start while validation ``accuracy`` is no better than the majority class's share
-of the validation labels + ``margin`` (0.05) (the labels are read once, at the start of
-training, from the validation loader's data); or (b) the training loss below
+of the validation labels + ``margin`` (0.05) and the validation loss (when reported) no
+lower than the class prior's cross-entropy (the loss of predicting the label shares: a
+model whose validation loss is below it has learnt something, whatever a noisy accuracy of
+a small validation set says) (the labels are read once, at the start of training, from the
+validation loader's data); or (b) the training loss below
 ``train_ratio`` x its start while the validation loss (``val_loss``) is above ``rise``
 (1.5) x its first epoch's value. Every threshold is relative to the run itself (its
 start loss, its validation class prior, its first validation loss). A workload without
@@ -62,6 +65,7 @@ class Generalisation(Plugin):
         self.start: float | None = None
         self.first_val_loss: float | None = None
         self.majority: float | None = None  # the majority class's share of the validation labels
+        self.prior_loss: float | None = None  # the cross-entropy of predicting the label shares
 
     @hookimpl
     def on_train_start(self, state: TrainState) -> None:
@@ -70,7 +74,10 @@ class Generalisation(Plugin):
         labels = validation_labels(state)
         if labels is not None and labels.numel():
             classes = int(labels.max()) + 1 if int(labels.min()) >= 0 else 0
-            self.majority = max(label_shares(labels, classes)) if classes else None
+            shares = label_shares(labels, classes) if classes else []
+            if shares:
+                self.majority = max(shares)
+                self.prior_loss = -sum(p * math.log(p) for p in shares if p > 0)
 
     @hookimpl
     def on_step(self, state: TrainState, loss: torch.Tensor) -> None:
@@ -101,7 +108,14 @@ class Generalisation(Plugin):
         fell = f"the training loss fell to {loss:.4g} ({loss / self.start:.0%} of its start {self.start:.4g})"
         accuracy = finite_metric(metrics, "accuracy")
         prior = None if self.majority is None else self.majority + p.margin
-        if state.epoch > p.after_epoch and accuracy is not None and prior is not None and accuracy <= prior:
+        above_prior = val_loss is None or self.prior_loss is None or val_loss >= self.prior_loss
+        if (
+            state.epoch > p.after_epoch
+            and accuracy is not None
+            and prior is not None
+            and accuracy <= prior
+            and above_prior
+        ):
             message = (
                 f"{fell} but validation accuracy is {accuracy:.3f}, no better than the majority class's "
                 f"{self.majority:.3f} of the validation labels: what is learnt does not carry over (labels "
