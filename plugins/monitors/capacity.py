@@ -15,8 +15,8 @@ while the epoch's training loss is above ``loss_ratio`` (0.5) x the first epoch'
 (b) ``clamped_outputs``: in the epoch's first ``sample_batches`` (8) training batches
 of a classifier, every batch's class logits are non-negative (min >= 0), or on average
 at least ``pinned_share`` (50%) of the logits sit exactly at the batch's max or min
-value (batches whose logits are all equal are not judged: a constant output is
-``mode_collapse``'s; probabilities, rows summing to 1, are ``probability_outputs``');
+value (batches whose rows are all the same are not judged: a constant output is
+``mode_collapse``'s; nor probabilities, rows in [0, 1] summing to 1: ``probability_outputs``');
 (c) ``symmetric_units``: a Linear layer other than the output layer, with 2 or more
 units, whose rows (each unit's incoming weights) are all equal within ``tolerance``
 (1e-6, relative to the largest weight) after the epoch.
@@ -66,12 +66,22 @@ def hidden_linears(model: Any) -> list[tuple[str, Any]]:
 
 
 def logit_stats(logits: Any) -> Any:
-    """``[min, share at the max, share at the min, max - min]`` of a batch's logits, as one tensor."""
+    """``[min, share at the max, share at the min, judged]`` of a batch's logits, as one tensor.
+
+    ``judged`` is 0 for a batch whose rows are all the same (a constant output: ``mode_collapse``'s)
+    or that holds probabilities (each row in [0, 1] summing to 1: ``probability_outputs``'), else 1.
+    """
     import torch
 
     values = logits.detach().float()
+    rows = values.reshape(values.shape[0], -1) if values.dim() >= 2 else values.reshape(-1, 1)
     low, high = values.amin(), values.amax()
-    return torch.stack([low, (values == high).float().mean(), (values == low).float().mean(), high - low])
+    varies = (rows - rows[:1]).abs().amax() > 0
+    probabilities = (low >= 0) & (high <= 1)
+    if rows.shape[1] >= 2:
+        probabilities = probabilities & ((rows.sum(dim=1) - 1).abs() <= 1e-2).all()
+    judged = varies & ~probabilities
+    return torch.stack([low, (values == high).float().mean(), (values == low).float().mean(), judged.float()])
 
 
 class Capacity(Plugin):
@@ -141,7 +151,7 @@ class Capacity(Plugin):
         stats, self.stats, self.batches = self.stats, [], 0
         if not stats:
             return
-        rows = [r for r in torch.stack(stats).tolist() if r[3] > 0]  # one transfer; constant batches left out
+        rows = [r for r in torch.stack(stats).tolist() if r[3] > 0]  # one transfer; batches not judged left out
         if not rows:
             return
         pinned = sum(max(r[1], r[2]) for r in rows) / len(rows)

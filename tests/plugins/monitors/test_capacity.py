@@ -54,3 +54,11 @@ def test_a_hidden_layer_with_a_constant_init_keeps_its_units_identical() -> None
     run = train_tiny({}, workload=ConstantInit(tiny_tabular_workload().params), epochs=2, batch_size=16, lr=1e-2)
     assert run.finding_epochs("symmetric_units") == [1, 2]
     assert "all 64 units of '0'" in next(f["message"] for f in run.findings if f["kind"] == "symmetric_units")
+
+
+def test_probabilities_and_identical_rows_are_left_to_their_own_monitors() -> None:
+    from harness.plugins.monitors.capacity import logit_stats
+
+    assert logit_stats(torch.softmax(torch.randn(8, 3), dim=-1))[3] == 0  # probability_outputs'
+    assert logit_stats(torch.tensor([[0.3, -0.2]] * 8))[3] == 0  # one output for every input: mode_collapse's
+    assert logit_stats(torch.relu(torch.randn(8, 3)))[3] == 1
