@@ -20,4 +20,8 @@ BUILTINS: tuple[str, ...] = (
     "harness.plugins.monitors.train_mode:TrainMode",
     "harness.plugins.monitors.stale_gradients:StaleGradients",
     "harness.plugins.monitors.probability_outputs:ProbabilityOutputs",
+    "harness.plugins.monitors.generalisation:Generalisation",
+    "harness.plugins.monitors.loss_plateau:LossPlateau",
+    "harness.plugins.monitors.data_checks:DataChecks",
+    "harness.plugins.monitors.capacity:Capacity",
 )

@@ -1,8 +1,14 @@
-"""Prediction-distribution monitor: records a ``collapse`` finding (issue 11, Fix 3).
+"""Prediction-distribution monitor: records ``collapse`` (issue 11, Fix 3) and ``near_collapse``.
 
 Pathology: the model collapses to predicting one class; F1 alone does not say which.
 Signal: on validation, one class takes every prediction, or all but ``min_share`` of
-them (``max_pred_share >= 1 - min_share``), for any number of classes.
+them (``max_pred_share >= 1 - min_share``), for any number of classes: ``collapse``.
+``near_collapse``: one class takes at least ``near_share`` (95%) of the predictions but
+not all of them (a collapse that leaks a few predictions), while that class is less than
+``max_label_share`` (80%) of the validation labels (read once, at the start of training,
+from the validation loader's data): a model that predicts the class that truly holds 97%
+of the labels is not collapsing. An epoch records one of the two, never both: an exact
+collapse is ``collapse``; ``near_collapse`` needs the labels (without them: not judged).
 Fix: none; this monitor only observes and records. Stopping is ``collapse_stop``.
 
 Not every single-class epoch is a collapse. While a warmup is still raising the LR, and
@@ -24,6 +30,8 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from harness.core.plugin import Plugin, hookimpl
+from harness.plugins._shared.data import label_shares, validation_labels
+from harness.plugins._shared.model_parts import is_classifier
 
 if TYPE_CHECKING:
     from harness.core.state import TrainState
@@ -70,17 +78,29 @@ class Params(BaseModel):
         0.25, ge=0, le=1, description="not recorded in the first share of the run's steps (unless the LR was 0)"
     )
     during_warmup: bool = Field(False, description="also record while the LR is still rising (a warmup)")
+    near_share: float = Field(
+        0.95, gt=0.5, le=1, description="near_collapse when one class takes at least this share of the predictions"
+    )
+    max_label_share: float = Field(
+        0.8, gt=0, le=1, description="... and that class is below this share of the validation labels"
+    )
 
 
 class PredictionDistribution(Plugin):
     name = "prediction_distribution"
     kind = "monitor"
     Params = Params
-    finding_kinds = ("collapse",)
+    finding_kinds = ("collapse", "near_collapse")
 
     def __init__(self, params: Any = None) -> None:
         super().__init__(params)
         self.epoch_start = 0  # the step count when the epoch began
+        self.labels: Any = None  # the validation labels (None: unknown)
+
+    @hookimpl
+    def on_train_start(self, state: TrainState) -> None:
+        if is_classifier(state.workload):
+            self.labels = validation_labels(state)
 
     @hookimpl
     def on_epoch_end(self, state: TrainState, metrics: dict[str, Any]) -> None:
@@ -88,17 +108,37 @@ class PredictionDistribution(Plugin):
         counts = predicted_counts(metrics)
         if not counts:
             return  # a workload without class predictions
-        if not is_collapsed(metrics, self.params.min_share):
+        n, top = sum(counts), max(range(len(counts)), key=counts.__getitem__)
+        collapsed = is_collapsed(metrics, self.params.min_share)
+        if not n or not (collapsed or counts[top] / n >= self.params.near_share):
             return
         p = self.params
         if not judged(
             state.lr_per_step, epoch_start, state.step, state.hparams.total_steps, p.grace_share, p.during_warmup
         ):
             return
-        n, top = sum(counts), max(range(len(counts)), key=counts.__getitem__)
-        state.add_finding(
-            "collapse",
-            self.name,
-            f"predicted class {top} for {counts[top]}/{n} validation samples ({len(counts)} classes)",
-            value=counts[top] / n,
-        )
+        if collapsed:
+            state.add_finding(
+                "collapse",
+                self.name,
+                f"predicted class {top} for {counts[top]}/{n} validation samples ({len(counts)} classes)",
+                value=counts[top] / n,
+            )
+            return
+        self.near_collapse(state, counts, top)
+
+    def near_collapse(self, state: TrainState, counts: list[int], top: int) -> None:
+        """``near_collapse`` when class ``top`` is far rarer in the validation labels than predicted."""
+        if self.labels is None:
+            return
+        n = sum(counts)
+        truth = label_shares(self.labels, len(counts))[top]
+        if truth < self.params.max_label_share:
+            state.add_finding(
+                "near_collapse",
+                self.name,
+                f"predicted class {top} for {counts[top]}/{n} validation samples ({counts[top] / n:.0%}) although "
+                f"it is {truth:.0%} of the validation labels: the model leans on one class (class weights, "
+                "a lower LR or more epochs?)",
+                value=counts[top] / n,
+            )

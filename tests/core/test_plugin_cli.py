@@ -47,7 +47,7 @@ def test_plugins_json_lists_every_builtin_with_source_hooks_and_parameters() -> 
     assert clip["hooks"] == ["on_before_optimizer_step"]
     assert clip["parameters"]["max_norm"]["default"] == 1.0
     assert clip["summary"].startswith("Gradient clipping")
-    assert listed["prediction_distribution"]["finding_kinds"] == ["collapse"]
+    assert listed["prediction_distribution"]["finding_kinds"] == ["collapse", "near_collapse"]
     assert listed["prediction_distribution"]["enabled_by_default"] is True
     # the conflict rule's declarations: the slots each competes for, what it replaces
     assert clip["slots"] == [] and listed["linear_warmup"]["slots"] == ["make_scheduler"]

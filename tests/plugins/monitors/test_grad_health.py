@@ -143,3 +143,30 @@ def test_it_reads_gradients_in_true_scale_under_fp16_loss_scaling() -> None:
     fp16 = train_tiny({"mixed_precision": {"dtype": "fp16"}}, workload=tiny_workload(), epochs=1)
     assert fp16.trace["backward"] == {"mixed_precision": 3}
     assert fp16.history[0]["grad_norm_max"] == pytest.approx(fp32.history[0]["grad_norm_max"], rel=0.05)
+
+
+def test_a_spike_on_an_epochs_last_partial_batch_is_not_an_explosion() -> None:
+    """The fixed issue-11 runs: the last batch of an epoch holds 4 of 64 items, and its gradient
+    norm reached 13-48 (100-300x the early norm) in 5 of 20 seeds. A spike elsewhere still counts."""
+    from types import SimpleNamespace
+
+    def run(spike_at: int, items: int):
+        weight = torch.nn.Parameter(torch.zeros(2))
+        loader = SimpleNamespace(batch_size=64, dataset=[0] * items, drop_last=False)
+        state = bare_state(model=torch.nn.ParameterList([weight]), train_loader=loader)
+        state.hparams.batches_per_epoch = 20
+        monitor = GradHealth()
+        for epoch in (1, 2):
+            state.epoch = epoch
+            for index in range(20):
+                state.batch_index = index
+                norm = 30.0 if (epoch == 2 and index == spike_at) else 0.15
+                weight.grad = torch.tensor([0.6, 0.8]) * norm
+                monitor.on_after_backward(state)
+                state.step += 1
+            monitor.on_epoch_end(state, {})
+        return [(f.kind, f.step) for f in state.findings]
+
+    assert run(spike_at=19, items=19 * 64 + 4) == []  # the last batch holds 4 items
+    assert run(spike_at=19, items=20 * 64) == [("grad_explosion", 40)]  # a full last batch is judged
+    assert run(spike_at=10, items=19 * 64 + 4) == [("grad_explosion", 31)]

@@ -92,3 +92,42 @@ def test_the_monitor_applies_the_grace_period() -> None:
     monitor = PredictionDistribution(Params(grace_share=0.0))
     monitor.on_epoch_end(state, counts(10, 0))
     assert [f.kind for f in state.findings] == ["collapse"]
+
+
+class Threshold:
+    """A 1-feature workload whose fixed model predicts class 1 only for x > 0.5 (trained at LR ~0)."""
+
+    @staticmethod
+    def make(val_x: list[float], val_y: list[int]):
+        import torch
+        from torch.utils.data import TensorDataset
+
+        from harness.workloads.base import Workload
+
+        class Fixed(Workload):
+            def build_model(self) -> torch.nn.Module:
+                model = torch.nn.Linear(1, 2)
+                with torch.no_grad():
+                    model.weight.copy_(torch.tensor([[0.0], [10.0]]))
+                    model.bias.copy_(torch.tensor([5.0, 0.0]))
+                return model
+
+            def datasets(self):
+                x = torch.tensor(val_x).reshape(-1, 1)
+                return TensorDataset(x, torch.tensor(val_y)), TensorDataset(x, torch.tensor(val_y))
+
+        return Fixed()
+
+
+def _near_run(val_x: list[float], val_y: list[int]):
+    from harness.testing import train_tiny
+
+    run = train_tiny({}, workload=Threshold.make(val_x, val_y), epochs=2, batch_size=25, lr=1e-12)
+    return [(f["kind"], f["epoch"]) for f in run.findings if f["plugin"] == "prediction_distribution"]
+
+
+def test_near_collapse_on_a_real_run_predicting_97_percent_one_class() -> None:
+    x = [0.0] * 97 + [1.0] * 3  # 97 predictions of class 0, 3 of class 1
+    assert _near_run(x, [0, 1] * 50) == [("near_collapse", 1), ("near_collapse", 2)]  # class 0: 50% of the labels
+    assert _near_run(x, [0] * 97 + [1] * 3) == []  # class 0 really is 97% of the labels: not a collapse
+    assert _near_run([0.0] * 100, [0, 1] * 50) == [("collapse", 1), ("collapse", 2)]  # all: collapse, never both
