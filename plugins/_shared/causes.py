@@ -78,3 +78,32 @@ LR_ZERO = Cause(
     "linear_warmup: {interval: step}",
     seen("lr_zero", "schedule_mismatch"),
 )
+VALIDATION_PREPARED_DIFFERENTLY = Cause(
+    "validation data prepared differently from training",
+    "a scaler fitted on (or applied to) only one split, features in another order or unit, or other labels",
+    "build both splits with the same code: fit the preprocessing on training data, apply it to both",
+    None,
+    seen("train_val_divergence", "data_feature_scale"),
+)
+SPLIT_MISMATCH = Cause(
+    "training labels that do not match their inputs in one split",
+    "an index off by one, labels read from another file or shuffled in one split only: training "
+    "memorises, validation stays at the prior",
+    "check that item i's label belongs to input i in both splits (print a few pairs)",
+    None,
+    seen("train_val_divergence"),
+)
+SAME_ITEM = Cause(
+    "a dataset that keeps returning the same item",
+    "__getitem__ ignoring its index (or a cached batch): the model sees one example",
+    "index the data with the index __getitem__ receives",
+    None,
+    seen("data_repeated_item"),
+)
+CAPACITY_CAPPED = Cause(
+    "a model that cannot express the classes",
+    "outputs clamped or passed through ReLU/abs, a width-1 bottleneck, units initialised identically",
+    "give the last layer raw logits (no ReLU/clamp after it), widen the bottleneck, keep random init",
+    None,
+    seen("clamped_outputs", "symmetric_units", "weight_shrinkage"),
+)

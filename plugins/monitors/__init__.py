@@ -23,5 +23,7 @@ BUILTINS: tuple[str, ...] = (
     "harness.plugins.monitors.generalisation:Generalisation",
     "harness.plugins.monitors.loss_plateau:LossPlateau",
     "harness.plugins.monitors.data_checks:DataChecks",
+    "harness.plugins.monitors.split_shift:SplitShift",
+    "harness.plugins.monitors.batch_order:BatchOrder",
     "harness.plugins.monitors.capacity:Capacity",
 )

@@ -32,7 +32,10 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt
 
+from harness.core.diagnosis import Cause
 from harness.core.plugin import Plugin, hookimpl
+from harness.plugins._shared.causes import HEAVY_WEIGHT_DECAY
+from harness.plugins._shared.evidence import seen
 from harness.plugins._shared.model_parts import class_logits
 
 if TYPE_CHECKING:
@@ -89,6 +92,29 @@ class Capacity(Plugin):
     kind = "monitor"
     Params = Params
     finding_kinds = ("weight_shrinkage", "clamped_outputs", "symmetric_units")
+    causes = {
+        "weight_shrinkage": (HEAVY_WEIGHT_DECAY,),
+        "clamped_outputs": (
+            Cause(
+                "outputs clamped or made non-negative",
+                "a ReLU, abs() or clamp after the last layer: logits cannot go below 0 (or past the bound), "
+                "so the classes cannot be told apart",
+                "return the last Linear layer's raw output as logits",
+                None,
+                seen("clamped_outputs"),
+            ),
+        ),
+        "symmetric_units": (
+            Cause(
+                "units initialised identically",
+                "a constant init (zeros, ones, fill_) gives every unit of a layer the same gradient: they stay "
+                "copies and the layer acts as one unit",
+                "keep PyTorch's random init (or any init that differs between units)",
+                None,
+                seen("symmetric_units"),
+            ),
+        ),
+    }
 
     def __init__(self, params: Any = None) -> None:
         super().__init__(params)

@@ -36,8 +36,11 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt
 
+from harness.core.diagnosis import Cause
 from harness.core.plugin import Plugin, hookimpl
+from harness.plugins._shared.causes import SAME_ITEM, UNNORMALISED_INPUTS
 from harness.plugins._shared.data import collate_items, split_labels
+from harness.plugins._shared.evidence import seen
 from harness.plugins._shared.model_parts import is_classifier
 
 if TYPE_CHECKING:
@@ -112,6 +115,46 @@ class DataChecks(Plugin):
         "data_feature_scale",
         "data_ordered_by_label",
     )
+    causes = {
+        "data_non_finite": (
+            Cause(
+                "NaN or inf in the features",
+                "missing values read as NaN (or a division by zero) reach the model",
+                "fill or drop them before building the dataset",
+                None,
+                seen("data_non_finite"),
+            ),
+        ),
+        "data_missing_class": (
+            Cause(
+                "a class in one split only",
+                "an unstratified or ordered split left a class out of one split",
+                "stratify the train/validation split by label",
+                None,
+                seen("data_missing_class"),
+            ),
+        ),
+        "data_label_range": (
+            Cause(
+                "labels the outputs cannot represent",
+                "labels numbered 1..K (or with gaps) for K outputs",
+                "number the classes 0..K-1, or give the model one output per class",
+                None,
+                seen("data_label_range"),
+            ),
+        ),
+        "data_repeated_item": (SAME_ITEM,),
+        "data_feature_scale": (UNNORMALISED_INPUTS,),
+        "data_ordered_by_label": (
+            Cause(
+                "training data ordered by label and not shuffled",
+                "each stretch of batches holds one class: the model chases the current class",
+                "shuffle the training loader (DataLoader(shuffle=True))",
+                None,
+                seen("data_ordered_by_label"),
+            ),
+        ),
+    }
 
     def __init__(self, params: Any = None) -> None:
         super().__init__(params)

@@ -33,6 +33,7 @@ from pydantic import BaseModel, ConfigDict, Field, NonNegativeInt, PositiveInt
 
 from harness.core.monitoring import StepSeries
 from harness.core.plugin import Plugin, hookimpl
+from harness.plugins._shared.causes import SAME_ITEM, SPLIT_MISMATCH, VALIDATION_PREPARED_DIFFERENTLY
 from harness.plugins._shared.data import label_shares, validation_labels
 from harness.plugins._shared.model_parts import is_classifier
 from harness.plugins._shared.monitors import finite_metric
@@ -58,6 +59,7 @@ class Generalisation(Plugin):
     kind = "monitor"
     Params = Params
     finding_kinds = ("train_val_divergence",)
+    causes = {"train_val_divergence": (VALIDATION_PREPARED_DIFFERENTLY, SPLIT_MISMATCH, SAME_ITEM)}
 
     def __init__(self, params: Any = None) -> None:
         super().__init__(params)

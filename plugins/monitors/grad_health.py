@@ -36,8 +36,11 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt
 
+from harness.core.diagnosis import Cause
 from harness.core.monitoring import StepSeries, total_grad_norm
 from harness.core.plugin import Plugin, hookimpl
+from harness.plugins._shared.causes import LR_TOO_HIGH, SUMMED_LOSS, UNNORMALISED_INPUTS
+from harness.plugins._shared.evidence import seen
 
 if TYPE_CHECKING:
     from harness.core.state import TrainState
@@ -74,6 +77,20 @@ class GradHealth(Plugin):
     kind = "monitor"
     Params = Params
     finding_kinds = ("grad_explosion", "grad_vanishing")
+    causes = {
+        "grad_explosion": (UNNORMALISED_INPUTS, LR_TOO_HIGH, SUMMED_LOSS),
+        "grad_vanishing": (
+            Cause(
+                "units dead or saturated",
+                "ReLUs that never fire (negative biases, a too-high LR) or tanh/sigmoid pinned at their bounds "
+                "pass no gradient back",
+                "keep the LR in range and the biases at 0; check the dead_units / saturation findings",
+                "bias_init",
+                seen("dead_units", "saturation"),
+            ),
+            LR_TOO_HIGH,
+        ),
+    }
 
     def __init__(self, params: Any = None) -> None:
         super().__init__(params)

@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt
 
 from harness.core.plugin import hookimpl
+from harness.plugins._shared.causes import CAPACITY_CAPPED, HEAVY_WEIGHT_DECAY, LABELS_WITHOUT_SIGNAL, LR_ZERO
 from harness.plugins._shared.model_parts import class_logits
 from harness.plugins._shared.monitors import StepLossMonitor
 
@@ -50,6 +51,7 @@ class LossPlateau(StepLossMonitor):
     name = "loss_plateau"
     Params = Params
     finding_kinds = ("loss_plateau",)
+    causes = {"loss_plateau": (CAPACITY_CAPPED, HEAVY_WEIGHT_DECAY, LR_ZERO, LABELS_WITHOUT_SIGNAL)}
 
     def __init__(self, params: Any = None) -> None:
         super().__init__(params)

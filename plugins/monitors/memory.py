@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ConfigDict, Field, NonNegativeFloat, PositiveFloat
 
+from harness.core.diagnosis import Cause
 from harness.core.plugin import Plugin, hookimpl
 
 if TYPE_CHECKING:
@@ -53,6 +54,16 @@ class Memory(Plugin):
     kind = "monitor"
     Params = Params
     finding_kinds = ("memory_over_budget",)
+    causes = {
+        "memory_over_budget": (
+            Cause(
+                "batches or activations larger than the budget",
+                "the batch size, sequence length or model width needs more memory than the budget allows",
+                "lower train.batch_size (accumulate gradients to keep the effective batch) or use mixed precision",
+                "mixed_precision",
+            ),
+        )
+    }
 
     @classmethod
     def default_enabled(cls) -> bool:

@@ -19,8 +19,11 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field, NonNegativeInt
 
+from harness.core.diagnosis import Cause
 from harness.core.plugin import hookimpl
+from harness.plugins._shared.causes import LABELS_WITHOUT_SIGNAL, VALIDATION_PREPARED_DIFFERENTLY
 from harness.plugins._shared.data import validation_labels
+from harness.plugins._shared.evidence import seen
 from harness.plugins._shared.model_parts import is_classifier
 from harness.plugins._shared.monitors import MetricMonitor
 
@@ -47,6 +50,19 @@ class NoSignal(MetricMonitor):
     name = "no_signal"
     Params = Params
     finding_kinds = ("no_signal",)
+    causes = {
+        "no_signal": (
+            LABELS_WITHOUT_SIGNAL,
+            VALIDATION_PREPARED_DIFFERENTLY,
+            Cause(
+                "a class missing from validation",
+                "AUC (and per-class metrics) are undefined when a class never occurs in the validation labels",
+                "stratify the train/validation split by label",
+                None,
+                seen("data_missing_class"),
+            ),
+        )
+    }
 
     def __init__(self, params: Any = None) -> None:
         super().__init__(params)

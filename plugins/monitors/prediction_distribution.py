@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from harness.core.plugin import Plugin, hookimpl
+from harness.plugins._shared.causes import CAPACITY_CAPPED, CLASS_IMBALANCE, LABELS_WITHOUT_SIGNAL, LR_TOO_HIGH, LR_ZERO
 from harness.plugins._shared.data import label_shares, validation_labels
 from harness.plugins._shared.model_parts import is_classifier
 
@@ -91,6 +92,10 @@ class PredictionDistribution(Plugin):
     kind = "monitor"
     Params = Params
     finding_kinds = ("collapse", "near_collapse")
+    causes = {
+        "collapse": (CLASS_IMBALANCE, LR_ZERO, LR_TOO_HIGH, LABELS_WITHOUT_SIGNAL, CAPACITY_CAPPED),
+        "near_collapse": (CLASS_IMBALANCE, LR_TOO_HIGH, LR_ZERO, CAPACITY_CAPPED),
+    }
 
     def __init__(self, params: Any = None) -> None:
         super().__init__(params)

@@ -55,3 +55,9 @@ def test_evidence_reads_findings_config_lr_and_the_loss() -> None:
     chance = record(history=[{"loss": 1.05, "pred_share_0": 0.3, "pred_share_1": 0.3, "pred_share_2": 0.4}])
     learned = record(history=[{"loss": 0.1, "pred_share_0": 0.3, "pred_share_1": 0.3, "pred_share_2": 0.4}])
     assert loss_near_chance([chance])[0] == "supports" and loss_near_chance([learned])[0] == "rules out"
+
+
+def test_every_finding_kind_of_every_monitor_has_a_cause() -> None:
+    available = catalogue()
+    kinds = {k for info in available.values() if info.kind == "monitor" for k in info.cls.finding_kinds}
+    assert kinds - set(declared_causes(available)) == set()
