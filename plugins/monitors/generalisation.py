@@ -15,7 +15,9 @@ model whose validation loss is below it has learnt something, whatever a noisy a
 a small validation set says) (the labels are read once, at the start of training, from the
 validation loader's data); or (b) the training loss below
 ``train_ratio`` x its start while the validation loss (``val_loss``) is above ``rise``
-(1.5) x its first epoch's value. Every threshold is relative to the run itself (its
+(1.5) x its first epoch's value, and validation accuracy (when reported) lags: below
+halfway from the majority share to 1, or 0.05 below its best epoch (a validation loss
+that rises while accuracy stays near perfect is overconfidence, not harm). Every threshold is relative to the run itself (its
 start loss, its validation class prior, its first validation loss). A workload without
 ``accuracy`` (its own ``metrics``) is judged by (b) alone when it reports ``val_loss``,
 else not at all.
@@ -68,6 +70,7 @@ class Generalisation(Plugin):
         self.first_val_loss: float | None = None
         self.majority: float | None = None  # the majority class's share of the validation labels
         self.prior_loss: float | None = None  # the cross-entropy of predicting the label shares
+        self.best_accuracy: float | None = None  # the best validation accuracy of the epochs so far
 
     @hookimpl
     def on_train_start(self, state: TrainState) -> None:
@@ -102,6 +105,7 @@ class Generalisation(Plugin):
         loss = self.train_loss()
         val_loss = finite_metric(metrics, "val_loss")
         first_val = self.first_val_loss
+        lags = self.validation_lags(finite_metric(metrics, "accuracy"))
         if self.first_val_loss is None and val_loss is not None:
             self.first_val_loss = val_loss
         p = self.params
@@ -124,13 +128,25 @@ class Generalisation(Plugin):
                 "shuffled apart from their inputs, a preprocessing applied to one split only?)"
             )
             state.add_finding("train_val_divergence", self.name, message, step=state.step, value=accuracy)
-        elif first_val is not None and val_loss is not None and first_val > 0 and val_loss > p.rise * first_val:
+        elif (
+            first_val is not None and val_loss is not None and first_val > 0 and val_loss > p.rise * first_val and lags
+        ):
             message = (
                 f"{fell} while the validation loss rose to {val_loss:.4g}, {val_loss / first_val:.1f} x its first "
                 f"epoch's {first_val:.4g}: the model memorises the training set (regularise, stop earlier, "
                 "check the splits)"
             )
             state.add_finding("train_val_divergence", self.name, message, step=state.step, value=val_loss)
+
+    def validation_lags(self, accuracy: float | None) -> bool:
+        """Whether validation accuracy (when reported) shows the rise of the validation loss is harm, not
+        calibration: it sits below halfway from the majority share to 1, or fell from its best."""
+        if accuracy is None:
+            return True
+        best, self.best_accuracy = self.best_accuracy, max(self.best_accuracy or 0.0, accuracy)
+        majority = self.majority if self.majority is not None else 0.0
+        fell = best is not None and accuracy < best - 0.05
+        return fell or accuracy <= majority + 0.5 * (1 - majority)
 
     @hookimpl
     def on_train_end(self) -> None:

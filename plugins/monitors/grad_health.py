@@ -6,7 +6,10 @@ network makes them vanish (nothing learns any more).
 Signal: the total L2 norm of all gradients at an optimizer step, before clipping. An
 explosion is a norm above ``max_norm`` (100) or above ``growth`` (100) times the run's
 own early norm (the median of its first ``start_steps`` (10) steps); vanishing is a norm
-below ``min_norm`` (1e-6). The seed-003 report alerted above 10, but a healthy run's
+below ``min_norm`` (1e-6) in an epoch whose training loss is still above ``fitted_share``
+(10%) of the run's start loss (the mean of its first ``start_steps`` steps): a model that
+fits its data (a loss of 0.06 from 1.1, F1 1.0) has tiny gradients by right, a dead or
+saturated one keeps its loss. The seed-003 report alerted above 10, but a healthy run's
 norm grows as it learns: the fixed issue-11 runs reach 10-12 before clipping in epochs
 2-4 (~60x their start of ~0.2) and a small text transformer 22, while the explosions this
 monitor is for are orders of magnitude (a distillation loss on raw teacher logits:
@@ -54,6 +57,9 @@ class Params(BaseModel):
     )
     start_steps: PositiveInt = Field(10, description="steps whose median norm is the run's early norm")
     min_norm: float | None = Field(1e-6, ge=0, description="grad_vanishing below this norm (None: off)")
+    fitted_share: float = Field(
+        0.1, gt=0, lt=1, description="no grad_vanishing in an epoch whose loss is below this share of the start loss"
+    )
 
 
 def is_partial_last_batch(state: TrainState) -> bool:
@@ -99,6 +105,27 @@ class GradHealth(Plugin):
         self._parameters: list[Any] = []
         self.early: list[float] = []  # the first start_steps finite norms of the run
         self.partial: set[int] = set()  # steps taken on an epoch's last, partial batch
+        self.start_losses: list[Any] = []  # the first start_steps steps' losses (tensors, read once)
+        self.start_loss: float | None = None
+
+    @hookimpl
+    def on_step(self, state: TrainState, loss: Any) -> None:
+        if len(self.start_losses) < self.params.start_steps and self.start_loss is None:
+            self.start_losses.append(loss.detach().float().reshape(()))
+
+    def fitted(self, metrics: dict[str, Any] | None) -> bool:
+        """Whether the epoch's training loss is below ``fitted_share`` of the run's start: a model that fits
+        its data has small gradients by right, so they are not judged as vanishing."""
+        import torch
+
+        if self.start_loss is None and self.start_losses:
+            self.start_loss = float(torch.stack(self.start_losses).mean())
+            self.start_losses = []
+        loss = None if metrics is None else metrics.get("loss")
+        start = self.start_loss
+        if not isinstance(loss, (int, float)) or start is None or not math.isfinite(start) or start <= 0:
+            return False
+        return loss < self.params.fitted_share * start
 
     @hookimpl
     def on_after_backward(self, state: TrainState) -> None:
@@ -132,7 +159,7 @@ class GradHealth(Plugin):
             judged = [n if s not in self.partial else math.nan for s, n in zip(steps, norms, strict=True)]
             self._record(state, "grad_explosion", steps, judged, lambda n: n > limit, f"> {why}")
         self.partial.clear()
-        if p.min_norm is not None:
+        if p.min_norm is not None and not self.fitted(metrics):
             self._record(state, "grad_vanishing", steps, norms, lambda n: n < p.min_norm, f"< {p.min_norm:g}")
 
     def _record(self, state: TrainState, kind: str, steps: list[int], norms: list[float], hit: Any, why: str) -> None:

@@ -170,3 +170,14 @@ def test_a_spike_on_an_epochs_last_partial_batch_is_not_an_explosion() -> None:
     assert run(spike_at=19, items=19 * 64 + 4) == []  # the last batch holds 4 items
     assert run(spike_at=19, items=20 * 64) == [("grad_explosion", 40)]  # a full last batch is judged
     assert run(spike_at=10, items=19 * 64 + 4) == [("grad_explosion", 31)]
+
+
+def test_a_model_that_fits_its_data_has_small_gradients_by_right_not_vanishing_ones() -> None:
+    """wine at lr 0.05 reaches F1 1.0 and a loss near 0: some steps' norms fall below 1e-6 (they did
+    flag `grad_vanishing`); with the epoch's loss below 10% of the start they are not judged."""
+    from harness.testing import tiny_tabular_workload, train_tiny
+
+    for seed in (0, 2):
+        run = train_tiny({}, workload=tiny_tabular_workload(), epochs=6, batch_size=16, lr=5e-2, seed=seed)
+        assert run.state.history[-1]["f1"] == 1.0
+        assert run.finding_epochs("grad_vanishing") == [] and run.finding_epochs("train_val_divergence") == []
