@@ -135,7 +135,7 @@ def test_diagnose_end_to_end_in_process_on_a_catalog_bug(tmp_path: Path) -> None
 
     scenario = load_scenario(ROOT / "scenarios" / "bugs" / "foreign_optimizer.yaml")
 
-    def runner(derived, keys):
+    def runner(derived, keys, **options):
         return [execute_run(derived, key, work_dir=tmp_path) for key in keys]
 
     derived, records, section = doc.diagnose(scenario, "broken", [0], runner, max_combination=1)
