@@ -117,12 +117,11 @@ def arm_line(candidate: dict[str, Any], metric_width: int = 11) -> str:
         notes.append("left: " + ", ".join(candidate["remaining_kinds"]))
     if candidate.get("new_kinds"):
         notes.append("new: " + ", ".join(candidate["new_kinds"]))
-    if candidate.get("skipped"):
-        notes.append(f"{candidate['skipped']} seed(s) skipped: decided")
     if verdict == "n/a":
-        notes.append("n/a: never acted")
+        notes.insert(0, "n/a: never acted")
     mark = {"cured": "+", "no": "-", "n/a": "?"}[verdict]
-    seeds = f"{candidate['passed_runs']}/{candidate['runs']}"
+    skipped = candidate.get("skipped") or 0
+    seeds = f"{candidate['passed_runs']}/{candidate['runs'] - skipped}" + (f"+{skipped}" if skipped else "")
     head = f"{mark} {_fit(candidate['name'], 34):<34} {seeds:>5} {_metric(candidate):>{metric_width}}"
     rest = "; ".join(notes)
     return head + (" " + _fit(rest, WIDTH - len(head) - 1) if rest else "")
@@ -167,7 +166,7 @@ def compact_criterion(section: dict[str, Any]) -> str:
     parts += lines
     if section.get("watched_kinds"):
         parts.append(f"no new kind ({len(section['watched_kinds'])} watched)")
-    return "cure: " + ", ".join(parts) + " " + rate
+    return "cure " + rate + ": " + ", ".join(parts)
 
 
 def print_doctor(console: Console, section: dict[str, Any], *, verbose: bool = False) -> None:
@@ -175,9 +174,11 @@ def print_doctor(console: Console, section: dict[str, Any], *, verbose: bool = F
     test, the reference, one line per arm, the proven fix as a variant to paste; ``verbose``:
     the per-arm table and every criterion line too."""
     seeds = len(section["seeds"])
-    out = lambda text, style="": console.print(  # noqa: E731
-        Text(_fit(text, WIDTH) if not verbose else text, style=style), soft_wrap=verbose
-    )
+
+    def out(text: str, style: str = "", one_line: bool = False) -> None:
+        """A line of the section: an arm's is cut at the screen's width, any other wraps."""
+        console.print(Text(_fit(text, WIDTH) if one_line and not verbose else text, style=style))
+
     out(f"Doctor: {section['variant']}, {seeds} seed(s)", "bold")
     out(f"findings: {_kinds_text(section['observed'], seeds)}")
     for item in section.get("diagnosis") or []:  # per-finding causes and cures (when a diagnosis was made)
@@ -188,10 +189,12 @@ def print_doctor(console: Console, section: dict[str, Any], *, verbose: bool = F
     out(compact_criterion(section) if not verbose else "cure criterion: " + criterion_text(section), "dim")
     if section["candidates"]:
         metric = section.get("metric") or "metric"
-        out(f"  {'arm':<34} {'cured':>5} {_fit(metric, 11):>11}", "bold")
+        if any(c.get("skipped") for c in section["candidates"]):
+            out("cured k/N+S: k of N seeds run cured, S skipped once the arm was decided", "dim")
+        out(f"  {'arm':<34} {'cured':>5} {_fit(metric, 11):>11}", "bold", one_line=True)
         for c in section["candidates"]:
             style = {"cured": "green", "no": "", "n/a": "yellow"}[_verdict(c)]
-            out(arm_line(c), style)
+            out(arm_line(c), style, one_line=True)
         if verbose:
             console.print(doctor_section(console, section))
     minimal = section.get("minimal")

@@ -285,8 +285,11 @@ def _try_candidates(doctor: _Doctor, candidates: list[Candidate], phase: str, cu
         arm_name(variant, c): (candidate_settings(doctor.settings, c), cure.criterion, f"{variant} + {c.describe()}")
         for c in candidates
     }
+    title = {"single": "phase 2, single fixes", "combination": "phase 3, combinations"}.get(
+        phase, "minimal: a part less"
+    )
     doctor.log(
-        f"phase {phase}: {len(phase_arms)} arm(s) x {len(doctor.seeds)} seed(s): {', '.join(c.name for c in candidates)}"
+        f"{title}: {len(phase_arms)} arm(s) x {len(doctor.seeds)} seed(s): {', '.join(c.name for c in candidates)}"
     )
     results = doctor.run(phase_arms, decide=True)
     return [
