@@ -113,10 +113,10 @@ def arm_line(candidate: dict[str, Any], metric_width: int = 11) -> str:
     """One arm on one line: name, seeds cured x/N, the main metric, and why not (kinds left, new kinds, skipped seeds)."""
     verdict = _verdict(candidate)
     notes = []
+    if candidate.get("new_kinds"):  # first: a cure that trades one pathology for another is none
+        notes.append("new: " + ", ".join(candidate["new_kinds"]))
     if candidate.get("remaining_kinds"):
         notes.append("left: " + ", ".join(candidate["remaining_kinds"]))
-    if candidate.get("new_kinds"):
-        notes.append("new: " + ", ".join(candidate["new_kinds"]))
     if verdict == "n/a":
         notes.insert(0, "n/a: never acted")
     mark = {"cured": "+", "no": "-", "n/a": "?"}[verdict]

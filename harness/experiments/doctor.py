@@ -92,13 +92,18 @@ __all__ = [  # the names the tests and the CLI use, re-exported from the doctor_
     "Candidate",
     "candidate_settings",
     "combinations_of",
+    "computed_lr_candidate",
     "cure_lines",
+    "default_seeds",
     "diagnose",
     "fixed_variant_yaml",
     "judge",
+    "minimise",
     "persistent_kinds",
     "propose",
+    "reference_settings",
     "reference_threshold",
+    "with_computed",
 ]
 REFERENCE = "reference"
 #: seeds the doctor proves a fix on when neither --seed/--seeds nor the scenario (3 or more) say
