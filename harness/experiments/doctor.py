@@ -332,7 +332,7 @@ def _criterion(
     persistent = persistent_kinds(baseline.records) if not expect else set()
     if expect:
         assert given is not None
-        return list(expect), [], _Cure(given, baseline.kinds, persistent, baseline.reference_kinds)
+        return list(expect), [], _Cure(given, baseline.kinds, persistent)  # no reference run: nothing is "new"
     epochs = doctor.source.train.epochs
     lines = cure_lines(baseline.kinds, doctor.metric, baseline.threshold, persistent, epochs)
     watched = sorted(doctor.monitor_kinds() - set(baseline.kinds) - baseline.reference_kinds)
