@@ -135,6 +135,7 @@ def test_user_code_benchmark_quick_mode(tmp_path: Path) -> None:
     assert {d["detector"] for d in result["detectors"]} >= {"convergence", "prediction_distribution"}
 
 
+@pytest.mark.slow  # about 30 s on two free cores
 def test_the_doctor_benchmark_quick_mode_never_proves_a_cure_below_its_reference(capsys: pytest.CaptureFixture) -> None:
     """`benchmarks/doctor.py --quick`: a proven cure's metric is at least the reference's mean minus the tolerance."""
     results = load_benchmark("doctor").main(["--quick"])
