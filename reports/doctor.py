@@ -31,6 +31,12 @@ def _metric(candidate: dict[str, Any]) -> str:
     return f"{mean:.3f}" + (f"±{std:.3f}" if std else "")
 
 
+def _seeds(candidate: dict[str, Any]) -> str:
+    """``k/N``, or ``k/N+S`` when S seeds were skipped once the arm was decided."""
+    skipped = candidate.get("skipped") or 0
+    return f"{candidate['passed_runs']}/{candidate['runs'] - skipped}" + (f"+{skipped}" if skipped else "")
+
+
 def criterion_text(section: dict[str, Any]) -> str:
     rate = f" on {section['pass_rate']} of the seeds" if section.get("pass_rate") else " on every seed"
     return "; ".join(section["criterion"]) + rate
@@ -54,7 +60,7 @@ def doctor_table(section: dict[str, Any]) -> Table:
         title=f"Doctor: {section['variant']}, {len(section['seeds'])} seed(s); findings: {observed}",
         title_justify="left",
     )
-    for col in ("#", "candidate (change)", "seeds", section.get("metric") or "metric", "verdict", "still there"):
+    for col in ("#", "candidate (change)", "seeds", section.get("metric") or "metric", "verdict", "still there", "new"):
         table.add_column(col)
     for i, c in enumerate(section["candidates"], start=1):
         verdict = _verdict(c)
@@ -62,10 +68,11 @@ def doctor_table(section: dict[str, Any]) -> Table:
         table.add_row(
             str(i) if c["phase"] == "single" else f"{i}*",
             escape(c["description"]),
-            f"{c['passed_runs']}/{c['runs']}",
+            _seeds(c),
             _metric(c),
             f"[{style}]{verdict}[/]",
             escape(", ".join(c["remaining_kinds"]) or "-"),
+            escape(", ".join(c.get("new_kinds") or []) or "-"),
         )
     return table
 
@@ -88,8 +95,9 @@ def doctor_section(console: Console, section: dict[str, Any]) -> RenderableType:
         items.append(
             Padding(
                 Text.from_markup(
-                    f"[{style}]{verdict}[/] {c['passed_runs']}/{c['runs']} seeds, {escape(section.get('metric') or 'metric')} "
+                    f"[{style}]{verdict}[/] {_seeds(c)} seeds, {escape(section.get('metric') or 'metric')} "
                     f"{_metric(c)}; still there: {escape(remaining)}"
+                    + (f"; new: {escape(', '.join(c['new_kinds']))}" if c.get("new_kinds") else "")
                 ),
                 (0, 0, 0, 3),
                 expand=False,
@@ -120,8 +128,7 @@ def arm_line(candidate: dict[str, Any], metric_width: int = 11) -> str:
     if verdict == "n/a":
         notes.insert(0, "n/a: never acted")
     mark = {"cured": "+", "no": "-", "n/a": "?"}[verdict]
-    skipped = candidate.get("skipped") or 0
-    seeds = f"{candidate['passed_runs']}/{candidate['runs'] - skipped}" + (f"+{skipped}" if skipped else "")
+    seeds = _seeds(candidate)
     head = f"{mark} {_fit(candidate['name'], 34):<34} {seeds:>5} {_metric(candidate):>{metric_width}}"
     rest = "; ".join(notes)
     return head + (" " + _fit(rest, WIDTH - len(head) - 1) if rest else "")
@@ -219,7 +226,7 @@ def html_section(section: dict[str, Any]) -> str:
     esc = html.escape
     rows = "".join(
         f"<tr><td>{esc(c['name'])}</td><td>{esc(c['description'])}</td><td>{esc(', '.join(c['addresses']))}</td>"
-        f"<td>{c['passed_runs']}/{c['runs']}</td><td>{esc(_metric(c))}</td>"
+        f"<td>{_seeds(c)}</td><td>{esc(_metric(c))}</td>"
         f"<td class='{ {'cured': 'pass', 'no': 'fail', 'n/a': 'na'}[_verdict(c)] }'>{esc(_verdict(c))}</td>"
         f"<td>{esc(', '.join(c['remaining_kinds']) or '–')}</td><td>{esc(', '.join(c.get('new_kinds') or []) or '–')}</td>"
         f"<td>{c.get('skipped') or 0}</td></tr>"

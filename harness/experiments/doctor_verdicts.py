@@ -195,7 +195,8 @@ def judge(
     original = set(original)
     remaining = _kinds_left(ran, original, set(persistent))
     new = observed_kinds(ran).keys() - original - set(reference_kinds or ()) if reference_kinds is not None else set()
-    stats = mean_std([final_value(r, metric) for r in ran]) if metric else {}
+    finished = [r for r in ran if r.get("status") != "decided"]  # a run stopped early has no final value
+    stats = mean_std([final_value(r, metric) for r in finished]) if metric else {}
     return ArmVerdict(
         candidate,
         variant,

@@ -282,7 +282,7 @@ def test_an_arm_decided_early_keeps_the_verdict_it_was_decided_with() -> None:
     skipped = {"variant": "b+x", "status": "skipped", "expectations": [], "history": [], "findings": []}
     verdict = doc.judge(cand, "b+x", "single", [failed, skipped, skipped], "f1", set(), None)
     assert (verdict.cured, verdict.passed_runs, verdict.runs, verdict.skipped, verdict.decided) == (False, 0, 3, 2, 1)
-    assert verdict.metric["n"] == 1  # a skipped seed has no metric
+    assert verdict.metric["n"] == 0  # a skipped seed has no metric, a run stopped early no final one
 
 
 def test_a_proven_combination_keeps_only_the_parts_it_needs() -> None:
