@@ -197,7 +197,10 @@ def print_doctor(console: Console, section: dict[str, Any], *, verbose: bool = F
     if section["candidates"]:
         metric = section.get("metric") or "metric"
         if any(c.get("skipped") for c in section["candidates"]):
-            out("cured k/N+S: k of N seeds run cured, S skipped once the arm was decided", "dim")
+            out(
+                "cured k/N+S: k of N seeds run cured, S skipped once the arm was decided; - its runs stopped then",
+                "dim",
+            )
         out(f"  {'arm':<34} {'cured':>5} {_fit(metric, 11):>11}", "bold", one_line=True)
         for c in section["candidates"]:
             style = {"cured": "green", "no": "", "n/a": "yellow"}[_verdict(c)]
