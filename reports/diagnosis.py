@@ -26,14 +26,14 @@ def _wrapped(console: Console, label: str, text: str, indent: int) -> None:
         console.print(" " * indent + escape(line), highlight=False)
 
 
-def print_diagnosis(console: Console, diagnosis: list[dict[str, Any]]) -> None:
-    """The diagnosis block (nothing when there is none)."""
+def print_diagnosis(console: Console, diagnosis: list[dict[str, Any]], shown: int = SHOWN) -> None:
+    """The diagnosis block (nothing when there is none): ``shown`` causes per kind told in full."""
     if not diagnosis:
         return
     console.print("[bold]diagnosis[/] (causes ranked by what the run shows)")
     for entry in diagnosis:
         console.print(f"  [bold]{escape(entry['kind'])}[/] ({entry['runs']} run(s))", highlight=False)
-        told = [c for c in entry["causes"] if c["verdict"] != "rules out"][:SHOWN]
+        told = [c for c in entry["causes"] if c["verdict"] != "rules out"][:shown]
         for rank, cause in enumerate(told, start=1):
             console.print(f"    {rank}. {MARK[cause['verdict']]}: {escape(cause['cause'])}", highlight=False)
             _wrapped(console, "seen: ", cause["evidence"], 7)

@@ -314,8 +314,10 @@ def print_report(
     details: bool = True,
     next_steps: list[str] | None = None,
     overrides: str = "",
+    verbose: bool = False,
 ) -> None:
     """The summary table, each variant's block (``details``), the ablation table, the verdict;
+    of a doctor's report, its section only (the summary table of its arms too with ``verbose``);
     for a payload of several scenarios (``harness run DIR``), each in turn, then one line per
     scenario and the overall verdict."""
     from harness.core.pluginmanager import plugin_catalogue
@@ -325,7 +327,8 @@ def print_report(
     if overrides:  # what this command changed of the scenario, as typed
         console.print(f"[dim]overrides:[/] {escape(overrides)}", highlight=False)
     for report in reports:
-        console.print(summary_section(console, report))
+        if verbose or not report.get("doctor"):
+            console.print(summary_section(console, report))
         if details:
             for name, summary in tables.summaries_of(report).items():
                 console.print()
@@ -337,7 +340,7 @@ def print_report(
             from harness.reports.doctor import print_doctor
 
             console.print()
-            print_doctor(console, report["doctor"])
+            print_doctor(console, report["doctor"], verbose=verbose)
         console.print()
         verdict = "[bold green]PASSED[/]" if report["passed"] else "[bold red]FAILED[/]"
         seconds = sum(r["seconds"] for r in report["runs"])

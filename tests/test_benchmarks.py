@@ -134,3 +134,15 @@ def test_user_code_benchmark_quick_mode(tmp_path: Path) -> None:
     assert rows["digits_one_based"]["kinds"] == ["contract"]
     assert all(r["detected"] == r["runs"] for r in rows.values() if r["hurts"]), rows
     assert {d["detector"] for d in result["detectors"]} >= {"convergence", "prediction_distribution"}
+
+
+@pytest.mark.slow  # about 30 s on two free cores
+def test_the_doctor_benchmark_quick_mode_never_proves_a_cure_below_its_reference(capsys: pytest.CaptureFixture) -> None:
+    """`benchmarks/doctor.py --quick`: a proven cure's metric is at least the reference's mean minus the tolerance."""
+    results = load_benchmark("doctor").main(["--quick"])
+    assert results["ok"]
+    for row in results["rows"].values():
+        assert row["best"] is not None, row
+        assert row["cure_mean"] >= row["threshold"], row
+        assert row["twin_mean"] is None or row["cure_mean"] >= row["twin_mean"] - 0.05, row
+    assert "every proven cure reaches its reference: yes" in capsys.readouterr().out

@@ -231,6 +231,7 @@ def ablate(
     help="The variant to diagnose (the incident).",
 )
 @run_options(
+    seeds_help="Run every arm with seeds 0..N-1. Default: the scenario's seeds when it lists 3 or more, else 0..2.",
     before_reports=[
         click.option(
             "--expect",
@@ -274,6 +275,12 @@ def ablate(
             show_default=True,
             help="Combinations are of the top N candidates.",
         ),
+        click.option(
+            "--verbose",
+            is_flag=True,
+            help="Print the table of every arm (change, seeds, verdict, kinds left) and the summary of every run "
+            "too. Default: one line per arm.",
+        ),
     ],
     results_help="Where each run's result is written. Default: .harness/<scenario name>/doctor.",
     address_help="With --executor ray: the Ray cluster (auto, HOST:6379, ray://HOST:10001).",
@@ -289,20 +296,21 @@ def doctor(
     max_candidates: int,
     max_combination: int,
     top: int,
+    verbose: bool,
     report_targets: dict[str, Path | str | None],
     execution: Execution,
     plugin_flags: PluginFlags,
 ) -> None:
     """Diagnose a broken variant and prove a fix: findings -> candidate fixes -> cure.
 
-    Runs --variant and plain training (every fix and bug off) as the reference, proposes
-    the installed fixes that address the variant's findings (each fix declares the finding
-    kinds it addresses), ranked, and tries them: every single one, then combinations of the
-    top ones when none cures alone. Cured = every seed (or --pass-rate of them) has no
-    finding of the variant's kinds, the workload's main metric at least as good as the
-    reference's (--tolerance), status ok; or the --expect lines. Prints the proven fix as a
-    ready-to-paste `fixed:` variant. Exit 0 when a fix was proven, 1 when none was, 2 bad
-    input, 130 interrupted. The logic is harness/experiments/doctor.py.
+    Runs --variant and a reference (the variant without its bug plugins; without any, plain
+    training at the LR an LR range test suggests), then the installed fixes that address the
+    findings (and, for LR-type findings, lr_scale at the range test's factor): every single
+    one, then combinations of the top ones, cut to the parts they need. Cured = every seed
+    (or --pass-rate) has none of the variant's finding kinds nor a kind the reference did not
+    show, the main metric at the reference's (--tolerance), status ok; or the --expect lines.
+    Arms stop once decided, as in ablate. Seeds: 0..2 unless --seed/--seeds or the scenario
+    lists 3+. Exit 0 when a fix was proven, 1 when none was, 2 bad input, 130 interrupted.
 
     \b
     harness doctor scenarios/issue11.yaml --variant broken -j 2 --json doctor.json
@@ -310,24 +318,19 @@ def doctor(
     """
     from harness.cli.console import terminal
     from harness.execution.runner import default_results_dir
+    from harness.experiments.doctor import default_seeds
 
     console = terminal()
     scenario = _load(scenario_path, plugin_flags)
     _check_start_method()
     _check_variant(scenario, scenario_path, "--variant", variant)
     rule = _pass_rate(pass_rate)
-    seed_list = _seed_list(seeds, n_seeds, scenario.seeds)
+    seed_list = _seed_list(seeds, n_seeds, default_seeds(scenario.seeds))
     _check_executor(execution)
     out_dir = execution.results_dir or default_results_dir(scenario) / "doctor"
     _check_environment()
-    options = {
-        "expect": list(expect),
-        "rule": rule,
-        "tolerance": tolerance,
-        "max_candidates": max_candidates,
-        "max_combination": max_combination,
-        "top": top,
-    }
+    options = dict(expect=list(expect), rule=rule, tolerance=tolerance, max_candidates=max_candidates)
+    options.update(max_combination=max_combination, top=top)
     conduct = _diagnosis(console, scenario, variant, seed_list, options, quiet=execution.quiet)
     report = run_experiment(console, scenario, execution, out_dir, conduct)
     _finish(
@@ -337,4 +340,5 @@ def doctor(
         details=False,
         next_steps=doctor_next_steps(report, str(scenario_path), variant),
         overrides=plugin_flags.given(seeds, n_seeds),
+        verbose=verbose,
     )

@@ -2,8 +2,10 @@
 
 ``harness doctor SCENARIO --variant NAME`` runs the variant (the incident), collects its
 findings, and proposes fixes for them: every installed fix plugin declares which finding
-kinds it ``addresses`` and which parameter sets to try (``suggestions``). A candidate is
-one suggestion of one fix applied to the variant:
+kinds it ``addresses`` and which parameter sets to try (``suggestions``); for LR-type
+findings (:data:`harness.experiments.lr_range.LR_KINDS`) the LR range test computes one more,
+``lr_scale`` at the factor that brings the LR to the one it suggests. A candidate is one
+suggestion of one fix applied to the variant:
 
     a plugin the variant does not have            switched on with the suggestion
     a plugin the variant has, set differently     re-parameterised (``interval: epoch -> step``)
@@ -13,31 +15,35 @@ one suggestion of one fix applied to the variant:
 
 Candidates are ranked by how many of the observed kinds they address (then: re-parameterising
 what the variant already has first, then how often those kinds were seen, then name). The
-doctor runs, over the same seeds,
+doctor runs, over the same seeds (0..2 by default),
 
-    phase 1   the variant as it is, and the *reference*, a clean run of the same workload and
-              training config: the variant without its ``bug`` plugins when it has any,
-              else plain training (every fix off: the core and the monitors)
+    phase 1   the variant as it is, and the *reference*, the best healthy run it can construct
+              of the same workload and training config: the variant without its ``bug``
+              plugins when it has any, else plain training (every fix off) at the LR the range
+              test suggests (``lr_scale``)
     phase 2   the variant + each single candidate
     phase 3   only when no single candidate cures: the variant + each combination of up to
               ``max_combination`` of the ``top`` ranked candidates (compatible ones only)
+    minimal   a proven combination less each of its parts, to keep only the parts it needs
 
 and judges every arm by one *cure criterion*: by default, per run, no finding of the kinds
 the variant showed (a kind it still showed in its last epoch only has to be gone by the last
-epoch: a cure may take an epoch to take hold), the workload's main metric (its first key
-metric) at least as good as the reference's mean (within ``tolerance``, 5% of it by
-default: about the seed-to-seed spread of F1 at replay scale), and status ``ok``; or the
-expectations given with ``--expect``. An arm is cured when every seed passes (or, with a
-pass rate, that share of them), and it *measures* its candidate only when each plugin it
-switches on acted in every run (the trace; otherwise its verdict is n/a, as in ablation).
-The proven fix is the cured arm with the highest pass rate, then the fewest plugins, then
-the best rank; it is printed as a ready-to-paste ``fixed:`` variant.
+epoch: a cure may take an epoch to take hold), no finding of a kind the reference did not
+show either (a cure that trades one pathology for another is none), the workload's main
+metric (its first key metric) at least the reference's mean (within ``tolerance``, 5% of it
+by default), and status ``ok``; or the expectations given with ``--expect``. An arm is cured
+when every seed passes (or, with a pass rate, that share of them); the arms of phases 2, 3 and
+minimal run through the run plan of ``harness ablate`` (:mod:`harness.execution.run_plan`),
+so a run stops at the epoch its arm's verdict is decided and a decided arm's other seeds are
+skipped. An arm *measures* its candidate only when each plugin it switches on acted in every
+run (the trace; otherwise its verdict is n/a, as in ablation). The proven fix is the cured arm
+with the highest pass rate, then the fewest plugins, then the best rank; it is printed as a
+ready-to-paste ``fixed:`` variant.
 
-The planning (:func:`propose`, :func:`combinations_of`, :func:`cure_lines`,
-:func:`phase_scenario`) and the judging (:func:`judge`) are plain functions of plain data;
-:func:`diagnose` runs the phases through a ``runner(scenario, keys) -> records`` callable
-(the CLI passes ``run_suite`` with its executor, ``-j`` and ``--resume``), so another
-runner (an early-deciding one, :mod:`harness.judging.decisions`) can plan the same arms.
+Planning (:func:`propose`, :func:`cure_lines`, :func:`phase_scenario`) and judging
+(:func:`judge`) are plain functions of plain data; :func:`diagnose` runs the phases through a
+``runner(scenario, keys, **options) -> records`` (the CLI: ``run_suite``; the candidate phases
+pass ``decide=True, rule=...``).
 """
 
 from __future__ import annotations
@@ -54,26 +60,60 @@ from harness.experiments.doctor_arms import (
     phase_scenario,
     reference_settings,
 )
-from harness.experiments.doctor_candidates import Candidate, combinations_of, propose
+from harness.experiments.doctor_candidates import (
+    Candidate,
+    combinations_of,
+    computed_lr_candidate,
+    propose,
+    with_computed,
+)
 from harness.experiments.doctor_verdicts import (
     ArmVerdict,
     best_cure,
     cure_lines,
     judge,
     lower_is_better,
+    minimise,
     observed_kinds,
     persistent_kinds,
+    reference_stats,
     reference_threshold,
 )
+from harness.experiments.lr_range import RangeTest, calls_for_range_test, lr_range_test
 from harness.scenario.expectations import PassRate
 
 if TYPE_CHECKING:
     from harness.execution.records import RunRecord
 
 Settings = dict[str, dict[str, Any]]  # enabled plugin -> its parameters as set (model_dump(exclude_unset=True))
-Runner = Callable[[Any, list[Any]], "list[RunRecord]"]
+Runner = Callable[..., "list[RunRecord]"]
 
+__all__ = [  # the names the tests and the CLI use, re-exported from the doctor_* modules
+    "ArmVerdict",
+    "Candidate",
+    "candidate_settings",
+    "combinations_of",
+    "computed_lr_candidate",
+    "cure_lines",
+    "default_seeds",
+    "diagnose",
+    "fixed_variant_yaml",
+    "judge",
+    "minimise",
+    "persistent_kinds",
+    "propose",
+    "reference_settings",
+    "reference_threshold",
+    "with_computed",
+]
 REFERENCE = "reference"
+#: seeds the doctor proves a fix on when neither --seed/--seeds nor the scenario (3 or more) say
+DEFAULT_SEEDS = (0, 1, 2)
+
+
+def default_seeds(scenario_seeds: list[int]) -> list[int]:
+    """The scenario's seeds when it lists 3 or more, else 0..2: one seed proves nothing."""
+    return list(scenario_seeds) if len(scenario_seeds) >= len(DEFAULT_SEEDS) else list(DEFAULT_SEEDS)
 
 
 @dataclass
@@ -90,6 +130,7 @@ class _Doctor:
     arms: dict[str, tuple[Settings, list[Any], str]] = field(default_factory=dict)
     records: list[RunRecord] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    range_test: RangeTest | None = None
     source: Any = field(init=False)  # the variant
     settings: Settings = field(init=False)
     metric: str | None = field(init=False)  # the workload's main metric
@@ -100,6 +141,19 @@ class _Doctor:
         self.settings = {name: params.model_dump(exclude_unset=True) for name, params in self.source.plugins.items()}
         self.metric = next(iter(self.scenario.key_metrics), None)
 
+    @property
+    def has_bugs(self) -> bool:
+        return any(self.available[p].kind == "bug" for p in self.settings if p in self.available)
+
+    def monitor_kinds(self) -> set[str]:
+        """The finding kinds the variant's monitors may emit."""
+        return {
+            k
+            for p in self.settings
+            if p in self.available and self.available[p].kind == "monitor"
+            for k in self.available[p].cls.finding_kinds
+        }
+
     def parse(self, lines: list[str]) -> list[Any]:
         """Expectation lines over the scenario's metrics and the installed plugins' finding kinds."""
         from harness.scenario.expectations import parse_expectation
@@ -108,13 +162,30 @@ class _Doctor:
         finding_kinds = tuple(sorted({k for info in self.available.values() for k in info.cls.finding_kinds}))
         return [parse_expectation(text, metrics=metrics, finding_kinds=finding_kinds) for text in lines]
 
-    def run(self, phase_arms: dict[str, tuple[Settings, list[Any], str]]) -> dict[str, list[RunRecord]]:
-        """Train one phase's arms over the seeds; each arm's records."""
+    def lr_range(self) -> RangeTest:
+        """The LR range test of the variant (once, on its first seed)."""
+        if self.range_test is None:
+            self.log("LR range test (an exponential LR sweep on a fresh model)")
+            test = lr_range_test(self.scenario, self.variant, self.seeds[0])
+            if test.error:
+                self.warnings.append(f"the LR range test failed: {test.error}")
+            elif test.suggested_lr is None:
+                self.warnings.append(f"the LR range test suggests nothing ({test.stopped} after {test.steps} steps)")
+            else:
+                self.log(f"LR range test: lr {test.current_lr:.3g} -> suggested {test.suggested_lr:.3g}")
+            self.range_test = test
+        return self.range_test
+
+    def run(
+        self, phase_arms: dict[str, tuple[Settings, list[Any], str]], decide: bool = False
+    ) -> dict[str, list[RunRecord]]:
+        """Train one phase's arms over the seeds (deciding early: ``decide``); each arm's records."""
         from harness.execution.runner import plan_runs
 
         self.arms.update(phase_arms)
         derived = phase_scenario(self.scenario, self.variant, phase_arms)
-        records = self.runner(derived, plan_runs(derived, list(phase_arms), self.seeds))
+        keys = plan_runs(derived, list(phase_arms), self.seeds)
+        records = self.runner(derived, keys, decide=True, rule=self.rule) if decide else self.runner(derived, keys)
         self.records.extend(records)
         return {name: [r for r in records if r["variant"] == name] for name in phase_arms}
 
@@ -124,103 +195,109 @@ class _Doctor:
 
 @dataclass(frozen=True)
 class _Baseline:
-    """Phase 1: the variant's runs, the finding kinds they showed, and the reference's metric."""
+    """Phase 1: the variant's runs, the finding kinds they showed, and the reference."""
 
     records: list[RunRecord]
     kinds: dict[str, int]
     threshold: float | None = None
     reference: dict[str, Any] | None = None
+    reference_kinds: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
 class _Cure:
-    """What every candidate arm is judged by: the criterion and the kinds it must cure."""
+    """What every candidate arm is judged by: the criterion, the kinds it must cure, and the
+    reference's (any other kind is new)."""
 
     criterion: list[Any]
     kinds: dict[str, int]
     persistent: set[str]
+    reference_kinds: frozenset[str] | None = None
+
+
+def _reference(doctor: _Doctor) -> tuple[Settings, str]:
+    """The reference's settings and what it is (:func:`reference_settings`); without bugs to
+    switch off, plain training at the range test's LR."""
+    if doctor.has_bugs:
+        return reference_settings(doctor.available, doctor.settings)
+    test = doctor.lr_range()
+    return reference_settings(doctor.available, doctor.settings, test.suggested_lr, float(doctor.source.train.lr))
 
 
 def _phase_baseline(doctor: _Doctor, judge_metric: bool, tolerance: float) -> _Baseline:
-    """Phase 1: the variant as it is and, when its metric is judged, the reference run."""
-    reference, reference_what = reference_settings(doctor.available, doctor.settings)
-    variant, metric = doctor.variant, doctor.metric
+    """Phase 1: the variant as it is and, unless the criterion is given, the reference."""
+    variant = doctor.variant
     phase1 = {variant: (doctor.settings, list(doctor.source.expectations), f"{variant} as it is")}
-    use_reference = judge_metric and metric is not None and reference != doctor.settings
-    if use_reference:
-        phase1[REFERENCE] = (reference, [], f"the reference: {reference_what}")
-    doctor.log(f"phase 1: {variant} and the reference, {len(doctor.seeds)} seed(s)")
+    reference, what = _reference(doctor) if judge_metric else (doctor.settings, "")
+    own = reference == doctor.settings
+    if judge_metric and own:
+        what = f"{variant} itself: nothing to switch off and no LR from the range test"
+        doctor.warnings.append(f"no healthy reference could be constructed: the reference is {what}")
+    if judge_metric and not own:
+        phase1[REFERENCE] = (reference, [], f"the reference: {what}")
+    n = len(doctor.seeds)
+    doctor.log(
+        f"phase 1: {variant} and the reference ({what}), {n} seed(s)"
+        if judge_metric
+        else f"phase 1: {variant}, {n} seed(s)"
+    )
     results = doctor.run(phase1)
     kinds = observed_kinds(results[variant])
-    if use_reference:
-        threshold, stats = _judge_reference(doctor, results[REFERENCE], reference_what, tolerance)
-        return _Baseline(results[variant], kinds, threshold, stats)
-    if judge_metric and metric is not None:
-        doctor.warnings.append(f"{variant} has no fix or bug to switch off: no reference run, the metric is not judged")
-    return _Baseline(results[variant], kinds)
-
-
-def _judge_reference(
-    doctor: _Doctor, records: list[RunRecord], what: str, tolerance: float
-) -> tuple[float | None, dict[str, Any]]:
-    """The reference's cure threshold and its stats for the report, warning when it is no clean run."""
-    from harness.judging.verdicts import final_value
-
-    metric = doctor.metric
-    assert metric is not None
-    values = [final_value(r, metric) for r in records]
-    threshold = reference_threshold(values, metric, tolerance)
-    ref_kinds = observed_kinds(records)
-    if ref_kinds:
-        doctor.warnings.append(
-            f"the reference ({what}) has findings too: "
-            + ", ".join(f"{k} ({n}/{len(doctor.seeds)})" for k, n in sorted(ref_kinds.items()))
-        )
-    if threshold is None:
-        doctor.warnings.append(f"the reference has no final {metric}: the cure criterion leaves the metric out")
-    return threshold, {"variant": REFERENCE, "what": what, "values": values, "threshold": threshold}
+    if not judge_metric:
+        return _Baseline(results[variant], kinds)
+    ref_records = results[variant] if own else results[REFERENCE]
+    threshold, stats, warnings = reference_stats(ref_records, doctor.metric, what, tolerance, len(doctor.seeds))
+    doctor.warnings += warnings
+    return _Baseline(results[variant], kinds, threshold, stats, frozenset(observed_kinds(ref_records)))
 
 
 def _section(doctor: _Doctor, baseline: _Baseline, lines: list[str], given: bool, tolerance: float) -> dict[str, Any]:
     """The report's ``doctor`` section after phase 1 (no candidate tried yet)."""
     rule, metric, variant = doctor.rule, doctor.metric, doctor.variant
-    section: dict[str, Any] = {
+    base = judge(Candidate({}, label=variant), variant, "base", baseline.records, metric, baseline.kinds, rule)
+    return {
         "variant": variant,
         "seeds": list(doctor.seeds),
         "observed": dict(sorted(baseline.kinds.items())),
+        "diagnosis": [],  # per-finding causes and cures, rendered above the arms when present
         "metric": metric,
         "lower_is_better": lower_is_better(metric) if metric else None,
         "reference": baseline.reference,
         "tolerance": tolerance,
         "criterion": lines,
         "criterion_given": given,
+        "watched_kinds": [],
         "pass_rate": rule.text if rule else None,
+        "lr_range": None,
         "candidates": [],
+        "minimal": None,
         "warnings": doctor.warnings,
         "best": None,
         "fixed_yaml": None,
+        "base": {
+            "variant": variant,
+            "passed_own_expectations": base.passed_runs,
+            "runs": base.runs,
+            "metric": base.metric,
+        },
     }
-    base = judge(Candidate({}, label=variant), variant, "base", baseline.records, metric, baseline.kinds, rule)
-    section["base"] = {
-        "variant": variant,
-        "passed_own_expectations": base.passed_runs,
-        "runs": base.runs,
-        "metric": base.metric,
-    }
-    return section
 
 
 def _try_candidates(doctor: _Doctor, candidates: list[Candidate], phase: str, cure: _Cure) -> list[ArmVerdict]:
-    """Phase 2 (``single``) or 3 (``combination``): the variant + each candidate, judged by ``cure``."""
+    """Phase 2 (``single``), 3 (``combination``) or ``minimal``: the variant + each candidate,
+    judged by ``cure``, deciding early."""
     variant = doctor.variant
     phase_arms = {
         arm_name(variant, c): (candidate_settings(doctor.settings, c), cure.criterion, f"{variant} + {c.describe()}")
         for c in candidates
     }
-    doctor.log(
-        f"phase {phase}: {len(phase_arms)} arm(s) x {len(doctor.seeds)} seed(s): {', '.join(c.name for c in candidates)}"
+    title = {"single": "phase 2, single fixes", "combination": "phase 3, combinations"}.get(
+        phase, "minimal: a part less"
     )
-    results = doctor.run(phase_arms)
+    doctor.log(
+        f"{title}: {len(phase_arms)} arm(s) x {len(doctor.seeds)} seed(s): {', '.join(c.name for c in candidates)}"
+    )
+    results = doctor.run(phase_arms, decide=True)
     return [
         judge(
             c,
@@ -231,6 +308,7 @@ def _try_candidates(doctor: _Doctor, candidates: list[Candidate], phase: str, cu
             cure.kinds,
             doctor.rule,
             cure.persistent,
+            cure.reference_kinds,
         )
         for c in candidates
     ]
@@ -246,6 +324,33 @@ def _try_cures(
         if combos:
             verdicts += _try_candidates(doctor, combos, "combination", cure)
     return verdicts
+
+
+def _criterion(
+    doctor: _Doctor, baseline: _Baseline, expect: list[str] | None, given: list[Any] | None
+) -> tuple[list[str], list[str], _Cure]:
+    """The cure criterion's lines, the kinds watched as new (the reference did not show them), the cure."""
+    persistent = persistent_kinds(baseline.records) if not expect else set()
+    if expect:
+        assert given is not None
+        return list(expect), [], _Cure(given, baseline.kinds, persistent)  # no reference run: nothing is "new"
+    epochs = doctor.source.train.epochs
+    lines = cure_lines(baseline.kinds, doctor.metric, baseline.threshold, persistent, epochs)
+    watched = sorted(doctor.monitor_kinds() - set(baseline.kinds) - baseline.reference_kinds)
+    criterion = doctor.parse([*lines, *(f"no finding {k}" for k in watched)])
+    return lines, watched, _Cure(criterion, baseline.kinds, persistent, baseline.reference_kinds)
+
+
+def _singles(doctor: _Doctor, baseline: _Baseline, max_candidates: int) -> list[Candidate]:
+    """The single candidates: the installed fixes' suggestions and, for LR-type findings, ``lr_scale``
+    at the range test's factor."""
+    statuses = {r.get("status") for r in baseline.records}
+    computed = None
+    if calls_for_range_test(baseline.kinds, statuses):
+        test = doctor.lr_range()
+        if test.suggested_lr is not None and test.current_lr:
+            computed = computed_lr_candidate(doctor.settings, baseline.kinds, test.suggested_lr / test.current_lr)
+    return with_computed(propose(doctor.available, doctor.settings, baseline.kinds), computed, max_candidates)
 
 
 def diagnose(
@@ -264,33 +369,31 @@ def diagnose(
 ) -> tuple[Any, list[RunRecord], dict[str, Any]]:
     """Run the doctor's phases; returns ``(the scenario of every arm, every record, the section)``.
 
-    :param runner: ``(scenario, keys) -> records`` in ``keys`` order (the CLI: ``run_suite``).
+    :param runner: ``(scenario, keys, **options) -> records`` in ``keys`` order (the CLI: ``run_suite``).
     :param expect: the cure criterion as expectation lines (default: :func:`cure_lines`).
     :raises harness.scenario.expectations.ExpectationSyntaxError: a bad ``expect`` line.
     """
-
     doctor = _Doctor(scenario, variant, list(seeds), runner, rule, log, scenario.catalogue)
     given = doctor.parse(expect) if expect else None  # bad lines fail before anything trains
     baseline = _phase_baseline(doctor, given is None, tolerance)
-    persistent = persistent_kinds(baseline.records) if not expect else set()
-    epochs = doctor.source.train.epochs
-    lines = (
-        list(expect) if expect else cure_lines(baseline.kinds, doctor.metric, baseline.threshold, persistent, epochs)
-    )
-    criterion = given if given is not None else doctor.parse(lines)
+    lines, watched, cure = _criterion(doctor, baseline, expect, given)
     section = _section(doctor, baseline, lines, bool(expect), tolerance)
     section["diagnosis"] = rank_causes(baseline.kinds, declared_causes(doctor.available), baseline.records)
+    section["watched_kinds"] = watched
     if not baseline.kinds and given is None:
         doctor.warnings.append(f"{variant} has no finding: nothing to cure (give the cure criterion with --expect)")
         return doctor.outcome(section)
-    singles = propose(doctor.available, doctor.settings, baseline.kinds)[:max_candidates]
+    singles = _singles(doctor, baseline, max_candidates)
+    section["lr_range"] = doctor.range_test.as_dict() if doctor.range_test is not None else None
     if not singles:
         doctor.warnings.append("no installed fix addresses the findings " + ", ".join(sorted(baseline.kinds)))
         return doctor.outcome(section)
-    cure = _Cure(criterion, baseline.kinds, persistent)
     verdicts = _try_cures(doctor, singles, cure, max_combination, top)
-    section["candidates"] = [v.as_dict() for v in verdicts]
     best = best_cure(verdicts)
+    if best is not None and len(best.candidate.parts) > 1:
+        section["minimal"] = minimise(best, verdicts, lambda arms: _try_candidates(doctor, arms, "minimal", cure))
+        best = next(v for v in verdicts if v.candidate.name == section["minimal"]["minimal"])
+    section["candidates"] = [v.as_dict() for v in verdicts]
     if best is not None:
         section["best"] = best.as_dict()
         section["fixed_yaml"] = fixed_variant_yaml(

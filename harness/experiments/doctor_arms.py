@@ -32,14 +32,22 @@ def candidate_settings(settings: Settings, candidate: Candidate) -> Settings:
     return out
 
 
-def reference_settings(available: Mapping[str, Any], settings: Settings) -> tuple[Settings, str]:
+def reference_settings(
+    available: Mapping[str, Any], settings: Settings, lr: float | None = None, configured_lr: float | None = None
+) -> tuple[Settings, str]:
     """The clean run to compare with, and what it is: the variant less its ``bug`` plugins when it
     has any (the same recipe, without the injected mistake); otherwise plain training, the
-    variant less every fix (the core and the monitors as it sets them)."""
+    variant less every fix (the core and the monitors as it sets them), at ``lr`` (the LR range
+    test's suggestion, through ``lr_scale``) when one is given and differs from ``configured_lr``."""
     kind = {p: available[p].kind for p in settings if p in available}
     if any(k == "bug" for k in kind.values()):
         return {p: v for p, v in settings.items() if kind.get(p) != "bug"}, "the variant without its bug plugins"
-    return {p: v for p, v in settings.items() if kind.get(p) in ("core", "monitor")}, "plain training: every fix off"
+    plain = {p: v for p, v in settings.items() if kind.get(p) in ("core", "monitor")}
+    if lr is None or not configured_lr or abs(lr / configured_lr - 1) < 1e-3:
+        return plain, "plain training: every fix off"
+    factor = float(f"{lr / configured_lr:.3g}")
+    plain["lr_scale"] = {"factor": factor}
+    return plain, f"plain training (every fix off) at lr {lr:.3g}, the LR range test's (lr_scale {factor:g})"
 
 
 def _flow(value: Any) -> str:

@@ -30,6 +30,7 @@ class Candidate:
     reparameterises: bool = False
     occurrences: int = 0
     label: str = ""
+    parts: tuple[Candidate, ...] = ()  # of a combination: the single candidates it combines
 
     @property
     def name(self) -> str:
@@ -158,6 +159,36 @@ def combinations_of(candidates: list[Candidate], top: int, max_size: int) -> lis
                     reparameterises=any(c.reparameterises for c in group),
                     occurrences=sum(c.occurrences for c in group),
                     label="+".join(c.name for c in group),
+                    parts=tuple(group),
                 )
             )
     return sorted(combos, key=Candidate.rank_key)
+
+
+def computed_lr_candidate(settings: Settings, kinds: Mapping[str, int], ratio: float) -> Candidate:
+    """``lr_scale`` at the factor the LR range test computed: ``ratio`` = the suggested LR over the
+    variant's current one (times the factor of an ``lr_scale`` the variant already has)."""
+    from harness.experiments.lr_range import LR_KINDS
+
+    current = settings.get("lr_scale")
+    factor = float(f"{ratio * float((current or {}).get('factor', 1.0)):.3g}")
+    hit = tuple(k for k in kinds if k in LR_KINDS)
+    before = f"factor: {yaml_scalar(current.get('factor', 0.1))} -> " if current is not None else "on: factor="
+    return Candidate(
+        {"lr_scale": {**(current or {}), "factor": factor}},
+        (),
+        hit,
+        {"lr_scale": f"{before}{yaml_scalar(factor)} (LR range test)"},
+        reparameterises=current is not None,
+        occurrences=sum(kinds[k] for k in hit),
+        label=f"lr_scale(factor={yaml_scalar(factor)})",
+    )
+
+
+def with_computed(singles: list[Candidate], computed: Candidate | None, limit: int) -> list[Candidate]:
+    """The ranked ``singles`` with the ``computed`` one (unless a fixed suggestion is the same),
+    at most ``limit``, the computed one always among them."""
+    if computed is None or any(c.plugins == computed.plugins for c in singles):
+        return singles[:limit]
+    ranked = sorted([computed, *singles[: limit - 1]], key=Candidate.rank_key)
+    return ranked[:limit]

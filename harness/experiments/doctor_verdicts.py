@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from harness.scenario.expectations import PassRate
@@ -68,6 +68,39 @@ def reference_threshold(values: list[float | None], metric: str, tolerance: floa
     return mean + slack if lower_is_better(metric) else mean - slack
 
 
+def reference_stats(
+    records: list[RunRecord], metric: str | None, what: str, tolerance: float, seeds: int
+) -> tuple[float | None, dict[str, Any], list[str]]:
+    """The reference's cure threshold, its stats for the report (``doctor.reference``), and
+    warnings when it is no clean run."""
+    from harness.judging.verdicts import final_value, mean_std
+
+    values = [final_value(r, metric) for r in records] if metric else []
+    threshold = reference_threshold(values, metric, tolerance) if metric else None
+    kinds = observed_kinds(records)
+    warnings = []
+    if kinds:
+        warnings.append(
+            "the reference has findings too: " + ", ".join(f"{k} ({n}/{seeds})" for k, n in sorted(kinds.items()))
+        )
+    if metric and threshold is None:
+        warnings.append(f"the reference has no final {metric}: the cure criterion leaves the metric out")
+    stats = mean_std(values) if metric else {}
+    return (
+        threshold,
+        {
+            "variant": records[0]["variant"] if records else "reference",
+            "what": what,
+            "values": values,
+            "mean": stats.get("mean"),
+            "std": stats.get("std"),
+            "threshold": threshold,
+            "kinds": dict(sorted(kinds.items())),
+        },
+        warnings,
+    )
+
+
 @dataclass
 class ArmVerdict:
     candidate: Candidate
@@ -80,6 +113,9 @@ class ArmVerdict:
     metric: dict[str, Any]
     remaining: list[str]
     why: str = ""
+    new_kinds: list[str] = field(default_factory=list)  # kinds neither the variant nor the reference showed
+    decided: int = 0  # runs stopped once the arm's verdict was decided (early decisions)
+    skipped: int = 0  # seeds never run: the verdict was decided before them
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -92,40 +128,30 @@ class ArmVerdict:
             "acted": self.acted,
             "metric": self.metric,
             "remaining_kinds": self.remaining,
+            "new_kinds": self.new_kinds,
+            "decided": self.decided,
+            "skipped": self.skipped,
             "why": self.why,
         }
 
 
-def judge(
-    candidate: Candidate,
-    variant: str,
-    phase: str,
-    records: list[RunRecord],
-    metric: str | None,
-    original: Iterable[str],
-    rule: PassRate | None,
-    persistent: Iterable[str] = (),
-) -> ArmVerdict:
-    """The verdict of one arm from its runs' records (expectations already evaluated).
+def _cured(records: list[RunRecord], ran: list[RunRecord], rule: PassRate | None) -> bool:
+    """Every run (or the pass rate of them) passes; an arm decided early has the verdict it was decided with."""
+    from harness.judging.decisions import group_verdict
+    from harness.judging.verdicts import run_ok
 
-    ``remaining``: the original kinds the arm still shows as the criterion counts them (a
-    ``persistent`` one only in a run's last epoch, any other anywhere)."""
-    from harness.experiments.arms import acted_in
-    from harness.judging.verdicts import final_value, mean_std, run_ok
+    passed = [run_ok(r) for r in ran]
+    cured = bool(ran) and (rule.holds(sum(passed), len(passed)) if rule is not None else all(passed))
+    if len(ran) < len(records) or any(r.get("status") == "decided" for r in ran):
+        decided, _ = group_verdict(records, rule=rule)
+        cured = bool(decided) if decided is not None else cured
+    return cured
 
-    passed = [run_ok(r) for r in records]
-    acted = all(acted_in(r.get("trace") or {}, p) for r in records for p in candidate.plugins) and bool(records)
-    if rule is not None:
-        cured: bool | None = bool(records) and rule.holds(sum(passed), len(passed))
-    else:
-        cured = bool(records) and all(passed)
-    why = ""
-    if not acted:
-        silent = sorted({p for r in records for p in candidate.plugins if not acted_in(r.get("trace") or {}, p)})
-        why = f"{', '.join(silent)} never acted in some run: this arm does not measure it"
-        cured = None
-    original, persistent = set(original), set(persistent)
-    remaining = sorted(
+
+def _kinds_left(records: list[RunRecord], original: set[str], persistent: set[str]) -> list[str]:
+    """The original kinds an arm still shows as the criterion counts them (a ``persistent`` one
+    only in a run's last epoch, any other anywhere)."""
+    return sorted(
         {
             f["kind"]
             for r in records
@@ -137,8 +163,55 @@ def judge(
             )
         }
     )
-    stats = mean_std([final_value(r, metric) for r in records]) if metric else {}
-    return ArmVerdict(candidate, variant, phase, sum(passed), len(passed), cured, acted, stats, remaining, why)
+
+
+def judge(
+    candidate: Candidate,
+    variant: str,
+    phase: str,
+    records: list[RunRecord],
+    metric: str | None,
+    original: Iterable[str],
+    rule: PassRate | None,
+    persistent: Iterable[str] = (),
+    reference_kinds: Iterable[str] | None = None,
+) -> ArmVerdict:
+    """The verdict of one arm from its runs' records (expectations already evaluated; runs
+    stopped or skipped by early decisions count as decided, :mod:`harness.judging.decisions`).
+
+    ``remaining``: the original kinds the arm still shows; ``new_kinds``: kinds it shows that
+    neither the variant (``original``) nor the reference (``reference_kinds``) showed."""
+    from harness.experiments.arms import acted_in
+    from harness.judging.verdicts import final_value, mean_std, run_ok
+
+    ran = [r for r in records if r.get("status") != "skipped"]
+    cured: bool | None = _cured(records, ran, rule)
+    acted = all(acted_in(r.get("trace") or {}, p) for r in ran for p in candidate.plugins) and bool(ran)
+    why = ""
+    if not acted:
+        silent = sorted({p for r in ran for p in candidate.plugins if not acted_in(r.get("trace") or {}, p)})
+        why = f"{', '.join(silent)} never acted in some run: this arm does not measure it"
+        cured = None
+    original = set(original)
+    remaining = _kinds_left(ran, original, set(persistent))
+    new = observed_kinds(ran).keys() - original - set(reference_kinds or ()) if reference_kinds is not None else set()
+    finished = [r for r in ran if r.get("status") != "decided"]  # a run stopped early has no final value
+    stats = mean_std([final_value(r, metric) for r in finished]) if metric else {}
+    return ArmVerdict(
+        candidate,
+        variant,
+        phase,
+        sum(run_ok(r) for r in ran),
+        len(records),
+        cured,
+        acted,
+        stats,
+        remaining,
+        why,
+        sorted(new),
+        sum(r.get("status") == "decided" for r in ran),
+        len(records) - len(ran),
+    )
 
 
 def best_cure(verdicts: list[ArmVerdict]) -> ArmVerdict | None:
@@ -147,3 +220,40 @@ def best_cure(verdicts: list[ArmVerdict]) -> ArmVerdict | None:
     if not cured:
         return None
     return min(cured, key=lambda v: (-v.passed_runs / max(v.runs, 1), v.candidate.size, v.candidate.rank_key()))
+
+
+def _without(combo: Candidate, part: Candidate) -> Candidate:
+    """``combo`` less one of its parts: the other single, or the smaller combination."""
+    from harness.experiments.doctor_candidates import combinations_of
+
+    rest = [p for p in combo.parts if p is not part]
+    if len(rest) == 1:
+        return rest[0]
+    (smaller,) = [c for c in combinations_of(rest, len(rest), len(rest)) if len(c.parts) == len(rest)]
+    return smaller
+
+
+def minimise(
+    best: ArmVerdict, verdicts: list[ArmVerdict], try_arms: Callable[[list[Candidate]], list[ArmVerdict]]
+) -> dict[str, Any]:
+    """Drop each part of a proven combination in turn: the arm without it (``try_arms`` runs those
+    not in ``verdicts`` yet, and they are appended to it); a part stays only when the cure needs
+    it. Returns ``{"of", "minimal" (the arm's name), "checks": [{"of", "without", "arm", "cured"}]}``."""
+    checks: list[dict[str, Any]] = []
+    current = best
+    while len(current.candidate.parts) > 1:
+        rests = {part.name: _without(current.candidate, part) for part in current.candidate.parts}
+        known = {v.candidate.name for v in verdicts}
+        missing = [c for c in rests.values() if c.name not in known]
+        if missing:
+            verdicts += try_arms(missing)
+        tried = {v.candidate.name: v for v in verdicts}
+        checks += [
+            {"of": current.candidate.name, "without": p, "arm": c.name, "cured": tried[c.name].cured}
+            for p, c in rests.items()
+        ]
+        smaller = next((tried[c.name] for c in rests.values() if tried[c.name].cured), None)
+        if smaller is None:
+            break
+        current = smaller
+    return {"of": best.candidate.name, "minimal": current.candidate.name, "checks": checks}

@@ -135,7 +135,7 @@ def test_diagnose_end_to_end_in_process_on_a_catalog_bug(tmp_path: Path) -> None
 
     scenario = load_scenario(ROOT / "scenarios" / "bugs" / "foreign_optimizer.yaml")
 
-    def runner(derived, keys):
+    def runner(derived, keys, **options):
         return [execute_run(derived, key, work_dir=tmp_path) for key in keys]
 
     derived, records, section = doc.diagnose(scenario, "broken", [0], runner, max_combination=1)
@@ -203,5 +203,179 @@ def test_harness_doctor_proves_the_catalog_fix_of_an_lr_100x_too_high(tmp_path: 
     section = json.loads(out.read_text())["doctor"]
     verdicts = {c["name"]: c["cured"] for c in section["candidates"]}
     assert verdicts["lr_scale(factor=0.01)"] is True and verdicts["lr_scale(factor=0.1)"] is False
-    assert section["best"]["name"] == "lr_scale(factor=0.01)"
-    assert "lr_scale: {factor: 0.01}" in proc.stdout and "Proven fix" in (tmp_path / "doctor.html").read_text()
+    # the range test's own factor (wine at lr 1.0: about 0.02) is proven too, and ranks first
+    test = section["lr_range"]
+    assert 1e-3 <= test["suggested_lr"] <= 3e-2 and len(test["lrs"]) == len(test["losses"]) == test["steps"]
+    computed = f"lr_scale(factor={test['factor']})"
+    assert verdicts[computed] is True and section["best"]["name"] == computed
+    assert section["reference"]["what"] == "the variant without its bug plugins"
+    assert (
+        f"lr_scale: {{factor: {test['factor']}}}" in proc.stdout
+        and "Proven fix" in (tmp_path / "doctor.html").read_text()
+    )
+    assert max(len(line) for line in proc.stdout.split("fixed:")[0].splitlines()) <= 80
+
+
+def test_the_lr_range_test_rules() -> None:
+    from harness.experiments import lr_range
+
+    lrs = lr_range.lr_schedule(1e-7, 10.0, 9)
+    assert lrs[0] == pytest.approx(1e-7) and lrs[-1] == pytest.approx(10.0) and lrs[4] == pytest.approx(1e-3)
+    assert lr_range.smooth([2.0, 2.0, 2.0]) == pytest.approx([2.0, 2.0, 2.0])  # bias-corrected: no warm-up dip
+    losses = [3.0] * 8 + [2.0, 1.0, 0.5, 0.4, 2.0, 9.0]
+    lrs = lr_range.lr_schedule(1e-4, 1.0, len(losses))
+    suggested, at_min, steepest = lr_range.suggest(lrs, losses, skip=2)
+    assert at_min == lrs[11] and suggested == pytest.approx(lrs[11] / 10) and steepest == lrs[8]
+    assert lr_range.suggest(lrs, [3.0] * len(lrs), skip=2) == (None, None, None)  # the loss never fell: no LR
+    assert lr_range.calls_for_range_test({"loss_explosion": 1}) and lr_range.calls_for_range_test({}, {"diverged"})
+    assert not lr_range.calls_for_range_test({"collapse": 1}, {"ok"})
+    assert lr_range.sweep_steps(10) == 200 and lr_range.sweep_steps(1000) == 300
+
+
+def test_the_range_test_finds_a_healthy_lr_for_digits_at_lr_10() -> None:
+    """AdamW at lr 10 on the digits MLP (10,000x too high): the sweep suggests about 1e-2."""
+    from harness.experiments.lr_range import lr_range_test
+
+    scenario = load_scenario(ROOT / "benchmarks" / "scenarios" / "digits_lr10.yaml")
+    test = lr_range_test(scenario, "broken", 0)
+    assert test.error is None and test.current_lr == 10.0
+    assert 1e-4 <= test.suggested_lr <= 3e-2 and test.factor == pytest.approx(test.suggested_lr / 10, rel=1e-2)
+    assert "4x its minimum" in test.stopped and test.as_dict()["factor"] == test.factor
+
+
+def test_without_bugs_the_reference_is_plain_training_at_the_range_tests_lr() -> None:
+    available = discover_plugins()
+    settings = {"defaults": {}, "sample_weighted_loss": {}, "linear_warmup": {"interval": "epoch"}}
+    plain, what = doc.reference_settings(available, settings, 2e-3, 5e-4)
+    assert plain == {"defaults": {}, "lr_scale": {"factor": 4.0}} and "at lr 0.002" in what
+    assert doc.reference_settings(available, settings)[0] == {"defaults": {}}
+    buggy = {"defaults": {}, "bug_lr_too_high": {"factor": 100}, "linear_warmup": {}}
+    assert doc.reference_settings(available, buggy, 2e-3, 5e-4) == (
+        {"defaults": {}, "linear_warmup": {}},
+        "the variant without its bug plugins",
+    )
+
+
+def test_the_computed_lr_candidate_composes_with_an_lr_scale_already_set() -> None:
+    kinds = {"loss_explosion": 2, "collapse": 1}
+    fresh = doc.computed_lr_candidate({"defaults": {}}, kinds, 1e-3)
+    assert fresh.plugins == {"lr_scale": {"factor": 0.001}} and fresh.addresses == ("loss_explosion",)
+    again = doc.computed_lr_candidate({"lr_scale": {"factor": 0.1}}, kinds, 0.5)
+    assert again.plugins == {"lr_scale": {"factor": 0.05}} and again.reparameterises
+    singles = [doc.Candidate({"grad_clip": {}}, label=f"c{i}") for i in range(5)]
+    assert doc.with_computed(singles, fresh, 3)[0] is fresh or fresh in doc.with_computed(singles, fresh, 3)
+    assert len(doc.with_computed(singles, fresh, 3)) == 3
+
+
+def test_an_arm_with_a_finding_kind_the_reference_never_showed_is_reported_and_not_cured() -> None:
+    cand = doc.Candidate({"lr_scale": {"factor": 0.1}}, label="lr_scale")
+    runs = [record("b+x", True, kinds=("grad_vanishing",)), record("b+x", True)]
+    verdict = doc.judge(cand, "b+x", "single", runs, "f1", {"loss_explosion"}, None, (), {"no_convergence"})
+    assert verdict.new_kinds == ["grad_vanishing"] and verdict.remaining == []
+    # the default criterion watches every kind the reference did not show: such a run fails it
+    assert doc.judge(cand, "b+x", "single", runs, "f1", {"x"}, None).new_kinds == []  # no reference: none judged new
+
+
+def test_an_arm_decided_early_keeps_the_verdict_it_was_decided_with() -> None:
+    cand = doc.Candidate({"linear_warmup": {"interval": "step"}}, label="linear_warmup")
+    failed = {**record("b+x", False), "status": "decided"}
+    skipped = {"variant": "b+x", "status": "skipped", "expectations": [], "history": [], "findings": []}
+    verdict = doc.judge(cand, "b+x", "single", [failed, skipped, skipped], "f1", set(), None)
+    assert (verdict.cured, verdict.passed_runs, verdict.runs, verdict.skipped, verdict.decided) == (False, 0, 3, 2, 1)
+    assert verdict.metric["n"] == 0  # a skipped seed has no metric, a run stopped early no final one
+
+
+def test_a_proven_combination_keeps_only_the_parts_it_needs() -> None:
+    a = doc.Candidate({"lr_scale": {"factor": 0.01}}, label="a")
+    b = doc.Candidate({"grad_clip": {}}, label="b")
+    c = doc.Candidate({"bias_init": {}}, label="c")
+    (abc,) = [x for x in doc.combinations_of([a, b, c], top=3, max_size=3) if x.size == 3]
+    assert abc.name == "a+b+c" and len(abc.parts) == 3
+
+    def verdict(cand, cured):
+        return doc.ArmVerdict(cand, cand.name, "x", 1, 1, cured, True, {}, [])
+
+    cures = {"a+b": True, "a": False, "b": False}  # c is not needed; a and b are
+    ran = []
+
+    def try_arms(cands):
+        ran.extend(x.name for x in cands)
+        return [verdict(x, cures.get(x.name, False)) for x in cands]
+
+    verdicts = [verdict(a, False), verdict(b, False), verdict(c, False), verdict(abc, True)]
+    result = doc.minimise(verdicts[-1], verdicts, try_arms)
+    assert result["minimal"] == "a+b" and result["of"] == "a+b+c"
+    assert set(ran) == {"b+c", "a+c", "a+b"}  # a, b, c alone were already tried
+    assert [c["cured"] for c in result["checks"] if c["of"] == "a+b"] == [False, False]
+
+
+def test_the_doctor_section_fits_80_columns_with_one_line_per_arm() -> None:
+    import io
+
+    from rich.console import Console
+
+    from harness.reports.doctor import print_doctor
+
+    arm = {
+        "name": "linear_warmup(interval=step)+class_weights+warmup_cosine",
+        "description": "x",
+        "phase": "combination",
+        "passed_runs": 0,
+        "runs": 3,
+        "skipped": 2,
+        "cured": False,
+        "metric": {"mean": 0.81234, "std": 0.0123},
+        "remaining_kinds": ["collapse", "no_convergence"],
+        "new_kinds": ["grad_vanishing", "dead_units"],
+        "addresses": [],
+    }
+    section = {
+        "variant": "broken",
+        "seeds": [0, 1, 2],
+        "observed": {"collapse": 3, "no_convergence": 2},
+        "diagnosis": ["collapse: every prediction is one class -> class_weights"],
+        "metric": "f1",
+        "reference": {"what": "plain training", "values": [0.8], "mean": 0.8, "threshold": 0.76},
+        "tolerance": 0.05,
+        "criterion": ["no finding collapse", "final.f1 >= 0.76", "status == ok"],
+        "watched_kinds": ["dead_units"],
+        "pass_rate": None,
+        "candidates": [arm],
+        "warnings": [],
+        "best": None,
+    }
+    buffer = io.StringIO()
+    print_doctor(Console(file=buffer, width=80, force_terminal=False), section)
+    text = buffer.getvalue()
+    assert max(len(line) for line in text.splitlines()) <= 80
+    assert "collapse: every prediction is one class" in text and "0/1+2" in text and "new: grad" in text
+    buffer = io.StringIO()
+    print_doctor(Console(file=buffer, width=80), {**section, "candidates": []})
+    assert "arm " not in buffer.getvalue() and "no fix tried" in buffer.getvalue()
+
+
+def test_the_doctor_proves_seeds_0_to_2_unless_told() -> None:
+    assert doc.default_seeds([0]) == [0, 1, 2] and doc.default_seeds([3, 4, 5, 6]) == [3, 4, 5, 6]
+
+
+@pytest.mark.slow
+def test_the_doctor_proves_the_range_tests_lr_on_digits_at_lr_10_reaching_the_clean_twin(tmp_path: Path) -> None:
+    """No bug plugin to switch off: the reference is plain training at the range test's LR; the
+    proven cure is lr_scale at that factor on 3 seeds, at least the clean twin's (lr 1e-3) F1."""
+    from harness.execution.runner import plan_runs, run_suite
+    from harness.judging.verdicts import final_value
+
+    scenario = load_scenario(ROOT / "benchmarks" / "scenarios" / "digits_lr10.yaml")
+
+    def runner(derived, keys, **options):
+        return run_suite(derived, keys, results_dir=tmp_path / "r", jobs=2, **options)
+
+    _, _, section = doc.diagnose(scenario, "broken", [0, 1, 2], runner, max_candidates=3, max_combination=1)
+    test = section["lr_range"]
+    assert 1e-4 <= test["suggested_lr"] <= 3e-2
+    assert section["reference"]["what"].startswith("plain training (every fix off) at lr")
+    best = section["best"]
+    assert best["name"] == f"lr_scale(factor={test['factor']})" and best["passed_runs"] == best["runs"] == 3
+    twin = run_suite(scenario, plan_runs(scenario, ["clean"], [0, 1, 2]), results_dir=tmp_path / "twin", jobs=2)
+    twin_f1 = sum(final_value(r, "f1") for r in twin) / 3
+    assert best["metric"]["mean"] >= twin_f1 - 0.01
