@@ -202,7 +202,9 @@ def test_harness_doctor_proves_the_catalog_fix_of_an_lr_100x_too_high(tmp_path: 
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     section = json.loads(out.read_text())["doctor"]
     verdicts = {c["name"]: c["cured"] for c in section["candidates"]}
-    assert verdicts["lr_scale(factor=0.01)"] is True and verdicts["lr_scale(factor=0.1)"] is False
+    # 0.01 and 0.1 both cure on this seed (lr 0.1 reaches F1 1.0; grad_vanishing used to flag it
+    # once its loss was near 0, a false alarm fixed since); the range test's own factor ranks first
+    assert verdicts["lr_scale(factor=0.01)"] is True and verdicts["lr_scale(factor=0.1)"] is True
     # the range test's own factor (wine at lr 1.0: about 0.02) is proven too, and ranks first
     test = section["lr_range"]
     assert 1e-3 <= test["suggested_lr"] <= 3e-2 and len(test["lrs"]) == len(test["losses"]) == test["steps"]
@@ -333,7 +335,22 @@ def test_the_doctor_section_fits_80_columns_with_one_line_per_arm() -> None:
         "variant": "broken",
         "seeds": [0, 1, 2],
         "observed": {"collapse": 3, "no_convergence": 2},
-        "diagnosis": ["collapse: every prediction is one class -> class_weights"],
+        "diagnosis": [
+            {
+                "kind": "collapse",
+                "runs": 3,
+                "causes": [
+                    {
+                        "cause": "class imbalance without class weights",
+                        "why": "x",
+                        "verdict": "possible",
+                        "evidence": "nothing in the run says more",
+                        "cure": "weight the loss by inverse class frequency",
+                        "plugin": "class_weights",
+                    }
+                ],
+            }
+        ],
         "metric": "f1",
         "reference": {"what": "plain training", "values": [0.8], "mean": 0.8, "threshold": 0.76},
         "tolerance": 0.05,
@@ -348,7 +365,7 @@ def test_the_doctor_section_fits_80_columns_with_one_line_per_arm() -> None:
     print_doctor(Console(file=buffer, width=80, force_terminal=False), section)
     text = buffer.getvalue()
     assert max(len(line) for line in text.splitlines()) <= 80
-    assert "collapse: every prediction is one class" in text and "0/1+2" in text and "new: grad" in text
+    assert "possible: class imbalance without class weights" in text and "0/1+2" in text and "new: grad" in text
     buffer = io.StringIO()
     print_doctor(Console(file=buffer, width=80), {**section, "candidates": []})
     assert "arm " not in buffer.getvalue() and "no fix tried" in buffer.getvalue()
