@@ -30,15 +30,24 @@ def print_diagnosis(console: Console, diagnosis: list[dict[str, Any]], shown: in
     """The diagnosis block (nothing when there is none): ``shown`` causes per kind told in full."""
     if not diagnosis:
         return
+    from harness.core.diagnosis import most_likely
+
     console.print("[bold]diagnosis[/] (causes ranked by what the run shows)")
+    top = most_likely(diagnosis)
+    if top and top[0]["verdict"] == "supports":
+        _wrapped(console, "most likely: ", f"{top[0]['cause']} (explains {top[0]['explains']} finding kind(s))", 2)
     for entry in diagnosis:
         console.print(f"  [bold]{escape(entry['kind'])}[/] ({entry['runs']} run(s))", highlight=False)
-        told = [c for c in entry["causes"] if c["verdict"] != "rules out"][:shown]
+        fresh = [c for c in entry["causes"] if not c.get("repeat")]
+        told = [c for c in fresh if c["verdict"] != "rules out"][:shown]
         for rank, cause in enumerate(told, start=1):
             console.print(f"    {rank}. {MARK[cause['verdict']]}: {escape(cause['cause'])}", highlight=False)
             _wrapped(console, "seen: ", cause["evidence"], 7)
             _wrapped(console, "cure: ", cause["cure"] + (f" [plugin: {cause['plugin']}]" if cause["plugin"] else ""), 7)
-        rest = [c["cause"] for c in entry["causes"] if c not in told]
+        rest = [c["cause"] for c in fresh if c not in told]
+        again = [c["cause"] for c in entry["causes"] if c.get("repeat")]
+        if again:
+            _wrapped(console, "also: ", "; ".join(again) + " (above)", 4)
         if rest:
             _wrapped(console, "also considered: ", "; ".join(rest), 4)
         if not entry["causes"]:

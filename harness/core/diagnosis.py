@@ -49,28 +49,34 @@ def rank_causes(
 ) -> list[dict[str, Any]]:
     """Per observed kind (most seen first), its declared causes ranked by the evidence in ``records``.
 
-    A cause declared for several observed kinds is kept once, under the first. A test that
-    fails on unusual records leaves its cause ``possible`` (its error as the evidence).
+    A cause declared for several observed kinds is listed under each (its evidence read once),
+    marked ``repeat`` after the first so a report tells it once. A test that fails on unusual
+    records leaves its cause ``possible`` (its error as the evidence).
     """
-    out, seen = [], set()
+    out, judged = [], {}
     for kind in sorted(kinds, key=lambda k: (-kinds[k], k)):
         ranked = []
         for order, cause in enumerate(declared.get(kind, ())):
-            if cause.name in seen:
-                continue
-            seen.add(cause.name)
-            try:
-                verdict, text = cause.evidence(records)
-            except Exception as exc:  # noqa: BLE001 - evidence is advice: never fail the diagnosis
-                verdict, text = "possible", f"(the evidence could not be read: {type(exc).__name__})"
-            ranked.append((VERDICT_ORDER[verdict], order, cause, verdict, text))
+            repeat = cause.name in judged
+            if not repeat:
+                judged[cause.name] = _evidence(cause, records)
+            verdict, text = judged[cause.name]
+            ranked.append((VERDICT_ORDER[verdict], order, cause, verdict, text, repeat))
         ranked.sort(key=lambda item: item[:2])
         causes = [
             {"cause": c.name, "why": c.why, "verdict": v, "evidence": t, "cure": c.cure, "plugin": c.plugin}
-            for _, _, c, v, t in ranked
+            | ({"repeat": True} if r else {})
+            for _, _, c, v, t, r in ranked
         ]
         out.append({"kind": kind, "runs": kinds[kind], "causes": causes})
     return out
+
+
+def _evidence(cause: Cause, records: Sequence[Mapping[str, Any]]) -> Evidence:
+    try:
+        return cause.evidence(records)
+    except Exception as exc:  # noqa: BLE001 - evidence is advice: never fail the diagnosis
+        return "possible", f"(the evidence could not be read: {type(exc).__name__})"
 
 
 def declared_causes(plugins: Mapping[str, Any]) -> dict[str, list[Cause]]:
@@ -80,3 +86,21 @@ def declared_causes(plugins: Mapping[str, Any]) -> dict[str, list[Cause]]:
         for kind, causes in getattr(info.cls, "causes", {}).items():
             found.setdefault(kind, []).extend(causes)
     return found
+
+
+def most_likely(diagnosis: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Every cause of a diagnosis (:func:`rank_causes`) ranked across its kinds: the evidence's verdict
+    first, then how many of the observed kinds declare it (a cause that explains more of what was seen
+    is likelier), then the order the kinds and causes came in."""
+    from collections import Counter
+
+    explains: Counter[str] = Counter()
+    first: dict[str, tuple[int, dict[str, Any]]] = {}
+    for entry in diagnosis:
+        for cause in entry["causes"]:
+            explains[cause["cause"]] += 1
+            first.setdefault(cause["cause"], (len(first), dict(cause)))
+    order = sorted(
+        first.values(), key=lambda item: (VERDICT_ORDER[item[1]["verdict"]], -explains[item[1]["cause"]], item[0])
+    )
+    return [cause | {"explains": explains[cause["cause"]]} for _, cause in order]

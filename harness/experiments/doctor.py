@@ -37,14 +37,14 @@ minimal run through the run plan of ``harness ablate`` (:mod:`harness.execution.
 so a run stops at the epoch its arm's verdict is decided and a decided arm's other seeds are
 skipped. An arm *measures* its candidate only when each plugin it switches on acted in every
 run (the trace; otherwise its verdict is n/a, as in ablation). The proven fix is the cured arm
-with the highest pass rate, then the fewest plugins, then the best rank; it is printed as a
-ready-to-paste ``fixed:`` variant.
+with the highest pass rate, then the fewest plugins, then the best rank; printed as a
+ready-to-paste ``fixed:`` variant. Phase 1's findings are diagnosed too: each kind's causes
+ranked by the evidence (:mod:`harness.core.diagnosis`).
 
 Planning (:func:`propose`, :func:`cure_lines`, :func:`phase_scenario`) and judging
 (:func:`judge`) are plain functions of plain data; :func:`diagnose` runs the phases through a
-``runner(scenario, keys, **options) -> records`` (the CLI: ``run_suite``; the candidate phases
-pass ``decide=True, rule=...``).
-"""
+``runner(scenario, keys, **options) -> records`` (the CLI: ``run_suite``; candidate phases
+pass ``decide=True, rule=...``)."""
 
 from __future__ import annotations
 
@@ -88,24 +88,10 @@ if TYPE_CHECKING:
 Settings = dict[str, dict[str, Any]]  # enabled plugin -> its parameters as set (model_dump(exclude_unset=True))
 Runner = Callable[..., "list[RunRecord]"]
 
-__all__ = [  # the names the tests and the CLI use, re-exported from the doctor_* modules
-    "ArmVerdict",
-    "Candidate",
-    "candidate_settings",
-    "combinations_of",
-    "computed_lr_candidate",
-    "cure_lines",
-    "default_seeds",
-    "diagnose",
-    "fixed_variant_yaml",
-    "judge",
-    "minimise",
-    "persistent_kinds",
-    "propose",
-    "reference_settings",
-    "reference_threshold",
-    "with_computed",
-]
+# the names the tests and the CLI use, re-exported from the doctor_* modules
+__all__ = ["ArmVerdict", "Candidate", "candidate_settings", "combinations_of", "computed_lr_candidate"]
+__all__ += ["cure_lines", "default_seeds", "diagnose", "fixed_variant_yaml", "judge", "minimise"]
+__all__ += ["persistent_kinds", "propose", "reference_settings", "reference_threshold", "with_computed"]
 REFERENCE = "reference"
 #: seeds the doctor proves a fix on when neither --seed/--seeds nor the scenario (3 or more) say
 DEFAULT_SEEDS = (0, 1, 2)
@@ -259,7 +245,7 @@ def _section(doctor: _Doctor, baseline: _Baseline, lines: list[str], given: bool
         "variant": variant,
         "seeds": list(doctor.seeds),
         "observed": dict(sorted(baseline.kinds.items())),
-        "diagnosis": [],  # per-finding causes and cures, rendered above the arms when present
+        "diagnosis": rank_causes(baseline.kinds, declared_causes(doctor.available), baseline.records),
         "metric": metric,
         "lower_is_better": lower_is_better(metric) if metric else None,
         "reference": baseline.reference,
@@ -378,7 +364,6 @@ def diagnose(
     baseline = _phase_baseline(doctor, given is None, tolerance)
     lines, watched, cure = _criterion(doctor, baseline, expect, given)
     section = _section(doctor, baseline, lines, bool(expect), tolerance)
-    section["diagnosis"] = rank_causes(baseline.kinds, declared_causes(doctor.available), baseline.records)
     section["watched_kinds"] = watched
     if not baseline.kinds and given is None:
         doctor.warnings.append(f"{variant} has no finding: nothing to cure (give the cure criterion with --expect)")

@@ -7,7 +7,16 @@ where one exists, the plugin that applies it.
 from __future__ import annotations
 
 from harness.core.diagnosis import Cause
-from harness.plugins._shared.evidence import config, loss_near_chance, lr_at_first, seen, stepped_per_epoch
+from harness.plugins._shared.evidence import (
+    config,
+    loss_near_chance,
+    loss_ratio_near_batch_size,
+    lr_at_first,
+    lr_zero_unexplained,
+    scaled_inputs,
+    seen,
+    stepped_per_epoch,
+)
 
 LR_TOO_HIGH = Cause(
     "learning rate too high",
@@ -21,14 +30,14 @@ UNNORMALISED_INPUTS = Cause(
     "unstandardised features (or a feature in other units) make the first logits and gradients huge",
     "standardise the features with the training split's mean and std (the same transform for validation)",
     "input_standardize",
-    seen("bad_initial_loss", "data_feature_scale"),
+    scaled_inputs,
 )
 SUMMED_LOSS = Cause(
     "loss summed instead of averaged",
     "reduction='sum' (or an accumulation division forgotten) multiplies the gradient by the batch size",
     "use reduction='mean' and divide by accumulation_steps exactly once",
     None,
-    seen("bad_initial_loss"),
+    loss_ratio_near_batch_size,
 )
 SCHEDULER_PER_EPOCH = Cause(
     "per-step scheduler stepped once per epoch",
@@ -56,7 +65,7 @@ WEIGHTS_NOT_TRAINED = Cause(
     "requires_grad=False left on, a .detach() in forward, or an optimizer built over other parameters",
     "build the optimizer over model.parameters() after the model is final; remove the detach/freeze",
     "optimizer",
-    seen("weights_not_updating", "frozen_parameters"),
+    seen("frozen_parameters"),
 )
 HEAVY_WEIGHT_DECAY = Cause(
     "weight decay far too strong",
@@ -76,7 +85,7 @@ LR_ZERO = Cause(
     "a warmup that never warms up, or lr: 0: the weights barely move",
     "check the schedule: the LR of every step should reach train.lr",
     "linear_warmup: {interval: step}",
-    seen("lr_zero", "schedule_mismatch"),
+    lr_zero_unexplained,
 )
 VALIDATION_PREPARED_DIFFERENTLY = Cause(
     "validation data prepared differently from training",

@@ -55,14 +55,40 @@ def config(field: str, above: float, unit: str = "") -> EvidenceTest:
     return test
 
 
+#: findings that say the run was broken before any step (or by something else than the LR); a
+#: bad initial loss counts only when far above log(C) (>= 10x): an LR too high already spoils the
+#: second and third batches the initial loss is read on
+BROKEN_BEFORE_STEPPING = ("stale_gradients", "data_non_finite", "data_feature_scale")
+FAR_ABOVE_CHANCE = 10.0
+#: findings of a mechanism other than the labels that stops a model from learning
+OTHER_STALLS = (
+    "stale_gradients",
+    "weights_not_updating",
+    "frozen_parameters",
+    "lr_zero",
+    "schedule_mismatch",
+    "dead_units",
+    "bad_initial_loss",
+    "probability_outputs",
+)
+#: what an LR that overshoots does to the loss itself
+OVERSHOOT = ("loss_explosion", "loss_oscillation", "grad_explosion", "nan")
+
+
 def lr_at_first(*kinds: str) -> EvidenceTest:
-    """The LR at the step of the first finding of ``kinds``: supports a too-high LR when that LR is the
-    run's peak (the damage came at full LR, not while it was still warming up)."""
+    """The LR at the step of the first finding of ``kinds``: supports a too-high LR when the loss
+    overshot (an explosion or oscillation) at the run's peak LR (not while still warming up), and
+    nothing shows the run was broken before its first step."""
 
     def test(records: Records) -> Evidence:
         found = findings(records, kinds)
         if not found:
             return "possible", f"no {' or '.join(kinds)} finding"
+        before = findings(records, BROKEN_BEFORE_STEPPING) + far_above_chance(records)
+        if before:
+            return "possible", f"but {before[0]['kind']} says the run was broken before the LR could act"
+        if not findings(records, OVERSHOOT):
+            return "possible", "the loss never exploded or oscillated"
         first = found[0]
         run = next(r for r in records if first in r.get("findings", []))
         lrs = [v for v in run.get("lr_per_step", []) if isinstance(v, (int, float))]
@@ -91,8 +117,14 @@ def stepped_per_epoch(records: Records) -> Evidence:
     return "possible", "the LR never changed, or too few steps to tell"
 
 
+def far_above_chance(records: Records) -> list[Mapping[str, Any]]:
+    """The ``bad_initial_loss`` findings whose initial loss is at least 10x log(C)."""
+    return [f for f in findings(records, ("bad_initial_loss",)) if (_initial_ratio(f) or 0) >= FAR_ABOVE_CHANCE]
+
+
 def loss_near_chance(records: Records) -> Evidence:
-    """Supports labels that carry no signal: the last epoch's training loss is still near log(C)."""
+    """Supports labels that carry no signal: the last epoch's training loss is still near log(C)
+    (0.8-1.2x) and no other mechanism that stops learning was found."""
     ratios = []
     for run in records:
         history = run.get("history", [])
@@ -105,5 +137,66 @@ def loss_near_chance(records: Records) -> Evidence:
     if not ratios:
         return "possible", "no classifier loss to compare with log(C)"
     worst = min(ratios)
-    verdict = "supports" if worst >= 0.8 else "rules out"
-    return verdict, f"final training loss {worst:.0%} of log(C) (a model that learns nothing stays near 100%)"
+    text = f"final training loss {worst:.0%} of log(C) (a model that learns nothing stays near 100%)"
+    if not 0.8 <= worst <= 1.2:
+        return "rules out", text
+    other = findings(records, OTHER_STALLS)
+    if other:
+        return "possible", f"{text}, but {other[0]['kind']} explains it too"
+    return "supports", text
+
+
+def loss_ratio_near_batch_size(records: Records) -> Evidence:
+    """Supports a summed loss: the initial loss is about ``batch_size`` x log(C) (``bad_initial_loss``'s
+    ratio within 50% of the batch size), the signature of a sum over the batch."""
+    found = findings(records, ("bad_initial_loss",))
+    if not found:
+        return "rules out", "no bad_initial_loss finding"
+    batch = (records[0].get("train") or {}).get("batch_size")
+    ratio = _initial_ratio(found[0])
+    if not isinstance(batch, int) or ratio is None:
+        return "possible", "the initial loss's ratio to log(C) is unknown"
+    # an untrained model's loss is 1-3x log(C) per item: summed over the batch, 0.5-4x the batch size
+    verdict = "supports" if 0.5 * batch <= ratio <= 4 * batch else "rules out"
+    return verdict, f"initial loss {ratio:.0f} x log(C), batch size {batch}"
+
+
+def scaled_inputs(records: Records) -> Evidence:
+    """Supports unnormalised inputs: a feature on another scale, or an initial loss far above log(C) that
+    is not the batch size's multiple (a summed loss's)."""
+    if findings(records, ("data_feature_scale",)):
+        return seen("data_feature_scale")(records)
+    summed = loss_ratio_near_batch_size(records)
+    if summed[0] == "supports":
+        return "possible", f"{summed[1]}: a summed loss fits better"
+    far = far_above_chance(records)
+    if far:
+        return "supports", f"{far[0]['kind']}: {far[0].get('message', '')}"
+    return "possible", "no initial loss far above log(C)"
+
+
+def regression_collapse(records: Records) -> Evidence:
+    """Supports a regression loss that lost the inputs: a regression (its history has ``target_std``)
+    whose predictions barely vary (``mode_collapse``)."""
+    regression = any("target_std" in h for r in records for h in r.get("history", []))
+    if not regression:
+        return "rules out", "not a regression"
+    return seen("mode_collapse")(records)
+
+
+def _initial_ratio(finding: Mapping[str, Any]) -> float | None:
+    import re
+
+    match = re.search(r"= ([0-9.]+) x log\(", str(finding.get("message", "")))
+    return float(match.group(1)) if match else None
+
+
+def lr_zero_unexplained(records: Records) -> Evidence:
+    """Supports an LR of (nearly) 0 as the cause itself when an LR-zero finding is there and no
+    schedule stepped at the wrong time explains it (that cause is then the one to fix)."""
+    verdict, text = seen("lr_zero", "schedule_mismatch")(records)
+    if verdict == "supports" and (
+        stepped_per_epoch(records)[0] == "supports" or findings(records, ("schedule_mismatch",))
+    ):
+        return "possible", f"{text}; the scheduler's stepping explains it"
+    return verdict, text

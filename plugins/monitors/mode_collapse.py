@@ -21,7 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from harness.core.diagnosis import Cause
 from harness.core.plugin import Plugin, hookimpl
-from harness.plugins._shared.evidence import seen
+from harness.plugins._shared.evidence import regression_collapse, seen
 from harness.plugins._shared.monitors import finite_metric
 
 if TYPE_CHECKING:
@@ -57,6 +57,7 @@ class ModeCollapse(Plugin):
                 "target: the mean target minimises it",
                 "give the loss matching shapes: model(x).squeeze(-1), or y.unsqueeze(-1)",
                 None,
+                regression_collapse,
             ),
         )
     }

@@ -2,8 +2,15 @@
 
 from __future__ import annotations
 
-from harness.core.diagnosis import Cause, declared_causes, rank_causes
-from harness.plugins._shared.evidence import config, loss_near_chance, lr_at_first, seen, stepped_per_epoch
+from harness.core.diagnosis import Cause, declared_causes, most_likely, rank_causes
+from harness.plugins._shared.evidence import (
+    config,
+    loss_near_chance,
+    loss_ratio_near_batch_size,
+    lr_at_first,
+    seen,
+    stepped_per_epoch,
+)
 from harness.scenario.arms import catalogue
 
 
@@ -29,7 +36,7 @@ def test_every_declared_cause_belongs_to_a_kind_its_monitor_emits_and_names_a_re
     assert {"probability_outputs", "stale_gradients", "eval_mode", "no_convergence"} <= set(declared_causes(available))
 
 
-def test_causes_are_ranked_supported_first_then_declared_order_and_each_told_once() -> None:
+def test_causes_are_ranked_supported_first_then_declared_order_and_repeats_are_marked() -> None:
     a = Cause("a", "why", "cure a", evidence=lambda rs: ("rules out", "no"))
     b = Cause("b", "why", "cure b", evidence=lambda rs: ("supports", "yes"))
     c = Cause("c", "why", "cure c")
@@ -38,7 +45,13 @@ def test_causes_are_ranked_supported_first_then_declared_order_and_each_told_onc
     assert [e["kind"] for e in ranked] == ["y", "x"]  # the kind seen in more runs first
     assert [c["cause"] for c in ranked[0]["causes"]] == ["c", "d"]
     assert ranked[0]["causes"][1]["verdict"] == "possible" and "ZeroDivisionError" in ranked[0]["causes"][1]["evidence"]
-    assert [(c["cause"], c["verdict"]) for c in ranked[1]["causes"]] == [("b", "supports"), ("a", "rules out")]
+    assert [(c["cause"], c["verdict"], c.get("repeat", False)) for c in ranked[1]["causes"]] == [
+        ("b", "supports", False),
+        ("c", "possible", True),  # declared for both kinds: its evidence read once, told under y
+        ("a", "rules out", False),
+    ]
+    top = most_likely(ranked)
+    assert [(c["cause"], c["explains"]) for c in top[:2]] == [("b", 1), ("c", 2)]  # evidence before breadth
 
 
 def test_evidence_reads_findings_config_lr_and_the_loss() -> None:
@@ -47,6 +60,10 @@ def test_evidence_reads_findings_config_lr_and_the_loss() -> None:
     assert seen("loss_explosion")(runs)[0] == "supports" and seen("nan", otherwise="rules out")(runs)[0] == "rules out"
     verdict, text = lr_at_first("loss_explosion")(runs)
     assert verdict == "supports" and "LR 1" in text
+    summed = {"kind": "bad_initial_loss", "epoch": 1, "message": "initial task loss 147 = 64.0 x log(2) = 0.693 ..."}
+    assert lr_at_first("loss_explosion")([record([explosion, summed], lrs=[1.0])])[0] == "possible"  # broken before
+    assert loss_ratio_near_batch_size([record([summed], train={"batch_size": 64})])[0] == "supports"
+    assert loss_ratio_near_batch_size([record([summed], train={"batch_size": 4})])[0] == "rules out"
     assert config("weight_decay", 0.5)([record(train={"weight_decay": 5.0})])[0] == "supports"
     per_epoch = record(lrs=[0.0] * 4 + [0.1] * 4 + [0.2] * 4, history=[{}, {}, {}], steps=12)
     assert stepped_per_epoch([per_epoch])[0] == "supports"
@@ -55,6 +72,8 @@ def test_evidence_reads_findings_config_lr_and_the_loss() -> None:
     chance = record(history=[{"loss": 1.05, "pred_share_0": 0.3, "pred_share_1": 0.3, "pred_share_2": 0.4}])
     learned = record(history=[{"loss": 0.1, "pred_share_0": 0.3, "pred_share_1": 0.3, "pred_share_2": 0.4}])
     assert loss_near_chance([chance])[0] == "supports" and loss_near_chance([learned])[0] == "rules out"
+    stale = record([{"kind": "stale_gradients", "epoch": 1}], history=chance["history"])
+    assert loss_near_chance([stale])[0] == "possible"  # another mechanism explains the stall
 
 
 def test_every_finding_kind_of_every_monitor_has_a_cause() -> None:
