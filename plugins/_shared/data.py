@@ -30,6 +30,12 @@ def _label_tensor(workload: Any, dataset: Any) -> Any:
     return None
 
 
+def evenly_spaced(size: int, limit: int) -> list[int]:
+    """Up to ``limit`` item indices spread evenly over a split of ``size`` items (all when it is smaller)."""
+    count = min(size, limit)
+    return sorted({int(i * size / count) for i in range(count)}) if count else []
+
+
 def collate_items(workload: Any, dataset: Any, indices: list[int]) -> dict[str, Any] | None:
     """``workload.collate`` of the items at ``indices`` (in chunks, concatenated), or None."""
     import torch

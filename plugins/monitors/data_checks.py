@@ -39,7 +39,7 @@ from pydantic import BaseModel, ConfigDict, Field, PositiveInt
 from harness.core.diagnosis import Cause
 from harness.core.plugin import Plugin, hookimpl
 from harness.plugins._shared.causes import SAME_ITEM, UNNORMALISED_INPUTS
-from harness.plugins._shared.data import collate_items, split_labels
+from harness.plugins._shared.data import collate_items, evenly_spaced, split_labels
 from harness.plugins._shared.evidence import seen
 from harness.plugins._shared.model_parts import is_classifier
 
@@ -182,10 +182,9 @@ class DataChecks(Plugin):
             size = len(dataset)
         except TypeError:
             return
-        count = min(size, self.params.sample_items)
-        if not count:
+        indices = evenly_spaced(size, self.params.sample_items)
+        if not indices:
             return
-        indices = sorted({int(i * size / count) for i in range(count)})
         batch = collate_items(state.workload, dataset, indices)
         if batch is None:
             return

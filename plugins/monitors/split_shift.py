@@ -31,7 +31,7 @@ from pydantic import BaseModel, ConfigDict, Field, PositiveInt
 
 from harness.core.plugin import Plugin, hookimpl
 from harness.plugins._shared.causes import VALIDATION_PREPARED_DIFFERENTLY
-from harness.plugins._shared.data import collate_items
+from harness.plugins._shared.data import collate_items, evenly_spaced
 from harness.plugins.monitors.data_checks import datasets_of, primary_input
 
 if TYPE_CHECKING:
@@ -51,9 +51,8 @@ class Params(BaseModel):
 
 def sampled_features(workload: Any, dataset: Any, limit: int) -> Any:
     """The main float input of up to ``limit`` evenly spaced items as an (items, features) float64 tensor."""
-    size = len(dataset)
-    count = min(size, limit)
-    batch = collate_items(workload, dataset, sorted({int(i * size / count) for i in range(count)})) if count else None
+    indices = evenly_spaced(len(dataset), limit)
+    batch = collate_items(workload, dataset, indices) if indices else None
     key = primary_input(batch) if batch else None
     if key is None or not batch[key].is_floating_point():
         return None
