@@ -105,7 +105,16 @@ def parse_fail_on(text: str | None) -> set[str] | None:
     kinds = {k.strip() for k in text.split(",") if k.strip()}
     if not kinds:
         raise click.BadParameter("name one finding kind or more (comma-separated), or 'any'", param_hint="--fail-on")
-    return set() if kinds == {"any"} else kinds
+    if kinds == {"any"}:
+        return set()
+    from harness.core.findings import UnknownKindError, check_kinds
+    from harness.integrations.watch.config import watched_kinds
+
+    try:
+        check_kinds(sorted(kinds), watched_kinds(), "--fail-on")
+    except UnknownKindError as exc:
+        raise _BadInput(str(exc)) from None
+    return kinds
 
 
 def _plugin_overrides(flags: PluginFlags) -> dict[str, Any]:

@@ -11,7 +11,7 @@ run showed and prints them whether or not a plugin can apply the cure.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 #: how the evidence bears on a cause, strongest first
@@ -29,19 +29,41 @@ def no_evidence(records: Sequence[Mapping[str, Any]]) -> Evidence:
 
 
 @dataclass(frozen=True)
+class Cure:
+    """A cure harness can apply: a fix plugin and its parameters, as a scenario's ``plugins:`` entry
+    would set them (validated against the plugin's ``Params`` by the tests)."""
+
+    plugin: str
+    params: Mapping[str, Any] = field(default_factory=dict)
+
+    def __str__(self) -> str:
+        """``lr_scale``, or ``linear_warmup: {interval: step}`` (the YAML of the entry)."""
+        if not self.params:
+            return self.plugin
+        import yaml
+
+        return f"{self.plugin}: {yaml.safe_dump(dict(self.params), default_flow_style=True).strip()}"
+
+
+@dataclass(frozen=True)
 class Cause:
     """One likely cause of a finding kind, as a monitor declares it.
 
     ``cure`` is the change in the user's terms (a line to remove, a call to add, a setting);
-    ``plugin`` the harness plugin setting that applies it (``"lr_scale"``,
-    ``"linear_warmup: {interval: step}"``), or None when the cure is the user's code.
+    ``fixes`` the harness plugins that apply it (:class:`Cure`, the first one the one reports
+    name), empty when the cure is the user's code.
     """
 
     name: str
     why: str
     cure: str
-    plugin: str | None = None
+    fixes: tuple[Cure, ...] = ()
     evidence: EvidenceTest = no_evidence
+
+    @property
+    def plugin(self) -> str | None:
+        """The first fix as reports show it (``linear_warmup: {interval: step}``), or None."""
+        return str(self.fixes[0]) if self.fixes else None
 
 
 def rank_causes(

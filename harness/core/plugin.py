@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict
 
+from harness.core.findings import FindingKind
 from harness.core.hookspecs import hookimpl
 
 if TYPE_CHECKING:
@@ -53,6 +54,11 @@ class Plugin:
     name: ClassVar[str] = ""
     kind: ClassVar[Kind] = "fix"
     Params: ClassVar[type[BaseModel]] = NoParams
+    #: a monitor: the finding kinds it emits, each declared once (:class:`FindingKind`: its
+    #: meaning, causes, site, signals); ``finding_kinds`` and ``causes`` are derived from it
+    kinds: ClassVar[tuple[FindingKind, ...]] = ()
+    #: the names of ``kinds`` (a plugin may list plain names instead: each becomes a kind
+    #: with no declared meaning, whose causes are taken from ``causes``)
     finding_kinds: ClassVar[tuple[str, ...]] = ()
     #: plugins this one supersedes: when both are enabled, those are switched off (e.g.
     #: ``class_weights`` replaces v1.5's ``sample_weighted_loss``: both build the criterion)
@@ -68,14 +74,30 @@ class Plugin:
     #: a bug: the finding kinds its mistake is expected to show as (the benchmark's
     #: "relevant" findings for it)
     shows_as: ClassVar[tuple[str, ...]] = ()
-    #: a monitor: for each finding kind it emits, the likely causes, each with its cure and
-    #: a test of the evidence (:class:`harness.core.diagnosis.Cause`); ``harness doctor``
-    #: ranks them for the kinds a run showed
+    #: a monitor: for each finding kind it emits, the likely causes (derived from ``kinds``)
     causes: ClassVar[Mapping[str, tuple[Cause, ...]]] = {}
+    #: a monitor: parameters that differ when ``harness watch`` observes a user's script (e.g.
+    #: an absolute loss threshold that a script's own loss scale makes meaningless)
+    watch_params: ClassVar[Mapping[str, Any]] = {}
+    #: a monitor: the signals it reads (:data:`harness.core.findings.Signal`); None: those its
+    #: ``kinds`` declare
+    needs: ClassVar[tuple[str, ...] | None] = None
     #: the run's hook relay, set on the instance when the run's manager registers it; a
     #: plugin that raises a hook of its own calls it (``distillation`` raises
     #: ``distill_inputs``). None outside a run (a plugin called directly in a test).
     hook: Any = None
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """Derive ``finding_kinds`` and ``causes`` from ``kinds`` (or ``kinds`` from plain names)."""
+        super().__init_subclass__(**kwargs)
+        if "kinds" in cls.__dict__:
+            cls.finding_kinds = tuple(k.name for k in cls.kinds)
+            cls.causes = {k.name: k.causes for k in cls.kinds if k.causes}
+        elif "finding_kinds" in cls.__dict__:
+            causes = cls.__dict__.get("causes", {})
+            cls.kinds = tuple(
+                FindingKind(name, "", tuple(causes.get(name, ())), declared=False) for name in cls.finding_kinds
+            )
 
     def __init__(self, params: BaseModel | None = None) -> None:
         self.params = params if params is not None else self.Params()

@@ -26,6 +26,7 @@ from typing import Any
 import pluggy
 
 from harness.core import hookspecs
+from harness.core.findings import ROLES, FindingKind, UnknownKindError, check_kinds, declared_kinds
 from harness.core.plugin import Plugin
 from harness.core.resolver import LoadError, entry_points, load_object
 
@@ -149,17 +150,32 @@ def finding_kinds(available: Mapping[str, PluginInfo]) -> frozenset[str]:
     return frozenset(CORE_FINDING_KINDS).union(*(info.cls.finding_kinds for info in available.values()))
 
 
+@functools.cache
+def installed_kinds() -> dict[str, FindingKind]:
+    """The kinds of every installed plugin (built-ins and entry points), read once per process."""
+    return declared_kinds(discover_plugins())
+
+
+def kinds_with(role: str | None = None, *, lr_type: bool | None = None) -> tuple[str, ...]:
+    """The installed kinds that have ``role`` (one of :data:`ROLES`) or, with ``lr_type=True``, the
+    LR-type kinds; sorted by name."""
+    if role is not None and role not in ROLES:
+        raise ValueError(f"unknown role {role!r}; roles: {', '.join(ROLES)}")
+    kinds = installed_kinds().values()
+    return tuple(
+        sorted(k.name for k in kinds if (role is None or role in k.roles) and (lr_type is None or k.lr_type == lr_type))
+    )
+
+
 def check_finding_kinds(available: Mapping[str, PluginInfo]) -> None:
     """Refuse a plugin whose ``shows_as``/``addresses`` names a kind no monitor emits."""
     known = finding_kinds(available)
     for info in available.values():
         for field in ("shows_as", "addresses"):
-            unknown = [k for k in getattr(info.cls, field) if k not in known]
-            if unknown:
-                raise PluginLoadError(
-                    f"plugin {info.name!r} ({info.source}): {field} names finding kind(s) no monitor emits: "
-                    f"{', '.join(map(repr, unknown))} (known: {', '.join(sorted(known))})"
-                )
+            try:
+                check_kinds(getattr(info.cls, field), known, f"plugin {info.name!r} ({info.source}): {field}")
+            except UnknownKindError as exc:
+                raise PluginLoadError(str(exc)) from None
 
 
 FIRSTRESULT_HOOKS: frozenset[str] = frozenset(

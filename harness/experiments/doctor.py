@@ -3,7 +3,7 @@
 ``harness doctor SCENARIO --variant NAME`` runs the variant (the incident), collects its
 findings, and proposes fixes for them: every installed fix plugin declares which finding
 kinds it ``addresses`` and which parameter sets to try (``suggestions``); for LR-type
-findings (:data:`harness.experiments.lr_range.LR_KINDS`) the LR range test computes one more,
+findings (``lr_type`` kinds, :func:`harness.experiments.lr_range.lr_kinds`) the LR range test computes one more,
 ``lr_scale`` at the factor that brings the LR to the one it suggests. A candidate is one
 suggestion of one fix applied to the variant:
 

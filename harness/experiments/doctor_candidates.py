@@ -168,11 +168,12 @@ def combinations_of(candidates: list[Candidate], top: int, max_size: int) -> lis
 def computed_lr_candidate(settings: Settings, kinds: Mapping[str, int], ratio: float) -> Candidate:
     """``lr_scale`` at the factor the LR range test computed: ``ratio`` = the suggested LR over the
     variant's current one (times the factor of an ``lr_scale`` the variant already has)."""
-    from harness.experiments.lr_range import LR_KINDS
+    from harness.experiments.lr_range import lr_kinds
 
     current = settings.get("lr_scale")
     factor = float(f"{ratio * float((current or {}).get('factor', 1.0)):.3g}")
-    hit = tuple(k for k in kinds if k in LR_KINDS)
+    lr_type = lr_kinds()
+    hit = tuple(k for k in kinds if k in lr_type)
     before = f"factor: {yaml_scalar(current.get('factor', 0.1))} -> " if current is not None else "on: factor="
     return Candidate(
         {"lr_scale": {**(current or {}), "factor": factor}},

@@ -17,7 +17,7 @@ too; it is noisier on short sweeps, so it is reported but not used. The doctor p
 leave after ``on_setup`` (a bug that multiplies the LR included), and proves it by replay
 like any candidate; the sweep goes into the report (``doctor.lr_range``).
 
-Which findings call for it is declared once, :data:`LR_KINDS`.
+Which findings call for it is declared once, on each finding kind (``lr_type``, :func:`lr_kinds`).
 """
 
 from __future__ import annotations
@@ -26,24 +26,18 @@ import math
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-#: finding kinds (and ``nan``: a diverged run) an LR off by orders of magnitude shows as
-LR_KINDS = frozenset(
-    {
-        "loss_explosion",
-        "loss_oscillation",
-        "grad_explosion",
-        "nan",
-        "dead_units",
-        "grad_vanishing",
-        "no_convergence",
-        "bad_initial_loss",
-    }
-)
+
+def lr_kinds() -> frozenset[str]:
+    """The finding kinds an LR off by orders of magnitude shows as: those declared ``lr_type``
+    (:class:`harness.core.findings.FindingKind`)."""
+    from harness.core.pluginmanager import kinds_with
+
+    return frozenset(kinds_with(lr_type=True))
 
 
 def calls_for_range_test(kinds: Any, statuses: Any = ()) -> bool:
     """Whether observed finding ``kinds`` (or a ``diverged`` run status) call for the range test."""
-    return bool(set(kinds) & LR_KINDS) or "diverged" in set(statuses)
+    return bool(set(kinds) & lr_kinds()) or "diverged" in set(statuses)
 
 
 @dataclass

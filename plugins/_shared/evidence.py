@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from harness.core.diagnosis import Evidence, EvidenceTest
+from harness.core.pluginmanager import kinds_with
 
 Records = Sequence[Mapping[str, Any]]
 
@@ -39,7 +40,7 @@ def seen(*kinds: str, otherwise: str = "possible") -> EvidenceTest:
         verdict = "rules out" if otherwise == "rules out" else "possible"
         return verdict, f"no {' or '.join(kinds)} finding"
 
-    return test
+    return with_kinds(test, kinds)
 
 
 def config(field: str, above: float, unit: str = "") -> EvidenceTest:
@@ -55,24 +56,30 @@ def config(field: str, above: float, unit: str = "") -> EvidenceTest:
     return test
 
 
-#: findings that say the run was broken before any step (or by something else than the LR); a
-#: bad initial loss counts only when far above log(C) (>= 10x): an LR too high already spoils the
-#: second and third batches the initial loss is read on
-BROKEN_BEFORE_STEPPING = ("stale_gradients", "data_non_finite", "data_feature_scale")
+#: a bad initial loss says the run was broken before any step only when far above log(C) (>= 10x):
+#: an LR too high already spoils the second and third batches the initial loss is read on
 FAR_ABOVE_CHANCE = 10.0
-#: findings of a mechanism other than the labels that stops a model from learning
-OTHER_STALLS = (
-    "stale_gradients",
-    "weights_not_updating",
-    "frozen_parameters",
-    "lr_zero",
-    "schedule_mismatch",
-    "dead_units",
-    "bad_initial_loss",
-    "probability_outputs",
-)
-#: what an LR that overshoots does to the loss itself
-OVERSHOOT = ("loss_explosion", "loss_oscillation", "grad_explosion", "nan")
+
+
+def with_kinds(test: EvidenceTest, kinds: Sequence[str]) -> EvidenceTest:
+    """``test``, marked with the finding ``kinds`` it reads (checked against the installed monitors')."""
+    test.kinds = tuple(kinds)  # type: ignore[attr-defined]
+    return test
+
+
+def broken_before_stepping() -> tuple[str, ...]:
+    """Findings that say the run was broken before any step (the kinds declaring that role)."""
+    return kinds_with("broken_before_stepping")
+
+
+def other_stalls() -> tuple[str, ...]:
+    """Findings of a mechanism other than the labels that stops a model from learning."""
+    return kinds_with("stall")
+
+
+def overshoot() -> tuple[str, ...]:
+    """What an LR that overshoots does to the loss itself."""
+    return kinds_with("overshoot")
 
 
 def lr_at_first(*kinds: str) -> EvidenceTest:
@@ -84,10 +91,10 @@ def lr_at_first(*kinds: str) -> EvidenceTest:
         found = findings(records, kinds)
         if not found:
             return "possible", f"no {' or '.join(kinds)} finding"
-        before = findings(records, BROKEN_BEFORE_STEPPING) + far_above_chance(records)
+        before = findings(records, broken_before_stepping()) + far_above_chance(records)
         if before:
             return "possible", f"but {before[0]['kind']} says the run was broken before the LR could act"
-        if not findings(records, OVERSHOOT):
+        if not findings(records, overshoot()):
             return "possible", "the loss never exploded or oscillated"
         first = found[0]
         run = next(r for r in records if first in r.get("findings", []))
@@ -99,7 +106,7 @@ def lr_at_first(*kinds: str) -> EvidenceTest:
         where = f"{first['kind']} first at step {step}, LR {lr:.3g} (the run's peak LR {peak:.3g})"
         return ("supports" if lr >= 0.5 * peak else "possible"), where
 
-    return test
+    return with_kinds(test, kinds)
 
 
 def stepped_per_epoch(records: Records) -> Evidence:
@@ -140,7 +147,7 @@ def loss_near_chance(records: Records) -> Evidence:
     text = f"final training loss {worst:.0%} of log(C) (a model that learns nothing stays near 100%)"
     if not 0.8 <= worst <= 1.2:
         return "rules out", text
-    other = findings(records, OTHER_STALLS)
+    other = findings(records, other_stalls())
     if other:
         return "possible", f"{text}, but {other[0]['kind']} explains it too"
     return "supports", text

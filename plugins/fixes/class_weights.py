@@ -41,7 +41,7 @@ class Params(BaseModel):
 class ClassWeights(Plugin):
     name = "class_weights"
     Params = Params
-    addresses = ("collapse",)
+    addresses = ("collapse", "near_collapse")
     replaces = ("sample_weighted_loss",)
 
     @hookimpl

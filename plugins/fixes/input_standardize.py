@@ -99,7 +99,15 @@ class Standardizer:
 class InputStandardize(Plugin):
     name = "input_standardize"
     Params = Params
-    addresses = ("bad_initial_loss", "grad_explosion", "loss_explosion", "saturation", "mode_collapse")
+    addresses = (
+        "bad_initial_loss",
+        "grad_explosion",
+        "loss_explosion",
+        "saturation",
+        "nan",
+        "loss_oscillation",
+        "data_feature_scale",
+    )
 
     def __init__(self, params: Any = None) -> None:
         super().__init__(params)

@@ -48,7 +48,15 @@ class Params(BaseModel):
 class LinearWarmup(Plugin):
     name = "linear_warmup"
     Params = Params
-    addresses = ("collapse", "lr_zero", "schedule_mismatch", "weights_not_updating", "no_convergence")
+    addresses = (
+        "collapse",
+        "lr_zero",
+        "schedule_mismatch",
+        "weights_not_updating",
+        "no_convergence",
+        "near_collapse",
+        "loss_plateau",
+    )
     suggestions = ({"interval": "step"},)
 
     def unused_hooks(self) -> frozenset[str]:

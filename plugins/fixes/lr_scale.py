@@ -35,7 +35,9 @@ class LRScale(Plugin):
         "nan",
         "collapse",
         "dead_units",
-        "mode_collapse",
+        "near_collapse",
+        "grad_vanishing",
+        "no_convergence",
     )
     suggestions = ({"factor": 0.1}, {"factor": 0.01})
 

@@ -31,6 +31,7 @@ class Params(BaseModel):
 class MixedPrecision(Plugin):
     name = "mixed_precision"
     Params = Params
+    addresses = ("memory_over_budget",)
 
     def __init__(self, params: Any = None) -> None:
         super().__init__(params)

@@ -77,7 +77,7 @@ class Params(BaseModel):
 class Optimizer(Plugin):
     name = "optimizer"
     Params = Params
-    addresses = ("weights_not_updating",)  # built over the model that trains
+    addresses = ("weights_not_updating", "no_convergence")  # built over the model that trains
 
     @hookimpl
     def make_optimizer(self, state: TrainState) -> Optimizer:

@@ -24,6 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field, PositiveInt
 
 from harness.core.plugin import Plugin, hookimpl
 from harness.plugins._shared.model_parts import is_classifier
+from harness.plugins.monitors.data_checks import DATA_ORDERED_BY_LABEL_KIND
 
 if TYPE_CHECKING:
     from harness.core.state import TrainState
@@ -41,7 +42,7 @@ class BatchOrder(Plugin):
     name = "batch_order"
     kind = "monitor"
     Params = Params
-    finding_kinds = ("data_ordered_by_label",)
+    kinds = (DATA_ORDERED_BY_LABEL_KIND,)
 
     def __init__(self, params: Any = None) -> None:
         super().__init__(params)

@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt
 
 from harness.core.diagnosis import Cause
+from harness.core.findings import FindingKind
 from harness.core.plugin import Plugin, hookimpl
 from harness.plugins._shared.causes import HEAVY_WEIGHT_DECAY
 from harness.plugins._shared.evidence import seen
@@ -87,34 +88,51 @@ def logit_stats(logits: Any) -> Any:
     return torch.stack([low, (values == high).float().mean(), (values == low).float().mean(), judged.float()])
 
 
+WEIGHT_SHRINKAGE_KIND = FindingKind(
+    "weight_shrinkage",
+    "the weights shrink towards zero epoch after epoch",
+    causes=(HEAVY_WEIGHT_DECAY,),
+    signals=("parameters",),
+)
+
+CLAMPED_OUTPUTS_KIND = FindingKind(
+    "clamped_outputs",
+    "outputs clamped or rectified so that some classes can never win",
+    causes=(
+        Cause(
+            "outputs clamped or made non-negative",
+            "a ReLU, abs() or clamp after the last layer: logits cannot go below 0 (or past the bound), "
+            "so the classes cannot be told apart",
+            "return the last Linear layer's raw output as logits",
+            (),
+            seen("clamped_outputs"),
+        ),
+    ),
+    signals=("predictions",),
+)
+
+SYMMETRIC_UNITS_KIND = FindingKind(
+    "symmetric_units",
+    "hidden units that stay identical to each other (symmetric initialisation)",
+    causes=(
+        Cause(
+            "units initialised identically",
+            "a constant init (zeros, ones, fill_) gives every unit of a layer the same gradient: they stay "
+            "copies and the layer acts as one unit",
+            "keep PyTorch's random init (or any init that differs between units)",
+            (),
+            seen("symmetric_units"),
+        ),
+    ),
+    signals=("parameters",),
+)
+
+
 class Capacity(Plugin):
     name = "capacity"
     kind = "monitor"
     Params = Params
-    finding_kinds = ("weight_shrinkage", "clamped_outputs", "symmetric_units")
-    causes = {
-        "weight_shrinkage": (HEAVY_WEIGHT_DECAY,),
-        "clamped_outputs": (
-            Cause(
-                "outputs clamped or made non-negative",
-                "a ReLU, abs() or clamp after the last layer: logits cannot go below 0 (or past the bound), "
-                "so the classes cannot be told apart",
-                "return the last Linear layer's raw output as logits",
-                None,
-                seen("clamped_outputs"),
-            ),
-        ),
-        "symmetric_units": (
-            Cause(
-                "units initialised identically",
-                "a constant init (zeros, ones, fill_) gives every unit of a layer the same gradient: they stay "
-                "copies and the layer acts as one unit",
-                "keep PyTorch's random init (or any init that differs between units)",
-                None,
-                seen("symmetric_units"),
-            ),
-        ),
-    }
+    kinds = (WEIGHT_SHRINKAGE_KIND, CLAMPED_OUTPUTS_KIND, SYMMETRIC_UNITS_KIND)
 
     def __init__(self, params: Any = None) -> None:
         super().__init__(params)

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt
 
+from harness.core.findings import FindingKind
 from harness.core.plugin import hookimpl
 from harness.plugins._shared.causes import (
     HEAVY_WEIGHT_DECAY,
@@ -56,14 +57,28 @@ class Params(BaseModel):
     tail: float = Field(0.25, gt=0, le=1, description="an epoch's loss: the mean of this last share of its steps")
 
 
+BAD_INITIAL_LOSS_KIND = FindingKind(
+    "bad_initial_loss",
+    "an initial loss far from log(C), what an untrained classifier gives",
+    causes=(UNNORMALISED_INPUTS, SUMMED_LOSS),
+    lr_type=True,
+    signals=("loss",),
+    roles=frozenset(("stall",)),
+)
+
+NO_CONVERGENCE_KIND = FindingKind(
+    "no_convergence",
+    "the training loss barely fell over the run",
+    causes=(LABELS_WITHOUT_SIGNAL, LR_ZERO, WEIGHTS_NOT_TRAINED, LR_TOO_HIGH, HEAVY_WEIGHT_DECAY),
+    lr_type=True,
+    signals=("loss", "loss_trend"),
+)
+
+
 class Convergence(StepLossMonitor):
     name = "convergence"
     Params = Params
-    finding_kinds = ("bad_initial_loss", "no_convergence")
-    causes = {
-        "bad_initial_loss": (UNNORMALISED_INPUTS, SUMMED_LOSS),
-        "no_convergence": (LABELS_WITHOUT_SIGNAL, LR_ZERO, WEIGHTS_NOT_TRAINED, LR_TOO_HIGH, HEAVY_WEIGHT_DECAY),
-    }
+    kinds = (BAD_INITIAL_LOSS_KIND, NO_CONVERGENCE_KIND)
 
     def __init__(self, params: Any = None) -> None:
         super().__init__(params)

@@ -37,6 +37,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt
 
 from harness.core.diagnosis import Cause
+from harness.core.findings import FindingKind
 from harness.core.plugin import Plugin, hookimpl
 from harness.plugins._shared.causes import SAME_ITEM, UNNORMALISED_INPUTS
 from harness.plugins._shared.data import collate_items, evenly_spaced, split_labels
@@ -103,58 +104,95 @@ def does_not_shuffle(loader: Any) -> bool:
     return isinstance(getattr(loader, "sampler", None), SequentialSampler)
 
 
+DATA_NON_FINITE_KIND = FindingKind(
+    "data_non_finite",
+    "NaN or infinite values in the inputs",
+    causes=(
+        Cause(
+            "NaN or inf in the features",
+            "missing values read as NaN (or a division by zero) reach the model",
+            "fill or drop them before building the dataset",
+            (),
+            seen("data_non_finite"),
+        ),
+    ),
+    signals=("data",),
+    roles=frozenset(("broken_before_stepping",)),
+)
+
+DATA_MISSING_CLASS_KIND = FindingKind(
+    "data_missing_class",
+    "a class present in one split and absent from the other",
+    causes=(
+        Cause(
+            "a class in one split only",
+            "an unstratified or ordered split left a class out of one split",
+            "stratify the train/validation split by label",
+            (),
+            seen("data_missing_class"),
+        ),
+    ),
+    signals=("data",),
+)
+
+DATA_LABEL_RANGE_KIND = FindingKind(
+    "data_label_range",
+    "labels outside the range the model's outputs can represent",
+    causes=(
+        Cause(
+            "labels the outputs cannot represent",
+            "labels numbered 1..K (or with gaps) for K outputs",
+            "number the classes 0..K-1, or give the model one output per class",
+            (),
+            seen("data_label_range"),
+        ),
+    ),
+    signals=("data",),
+)
+
+DATA_REPEATED_ITEM_KIND = FindingKind(
+    "data_repeated_item",
+    "the dataset returns the same item for different indices",
+    causes=(SAME_ITEM,),
+    signals=("data",),
+)
+
+DATA_FEATURE_SCALE_KIND = FindingKind(
+    "data_feature_scale",
+    "input features on very different scales (unstandardised)",
+    causes=(UNNORMALISED_INPUTS,),
+    signals=("data",),
+    roles=frozenset(("broken_before_stepping",)),
+)
+
+DATA_ORDERED_BY_LABEL_KIND = FindingKind(
+    "data_ordered_by_label",
+    "training batches that each hold a single class",
+    causes=(
+        Cause(
+            "training data ordered by label and not shuffled",
+            "each stretch of batches holds one class: the model chases the current class",
+            "shuffle the training loader (DataLoader(shuffle=True))",
+            (),
+            seen("data_ordered_by_label"),
+        ),
+    ),
+    signals=("data",),
+)
+
+
 class DataChecks(Plugin):
     name = "data_checks"
     kind = "monitor"
     Params = Params
-    finding_kinds = (
-        "data_non_finite",
-        "data_missing_class",
-        "data_label_range",
-        "data_repeated_item",
-        "data_feature_scale",
-        "data_ordered_by_label",
+    kinds = (
+        DATA_NON_FINITE_KIND,
+        DATA_MISSING_CLASS_KIND,
+        DATA_LABEL_RANGE_KIND,
+        DATA_REPEATED_ITEM_KIND,
+        DATA_FEATURE_SCALE_KIND,
+        DATA_ORDERED_BY_LABEL_KIND,
     )
-    causes = {
-        "data_non_finite": (
-            Cause(
-                "NaN or inf in the features",
-                "missing values read as NaN (or a division by zero) reach the model",
-                "fill or drop them before building the dataset",
-                None,
-                seen("data_non_finite"),
-            ),
-        ),
-        "data_missing_class": (
-            Cause(
-                "a class in one split only",
-                "an unstratified or ordered split left a class out of one split",
-                "stratify the train/validation split by label",
-                None,
-                seen("data_missing_class"),
-            ),
-        ),
-        "data_label_range": (
-            Cause(
-                "labels the outputs cannot represent",
-                "labels numbered 1..K (or with gaps) for K outputs",
-                "number the classes 0..K-1, or give the model one output per class",
-                None,
-                seen("data_label_range"),
-            ),
-        ),
-        "data_repeated_item": (SAME_ITEM,),
-        "data_feature_scale": (UNNORMALISED_INPUTS,),
-        "data_ordered_by_label": (
-            Cause(
-                "training data ordered by label and not shuffled",
-                "each stretch of batches holds one class: the model chases the current class",
-                "shuffle the training loader (DataLoader(shuffle=True))",
-                None,
-                seen("data_ordered_by_label"),
-            ),
-        ),
-    }
 
     def __init__(self, params: Any = None) -> None:
         super().__init__(params)

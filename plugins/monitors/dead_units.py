@@ -25,7 +25,8 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt
 
-from harness.core.diagnosis import Cause
+from harness.core.diagnosis import Cause, Cure
+from harness.core.findings import FindingKind
 from harness.core.plugin import Plugin, hookimpl
 from harness.plugins._shared.causes import LR_TOO_HIGH
 from harness.plugins._shared.evidence import seen
@@ -59,23 +60,30 @@ def unit_dims(model: Any) -> dict[str, int]:
     return dims
 
 
+DEAD_UNITS_KIND = FindingKind(
+    "dead_units",
+    "hidden units whose activation is zero for every input",
+    causes=(
+        Cause(
+            "biases initialised negative",
+            "units whose pre-activation starts below 0 never fire, so they never get a gradient",
+            "initialise the biases feeding a ReLU at 0 (PyTorch's default init does no harm)",
+            (Cure("bias_init"),),
+            seen("dead_units"),
+        ),
+        LR_TOO_HIGH,
+    ),
+    lr_type=True,
+    signals=("parameters",),
+    roles=frozenset(("stall",)),
+)
+
+
 class DeadUnits(Plugin):
     name = "dead_units"
     kind = "monitor"
     Params = Params
-    finding_kinds = ("dead_units",)
-    causes = {
-        "dead_units": (
-            Cause(
-                "biases initialised negative",
-                "units whose pre-activation starts below 0 never fire, so they never get a gradient",
-                "initialise the biases feeding a ReLU at 0 (PyTorch's default init does no harm)",
-                "bias_init",
-                seen("dead_units"),
-            ),
-            LR_TOO_HIGH,
-        )
-    }
+    kinds = (DEAD_UNITS_KIND,)
 
     def __init__(self, params: Any = None) -> None:
         super().__init__(params)

@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field, NonNegativeInt, PositiveInt
 
+from harness.core.findings import FindingKind
 from harness.core.monitoring import StepSeries
 from harness.core.plugin import Plugin, hookimpl
 from harness.plugins._shared.causes import SAME_ITEM, SPLIT_MISMATCH, VALIDATION_PREPARED_DIFFERENTLY
@@ -56,12 +57,19 @@ class Params(BaseModel):
     tail: float = Field(0.25, gt=0, le=1, description="an epoch's loss: the mean of this last share of its steps")
 
 
+TRAIN_VAL_DIVERGENCE_KIND = FindingKind(
+    "train_val_divergence",
+    "training fits while validation does not follow: the splits differ",
+    causes=(VALIDATION_PREPARED_DIFFERENTLY, SPLIT_MISMATCH, SAME_ITEM),
+    signals=("loss", "validation"),
+)
+
+
 class Generalisation(Plugin):
     name = "generalisation"
     kind = "monitor"
     Params = Params
-    finding_kinds = ("train_val_divergence",)
-    causes = {"train_val_divergence": (VALIDATION_PREPARED_DIFFERENTLY, SPLIT_MISMATCH, SAME_ITEM)}
+    kinds = (TRAIN_VAL_DIVERGENCE_KIND,)
 
     def __init__(self, params: Any = None) -> None:
         super().__init__(params)

@@ -39,10 +39,11 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt
 
-from harness.core.diagnosis import Cause
+from harness.core.diagnosis import Cause, Cure
+from harness.core.findings import FindingKind
 from harness.core.monitoring import StepSeries, total_grad_norm
 from harness.core.plugin import Plugin, hookimpl
-from harness.plugins._shared.causes import LR_TOO_HIGH, SUMMED_LOSS, UNNORMALISED_INPUTS
+from harness.plugins._shared.causes import GRADIENT_SPIKES, LR_TOO_HIGH, SUMMED_LOSS, UNNORMALISED_INPUTS
 from harness.plugins._shared.evidence import seen
 
 if TYPE_CHECKING:
@@ -78,25 +79,43 @@ def is_partial_last_batch(state: TrainState) -> bool:
     return bool(size) and not getattr(loader, "drop_last", False) and items % size != 0
 
 
+GRAD_EXPLOSION_KIND = FindingKind(
+    "grad_explosion",
+    "the gradient norm jumped far above its early level",
+    causes=(UNNORMALISED_INPUTS, LR_TOO_HIGH, SUMMED_LOSS, GRADIENT_SPIKES),
+    site="optimizer",
+    lr_type=True,
+    signals=("gradients",),
+    roles=frozenset(("overshoot",)),
+)
+
+GRAD_VANISHING_KIND = FindingKind(
+    "grad_vanishing",
+    "the gradients shrank towards zero while the model still had to learn",
+    causes=(
+        Cause(
+            "units dead or saturated",
+            "ReLUs that never fire (negative biases, a too-high LR) or tanh/sigmoid pinned at their bounds "
+            "pass no gradient back",
+            "keep the LR in range and the biases at 0; check the dead_units / saturation findings",
+            (Cure("bias_init"),),
+            seen("dead_units", "saturation"),
+        ),
+        LR_TOO_HIGH,
+    ),
+    lr_type=True,
+    signals=("gradients",),
+)
+
+
 class GradHealth(Plugin):
     name = "grad_health"
+    #: a script's loss scale is its own (a summed reconstruction loss starts above 1000): under
+    #: ``harness watch`` only the rules relative to the run's own start judge
+    watch_params = {"max_norm": None}
     kind = "monitor"
     Params = Params
-    finding_kinds = ("grad_explosion", "grad_vanishing")
-    causes = {
-        "grad_explosion": (UNNORMALISED_INPUTS, LR_TOO_HIGH, SUMMED_LOSS),
-        "grad_vanishing": (
-            Cause(
-                "units dead or saturated",
-                "ReLUs that never fire (negative biases, a too-high LR) or tanh/sigmoid pinned at their bounds "
-                "pass no gradient back",
-                "keep the LR in range and the biases at 0; check the dead_units / saturation findings",
-                "bias_init",
-                seen("dead_units", "saturation"),
-            ),
-            LR_TOO_HIGH,
-        ),
-    }
+    kinds = (GRAD_EXPLOSION_KIND, GRAD_VANISHING_KIND)
 
     def __init__(self, params: Any = None) -> None:
         super().__init__(params)

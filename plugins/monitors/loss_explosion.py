@@ -18,7 +18,15 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt
 
-from harness.plugins._shared.causes import LR_TOO_HIGH, SUMMED_LOSS, UNNORMALISED_INPUTS
+from harness.core.findings import FindingKind
+from harness.plugins._shared.causes import (
+    GRADIENT_SPIKES,
+    LOSS_TERM_ON_ANOTHER_SCALE,
+    LR_TOO_HIGH,
+    NO_WARMUP,
+    SUMMED_LOSS,
+    UNNORMALISED_INPUTS,
+)
 from harness.plugins._shared.monitors import StepLossMonitor
 
 if TYPE_CHECKING:
@@ -49,11 +57,24 @@ class Params(BaseModel):
     start_steps: PositiveInt = Field(1, description="steps whose mean loss is the start")
 
 
+LOSS_EXPLOSION_KIND = FindingKind(
+    "loss_explosion",
+    "the training loss jumped far above where the run started",
+    causes=(LR_TOO_HIGH, UNNORMALISED_INPUTS, SUMMED_LOSS, GRADIENT_SPIKES, NO_WARMUP, LOSS_TERM_ON_ANOTHER_SCALE),
+    site="optimizer",
+    lr_type=True,
+    signals=("loss",),
+    roles=frozenset(("overshoot",)),
+)
+
+
 class LossExplosion(StepLossMonitor):
     name = "loss_explosion"
+    #: a script's loss scale is its own (a summed reconstruction loss starts above 1000): under
+    #: ``harness watch`` only the rules relative to the run's own start judge
+    watch_params = {"max_loss": None}
     Params = Params
-    finding_kinds = ("loss_explosion",)
-    causes = {"loss_explosion": (LR_TOO_HIGH, UNNORMALISED_INPUTS, SUMMED_LOSS)}
+    kinds = (LOSS_EXPLOSION_KIND,)
 
     def __init__(self, params: Any = None) -> None:
         super().__init__(params)

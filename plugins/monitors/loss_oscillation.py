@@ -21,7 +21,8 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt
 
-from harness.plugins._shared.causes import LR_TOO_HIGH, UNNORMALISED_INPUTS
+from harness.core.findings import FindingKind
+from harness.plugins._shared.causes import GRADIENT_SPIKES, LR_TOO_HIGH, NO_WARMUP, UNNORMALISED_INPUTS
 from harness.plugins._shared.monitors import StepLossMonitor
 
 if TYPE_CHECKING:
@@ -50,11 +51,20 @@ def windows(steps: list[int], losses: list[float], count: int, minimum: int) -> 
     return out
 
 
+LOSS_OSCILLATION_KIND = FindingKind(
+    "loss_oscillation",
+    "the training loss swings up and down from step to step instead of falling",
+    causes=(LR_TOO_HIGH, UNNORMALISED_INPUTS, GRADIENT_SPIKES, NO_WARMUP),
+    lr_type=True,
+    signals=("loss", "loss_trend"),
+    roles=frozenset(("overshoot",)),
+)
+
+
 class LossOscillation(StepLossMonitor):
     name = "loss_oscillation"
     Params = Params
-    finding_kinds = ("loss_oscillation",)
-    causes = {"loss_oscillation": (LR_TOO_HIGH, UNNORMALISED_INPUTS)}
+    kinds = (LOSS_OSCILLATION_KIND,)
 
     def __init__(self, params: Any = None) -> None:
         super().__init__(params)

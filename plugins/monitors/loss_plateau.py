@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt
 
+from harness.core.findings import FindingKind
 from harness.core.plugin import hookimpl
 from harness.plugins._shared.causes import CAPACITY_CAPPED, HEAVY_WEIGHT_DECAY, LABELS_WITHOUT_SIGNAL, LR_ZERO
 from harness.plugins._shared.model_parts import class_logits
@@ -47,11 +48,18 @@ class Params(BaseModel):
     start_steps: PositiveInt = Field(3, description="optimizer steps whose mean loss is the start")
 
 
+LOSS_PLATEAU_KIND = FindingKind(
+    "loss_plateau",
+    "the loss fell, then stalled above what the task allows",
+    causes=(CAPACITY_CAPPED, HEAVY_WEIGHT_DECAY, LR_ZERO, LABELS_WITHOUT_SIGNAL),
+    signals=("loss",),
+)
+
+
 class LossPlateau(StepLossMonitor):
     name = "loss_plateau"
     Params = Params
-    finding_kinds = ("loss_plateau",)
-    causes = {"loss_plateau": (CAPACITY_CAPPED, HEAVY_WEIGHT_DECAY, LR_ZERO, LABELS_WITHOUT_SIGNAL)}
+    kinds = (LOSS_PLATEAU_KIND,)
 
     def __init__(self, params: Any = None) -> None:
         super().__init__(params)

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from harness.core.findings import FindingKind
 from harness.core.plugin import Plugin, hookimpl
 from harness.plugins._shared.causes import LR_ZERO, SCHEDULER_PER_EPOCH, SCHEDULER_TOO_OFTEN
 
@@ -29,14 +30,29 @@ if TYPE_CHECKING:
     from harness.core.state import TrainState
 
 
+SCHEDULE_MISMATCH_KIND = FindingKind(
+    "schedule_mismatch",
+    "the LR changes only at epoch boundaries although the schedule is planned in steps (or the reverse)",
+    causes=(SCHEDULER_PER_EPOCH, SCHEDULER_TOO_OFTEN),
+    site="scheduler_step",
+    signals=("lr", "gradients"),
+    roles=frozenset(("stall",)),
+)
+
+LR_ZERO_KIND = FindingKind(
+    "lr_zero",
+    "the learning rate stayed at (or fell to) almost zero",
+    causes=(SCHEDULER_PER_EPOCH, LR_ZERO),
+    site="scheduler_step",
+    signals=("lr", "gradients"),
+    roles=frozenset(("stall",)),
+)
+
+
 class LRSchedule(Plugin):
     name = "lr_schedule"
     kind = "monitor"
-    finding_kinds = ("schedule_mismatch", "lr_zero")
-    causes = {
-        "schedule_mismatch": (SCHEDULER_PER_EPOCH, SCHEDULER_TOO_OFTEN),
-        "lr_zero": (SCHEDULER_PER_EPOCH, LR_ZERO),
-    }
+    kinds = (SCHEDULE_MISMATCH_KIND, LR_ZERO_KIND)
 
     def __init__(self, params: Any = None) -> None:
         super().__init__(params)

@@ -30,7 +30,8 @@ from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ConfigDict, Field, NonNegativeFloat, PositiveFloat
 
-from harness.core.diagnosis import Cause
+from harness.core.diagnosis import Cause, Cure
+from harness.core.findings import FindingKind
 from harness.core.plugin import Plugin, hookimpl
 
 if TYPE_CHECKING:
@@ -49,21 +50,26 @@ class Params(BaseModel):
     )
 
 
+MEMORY_OVER_BUDGET_KIND = FindingKind(
+    "memory_over_budget",
+    "peak memory above the scenario's budget",
+    causes=(
+        Cause(
+            "batches or activations larger than the budget",
+            "the batch size, sequence length or model width needs more memory than the budget allows",
+            "lower train.batch_size (accumulate gradients to keep the effective batch) or use mixed precision",
+            (Cure("mixed_precision"),),
+        ),
+    ),
+    signals=("memory",),
+)
+
+
 class Memory(Plugin):
     name = "memory"
     kind = "monitor"
     Params = Params
-    finding_kinds = ("memory_over_budget",)
-    causes = {
-        "memory_over_budget": (
-            Cause(
-                "batches or activations larger than the budget",
-                "the batch size, sequence length or model width needs more memory than the budget allows",
-                "lower train.batch_size (accumulate gradients to keep the effective batch) or use mixed precision",
-                "mixed_precision",
-            ),
-        )
-    }
+    kinds = (MEMORY_OVER_BUDGET_KIND,)
 
     @classmethod
     def default_enabled(cls) -> bool:

@@ -19,7 +19,8 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from harness.core.diagnosis import Cause
+from harness.core.diagnosis import Cause, Cure
+from harness.core.findings import FindingKind
 from harness.core.plugin import Plugin, hookimpl
 from harness.plugins._shared.evidence import regression_collapse, seen
 from harness.plugins._shared.monitors import finite_metric
@@ -37,30 +38,41 @@ class Params(BaseModel):
     )
 
 
+MODE_COLLAPSE_KIND = FindingKind(
+    "mode_collapse",
+    "the outputs barely vary across inputs: the model answers a constant",
+    causes=(
+        Cause(
+            "a loss on another scale than the outputs",
+            "a distillation target 100x larger than the student can emit: a constant minimises the loss",
+            "bring the teacher's logits to the student's scale (or use KL with a temperature)",
+            (Cure("scale_matching"),),
+            seen("saturation", "loss_explosion"),
+        ),
+        Cause(
+            "a regression loss broadcast (N, 1) against (N,)",
+            "MSELoss(model(x), y) with outputs (N, 1) and targets (N,) pairs every prediction with every "
+            "target: the mean target minimises it",
+            "give the loss matching shapes: model(x).squeeze(-1), or y.unsqueeze(-1)",
+            (),
+            regression_collapse,
+        ),
+        Cause(
+            "nothing keeps the outputs apart",
+            "a constant output minimises the loss, and no term rewards outputs that vary",
+            "add a penalty on low output variance, or train with SGD + Nesterov momentum instead of plain Adam",
+            (Cure("variance_penalty"), Cure("sgd_nesterov")),
+        ),
+    ),
+    signals=("predictions",),
+)
+
+
 class ModeCollapse(Plugin):
     name = "mode_collapse"
     kind = "monitor"
     Params = Params
-    finding_kinds = ("mode_collapse",)
-    causes = {
-        "mode_collapse": (
-            Cause(
-                "a loss on another scale than the outputs",
-                "a distillation target 100x larger than the student can emit: a constant minimises the loss",
-                "bring the teacher's logits to the student's scale (or use KL with a temperature)",
-                "scale_matching",
-                seen("saturation", "loss_explosion"),
-            ),
-            Cause(
-                "a regression loss broadcast (N, 1) against (N,)",
-                "MSELoss(model(x), y) with outputs (N, 1) and targets (N,) pairs every prediction with every "
-                "target: the mean target minimises it",
-                "give the loss matching shapes: model(x).squeeze(-1), or y.unsqueeze(-1)",
-                None,
-                regression_collapse,
-            ),
-        )
-    }
+    kinds = (MODE_COLLAPSE_KIND,)
 
     def alarm(self, metrics: dict[str, Any]) -> tuple[str, float] | None:
         p = self.params

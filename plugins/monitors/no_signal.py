@@ -19,7 +19,8 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field, NonNegativeInt
 
-from harness.core.diagnosis import Cause
+from harness.core.diagnosis import Cause, Cure
+from harness.core.findings import FindingKind
 from harness.core.plugin import hookimpl
 from harness.plugins._shared.causes import LABELS_WITHOUT_SIGNAL, VALIDATION_PREPARED_DIFFERENTLY
 from harness.plugins._shared.data import validation_labels
@@ -46,23 +47,34 @@ def classes_of(metrics: dict[str, Any]) -> int:
     return count
 
 
+NO_SIGNAL_KIND = FindingKind(
+    "no_signal",
+    "the validation AUC stays at chance: the scores carry no signal",
+    causes=(
+        LABELS_WITHOUT_SIGNAL,
+        VALIDATION_PREPARED_DIFFERENTLY,
+        Cause(
+            "a class missing from validation",
+            "AUC (and per-class metrics) are undefined when a class never occurs in the validation labels",
+            "stratify the train/validation split by label",
+            (),
+            seen("data_missing_class"),
+        ),
+        Cause(
+            "a distillation term that drowns the task loss",
+            "a teacher term on a larger scale (or weighted too high) dominates the gradient: the task is not learnt",
+            "bring the teacher to the student's scale and weight the task loss more (e.g. 0.7 task, 0.3 distill)",
+            (Cure("loss_weights"), Cure("scale_matching")),
+        ),
+    ),
+    signals=("predictions", "validation"),
+)
+
+
 class NoSignal(MetricMonitor):
     name = "no_signal"
     Params = Params
-    finding_kinds = ("no_signal",)
-    causes = {
-        "no_signal": (
-            LABELS_WITHOUT_SIGNAL,
-            VALIDATION_PREPARED_DIFFERENTLY,
-            Cause(
-                "a class missing from validation",
-                "AUC (and per-class metrics) are undefined when a class never occurs in the validation labels",
-                "stratify the train/validation split by label",
-                None,
-                seen("data_missing_class"),
-            ),
-        )
-    }
+    kinds = (NO_SIGNAL_KIND,)
 
     def __init__(self, params: Any = None) -> None:
         super().__init__(params)

@@ -17,8 +17,9 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from harness.core.diagnosis import Cause
+from harness.core.findings import FindingKind
 from harness.core.plugin import hookimpl
-from harness.plugins._shared.causes import LR_TOO_HIGH, UNNORMALISED_INPUTS
+from harness.plugins._shared.causes import GRADIENT_SPIKES, LR_TOO_HIGH, UNNORMALISED_INPUTS
 from harness.plugins._shared.evidence import seen
 from harness.plugins._shared.monitors import StepLossMonitor
 
@@ -32,23 +33,32 @@ class Params(BaseModel):
     metrics: list[str] = Field(default_factory=lambda: ["val_loss"], description="validation metrics checked")
 
 
+NAN_KIND = FindingKind(
+    "nan",
+    "a loss that is NaN or infinite: the run diverged",
+    causes=(
+        LR_TOO_HIGH,
+        Cause(
+            "non-finite values in the data",
+            "a NaN or inf feature turns the loss into NaN at the first batch that holds it",
+            "fill or drop the missing values before building the dataset",
+            (),
+            seen("data_non_finite"),
+        ),
+        UNNORMALISED_INPUTS,
+        GRADIENT_SPIKES,
+    ),
+    site="optimizer",
+    lr_type=True,
+    signals=("loss",),
+    roles=frozenset(("overshoot",)),
+)
+
+
 class NonFinite(StepLossMonitor):
     name = "non_finite"
     Params = Params
-    finding_kinds = ("nan",)
-    causes = {
-        "nan": (
-            LR_TOO_HIGH,
-            Cause(
-                "non-finite values in the data",
-                "a NaN or inf feature turns the loss into NaN at the first batch that holds it",
-                "fill or drop the missing values before building the dataset",
-                None,
-                seen("data_non_finite"),
-            ),
-            UNNORMALISED_INPUTS,
-        )
-    }
+    kinds = (NAN_KIND,)
 
     def check(self, state: TrainState) -> None:
         """The first non-finite step loss of the steps buffered (and how many there were)."""

@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from harness.core.findings import FindingKind
 from harness.core.plugin import Plugin, hookimpl
 from harness.plugins._shared.causes import CAPACITY_CAPPED, CLASS_IMBALANCE, LABELS_WITHOUT_SIGNAL, LR_TOO_HIGH, LR_ZERO
 from harness.plugins._shared.data import label_shares, validation_labels
@@ -87,15 +88,26 @@ class Params(BaseModel):
     )
 
 
+COLLAPSE_KIND = FindingKind(
+    "collapse",
+    "every validation prediction falls on one class",
+    causes=(CLASS_IMBALANCE, LR_ZERO, LR_TOO_HIGH, LABELS_WITHOUT_SIGNAL, CAPACITY_CAPPED),
+    signals=("predictions", "validation"),
+)
+
+NEAR_COLLAPSE_KIND = FindingKind(
+    "near_collapse",
+    "almost every validation prediction (95%) falls on one class that is far rarer among the labels",
+    causes=(CLASS_IMBALANCE, LR_TOO_HIGH, LR_ZERO, CAPACITY_CAPPED),
+    signals=("predictions", "validation"),
+)
+
+
 class PredictionDistribution(Plugin):
     name = "prediction_distribution"
     kind = "monitor"
     Params = Params
-    finding_kinds = ("collapse", "near_collapse")
-    causes = {
-        "collapse": (CLASS_IMBALANCE, LR_ZERO, LR_TOO_HIGH, LABELS_WITHOUT_SIGNAL, CAPACITY_CAPPED),
-        "near_collapse": (CLASS_IMBALANCE, LR_TOO_HIGH, LR_ZERO, CAPACITY_CAPPED),
-    }
+    kinds = (COLLAPSE_KIND, NEAR_COLLAPSE_KIND)
 
     def __init__(self, params: Any = None) -> None:
         super().__init__(params)

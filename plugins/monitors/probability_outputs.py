@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt
 
 from harness.core.diagnosis import Cause
+from harness.core.findings import FindingKind
 from harness.core.plugin import Plugin, hookimpl
 from harness.plugins._shared.evidence import seen
 from harness.plugins._shared.model_parts import class_logits
@@ -43,24 +44,31 @@ def looks_like_probabilities(logits: Any, tolerance: float) -> Any:
     return ok
 
 
+PROBABILITY_OUTPUTS_KIND = FindingKind(
+    "probability_outputs",
+    "a loss that expects logits (or log-probabilities) is given probabilities",
+    causes=(
+        Cause(
+            "softmax (or sigmoid) before a loss that applies it",
+            "CrossEntropyLoss applies log_softmax itself (BCEWithLogitsLoss a sigmoid): given probabilities, "
+            "its gradient is squashed and the loss cannot fall below a floor",
+            "remove the softmax/sigmoid at the end of the model and give the loss the raw logits; "
+            "apply softmax only where probabilities are needed (evaluation, serving)",
+            (),
+            seen("probability_outputs"),
+        ),
+    ),
+    site="probabilities",
+    signals=("predictions",),
+    roles=frozenset(("stall",)),
+)
+
+
 class ProbabilityOutputs(Plugin):
     name = "probability_outputs"
     kind = "monitor"
     Params = Params
-    finding_kinds = ("probability_outputs",)
-    causes = {
-        "probability_outputs": (
-            Cause(
-                "softmax (or sigmoid) before a loss that applies it",
-                "CrossEntropyLoss applies log_softmax itself (BCEWithLogitsLoss a sigmoid): given probabilities, "
-                "its gradient is squashed and the loss cannot fall below a floor",
-                "remove the softmax/sigmoid at the end of the model and give the loss the raw logits; "
-                "apply softmax only where probabilities are needed (evaluation, serving)",
-                None,
-                seen("probability_outputs"),
-            ),
-        )
-    }
+    kinds = (PROBABILITY_OUTPUTS_KIND,)
 
     def __init__(self, params: Any = None) -> None:
         super().__init__(params)

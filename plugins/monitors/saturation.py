@@ -20,7 +20,8 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from harness.core.diagnosis import Cause
+from harness.core.diagnosis import Cause, Cure
+from harness.core.findings import FindingKind
 from harness.core.plugin import Plugin, hookimpl
 from harness.plugins._shared.evidence import seen
 
@@ -39,22 +40,27 @@ class Params(BaseModel):
     )
 
 
+SATURATION_KIND = FindingKind(
+    "saturation",
+    "logits so large that the softmax saturates and its gradients vanish",
+    causes=(
+        Cause(
+            "outputs pinned to a bounded activation's limits",
+            "a tanh/sigmoid output layer driven to its bounds by targets or a loss on another scale",
+            "match the scales of the loss's inputs (e.g. standardise the targets or teacher logits)",
+            (Cure("scale_matching"), Cure("logit_norm"), Cure("input_standardize")),
+            seen("saturation"),
+        ),
+    ),
+    signals=("predictions",),
+)
+
+
 class Saturation(Plugin):
     name = "saturation"
     kind = "monitor"
     Params = Params
-    finding_kinds = ("saturation",)
-    causes = {
-        "saturation": (
-            Cause(
-                "outputs pinned to a bounded activation's limits",
-                "a tanh/sigmoid output layer driven to its bounds by targets or a loss on another scale",
-                "match the scales of the loss's inputs (e.g. standardise the targets or teacher logits)",
-                "scale_matching",
-                seen("saturation"),
-            ),
-        )
-    }
+    kinds = (SATURATION_KIND,)
 
     def __init__(self, params: Any = None) -> None:
         super().__init__(params)

@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt
 
+from harness.core.findings import FindingKind
 from harness.core.plugin import Plugin, hookimpl
 from harness.plugins._shared.causes import VALIDATION_PREPARED_DIFFERENTLY
 from harness.plugins._shared.data import collate_items, evenly_spaced
@@ -60,12 +61,19 @@ def sampled_features(workload: Any, dataset: Any, limit: int) -> Any:
     return values.reshape(values.shape[0], -1)
 
 
+DATA_SPLIT_SHIFT_KIND = FindingKind(
+    "data_split_shift",
+    "validation inputs prepared differently from the training inputs",
+    causes=(VALIDATION_PREPARED_DIFFERENTLY,),
+    signals=("data", "validation"),
+)
+
+
 class SplitShift(Plugin):
     name = "split_shift"
     kind = "monitor"
     Params = Params
-    finding_kinds = ("data_split_shift",)
-    causes = {"data_split_shift": (VALIDATION_PREPARED_DIFFERENTLY,)}
+    kinds = (DATA_SPLIT_SHIFT_KIND,)
 
     @hookimpl
     def on_train_start(self, state: TrainState) -> None:

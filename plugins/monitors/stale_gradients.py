@@ -17,6 +17,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from harness.core.diagnosis import Cause
+from harness.core.findings import FindingKind
 from harness.core.monitoring import total_grad_norm
 from harness.core.plugin import Plugin, hookimpl
 from harness.plugins._shared.evidence import seen
@@ -25,21 +26,28 @@ if TYPE_CHECKING:
     from harness.core.state import TrainState
 
 
+STALE_GRADIENTS_KIND = FindingKind(
+    "stale_gradients",
+    "gradients accumulate across optimizer steps: they are never reset",
+    causes=(
+        Cause(
+            "optimizer.zero_grad() never called",
+            "gradients add up across steps: every step repeats all earlier ones",
+            "call optimizer.zero_grad() once per optimizer step (before the next backward)",
+            (),
+            seen("stale_gradients"),
+        ),
+    ),
+    site="optimizer_step",
+    signals=("gradients",),
+    roles=frozenset(("stall", "broken_before_stepping")),
+)
+
+
 class StaleGradients(Plugin):
     name = "stale_gradients"
     kind = "monitor"
-    finding_kinds = ("stale_gradients",)
-    causes = {
-        "stale_gradients": (
-            Cause(
-                "optimizer.zero_grad() never called",
-                "gradients add up across steps: every step repeats all earlier ones",
-                "call optimizer.zero_grad() once per optimizer step (before the next backward)",
-                None,
-                seen("stale_gradients"),
-            ),
-        )
-    }
+    kinds = (STALE_GRADIENTS_KIND,)
 
     def __init__(self, params: Any = None) -> None:
         super().__init__(params)

@@ -18,6 +18,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from harness.core.diagnosis import Cause
+from harness.core.findings import FindingKind
 from harness.core.plugin import Plugin, hookimpl
 from harness.plugins._shared.evidence import seen
 
@@ -28,22 +29,27 @@ if TYPE_CHECKING:
 MODE_DEPENDENT = ("Dropout", "BatchNorm", "InstanceNorm", "AlphaDropout")
 
 
+EVAL_MODE_KIND = FindingKind(
+    "eval_mode",
+    "the model trained in eval mode (dropout and batch-norm statistics frozen)",
+    causes=(
+        Cause(
+            "the model left in eval() mode while training",
+            "evaluation calls model.eval() and training never calls model.train(): dropout is off and "
+            "BatchNorm uses its running statistics",
+            "call model.train() at the start of every training epoch (after evaluating)",
+            (),
+            seen("eval_mode"),
+        ),
+    ),
+    site="eval_call",
+)
+
+
 class TrainMode(Plugin):
     name = "train_mode"
     kind = "monitor"
-    finding_kinds = ("eval_mode",)
-    causes = {
-        "eval_mode": (
-            Cause(
-                "the model left in eval() mode while training",
-                "evaluation calls model.eval() and training never calls model.train(): dropout is off and "
-                "BatchNorm uses its running statistics",
-                "call model.train() at the start of every training epoch (after evaluating)",
-                None,
-                seen("eval_mode"),
-            ),
-        )
-    }
+    kinds = (EVAL_MODE_KIND,)
 
     def __init__(self, params: Any = None) -> None:
         super().__init__(params)

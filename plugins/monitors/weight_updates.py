@@ -25,7 +25,8 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt
 
-from harness.core.diagnosis import Cause
+from harness.core.diagnosis import Cause, Cure
+from harness.core.findings import FindingKind
 from harness.core.plugin import Plugin, hookimpl
 from harness.plugins._shared.causes import LR_ZERO
 from harness.plugins._shared.evidence import seen
@@ -50,33 +51,48 @@ def fingerprint(parameters: list[Any]) -> Any:
     return torch.stack([sums, norms], dim=1)
 
 
+WEIGHTS_NOT_UPDATING_KIND = FindingKind(
+    "weights_not_updating",
+    "optimizer steps that leave the weights (almost) where they were",
+    causes=(
+        Cause(
+            "optimizer built over other parameters",
+            "an optimizer over a copy of the model (or built before the model was replaced) steps weights "
+            "that are not the ones in use",
+            "build the optimizer from the model that trains, after it is final: AdamW(model.parameters())",
+            (Cure("optimizer"),),
+            seen("weights_not_updating"),
+        ),
+        LR_ZERO,
+    ),
+    site="optimizer",
+    signals=("gradients", "parameters"),
+    roles=frozenset(("stall",)),
+)
+
+FROZEN_PARAMETERS_KIND = FindingKind(
+    "frozen_parameters",
+    "parameters that receive gradients but are not in the optimizer (or have none)",
+    causes=(
+        Cause(
+            "layers frozen or detached by mistake",
+            "requires_grad=False left on, or a .detach() in forward: those weights never get a gradient",
+            "remove the freeze/detach (or unfreeze after the planned stage)",
+            (),
+            seen("frozen_parameters"),
+        ),
+    ),
+    site="optimizer",
+    signals=("gradients", "parameters"),
+    roles=frozenset(("stall",)),
+)
+
+
 class WeightUpdates(Plugin):
     name = "weight_updates"
     kind = "monitor"
     Params = Params
-    finding_kinds = ("weights_not_updating", "frozen_parameters")
-    causes = {
-        "weights_not_updating": (
-            Cause(
-                "optimizer built over other parameters",
-                "an optimizer over a copy of the model (or built before the model was replaced) steps weights "
-                "that are not the ones in use",
-                "build the optimizer from the model that trains, after it is final: AdamW(model.parameters())",
-                "optimizer",
-                seen("weights_not_updating"),
-            ),
-            LR_ZERO,
-        ),
-        "frozen_parameters": (
-            Cause(
-                "layers frozen or detached by mistake",
-                "requires_grad=False left on, or a .detach() in forward: those weights never get a gradient",
-                "remove the freeze/detach (or unfreeze after the planned stage)",
-                None,
-                seen("frozen_parameters"),
-            ),
-        ),
-    }
+    kinds = (WEIGHTS_NOT_UPDATING_KIND, FROZEN_PARAMETERS_KIND)
 
     def __init__(self, params: Any = None) -> None:
         super().__init__(params)

@@ -58,15 +58,14 @@ def _available(*classes: type[Plugin]) -> dict[str, PluginInfo]:
 
 def test_an_unknown_kind_is_refused_naming_the_plugin_the_field_and_the_kind() -> None:
     with pytest.raises(
-        PluginLoadError,
-        match=r"plugin 'kinds_bug' \(test\): shows_as names finding kind\(s\) no monitor emits: 'no_learning'",
+        PluginLoadError, match=r"plugin 'kinds_bug' \(test\): shows_as: unknown finding kind 'no_learning'"
     ):
         check_finding_kinds(_available(_Monitor, _Bug))
 
 
 def test_a_kind_a_third_party_monitor_declares_is_known() -> None:
     check_finding_kinds(_available(_Monitor, _Fix))  # no error
-    with pytest.raises(PluginLoadError, match="addresses names"):
+    with pytest.raises(PluginLoadError, match="addresses: unknown finding kind"):
         check_finding_kinds(_available(_Fix))  # without the monitor that emits it
 
 

@@ -8,23 +8,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from harness.core.findings import declared_kinds
 from harness.core.plugin import Plugin
 from harness.core.pluginmanager import PluginInfo
 from harness.scenario.arms import catalogue
 from harness.scenario.params import UnknownPluginError, apply_setting, default_settings, resolve_params
 
 from .rules import WATCH_RULES
-
-#: monitors whose signal assumes the harness loop's order (gradients zeroed right after each
-#: step): off in watch mode, where a watch rule observes the same pathology
-REPLACED_IN_WATCH = {"stale_gradients": "watch_zero_grad"}
-
-
-#: monitor parameters that differ in watch mode: a script's loss scale is its own (a summed
-#: reconstruction loss starts above 1000), so the absolute thresholds tuned on scenarios are off
-#: and only the rules relative to the run's own start judge (10x the start loss, 100x the early
-#: gradient norm); ``--set loss_explosion.max_loss=100`` switches one back on
-WATCH_DEFAULTS: dict[str, dict[str, Any]] = {"loss_explosion": {"max_loss": None}, "grad_health": {"max_norm": None}}
 
 
 class WatchError(ValueError):
@@ -40,16 +30,18 @@ def available_plugins(extra: tuple[type[Plugin], ...] = ()) -> dict[str, PluginI
 
 
 def resolve_watch_plugins(available: Mapping[str, PluginInfo], requested: Mapping[str, Any]) -> dict[str, Any]:
-    """The enabled monitors: the defaults, less those watch replaces, with ``requested`` layered on.
+    """The enabled monitors: the defaults, less those a watch rule replaces, with their ``watch_params``
+    and ``requested`` layered on (``--set loss_explosion.max_loss=100`` switches a threshold back on).
 
     :raises WatchError: an unknown plugin, or a fix/bug plugin (watch mode only observes).
     """
     settings = default_settings(available)
-    for name in REPLACED_IN_WATCH:
-        settings.pop(name, None)
-    for name, params in WATCH_DEFAULTS.items():
-        if name in settings:
-            apply_setting(settings, available, name, dict(params), keep_core=False)
+    for rule in WATCH_RULES:  # a monitor whose signal assumes the harness loop's order, observed by a rule
+        for name in rule.replaces:
+            settings.pop(name, None)
+    for name, info in available.items():  # a script's loss scale is its own: absolute thresholds off
+        if info.cls.watch_params and name in settings:
+            apply_setting(settings, available, name, dict(info.cls.watch_params), keep_core=False)
     for name, value in requested.items():
         try:
             apply_setting(settings, available, name, value, keep_core=False)
@@ -62,3 +54,9 @@ def resolve_watch_plugins(available: Mapping[str, PluginInfo], requested: Mappin
                 "so only monitors can be switched on"
             )
     return resolve_params(available, settings)
+
+
+def watched_kinds(available: Mapping[str, PluginInfo] | None = None) -> frozenset[str]:
+    """Every finding kind a watched run can record: the installed monitors' and rules' kinds, and
+    ``error`` (a monitor that failed and was switched off)."""
+    return frozenset(declared_kinds(available or available_plugins())) | {"error"}

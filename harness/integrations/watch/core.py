@@ -8,11 +8,12 @@ from typing import Any
 
 import torch
 
+from harness.core.findings import check_kinds, site_of
 from harness.core.pluginmanager import PluginError, build_run_manager
 from harness.core.state import Finding, TrainState
-from harness.integrations.watch.parts import SITE_OF_KIND, LossCall, OptimizerInfo, Pass, ScriptWorkload, WatchFinding
+from harness.integrations.watch.parts import LossCall, OptimizerInfo, Pass, ScriptWorkload, WatchFinding
 
-from .config import available_plugins, resolve_watch_plugins
+from .config import available_plugins, resolve_watch_plugins, watched_kinds
 from .observers import CLASS_LOSSES
 from .patches import Patches
 from .rules import Facts, WatchPlugin
@@ -136,16 +137,16 @@ class WatcherCore:
         self._judged = len(findings)
 
     def _site_for(self, finding: Finding) -> Site | None:
-        key = SITE_OF_KIND.get(finding.kind)
+        key = site_of(finding.kind, self.available)
         if key == "optimizer_step":
             infos = list(self.optimizers.values())
             named = [i for i in infos if i.label in finding.message]
             return next((i.stepped for i in named + infos if i.stepped is not None), None)
         if key == "probabilities":
-            if finding.plugin == "watch_loss_inputs":
-                return self.prob_sites.get("kl_div") or self.loss_sites.get("kl_div")
-            return next((self.prob_sites[n] for n in CLASS_LOSSES if self.prob_sites.get(n)), None) or next(
-                (self.loss_sites[n] for n in CLASS_LOSSES if self.loss_sites.get(n)), None
+            emitter = self.available.get(finding.plugin)
+            losses = getattr(emitter.cls, "loss_calls", CLASS_LOSSES) if emitter is not None else CLASS_LOSSES
+            return next((self.prob_sites[n] for n in losses if self.prob_sites.get(n)), None) or next(
+                (self.loss_sites[n] for n in losses if self.loss_sites.get(n)), None
             )
         if key == "scheduler_step":
             return self.sites.get("scheduler_step") or self.sites.get("optimizer")
@@ -178,6 +179,7 @@ class WatcherCore:
     def assert_clean(self, *, ignore: tuple[str, ...] = ()) -> None:
         """Raise ``AssertionError`` listing every finding (but the ``ignore``d kinds), one block each."""
         __tracebackhide__ = True  # pytest shows the user's test, not this frame
+        check_kinds(ignore, watched_kinds(self.available), "assert_clean(ignore=...)")
         found = [f for f in self.findings if f.kind not in ignore]
         if found:
             lines = "\n".join(f"  - {f}" for f in found)

@@ -7,10 +7,10 @@ from typing import Any
 
 import torch
 
+from harness.core.findings import plugins_needing
 from harness.core.state import Hparams, TrainState
 from harness.integrations.watch.core import WatcherCore
 from harness.integrations.watch.parts import (
-    LOSS_TREND_MONITORS,
     PLANNED_EXTRA_EPOCHS,
     PREDICTION_SAMPLE,
     HeldParameters,
@@ -212,7 +212,7 @@ class EpochEvents(WatcherCore):
         stepped = [i for i in self.optimizers.values() if i.steps]
         if len(stepped) > 1 and len({i.model for i in stepped}) > 1:
             self.switch_off(
-                LOSS_TREND_MONITORS,
+                plugins_needing(self.available, "loss_trend"),
                 f"{len(stepped)} optimizers train different models against or beside "
                 "each other (a GAN?): the loss of one of them is not a trend",
             )

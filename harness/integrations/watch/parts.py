@@ -16,27 +16,10 @@ from .sites import Site
 #: training batches (and optimizer step windows) per epoch whose loss inputs (softmax sources,
 #: kl_div inputs) and gradient resets are probed
 PROBED_BATCHES = 8
-#: monitors of the gradients before a step (not meaningful for a closure-driven optimizer)
-GRADIENT_MONITORS = ("grad_health", "weight_updates", "lr_schedule")
-#: monitors of the training loss's trend (not meaningful for adversarial training)
-LOSS_TREND_MONITORS = ("convergence", "loss_oscillation")
 #: every Nth training batch's predicted classes are counted (``pred_count_<k>``, for ``collapse``)
 PREDICTION_SAMPLE = 4
 #: the epochs a watched run is assumed to have left (its planned length is unknown)
 PLANNED_EXTRA_EPOCHS = 3
-#: which observed place explains a finding of each kind
-SITE_OF_KIND = {
-    "schedule_mismatch": "scheduler_step",
-    "lr_zero": "scheduler_step",
-    "eval_mode": "eval_call",
-    "stale_gradients": "optimizer_step",
-    "probability_outputs": "probabilities",
-    "frozen_parameters": "optimizer",
-    "weights_not_updating": "optimizer",
-    "loss_explosion": "optimizer",
-    "grad_explosion": "optimizer",
-    "nan": "optimizer",
-}
 
 
 class ScriptWorkload:

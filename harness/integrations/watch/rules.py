@@ -26,6 +26,9 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from harness.core.plugin import Plugin, hookimpl
+from harness.plugins.monitors.lr_schedule import SCHEDULE_MISMATCH_KIND
+from harness.plugins.monitors.probability_outputs import PROBABILITY_OUTPUTS_KIND
+from harness.plugins.monitors.stale_gradients import STALE_GRADIENTS_KIND
 
 if TYPE_CHECKING:
     from harness.core.state import TrainState
@@ -49,6 +52,7 @@ class Facts:
 
 class WatchPlugin(Plugin):
     kind = "monitor"
+    needs = ()  # a rule reads the watcher's own probes (:class:`Facts`), not the harness loop's signals
     facts: Facts | None = None  # set by the watcher
 
     @classmethod
@@ -69,7 +73,7 @@ class WatchSchedule(WatchPlugin):
     name = "watch_schedule"
     Params = ScheduleParams
     params: ScheduleParams
-    finding_kinds = ("schedule_mismatch",)
+    kinds = (SCHEDULE_MISMATCH_KIND,)
 
     def __init__(self, params: Any = None) -> None:
         super().__init__(params)
@@ -104,7 +108,9 @@ class WatchZeroGrad(WatchPlugin):
     Fix: none (``optimizer.zero_grad()`` once per step)."""
 
     name = "watch_zero_grad"
-    finding_kinds = ("stale_gradients",)
+    kinds = (STALE_GRADIENTS_KIND,)
+    #: the harness loop's monitor assumes gradients are zeroed right after each step
+    replaces = ("stale_gradients",)
 
     @hookimpl
     def on_epoch_end(self, state: TrainState) -> None:
@@ -135,7 +141,9 @@ class WatchLossInputs(WatchPlugin):
     Fix: none (pass ``log_softmax`` outputs)."""
 
     name = "watch_loss_inputs"
-    finding_kinds = ("probability_outputs",)
+    kinds = (PROBABILITY_OUTPUTS_KIND,)
+    #: the loss calls whose inputs it judges: its finding's site is where their probabilities were made
+    loss_calls = ("kl_div",)
 
     @hookimpl
     def on_epoch_end(self, state: TrainState) -> None:

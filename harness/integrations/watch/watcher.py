@@ -38,9 +38,9 @@ from typing import Any
 
 import torch
 
+from harness.core.findings import plugins_needing
 from harness.integrations.watch.epochs import EpochEvents
 from harness.integrations.watch.parts import (
-    GRADIENT_MONITORS,
     PROBED_BATCHES,
     LossCall,
     OptimizerInfo,
@@ -115,7 +115,7 @@ class Watcher(EpochEvents):
         closure = (kwargs or {}).get("closure") or (args[1] if len(args) > 1 else None)  # args[0]: the optimizer
         if callable(closure):
             self.switch_off(
-                GRADIENT_MONITORS,
+                plugins_needing(self.available, "gradients"),
                 "the optimizer steps with a closure (L-BFGS): the gradients before its "
                 "step are those of its previous line search, not of a training step",
             )
