@@ -120,9 +120,15 @@ class Finding:
     message: str
     step: int | None = None
     value: float | None = None
+    #: measured values besides ``value`` that evidence reads (e.g. ``bad_initial_loss``'s
+    #: ``ratio_to_log_c``); left out of the record when None, so other findings read as before
+    detail: dict[str, float] | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        out = asdict(self)
+        if out["detail"] is None:
+            del out["detail"]
+        return out
 
 
 @dataclass
@@ -155,9 +161,18 @@ class TrainState:
     loader_options: LoaderOptions = field(default_factory=LoaderOptions)
 
     def add_finding(
-        self, kind: str, plugin: str, message: str, *, step: int | None = None, value: float | None = None
+        self,
+        kind: str,
+        plugin: str,
+        message: str,
+        *,
+        step: int | None = None,
+        value: float | None = None,
+        detail: dict[str, float] | None = None,
     ) -> Finding:
-        finding = Finding(kind=kind, epoch=self.epoch, plugin=plugin, message=message, step=step, value=value)
+        finding = Finding(
+            kind=kind, epoch=self.epoch, plugin=plugin, message=message, step=step, value=value, detail=detail
+        )
         self.findings.append(finding)
         return finding
 

@@ -49,6 +49,7 @@ class Finding(TypedDict, total=False):
     message: str
     step: int
     value: Any
+    detail: dict[str, float]  # measured values evidence reads (only findings that have them)
 
 
 class NodeInfo(TypedDict, total=False):

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel, ConfigDict, Field, NonNegativeInt
 
 from harness.core.diagnosis import Cause
+from harness.core.metrics import class_counts
 from harness.core.plugin import hookimpl
 from harness.plugins._shared.causes import LABELS_WITHOUT_SIGNAL, VALIDATION_PREPARED_DIFFERENTLY
 from harness.plugins._shared.data import validation_labels
@@ -40,10 +41,7 @@ class Params(BaseModel):
 
 def classes_of(metrics: dict[str, Any]) -> int:
     """The number of classes a classifier's record shows (its ``pred_count_<k>``), 0 when none."""
-    count = 0
-    while f"pred_count_{count}" in metrics:
-        count += 1
-    return count
+    return len(class_counts(metrics))
 
 
 class NoSignal(MetricMonitor):

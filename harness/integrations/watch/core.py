@@ -171,6 +171,7 @@ class WatcherCore:
                     site.where() if site else None,
                     site.source() if site else None,
                     f.value,
+                    f.detail,
                 )
             )
         return out

@@ -7,6 +7,7 @@ from typing import Any
 
 import torch
 
+from harness.core.metrics import PRED_COUNT
 from harness.core.state import Hparams, TrainState
 from harness.integrations.watch.core import WatcherCore
 from harness.integrations.watch.parts import (
@@ -236,5 +237,5 @@ class EpochEvents(WatcherCore):
         if self.predictions:
             counts = torch.bincount(torch.cat(self.predictions), minlength=self.classes).tolist()
             for k, count in enumerate(counts):
-                record[f"pred_count_{k}"] = int(count)
+                record[f"{PRED_COUNT}{k}"] = int(count)
         return record
