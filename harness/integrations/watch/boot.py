@@ -20,7 +20,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from harness.execution.atomic_io import write_json_atomic
+from harness.core.run_record import record_to_json
+from harness.execution.atomic_io import write_atomic
 
 ENV_OUT = "HARNESS_WATCH_OUT"
 ENV_CONFIG = "HARNESS_WATCH_CONFIG"
@@ -101,7 +102,7 @@ def start_from_env() -> Any:
         if failure:
             record["status"] = "error"
             record["error"] = {"message": failure["error"], "type": failure["error"].split(":")[0]}
-        write_json_atomic(Path(out) / f"run-{rank():03d}-{pid}.json", record)
+        write_atomic(Path(out) / f"run-{rank():03d}-{pid}.json", record_to_json(record))
 
     atexit.register(finish)
     return watcher
