@@ -206,8 +206,8 @@ class HarnessCallback(TrainerCallback):  # type: ignore[misc]  # transformers is
             labels = labels_of(loader.dataset)
         batches = len(loader) if loader is not None else 0
         warmup = args.warmup_steps if args.warmup_steps < 1 else args.warmup_steps / max(state.max_steps, 1)
-        hparams = Hparams(
-            lr=args.learning_rate,
+        hparams = Hparams.build(
+            args.learning_rate,
             batch_size=args.per_device_train_batch_size,
             epochs=math.ceil(args.num_train_epochs),
             accumulation_steps=args.gradient_accumulation_steps,

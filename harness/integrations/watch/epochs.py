@@ -32,16 +32,9 @@ class EpochEvents(WatcherCore):
         model = self._find_model(optimizer)
         first = next(iter(model.parameters()), None)
         lr = float(optimizer.param_groups[0]["lr"]) if optimizer is not None else 0.0
-        hparams = Hparams(
-            lr=lr,
-            batch_size=0,
-            epochs=1,
-            accumulation_steps=1,
-            warmup_ratio=0.0,
-            weight_decay=float((getattr(optimizer, "defaults", None) or {}).get("weight_decay", 0.0) or 0.0),
-            batches_per_epoch=0,
-            total_steps=0,
-        )
+        # a script's length is unknown: one epoch of no batches until its first epoch ends
+        weight_decay = float((getattr(optimizer, "defaults", None) or {}).get("weight_decay", 0.0) or 0.0)
+        hparams = Hparams.build(lr, weight_decay=weight_decay)
         state = TrainState(
             workload=self.workload,  # type: ignore[arg-type]
             model=model,
