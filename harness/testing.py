@@ -86,16 +86,7 @@ def bare_state(**fields: Any) -> Any:
     monitor tests: set ``epoch``/``step`` and call the monitor's hooks directly."""
     from harness.core.state import Hparams, TrainState
 
-    hparams = Hparams(
-        lr=1e-3,
-        batch_size=1,
-        epochs=1,
-        accumulation_steps=1,
-        warmup_ratio=0.0,
-        weight_decay=0.0,
-        batches_per_epoch=1,
-        total_steps=1,
-    )
+    hparams = Hparams.build(1e-3, batch_size=1, batches_per_epoch=1)
     base: dict[str, Any] = {
         "workload": None,
         "model": None,

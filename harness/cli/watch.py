@@ -22,6 +22,7 @@ from typing import Any
 import click
 
 from harness.cli.options import PluginFlags, plugin_options, report_options
+from harness.core.run_record import record_from_json
 
 EXIT_FAILED, EXIT_BAD_INPUT = 1, 2
 PYTHON_NAMES = ("python", "python3", f"python3.{sys.version_info.minor}")
@@ -139,8 +140,8 @@ def _collect(directory: Path) -> list[dict[str, Any]]:
     records = []
     for path in sorted(directory.glob("run-*.json")):
         try:
-            records.append(json.loads(path.read_text(encoding="utf-8")))
-        except (OSError, json.JSONDecodeError) as exc:  # a process killed while writing
+            records.append(record_from_json(path.read_text(encoding="utf-8")))
+        except (OSError, ValueError) as exc:  # a process killed while writing
             click.echo(f"harness watch: unreadable run record {path.name}: {exc}", err=True)
     return sorted(records, key=lambda r: (r["train"].get("rank", 0), r["train"].get("pid", 0)))
 

@@ -19,7 +19,7 @@ import torch
 from torch.utils.data import RandomSampler
 
 from harness.core.hookspecs import TASK_LOSS
-from harness.core.state import Hparams, LoaderOptions, TrainState, total_optimizer_steps
+from harness.core.state import Hparams, LoaderOptions, TrainState
 
 
 def seed_everything(seed: int) -> None:
@@ -106,15 +106,14 @@ def build_state(workload: Any, train_cfg: Any, seed: int, device: torch.device, 
     options = LoaderOptions()
     train_loader, val_loader = make_loaders(workload, train_set, val_set, train_cfg.batch_size, seed, options)
     batches = len(train_loader)
-    hparams = Hparams(
-        lr=train_cfg.lr,
+    hparams = Hparams.build(
+        train_cfg.lr,
         batch_size=train_cfg.batch_size,
         epochs=train_cfg.epochs,
         accumulation_steps=train_cfg.accumulation_steps,
         warmup_ratio=train_cfg.warmup_ratio,
         weight_decay=train_cfg.weight_decay,
         batches_per_epoch=batches,
-        total_steps=total_optimizer_steps(batches, train_cfg.accumulation_steps, train_cfg.epochs),
     )
     return TrainState(
         workload=workload,

@@ -54,6 +54,18 @@ CLASSIFICATION_METRICS: tuple[str, ...] = (
 REGRESSION_METRICS: tuple[str, ...] = ("mse", "mae", "r2", "val_loss", "pred_std", "target_std", "n")
 
 
+#: the one key scheme of per-class prediction counts, in the loop's metrics and in watch's epochs
+PRED_COUNT = "pred_count_"
+
+
+def class_counts(metrics: dict[str, Any]) -> list[int]:
+    """The ``pred_count_<k>`` of an epoch's metrics, in class order (empty: no class predictions)."""
+    counts: list[int] = []
+    while f"{PRED_COUNT}{len(counts)}" in metrics:
+        counts.append(int(metrics[f"{PRED_COUNT}{len(counts)}"]))
+    return counts
+
+
 def metric_matches(name: str, declared: tuple[str, ...] | list[str]) -> bool:
     """Whether ``name`` is one of ``declared`` (where ``x_<k>`` stands for ``x_0``, ``x_1``, ...)."""
     for entry in declared:
@@ -88,7 +100,7 @@ def _distribution(pred: Any, num_classes: int) -> dict[str, Any]:
     counts = np.bincount(pred, minlength=num_classes)[:num_classes] if n else np.zeros(num_classes, dtype=int)
     out: dict[str, Any] = {}
     for k, count in enumerate(counts.tolist()):
-        out[f"pred_count_{k}"] = int(count)
+        out[f"{PRED_COUNT}{k}"] = int(count)
     for k, count in enumerate(counts.tolist()):
         out[f"pred_share_{k}"] = count / n if n else 0.0
     out["max_pred_share"] = max(counts.tolist()) / n if n else 0.0

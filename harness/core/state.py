@@ -51,6 +51,35 @@ class Hparams:
     def optimizer_steps_per_epoch(self) -> int:
         return -(-self.batches_per_epoch // self.accumulation_steps)
 
+    @classmethod
+    def build(
+        cls,
+        lr: float,
+        *,
+        batch_size: int = 0,
+        epochs: int = 1,
+        accumulation_steps: int = 1,
+        warmup_ratio: float = 0.0,
+        weight_decay: float = 0.0,
+        batches_per_epoch: int = 0,
+        total_steps: int | None = None,
+    ) -> Hparams:
+        """The one way a loop (the core's, watch's, the Trainer callback's) builds its hparams;
+        ``total_steps`` defaults to :func:`total_optimizer_steps` (a loop that plans its own, like
+        the Trainer's ``max_steps``, passes it)."""
+        if total_steps is None:
+            total_steps = total_optimizer_steps(batches_per_epoch, accumulation_steps, epochs)
+        return cls(
+            lr=lr,
+            batch_size=batch_size,
+            epochs=epochs,
+            accumulation_steps=accumulation_steps,
+            warmup_ratio=warmup_ratio,
+            weight_decay=weight_decay,
+            batches_per_epoch=batches_per_epoch,
+            total_steps=total_steps,
+        )
+
 
 StartMethod = Literal["fork", "spawn", "forkserver"]
 
@@ -120,9 +149,15 @@ class Finding:
     message: str
     step: int | None = None
     value: float | None = None
+    #: measured values besides ``value`` that evidence reads (e.g. ``bad_initial_loss``'s
+    #: ``ratio_to_log_c``); left out of the record when None, so other findings read as before
+    detail: dict[str, float] | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        out = asdict(self)
+        if out["detail"] is None:
+            del out["detail"]
+        return out
 
 
 @dataclass
@@ -155,9 +190,18 @@ class TrainState:
     loader_options: LoaderOptions = field(default_factory=LoaderOptions)
 
     def add_finding(
-        self, kind: str, plugin: str, message: str, *, step: int | None = None, value: float | None = None
+        self,
+        kind: str,
+        plugin: str,
+        message: str,
+        *,
+        step: int | None = None,
+        value: float | None = None,
+        detail: dict[str, float] | None = None,
     ) -> Finding:
-        finding = Finding(kind=kind, epoch=self.epoch, plugin=plugin, message=message, step=step, value=value)
+        finding = Finding(
+            kind=kind, epoch=self.epoch, plugin=plugin, message=message, step=step, value=value, detail=detail
+        )
         self.findings.append(finding)
         return finding
 

@@ -12,6 +12,10 @@ import os
 from pathlib import Path
 from typing import Any
 
+from harness.core.run_record import json_default
+
+__all__ = ["json_default", "os_error_text", "write_atomic", "write_json_atomic"]
+
 
 def write_atomic(path: Path, data: str | bytes) -> None:
     """Write ``data`` to ``path`` through a temporary file next to it and a rename, so a reader
@@ -36,16 +40,6 @@ def write_atomic(path: Path, data: str | bytes) -> None:
 def write_json_atomic(path: Path, payload: Any) -> None:
     """``payload`` as indented JSON (numpy/torch scalars and arrays as numbers and lists)."""
     write_atomic(path, json.dumps(payload, indent=1, default=json_default))
-
-
-def json_default(value: Any) -> Any:
-    """What ``json.dumps`` writes for a value it does not know: a tensor's or array's number(s),
-    else its ``str``."""
-    if hasattr(value, "item"):
-        return value.item()
-    if hasattr(value, "tolist"):
-        return value.tolist()
-    return str(value)
 
 
 def os_error_text(exc: OSError) -> str:

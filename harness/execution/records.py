@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, TypedDict
+from typing import TYPE_CHECKING, Any, TypedDict, cast
 
 from harness.judging.decisions import decide_run, decision_entries
 from harness.scenario.entries import ExpectationEntry
@@ -49,6 +49,7 @@ class Finding(TypedDict, total=False):
     message: str
     step: int
     value: Any
+    detail: dict[str, float]  # measured values evidence reads (only findings that have them)
 
 
 class NodeInfo(TypedDict, total=False):
@@ -160,24 +161,17 @@ def run_fingerprint(scenario: Scenario, key: RunKey) -> str:
 def base_record(scenario: Scenario, key: RunKey) -> RunRecord:
     """A run record before training: what will run (each plugin's parameters that apply), and empty results."""
     from harness.core.plugin import shown_params
+    from harness.core.run_record import new_record
 
     variant = scenario.variants[key.variant]
-    return {
-        "variant": key.variant,
-        "seed": key.seed,
-        "fingerprint": run_fingerprint(scenario, key),
-        "status": "error",
-        "seconds": 0.0,
-        "plugins": {name: shown_params(params) for name, params in variant.plugins.items()},
-        "train": variant.train.model_dump(),
-        "history": [],
-        "findings": [],
-        "expectations": [],
-        "trace": {},
-        "outcomes": {},
-        "lr_per_step": [],
-        "steps": 0,
-    }
+    record = new_record(
+        key.variant,
+        key.seed,
+        fingerprint=run_fingerprint(scenario, key),
+        plugins={name: shown_params(params) for name, params in variant.plugins.items()},
+        train=variant.train.model_dump(),
+    )
+    return cast("RunRecord", record)
 
 
 def judge(scenario: Scenario, key: RunKey, record: RunRecord) -> RunRecord:

@@ -8,13 +8,13 @@ run's record says so (:func:`write_failed`).
 
 from __future__ import annotations
 
-import json
 import os
 import traceback
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
-from harness.execution.atomic_io import os_error_text, write_json_atomic
+from harness.core.run_record import record_from_json, record_to_json
+from harness.execution.atomic_io import os_error_text, write_atomic
 from harness.execution.records import ErrorInfo, RunKey, RunRecord, base_record, judge, run_fingerprint
 
 if TYPE_CHECKING:
@@ -50,7 +50,7 @@ def save_result(results_dir: Path, key: RunKey, record: RunRecord) -> RunRecord:
     fails, the record returned says so (:func:`write_failed`) and nothing written is touched."""
     path = result_path(results_dir, key)
     try:
-        write_json_atomic(path, record)
+        write_atomic(path, record_to_json(record))
     except OSError as exc:
         return write_failed(record, "the result", path, exc)
     return record
@@ -77,10 +77,10 @@ def unwritable_results(scenario: Scenario, keys: list[RunKey], results_dir: Path
 def read_result(results_dir: Path, key: RunKey) -> RunRecord | None:
     """A run's written result, or None when missing or corrupt (a corrupt one is re-run)."""
     try:
-        record: RunRecord = json.loads(result_path(results_dir, key).read_text(encoding="utf-8"))  # checked below
+        record = cast("RunRecord", record_from_json(result_path(results_dir, key).read_text(encoding="utf-8")))
     except (OSError, ValueError):
         return None
-    if not isinstance(record, dict) or record.get("variant") != key.variant or record.get("seed") != key.seed:
+    if record.get("variant") != key.variant or record.get("seed") != key.seed:
         return None
     return record
 

@@ -139,19 +139,9 @@ def _train(
 
 def _record_results(record: RunRecord, state: Any, trace: Any) -> None:
     """What the run left in its trace and state: history, findings, outcomes, how it stopped."""
-    if trace is not None:
-        record["trace"] = trace.as_dict()
-    if state is None:
-        return
-    record["history"] = state.history
-    record["findings"] = [f.to_dict() for f in state.findings]
-    record["outcomes"] = dict(state.outcomes)
-    record["lr_per_step"] = state.lr_per_step
-    record["steps"] = state.step
-    if state.stop_reason:
-        record["stop_reason"] = state.stop_reason
-    if state.diverged_at_step is not None:
-        record["diverged_at_step"] = state.diverged_at_step
+    from harness.core.run_record import state_results
+
+    record.update(state_results(state, trace))  # type: ignore[typeddict-item]  # the same fields, built in core
 
 
 def _judge_run(scenario: Scenario, key: RunKey, variant: Variant, record: RunRecord) -> None:

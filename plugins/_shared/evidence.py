@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from harness.core.diagnosis import Evidence, EvidenceTest
+from harness.core.metrics import class_counts
 from harness.core.pluginmanager import kinds_with
 
 Records = Sequence[Mapping[str, Any]]
@@ -137,7 +138,7 @@ def loss_near_chance(records: Records) -> Evidence:
         history = run.get("history", [])
         if not history:
             continue
-        classes = sum(1 for key in history[-1] if key.startswith("pred_share_"))
+        classes = len(class_counts(history[-1]))
         loss = history[-1].get("loss")
         if classes >= 2 and isinstance(loss, (int, float)) and math.isfinite(loss):
             ratios.append(loss / math.log(classes))
@@ -192,10 +193,10 @@ def regression_collapse(records: Records) -> Evidence:
 
 
 def _initial_ratio(finding: Mapping[str, Any]) -> float | None:
-    import re
-
-    match = re.search(r"= ([0-9.]+) x log\(", str(finding.get("message", "")))
-    return float(match.group(1)) if match else None
+    """``bad_initial_loss``'s recorded ratio of the initial loss to log(C) (its ``detail``), None when
+    not recorded; never parsed from the message."""
+    ratio = (finding.get("detail") or {}).get("ratio_to_log_c")
+    return float(ratio) if isinstance(ratio, (int, float)) else None
 
 
 def lr_zero_unexplained(records: Records) -> Evidence:

@@ -118,6 +118,7 @@ class Convergence(StepLossMonitor):
                 "(a classifier that knows nothing starts near log(C)): inputs or loss on the wrong scale?",
                 step=1,
                 value=value,
+                detail={"ratio_to_log_c": value / expected, "classes": self.classes},
             )
 
     def check(self, state: TrainState) -> None:

@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, NonNegativeInt
 
 from harness.core.diagnosis import Cause, Cure
 from harness.core.findings import FindingKind
+from harness.core.metrics import class_counts
 from harness.core.plugin import hookimpl
 from harness.plugins._shared.causes import LABELS_WITHOUT_SIGNAL, VALIDATION_PREPARED_DIFFERENTLY
 from harness.plugins._shared.data import validation_labels
@@ -41,10 +42,7 @@ class Params(BaseModel):
 
 def classes_of(metrics: dict[str, Any]) -> int:
     """The number of classes a classifier's record shows (its ``pred_count_<k>``), 0 when none."""
-    count = 0
-    while f"pred_count_{count}" in metrics:
-        count += 1
-    return count
+    return len(class_counts(metrics))
 
 
 NO_SIGNAL_KIND = FindingKind(

@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from harness.core.findings import FindingKind
+from harness.core.metrics import class_counts
 from harness.core.plugin import Plugin, hookimpl
 from harness.plugins._shared.causes import CAPACITY_CAPPED, CLASS_IMBALANCE, LABELS_WITHOUT_SIGNAL, LR_TOO_HIGH, LR_ZERO
 from harness.plugins._shared.data import label_shares, validation_labels
@@ -41,10 +42,7 @@ if TYPE_CHECKING:
 
 def predicted_counts(metrics: dict[str, Any]) -> list[int]:
     """The ``pred_count_<k>`` of a metrics record, in class order (empty: no class predictions)."""
-    counts = []
-    while f"pred_count_{len(counts)}" in metrics:
-        counts.append(int(metrics[f"pred_count_{len(counts)}"]))
-    return counts
+    return class_counts(metrics)
 
 
 def is_collapsed(metrics: dict[str, Any], min_share: float = 0.0) -> bool:

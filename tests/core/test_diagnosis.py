@@ -60,7 +60,7 @@ def test_evidence_reads_findings_config_lr_and_the_loss() -> None:
     assert seen("loss_explosion")(runs)[0] == "supports" and seen("nan", otherwise="rules out")(runs)[0] == "rules out"
     verdict, text = lr_at_first("loss_explosion")(runs)
     assert verdict == "supports" and "LR 1" in text
-    summed = {"kind": "bad_initial_loss", "epoch": 1, "message": "initial task loss 147 = 64.0 x log(2) = 0.693 ..."}
+    summed = {"kind": "bad_initial_loss", "epoch": 1, "message": "...", "detail": {"ratio_to_log_c": 64.0}}
     assert lr_at_first("loss_explosion")([record([explosion, summed], lrs=[1.0])])[0] == "possible"  # broken before
     assert loss_ratio_near_batch_size([record([summed], train={"batch_size": 64})])[0] == "supports"
     assert loss_ratio_near_batch_size([record([summed], train={"batch_size": 4})])[0] == "rules out"
@@ -69,11 +69,23 @@ def test_evidence_reads_findings_config_lr_and_the_loss() -> None:
     assert stepped_per_epoch([per_epoch])[0] == "supports"
     per_step = record(lrs=[0.01 * i for i in range(12)], history=[{}, {}, {}], steps=12)
     assert stepped_per_epoch([per_step])[0] == "rules out"
-    chance = record(history=[{"loss": 1.05, "pred_share_0": 0.3, "pred_share_1": 0.3, "pred_share_2": 0.4}])
-    learned = record(history=[{"loss": 0.1, "pred_share_0": 0.3, "pred_share_1": 0.3, "pred_share_2": 0.4}])
+    chance = record(history=[{"loss": 1.05, "pred_count_0": 3, "pred_count_1": 3, "pred_count_2": 4}])
+    learned = record(history=[{"loss": 0.1, "pred_count_0": 3, "pred_count_1": 3, "pred_count_2": 4}])
     assert loss_near_chance([chance])[0] == "supports" and loss_near_chance([learned])[0] == "rules out"
     stale = record([{"kind": "stale_gradients", "epoch": 1}], history=chance["history"])
     assert loss_near_chance([stale])[0] == "possible"  # another mechanism explains the stall
+
+
+def test_evidence_reads_recorded_values_never_the_message_text() -> None:
+    """A bad initial loss's ratio to log(C) is read from the finding's ``detail``: the same message
+    without it says nothing, and a message that disagrees with it is not believed."""
+    worded = {"kind": "bad_initial_loss", "epoch": 1, "message": "initial task loss 147 = 64.0 x log(2) = 0.693"}
+    assert loss_ratio_near_batch_size([record([worded], train={"batch_size": 64})])[0] == "possible"
+    recorded = worded | {"message": "initial task loss 1.4 = 2.0 x log(2)", "detail": {"ratio_to_log_c": 64.0}}
+    assert loss_ratio_near_batch_size([record([recorded], train={"batch_size": 64})])[0] == "supports"
+    # the loop's metrics also hold pred_share_<k>; watch's epochs only pred_count_<k>: C is read from the counts
+    shares_only = record(history=[{"loss": 1.1, "pred_share_0": 0.5, "pred_share_1": 0.25, "pred_share_2": 0.25}])
+    assert loss_near_chance([shares_only])[0] == "possible"
 
 
 def test_every_finding_kind_of_every_monitor_has_a_cause() -> None:

@@ -13,6 +13,7 @@ from transformers import TrainerCallback
 
 from harness.core.loop import batch_loss
 from harness.core.pluginmanager import PluginConflictError, PluginInfo, build_run_manager, resolve_conflicts
+from harness.core.run_record import new_record, state_results
 from harness.core.state import Hparams, TrainState
 from harness.integrations.transformers.adapters import (
     RAISED_HOOKS,
@@ -205,8 +206,8 @@ class HarnessCallback(TrainerCallback):  # type: ignore[misc]  # transformers is
             labels = labels_of(loader.dataset)
         batches = len(loader) if loader is not None else 0
         warmup = args.warmup_steps if args.warmup_steps < 1 else args.warmup_steps / max(state.max_steps, 1)
-        hparams = Hparams(
-            lr=args.learning_rate,
+        hparams = Hparams.build(
+            args.learning_rate,
             batch_size=args.per_device_train_batch_size,
             epochs=math.ceil(args.num_train_epochs),
             accumulation_steps=args.gradient_accumulation_steps,
@@ -303,13 +304,7 @@ class HarnessCallback(TrainerCallback):  # type: ignore[misc]  # transformers is
             "status": self.status,
             "plugins": {name: params.model_dump() for name, params in self.enabled.items()},
             "skipped_plugins": dict(self.skipped),
-            "history": s.history if s else [],
-            "findings": [f.to_dict() for f in s.findings] if s else [],
-            "trace": self.trace.as_dict(),
-            "lr_per_step": s.lr_per_step if s else [],
-            "steps": s.step if s else 0,
-            "outcomes": dict(s.outcomes) if s else {},
         }
-        if s is not None and s.stop_reason:
-            record["stop_reason"] = s.stop_reason
-        return record
+        empty = new_record("", 0, plugins={}, train={})
+        fields = ("history", "findings", "trace", "lr_per_step", "steps", "outcomes")
+        return record | {f: empty[f] for f in fields} | state_results(s, self.trace)

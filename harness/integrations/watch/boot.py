@@ -17,9 +17,11 @@ import atexit
 import json
 import os
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any
+
+from harness.core.run_record import record_to_json
+from harness.execution.atomic_io import write_atomic
 
 ENV_OUT = "HARNESS_WATCH_OUT"
 ENV_CONFIG = "HARNESS_WATCH_CONFIG"
@@ -62,13 +64,6 @@ def write_sitecustomize(directory: Path) -> Path:
     return path
 
 
-def _write_json(path: Path, payload: dict[str, Any]) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".run-", suffix=".json")
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        json.dump(payload, handle, default=str)
-    os.replace(tmp, path)
-
-
 def start_from_env() -> Any:
     """Install a watcher configured by ``HARNESS_WATCH_CONFIG``; its record goes to ``HARNESS_WATCH_OUT`` at exit."""
     out = os.environ.get(ENV_OUT)
@@ -107,7 +102,7 @@ def start_from_env() -> Any:
         if failure:
             record["status"] = "error"
             record["error"] = {"message": failure["error"], "type": failure["error"].split(":")[0]}
-        _write_json(Path(out) / f"run-{rank():03d}-{pid}.json", record)
+        write_atomic(Path(out) / f"run-{rank():03d}-{pid}.json", record_to_json(record))
 
     atexit.register(finish)
     return watcher

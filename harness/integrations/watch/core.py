@@ -10,6 +10,7 @@ import torch
 
 from harness.core.findings import check_kinds, site_of
 from harness.core.pluginmanager import PluginError, build_run_manager
+from harness.core.run_record import new_record, state_results
 from harness.core.state import Finding, TrainState
 from harness.integrations.watch.parts import LossCall, OptimizerInfo, Pass, ScriptWorkload, WatchFinding
 
@@ -172,6 +173,7 @@ class WatcherCore:
                     site.where() if site else None,
                     site.source() if site else None,
                     f.value,
+                    f.detail,
                 )
             )
         return out
@@ -188,20 +190,15 @@ class WatcherCore:
     def record(self, **train: Any) -> dict[str, Any]:
         """The run in the shape of a harness run record; findings carry ``where`` and ``source``."""
         s = self.state
-        return {
-            "variant": self.name,
-            "seed": 0,
-            "fingerprint": "",
-            "status": self.status if s is not None else "not started",
-            "seconds": round(time.time() - self.started_at, 3),
-            "plugins": {name: params.model_dump() for name, params in self.enabled.items()},
-            "train": {"epochs": len(s.history) if s else 0, "torch": torch.__version__, **train},
-            "history": s.history if s else [],
-            "findings": [f.as_dict() for f in self.findings],
-            "expectations": [],
-            "trace": self.trace.as_dict(),
-            "outcomes": {},
-            "lr_per_step": s.lr_per_step if s else [],
-            "notes": list(self.notes),
-            "steps": s.step if s else 0,
-        }
+        record = new_record(
+            self.name,
+            0,
+            status=self.status if s is not None else "not started",
+            seconds=round(time.time() - self.started_at, 3),
+            plugins={name: params.model_dump() for name, params in self.enabled.items()},
+            train={"epochs": len(s.history) if s else 0, "torch": torch.__version__, **train},
+        )
+        findings = [f.as_dict() for f in self.findings]
+        record.update(state_results(s, self.trace, findings=findings) | {"findings": findings})
+        record["notes"] = list(self.notes)
+        return record

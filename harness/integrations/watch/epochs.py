@@ -8,6 +8,7 @@ from typing import Any
 import torch
 
 from harness.core.findings import plugins_needing
+from harness.core.metrics import PRED_COUNT
 from harness.core.state import Hparams, TrainState
 from harness.integrations.watch.core import WatcherCore
 from harness.integrations.watch.parts import (
@@ -31,16 +32,9 @@ class EpochEvents(WatcherCore):
         model = self._find_model(optimizer)
         first = next(iter(model.parameters()), None)
         lr = float(optimizer.param_groups[0]["lr"]) if optimizer is not None else 0.0
-        hparams = Hparams(
-            lr=lr,
-            batch_size=0,
-            epochs=1,
-            accumulation_steps=1,
-            warmup_ratio=0.0,
-            weight_decay=float((getattr(optimizer, "defaults", None) or {}).get("weight_decay", 0.0) or 0.0),
-            batches_per_epoch=0,
-            total_steps=0,
-        )
+        # a script's length is unknown: one epoch of no batches until its first epoch ends
+        weight_decay = float((getattr(optimizer, "defaults", None) or {}).get("weight_decay", 0.0) or 0.0)
+        hparams = Hparams.build(lr, weight_decay=weight_decay)
         state = TrainState(
             workload=self.workload,  # type: ignore[arg-type]
             model=model,
@@ -236,5 +230,5 @@ class EpochEvents(WatcherCore):
         if self.predictions:
             counts = torch.bincount(torch.cat(self.predictions), minlength=self.classes).tolist()
             for k, count in enumerate(counts):
-                record[f"pred_count_{k}"] = int(count)
+                record[f"{PRED_COUNT}{k}"] = int(count)
         return record

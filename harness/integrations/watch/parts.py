@@ -102,6 +102,7 @@ class WatchFinding:
     where: str | None = None
     source: str | None = None
     value: float | None = None
+    detail: dict[str, float] | None = None  # as :attr:`harness.core.state.Finding.detail`
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -113,7 +114,7 @@ class WatchFinding:
             "where": self.where,
             "source": self.source,
             "value": self.value,
-        }
+        } | ({"detail": self.detail} if self.detail is not None else {})
 
     def __str__(self) -> str:
         at = f" at {self.where}" + (f": {self.source}" if self.source else "") if self.where else ""

@@ -33,6 +33,8 @@ def test_bad_initial_loss_from_a_real_run_with_huge_logits() -> None:
     run = train_tiny({"bug_unnormalised_inputs": True}, workload=tiny_tabular_workload(), epochs=1, batch_size=16)
     (finding,) = [f for f in run.findings if f["kind"] == "bad_initial_loss"]
     assert finding["value"] > 3 * math.log(3) and "log(3)" in finding["message"]
+    # the ratio evidence reads is recorded, not left in the message
+    assert finding["detail"] == {"ratio_to_log_c": finding["value"] / math.log(3), "classes": 3}
     clean = train_tiny({}, workload=tiny_tabular_workload(), epochs=1, batch_size=16)
     assert clean.finding_epochs("bad_initial_loss") == []
 
