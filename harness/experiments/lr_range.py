@@ -166,6 +166,7 @@ class LRSweep:
         self.smoothed = Smoothed(beta)
         self.lrs: list[float] = []  # the planned sweep, set in on_setup
         self.tried: list[float] = []  # the LR of each step whose loss was finite
+        self.raw: list[float] = []  # the loss of each of those steps
         self.losses: list[float] = []  # the smoothed loss of each of those steps
         self.current_lr: float | None = None  # hparams.lr after the variant's on_setup
         self.stopped = ""
@@ -218,6 +219,7 @@ class LRSweep:
             self.stop(state, f"non-finite loss at lr {lr:.3g}")
             return
         self.tried.append(lr)
+        self.raw.append(value)
         smoothed = self.smoothed.add(value)
         self.losses.append(smoothed)
         self.best = min(self.best, smoothed)
