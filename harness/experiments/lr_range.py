@@ -152,8 +152,8 @@ class LRSweep:
     registered like the progress observers and the runner's ``DecisionMonitor``:
     ``build_run_manager(..., observers=(sweep,))``, outside the trace and the slots. It
     talks to the loop only through the channels every plugin has: ``hparams`` in
-    ``on_setup``, the optimizer's parameter groups, the loss ``on_batch_end`` receives and
-    ``state.request_stop``.
+    ``on_setup``, the optimizer's parameter groups before the step, the losses ``on_batch_end``
+    (read-only) and ``on_step`` receive, and ``state.request_stop`` in ``on_step``.
 
     It reads one loss per optimizer step on the host (``float``): a sync per step, a few
     hundred steps of an experiment, never the normal training path.
@@ -172,8 +172,8 @@ class LRSweep:
         self.stopped = ""
         self.ratios: list[float] = []  # each parameter group's LR over group 0's
         self.taken = 0  # optimizer steps taken at a swept LR
-        self.read = 0  # steps whose loss was read
-        self.window: list[Any] = []  # the losses of the batches since the last step (accumulation)
+        self.window: list[Any] = []  # the losses of the step's batches before its last (accumulation)
+        self.stepped = False  # the batch in progress stepped (its loss went with on_step's)
         self.best = math.inf
 
     @hookimpl(wrapper=True)
@@ -206,14 +206,21 @@ class LRSweep:
         return (yield)
 
     @hookimpl
-    def on_batch_end(self, state: Any, loss: Any) -> None:
-        """Each step's loss (the mean of its accumulated batches) against the stop rule."""
-        self.window.append(loss)
-        if self.stopped or self.read == self.taken:
-            return  # the sweep has ended, or no step in this batch yet (accumulating)
-        self.read = self.taken
-        value = float(sum(self.window) / len(self.window))  # the experiment's one sync per step
-        self.window = []
+    def on_batch_end(self, loss: Any) -> None:
+        """Keep the loss of a batch that did not step (accumulation: the step's earlier batches)."""
+        if self.stepped:
+            self.stepped = False
+        else:
+            self.window.append(loss)
+
+    @hookimpl
+    def on_step(self, state: Any, loss: Any) -> None:
+        """The step's loss (the mean of its accumulated batches) against the stop rule."""
+        self.stepped = True  # its batch is this step's last: on_batch_end leaves it out
+        batches, self.window = [*self.window, loss], []
+        if self.stopped:
+            return
+        value = float(sum(batches) / len(batches))  # the experiment's one sync per step
         lr = self.lrs[self.taken - 1]
         if not math.isfinite(value):
             self.stop(state, f"non-finite loss at lr {lr:.3g}")

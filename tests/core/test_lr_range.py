@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from harness.core.hookspecs import hookimpl
 from harness.experiments.lr_range import LRSweep, lr_range_test, smooth, sweep_run
 from harness.scenario import load_scenario
 
@@ -86,10 +87,25 @@ def test_a_non_finite_loss_ends_the_sweep(scenario: Any) -> None:
     assert state.step == len(sweep.tried) + 1 and all(math.isfinite(v) for v in sweep.losses)
 
 
-def test_one_lr_per_optimizer_step_under_accumulation(scenario: Any) -> None:
-    sweep = LRSweep(1e-7, 10.0, 200)
+class RecordingSweep(LRSweep):
+    """The sweep, also keeping every batch's loss."""
+
+    def __init__(self, *args: Any) -> None:
+        super().__init__(*args)
+        self.batches: list[float] = []
+
+    @hookimpl
+    def on_batch_end(self, loss: Any) -> None:
+        self.batches.append(float(loss))
+        super().on_batch_end(loss)
+
+
+def test_one_lr_and_one_loss_per_optimizer_step_under_accumulation(scenario: Any) -> None:
+    sweep = RecordingSweep(1e-7, 10.0, 200)
     state, _, _ = sweep_run(scenario, "accum", 0, sweep)
     assert state.lr_per_step == pytest.approx(sweep.lrs[: state.step]) and state.step == len(sweep.tried)
+    pairs = [(a + b) / 2 for a, b in zip(sweep.batches[0:40:2], sweep.batches[1:40:2], strict=True)]
+    assert sweep.raw[:20] == pytest.approx(pairs)  # a step's loss: the mean of its two batches
     assert state.hparams.epochs == math.ceil(200 / state.hparams.optimizer_steps_per_epoch)
 
 
