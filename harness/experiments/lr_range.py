@@ -1,12 +1,20 @@
 """The LR range test (Smith 2017, "Cyclical Learning Rates", section 3.3; fastai's and Lightning's
 ``lr_find``): the doctor's way to *compute* a learning rate instead of trying a fixed menu.
 
-A fresh model of the variant (its workload, train config and non-monitor plugins, seeded) is
-trained for ``steps`` optimizer steps on the training loader (cycled), the LR rising
-exponentially from ``start`` (1e-7) to ``end`` (10) and set on every parameter group before
-each step (no scheduler, no monitor). The loss is smoothed with an exponential moving average
-(``beta`` 0.98, bias-corrected); the sweep stops once the smoothed loss exceeds ``stop_factor``
-(4) times its minimum, or the loss is not finite.
+A fresh run of the variant (its workload, train config and non-monitor plugins, seeded) is
+trained **by the core loop** (:func:`harness.core.loop.train`), like Lightning's ``lr_find``
+runs the real fit loop: every hook of the variant acts during the sweep (``forward_context``,
+``backward``, ``on_before_optimizer_step``, ``optimizer_step``, its loss terms and loader
+options), so a bug or fix that acts there is swept on the training it runs. One more object
+answers hooks in that run, the sweep arm :class:`LRSweep` (no monitor is on). It is the
+swapped scheduler: before every optimizer step it sets the LR, rising exponentially from
+``start`` (1e-7) to ``end`` (10) over ``steps`` optimizer steps, on every parameter group
+(keeping the variant's ratios between groups), whatever the variant's own scheduler did; it
+reads each step's loss, smooths it (:class:`Smoothed`, ``beta`` 0.98, bias-corrected), and
+ends the run (``state.request_stop``, the channel every early stop uses) once the smoothed
+loss exceeds ``stop_factor`` (4) times its minimum, the loss is not finite, or the last LR
+was tried. The run gets as many epochs as the sweep needs (the training loader is cycled by
+the epochs, each evaluated as in any run).
 
 The suggestion (:func:`suggest`) is **the LR at the minimum smoothed loss divided by 10**:
 at the minimum the LR is already at the edge of divergence, one decade lower is the fastest
@@ -15,7 +23,8 @@ LR that still descends steadily (fastai's ``lr_min / 10``). The steepest-descent
 too; it is noisier on short sweeps, so it is reported but not used. The doctor proposes
 ``lr_scale: {factor: suggested / current}``, where *current* is the LR the variant's plugins
 leave after ``on_setup`` (a bug that multiplies the LR included), and proves it by replay
-like any candidate; the sweep goes into the report (``doctor.lr_range``).
+like any candidate; the sweep goes into the report (``doctor.lr_range``, with the hooks each
+plugin acted in during the sweep, ``trace``).
 
 Which findings call for it is declared once, on each finding kind (``lr_type``, :func:`lr_kinds`).
 """
@@ -25,6 +34,8 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass, field
 from typing import Any
+
+from harness.core.hookspecs import hookimpl
 
 
 def lr_kinds() -> frozenset[str]:
@@ -54,6 +65,8 @@ class RangeTest:
     seed: int = 0
     rule: str = "LR at the minimum smoothed loss / 10"
     error: str | None = None
+    #: ``{hook: {plugin: times it acted}}`` during the sweep: the variant's hooks that acted
+    trace: dict[str, dict[str, int]] = field(default_factory=dict)
     steps: int = field(init=False, default=0)
 
     def __post_init__(self) -> None:
@@ -80,13 +93,23 @@ def lr_schedule(start: float, end: float, steps: int) -> list[float]:
     return [start * ratio ** (i / max(steps - 1, 1)) for i in range(steps)]
 
 
+class Smoothed:
+    """The bias-corrected exponential moving average of a stream of losses: the test's one smoothing."""
+
+    def __init__(self, beta: float = 0.98) -> None:
+        self.beta, self.average, self.count = beta, 0.0, 0
+
+    def add(self, value: float) -> float:
+        """Take ``value`` in; the smoothed loss so far."""
+        self.count += 1
+        self.average = self.beta * self.average + (1 - self.beta) * value
+        return self.average / (1 - self.beta**self.count)
+
+
 def smooth(raw: list[float], beta: float = 0.98) -> list[float]:
     """The bias-corrected exponential moving average of ``raw``."""
-    out, avg = [], 0.0
-    for i, value in enumerate(raw, start=1):
-        avg = beta * avg + (1 - beta) * value
-        out.append(avg / (1 - beta**i))
-    return out
+    smoothed = Smoothed(beta)
+    return [smoothed.add(value) for value in raw]
 
 
 def suggest(
@@ -115,6 +138,102 @@ def sweep_steps(batches_per_epoch: int, low: int = 200, high: int = 300) -> int:
     return max(low, min(high, 3 * batches_per_epoch))
 
 
+class LRSweep:
+    """The sweep arm: the hooks that turn one run of the core loop into an LR range test.
+
+    Not a plugin of users' training (neither a fix nor a monitor: no scenario can enable
+    it, and the core never names it), so it lives with the experiment that needs it and is
+    registered like the progress observers and the runner's ``DecisionMonitor``:
+    ``build_run_manager(..., observers=(sweep,))``, outside the trace and the slots. It
+    talks to the loop only through the channels every plugin has: ``hparams`` in
+    ``on_setup``, the optimizer's parameter groups before the step, the losses ``on_batch_end``
+    (read-only) and ``on_step`` receive, and ``state.request_stop`` in ``on_step``.
+
+    It reads one loss per optimizer step on the host (``float``): a sync per step, a few
+    hundred steps of an experiment, never the normal training path.
+    """
+
+    def __init__(
+        self, start: float, end: float, steps: int | None = None, beta: float = 0.98, stop_factor: float = 4.0
+    ) -> None:
+        self.start, self.end, self.steps, self.stop_factor = start, end, steps, stop_factor
+        self.smoothed = Smoothed(beta)
+        self.lrs: list[float] = []  # the planned sweep, set in on_setup
+        self.tried: list[float] = []  # the LR of each step whose loss was finite
+        self.raw: list[float] = []  # the loss of each of those steps
+        self.losses: list[float] = []  # the smoothed loss of each of those steps
+        self.current_lr: float | None = None  # hparams.lr after the variant's on_setup
+        self.stopped = ""
+        self.ratios: list[float] = []  # each parameter group's LR over group 0's
+        self.taken = 0  # optimizer steps taken at a swept LR
+        self.window: list[Any] = []  # the losses of the step's batches before its last (accumulation)
+        self.stepped = False  # the batch in progress stepped (its loss went with on_step's)
+        self.best = math.inf
+
+    @hookimpl(wrapper=True)
+    def on_setup(self, state: Any) -> Any:
+        """After the variant's ``on_setup``: plan the sweep, and as many epochs as it needs."""
+        result = yield
+        from harness.core.state import total_optimizer_steps
+
+        hp = state.hparams
+        self.current_lr = float(hp.lr)
+        self.lrs = lr_schedule(self.start, self.end, self.steps or sweep_steps(hp.batches_per_epoch))
+        hp.epochs = -(-len(self.lrs) // hp.optimizer_steps_per_epoch)
+        hp.total_steps = total_optimizer_steps(hp.batches_per_epoch, hp.accumulation_steps, hp.epochs)
+        return result
+
+    @hookimpl
+    def on_train_start(self, state: Any) -> None:
+        """The ratios of the variant's parameter groups (``layerwise_lr``), before any step."""
+        groups = state.optimizer.param_groups
+        first = groups[0].get("initial_lr", groups[0]["lr"]) or 1.0
+        self.ratios = [group.get("initial_lr", group["lr"]) / first for group in groups]
+
+    @hookimpl(wrapper=True)
+    def optimizer_step(self, state: Any) -> Any:
+        """The last word on the LR before every step, whatever the variant's scheduler set."""
+        lr = self.lrs[min(self.taken, len(self.lrs) - 1)]
+        for group, ratio in zip(state.optimizer.param_groups, self.ratios, strict=False):
+            group["lr"] = lr * ratio
+        self.taken += 1
+        return (yield)
+
+    @hookimpl
+    def on_batch_end(self, loss: Any) -> None:
+        """Keep the loss of a batch that did not step (accumulation: the step's earlier batches)."""
+        if self.stepped:
+            self.stepped = False
+        else:
+            self.window.append(loss)
+
+    @hookimpl
+    def on_step(self, state: Any, loss: Any) -> None:
+        """The step's loss (the mean of its accumulated batches) against the stop rule."""
+        self.stepped = True  # its batch is this step's last: on_batch_end leaves it out
+        batches, self.window = [*self.window, loss], []
+        if self.stopped:
+            return
+        value = float(sum(batches) / len(batches))  # the experiment's one sync per step
+        lr = self.lrs[self.taken - 1]
+        if not math.isfinite(value):
+            self.stop(state, f"non-finite loss at lr {lr:.3g}")
+            return
+        self.tried.append(lr)
+        self.raw.append(value)
+        smoothed = self.smoothed.add(value)
+        self.losses.append(smoothed)
+        self.best = min(self.best, smoothed)
+        if len(self.losses) > 10 and smoothed > self.stop_factor * self.best:
+            self.stop(state, f"smoothed loss above {self.stop_factor:g}x its minimum at lr {lr:.3g}")
+        elif self.taken >= len(self.lrs):
+            self.stop(state, "end of the sweep")
+
+    def stop(self, state: Any, reason: str) -> None:
+        self.stopped = reason
+        state.request_stop(f"LR range test: {reason}")
+
+
 def lr_range_test(
     scenario: Any,
     variant: str,
@@ -126,80 +245,48 @@ def lr_range_test(
     beta: float = 0.98,
     stop_factor: float = 4.0,
 ) -> RangeTest:
-    """Sweep the LR on a fresh model of ``scenario``'s ``variant`` (see the module docstring).
+    """Sweep the LR on a fresh run of ``scenario``'s ``variant`` (see the module docstring).
 
     Runs in this process on the CPU (the device the variant asks for when it is not ``auto``);
-    a failure (a plugin that needs the full loop) is returned as ``RangeTest.error``."""
-    from harness.core.loop import build_state, resolve_device, seed_everything
+    a failure (a plugin that needs a run directory) is returned as ``RangeTest.error``."""
+    sweep = LRSweep(start, end, steps, beta, stop_factor)
+    configured = float(scenario.variants[variant].train.lr)
+    try:
+        state, trace, status = sweep_run(scenario, variant, seed, sweep)
+    except Exception as exc:  # noqa: BLE001 - reported, the doctor goes on without a computed LR
+        current = configured if sweep.current_lr is None else sweep.current_lr
+        return RangeTest([], [], current, seed=seed, error=f"{type(exc).__name__}: {exc}")
+    stopped = sweep.stopped or f"the run ended first ({status}: {state.stop_reason or 'its last epoch'})"
+    suggested, min_lr, steepest = suggest(sweep.tried, sweep.losses)
+    if suggested is None and len(sweep.losses) >= 3:
+        stopped = f"the loss never fell by 10% ({stopped})"
+    kinds = {name: info.kind for name, info in scenario.catalogue.items()}
+    acted = {  # the variant's own plugins (the core's defaults answer every run)
+        hook: {name: n for name, n in counts.items() if kinds.get(name) != "core"}
+        for hook, counts in trace.as_dict().items()
+    }
+    acted = {hook: counts for hook, counts in acted.items() if counts}
+    current = configured if sweep.current_lr is None else sweep.current_lr
+    return RangeTest(sweep.tried, sweep.losses, current, suggested, min_lr, steepest, stopped, seed, trace=acted)
+
+
+def sweep_run(scenario: Any, variant: str, seed: int, sweep: LRSweep) -> tuple[Any, Any, str]:
+    """One run of the core loop of ``variant`` without its monitors, ``sweep`` answering too:
+    ``(state, trace, status)`` (the state's loaders released). Raises what the run raised."""
+    from harness.core.loop import build_state, resolve_device, train
+    from harness.core.pluginmanager import build_run_manager
+    from harness.core.processes import child_pids
+    from harness.execution.run_one import cached_workload, release_run
 
     source = scenario.variants[variant]
-    cfg = source.train
-    try:
-        state, hook = _set_up(scenario, source, seed, build_state, resolve_device)
-    except Exception as exc:  # noqa: BLE001 - reported, the doctor goes on without a computed LR
-        return RangeTest([], [], float(cfg.lr), seed=seed, error=f"{type(exc).__name__}: {exc}")
-    current = float(state.hparams.lr)
-    seed_everything(seed)
-    lrs = lr_schedule(start, end, steps or sweep_steps(state.hparams.batches_per_epoch))
-    try:
-        raw, stopped = _sweep(state, hook, lrs, beta, stop_factor)
-    except Exception as exc:  # noqa: BLE001
-        return RangeTest([], [], current, seed=seed, error=f"{type(exc).__name__}: {exc}")
-    losses = smooth(raw, beta)
-    suggested, min_lr, steepest = suggest(lrs[: len(losses)], losses)
-    if suggested is None and len(losses) >= 3:
-        stopped = f"the loss never fell by 10% ({stopped})"
-    return RangeTest(lrs[: len(losses)], losses, current, suggested, min_lr, steepest, stopped, seed)
-
-
-def _set_up(scenario: Any, source: Any, seed: int, build_state: Any, resolve_device: Any) -> tuple[Any, Any]:
-    """The state and hook relay of a fresh run of ``source`` without monitors, set up to the optimizer."""
-    from harness.core.loop import apply_loader_options
-    from harness.core.pluginmanager import build_run_manager
-    from harness.execution.run_one import cached_workload
-
     catalogue = scenario.catalogue
     plugins = {n: p for n, p in source.plugins.items() if n in catalogue and catalogue[n].kind != "monitor"}
-    pm, _ = build_run_manager(catalogue, plugins)
-    device = resolve_device("cpu" if source.train.device == "auto" else source.train.device)
-    state = build_state(cached_workload(scenario), source.train, seed, device, None)
-    hook = pm.hook
-    hook.on_setup(state=state)
-    apply_loader_options(state)
-    state.criterion = hook.make_criterion(state=state)
-    state.optimizer = hook.make_optimizer(state=state)
-    return state, hook
-
-
-def _sweep(state: Any, hook: Any, lrs: list[float], beta: float, stop_factor: float) -> tuple[list[float], str]:
-    """The raw loss of each step at ``lrs[i]``, up to the stop rule; and why it stopped."""
-    from harness.core.loop import batch_loss
-
-    model, optimizer = state.model, state.optimizer
-    model.train()
-    raw: list[float] = []
-    best, avg = math.inf, 0.0
-    batches = iter(state.train_loader)
-    for i, lr in enumerate(lrs, start=1):
-        try:
-            batch = next(batches)
-        except StopIteration:  # cycle the training loader
-            batches = iter(state.train_loader)
-            batch = next(batches)
-        batch = {k: v.to(state.device) for k, v in batch.items()}
-        for group in optimizer.param_groups:
-            group["lr"] = lr
-        loss = batch_loss(hook, state, batch, state.workload.forward(model, batch))
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        value = float(loss.detach())  # one sync per step: a few hundred steps, off the training loop
-        if not math.isfinite(value):
-            return raw, f"non-finite loss at lr {lr:.3g}"
-        raw.append(value)
-        avg = beta * avg + (1 - beta) * value
-        smoothed = avg / (1 - beta**i)
-        best = min(best, smoothed)
-        if i > 10 and smoothed > stop_factor * best:
-            return raw, f"smoothed loss above {stop_factor:g}x its minimum at lr {lr:.3g}"
-    return raw, "end of the sweep"
+    state, children = None, child_pids()  # what runs before the sweep; whatever it starts ends with it
+    try:
+        pm, trace = build_run_manager(catalogue, plugins, observers=(sweep,))
+        device = resolve_device("cpu" if source.train.device == "auto" else source.train.device)
+        state = build_state(cached_workload(scenario), source.train, seed, device, None)
+        status = train(state, pm.hook)
+    finally:
+        release_run(state, children)
+    return state, trace, status
