@@ -55,6 +55,18 @@ def test_every_plugin_is_in_the_generated_reference() -> None:
     assert "tools/plugin_reference.py" in mkdocs_config()["hooks"]
 
 
+def test_every_finding_kind_is_in_the_generated_table_with_its_meaning() -> None:
+    from harness.core.pluginmanager import installed_kinds
+
+    module = reference_module()
+    table = module.kinds_reference()
+    for name, kind in installed_kinds().items():
+        row = next(line for line in table.splitlines() if line.startswith(f"| `{name}` |"))
+        assert kind.meaning in row
+    assert "`collapse`" in table and "`class_weights`" in table  # a cause's fix plugin
+    assert module.KINDS_MARKER in (DOCS / "detectors.md").read_text(encoding="utf-8")
+
+
 def test_a_plugin_section_shows_its_declarations() -> None:
     text = reference_module().reference()
     section = text[text.index("### `linear_warmup`") :].split("\n### ", 1)[0]

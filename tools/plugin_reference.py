@@ -14,6 +14,8 @@ from __future__ import annotations
 from typing import Any
 
 MARKER = "<!-- plugin-reference -->"
+#: in docs/detectors.md: the table of finding kinds, from their one declaration (FindingKind)
+KINDS_MARKER = "<!-- finding-kinds -->"
 KINDS = (("core", "Core"), ("fix", "Fixes"), ("monitor", "Monitors"), ("bug", "Bugs (the catalog)"))
 
 
@@ -64,8 +66,31 @@ def reference() -> str:
     return "\n".join(lines)
 
 
+def kinds_reference() -> str:
+    """One row per finding kind: what it means, who emits it, where watch points, its causes and cures."""
+    from harness.core.findings import declared_kinds
+    from harness.core.pluginmanager import discover_plugins
+
+    available = discover_plugins()
+    emitters: dict[str, list[str]] = {}
+    for name, info in sorted(available.items()):
+        for kind in info.cls.finding_kinds:
+            emitters.setdefault(kind, []).append(name)
+    lines = ["| kind | what it means | emitted by | watch points at | causes (fix plugins) |", "|---|---|---|---|---|"]
+    for name, kind in sorted(declared_kinds(available).items()):
+        causes = "; ".join(
+            c.name + (f" ({', '.join(f'`{f}`' for f in c.fixes)})" if c.fixes else "") for c in kind.causes
+        )
+        meaning = kind.meaning + (" *(LR-type: the doctor runs the LR range test)*" if kind.lr_type else "")
+        site = f"`{kind.site}`" if kind.site else "—"
+        lines.append(f"| `{name}` | {meaning} | {_codes(emitters.get(name, []))} | {site} | {causes or '—'} |")
+    return "\n".join(lines)
+
+
 def on_page_markdown(markdown: str, page: Any, **_: Any) -> str:
-    """MkDocs hook: fill the marker of docs/plugins.md."""
+    """MkDocs hook: fill the markers of docs/plugins.md and docs/detectors.md."""
     if MARKER in markdown:
-        return markdown.replace(MARKER, reference())
+        markdown = markdown.replace(MARKER, reference())
+    if KINDS_MARKER in markdown:
+        markdown = markdown.replace(KINDS_MARKER, kinds_reference())
     return markdown

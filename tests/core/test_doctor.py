@@ -144,13 +144,11 @@ def test_diagnose_end_to_end_in_process_on_a_catalog_bug(tmp_path: Path) -> None
     assert section["best"]["name"] == "optimizer" and section["best"]["replaced"] == ["bug_foreign_optimizer"]
     assert "bug_foreign_optimizer: false" in section["fixed_yaml"]
     # lr_scale's fixed menu too: "learning rate too high" is a declared cause of no_convergence
-    assert {r["variant"] for r in records} == set(derived.variants) == {
-        "broken",
-        "reference",
-        "broken+optimizer",
-        "broken+lr_scale(factor=0.1)",
-        "broken+lr_scale(factor=0.01)",
-    }
+    assert (
+        {r["variant"] for r in records}
+        == set(derived.variants)
+        == {"broken", "reference", "broken+optimizer", "broken+lr_scale(factor=0.1)", "broken+lr_scale(factor=0.01)"}
+    )
 
 
 def test_a_bad_expect_line_fails_before_anything_trains() -> None:
