@@ -133,18 +133,15 @@ def enabled_plugins(
     :raises pydantic.ValidationError: invalid parameters (as a scenario would refuse them).
     """
     from harness.scenario.arms import catalogue
-    from harness.scenario.params import UnknownPluginError, apply_setting, default_settings, resolve_params
+    from harness.scenario.params import UnknownPluginError, layered_params
 
     plugins = catalogue() if available is None else available
-    layered = default_settings(plugins, monitors=monitors)
-    for name, value in settings.items():
-        try:
-            apply_setting(layered, plugins, name, value, keep_core=False)
-        except UnknownPluginError:
-            raise KeyError(
-                f"unknown plugin {name!r}; installed: {sorted(plugins)} (pass the class in extra=)"
-            ) from None
-    return resolve_params(plugins, layered)
+    try:
+        return layered_params(plugins, settings, monitors=monitors)
+    except UnknownPluginError as exc:
+        raise KeyError(
+            f"unknown plugin {exc.name!r}; installed: {sorted(plugins)} (pass the class in extra=)"
+        ) from None
 
 
 def make_state(workload: Any = None, seed: int = 0, run_dir: Path | None = None, **train: Any) -> Any:

@@ -91,6 +91,26 @@ def apply_setting(
     settings[name] = None if setting is None else {**(previous or {}), **setting}
 
 
+def layered_params(
+    available: Mapping[str, Any],
+    requested: Mapping[str, Any],
+    *,
+    base: dict[str, Setting] | None = None,
+    monitors: bool = True,
+) -> dict[str, BaseModel]:
+    """The one resolver of plugin settings outside a scenario (watch, the Trainer callback, the
+    test helpers): ``base`` (default: :func:`default_settings`) with each ``requested`` entry
+    layered over it (:func:`apply_setting`, the core may be switched off), validated.
+
+    :raises UnknownPluginError: a requested name that is not among ``available``.
+    :raises pydantic.ValidationError: invalid parameters.
+    """
+    settings = default_settings(available, monitors=monitors) if base is None else base
+    for name, value in requested.items():
+        apply_setting(settings, available, name, value, keep_core=False)
+    return resolve_params(available, settings)
+
+
 def validate_settings(
     available: Mapping[str, Any], settings: Mapping[str, Setting]
 ) -> tuple[dict[str, BaseModel], dict[str, ValidationError]]:

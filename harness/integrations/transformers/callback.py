@@ -26,7 +26,7 @@ from harness.integrations.transformers.adapters import (
     labels_of,
 )
 from harness.scenario.arms import catalogue
-from harness.scenario.params import UnknownPluginError, apply_setting, default_settings, plugin_setting, resolve_params
+from harness.scenario.params import UnknownPluginError, layered_params, plugin_setting, resolve_params
 
 if TYPE_CHECKING:
     from harness.core.plugin import Plugin
@@ -72,15 +72,12 @@ class HarnessCallback(TrainerCallback):  # type: ignore[misc]  # transformers is
     # ------------------------------------------------------------ plugins and arguments
 
     def _resolve(self) -> dict[str, Any]:
-        settings = default_settings(self.available)
-        for name, value in self.requested.items():
-            try:
-                apply_setting(settings, self.available, name, value, keep_core=False)
-            except UnknownPluginError:
-                raise HarnessTrainerError(
-                    f"unknown plugin {name!r}; installed: {', '.join(sorted(self.available))}"
-                ) from None
-        requested = resolve_params(self.available, settings)
+        try:
+            requested = layered_params(self.available, self.requested)
+        except UnknownPluginError as exc:
+            raise HarnessTrainerError(
+                f"unknown plugin {exc.name!r}; installed: {', '.join(sorted(self.available))}"
+            ) from None
         try:  # the same conflict rule as a scenario, translated fixes included
             kept, _ = resolve_conflicts(self.available, requested)
         except PluginConflictError as exc:

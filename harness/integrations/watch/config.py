@@ -12,7 +12,7 @@ from harness.core.findings import declared_kinds
 from harness.core.plugin import Plugin
 from harness.core.pluginmanager import PluginInfo
 from harness.scenario.arms import catalogue
-from harness.scenario.params import UnknownPluginError, apply_setting, default_settings, resolve_params
+from harness.scenario.params import UnknownPluginError, apply_setting, default_settings, layered_params
 
 from .rules import WATCH_RULES
 
@@ -43,17 +43,16 @@ def resolve_watch_plugins(available: Mapping[str, PluginInfo], requested: Mappin
         if info.cls.watch_params and name in settings:
             apply_setting(settings, available, name, dict(info.cls.watch_params), keep_core=False)
     for name, value in requested.items():
-        try:
-            apply_setting(settings, available, name, value, keep_core=False)
-        except UnknownPluginError:
-            raise WatchError(f"unknown plugin {name!r}; installed: {', '.join(sorted(available))}") from None
-        info = available[name]
-        if value is not False and info.kind not in ("monitor", "core"):
+        chosen = available.get(name)
+        if chosen is not None and value is not False and chosen.kind not in ("monitor", "core"):
             raise WatchError(
-                f"plugin {name!r} is a {info.kind}: watch mode only observes the script's own training, "
+                f"plugin {name!r} is a {chosen.kind}: watch mode only observes the script's own training, "
                 "so only monitors can be switched on"
             )
-    return resolve_params(available, settings)
+    try:
+        return layered_params(available, requested, base=settings)
+    except UnknownPluginError as exc:
+        raise WatchError(f"unknown plugin {exc.name!r}; installed: {', '.join(sorted(available))}") from None
 
 
 def watched_kinds(available: Mapping[str, PluginInfo] | None = None) -> frozenset[str]:
