@@ -335,7 +335,11 @@ def _singles(doctor: _Doctor, baseline: _Baseline, max_candidates: int) -> list[
     if calls_for_range_test(baseline.kinds, statuses):
         test = doctor.lr_range()
         if test.suggested_lr is not None and test.current_lr:
-            computed = computed_lr_candidate(doctor.settings, baseline.kinds, test.suggested_lr / test.current_lr)
+            lr_scale = doctor.available.get("lr_scale")
+            addresses = tuple(lr_scale.cls.addresses) if lr_scale is not None else ()
+            computed = computed_lr_candidate(
+                doctor.settings, baseline.kinds, test.suggested_lr / test.current_lr, addresses
+            )
     return with_computed(propose(doctor.available, doctor.settings, baseline.kinds), computed, max_candidates)
 
 

@@ -31,6 +31,7 @@ class Candidate:
     occurrences: int = 0
     label: str = ""
     parts: tuple[Candidate, ...] = ()  # of a combination: the single candidates it combines
+    computed: bool = False  # its parameters were computed for this run (the LR range test's factor)
 
     @property
     def name(self) -> str:
@@ -41,7 +42,7 @@ class Candidate:
         return len(self.plugins)
 
     def rank_key(self) -> tuple[Any, ...]:
-        return (-len(self.addresses), not self.reparameterises, -self.occurrences, self.name)
+        return (-len(self.addresses), not self.computed, not self.reparameterises, -self.occurrences, self.name)
 
     def describe(self) -> str:
         parts = [f"{p} ({self.changes.get(p, 'on')})" for p in self.plugins]
@@ -165,15 +166,18 @@ def combinations_of(candidates: list[Candidate], top: int, max_size: int) -> lis
     return sorted(combos, key=Candidate.rank_key)
 
 
-def computed_lr_candidate(settings: Settings, kinds: Mapping[str, int], ratio: float) -> Candidate:
+def computed_lr_candidate(
+    settings: Settings, kinds: Mapping[str, int], ratio: float, addresses: tuple[str, ...] = ()
+) -> Candidate:
     """``lr_scale`` at the factor the LR range test computed: ``ratio`` = the suggested LR over the
-    variant's current one (times the factor of an ``lr_scale`` the variant already has)."""
+    variant's current one (times the factor of an ``lr_scale`` the variant already has). It addresses
+    the observed LR-type kinds and those ``lr_scale`` declares (``addresses``): it is that fix."""
     from harness.experiments.lr_range import lr_kinds
 
     current = settings.get("lr_scale")
     factor = float(f"{ratio * float((current or {}).get('factor', 1.0)):.3g}")
     lr_type = lr_kinds()
-    hit = tuple(k for k in kinds if k in lr_type)
+    hit = tuple(k for k in kinds if k in lr_type or k in addresses)
     before = f"factor: {yaml_scalar(current.get('factor', 0.1))} -> " if current is not None else "on: factor="
     return Candidate(
         {"lr_scale": {**(current or {}), "factor": factor}},
@@ -183,6 +187,7 @@ def computed_lr_candidate(settings: Settings, kinds: Mapping[str, int], ratio: f
         reparameterises=current is not None,
         occurrences=sum(kinds[k] for k in hit),
         label=f"lr_scale(factor={yaml_scalar(factor)})",
+        computed=True,
     )
 
 
