@@ -32,6 +32,9 @@ class Candidate:
     label: str = ""
     parts: tuple[Candidate, ...] = ()  # of a combination: the single candidates it combines
     computed: bool = False  # its parameters were computed for this run (the LR range test's factor)
+    #: how the run's evidence bears on the best cause that names its fixes (0 supports, 1 possible,
+    #: 2 rules out; :data:`harness.core.diagnosis.VERDICT_ORDER`): the doctor tries supported cures first
+    evidence: int = 1
 
     @property
     def name(self) -> str:
@@ -42,7 +45,14 @@ class Candidate:
         return len(self.plugins)
 
     def rank_key(self) -> tuple[Any, ...]:
-        return (-len(self.addresses), not self.computed, not self.reparameterises, -self.occurrences, self.name)
+        return (
+            self.evidence,
+            -len(self.addresses),
+            not self.computed,
+            not self.reparameterises,
+            -self.occurrences,
+            self.name,
+        )
 
     def describe(self) -> str:
         parts = [f"{p} ({self.changes.get(p, 'on')})" for p in self.plugins]
@@ -161,6 +171,7 @@ def combinations_of(candidates: list[Candidate], top: int, max_size: int) -> lis
                     occurrences=sum(c.occurrences for c in group),
                     label="+".join(c.name for c in group),
                     parts=tuple(group),
+                    evidence=min(c.evidence for c in group),
                 )
             )
     return sorted(combos, key=Candidate.rank_key)
@@ -198,3 +209,31 @@ def with_computed(singles: list[Candidate], computed: Candidate | None, limit: i
         return singles[:limit]
     ranked = sorted([computed, *singles[: limit - 1]], key=Candidate.rank_key)
     return ranked[:limit]
+
+
+def evidence_of_fixes(declared: Mapping[str, Any], diagnosis: list[dict[str, Any]]) -> dict[str, int]:
+    """Fix plugin -> the best verdict (:data:`~harness.core.diagnosis.VERDICT_ORDER`) of the observed
+    kinds' causes that name it, from a diagnosis (:func:`harness.core.diagnosis.rank_causes`) and the
+    declared causes (kind -> causes) it ranked."""
+    from harness.core.diagnosis import VERDICT_ORDER
+
+    verdicts = {(e["kind"], c["cause"]): VERDICT_ORDER[c["verdict"]] for e in diagnosis for c in e["causes"]}
+    best: dict[str, int] = {}
+    for kind, causes in declared.items():
+        for cause in causes:
+            verdict = verdicts.get((kind, cause.name))
+            if verdict is None:
+                continue
+            for cure in cause.fixes:
+                best[cure.plugin] = min(best.get(cure.plugin, 2), verdict)
+    return best
+
+
+def with_evidence(candidates: list[Candidate], evidence: Mapping[str, int]) -> list[Candidate]:
+    """``candidates`` re-ranked with the evidence for their plugins (best of them; 1 when none names it)."""
+    import dataclasses
+
+    graded = [
+        dataclasses.replace(c, evidence=min((evidence.get(p, 1) for p in c.plugins), default=1)) for c in candidates
+    ]
+    return sorted(graded, key=Candidate.rank_key)
