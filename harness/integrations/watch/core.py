@@ -45,6 +45,7 @@ class WatcherCore:
         self.status = "not started"
         self.started_at = time.time()
         self.failed: set[str] = set()
+        self.broken: set[str] = set()  # the watcher's own observers that failed (switched off)
         self._impls: dict[str, list[tuple[Callable[..., Any], tuple[str, ...]]]] = {}
         #: what this run could not judge, and why (plugins switched off for the script's shape)
         self.notes: list[str] = []
@@ -85,12 +86,29 @@ class WatcherCore:
         self.windows_probed = 0  # step windows whose gradient resets were checked this epoch
 
     def safely(self, action: Callable[..., Any], *args: Any) -> Any:
-        """Run a watcher step; an error in the watcher itself becomes a finding, never the script's."""
+        """Run one observer of the watcher: one that raises is switched off for the rest of the run
+        with one note, and the error never reaches the program."""
+        name = getattr(getattr(action, "func", action), "__name__", None) or type(action).__name__  # partial too
+        if name in self.broken:
+            return None
         try:
             return action(*args)
-        except Exception as exc:  # noqa: BLE001 - the script must go on
-            self._error("watch", f"the watcher failed ({type(exc).__name__}: {exc}); this event was not observed")
+        except Exception as exc:  # noqa: BLE001 - the program must go on
+            self.broken.add(name)
+            self.notes.append(
+                f"the watcher's observer {name} failed ({type(exc).__name__}: {exc}); "
+                "it is switched off for the rest of the run"
+            )
             return None
+
+    def guarded(self, action: Callable[..., Any]) -> Callable[..., None]:
+        """``action`` as a tensor hook that never raises into ``backward()`` and returns None (the
+        gradient unchanged)."""
+
+        def hook(*args: Any) -> None:
+            self.safely(action, *args)
+
+        return hook
 
     def call(self, hook: str, **kwargs: Any) -> None:
         """Raise ``hook`` on every enabled plugin; one that raises is switched off with an ``error`` finding."""

@@ -145,16 +145,19 @@ class Watcher(EpochEvents):
         if tensor is None:
             return
 
-        def arrived(grad: torch.Tensor) -> None:
+        def gradient_arrived(grad: torch.Tensor) -> None:
             if not info.probing:
                 return  # a missing zero_grad shows in every step: each epoch's first windows tell
             current = tensor.grad
             if current is None:
                 info.reset = True
             elif not info.reset:
-                info.seen.append(current.detach().abs().amax())
+                values = current.detach()
+                if values.layout != torch.strided:  # a sparse gradient (nn.Embedding(sparse=True))
+                    values = values.coalesce().values() if values.is_sparse else values.values()
+                info.seen.append(values.abs().amax() if values.numel() else values.new_zeros(()))
 
-        info.tracked = tensor.register_hook(arrived)
+        info.tracked = tensor.register_hook(self.guarded(gradient_arrived))
         self.patches.handle(info.tracked)
 
     def _close_window(self, optimizer: Any, info: OptimizerInfo) -> None:
@@ -188,7 +191,7 @@ class Watcher(EpochEvents):
             self.open = []
         self.open.append(record)
         record.batch = self.open
-        out.register_hook(functools.partial(self._fired, record))
+        out.register_hook(self.guarded(functools.partial(self._fired, record)))
         if self.state is None and not self.optimizers and not self.leaves:
             self.leaves = graph_leaves(out)
         self._probe(name, inp)
