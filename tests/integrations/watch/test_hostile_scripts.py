@@ -103,6 +103,18 @@ CASES: dict[str, Case] = {
         "print(f'loss {loss.item():.6f}')\n",
         fail_on="any",
     ),
+    "jit_script_function": main(
+        "import torch, torch.nn.functional as F\n@torch.jit.script\ndef f(x, y):\n"
+        "    return F.cross_entropy(x, y) + F.mse_loss(x, x) + F.softmax(x, dim=1).sum() + torch.softmax(x, 1).sum()\n"
+        "torch.manual_seed(0)\nprint(round(f(torch.randn(4, 3), torch.tensor([0, 1, 2, 0])).item(), 4))"
+    ),
+    "jit_script_module_trains": main(
+        TRAIN
+        + "class M(nn.Module):\n    def __init__(self):\n        super().__init__()\n        self.fc = nn.Linear(6, 2)\n"
+        "    def forward(self, x, y):\n        return F.nll_loss(torch.log_softmax(F.softmax(self.fc(x), -1), -1), y)\n"
+        "model = torch.jit.script(M())\nopt = torch.optim.SGD(model.parameters(), lr=0.1)\nfor _ in range(10):\n"
+        "    opt.zero_grad()\n    loss = model(X, y)\n    loss.backward()\n    opt.step()\nprint(f'loss {loss.item():.6f}')\n"
+    ),
     "torch_no_training": main(f"{TRAIN}with torch.no_grad():\n    print(nn.Linear(6, 2)(X).sum().item() != 0)"),
     "torch_import_only": main("import torch\nprint(torch.tensor([1, 2]).sum().item())"),
     "custom_optimizer": main(
