@@ -115,6 +115,36 @@ CASES: dict[str, Case] = {
         "model = torch.jit.script(M())\nopt = torch.optim.SGD(model.parameters(), lr=0.1)\nfor _ in range(10):\n"
         "    opt.zero_grad()\n    loss = model(X, y)\n    loss.backward()\n    opt.step()\nprint(f'loss {loss.item():.6f}')\n"
     ),
+    "local_harness_module": Case(
+        {
+            "harness.py": "def greet():\n    return 'my own harness'\n",
+            "main.py": fit("loss = F.cross_entropy(model(X), y)") + "import harness\nprint(harness.greet())\n",
+        },
+        fail_on="nan",
+    ),
+    "local_harness_before_torch": Case(
+        {
+            "harness.py": "NAME = 'mine'\n",
+            "main.py": "import harness\n"
+            + fit("loss = F.cross_entropy(model(X), y)")
+            + "import harness as again\nprint(harness.NAME, again.NAME)\n",
+        },
+        fail_on="nan",
+    ),
+    "local_yaml_module": Case(
+        {
+            "yaml.py": "def safe_load(text):\n    return {'mine': text}\n",
+            "main.py": fit("loss = F.cross_entropy(model(X), y)") + "import yaml\nprint(yaml.safe_load('a: 1'))\n",
+        },
+        fail_on="nan",
+    ),
+    "local_harness_package": Case(
+        {
+            "harness/__init__.py": "VERSION = 'local'\n",
+            "harness/tools.py": "X = 1\n",
+            "main.py": "import torch\nimport harness.tools\nprint(harness.VERSION, harness.tools.X)\n",
+        }
+    ),
     "torch_no_training": main(f"{TRAIN}with torch.no_grad():\n    print(nn.Linear(6, 2)(X).sum().item() != 0)"),
     "torch_import_only": main("import torch\nprint(torch.tensor([1, 2]).sum().item())"),
     "custom_optimizer": main(
@@ -229,7 +259,7 @@ def test_a_watched_program_behaves_as_it_does_plain(name: str, tmp_path: Path) -
     plain = _run(case, tmp_path / "w", [sys.executable])
     plain_files = _files(tmp_path / "w")
     flags = ["--json", str(tmp_path / "report.json")] + (["--fail-on", case.fail_on] if case.fail_on else [])
-    watched = _run(case, tmp_path / "w", [sys.executable, "-m", "harness.cli", "watch", *flags, "--", "python"])
+    watched = _run(case, tmp_path / "w", [sys.executable, "-P", "-m", "harness.cli", "watch", *flags, "--", "python"])
     assert watched.stdout == plain.stdout
     assert _strip_harness(watched.stderr) == plain.stderr, watched.stderr.decode(errors="replace")[-3000:]
     assert watched.returncode == plain.returncode, watched.stderr.decode(errors="replace")[-3000:]
