@@ -69,6 +69,8 @@ class WatcherCore:
         self.closed: list[list[LossCall]] = []
         self.last_softmax: tuple[Any, Site | None] | None = None
         self.last_loss: torch.Tensor | None = None
+        self.fired_count = 0  # loss calls whose output a backward went through, so far
+        self.scaled: tuple[int, torch.Tensor] | None = None  # id of GradScaler.scale's output, the loss before
         self.trained = 0  # training batches backpropagated so far
         self.leaves: set[int] = set()  # with no optimizer: the tensors the first training loss depends on
         self.primary_steps = 0

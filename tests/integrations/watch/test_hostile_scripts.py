@@ -113,7 +113,28 @@ CASES: dict[str, Case] = {
         + "class M(nn.Module):\n    def __init__(self):\n        super().__init__()\n        self.fc = nn.Linear(6, 2)\n"
         "    def forward(self, x, y):\n        return F.nll_loss(torch.log_softmax(F.softmax(self.fc(x), -1), -1), y)\n"
         "model = torch.jit.script(M())\nopt = torch.optim.SGD(model.parameters(), lr=0.1)\nfor _ in range(10):\n"
-        "    opt.zero_grad()\n    loss = model(X, y)\n    loss.backward()\n    opt.step()\nprint(f'loss {loss.item():.6f}')\n"
+        "    opt.zero_grad()\n    loss = model(X, y)\n    loss.backward()\n    opt.step()\nprint(f'loss {loss.item():.6f}')\n",
+        fail_on="nan",
+    ),
+    "hand_written_cross_entropy": main(
+        fit("loss = -(torch.log_softmax(model(X), 1).gather(1, y[:, None])).mean()"), fail_on="nan"
+    ),
+    "hand_written_mse": main(fit("loss = ((model(X)[:, 0] - y.float()) ** 2).mean()"), fail_on="nan"),
+    "triplet_margin_loss": main(
+        fit("loss = nn.TripletMarginLoss()(model(X[:20]), model(X[20:40]), model(X[40:60]))"), fail_on="nan"
+    ),
+    "loss_in_compiled_function": main(
+        TRAIN + "@torch.compile(backend='eager')\ndef compute(model, X, y):\n"
+        "    return -(torch.log_softmax(model(X), 1).gather(1, y[:, None])).mean()\n"
+        + fit("loss = compute(model, X, y)").split(TRAIN)[1],
+        fail_on="nan",
+    ),
+    "grad_scaler_hand_written": main(
+        TRAIN + "model = nn.Linear(6, 2)\nopt = torch.optim.SGD(model.parameters(), lr=0.1)\n"
+        "scaler = torch.amp.GradScaler('cpu')\nfor _ in range(12):\n    opt.zero_grad()\n"
+        "    loss = ((model(X)[:, 0] - y.float()) ** 2).mean()\n    scaler.scale(loss).backward()\n"
+        "    scaler.step(opt)\n    scaler.update()\nprint(f'loss {loss.item():.6f}')\n",
+        fail_on="any",
     ),
     "local_harness_module": Case(
         {
