@@ -29,10 +29,13 @@ PYTHON_NAMES = ("python", "python3", f"python3.{sys.version_info.minor}")
 
 
 def resolve_command(command: tuple[str, ...]) -> list[str]:
-    """The argv to run: ``python``/``python3`` and ``torchrun`` become this interpreter (the one
-    harness is installed in), so the watcher can load in every process; anything else as given."""
+    """The argv to run: a bare ``python``/``python3`` and ``torchrun`` become this interpreter (the
+    one harness is installed in), so the watcher can load in every process; a command named by
+    path (``/other/venv/bin/python``) and anything else run as given."""
     argv = list(command)
-    head = os.path.basename(argv[0])
+    if os.sep in argv[0] or (os.altsep and os.altsep in argv[0]):
+        return argv  # the interpreter named is the one that runs (one line says so if it cannot watch)
+    head = argv[0]
     if head in PYTHON_NAMES:
         return [sys.executable, *argv[1:]]
     if head == "torchrun":

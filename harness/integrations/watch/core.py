@@ -45,6 +45,7 @@ class WatcherCore:
         self.status = "not started"
         self.started_at = time.time()
         self.failed: set[str] = set()
+        self.broken: set[str] = set()  # the watcher's own observers that failed (switched off)
         self._impls: dict[str, list[tuple[Callable[..., Any], tuple[str, ...]]]] = {}
         #: what this run could not judge, and why (plugins switched off for the script's shape)
         self.notes: list[str] = []
@@ -68,6 +69,8 @@ class WatcherCore:
         self.closed: list[list[LossCall]] = []
         self.last_softmax: tuple[Any, Site | None] | None = None
         self.last_loss: torch.Tensor | None = None
+        self.fired_count = 0  # loss calls whose output a backward went through, so far
+        self.scaled: tuple[int, torch.Tensor] | None = None  # id of GradScaler.scale's output, the loss before
         self.trained = 0  # training batches backpropagated so far
         self.leaves: set[int] = set()  # with no optimizer: the tensors the first training loss depends on
         self.primary_steps = 0
@@ -85,12 +88,29 @@ class WatcherCore:
         self.windows_probed = 0  # step windows whose gradient resets were checked this epoch
 
     def safely(self, action: Callable[..., Any], *args: Any) -> Any:
-        """Run a watcher step; an error in the watcher itself becomes a finding, never the script's."""
+        """Run one observer of the watcher: one that raises is switched off for the rest of the run
+        with one note, and the error never reaches the program."""
+        name = getattr(getattr(action, "func", action), "__name__", None) or type(action).__name__  # partial too
+        if name in self.broken:
+            return None
         try:
             return action(*args)
-        except Exception as exc:  # noqa: BLE001 - the script must go on
-            self._error("watch", f"the watcher failed ({type(exc).__name__}: {exc}); this event was not observed")
+        except Exception as exc:  # noqa: BLE001 - the program must go on
+            self.broken.add(name)
+            self.notes.append(
+                f"the watcher's observer {name} failed ({type(exc).__name__}: {exc}); "
+                "it is switched off for the rest of the run"
+            )
             return None
+
+    def guarded(self, action: Callable[..., Any]) -> Callable[..., None]:
+        """``action`` as a tensor hook that never raises into ``backward()`` and returns None (the
+        gradient unchanged)."""
+
+        def hook(*args: Any) -> None:
+            self.safely(action, *args)
+
+        return hook
 
     def call(self, hook: str, **kwargs: Any) -> None:
         """Raise ``hook`` on every enabled plugin; one that raises is switched off with an ``error`` finding."""

@@ -101,8 +101,11 @@ class EpochEvents(WatcherCore):
             fired = [r for r in records if r.fired]
             if not fired:
                 continue
-            primary = next((r for r in fired if r.name in CLASS_LOSSES), fired[0])
-            total = fired[0].loss if len(fired) == 1 else torch.stack([r.loss for r in fired]).sum()
+            calls = [r for r in fired if r.input is not None] or fired  # loss calls; else the backward
+            backpropagated = [r.loss for r in fired if r.input is None]  # the tensors backward() was called on
+            primary = next((r for r in calls if r.name in CLASS_LOSSES), calls[0])
+            losses = backpropagated or [r.loss for r in calls]
+            total = losses[0] if len(losses) == 1 else torch.stack(losses).sum()
             self.last_loss = total
             self.trained += 1
             if raise_hooks:

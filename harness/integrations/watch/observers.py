@@ -10,6 +10,9 @@ the model                          none: at the first step, the innermost
 gradient resets                    ``Tensor.register_hook`` on one tensor
                                    per optimizer
 a loss was backpropagated          ``Tensor.register_hook`` on its output
+the training loss                  ``torch.autograd.backward`` (what         no backward hook with
+                                   ``Tensor.backward`` calls), ``GradScaler.`` the tensor itself
+                                   ``scale``
 loss calls (logits, labels)        wrappers of ``torch.nn.functional``'s   ``TorchFunctionMode`` sees
                                    losses (``nn.CrossEntropyLoss`` &c.     every tensor op of the
                                    call them)                              script: a per-op cost
@@ -56,6 +59,7 @@ def install(w: Watcher, patches: Patches) -> None:
     patches.handle(register_optimizer_step_post_hook(lambda opt, args, kwargs: w.safely(w.after_step, opt)))
     _install_losses(w, patches)
     _install_softmax(w, patches)
+    _install_backward(w, patches)
     patches.wrap(torch.optim.Optimizer, "__init__", lambda original: _after(w, original, w.optimizer_built))
     for cls in _scheduler_classes():
         patches.wrap(cls, "step", lambda original: _scheduler_step(w, original))
@@ -109,6 +113,33 @@ def _install_softmax(w: Watcher, patches: Patches) -> None:
     patches.wrap(F, "softmax", wrap)
     patches.wrap(torch, "softmax", wrap)
     patches.wrap(torch.Tensor, "softmax", wrap)
+
+
+def _install_backward(w: Watcher, patches: Patches) -> None:
+    """``torch.autograd.backward`` (``Tensor.backward`` calls it): the training loss is the tensor
+    backpropagated, however it was computed; ``GradScaler.scale``: the loss before scaling."""
+
+    def wrap(original: Callable[..., Any]) -> Callable[..., Any]:
+        def backward(tensors: Any, *args: Any, **kwargs: Any) -> Any:
+            mark = w.safely(w.backward_begins, tensors)
+            result = original(tensors, *args, **kwargs)
+            w.safely(w.backward_done, tensors, mark)
+            return result
+
+        return backward
+
+    def wrap_scale(original: Callable[..., Any]) -> Callable[..., Any]:
+        def scale(self: Any, outputs: Any) -> Any:
+            scaled = original(self, outputs)
+            if isinstance(outputs, torch.Tensor) and isinstance(scaled, torch.Tensor):
+                w.scaled = (id(scaled), outputs.detach())
+            return scaled
+
+        return scale
+
+    patches.wrap(torch.autograd, "backward", wrap)
+    if hasattr(torch, "amp") and hasattr(torch.amp, "GradScaler"):
+        patches.wrap(torch.amp.GradScaler, "scale", wrap_scale)
 
 
 def _scheduler_classes() -> list[type]:

@@ -58,7 +58,7 @@ class LossCall:
     """One call of a loss function with gradients enabled."""
 
     name: str
-    input: torch.Tensor
+    input: torch.Tensor | None  # None: a loss known only as the tensor backward() was called on
     target: Any
     loss: torch.Tensor  # detached, 0-d
     fired: bool = False

@@ -32,6 +32,7 @@ class Patches:
         wrapper = make(original)
         with contextlib.suppress(AttributeError, TypeError):  # builtins without __dict__/__wrapped__ support
             functools.update_wrapper(wrapper, original)
+        _scriptable_as(wrapper, original)
         setattr(owner, name, wrapper)
 
         def undo() -> None:
@@ -51,3 +52,22 @@ class Patches:
             action = self._undo.pop()
             with contextlib.suppress(Exception):  # restoring the rest matters more than one failure
                 action()
+
+
+def _scriptable_as(wrapper: Callable[..., Any], original: Callable[..., Any]) -> None:
+    """Make TorchScript compile ``original`` wherever it meets ``wrapper`` (``torch.jit.script`` of
+    code calling ``F.cross_entropy``): a Python function through ``__prepare_scriptable__`` (else
+    TorchScript compiles the original's source with the wrapper's globals), a builtin op (``torch.softmax``)
+    by registering the wrapper as the same op."""
+    if not callable(wrapper) or not hasattr(wrapper, "__dict__"):
+        return
+    wrapper.__prepare_scriptable__ = lambda: original  # type: ignore[attr-defined]
+    import sys
+
+    builtins = sys.modules.get("torch.jit._builtins")
+    if builtins is None:
+        return
+    with contextlib.suppress(Exception):  # TorchScript's private table: best effort
+        op = builtins._find_builtin(original)
+        if op is not None:
+            builtins._register_builtin(wrapper, op)

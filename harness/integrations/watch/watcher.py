@@ -51,6 +51,19 @@ from harness.integrations.watch.parts import (
 from . import observers
 from .sites import call_site
 
+#: the name of a loss known only as the tensor ``backward()`` was called on
+BACKWARD = "backward"
+NO_LOSS = "an optimizer stepped with no backward() before it: its steps' losses were not seen"
+
+
+def _scalars(tensors: Any) -> list[torch.Tensor]:
+    """The tensors of a ``backward()`` call when each is one value (a loss), else none."""
+    items = (
+        [tensors] if isinstance(tensors, torch.Tensor) else list(tensors) if isinstance(tensors, list | tuple) else []
+    )
+    ok = items and all(isinstance(t, torch.Tensor) and t.numel() == 1 and t.is_floating_point() for t in items)
+    return items if ok else []
+
 
 class Watcher(EpochEvents):
     """Watch the training that runs between :meth:`install` and :meth:`close` (see the module docstring).
@@ -135,8 +148,10 @@ class Watcher(EpochEvents):
         self.primary_steps += 1
         self.steps_in_epoch += 1
         state.lr_per_step.append(state.current_lr())
-        loss = self.last_loss if self.last_loss is not None else torch.tensor(float("nan"))
-        self.call("on_step", state=state, loss=loss)
+        if self.last_loss is not None:  # never a NaN for a loss not seen: no backward() yet, no step hook
+            self.call("on_step", state=state, loss=self.last_loss)
+        elif NO_LOSS not in self.notes:
+            self.notes.append(NO_LOSS)
         self._maybe_step_epoch()
 
     def track_gradients(self, optimizer: Any, info: OptimizerInfo) -> None:
@@ -145,16 +160,19 @@ class Watcher(EpochEvents):
         if tensor is None:
             return
 
-        def arrived(grad: torch.Tensor) -> None:
+        def gradient_arrived(grad: torch.Tensor) -> None:
             if not info.probing:
                 return  # a missing zero_grad shows in every step: each epoch's first windows tell
             current = tensor.grad
             if current is None:
                 info.reset = True
             elif not info.reset:
-                info.seen.append(current.detach().abs().amax())
+                values = current.detach()
+                if values.layout != torch.strided:  # a sparse gradient (nn.Embedding(sparse=True))
+                    values = values.coalesce().values() if values.is_sparse else values.values()
+                info.seen.append(values.abs().amax() if values.numel() else values.new_zeros(()))
 
-        info.tracked = tensor.register_hook(arrived)
+        info.tracked = tensor.register_hook(self.guarded(gradient_arrived))
         self.patches.handle(info.tracked)
 
     def _close_window(self, optimizer: Any, info: OptimizerInfo) -> None:
@@ -188,7 +206,7 @@ class Watcher(EpochEvents):
             self.open = []
         self.open.append(record)
         record.batch = self.open
-        out.register_hook(functools.partial(self._fired, record))
+        out.register_hook(self.guarded(functools.partial(self._fired, record)))
         if self.state is None and not self.optimizers and not self.leaves:
             self.leaves = graph_leaves(out)
         self._probe(name, inp)
@@ -206,9 +224,35 @@ class Watcher(EpochEvents):
 
     def _fired(self, record: LossCall, grad: Any) -> None:
         record.fired = True
+        self.fired_count += 1
         if record.batch is self.open and self.open is not None:
             self.closed.append(self.open)
             self.open = None
+
+    def backward_begins(self, tensors: Any) -> int:
+        """Before a backward: with no optimizer, the tensors the first loss depends on; returns how
+        many loss calls had fired so far (the graph is still whole)."""
+        items = _scalars(tensors)
+        if items and self.state is None and not self.optimizers and not self.leaves:
+            self.leaves = graph_leaves(items[0])
+        return self.fired_count
+
+    def backward_done(self, tensors: Any, fired_before: int | None) -> None:
+        """The batch's training loss is the tensor ``backward()`` was called on (the loss before a
+        ``GradScaler`` scaled it): with the loss calls that fired in it, or a batch of its own."""
+        scaled, self.scaled = self.scaled, None
+        items = _scalars(tensors)
+        if not items:
+            return  # a vector-Jacobian product (``out.backward(grad)``), not a loss
+        values = [(scaled[1] if scaled is not None and scaled[0] == id(t) else t.detach()).float() for t in items]
+        total = values[0].reshape(()) if len(values) == 1 else torch.stack([v.reshape(()) for v in values]).sum()
+        record = LossCall(BACKWARD, None, None, total, fired=True)
+        if fired_before is not None and self.fired_count > fired_before and self.closed:
+            self.closed[-1].append(record)  # the batch of the loss calls this backward went through
+        else:
+            if self.closed and (self.state is not None or not self.optimizers):
+                self.drain()
+            self.closed.append([record])
 
     def softmax_called(self, out: Any) -> None:
         if self.probed < PROBED_BATCHES and isinstance(out, torch.Tensor):

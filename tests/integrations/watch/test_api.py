@@ -286,3 +286,27 @@ def test_an_optimizer_over_the_head_alone_still_watches_the_whole_model() -> Non
     assert w.state is not None and w.state.model is model
     stuck = [f for f in w.findings if f.kind == "weights_not_updating"]
     assert stuck and stuck[0].where.endswith(f"test_api.py:{line}")
+
+
+def test_an_observer_that_fails_is_switched_off_with_one_note_and_never_reaches_the_program(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from harness.integrations.watch.watcher import Watcher
+
+    calls = []
+
+    def broken(name: str) -> Any:
+        def observer(self: Any, *args: Any) -> None:
+            calls.append(name)
+            raise RuntimeError("observer bug")
+
+        observer.__name__ = name
+        return observer
+
+    monkeypatch.setattr(Watcher, "_fired", broken("_fired"))  # a tensor hook, called by autograd in backward()
+    monkeypatch.setattr(Watcher, "mode_set", broken("mode_set"))  # an attribute wrapper
+    with harness.watch() as w:
+        train(epochs=2)  # raises nothing
+    notes = w.record()["notes"]
+    assert len([n for n in notes if "_fired failed" in n]) == 1 and len([n for n in notes if "mode_set" in n]) == 1
+    assert sorted(calls) == ["_fired", "mode_set"]  # each failed once, then was never called again

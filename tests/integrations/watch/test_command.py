@@ -137,3 +137,26 @@ def test_a_signal_that_kills_the_program_kills_watch_the_same_way(tmp_path: Path
     watched = harness("watch", "--", "python", "die.py", cwd=tmp_path)
     assert watched.returncode == -signal.SIGTERM and watched.stdout == "bye\n"
     assert "killed by signal" in watched.stderr
+
+
+@pytest.mark.skipif(os.name != "posix", reason="a shell-script interpreter")
+def test_an_interpreter_named_by_path_is_the_one_that_runs(tmp_path: Path) -> None:
+    script(tmp_path)
+    wrapper = tmp_path / "bin" / "python"
+    wrapper.parent.mkdir()
+    wrapper.write_text(f'#!/bin/sh\necho "the wrapper ran" >&2\nexec "{sys.executable}" "$@"\n')
+    wrapper.chmod(0o755)
+    watched = harness("watch", "--json", "out.json", "--", str(wrapper), "train.py", cwd=tmp_path)
+    assert watched.returncode == 0 and "the wrapper ran" in watched.stderr
+    (run,) = json.loads((tmp_path / "out.json").read_text())["runs"]
+    assert run["steps"] == 24
+
+
+def test_an_interpreter_without_harness_says_so_in_one_line_and_runs_the_program(tmp_path: Path) -> None:
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(tmp_path / "venv")], check=True, timeout=120)
+    python = tmp_path / "venv" / ("Scripts" if os.name == "nt" else "bin") / "python"
+    (tmp_path / "hello.py").write_text("print('hello')\n")
+    watched = harness("watch", "--", str(python), "hello.py", cwd=tmp_path)
+    assert watched.stdout == "hello\n" and watched.returncode == 0
+    said = [line for line in watched.stderr.splitlines() if line.startswith("harness watch:")]
+    assert len(said) == 1 and "not installed" in said[0] and str(python) in said[0]
