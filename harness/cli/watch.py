@@ -9,7 +9,6 @@ report option names a file. Torch is never imported here: the child imports it.
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import signal
@@ -22,7 +21,6 @@ from typing import Any
 import click
 
 from harness.cli.options import PluginFlags, plugin_options, report_options
-from harness.core.run_record import record_from_json
 
 EXIT_FAILED, EXIT_BAD_INPUT = 1, 2
 PYTHON_NAMES = ("python", "python3", f"python3.{sys.version_info.minor}")
@@ -136,16 +134,6 @@ class _BadInput(click.ClickException):
     exit_code = EXIT_BAD_INPUT
 
 
-def _collect(directory: Path) -> list[dict[str, Any]]:
-    records = []
-    for path in sorted(directory.glob("run-*.json")):
-        try:
-            records.append(record_from_json(path.read_text(encoding="utf-8")))
-        except (OSError, ValueError) as exc:  # a process killed while writing
-            click.echo(f"harness watch: unreadable run record {path.name}: {exc}", err=True)
-    return sorted(records, key=lambda r: (r["train"].get("rank", 0), r["train"].get("pid", 0)))
-
-
 @click.command("watch", context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False})
 @click.argument("command", nargs=-1, required=True, type=click.UNPROCESSED, metavar="-- COMMAND...")
 @report_options
@@ -181,19 +169,16 @@ def watch_command(
     """
     failing = parse_fail_on(fail_on)
     overrides = _plugin_overrides(plugin_flags)
-    from harness.integrations.watch.boot import ENV_CONFIG, ENV_OUT, write_sitecustomize
+    from harness.execution.watch_launch import collect_records, watch_env, write_sitecustomize
 
     argv = resolve_command(command)
     directory = Path(tempfile.mkdtemp(prefix="harness-watch-"))
     try:
         write_sitecustomize(directory)
         (directory / "runs").mkdir()
-        env = dict(os.environ)
-        env["PYTHONPATH"] = os.pathsep.join(p for p in (str(directory), env.get("PYTHONPATH")) if p)
-        env[ENV_OUT] = str(directory / "runs")
-        env[ENV_CONFIG] = json.dumps({"plugins": overrides, "epoch_steps": epoch_steps})
+        env = watch_env(directory, directory / "runs", {"plugins": overrides, "epoch_steps": epoch_steps})
         code = run_child(argv, env)
-        records = _collect(directory / "runs")
+        records = collect_records(directory / "runs", warn=lambda m: click.echo(f"harness watch: {m}", err=True))
     finally:
         shutil.rmtree(directory, ignore_errors=True)
     _finish(records, argv, code, failing, report_targets)

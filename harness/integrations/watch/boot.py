@@ -1,10 +1,11 @@
 """The child side of ``harness watch``: start a watcher before the script's first line, write its record at exit.
 
-``harness watch`` runs the user's command unchanged, with a directory holding a
-``sitecustomize.py`` first on ``PYTHONPATH`` and two environment variables:
-``HARNESS_WATCH_OUT`` (where each process writes its run record) and
-``HARNESS_WATCH_CONFIG`` (the plugins, as JSON). Every Python process of the command (the
-script, each ``torchrun`` rank, DataLoader workers started with ``spawn``) imports that
+``harness watch`` (and a scenario's script run) starts the user's command unchanged, with a
+directory holding a ``sitecustomize.py`` first on ``PYTHONPATH`` and the environment variables
+of :mod:`harness.execution.watch_launch` (the launcher's side):
+``HARNESS_WATCH_OUT`` (where each process writes its run record),
+``HARNESS_WATCH_CONFIG`` (the plugins, as JSON) and ``HARNESS_WATCH_SEED`` (:mod:`.seeding`).
+Every Python process of the command (the script, each ``torchrun`` rank, DataLoader workers started with ``spawn``) imports that
 ``sitecustomize`` at start-up, which calls :func:`start_from_env`; the ``sitecustomize``
 then runs any other ``sitecustomize`` further on ``sys.path``, so the user's own still
 loads. A process that never trained (the ``torchrun`` launcher, a data worker) writes no
@@ -22,46 +23,7 @@ from typing import Any
 
 from harness.core.run_record import record_to_json
 from harness.execution.atomic_io import write_atomic
-
-ENV_OUT = "HARNESS_WATCH_OUT"
-ENV_CONFIG = "HARNESS_WATCH_CONFIG"
-
-SITECUSTOMIZE = '''\
-"""Written by `harness watch`: start the watcher, then load any other sitecustomize."""
-import os as _os
-
-
-def _harness_watch():
-    import importlib.machinery
-    import importlib.util
-    import sys
-
-    if _os.environ.get("HARNESS_WATCH_OUT"):
-        try:
-            from harness.integrations.watch.boot import start_from_env
-        except Exception as exc:  # noqa: BLE001 - the script runs unwatched rather than not at all
-            sys.stderr.write(f"harness watch: cannot import harness in {sys.executable}: {exc}\\n")
-        else:
-            start_from_env()
-    here = _os.path.dirname(_os.path.abspath(__file__))
-    for entry in sys.path:
-        if _os.path.abspath(entry or ".") == here:
-            continue
-        spec = importlib.machinery.PathFinder.find_spec("sitecustomize", [entry or "."])
-        if spec is not None and spec.loader is not None:
-            module = importlib.util.module_from_spec(spec)
-            spec.loader.exec_module(module)
-            break
-
-
-_harness_watch()
-'''
-
-
-def write_sitecustomize(directory: Path) -> Path:
-    path = directory / "sitecustomize.py"
-    path.write_text(SITECUSTOMIZE, encoding="utf-8")
-    return path
+from harness.execution.watch_launch import ENV_CONFIG, ENV_OUT
 
 
 def start_from_env() -> Any:
@@ -70,6 +32,9 @@ def start_from_env() -> Any:
     if not out:
         return None
     config = json.loads(os.environ.get(ENV_CONFIG) or "{}")
+    from .seeding import seed_from_env
+
+    seed_from_env()  # a scenario's script run: the run's seed before the script's first line
     try:
         from .parts import rank
         from .watcher import Watcher
