@@ -10,7 +10,8 @@ does (:mod:`harness.execution.watch_launch`), in its own process group, with the
   ``val_loss``, ``lr``, ``steps``), the findings (each with ``where``, FILE:LINE) and the trace;
 - each ``metrics:`` regex adds the numbers the program printed: one per epoch when it matched
   once per epoch, else its last match as the last epoch's (``final``);
-- ``exit``: the exit code; not 0 makes the status ``error`` unless a line expects an exit code.
+- ``exit``: the exit code; not 0 makes the status ``error`` unless a line expects an exit code;
+  a program that ended well but left no watcher record is an ``error`` too (nothing was watched).
 
 A ``patch`` is applied to a temporary copy of the script's folder, which the program then runs
 in. A run never raises; Ctrl-C ends the program's whole process group and goes on up. If this
@@ -46,6 +47,12 @@ IGNORED = shutil.ignore_patterns(".harness", "__pycache__", ".git", ".venv", "*.
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS")
 
 
+NOT_WATCHED = (
+    "the program ended without a watcher record: it trained nothing the watcher saw (no torch "
+    "optimizer step or backpropagated loss), or its Python could not import harness (see stderr.txt)"
+)
+
+
 class ProgramError(Exception):
     """The program could not be started (a patch that does not apply, an interpreter that is missing)."""
 
@@ -55,7 +62,7 @@ def execute_script_run(scenario: Scenario, key: RunKey, *, work_dir: Path) -> Ru
     variant = scenario.variants[key.variant]
     program = variant.script
     assert program is not None  # run_one dispatches only script variants here
-    run_dir = Path(work_dir) / "runs" / key.slug
+    run_dir = (Path(work_dir) / "runs" / key.slug).resolve()  # absolute: the program runs elsewhere
     shutil.rmtree(run_dir / "watch", ignore_errors=True)  # of an earlier try
     (run_dir / "watch").mkdir(parents=True, exist_ok=True)
     record = base_record(scenario, key)
@@ -187,6 +194,9 @@ def fill_record(
     output = (run_dir / "stdout.txt").read_text(encoding="utf-8", errors="replace")
     add_printed_metrics(record["history"], printed_metrics(output, program.metrics))
     record["exit"] = code
+    if main is None and code == 0:  # else "no finding X" would hold of a program nobody watched
+        record["status"] = "error"
+        record["error"] = {"message": NOT_WATCHED, "type": "not_watched"}
     if code != 0:
         record["error"] = {"message": exit_message(code, run_dir), "type": "exit"}
         if not expects_exit:
