@@ -167,3 +167,18 @@ def test_the_runs_seed_offsets_the_seeds_a_script_hard_codes(tmp_path: Path) -> 
     one = seeded_values(tmp_path, "1")
     assert one == seeded_values(tmp_path, "1")  # one seed: the same numbers twice
     assert all(a != b for a, b in zip(one.split(), plain.split(), strict=True))  # torch, numpy, random all moved
+
+
+def test_a_program_that_exits_0_unwatched_is_an_error_not_a_cure(tmp_path: Path) -> None:
+    from harness.execution.records import RunKey, base_record
+    from harness.execution.script_run import NOT_WATCHED, fill_record
+
+    loaded = load_scenario(scenario(tmp_path))
+    program = loaded.variants["broken"].script
+    assert program is not None
+    (tmp_path / "stdout.txt").write_text("epoch 1 val_acc 0.95\n")
+    (tmp_path / "stderr.txt").write_text("")
+    record = base_record(loaded, RunKey("broken", 0))
+    fill_record(record, [], 0, program, tmp_path)
+    assert record["status"] == "error" and record["error"]["message"] == NOT_WATCHED
+    assert record["history"] == [{"epoch": 1, "val_acc": 0.95}] and record["exit"] == 0
