@@ -13,8 +13,9 @@ suggestion of one fix applied to the variant:
                                                   (``make_optimizer``: ``bug_foreign_optimizer``
                                                   -> ``optimizer``), as ``harness ablate`` does
 
-Candidates are ranked by how many of the observed kinds they address (then: re-parameterising
-what the variant already has first, then how often those kinds were seen, then name). The
+Candidates are ranked by the evidence for the cause that names them (supported first), then by
+how many of the observed kinds they address (then: the range test's computed factor, re-parameterising
+what the variant already has, how often those kinds were seen, name). The
 doctor runs, over the same seeds (0..2 by default),
 
     phase 1   the variant as it is, and the *reference*, the best healthy run it can construct
@@ -64,8 +65,10 @@ from harness.experiments.doctor_candidates import (
     Candidate,
     combinations_of,
     computed_lr_candidate,
+    evidence_of_fixes,
     propose,
     with_computed,
+    with_evidence,
 )
 from harness.experiments.doctor_verdicts import (
     ArmVerdict,
@@ -327,16 +330,26 @@ def _criterion(
     return lines, watched, _Cure(criterion, baseline.kinds, persistent, baseline.reference_kinds)
 
 
-def _singles(doctor: _Doctor, baseline: _Baseline, max_candidates: int) -> list[Candidate]:
+def _singles(
+    doctor: _Doctor, baseline: _Baseline, max_candidates: int, diagnosis: list[dict[str, Any]]
+) -> list[Candidate]:
     """The single candidates: the installed fixes' suggestions and, for LR-type findings, ``lr_scale``
-    at the range test's factor."""
+    at the range test's factor; ranked by the evidence for the causes that name them first."""
     statuses = {r.get("status") for r in baseline.records}
     computed = None
     if calls_for_range_test(baseline.kinds, statuses):
         test = doctor.lr_range()
         if test.suggested_lr is not None and test.current_lr:
-            computed = computed_lr_candidate(doctor.settings, baseline.kinds, test.suggested_lr / test.current_lr)
-    return with_computed(propose(doctor.available, doctor.settings, baseline.kinds), computed, max_candidates)
+            lr_scale = doctor.available.get("lr_scale")
+            addresses = tuple(lr_scale.cls.addresses) if lr_scale is not None else ()
+            computed = computed_lr_candidate(
+                doctor.settings, baseline.kinds, test.suggested_lr / test.current_lr, addresses
+            )
+    evidence = evidence_of_fixes(declared_causes(doctor.available), diagnosis)
+    proposed = with_evidence(propose(doctor.available, doctor.settings, baseline.kinds), evidence)
+    if computed is not None:
+        computed = with_evidence([computed], evidence)[0]
+    return with_computed(proposed, computed, max_candidates)
 
 
 def diagnose(
@@ -368,7 +381,7 @@ def diagnose(
     if not baseline.kinds and given is None:
         doctor.warnings.append(f"{variant} has no finding: nothing to cure (give the cure criterion with --expect)")
         return doctor.outcome(section)
-    singles = _singles(doctor, baseline, max_candidates)
+    singles = _singles(doctor, baseline, max_candidates, section["diagnosis"])
     section["lr_range"] = doctor.range_test.as_dict() if doctor.range_test is not None else None
     if not singles:
         doctor.warnings.append("no installed fix addresses the findings " + ", ".join(sorted(baseline.kinds)))

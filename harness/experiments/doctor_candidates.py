@@ -31,6 +31,10 @@ class Candidate:
     occurrences: int = 0
     label: str = ""
     parts: tuple[Candidate, ...] = ()  # of a combination: the single candidates it combines
+    computed: bool = False  # its parameters were computed for this run (the LR range test's factor)
+    #: how the run's evidence bears on the best cause that names its fixes (0 supports, 1 possible,
+    #: 2 rules out; :data:`harness.core.diagnosis.VERDICT_ORDER`): the doctor tries supported cures first
+    evidence: int = 1
 
     @property
     def name(self) -> str:
@@ -41,7 +45,14 @@ class Candidate:
         return len(self.plugins)
 
     def rank_key(self) -> tuple[Any, ...]:
-        return (-len(self.addresses), not self.reparameterises, -self.occurrences, self.name)
+        return (
+            self.evidence,
+            -len(self.addresses),
+            not self.computed,
+            not self.reparameterises,
+            -self.occurrences,
+            self.name,
+        )
 
     def describe(self) -> str:
         parts = [f"{p} ({self.changes.get(p, 'on')})" for p in self.plugins]
@@ -160,20 +171,24 @@ def combinations_of(candidates: list[Candidate], top: int, max_size: int) -> lis
                     occurrences=sum(c.occurrences for c in group),
                     label="+".join(c.name for c in group),
                     parts=tuple(group),
+                    evidence=min(c.evidence for c in group),
                 )
             )
     return sorted(combos, key=Candidate.rank_key)
 
 
-def computed_lr_candidate(settings: Settings, kinds: Mapping[str, int], ratio: float) -> Candidate:
+def computed_lr_candidate(
+    settings: Settings, kinds: Mapping[str, int], ratio: float, addresses: tuple[str, ...] = ()
+) -> Candidate:
     """``lr_scale`` at the factor the LR range test computed: ``ratio`` = the suggested LR over the
-    variant's current one (times the factor of an ``lr_scale`` the variant already has)."""
+    variant's current one (times the factor of an ``lr_scale`` the variant already has). It addresses
+    the observed LR-type kinds and those ``lr_scale`` declares (``addresses``): it is that fix."""
     from harness.experiments.lr_range import lr_kinds
 
     current = settings.get("lr_scale")
     factor = float(f"{ratio * float((current or {}).get('factor', 1.0)):.3g}")
     lr_type = lr_kinds()
-    hit = tuple(k for k in kinds if k in lr_type)
+    hit = tuple(k for k in kinds if k in lr_type or k in addresses)
     before = f"factor: {yaml_scalar(current.get('factor', 0.1))} -> " if current is not None else "on: factor="
     return Candidate(
         {"lr_scale": {**(current or {}), "factor": factor}},
@@ -183,6 +198,7 @@ def computed_lr_candidate(settings: Settings, kinds: Mapping[str, int], ratio: f
         reparameterises=current is not None,
         occurrences=sum(kinds[k] for k in hit),
         label=f"lr_scale(factor={yaml_scalar(factor)})",
+        computed=True,
     )
 
 
@@ -193,3 +209,31 @@ def with_computed(singles: list[Candidate], computed: Candidate | None, limit: i
         return singles[:limit]
     ranked = sorted([computed, *singles[: limit - 1]], key=Candidate.rank_key)
     return ranked[:limit]
+
+
+def evidence_of_fixes(declared: Mapping[str, Any], diagnosis: list[dict[str, Any]]) -> dict[str, int]:
+    """Fix plugin -> the best verdict (:data:`~harness.core.diagnosis.VERDICT_ORDER`) of the observed
+    kinds' causes that name it, from a diagnosis (:func:`harness.core.diagnosis.rank_causes`) and the
+    declared causes (kind -> causes) it ranked."""
+    from harness.core.diagnosis import VERDICT_ORDER
+
+    verdicts = {(e["kind"], c["cause"]): VERDICT_ORDER[c["verdict"]] for e in diagnosis for c in e["causes"]}
+    best: dict[str, int] = {}
+    for kind, causes in declared.items():
+        for cause in causes:
+            verdict = verdicts.get((kind, cause.name))
+            if verdict is None:
+                continue
+            for cure in cause.fixes:
+                best[cure.plugin] = min(best.get(cure.plugin, 2), verdict)
+    return best
+
+
+def with_evidence(candidates: list[Candidate], evidence: Mapping[str, int]) -> list[Candidate]:
+    """``candidates`` re-ranked with the evidence for their plugins (best of them; 1 when none names it)."""
+    import dataclasses
+
+    graded = [
+        dataclasses.replace(c, evidence=min((evidence.get(p, 1) for p in c.plugins), default=1)) for c in candidates
+    ]
+    return sorted(graded, key=Candidate.rank_key)

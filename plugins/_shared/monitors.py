@@ -1,14 +1,16 @@
-"""What several built-in monitors share: two monitor bases and reading a metric.
+"""What several built-in monitors share: two monitor bases, the run's start and reading a metric.
 
 Not plugins themselves (no ``name``): the monitors that watch the training loss of every
 optimizer step derive from :class:`StepLossMonitor`, those that judge one validation
 metric of each epoch from :class:`MetricMonitor`; a plugin that only reads a metric uses
-:func:`finite_metric`.
+:func:`finite_metric`; those that judge the loss relative to where the run began keep a
+:class:`RunStart`.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from harness.core.monitoring import StepSeries
@@ -28,6 +30,31 @@ def finite_metric(metrics: dict[str, Any], name: str) -> float | None:
     if not isinstance(value, (int, float)) or math.isnan(value):
         return None
     return value
+
+
+class RunStart:
+    """The loss at the start of a run, fixed once: ratios to it compare a run with itself,
+    whatever its loss scale."""
+
+    def __init__(self, steps: int = 1) -> None:
+        self.steps = steps  # how many of the first finite values make the start
+        self.value: float | None = None
+
+    def fix(self, values: Sequence[float]) -> bool:
+        """Fix the start at the mean of the first ``steps`` finite ``values`` (one epoch's losses)
+        unless it is fixed or none is finite; True when this call fixed it."""
+        if self.value is not None:
+            return False
+        head = [v for v in values if math.isfinite(v)][: self.steps]
+        return bool(head) and self.fix_at(sum(head) / len(head))
+
+    def fix_at(self, value: float) -> bool:
+        """Fix the start at ``value`` (a start measured otherwise) unless it is fixed; True when
+        this call fixed it."""
+        if self.value is not None:
+            return False
+        self.value = value
+        return True
 
 
 class MetricMonitor(Plugin):

@@ -39,7 +39,7 @@ from harness.plugins._shared.causes import (
     WEIGHTS_NOT_TRAINED,
 )
 from harness.plugins._shared.model_parts import class_logits
-from harness.plugins._shared.monitors import StepLossMonitor
+from harness.plugins._shared.monitors import RunStart, StepLossMonitor
 
 if TYPE_CHECKING:
     from harness.core.state import TrainState
@@ -82,7 +82,7 @@ class Convergence(StepLossMonitor):
 
     def __init__(self, params: Any = None) -> None:
         super().__init__(params)
-        self.start: float | None = None
+        self.start = RunStart(self.params.start_steps)
         self.initial: list[Any] = []
         self.classes: int | None = None
         self.batches = 0
@@ -124,22 +124,20 @@ class Convergence(StepLossMonitor):
     def check(self, state: TrainState) -> None:
         _, losses = self.series.drain()
         finite = [v for v in losses if math.isfinite(v)]
-        if self.start is None and finite:
-            head = finite[: self.params.start_steps]
-            self.start = sum(head) / len(head)
-        total = state.hparams.total_steps
-        if self.start is None or not math.isfinite(self.start) or self.start <= 0 or not finite:
+        self.start.fix(finite)
+        total, start = state.hparams.total_steps, self.start.value
+        if start is None or not math.isfinite(start) or start <= 0 or not finite:
             return
         if state.step < self.params.after_share * total:
             return
         tail = finite[-max(self.params.start_steps, int(len(finite) * self.params.tail)) :]
         mean = sum(tail) / len(tail)
-        if mean > (1 - self.params.min_drop) * self.start:
+        if mean > (1 - self.params.min_drop) * start:
             state.add_finding(
                 "no_convergence",
                 self.name,
-                f"epoch {state.epoch} ends at a mean loss of {mean:.4g} vs {self.start:.4g} at the start "
-                f"({(1 - mean / self.start) if self.start else 0:.1%} lower; at least {self.params.min_drop:.0%} expected "
+                f"epoch {state.epoch} ends at a mean loss of {mean:.4g} vs {start:.4g} at the start "
+                f"({(1 - mean / start) if start else 0:.1%} lower; at least {self.params.min_drop:.0%} expected "
                 f"after {state.step} of {total} steps)",
                 step=state.step,
                 value=mean,

@@ -39,7 +39,7 @@ from harness.core.plugin import Plugin, hookimpl
 from harness.plugins._shared.causes import SAME_ITEM, SPLIT_MISMATCH, VALIDATION_PREPARED_DIFFERENTLY
 from harness.plugins._shared.data import label_shares, validation_labels
 from harness.plugins._shared.model_parts import is_classifier
-from harness.plugins._shared.monitors import finite_metric
+from harness.plugins._shared.monitors import RunStart, finite_metric
 
 if TYPE_CHECKING:
     import torch
@@ -74,7 +74,7 @@ class Generalisation(Plugin):
     def __init__(self, params: Any = None) -> None:
         super().__init__(params)
         self.series = StepSeries()
-        self.start: float | None = None
+        self.start = RunStart(self.params.start_steps)
         self.first_val_loss: float | None = None
         self.majority: float | None = None  # the majority class's share of the validation labels
         self.prior_loss: float | None = None  # the cross-entropy of predicting the label shares
@@ -102,9 +102,7 @@ class Generalisation(Plugin):
         finite = [v for v in losses if math.isfinite(v)]
         if not finite:
             return None
-        if self.start is None:
-            head = finite[: self.params.start_steps]
-            self.start = sum(head) / len(head)
+        self.start.fix(finite)
         tail = finite[-max(self.params.start_steps, int(len(finite) * self.params.tail)) :]
         return sum(tail) / len(tail)
 
@@ -116,10 +114,10 @@ class Generalisation(Plugin):
         lags = self.validation_lags(finite_metric(metrics, "accuracy"))
         if self.first_val_loss is None and val_loss is not None:
             self.first_val_loss = val_loss
-        p = self.params
-        if loss is None or self.start is None or not self.start > 0 or loss >= p.train_ratio * self.start:
+        p, start = self.params, self.start.value
+        if loss is None or start is None or not start > 0 or loss >= p.train_ratio * start:
             return
-        fell = f"the training loss fell to {loss:.4g} ({loss / self.start:.0%} of its start {self.start:.4g})"
+        fell = f"the training loss fell to {loss:.4g} ({loss / start:.0%} of its start {start:.4g})"
         accuracy = finite_metric(metrics, "accuracy")
         prior = None if self.majority is None else self.majority + p.margin
         above_prior = val_loss is None or self.prior_loss is None or val_loss >= self.prior_loss

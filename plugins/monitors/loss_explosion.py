@@ -27,7 +27,7 @@ from harness.plugins._shared.causes import (
     SUMMED_LOSS,
     UNNORMALISED_INPUTS,
 )
-from harness.plugins._shared.monitors import StepLossMonitor
+from harness.plugins._shared.monitors import RunStart, StepLossMonitor
 
 if TYPE_CHECKING:
     from harness.core.state import TrainState
@@ -78,25 +78,22 @@ class LossExplosion(StepLossMonitor):
 
     def __init__(self, params: Any = None) -> None:
         super().__init__(params)
-        self.start: float | None = None
+        self.start = RunStart(self.params.start_steps)
 
     def check(self, state: TrainState) -> None:
         steps, losses = self.series.drain()
         if not steps:
             return
         p = self.params
-        if self.start is None:  # the first check with a finite loss fixes the start
-            finite = [v for v in losses if math.isfinite(v)][: p.start_steps]
-            if finite:
-                self.start = sum(finite) / len(finite)
-        first, count = first_explosion(losses, self.start, p.max_loss, p.growth)
+        self.start.fix(losses)  # the first check with a finite loss fixes the start
+        first, count = first_explosion(losses, self.start.value, p.max_loss, p.growth)
         if first is None:
             return
         value = losses[first]
         why = (
             f"> {p.max_loss:g}"
             if p.max_loss is not None and value > p.max_loss
-            else f"> {p.growth:g} x start {self.start:.4g}"
+            else f"> {p.growth:g} x start {self.start.value:.4g}"
         )
         state.add_finding(
             "loss_explosion",

@@ -23,7 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, PositiveInt
 
 from harness.core.findings import FindingKind
 from harness.plugins._shared.causes import GRADIENT_SPIKES, LR_TOO_HIGH, NO_WARMUP, UNNORMALISED_INPUTS
-from harness.plugins._shared.monitors import StepLossMonitor
+from harness.plugins._shared.monitors import RunStart, StepLossMonitor
 
 if TYPE_CHECKING:
     from harness.core.state import TrainState
@@ -68,19 +68,19 @@ class LossOscillation(StepLossMonitor):
 
     def __init__(self, params: Any = None) -> None:
         super().__init__(params)
-        self.start: float | None = None
+        self.start = RunStart()  # the first window's mean, not the first steps'
         self.best: float | None = None
 
     def check(self, state: TrainState) -> None:
         steps, losses = self.series.drain()
         worst: tuple[float, int, float, float] | None = None
         for step, mean in windows(steps, losses, self.params.windows_per_epoch, self.params.min_window):
-            if self.start is None:
-                self.start = self.best = mean
+            if self.start.fix_at(mean):
+                self.best = mean
                 continue
-            assert self.best is not None
-            if self.start > 0:
-                rise = (mean - self.best) / self.start
+            assert self.start.value is not None and self.best is not None
+            if self.start.value > 0:
+                rise = (mean - self.best) / self.start.value
                 if rise >= self.params.rise and (worst is None or rise > worst[0]):
                     worst = (rise, step, mean, self.best)
             self.best = min(self.best, mean)
@@ -90,7 +90,7 @@ class LossOscillation(StepLossMonitor):
                 "loss_oscillation",
                 self.name,
                 f"the training loss climbed back to {mean:.4g} (window ending at step {step}) from {best:.4g}: "
-                f"{rise:.2f} x the start loss {self.start:.4g} above its best so far",
+                f"{rise:.2f} x the start loss {self.start.value:.4g} above its best so far",
                 step=step,
                 value=rise,
             )

@@ -33,7 +33,7 @@ from harness.core.findings import FindingKind
 from harness.core.plugin import hookimpl
 from harness.plugins._shared.causes import CAPACITY_CAPPED, HEAVY_WEIGHT_DECAY, LABELS_WITHOUT_SIGNAL, LR_ZERO
 from harness.plugins._shared.model_parts import class_logits
-from harness.plugins._shared.monitors import StepLossMonitor
+from harness.plugins._shared.monitors import RunStart, StepLossMonitor
 
 if TYPE_CHECKING:
     from harness.core.state import TrainState
@@ -64,7 +64,7 @@ class LossPlateau(StepLossMonitor):
     def __init__(self, params: Any = None) -> None:
         super().__init__(params)
         self.classes: int | None = None
-        self.start: float | None = None
+        self.start = RunStart(self.params.start_steps)
         self.previous: float | None = None  # the last epoch's loss
         self.lrs: list[float] = []  # the LR of the epoch's last two steps (host-side numbers)
 
@@ -86,16 +86,14 @@ class LossPlateau(StepLossMonitor):
         finite = [v for v in losses if math.isfinite(v)]
         if not finite:
             return None
-        if self.start is None:
-            head = finite[: self.params.start_steps]
-            self.start = sum(head) / len(head)
+        self.start.fix(finite)
         return sum(finite) / len(finite)
 
     def check(self, state: TrainState) -> None:
         loss = self.epoch_loss()
         previous, self.previous = self.previous, loss
         p = self.params
-        start, classes = self.start, self.classes
+        start, classes = self.start.value, self.classes
         if loss is None or previous is None or start is None or classes is None or previous <= 0 or start <= 0:
             return
         if state.step < p.after_share * state.hparams.total_steps or state.hparams.total_steps <= 0:
@@ -110,7 +108,7 @@ class LossPlateau(StepLossMonitor):
                 self.name,
                 f"epoch {state.epoch}'s loss {loss:.4g} is {loss / chance:.2f} x log({self.classes}) = {chance:.3g} "
                 f"(chance) and {1 - loss / previous:.1%} below the last epoch's {previous:.4g}: the loss stalls far "
-                f"above a learnt task after a {1 - loss / self.start:.0%} drop (LR too low, a model too small?)",
+                f"above a learnt task after a {1 - loss / start:.0%} drop (LR too low, a model too small?)",
                 step=state.step,
                 value=loss,
             )

@@ -401,3 +401,24 @@ def test_the_doctor_proves_the_range_tests_lr_on_digits_at_lr_10_reaching_the_cl
     twin = run_suite(scenario, plan_runs(scenario, ["clean"], [0, 1, 2]), results_dir=tmp_path / "twin", jobs=2)
     twin_f1 = sum(final_value(r, "f1") for r in twin) / 3
     assert best["metric"]["mean"] >= twin_f1 - 0.01
+
+
+def test_candidates_are_tried_by_the_evidence_for_the_cause_that_names_them_first() -> None:
+    """A cure whose cause the run supports goes before one that addresses more kinds on no evidence."""
+    from harness.core.diagnosis import Cause, Cure
+    from harness.experiments.doctor_candidates import evidence_of_fixes, with_evidence
+
+    declared = {
+        "x": [Cause("a", "why", "cure", (Cure("fix_a"),)), Cause("b", "why", "cure", (Cure("fix_b"),))],
+        "y": [Cause("b", "why", "cure", (Cure("fix_b"),))],
+    }
+    diagnosis = [
+        {"kind": "x", "causes": [{"cause": "a", "verdict": "supports"}, {"cause": "b", "verdict": "possible"}]},
+        {"kind": "y", "causes": [{"cause": "b", "verdict": "possible"}]},
+    ]
+    evidence = evidence_of_fixes(declared, diagnosis)
+    assert evidence == {"fix_a": 0, "fix_b": 1}
+    broad = doc.Candidate({"fix_b": {}}, addresses=("x", "y"), label="fix_b")
+    narrow = doc.Candidate({"fix_a": {}}, addresses=("x",), label="fix_a")
+    assert [c.name for c in sorted([broad, narrow], key=doc.Candidate.rank_key)] == ["fix_b", "fix_a"]
+    assert [c.name for c in with_evidence([broad, narrow], evidence)] == ["fix_a", "fix_b"]
