@@ -75,7 +75,7 @@ def execute_script_run(scenario: Scenario, key: RunKey, *, work_dir: Path) -> Ru
             env = watch_env(
                 Path(tmp),
                 run_dir / "watch",
-                {"plugins": program.plugins},
+                {"plugins": program.plugins, "fixes": program.fixes},
                 base=program_env(program.env),
                 seed=key.seed if program.seeding else None,
             )

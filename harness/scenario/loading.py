@@ -46,6 +46,7 @@ from harness.scenario.script import (
     check_watch_plugins,
     is_script,
     refuse_script_fields,
+    script_fixes,
     script_run,
 )
 from harness.scenario.train_fields import train_error_message
@@ -275,7 +276,8 @@ def _resolve_variant(
     script = None
     if is_script(spec):  # its files checked even when the workload's were not (every problem at once)
         params = checks.script if isinstance(checks.script, ScriptParams) else ScriptParams()
-        script = script_run(problems, params, spec, vname, vspec, checks.plugin_overrides)
+        fixes = script_fixes(checks.available, enabled or {})
+        script = script_run(problems, params, spec, vname, vspec, checks.plugin_overrides, fixes)
         if script is None:
             return None
     else:

@@ -74,6 +74,9 @@ class ScriptRun(Strict):
     metrics: dict[str, str]  # name -> regex of its output
     seeding: bool
     plugins: dict[str, Any]  # the watcher's plugin settings (monitors), as the YAML gives them
+    fixes: dict[
+        str, dict[str, Any]
+    ] = {}  # fixes the watcher applies to the program (``acts_on_scripts``): name -> params
 
 
 class ScenarioSpec(Strict):

@@ -2,8 +2,8 @@
 
 ``workload: {script: train.py, args: [...], env: {...}, metrics: {NAME: REGEX}, seeding: true}``
 (or ``module: pkg.train`` for ``python -m``); a variant may change ``script``, ``args``
-(replaced), ``extra_args`` (appended), ``env`` (added), ``patch`` (a unified diff) and its
-monitors. Paths are relative to the scenario file and checked here, before any run starts:
+(replaced), ``extra_args`` (appended), ``env`` (added), ``patch`` (a unified diff), its
+monitors and the fixes the watcher applies from outside (``acts_on_scripts``). Paths are relative to the scenario file and checked here, before any run starts:
 a missing file is one error naming it. The program runs in
 :mod:`harness.execution.script_run`; docs/replay-script.md documents the whole.
 """
@@ -103,7 +103,13 @@ def _existing(problems: Any, here: Path, given: str | None, loc: tuple[Any, ...]
 
 
 def script_run(
-    problems: Any, params: ScriptParams, spec: ScenarioSpec, vname: str, vspec: VariantSpec, overrides: dict[str, Any]
+    problems: Any,
+    params: ScriptParams,
+    spec: ScenarioSpec,
+    vname: str,
+    vspec: VariantSpec,
+    overrides: dict[str, Any],
+    fixes: dict[str, dict[str, Any]] | None = None,
 ) -> ScriptRun | None:
     """The program variant ``vname`` runs (None: a problem, reported)."""
     errors = len(problems.errors)
@@ -119,7 +125,8 @@ def script_run(
         problems.report(problems.fail((*where, "script"), "the workload runs a module: a variant cannot give a script"))
     if len(problems.errors) > errors:
         return None
-    plugins = _layered(_layered(spec.plugins, vspec.plugins), overrides)
+    fixes = fixes or {}
+    plugins = {n: v for n, v in _layered(_layered(spec.plugins, vspec.plugins), overrides).items() if n not in fixes}
     return ScriptRun(
         script=script,
         module=params.module,
@@ -130,6 +137,7 @@ def script_run(
         metrics=dict(params.metrics),
         seeding=params.seeding,
         plugins=plugins,
+        fixes=fixes,
     )
 
 
@@ -154,18 +162,30 @@ def refuse_script_fields(problems: Any, vname: str, vspec: VariantSpec) -> None:
 
 
 def check_watch_plugins(problems: Any, available: dict[str, Any], spec: ScenarioSpec) -> None:
-    """A script's variants switch monitors only: the script owns its training, so a fix or a bug is refused."""
+    """A script owns its training: its variants switch monitors, and the fixes the watcher can apply
+    from outside (``acts_on_scripts``); any other fix or a bug is one error naming it."""
     layers = [(("plugins",), spec.plugins)] + [
         (("variants", v, "plugins"), s.plugins) for v, s in spec.variants.items()
     ]
     for where, settings in layers:
         for name, value in settings.items():
             info = available.get(name)
-            if info is not None and value is not False and info.kind not in ("monitor", "core"):
-                problems.report(
-                    problems.fail(
-                        (*where, name),
-                        f"plugin {name!r} is a {info.kind}: a script owns its training, so only monitors can be "
-                        "switched on (change the program with args, env, script or patch)",
-                    )
+            if info is None or value is False or info.kind in ("monitor", "core") or info.cls.acts_on_scripts:
+                continue
+            can = ", ".join(sorted(n for n, i in available.items() if i.kind == "fix" and i.cls.acts_on_scripts))
+            problems.report(
+                problems.fail(
+                    (*where, name),
+                    f"plugin {name!r} is a {info.kind} the watcher cannot apply to a running script "
+                    f"(fixes it can: {can}); change the program with args, env, script or patch",
                 )
+            )
+
+
+def script_fixes(available: dict[str, Any], enabled: dict[str, BaseModel]) -> dict[str, dict[str, Any]]:
+    """The fixes of a variant's enabled plugins that the watcher applies to its program: name -> params."""
+    return {
+        name: params.model_dump(mode="json")
+        for name, params in enabled.items()
+        if available[name].kind == "fix" and available[name].cls.acts_on_scripts
+    }

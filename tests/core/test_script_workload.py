@@ -83,7 +83,8 @@ def test_harness_run_on_a_missing_script_is_one_line_and_exit_2(tmp_path: Path) 
     ("changes", "field", "words"),
     [
         ({"train": {"epochs": 2}}, "train", "sets its own training"),
-        ({"plugins": {"grad_clip": True}}, "plugins.grad_clip", "only monitors"),
+        ({"plugins": {"linear_warmup": True}}, "plugins.linear_warmup", "cannot apply to a running script"),
+        ({"plugins": {"bug_no_zero_grad": True}}, "plugins.bug_no_zero_grad", "is a bug"),
         ({"workload": {"script": "train.py", "typo": 1}}, "workload.typo", "typo"),
         ({"workload": {"script": "train.py", "metrics": {"acc": "(a)(b)"}}}, "workload.metrics.acc", "2 groups"),
     ],
@@ -92,6 +93,24 @@ def test_what_a_script_scenario_refuses(tmp_path: Path, changes: dict[str, Any],
     with pytest.raises(ScenarioError) as exc:
         load_scenario(scenario(tmp_path, **changes))
     assert field in str(exc.value) and words in str(exc.value)
+
+
+def test_a_fix_the_watcher_can_apply_goes_to_the_program_and_another_is_one_line_naming_it(tmp_path: Path) -> None:
+    path = scenario(tmp_path)
+    data = yaml.safe_load(path.read_text())
+    data["variants"]["fixed"]["plugins"] = {"lr_scale": {"factor": 0.01}, "grad_reset": True, "mode_collapse": False}
+    path.write_text(yaml.safe_dump(data))
+    fixed = load_scenario(path).variants["fixed"].script
+    assert fixed is not None
+    assert fixed.fixes == {"lr_scale": {"factor": 0.01}, "grad_reset": {}}
+    assert fixed.plugins == {"mode_collapse": False}  # the watcher's monitors only
+    data["variants"]["fixed"]["plugins"] = {"warmup_cosine": True}
+    path.write_text(yaml.safe_dump(data))
+    with pytest.raises(ScenarioError) as exc:
+        load_scenario(path)
+    lines = [line for line in str(exc.value).splitlines() if "warmup_cosine" in line]
+    assert len(lines) == 1 and "variants.fixed.plugins.warmup_cosine" in lines[0]
+    assert "lr_scale" in lines[0] and "grad_clip" in lines[0]  # the fixes it can apply are named
 
 
 def test_a_workload_class_refuses_a_scripts_variant_fields(tmp_path: Path) -> None:

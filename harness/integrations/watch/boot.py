@@ -4,7 +4,7 @@
 directory holding a ``sitecustomize.py`` first on ``PYTHONPATH`` and the environment variables
 of :mod:`harness.execution.watch_launch` (the launcher's side):
 ``HARNESS_WATCH_OUT`` (where each process writes its run record),
-``HARNESS_WATCH_CONFIG`` (the plugins, as JSON) and ``HARNESS_WATCH_SEED`` (:mod:`.seeding`).
+``HARNESS_WATCH_CONFIG`` (the plugins, as JSON; its ``fixes`` act on the script: :mod:`.interventions`) and ``HARNESS_WATCH_SEED`` (:mod:`.seeding`).
 Every Python process of the command (the script, each ``torchrun`` rank, DataLoader workers started with ``spawn``) imports that
 ``sitecustomize`` at start-up, which calls :func:`start_from_env`; the ``sitecustomize``
 then runs any other ``sitecustomize`` further on ``sys.path``, so the user's own still
@@ -45,6 +45,9 @@ def start_from_env() -> Any:
             name=f"rank{rank()}" if "RANK" in os.environ else "script",
         )
         watcher.install()
+        from .interventions import install_fixes
+
+        install_fixes(config.get("fixes") or {}, watcher.patches)  # a script variant's fixes, acting from outside
     except Exception as exc:  # noqa: BLE001 - never stop the script
         sys.stderr.write(f"harness watch: the watcher could not start: {type(exc).__name__}: {exc}\n")
         return None
