@@ -67,12 +67,16 @@ def run_child(argv: list[str], env: dict[str, str]) -> int:
 
 def suite_report(records: list[dict[str, Any]], argv: list[str], failing: set[str] | None) -> dict[str, Any]:
     """The records as a suite report (``harness report``/``compare`` read it): one run per process,
-    and per run one expectation ``no KIND finding`` for each failing kind found (``failing``
-    None: every kind)."""
+    and per run, under ``--fail-on``, one expectation ``no KIND finding`` for each failing kind found
+    (``failing`` empty: every kind). Without ``--fail-on`` nothing was expected: its findings are
+    findings, never a failed expectation."""
     from harness.execution.runner import report_payload
+    from harness.integrations.watch.rules import WATCH_RULES
 
     for record in records:
-        kinds = sorted({f["kind"] for f in record["findings"] if failing is None or f["kind"] in failing})
+        kinds = sorted(
+            {f["kind"] for f in record["findings"] if failing is not None and (not failing or f["kind"] in failing)}
+        )
         record["expectations"] = [
             {"name": f"no {kind} finding", "passed": False, "observed": _observed(record, kind)} for kind in kinds
         ]
@@ -85,6 +89,7 @@ def suite_report(records: list[dict[str, Any]], argv: list[str], failing: set[st
         "metrics": [],
         "key_metrics": [],
         "command": argv,
+        "plugin_kinds": {rule.name: rule.kind for rule in WATCH_RULES},  # watch's own monitors
     }
     torch = next((r["train"].get("torch") for r in records if r.get("train")), None)
     return report_payload(section, records, torch=torch)  # type: ignore[arg-type]  # watch records are plain dicts
@@ -149,12 +154,20 @@ class _BadInput(click.ClickException):
     show_default=True,
     help="Optimizer steps per epoch when the program trains without a DataLoader.",
 )
+@click.option(
+    "--save-scenario",
+    type=click.Path(dir_okay=False, path_type=Path),
+    metavar="FILE.yaml",
+    help="Write a scenario that replays the program: broken (a snapshot of it as it ran, its findings) "
+    "against the working tree (fixed, the inverse expectations).",
+)
 @plugin_options
 def watch_command(
     command: tuple[str, ...],
     report_targets: dict[str, Any],
     fail_on: str | None,
     epoch_steps: int,
+    save_scenario: Path | None,
     plugin_flags: PluginFlags,
 ) -> None:
     """Run a training program unmodified with the default monitors attached, then print their findings.
@@ -166,12 +179,20 @@ def watch_command(
     \b
     harness watch -- python train.py --epochs 3
     harness watch --json out.json --fail-on any -- torchrun --nproc-per-node 2 train_ddp.py
+    harness watch --save-scenario incident.yaml -- python train.py --epochs 3
     """
     failing = parse_fail_on(fail_on)
     overrides = _plugin_overrides(plugin_flags)
     from harness.execution.watch_launch import collect_records, watch_env, write_sitecustomize
 
     argv = resolve_command(command)
+    if save_scenario is not None:
+        from harness.cli.save_scenario import SaveError, program_of
+
+        try:
+            program_of(argv)
+        except SaveError as exc:
+            raise _BadInput(str(exc)) from None
     directory = Path(tempfile.mkdtemp(prefix="harness-watch-"))
     try:
         write_sitecustomize(directory)
@@ -181,6 +202,10 @@ def watch_command(
         records = collect_records(directory / "runs", warn=lambda m: click.echo(f"harness watch: {m}", err=True))
     finally:
         shutil.rmtree(directory, ignore_errors=True)
+    if save_scenario is not None:
+        from harness.cli.save_scenario import save_scenario as write_scenario
+
+        click.echo(write_scenario(save_scenario, argv, records, code, overrides), err=True)
     _finish(records, argv, code, failing, report_targets)
 
 
@@ -192,7 +217,9 @@ def _finish(
     from harness.integrations.watch.terminal import print_watch_report
     from harness.reports import ReportWriteError, write_reports
 
-    report = suite_report(records, argv, failing or None)
+    if records:
+        records[0]["exit"] = code  # the program's (its first process's record)
+    report = suite_report(records, argv, failing)
     print_watch_report(Console(stderr=True), report, code)
     try:
         write_reports(report, report_targets)
