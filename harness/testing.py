@@ -334,13 +334,24 @@ def _declaration_problems(cls: Any) -> list[str]:
     return problems
 
 
+def _acts_on_scripts(cls: Any) -> bool:
+    """A fix that declares ``acts_on_scripts`` and overrides one of the base's ``script_*`` methods."""
+    from harness.core.plugin import Plugin
+
+    names = [n for n in dir(Plugin) if n.startswith("script_")]
+    return bool(getattr(cls, "acts_on_scripts", False)) and any(
+        getattr(cls, n) is not getattr(Plugin, n) for n in names
+    )
+
+
 def _hook_problems(cls: Any, label: str) -> list[str]:
     """At least one hookimpl, and every one matching a hookspec (pluggy's message names the hook)."""
     from harness.core.pluginmanager import HarnessPluginManager
 
     problems: list[str] = []
-    if not [n for n in dir(cls) if hasattr(getattr(cls, n, None), "harness_impl")]:
-        problems.append("implements no hook")
+    hooks = [n for n in dir(cls) if hasattr(getattr(cls, n, None), "harness_impl")]
+    if not hooks and not _acts_on_scripts(cls):
+        problems.append("implements no hook (and acts on no script)")
     try:
         pm = HarnessPluginManager()
         pm.register(cls(cls.Params.model_construct()), name=cls.name or label)  # required params may lack defaults

@@ -204,7 +204,7 @@ def plugins_table(run: dict[str, Any], kinds: dict[str, str], label: str, *, ope
     monitors = f"<details><summary>monitors and core: {len(others)}</summary>{table(others)}</details>"
     return (
         f"<details{' open' if open_plugins else ''}><summary>{label}: {len(run['plugins'])}</summary>"
-        f"{table(changes) if changes else '<p class=na>no fixes or bugs</p>'}{monitors if others else ''}</details>"
+        f"{table(changes) if changes else ''}{monitors if others else ''}</details>"
     )
 
 
@@ -300,6 +300,9 @@ def variant_section(
     ]
     if summary.get("description"):
         parts.append(f"<p class='desc'>{esc(summary['description'])}</p>")
+    program = tables.program_line(runs)
+    if program:
+        parts.append(f"<p class='meta'>command: <code>{esc(program)}</code></p>")
     plugin_runs = [runs[0]] if summary.get("plugins") is not None and runs else runs
     for run in plugin_runs:
         label = "plugins on (every seed)" if len(plugin_runs) == 1 else f"plugins on (seed {esc(run['seed'])})"
@@ -351,7 +354,7 @@ def scenario_section(report: dict[str, Any]) -> str:
     parts.append("<h2>Runs</h2>")
     from harness.core.pluginmanager import plugin_kinds
 
-    kinds = plugin_kinds()
+    kinds = {**plugin_kinds(), **(report.get("scenario") or {}).get("plugin_kinds", {})}  # watch's own monitors
     open_plugins = len(summaries) <= 4  # a plain A/B: show the plugin tables; an ablation: fold them
     parts += [variant_section(report, name, s, kinds, open_plugins=open_plugins) for name, s in summaries.items()]
     return "".join(parts)

@@ -53,6 +53,8 @@ def next_steps(report: dict[str, Any], path: str) -> list[str]:
     reproduced = [n for n, s in summaries.items() if s["passed"] and reproduces(_names(s))]
     failed_cure = [n for n, s in summaries.items() if _names(s) and not s["passed"] and not reproduces(_names(s))]
     unexpected = [n for n, s in summaries.items() if not _names(s) and _has_findings(report, n)]
+    if (report.get("scenario") or {}).get("workload") == "script":
+        return []  # ablate and doctor switch fix plugins in a workload's loop: not a script's yet
     if reproduced and len(summaries) > 1 or failed_cure:
         steps.append(f"harness ablate {path}" + (" (why the cure fails)" if failed_cure else " (which change cures)"))
     for name in (reproduced + unexpected)[:2]:

@@ -9,6 +9,7 @@ by kind, and the ablation table's rows.
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -57,6 +58,22 @@ def summaries_of(report: dict[str, Any]) -> dict[str, dict[str, Any]]:
 def variant_runs(report: dict[str, Any], name: str) -> list[dict[str, Any]]:
     """The run records of one variant, in the report's order."""
     return [r for r in report["runs"] if r["variant"] == name]
+
+
+def program_line(runs: list[dict[str, Any]]) -> str | None:
+    """A script's runs in its terms: the command line (its first run's) and the exit codes seen
+    (``python train.py --epochs 4 · exit 0``); None for runs that ran no program."""
+    commands = [(r.get("train") or {}).get("command") for r in runs]
+    if not commands or not commands[0]:
+        return None
+    argv = [str(a) for a in commands[0]]
+    if "python" in os.path.basename(argv[0]):  # the interpreter harness ran it with
+        argv = ["python", *argv[1:]]
+    elif argv[0].endswith(".py"):  # a process's own sys.argv (harness watch)
+        argv = ["python", *argv]
+    codes = sorted({r["exit"] for r in runs if r.get("exit") is not None})
+    exits = f" · exit {', '.join(str(c) for c in codes)}" if codes else ""
+    return " ".join(str(a) for a in argv) + exits
 
 
 def seeds_of(report: dict[str, Any]) -> list[Any]:

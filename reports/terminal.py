@@ -253,9 +253,13 @@ def variant_block(
     grid = Table.grid(padding=(0, 1))
     grid.add_column(style="dim", no_wrap=True)
     grid.add_column(overflow="fold")
+    program = tables.program_line(runs)
+    if program:
+        grid.add_row("command", escape(program))
     if summary.get("plugins") is not None:
         fixes, monitors = describe_plugins(summary["plugins"], catalogue)
-        grid.add_row("fixes", escape(fixes))
+        if not (program and fixes == "(no fixes)"):  # a script variant changes its program, not fixes
+            grid.add_row("fixes", escape(fixes))
         grid.add_row("monitors", escape(monitors))
     else:  # the seeds of this variant ran with different plugins (e.g. merged reports)
         for run in runs:

@@ -9,7 +9,6 @@ report option names a file. Torch is never imported here: the child imports it.
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import signal
@@ -22,7 +21,6 @@ from typing import Any
 import click
 
 from harness.cli.options import PluginFlags, plugin_options, report_options
-from harness.core.run_record import record_from_json
 
 EXIT_FAILED, EXIT_BAD_INPUT = 1, 2
 PYTHON_NAMES = ("python", "python3", f"python3.{sys.version_info.minor}")
@@ -72,12 +70,16 @@ def run_child(argv: list[str], env: dict[str, str]) -> int:
 
 def suite_report(records: list[dict[str, Any]], argv: list[str], failing: set[str] | None) -> dict[str, Any]:
     """The records as a suite report (``harness report``/``compare`` read it): one run per process,
-    and per run one expectation ``no KIND finding`` for each failing kind found (``failing``
-    None: every kind)."""
+    and per run, under ``--fail-on``, one expectation ``no KIND finding`` for each failing kind found
+    (``failing`` empty: every kind). Without ``--fail-on`` nothing was expected: its findings are
+    findings, never a failed expectation."""
     from harness.execution.runner import report_payload
+    from harness.integrations.watch.rules import WATCH_RULES
 
     for record in records:
-        kinds = sorted({f["kind"] for f in record["findings"] if failing is None or f["kind"] in failing})
+        kinds = sorted(
+            {f["kind"] for f in record["findings"] if failing is not None and (not failing or f["kind"] in failing)}
+        )
         record["expectations"] = [
             {"name": f"no {kind} finding", "passed": False, "observed": _observed(record, kind)} for kind in kinds
         ]
@@ -90,6 +92,7 @@ def suite_report(records: list[dict[str, Any]], argv: list[str], failing: set[st
         "metrics": [],
         "key_metrics": [],
         "command": argv,
+        "plugin_kinds": {rule.name: rule.kind for rule in WATCH_RULES},  # watch's own monitors
     }
     torch = next((r["train"].get("torch") for r in records if r.get("train")), None)
     return report_payload(section, records, torch=torch)  # type: ignore[arg-type]  # watch records are plain dicts
@@ -139,16 +142,6 @@ class _BadInput(click.ClickException):
     exit_code = EXIT_BAD_INPUT
 
 
-def _collect(directory: Path) -> list[dict[str, Any]]:
-    records = []
-    for path in sorted(directory.glob("run-*.json")):
-        try:
-            records.append(record_from_json(path.read_text(encoding="utf-8")))
-        except (OSError, ValueError) as exc:  # a process killed while writing
-            click.echo(f"harness watch: unreadable run record {path.name}: {exc}", err=True)
-    return sorted(records, key=lambda r: (r["train"].get("rank", 0), r["train"].get("pid", 0)))
-
-
 @click.command("watch", context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False})
 @click.argument("command", nargs=-1, required=True, type=click.UNPROCESSED, metavar="-- COMMAND...")
 @report_options
@@ -164,12 +157,20 @@ def _collect(directory: Path) -> list[dict[str, Any]]:
     show_default=True,
     help="Optimizer steps per epoch when the program trains without a DataLoader.",
 )
+@click.option(
+    "--save-scenario",
+    type=click.Path(dir_okay=False, path_type=Path),
+    metavar="FILE.yaml",
+    help="Write a scenario that replays the program: broken (a snapshot of it as it ran, its findings) "
+    "against the working tree (fixed, the inverse expectations).",
+)
 @plugin_options
 def watch_command(
     command: tuple[str, ...],
     report_targets: dict[str, Any],
     fail_on: str | None,
     epoch_steps: int,
+    save_scenario: Path | None,
     plugin_flags: PluginFlags,
 ) -> None:
     """Run a training program unmodified with the default monitors attached, then print their findings.
@@ -181,24 +182,33 @@ def watch_command(
     \b
     harness watch -- python train.py --epochs 3
     harness watch --json out.json --fail-on any -- torchrun --nproc-per-node 2 train_ddp.py
+    harness watch --save-scenario incident.yaml -- python train.py --epochs 3
     """
     failing = parse_fail_on(fail_on)
     overrides = _plugin_overrides(plugin_flags)
-    from harness.integrations.watch.boot import ENV_CONFIG, ENV_OUT, write_sitecustomize
+    from harness.execution.watch_launch import collect_records, watch_env, write_sitecustomize
 
     argv = resolve_command(command)
+    if save_scenario is not None:
+        from harness.cli.save_scenario import SaveError, program_of
+
+        try:
+            program_of(argv)
+        except SaveError as exc:
+            raise _BadInput(str(exc)) from None
     directory = Path(tempfile.mkdtemp(prefix="harness-watch-"))
     try:
         write_sitecustomize(directory)
         (directory / "runs").mkdir()
-        env = dict(os.environ)
-        env["PYTHONPATH"] = os.pathsep.join(p for p in (str(directory), env.get("PYTHONPATH")) if p)
-        env[ENV_OUT] = str(directory / "runs")
-        env[ENV_CONFIG] = json.dumps({"plugins": overrides, "epoch_steps": epoch_steps})
+        env = watch_env(directory, directory / "runs", {"plugins": overrides, "epoch_steps": epoch_steps})
         code = run_child(argv, env)
-        records = _collect(directory / "runs")
+        records = collect_records(directory / "runs", warn=lambda m: click.echo(f"harness watch: {m}", err=True))
     finally:
         shutil.rmtree(directory, ignore_errors=True)
+    if save_scenario is not None:
+        from harness.cli.save_scenario import save_scenario as write_scenario
+
+        click.echo(write_scenario(save_scenario, argv, records, code, overrides), err=True)
     _finish(records, argv, code, failing, report_targets)
 
 
@@ -210,7 +220,9 @@ def _finish(
     from harness.integrations.watch.terminal import print_watch_report
     from harness.reports import ReportWriteError, write_reports
 
-    report = suite_report(records, argv, failing or None)
+    if records:
+        records[0]["exit"] = code  # the program's (its first process's record)
+    report = suite_report(records, argv, failing)
     print_watch_report(Console(stderr=True), report, code)
     try:
         write_reports(report, report_targets)

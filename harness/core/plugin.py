@@ -86,6 +86,11 @@ class Plugin:
     #: plugin that raises a hook of its own calls it (``distillation`` raises
     #: ``distill_inputs``). None outside a run (a plugin called directly in a test).
     hook: Any = None
+    #: a fix the watcher can apply to a running script from outside (a script scenario's variant):
+    #: it acts through the ``script_*`` methods below, which the watcher calls from the script's own
+    #: torch calls (``harness/integrations/watch/interventions.py``); a fix without it on a script
+    #: variant is refused when the scenario is loaded
+    acts_on_scripts: ClassVar[bool] = False
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         """Derive ``finding_kinds`` and ``causes`` from ``kinds`` (or ``kinds`` from plain names)."""
@@ -109,6 +114,33 @@ class Plugin:
     @classmethod
     def default_enabled(cls) -> bool:
         return cls.kind in ("core", "monitor")
+
+    # What a fix that ``acts_on_scripts`` does in a running script (each a no-op here); the
+    # arguments are the script's own torch objects.
+    def script_optimizer(self, optimizer: Any) -> None:
+        """The script built ``optimizer`` (before it builds a scheduler over it)."""
+
+    def script_before_step(self, optimizer: Any) -> None:
+        """``optimizer.step()`` is about to run (after the monitors read the raw gradients)."""
+
+    def script_after_step(self, optimizer: Any) -> None:
+        """``optimizer.step()`` ran."""
+
+    def script_before_backward(self) -> None:
+        """A backward pass is about to run."""
+
+    def script_scheduler(self, scheduler: Any) -> None:
+        """The script built ``scheduler`` (its constructor's first step ran)."""
+
+    def script_scheduler_step(self, scheduler: Any) -> bool:
+        """The script calls ``scheduler.step()``: False skips that call."""
+        return True
+
+    def script_pass_end(self) -> None:
+        """A pass over a DataLoader ended."""
+
+    def script_loss(self, name: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+        """A training loss call (``torch.nn.functional.NAME``) is about to run: ``kwargs`` may be changed."""
 
 
 __all__ = ["NoParams", "Plugin", "hookimpl"]

@@ -125,6 +125,7 @@ class RunRecord(_RunRecordFields, total=False):
     skipped: SkippedInfo
     error: ErrorInfo
     node: NodeInfo
+    exit: int  # a script run: the program's exit code (-N: killed by signal N)
 
 
 # ------------------------------------------------------------------ building records
@@ -151,7 +152,8 @@ def run_fingerprint(scenario: Scenario, key: RunKey) -> str:
                 for e in variant.expectations
             ],
             "seed": key.seed,
-        },
+        }
+        | ({"script": variant.script.model_dump()} if variant.script is not None else {}),
         sort_keys=True,
         default=str,
     )

@@ -47,8 +47,14 @@ def execute_run(
     """Train one (variant, seed) in this process and return its record (schema: docs/reports.md).
 
     ``decide``: a :class:`harness.judging.decisions.GroupContext`: stop the run at the end of the
-    epoch where its group's verdict is decided (status ``decided``); None: train to the end."""
+    epoch where its group's verdict is decided (status ``decided``); None: train to the end.
+    A script workload's variant runs its program instead (:mod:`harness.execution.script_run`;
+    ``device``, ``observers`` and ``decide`` do not apply to it)."""
     variant = scenario.variants[key.variant]
+    if variant.script is not None:
+        from harness.execution.script_run import execute_script_run
+
+        return execute_script_run(scenario, key, work_dir=work_dir)
     monitor = None
     if decide is not None:  # an observer like the progress bars: outside the trace, it only requests a stop
         monitor = DecisionMonitor(variant.expectations, torch_version(), decide)
@@ -71,6 +77,8 @@ def check_workload(scenario: Scenario) -> None:
     Once per batch size its variants train with (a BatchNorm layer minds the last batch);
     any other failure is left for the runs to record.
     """
+    if any(variant.script is not None for variant in scenario.variants.values()):
+        return  # a script: its files were checked when the scenario loaded, its program checks itself
     import torch
 
     from harness.core.contract import ContractError, check_contract

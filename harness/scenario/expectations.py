@@ -7,7 +7,7 @@ One expectation is one line::
     finding collapse by epoch 2              # a finding of that kind at epoch <= 2
     no finding collapse after epoch 2        # none at epoch > 2 ("no finding collapse": none at all)
     status == ok                             # or !=, or: status in [ok, stopped]
-    epochs_run <= 3                          # also: steps
+    epochs_run <= 3                          # also: steps, and exit (a script run's exit code)
     outcome.checkpoint_roundtrip == fails    # an outcome a plugin recorded (== / != compare words)
     outcome.peak_rss_mb <= 900               # a numeric outcome: <= >= < > (== / != too, with a number)
     error.type == AttributeError             # the run's error: its type, plugin or hook (also: in [A, B])
@@ -49,7 +49,7 @@ STATUSES = (
     "decided",
 )  # decided: stopped early, harness.judging.decisions
 SELECTORS = ("final", "first", "min", "max")
-RUN_VALUES = ("epochs_run", "steps")
+RUN_VALUES = ("epochs_run", "steps", "exit")  # exit: a script run's exit code
 
 _METRIC = re.compile(
     rf"^(?P<sel>final|first|min|max|epoch\[(?P<ep>\d+)\])\.(?P<metric>[A-Za-z_]\w*)\s*"
@@ -216,6 +216,9 @@ class Expectation:
         else:
             hits = epochs
         observed = f"{p['kind']} at epochs {hits}" if hits else f"no {p['kind']}"
+        where = next((f.get("where") for f in run.get("findings", []) if f["kind"] == p["kind"]), None)
+        if hits and where:  # a watched program's finding: the line of its code that explains it
+            observed += f" ({where})"
         return (not hits) if p["negate"] else bool(hits), observed
 
     def _eval_status(self, run: Mapping[str, Any]) -> tuple[bool, Any]:
@@ -224,7 +227,7 @@ class Expectation:
 
     def _eval_run_value(self, run: Mapping[str, Any]) -> tuple[bool, Any]:
         p = self.parts
-        observed = len(run.get("history", [])) if p["name"] == "epochs_run" else run.get("steps")
+        observed = len(run.get("history", [])) if p["name"] == "epochs_run" else run.get(p["name"])
         if observed is None:
             return False, None
         return _OPS[p["op"]](observed, p["num"]), observed

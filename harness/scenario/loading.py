@@ -39,6 +39,16 @@ from harness.scenario.schema import (
     VariantSpec,
     WorkloadSpec,
 )
+from harness.scenario.script import (
+    SCRIPT_WORKLOAD,
+    ScriptParams,
+    check_script_workload,
+    check_watch_plugins,
+    is_script,
+    refuse_script_fields,
+    script_fixes,
+    script_run,
+)
 from harness.scenario.train_fields import train_error_message
 from harness.scenario.validation import _check_specifier, _pydantic_errors, _validate_spec
 from harness.scenario.yaml_source import _Problems, read_yaml
@@ -68,6 +78,11 @@ class _CheckedWorkload:
         """What an expectation may name (None: unknown, so metric names are not checked)."""
         return None if self.params is None else self.declared + ("loss", "lr", "steps", "epoch")
 
+    @property
+    def script(self) -> BaseModel | None:
+        """A script workload's params (None: a workload class)."""
+        return self.params if self.cls is ScriptParams else None
+
 
 @dataclass
 class _VariantChecks:
@@ -75,10 +90,14 @@ class _VariantChecks:
 
     available: dict[str, Any]
     metrics: tuple[str, ...] | None
-    finding_kinds: tuple[str, ...]
     plugin_overrides: dict[str, Any]
     train_overrides: dict[str, Any]
     skipped: set[tuple[Any, ...]]  # expectations the schema check refused (reported already)
+    script: BaseModel | None = None  # a script workload's params (:mod:`harness.scenario.script`)
+
+    @property
+    def finding_kinds(self) -> tuple[str, ...]:
+        return tuple(sorted({k for info in self.available.values() for k in info.cls.finding_kinds}))
 
 
 #: what errors of a scenario given as data (not a file) name as its file
@@ -120,10 +139,9 @@ def load_scenario(
     if spec is None:
         raise problems.done()
     plugin_modules, available = _load_plugins(problems, spec.plugin_modules, extra_plugins)
-    workload = _check_workload(problems, spec.workload)
-    finding_kinds = tuple(sorted({k for info in available.values() for k in info.cls.finding_kinds}))
+    workload = _check_workload(problems, spec, data, available)
     overrides, train_overrides = _split_overrides(problems, plugin_overrides)
-    checks = _VariantChecks(available, workload.metrics, finding_kinds, overrides, train_overrides, skipped)
+    checks = _VariantChecks(available, workload.metrics, overrides, train_overrides, skipped, workload.script)
     variants: dict[str, Variant] = {}
     for vname, vspec in spec.variants.items():
         variant = _resolve_variant(problems, checks, spec, vname, vspec)
@@ -135,7 +153,7 @@ def load_scenario(
         path,
         spec.name,
         spec.description,
-        spec.workload.name,
+        spec.workload.name or SCRIPT_WORKLOAD,
         workload.params,
         variants,
         list(spec.seeds),
@@ -176,12 +194,26 @@ def _load_plugins(
     return plugin_modules, available
 
 
-def _check_workload(problems: _Problems, spec: WorkloadSpec) -> _CheckedWorkload:
+def _check_workload(
+    problems: _Problems, spec: ScenarioSpec, data: dict[str, Any], available: dict[str, Any]
+) -> _CheckedWorkload:
+    """The scenario's workload: a script (:func:`_check_script`) or a workload class."""
+    if is_script(spec):
+        return _check_script(problems, spec, data, available)
+    return _check_class_workload(problems, spec.workload)
+
+
+def _check_class_workload(problems: _Problems, spec: WorkloadSpec) -> _CheckedWorkload:
     """The workload's class, params and metrics, every problem reported (what failed stays None)."""
     from harness.core.pluginmanager import PluginLoadError
     from harness.workloads import UnknownWorkload, workload_class
 
     checked = _CheckedWorkload()
+    if spec.name is None:
+        problems.report(
+            problems.fail(("workload",), "give the workload's name (a Workload class), or a script or module")
+        )
+        return checked
     try:
         checked.cls = workload_class(spec.name)
     except (UnknownWorkload, PluginLoadError) as exc:
@@ -200,6 +232,17 @@ def _check_workload(problems: _Problems, spec: WorkloadSpec) -> _CheckedWorkload
                     )
                 )
     return checked
+
+
+def _check_script(
+    problems: _Problems, spec: ScenarioSpec, data: dict[str, Any], available: dict[str, Any]
+) -> _CheckedWorkload:
+    """A script workload (:mod:`harness.scenario.script`): its params and metric names, its plugins monitors only."""
+    check_watch_plugins(problems, available, spec)
+    params = check_script_workload(problems, spec, data)
+    if params is None:
+        return _CheckedWorkload()
+    return _CheckedWorkload(ScriptParams, params, ScriptParams.declared_metrics(params))
 
 
 def _workload_params(problems: _Problems, params_model: type[BaseModel], given: dict[str, Any]) -> BaseModel | None:
@@ -230,9 +273,18 @@ def _resolve_variant(
     enabled = _variant_plugins(problems, checks, spec.plugins, vspec.plugins, vname)
     train = _variant_train(problems, checks.train_overrides, spec.train, vname, vspec.train)
     expectations = _variant_expectations(problems, checks, vname, vspec.expect)
+    script = None
+    if is_script(spec):  # its files checked even when the workload's were not (every problem at once)
+        params = checks.script if isinstance(checks.script, ScriptParams) else ScriptParams()
+        fixes = script_fixes(checks.available, enabled or {})
+        script = script_run(problems, params, spec, vname, vspec, checks.plugin_overrides, fixes)
+        if script is None:
+            return None
+    else:
+        refuse_script_fields(problems, vname, vspec)
     if enabled is None or train is None:
         return None
-    return Variant(vname, vspec.description, enabled, train, expectations)
+    return Variant(vname, vspec.description, enabled, train, expectations, script=script)
 
 
 def _variant_plugins(

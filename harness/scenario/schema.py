@@ -32,8 +32,15 @@ class TrainConfig(Strict):
 
 
 class WorkloadSpec(Strict):
-    name: str
+    name: str | None = Field(default=None, min_length=1)  # a Workload class (or: script / module)
     params: dict[str, Any] = Field(default_factory=dict)
+    # a training script run as a process under the watcher (docs/replay-script.md)
+    script: str | None = Field(default=None, min_length=1)  # a .py file, relative to the scenario file
+    module: str | None = Field(default=None, min_length=1)  # run as `python -m MODULE`
+    args: list[str] = Field(default_factory=list)
+    env: dict[str, str] = Field(default_factory=dict)
+    metrics: dict[str, str] = Field(default_factory=dict)  # name -> a regex of the program's output
+    seeding: bool = True  # the run's seed seeds torch/numpy/random and offsets the script's own seeds
 
 
 class ExpectationSpec(Strict):
@@ -47,6 +54,29 @@ class VariantSpec(Strict):
     plugins: dict[str, Any] = Field(default_factory=dict)
     train: dict[str, Any] = Field(default_factory=dict)
     expect: list[str | ExpectationSpec] = Field(default_factory=list)
+    # a script workload's variant (docs/replay-script.md): what it changes in the program's run
+    script: str | None = Field(default=None, min_length=1)  # another file, relative to the scenario file
+    args: list[str] | None = None  # replaces the workload's args
+    extra_args: list[str] = Field(default_factory=list)  # appended to the (replaced) args
+    env: dict[str, str] = Field(default_factory=dict)  # added to the workload's env
+    patch: str | None = Field(default=None, min_length=1)  # a unified diff, applied to a copy of the script's folder
+
+
+class ScriptRun(Strict):
+    """One variant's program (a script workload): what a script run starts, resolved at load time."""
+
+    script: str | None  # absolute path (or None: ``module``)
+    module: str | None
+    args: list[str]
+    env: dict[str, str]
+    cwd: str  # where it runs: the script's folder (module: the scenario's); ``patch`` applies to a copy of it
+    patch: str | None  # absolute path of a unified diff
+    metrics: dict[str, str]  # name -> regex of its output
+    seeding: bool
+    plugins: dict[str, Any]  # the watcher's plugin settings (monitors), as the YAML gives them
+    fixes: dict[
+        str, dict[str, Any]
+    ] = {}  # fixes the watcher applies to the program (``acts_on_scripts``): name -> params
 
 
 class ScenarioSpec(Strict):
@@ -71,6 +101,7 @@ class Variant:
     plugins: dict[str, BaseModel]  # enabled plugin name -> validated params
     train: TrainConfig
     expectations: list[Expectation]
+    script: ScriptRun | None = None  # a script workload: the program this variant runs
 
 
 @dataclass
@@ -117,7 +148,7 @@ class Scenario:
             self.catalogue, {} if only else source.plugins, changes, label=label or f"arm {name!r}"
         )
         judged = source.expectations if expectations is None else expectations
-        return Variant(name, description, plugins, source.train, list(judged))
+        return Variant(name, description, plugins, source.train, list(judged), script=source.script)
 
     def with_variants(self, variants: Mapping[str, Variant]) -> Scenario:
         """A copy whose variants are ``variants`` (the arms of an experiment)."""

@@ -43,7 +43,7 @@ SCHEDULER_PER_EPOCH = Cause(
     "per-step scheduler stepped once per epoch",
     "a warmup planned in optimizer steps advances once per epoch: the LR stays near 0",
     "call scheduler.step() after every optimizer.step() (Lightning: interval 'step')",
-    (Cure("linear_warmup", {"interval": "step"}), Cure("warmup_cosine")),
+    (Cure("linear_warmup", {"interval": "step"}), Cure("warmup_cosine"), Cure("scheduler_cadence", {"every": "step"})),
     stepped_per_epoch,
 )
 SCHEDULER_TOO_OFTEN = Cause(

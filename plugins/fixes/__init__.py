@@ -29,4 +29,6 @@ BUILTINS: tuple[str, ...] = (
     "harness.plugins.fixes.input_standardize:InputStandardize",
     "harness.plugins.fixes.bias_init:BiasInit",
     "harness.plugins.fixes.lr_scale:LRScale",
+    "harness.plugins.fixes.grad_reset:GradReset",
+    "harness.plugins.fixes.scheduler_cadence:SchedulerCadence",
 )

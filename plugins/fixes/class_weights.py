@@ -10,6 +10,11 @@ It *replaces* v1.5's ``sample_weighted_loss`` (``replaces``): both build the cri
 (``make_criterion``), so where both are enabled (``--with class_weights`` on the v1.5
 variant) that one is switched off instead of silently winning or losing. The weights
 used are recorded in the run's ``outcomes`` as ``class_weights`` (one per class).
+
+On a script (``acts_on_scripts``): each training ``cross_entropy`` call the script makes without
+weights of its own (``nn.CrossEntropyLoss()`` included) is given the inverse-frequency weights of
+the labels of every training call so far (its own batch included), and this label smoothing
+where it sets none.
 """
 
 from __future__ import annotations
@@ -43,6 +48,11 @@ class ClassWeights(Plugin):
     Params = Params
     addresses = ("collapse", "near_collapse")
     replaces = ("sample_weighted_loss",)
+    acts_on_scripts = True
+
+    def __init__(self, params: Any = None) -> None:
+        super().__init__(params)
+        self.counts: Any = None  # a script's training labels so far, per class
 
     @hookimpl
     def make_criterion(self, state: TrainState) -> Criterion:
@@ -52,3 +62,20 @@ class ClassWeights(Plugin):
         state.outcomes["class_weights"] = weights.tolist()
         loss = torch.nn.CrossEntropyLoss(weight=weights, label_smoothing=self.params.label_smoothing, reduction="mean")
         return lambda logits, batch: loss(logits.float(), batch["labels"])
+
+    def script_loss(self, name: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+        import torch
+
+        logits = args[0] if args else kwargs.get("input")
+        target = args[1] if len(args) > 1 else kwargs.get("target")
+        if name != "cross_entropy" or kwargs.get("weight") is not None or len(args) > 2:
+            return
+        if not isinstance(target, torch.Tensor) or target.dtype != torch.long or logits.dim() < 2:
+            return  # class probabilities as targets: no labels to count
+        labels = target[target >= 0].flatten()
+        counts = torch.bincount(labels, minlength=logits.shape[1]).double()
+        self.counts = counts if self.counts is None else self.counts + counts
+        weights = self.counts.sum() / (self.counts.numel() * self.counts.clamp(min=1))
+        kwargs["weight"] = weights.to(device=logits.device, dtype=logits.dtype)
+        if not kwargs.get("label_smoothing"):
+            kwargs["label_smoothing"] = self.params.label_smoothing

@@ -5,11 +5,13 @@ off the loss surface: the loss spikes or explodes.
 Signal: the total gradient norm jumps by orders of magnitude.
 Fix: ``clip_grad_norm_(max_norm)`` (issue 11: 1.0; distillation: 0.5) and optionally
 ``clip_grad_value_(max_value)`` (distillation: 1.0), just before the optimizer step.
+On a script (``acts_on_scripts``): the same, on the tensors of the optimizer that is about to
+step, after the monitors have read the raw gradients.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -35,12 +37,20 @@ class GradClip(Plugin):
     name = "grad_clip"
     Params = Params
     addresses = ("grad_explosion", "loss_explosion", "loss_oscillation", "nan")
+    acts_on_scripts = True
 
     @hookimpl
     def on_before_optimizer_step(self, state: TrainState) -> None:
+        self.clip([p for p in state.model.parameters() if p.grad is not None])
+
+    def script_before_step(self, optimizer: Any) -> None:
+        self.clip([p for g in optimizer.param_groups for p in g["params"] if p.grad is not None])
+
+    def clip(self, params: list[Any]) -> None:
         import torch
 
-        params = [p for p in state.model.parameters() if p.grad is not None]
+        if not params:
+            return
         if self.params.max_value is not None:
             torch.nn.utils.clip_grad_value_(params, self.params.max_value)
         if self.params.max_norm is not None:

@@ -6,11 +6,14 @@ Signal: ``loss_oscillation``, ``loss_explosion``, ``grad_explosion``, ``nan``, `
 Fix: ``hparams.lr *= factor`` in ``on_setup``, before the optimizer and scheduler are
 built; ``harness doctor`` tries 0.1 and 0.01. A product, so it composes with every
 other LR change in ``on_setup`` (``lr_scaling``) whatever the order.
+
+On a script (``acts_on_scripts``): every optimizer's group LRs times ``factor`` as the script
+builds it, before it builds a scheduler, so the script's own schedule runs on the scaled LR.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -40,7 +43,12 @@ class LRScale(Plugin):
         "no_convergence",
     )
     suggestions = ({"factor": 0.1}, {"factor": 0.01})
+    acts_on_scripts = True
 
     @hookimpl
     def on_setup(self, state: TrainState) -> None:
         state.hparams.lr *= self.params.factor
+
+    def script_optimizer(self, optimizer: Any) -> None:
+        for group in optimizer.param_groups:
+            group["lr"] = group["lr"] * self.params.factor

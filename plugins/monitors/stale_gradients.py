@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from harness.core.diagnosis import Cause
+from harness.core.diagnosis import Cause, Cure
 from harness.core.findings import FindingKind
 from harness.core.monitoring import total_grad_norm
 from harness.core.plugin import Plugin, hookimpl
@@ -34,7 +34,7 @@ STALE_GRADIENTS_KIND = FindingKind(
             "optimizer.zero_grad() never called",
             "gradients add up across steps: every step repeats all earlier ones",
             "call optimizer.zero_grad() once per optimizer step (before the next backward)",
-            (),
+            (Cure("grad_reset"),),
             seen("stale_gradients"),
         ),
     ),

@@ -89,8 +89,11 @@ def test_the_json_report_is_read_by_report_and_compare(tmp_path: Path) -> None:
         harness("watch", "--json", "a.json", "--junit", "a.xml", "--", "python", "train.py", cwd=tmp_path).returncode
         == 0
     )
-    script(tmp_path, zero=False)
-    assert harness("watch", "--json", "b.json", "--", "python", "train.py", cwd=tmp_path).returncode == 0
+    script(tmp_path, zero=False)  # with --fail-on, a finding is a failed expectation compare can show
+    assert (
+        harness("watch", "--json", "b.json", "--fail-on", "any", "--", "python", "train.py", cwd=tmp_path).returncode
+        == 1
+    )
     shown = harness("report", "a.json", cwd=tmp_path)
     assert shown.returncode == 0, shown.stderr
     compared = harness("compare", "a.json", "b.json", cwd=tmp_path)

@@ -52,3 +52,19 @@ def test_it_replaces_the_v15_sample_weighted_loss_where_both_are_enabled() -> No
     assert trace["make_criterion"] == {"class_weights": 1}
     assert "sample_weighted_loss" not in {p for hooks in trace.values() for p in hooks}
     assert "class_weights" in state.outcomes
+
+
+def test_on_a_script_its_training_cross_entropy_is_weighted_by_the_labels_seen_so_far() -> None:
+    from .script_helpers import fixes_on_script
+
+    logits = torch.randn(8, 3, requires_grad=True)
+    labels = torch.tensor([0, 0, 0, 0, 0, 0, 1, 2])  # class 0: 6 of 8
+    criterion = torch.nn.CrossEntropyLoss()
+    with fixes_on_script({"class_weights": {"label_smoothing": 0.0}}):
+        weighted = criterion(logits, labels)
+        with torch.no_grad():
+            validation = criterion(logits, labels)  # not training: unweighted
+    weights = torch.tensor([8 / (3 * 6), 8 / 3, 8 / 3])
+    expected = torch.nn.functional.cross_entropy(logits, labels, weight=weights)
+    assert float(weighted.detach()) == pytest.approx(float(expected.detach()), rel=1e-5)
+    assert float(validation) == pytest.approx(float(torch.nn.functional.cross_entropy(logits, labels)), rel=1e-5)

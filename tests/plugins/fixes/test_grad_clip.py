@@ -47,3 +47,32 @@ def test_params_need_something_to_clip() -> None:
 
     with pytest.raises(ValidationError):
         Params(max_norm=None, max_value=None)
+
+
+def test_on_a_script_the_norm_at_each_step_is_at_most_max_norm_and_the_monitors_saw_it_raw() -> None:
+    from torch.optim.optimizer import register_optimizer_step_pre_hook
+
+    from .script_helpers import batches, fixes_on_script
+
+    seen_first: list[float] = []
+    at_step: list[float] = []
+
+    def norm(optimizer: torch.optim.Optimizer) -> float:
+        grads = [p.grad for g in optimizer.param_groups for p in g["params"] if p.grad is not None]
+        return float(torch.linalg.vector_norm(torch.stack([g.norm() for g in grads])))
+
+    first = register_optimizer_step_pre_hook(lambda opt, a, k: seen_first.append(norm(opt)))  # as the watcher's
+    try:
+        with fixes_on_script({"grad_clip": {"max_norm": 0.05}}):
+            last = register_optimizer_step_pre_hook(lambda opt, a, k: at_step.append(norm(opt)))
+            model = torch.nn.Linear(4, 3)
+            optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+            for x, y in batches(6):
+                optimizer.zero_grad()
+                (100 * torch.nn.functional.cross_entropy(model(x), y)).backward()
+                optimizer.step()
+            last.remove()
+    finally:
+        first.remove()
+    assert min(seen_first) > 0.05  # the raw gradients, before the clip
+    assert max(at_step) <= 0.05 * (1 + 1e-4)
