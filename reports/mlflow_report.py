@@ -20,7 +20,7 @@ server is ``http(s)://HOST:PORT`` (``databricks`` works too). Per scenario of th
   Its MLflow status is FAILED when the run errored or timed out, else FINISHED.
 
 Each write adds new MLflow runs (a re-render logs the suite again). Needs MLflow
-(``pip install 'harness[mlflow]'``: ``mlflow-skinny`` with SQLAlchemy and Alembic for the
+(``pip install 'training-harness[mlflow]'``: ``mlflow-skinny`` with SQLAlchemy and Alembic for the
 ``sqlite:`` store; a full ``mlflow`` install works too). For a local store MLflow's
 telemetry is switched off (``MLFLOW_DISABLE_TELEMETRY``, unless set already); MLflow 3 has
 put the file store in maintenance mode and refuses it unless ``MLFLOW_ALLOW_FILE_STORE`` is
@@ -42,7 +42,7 @@ from typing import Any
 FLAG = "--mlflow"
 HELP = (
     "Log to this MLflow tracking URI (sqlite:///FILE.db, file:///DIR, http://HOST:5000): a run per suite "
-    "with a nested run per (variant, seed) (pip install 'harness[mlflow]')."
+    "with a nested run per (variant, seed) (pip install 'training-harness[mlflow]')."
 )
 TARGET = "uri"
 METAVAR = "URI"
@@ -57,7 +57,7 @@ class MlflowWriteError(OSError):
 
 def missing() -> str | None:
     if importlib.util.find_spec("mlflow") is None:
-        return "needs MLflow: pip install 'harness[mlflow]'"
+        return "needs MLflow: pip install 'training-harness[mlflow]'"
     return None
 
 
