@@ -40,6 +40,7 @@ class Params(BaseModel):
 
 class ClassWeights(Plugin):
     name = "class_weights"
+    params: Params  # the instance's parameters, of this plugin's own model
     Params = Params
     addresses = ("collapse", "near_collapse")
     replaces = ("sample_weighted_loss",)
