@@ -84,6 +84,7 @@ def test_the_record_schema_lists_every_field_of_a_fresh_record() -> None:
         "skipped",
         "error",
         "node",
+        "exit",  # a script run's exit code
     }
 
 
