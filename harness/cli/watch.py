@@ -12,7 +12,6 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -53,19 +52,15 @@ def script_of(argv: list[str]) -> str:
 
 
 def run_child(argv: list[str], env: dict[str, str]) -> int:
-    """Run ``argv`` with inherited stdio; SIGTERM/SIGHUP are forwarded, Ctrl-C reaches it directly."""
+    """Run ``argv`` with inherited stdio in its own process group: each signal sent to harness
+    (INT, TERM, HUP, QUIT, USR1, USR2) reaches it once, and at a terminal it has the foreground
+    while it runs (:mod:`harness.execution.foreground`). Its exit code (-N: killed by signal N)."""
+    from harness.execution.foreground import run_in_own_group
+
     try:
-        child = subprocess.Popen(argv, env=env)
+        return run_in_own_group(argv, env)
     except OSError as exc:
         raise click.ClickException(f"cannot run {argv[0]!r}: {exc.strerror or exc}") from None
-    forwarded = (signal.SIGTERM, signal.SIGHUP) if hasattr(signal, "SIGHUP") else (signal.SIGTERM,)
-    previous = {sig: signal.signal(sig, lambda s, f: child.send_signal(s)) for sig in forwarded}
-    previous[signal.SIGINT] = signal.signal(signal.SIGINT, signal.SIG_IGN)  # the child gets it from the terminal
-    try:
-        return child.wait()
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
 
 
 def suite_report(records: list[dict[str, Any]], argv: list[str], failing: set[str] | None) -> dict[str, Any]:
