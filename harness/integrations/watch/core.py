@@ -20,6 +20,9 @@ from .patches import Patches
 from .rules import Facts, WatchPlugin
 from .sites import Site
 
+#: the longest a running record goes unwritten within an epoch, in seconds
+SAVE_EVERY = 10.0
+
 
 class WatcherCore:
     """The run's state and the one way hooks are raised (:meth:`call`); see :class:`Watcher`."""
@@ -55,6 +58,9 @@ class WatcherCore:
         self._judged = 0
         self.patches = Patches()
         self._installed = False
+        #: called with nothing whenever the record so far should be kept (boot.py writes it)
+        self.progress: Callable[[], None] | None = None
+        self._next_save = 0.0
         self._reset_observations()
 
     def _reset_observations(self) -> None:
@@ -102,6 +108,14 @@ class WatcherCore:
                 "it is switched off for the rest of the run"
             )
             return None
+
+    def save_progress(self) -> None:
+        """Keep the record so far (:attr:`progress`): at training start, at each epoch end and, in a
+        long epoch, at most every :data:`SAVE_EVERY` seconds, so a program killed (SIGKILL, an OOM
+        kill, ``os._exit``) leaves what was seen up to then."""
+        if self.progress is not None:
+            self._next_save = time.monotonic() + SAVE_EVERY
+            self.safely(self.progress)
 
     def guarded(self, action: Callable[..., Any]) -> Callable[..., None]:
         """``action`` as a tensor hook that never raises into ``backward()`` and returns None (the

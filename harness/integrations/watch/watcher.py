@@ -33,6 +33,7 @@ becomes an ``error`` finding naming it and is switched off; the script goes on.
 from __future__ import annotations
 
 import functools
+import time
 import weakref
 from typing import Any
 
@@ -153,6 +154,8 @@ class Watcher(EpochEvents):
         elif NO_LOSS not in self.notes:
             self.notes.append(NO_LOSS)
         self._maybe_step_epoch()
+        if self.progress is not None and time.monotonic() >= self._next_save:
+            self.save_progress()
 
     def track_gradients(self, optimizer: Any, info: OptimizerInfo) -> None:
         """Watch one trainable tensor of ``optimizer``: does each step window reset its gradient?"""
