@@ -72,6 +72,7 @@ class WatcherCore:
         self.passes: dict[int, Pass] = {}
         self.train_loader: Any = None
         self.open: list[LossCall] | None = None
+        self.open_batch = 0  # the number of the open batch (each LossCall names its own)
         self.closed: list[list[LossCall]] = []
         self.last_softmax: tuple[Any, Site | None] | None = None
         self.last_loss: torch.Tensor | None = None

@@ -207,9 +207,11 @@ class Watcher(EpochEvents):
         record = LossCall(name, inp.detach(), target.detach() if isinstance(target, torch.Tensor) else target, value)
         if self.open is None or len(self.open) > 32:
             self.open = []
+            self.open_batch += 1
         self.open.append(record)
-        record.batch = self.open
-        out.register_hook(self.guarded(functools.partial(self._fired, record)))
+        record.batch = self.open_batch  # a number, not the list: no cycle holding the logits until gc
+        # weakly: the script's loss tensor (alive until its next step) must not keep the logits
+        out.register_hook(self.guarded(functools.partial(self._fired, weakref.ref(record))))
         if self.state is None and not self.optimizers and not self.leaves:
             self.leaves = graph_leaves(out)
         self._probe(name, inp)
@@ -225,10 +227,13 @@ class Watcher(EpochEvents):
         if name == "kl_div":
             self.facts.log_prob_inputs.append((name, _looks_like_probabilities(inp.detach())))
 
-    def _fired(self, record: LossCall, grad: Any) -> None:
+    def _fired(self, ref: weakref.ref[LossCall], grad: Any) -> None:
+        record = ref()
+        if record is None:
+            return  # drained already: a second backward through the same graph
         record.fired = True
         self.fired_count += 1
-        if record.batch is self.open and self.open is not None:
+        if record.batch == self.open_batch and self.open is not None:
             self.closed.append(self.open)
             self.open = None
 
