@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+import weakref
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -57,6 +58,8 @@ class WatcherCore:
         self._where: dict[int, Site] = {}
         self._judged = 0
         self.patches = Patches()
+        #: module -> where it was built (``nn.Softmax``: its probabilities are explained there)
+        self.built_modules: weakref.WeakKeyDictionary[Any, Site | None] = weakref.WeakKeyDictionary()
         self._installed = False
         #: called with nothing whenever the record so far should be kept (boot.py writes it)
         self.progress: Callable[[], None] | None = None
@@ -184,12 +187,22 @@ class WatcherCore:
             return next((self.prob_sites[n] for n in losses if self.prob_sites.get(n)), None) or next(
                 (self.loss_sites[n] for n in losses if self.loss_sites.get(n)), None
             )
+        if key == "optimizer" and self._schedule_explains(finding):
+            key = "scheduler_step"  # e.g. weights_not_updating at LR 1e-22: the schedule, not the optimizer
         if key == "scheduler_step":
             return self.sites.get("scheduler_step") or self.sites.get("optimizer")
         if key == "eval_call":
             mode = self.mode_sites.get(id(self.state.model)) if self.state is not None else None
             return mode[1] if mode is not None and not mode[0] else None
         return self.sites.get(key) if key else None
+
+    def _schedule_explains(self, finding: Finding) -> bool:
+        """A finding of the same epoch points at the script's scheduler step (``lr_zero``,
+        ``schedule_mismatch``): then the schedule explains what the optimizer did."""
+        return "scheduler_step" in self.sites and any(
+            f.epoch == finding.epoch and f is not finding and site_of(f.kind, self.available) == "scheduler_step"
+            for f in (self.state.findings if self.state is not None else [])
+        )
 
     @property
     def findings(self) -> list[WatchFinding]:

@@ -33,6 +33,7 @@ becomes an ``error`` finding naming it and is switched off; the script goes on.
 from __future__ import annotations
 
 import functools
+import sys
 import time
 import weakref
 from typing import Any
@@ -264,7 +265,23 @@ class Watcher(EpochEvents):
 
     def softmax_called(self, out: Any) -> None:
         if self.probed < PROBED_BATCHES and isinstance(out, torch.Tensor):
-            self.last_softmax = (weakref.ref(out), call_site())
+            self.last_softmax = (weakref.ref(out), self._softmax_module_site() or call_site())
+
+    def _softmax_module_site(self) -> Any:
+        """Where the ``nn.Softmax`` whose ``forward`` made this softmax was built (the call site
+        would be the model's ``return self.net(x)``), else None."""
+        frame: Any = sys._getframe(3)  # above this, softmax_called, safely: the softmax wrapper's caller
+        for _ in range(4):
+            if frame is None:
+                return None
+            if frame.f_code is observers.SOFTMAX_FORWARD:
+                return self.built_modules.get(frame.f_locals.get("self"))
+            frame = frame.f_back
+        return None
+
+    def module_built(self, module: Any) -> None:
+        """Where an ``nn.Softmax`` was constructed (probabilities are explained there)."""
+        self.built_modules[module] = call_site()
 
     def optimizer_built(self, optimizer: Any) -> None:
         label = type(optimizer).__name__
