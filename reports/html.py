@@ -261,7 +261,7 @@ def _run_status(run: dict[str, Any]) -> str:
         status += f" ({run['skipped'].get('reason', '')})"
     if run.get("error"):
         status += f": {run['error']['message']}"
-    return status
+    return str(status)
 
 
 def runs_table(runs: list[dict[str, Any]], metrics: list[str]) -> str:

@@ -124,4 +124,6 @@ def write(path: str | Path, payload: dict[str, Any]) -> None:
 
     tree = to_xml(payload)
     ET.indent(tree)
-    write_atomic(Path(path), ET.tostring(tree.getroot(), encoding="utf-8", xml_declaration=True))
+    root = tree.getroot()
+    assert root is not None  # to_xml builds the tree around its root element
+    write_atomic(Path(path), ET.tostring(root, encoding="utf-8", xml_declaration=True))

@@ -12,7 +12,7 @@ from rich.padding import Padding
 from rich.text import Text
 
 
-def describe_plugin(info: object) -> dict:
+def describe_plugin(info: object) -> dict[str, Any]:
     """What ``harness plugins`` shows of one plugin (also its ``--json`` entry)."""
     from importlib import metadata
 
@@ -79,7 +79,7 @@ def print_plugins(console: Console, described: list[dict[str, Any]]) -> None:
         console.print()
 
 
-def describe_workload(entry: object) -> dict:
+def describe_workload(entry: object) -> dict[str, Any]:
     """What ``harness workloads`` shows of one workload (also its ``--json`` entry)."""
     from harness.core.resolver import distribution_label, params_defaults
     from harness.workloads import workload_class

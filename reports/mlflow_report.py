@@ -20,7 +20,7 @@ server is ``http(s)://HOST:PORT`` (``databricks`` works too). Per scenario of th
   Its MLflow status is FAILED when the run errored or timed out, else FINISHED.
 
 Each write adds new MLflow runs (a re-render logs the suite again). Needs MLflow
-(``pip install 'harness[mlflow]'``: ``mlflow-skinny`` with SQLAlchemy and Alembic for the
+(``pip install 'training-harness[mlflow]'``: ``mlflow-skinny`` with SQLAlchemy and Alembic for the
 ``sqlite:`` store; a full ``mlflow`` install works too). For a local store MLflow's
 telemetry is switched off (``MLFLOW_DISABLE_TELEMETRY``, unless set already); MLflow 3 has
 put the file store in maintenance mode and refuses it unless ``MLFLOW_ALLOW_FILE_STORE`` is
@@ -42,7 +42,7 @@ from typing import Any
 FLAG = "--mlflow"
 HELP = (
     "Log to this MLflow tracking URI (sqlite:///FILE.db, file:///DIR, http://HOST:5000): a run per suite "
-    "with a nested run per (variant, seed) (pip install 'harness[mlflow]')."
+    "with a nested run per (variant, seed) (pip install 'training-harness[mlflow]')."
 )
 TARGET = "uri"
 METAVAR = "URI"
@@ -57,7 +57,7 @@ class MlflowWriteError(OSError):
 
 def missing() -> str | None:
     if importlib.util.find_spec("mlflow") is None:
-        return "needs MLflow: pip install 'harness[mlflow]'"
+        return "needs MLflow: pip install 'training-harness[mlflow]'"
     return None
 
 
@@ -114,10 +114,10 @@ def write(uri: str | Path, payload: dict[str, Any]) -> None:
 def experiment_id(client: Any, uri: str, name: str) -> str:
     found = client.get_experiment_by_name(name)
     if found is not None:
-        return found.experiment_id
+        return str(found.experiment_id)
     database = sqlite_path(uri)
     location = (database.resolve().parent / "mlartifacts").as_uri() if database is not None else None
-    return client.create_experiment(name, artifact_location=location)
+    return str(client.create_experiment(name, artifact_location=location))
 
 
 def log(client: Any, run_id: str, metrics: Sequence[Any], params: dict[str, str]) -> None:
@@ -178,7 +178,7 @@ def write_suite(client: Any, uri: str, report: dict[str, Any]) -> str:
             client.set_terminated(suite_id, "FAILED")
         raise
     client.set_terminated(suite_id, "FINISHED")
-    return suite_id
+    return str(suite_id)
 
 
 def write_run(client: Any, exp: str, parent_id: str, record: dict[str, Any], passed: bool) -> str:
@@ -220,4 +220,4 @@ def write_run(client: Any, exp: str, parent_id: str, record: dict[str, Any], pas
     log(client, run_id, metrics, params)
     client.log_text(run_id, json.dumps(record, indent=1, default=str), "record.json")
     client.set_terminated(run_id, "FAILED" if record.get("status") in FAILED else "FINISHED")
-    return run_id
+    return str(run_id)

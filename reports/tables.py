@@ -48,8 +48,9 @@ def mean_std_text(stat: dict[str, Any] | None, *, separator: str, missing: str, 
 
 def summaries_of(report: dict[str, Any]) -> dict[str, dict[str, Any]]:
     """The per-variant summaries of a report (recomputed for a report written before they existed)."""
-    if isinstance(report.get("variants"), dict):
-        return report["variants"]
+    variants = report.get("variants")
+    if isinstance(variants, dict):
+        return variants
     from harness.judging.verdicts import report_key_metrics, summarize_variants
 
     return summarize_variants(report["runs"], report_key_metrics(report))

@@ -13,7 +13,7 @@ per harness run (TensorBoard groups them by scenario). Each holds
 
 Writing a run replaces its directory (built next to it, then swapped in), so a re-render
 (``harness report results.json --tensorboard DIR``) never doubles a curve. Needs the
-``tensorboard`` package (``pip install 'harness[tensorboard]'``); the writer is
+``tensorboard`` package (``pip install 'training-harness[tensorboard]'``); the writer is
 ``torch.utils.tensorboard.SummaryWriter``.
 """
 
@@ -31,7 +31,7 @@ from typing import Any
 FLAG = "--tensorboard"
 HELP = (
     "Write TensorBoard event files here: a run per (variant, seed) with per-epoch metrics, LR per step "
-    "and findings (pip install 'harness[tensorboard]')."
+    "and findings (pip install 'training-harness[tensorboard]')."
 )
 TARGET = "dir"
 METAVAR = "DIR"
@@ -39,7 +39,7 @@ METAVAR = "DIR"
 
 def missing() -> str | None:
     if importlib.util.find_spec("tensorboard") is None:
-        return "needs the tensorboard package: pip install 'harness[tensorboard]'"
+        return "needs the tensorboard package: pip install 'training-harness[tensorboard]'"
     return None
 
 

@@ -7,7 +7,8 @@ from typing import Any
 
 def _default_params(info: Any) -> dict[str, Any] | None:
     try:
-        return info.cls.Params().model_dump()
+        params: dict[str, Any] = info.cls.Params().model_dump()
+        return params
     except Exception:  # noqa: BLE001 - a required parameter: no defaults to compare with
         return None
 

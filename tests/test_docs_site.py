@@ -102,6 +102,16 @@ def test_the_readme_is_short_and_its_test_command_is_what_ci_runs() -> None:
     assert "install torch==2.13.0 -e . &&" in readme  # the first command: the core install, no extras
 
 
+def test_getting_started_gives_the_readmes_two_commands() -> None:
+    import re
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    guide = (ROOT / "docs" / "getting-started.md").read_text(encoding="utf-8")
+    first, test = re.findall(r"```bash\n(.*?)\n```", readme, re.S)[:2]
+    assert "-e . && .venv/bin/harness run" in first and "bash .ci/wheel-check.sh" in test
+    assert re.findall(r"```bash\n(.*?)\n```", guide, re.S)[:2] == [first, test]
+
+
 def test_the_readme_links_into_the_docs_resolve() -> None:
     import re
 

@@ -3,7 +3,7 @@
 ``pip install -e .`` (no extras) has what run/ablate/doctor/report/compare and the pytest
 plugin need for the shipped scenarios; Ray, MLflow, TensorBoard, datasets, tox and the
 docs tools are extras, and ``test`` holds everything CI needs. Each integration, when its
-extra is missing, stops with one line naming the extra (``pip install 'harness[X]'``),
+extra is missing, stops with one line naming the extra (``pip install 'training-harness[X]'``),
 never a traceback. (--tensorboard and --mlflow: tests/reports/test_tensorboard.py and
 test_mlflow.py.)
 """
@@ -70,7 +70,7 @@ def test_a_missing_ray_is_one_line_naming_the_extra(tmp_path: Path, monkeypatch:
     scenario = ROOT / "scenarios" / "tabular_multiclass.yaml"
     result = CliRunner().invoke(main, ["run", str(scenario), "-q", "--executor", "ray", "--results-dir", str(tmp_path)])
     assert result.exit_code == 2
-    assert "pip install 'harness[ray]'" in result.output and "Traceback" not in result.output
+    assert "pip install 'training-harness[ray]'" in result.output and "Traceback" not in result.output
 
 
 def test_a_missing_datasets_is_one_line_naming_the_extra(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -79,7 +79,7 @@ def test_a_missing_datasets_is_one_line_naming_the_extra(tmp_path: Path, monkeyp
     _without(monkeypatch, "datasets")
     table = tmp_path / "rows.csv"
     table.write_text("x,y\n1,0\n2,1\n")
-    with pytest.raises(tabular.TabularDataError, match=r"pip install 'harness\[data\]'"):
+    with pytest.raises(tabular.TabularDataError, match=r"pip install 'training-harness\[data\]'"):
         tabular._load_table(table, "csv")
-    with pytest.raises(ImportError, match=r"pip install 'harness\[data\]'"):
+    with pytest.raises(ImportError, match=r"pip install 'training-harness\[data\]'"):
         text_files._import_datasets()

@@ -1,7 +1,7 @@
 """`harness run --executor ray`: each (variant, seed) a Ray task, same records as the local executor.
 
 The end-to-end test starts a local Ray instance (2 CPUs, no dashboard) inside the
-executor; it is skipped only when ray is not installed (`pip install 'harness[ray]'`,
+executor; it is skipped only when ray is not installed (`pip install 'training-harness[ray]'`,
 which the `test` extra includes).
 """
 

@@ -221,7 +221,7 @@ def _check_executor(execution: Execution) -> None:
         import importlib.util
 
         if importlib.util.find_spec("ray") is None:
-            raise BadInput("--executor ray needs Ray: pip install 'harness[ray]'")
+            raise BadInput("--executor ray needs Ray: pip install 'training-harness[ray]'")
         from harness.execution.ray_executor import retries_from_env
 
         try:

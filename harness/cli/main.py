@@ -17,14 +17,16 @@ from pathlib import Path
 import click
 
 from harness.cli.driver import EXIT_FAILED, EXIT_OK, BadInput, _exit, _write_reports
+from harness.cli.examples import example
 from harness.cli.experiments import ablate, doctor, run
 from harness.cli.listings import plugins, workloads
 from harness.cli.options import report_options
 from harness.cli.watch import watch_command
+from harness.core.version import __version__
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(package_name="harness")
+@click.version_option(__version__, prog_name="harness")  # the distribution is training-harness
 def main() -> None:
     """Replay training incidents as scenarios and prove which fix cures them.
 
@@ -36,10 +38,11 @@ def main() -> None:
     harness plugins                                    # every fix and monitor
     harness workloads                                  # every named workload
     harness watch -- python train.py                   # watch your own script
+    harness example --to DIR                           # the shipped scenarios, into DIR/scenarios/
     """
 
 
-for command in (run, ablate, doctor, plugins, workloads, watch_command):
+for command in (run, ablate, doctor, plugins, workloads, watch_command, example):
     main.add_command(command)
 
 

@@ -176,7 +176,7 @@ def _executor_options(address_help: str) -> list[Decorator]:
             type=click.Choice(["local", "ray"]),
             default="local",
             show_default=True,
-            help="local: worker processes on this machine; ray: one Ray task per run (pip install 'harness[ray]').",
+            help="local: worker processes on this machine; ray: one Ray task per run (pip install 'training-harness[ray]').",
         ),
         click.option("--address", metavar="ADDR", help=address_help),
     ]

@@ -5,7 +5,7 @@ break them: ``pip install -U transformers`` brings a release whose PyTorch bound
 only in transformers' ``[torch]`` extra) excludes the installed torch, and
 ``import transformers`` then merely logs "Disabling PyTorch" and fails on the first model
 class, once per run. This check reads only installed metadata (no torch import, a few
-milliseconds): every requirement of the installed ``harness`` distribution that applies
+milliseconds): every requirement of the installed ``training-harness`` distribution that applies
 (markers evaluated, optional extras skipped), and the requirements of the extras it names
 (``transformers[torch]`` -> transformers' own ``torch>=...``), against the installed
 versions. A distribution that is not installed is left to its import error.
@@ -22,7 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import metadata
 
-DISTRIBUTION = "harness"
+DISTRIBUTION = "training-harness"  # the distribution harness is installed as (pyproject.toml [project] name)
 ANCHOR = "torch"  # the version a user chose deliberately: a fix keeps it
 
 
@@ -32,7 +32,7 @@ class EnvironmentClash(RuntimeError):
 
 @dataclass(frozen=True)
 class Clash:
-    needed_by: str  # "harness" or "transformers 5.24.0"
+    needed_by: str  # "training-harness" or "transformers 5.24.0"
     requirement: str  # what was required, e.g. "torch>=2.6"
     name: str  # the distribution that does not satisfy it
     installed: str  # its installed version

@@ -17,7 +17,7 @@ calls the optimizer, the losses and the DataLoaders the watcher observes, so eve
 points at the line of the user's ``LightningModule`` (``training_step``,
 ``configure_optimizers``) that explains it. ``fail_on`` makes ``fit`` raise at its end when
 a finding of those kinds (or ``"any"``) occurred, for CI. Install with
-``pip install 'harness[lightning]'`` (``pytorch-lightning``, or the ``lightning`` package).
+``pip install 'training-harness[lightning]'`` (``pytorch-lightning``, or the ``lightning`` package).
 """
 
 from __future__ import annotations
@@ -31,7 +31,9 @@ except ImportError:  # pragma: no cover - the unified package exposes the same c
     try:
         from lightning.pytorch import Callback
     except ImportError as exc:
-        raise ImportError("harness.integrations.lightning needs Lightning: pip install 'harness[lightning]'") from exc
+        raise ImportError(
+            "harness.integrations.lightning needs Lightning: pip install 'training-harness[lightning]'"
+        ) from exc
 
 if TYPE_CHECKING:
     from harness.integrations.watch.parts import WatchFinding

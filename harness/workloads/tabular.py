@@ -3,7 +3,7 @@
 The data is either one of scikit-learn's bundled data sets (``data: "sklearn:wine"``,
 also ``iris``, ``breast_cancer`` and ``digits``; offline, shipped with scikit-learn) or
 a local CSV or Parquet file (``data: "path/to/table.csv"``) read with the ``datasets``
-library (``pip install 'harness[data]'``), offline. A relative path is resolved against
+library (``pip install 'training-harness[data]'``), offline. A relative path is resolved against
 the current working directory of the ``harness`` (or ``pytest``) process, not against
 the scenario file. For a file, ``label_column`` names the class column; the features are
 ``feature_columns`` (default: every other column), which must be numeric and complete.
@@ -52,7 +52,7 @@ SKLEARN_DATASETS: dict[str, str] = {
 SKLEARN_REGRESSION: frozenset[str] = frozenset({"diabetes"})
 SKLEARN_PREFIX = "sklearn:"
 FILE_FORMATS: dict[str, str] = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}
-DATA_EXTRA_HINT = "pip install 'harness[data]'"
+DATA_EXTRA_HINT = "pip install 'training-harness[data]'"
 
 
 class TabularDataError(ValueError):

@@ -13,7 +13,7 @@ Parquet, chosen by the extension), or only a training file that is split with a 
         model_type: bert                  # built from a config, random init ...
         # pretrained: /models/my-bert     # ... or a local pretrained directory (no network)
 
-Files are read with the ``datasets`` library (``pip install 'harness[data]'``), offline
+Files are read with the ``datasets`` library (``pip install 'training-harness[data]'``), offline
 (``HF_DATASETS_OFFLINE=1``), and cached under ``cache_dir``. Labels of any value (strings,
 integers, booleans) are mapped to class ids ``0..K-1`` in sorted order, with ``K`` the
 number of distinct training labels; a validation label never seen in training is an

@@ -40,7 +40,7 @@ def _import_datasets() -> Any:
     except ImportError as exc:
         raise ImportError(
             "workload text_classification reads its files with the `datasets` library, which is not "
-            "installed: pip install 'harness[data]'"
+            "installed: pip install 'training-harness[data]'"
         ) from exc
     return datasets
 

@@ -84,4 +84,5 @@ def label_shares(labels: Any, classes: int) -> list[float]:
     inside = labels[(labels >= 0) & (labels < classes)]
     if not inside.numel():
         return [0.0] * classes
-    return (torch.bincount(inside, minlength=classes).double() / labels.numel()).tolist()
+    shares: list[float] = (torch.bincount(inside, minlength=classes).double() / labels.numel()).tolist()
+    return shares

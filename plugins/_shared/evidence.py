@@ -12,7 +12,7 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from harness.core.diagnosis import Evidence, EvidenceTest
+from harness.core.diagnosis import Evidence, EvidenceTest, Verdict
 from harness.core.metrics import class_counts
 from harness.core.pluginmanager import kinds_with
 
@@ -38,7 +38,7 @@ def seen(*kinds: str, otherwise: str = "possible") -> EvidenceTest:
         if found:
             first = found[0]
             return "supports", f"{first['kind']} in {_share(records, kinds)}: {first.get('message', '')}"
-        verdict = "rules out" if otherwise == "rules out" else "possible"
+        verdict: Verdict = "rules out" if otherwise == "rules out" else "possible"
         return verdict, f"no {' or '.join(kinds)} finding"
 
     return with_kinds(test, kinds)
@@ -51,7 +51,7 @@ def config(field: str, above: float, unit: str = "") -> EvidenceTest:
         value = (records[0].get("train") or {}).get(field) if records else None
         if not isinstance(value, (int, float)):
             return "possible", f"train.{field} unknown"
-        verdict = "supports" if value > above else "rules out"
+        verdict: Verdict = "supports" if value > above else "rules out"
         return verdict, f"train.{field} = {value:g}{unit}"
 
     return test
@@ -165,7 +165,7 @@ def loss_ratio_near_batch_size(records: Records) -> Evidence:
     if not isinstance(batch, int) or ratio is None:
         return "possible", "the initial loss's ratio to log(C) is unknown"
     # an untrained model's loss is 1-3x log(C) per item: summed over the batch, 0.5-4x the batch size
-    verdict = "supports" if 0.5 * batch <= ratio <= 4 * batch else "rules out"
+    verdict: Verdict = "supports" if 0.5 * batch <= ratio <= 4 * batch else "rules out"
     return verdict, f"initial loss {ratio:.0f} x log(C), batch size {batch}"
 
 

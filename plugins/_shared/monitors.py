@@ -65,6 +65,7 @@ class MetricMonitor(Plugin):
     """
 
     kind = "monitor"
+    params: Any  # the subclass's own Params, with a ``metric`` field
 
     def alarm(self, state: TrainState, value: float) -> str | None:
         """The finding's message when ``value`` is alarming at this epoch, else None."""
@@ -74,7 +75,7 @@ class MetricMonitor(Plugin):
     def on_epoch_end(self, state: TrainState, metrics: dict[str, Any]) -> None:
         value = finite_metric(metrics, self.params.metric)
         message = None if value is None else self.alarm(state, value)
-        if message is not None:
+        if message is not None and value is not None:
             state.add_finding(self.finding_kinds[0], self.name, message, value=float(value))
 
 

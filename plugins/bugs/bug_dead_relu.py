@@ -37,6 +37,7 @@ class Params(BaseModel):
 class BugDeadReLU(Plugin):
     name = "bug_dead_relu"
     kind = "bug"
+    params: Params  # the instance's parameters, of this plugin's own model
     Params = Params
     shows_as = ("dead_units", "grad_vanishing", "no_convergence", "collapse", "mode_collapse", "no_signal")
 

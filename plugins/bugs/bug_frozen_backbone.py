@@ -43,6 +43,7 @@ def trainable_tail(model: Any, keep_last: int) -> set[int]:
 class BugFrozenBackbone(Plugin):
     name = "bug_frozen_backbone"
     kind = "bug"
+    params: Params  # the instance's parameters, of this plugin's own model
     Params = Params
     shows_as = ("frozen_parameters", "no_convergence")
 

@@ -46,6 +46,7 @@ def batch_size_of(batch: dict[str, Any]) -> int:
 class BugLossScaling(Plugin):
     name = "bug_loss_scaling"
     kind = "bug"
+    params: Params  # the instance's parameters, of this plugin's own model
     Params = Params
     shows_as = (
         "bad_initial_loss",

@@ -36,6 +36,7 @@ class Params(BaseModel):
 class BugLRTooHigh(Plugin):
     name = "bug_lr_too_high"
     kind = "bug"
+    params: Params  # the instance's parameters, of this plugin's own model
     Params = Params
     shows_as = (
         "loss_oscillation",

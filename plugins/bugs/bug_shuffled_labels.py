@@ -35,6 +35,7 @@ class Params(BaseModel):
 class BugShuffledLabels(Plugin):
     name = "bug_shuffled_labels"
     kind = "bug"
+    params: Params  # the instance's parameters, of this plugin's own model
     Params = Params
     shows_as = ("no_convergence", "collapse", "no_signal")
 

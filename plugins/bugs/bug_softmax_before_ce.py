@@ -79,6 +79,7 @@ class Params(BaseModel):
 class BugSoftmaxBeforeCE(Plugin):
     name = "bug_softmax_before_ce"
     kind = "bug"
+    params: Params  # the instance's parameters, of this plugin's own model
     Params = Params
     shows_as = ("probability_outputs", "no_convergence", "collapse")
 

@@ -71,6 +71,7 @@ class RawScale:
 class BugUnnormalisedInputs(Plugin):
     name = "bug_unnormalised_inputs"
     kind = "bug"
+    params: Params  # the instance's parameters, of this plugin's own model
     Params = Params
     shows_as = (
         "bad_initial_loss",

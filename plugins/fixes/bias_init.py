@@ -31,6 +31,7 @@ class Params(BaseModel):
 
 class BiasInit(Plugin):
     name = "bias_init"
+    params: Params  # the instance's parameters, of this plugin's own model
     Params = Params
     addresses = ("dead_units", "grad_vanishing")
 

@@ -336,6 +336,7 @@ def numpy_rng_checkpoint(state: TrainState, metrics: dict[str, Any]) -> dict[str
 
 class Checkpoint(Plugin):
     name = "checkpoint"
+    params: Params  # the instance's parameters, of this plugin's own model
     Params = Params
 
     @hookimpl

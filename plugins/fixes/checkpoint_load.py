@@ -108,6 +108,7 @@ def error_summary(exc: BaseException) -> str:
 
 class CheckpointLoad(Plugin):
     name = "checkpoint_load"
+    params: Params  # the instance's parameters, of this plugin's own model
     Params = Params
 
     def load(self, path: str | Path, map_location: Any = None) -> tuple[dict[str, Any], list[str]]:

@@ -45,6 +45,7 @@ class Params(BaseModel):
 
 class ClassWeights(Plugin):
     name = "class_weights"
+    params: Params  # the instance's parameters, of this plugin's own model
     Params = Params
     addresses = ("collapse", "near_collapse")
     replaces = ("sample_weighted_loss",)
@@ -70,7 +71,9 @@ class ClassWeights(Plugin):
         target = args[1] if len(args) > 1 else kwargs.get("target")
         if name != "cross_entropy" or kwargs.get("weight") is not None or len(args) > 2:
             return
-        if not isinstance(target, torch.Tensor) or target.dtype != torch.long or logits.dim() < 2:
+        if not isinstance(logits, torch.Tensor) or logits.dim() < 2:
+            return
+        if not isinstance(target, torch.Tensor) or target.dtype != torch.long:
             return  # class probabilities as targets: no labels to count
         labels = target[target >= 0].flatten()
         counts = torch.bincount(labels, minlength=logits.shape[1]).double()

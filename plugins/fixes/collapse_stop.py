@@ -31,6 +31,7 @@ class Params(BaseModel):
 
 class CollapseStop(Plugin):
     name = "collapse_stop"
+    params: Params  # the instance's parameters, of this plugin's own model
     Params = Params
 
     def __init__(self, params: Any = None) -> None:

@@ -130,6 +130,7 @@ def resolve_options(
 
 class DataLoaderSettings(Plugin):
     name = "dataloader"
+    params: Params  # the instance's parameters, of this plugin's own model
     Params = Params
 
     @hookimpl

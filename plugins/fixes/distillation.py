@@ -85,6 +85,7 @@ class Params(BaseModel):
 
 class Distillation(Plugin):
     name = "distillation"
+    params: Params  # the instance's parameters, of this plugin's own model
     Params = Params
 
     def __init__(self, params: Any = None) -> None:

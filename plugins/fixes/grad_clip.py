@@ -35,6 +35,7 @@ class Params(BaseModel):
 
 class GradClip(Plugin):
     name = "grad_clip"
+    params: Params  # the instance's parameters, of this plugin's own model
     Params = Params
     addresses = ("grad_explosion", "loss_explosion", "loss_oscillation", "nan")
     acts_on_scripts = True

@@ -98,6 +98,7 @@ class Standardizer:
 
 class InputStandardize(Plugin):
     name = "input_standardize"
+    params: Params  # the instance's parameters, of this plugin's own model
     Params = Params
     addresses = (
         "bad_initial_loss",

@@ -60,6 +60,7 @@ class Params(BaseModel):
 
 class LayerwiseLR(Plugin):
     name = "layerwise_lr"
+    params: Params  # the instance's parameters, of this plugin's own model
     Params = Params
     slots = ("param_groups",)
 

@@ -47,6 +47,7 @@ class Params(BaseModel):
 
 class LinearWarmup(Plugin):
     name = "linear_warmup"
+    params: Params  # the instance's parameters, of this plugin's own model
     Params = Params
     addresses = (
         "collapse",

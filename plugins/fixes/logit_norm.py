@@ -48,6 +48,7 @@ class Params(BaseModel):
 
 class LogitNorm(Plugin):
     name = "logit_norm"
+    params: Params  # the instance's parameters, of this plugin's own model
     Params = Params
     addresses = ("saturation",)
 

@@ -35,6 +35,7 @@ class Params(BaseModel):
 
 class LossWeights(Plugin):
     name = "loss_weights"
+    params: Params  # the instance's parameters, of this plugin's own model
     Params = Params
     addresses = ("no_signal",)
 

@@ -30,6 +30,7 @@ class Params(BaseModel):
 
 class LRScale(Plugin):
     name = "lr_scale"
+    params: Params  # the instance's parameters, of this plugin's own model
     Params = Params
     addresses = (
         "loss_oscillation",

@@ -39,6 +39,7 @@ class Params(BaseModel):
 
 class LRScaling(Plugin):
     name = "lr_scaling"
+    params: Params  # the instance's parameters, of this plugin's own model
     Params = Params
 
     @hookimpl

@@ -30,6 +30,7 @@ class Params(BaseModel):
 
 class MixedPrecision(Plugin):
     name = "mixed_precision"
+    params: Params  # the instance's parameters, of this plugin's own model
     Params = Params
     addresses = ("memory_over_budget",)
 

@@ -76,6 +76,7 @@ class Params(BaseModel):
 
 class Optimizer(Plugin):
     name = "optimizer"
+    params: Params  # the instance's parameters, of this plugin's own model
     Params = Params
     addresses = ("weights_not_updating", "no_convergence")  # built over the model that trains
 

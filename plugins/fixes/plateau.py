@@ -33,6 +33,7 @@ class Params(BaseModel):
 
 class Plateau(Plugin):
     name = "plateau"
+    params: Params  # the instance's parameters, of this plugin's own model
     Params = Params
 
     @hookimpl

@@ -39,6 +39,7 @@ class Params(BaseModel):
 
 class Resume(Plugin):
     name = "resume"
+    params: Params  # the instance's parameters, of this plugin's own model
     Params = Params
 
     @hookimpl  # touches nothing another plugin's on_train_start creates (the scaler is not restored)

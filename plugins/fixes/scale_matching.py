@@ -65,6 +65,7 @@ class Params(BaseModel):
 
 class ScaleMatching(Plugin):
     name = "scale_matching"
+    params: Params  # the instance's parameters, of this plugin's own model
     Params = Params
     addresses = ("mode_collapse", "loss_explosion", "no_signal", "saturation")
 

@@ -30,6 +30,7 @@ class Params(BaseModel):
 
 class SchedulerCadence(Plugin):
     name = "scheduler_cadence"
+    params: Params  # the instance's parameters, of this plugin's own model
     Params = Params
     addresses = ("lr_zero", "schedule_mismatch")
     suggestions = ({"every": "step"},)

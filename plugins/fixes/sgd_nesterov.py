@@ -31,6 +31,7 @@ class Params(BaseModel):
 
 class SGDNesterov(Plugin):
     name = "sgd_nesterov"
+    params: Params  # the instance's parameters, of this plugin's own model
     Params = Params
     addresses = ("mode_collapse",)
 

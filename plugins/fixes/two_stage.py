@@ -60,6 +60,7 @@ class Params(BaseModel):
 
 class TwoStage(Plugin):
     name = "two_stage"
+    params: Params  # the instance's parameters, of this plugin's own model
     Params = Params
     slots = ("param_groups",)
 

@@ -40,6 +40,7 @@ class Params(BaseModel):
 
 class VariancePenalty(Plugin):
     name = "variance_penalty"
+    params: Params  # the instance's parameters, of this plugin's own model
     Params = Params
     addresses = ("mode_collapse",)
 

@@ -30,6 +30,7 @@ class Params(BaseModel):
 
 class WarmupCosine(Plugin):
     name = "warmup_cosine"
+    params: Params  # the instance's parameters, of this plugin's own model
     Params = Params
     addresses = ("loss_explosion", "loss_oscillation", "lr_zero", "schedule_mismatch")
 

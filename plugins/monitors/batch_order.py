@@ -41,6 +41,7 @@ class Params(BaseModel):
 class BatchOrder(Plugin):
     name = "batch_order"
     kind = "monitor"
+    params: Params  # the instance's parameters, of this plugin's own model
     Params = Params
     kinds = (DATA_ORDERED_BY_LABEL_KIND,)
 

@@ -131,6 +131,7 @@ SYMMETRIC_UNITS_KIND = FindingKind(
 class Capacity(Plugin):
     name = "capacity"
     kind = "monitor"
+    params: Params  # the instance's parameters, of this plugin's own model
     Params = Params
     kinds = (WEIGHT_SHRINKAGE_KIND, CLAMPED_OUTPUTS_KIND, SYMMETRIC_UNITS_KIND)
 

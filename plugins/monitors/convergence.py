@@ -77,6 +77,7 @@ NO_CONVERGENCE_KIND = FindingKind(
 
 class Convergence(StepLossMonitor):
     name = "convergence"
+    params: Params  # the instance's parameters, of this plugin's own model
     Params = Params
     kinds = (BAD_INITIAL_LOSS_KIND, NO_CONVERGENCE_KIND)
 

@@ -184,6 +184,7 @@ DATA_ORDERED_BY_LABEL_KIND = FindingKind(
 class DataChecks(Plugin):
     name = "data_checks"
     kind = "monitor"
+    params: Params  # the instance's parameters, of this plugin's own model
     Params = Params
     kinds = (
         DATA_NON_FINITE_KIND,

@@ -82,6 +82,7 @@ DEAD_UNITS_KIND = FindingKind(
 class DeadUnits(Plugin):
     name = "dead_units"
     kind = "monitor"
+    params: Params  # the instance's parameters, of this plugin's own model
     Params = Params
     kinds = (DEAD_UNITS_KIND,)
 

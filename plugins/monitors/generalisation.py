@@ -68,6 +68,7 @@ TRAIN_VAL_DIVERGENCE_KIND = FindingKind(
 class Generalisation(Plugin):
     name = "generalisation"
     kind = "monitor"
+    params: Params  # the instance's parameters, of this plugin's own model
     Params = Params
     kinds = (TRAIN_VAL_DIVERGENCE_KIND,)
 

@@ -114,6 +114,7 @@ class GradHealth(Plugin):
     #: ``harness watch`` only the rules relative to the run's own start judge
     watch_params = {"max_norm": None}
     kind = "monitor"
+    params: Params  # the instance's parameters, of this plugin's own model
     Params = Params
     kinds = (GRAD_EXPLOSION_KIND, GRAD_VANISHING_KIND)
 

@@ -73,6 +73,7 @@ class LossExplosion(StepLossMonitor):
     #: a script's loss scale is its own (a summed reconstruction loss starts above 1000): under
     #: ``harness watch`` only the rules relative to the run's own start judge
     watch_params = {"max_loss": None}
+    params: Params  # the instance's parameters, of this plugin's own model
     Params = Params
     kinds = (LOSS_EXPLOSION_KIND,)
 

@@ -63,6 +63,7 @@ LOSS_OSCILLATION_KIND = FindingKind(
 
 class LossOscillation(StepLossMonitor):
     name = "loss_oscillation"
+    params: Params  # the instance's parameters, of this plugin's own model
     Params = Params
     kinds = (LOSS_OSCILLATION_KIND,)
 

@@ -58,6 +58,7 @@ LOSS_PLATEAU_KIND = FindingKind(
 
 class LossPlateau(StepLossMonitor):
     name = "loss_plateau"
+    params: Params  # the instance's parameters, of this plugin's own model
     Params = Params
     kinds = (LOSS_PLATEAU_KIND,)
 

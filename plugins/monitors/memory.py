@@ -68,6 +68,7 @@ MEMORY_OVER_BUDGET_KIND = FindingKind(
 class Memory(Plugin):
     name = "memory"
     kind = "monitor"
+    params: Params  # the instance's parameters, of this plugin's own model
     Params = Params
     kinds = (MEMORY_OVER_BUDGET_KIND,)
 

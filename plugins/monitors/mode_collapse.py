@@ -71,6 +71,7 @@ MODE_COLLAPSE_KIND = FindingKind(
 class ModeCollapse(Plugin):
     name = "mode_collapse"
     kind = "monitor"
+    params: Params  # the instance's parameters, of this plugin's own model
     Params = Params
     kinds = (MODE_COLLAPSE_KIND,)
 

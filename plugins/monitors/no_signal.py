@@ -71,6 +71,7 @@ NO_SIGNAL_KIND = FindingKind(
 
 class NoSignal(MetricMonitor):
     name = "no_signal"
+    params: Params  # the instance's parameters, of this plugin's own model
     Params = Params
     kinds = (NO_SIGNAL_KIND,)
 

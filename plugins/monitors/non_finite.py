@@ -57,6 +57,7 @@ NAN_KIND = FindingKind(
 
 class NonFinite(StepLossMonitor):
     name = "non_finite"
+    params: Params  # the instance's parameters, of this plugin's own model
     Params = Params
     kinds = (NAN_KIND,)
 

@@ -104,6 +104,7 @@ NEAR_COLLAPSE_KIND = FindingKind(
 class PredictionDistribution(Plugin):
     name = "prediction_distribution"
     kind = "monitor"
+    params: Params  # the instance's parameters, of this plugin's own model
     Params = Params
     kinds = (COLLAPSE_KIND, NEAR_COLLAPSE_KIND)
 

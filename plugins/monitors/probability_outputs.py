@@ -67,6 +67,7 @@ PROBABILITY_OUTPUTS_KIND = FindingKind(
 class ProbabilityOutputs(Plugin):
     name = "probability_outputs"
     kind = "monitor"
+    params: Params  # the instance's parameters, of this plugin's own model
     Params = Params
     kinds = (PROBABILITY_OUTPUTS_KIND,)
 

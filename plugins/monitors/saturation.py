@@ -59,6 +59,7 @@ SATURATION_KIND = FindingKind(
 class Saturation(Plugin):
     name = "saturation"
     kind = "monitor"
+    params: Params  # the instance's parameters, of this plugin's own model
     Params = Params
     kinds = (SATURATION_KIND,)
 

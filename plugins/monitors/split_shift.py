@@ -72,6 +72,7 @@ DATA_SPLIT_SHIFT_KIND = FindingKind(
 class SplitShift(Plugin):
     name = "split_shift"
     kind = "monitor"
+    params: Params  # the instance's parameters, of this plugin's own model
     Params = Params
     kinds = (DATA_SPLIT_SHIFT_KIND,)
 

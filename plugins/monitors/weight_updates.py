@@ -91,6 +91,7 @@ FROZEN_PARAMETERS_KIND = FindingKind(
 class WeightUpdates(Plugin):
     name = "weight_updates"
     kind = "monitor"
+    params: Params  # the instance's parameters, of this plugin's own model
     Params = Params
     kinds = (WEIGHTS_NOT_UPDATING_KIND, FROZEN_PARAMETERS_KIND)
 

@@ -143,11 +143,19 @@ def test_diagnose_end_to_end_in_process_on_a_catalog_bug(tmp_path: Path) -> None
     assert section["reference"]["what"] == "the variant without its bug plugins"
     assert section["best"]["name"] == "optimizer" and section["best"]["replaced"] == ["bug_foreign_optimizer"]
     assert "bug_foreign_optimizer: false" in section["fixed_yaml"]
-    # lr_scale's fixed menu too: "learning rate too high" is a declared cause of no_convergence
+    # lr_scale's fixed menu too: "learning rate too high" is a declared cause of no_convergence; and
+    # grad_reset: "zero_grad() never called" is a declared cause of stale_gradients (it loses to optimizer)
     assert (
         {r["variant"] for r in records}
         == set(derived.variants)
-        == {"broken", "reference", "broken+optimizer", "broken+lr_scale(factor=0.1)", "broken+lr_scale(factor=0.01)"}
+        == {
+            "broken",
+            "reference",
+            "broken+optimizer",
+            "broken+lr_scale(factor=0.1)",
+            "broken+lr_scale(factor=0.01)",
+            "broken+grad_reset",
+        }
     )
 
 

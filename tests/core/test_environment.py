@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.execution.environment import Clash, describe, find_clashes, fix_command
+from harness.execution.environment import DISTRIBUTION, Clash, _requires, describe, find_clashes, fix_command
 
 ROOT = Path(__file__).resolve().parents[2]
 HARNESS_REQUIRES = ["torch>=2.5", "transformers[torch]!=5.19.0,>=4.44", 'ray>=2.9; extra == "ray"', "pyyaml>=6"]
@@ -38,7 +38,7 @@ def clashes_for(installed: dict[str, str]) -> list[Clash]:
     transformers = TRANSFORMERS_REQUIRES
     if Version(installed.get("transformers", "0")) < Version("5.20"):  # 5.19.0 and older: torch>=2.5
         transformers = [line.replace("torch>=2.6", "torch>=2.5") for line in transformers]
-    requires = {"harness": HARNESS_REQUIRES, "transformers": transformers}
+    requires = {DISTRIBUTION: HARNESS_REQUIRES, "transformers": transformers}
     return find_clashes(installed=installed.get, requires=lambda name: requires.get(name, []))
 
 
@@ -69,12 +69,12 @@ def test_a_transformers_that_refuses_the_installed_torch_is_one_line_with_the_fi
         # the release known to be broken with old torch: excluded by harness's own requirement
         (
             {"torch": "2.5.1", "transformers": "5.19.0"},
-            "harness requires transformers[torch]!=5.19.0,>=4.44, but transformers 5.19.0 is installed; fix the environment with: {py} -m pip install torch==2.5.1 'transformers[torch]!=5.19.0,>=4.44'",
+            "training-harness requires transformers[torch]!=5.19.0,>=4.44, but transformers 5.19.0 is installed; fix the environment with: {py} -m pip install torch==2.5.1 'transformers[torch]!=5.19.0,>=4.44'",
         ),
         # torch itself too old: the fix is a torch harness supports, nothing pinned
         (
             {"torch": "2.4.0"},
-            "harness requires torch>=2.5, but torch 2.4.0 is installed; fix the environment with: {py} -m pip install 'torch>=2.5'",
+            "training-harness requires torch>=2.5, but torch 2.4.0 is installed; fix the environment with: {py} -m pip install 'torch>=2.5'",
         ),
         (
             {"torch": "2.6.0", "transformers": "5.24.0", "accelerate": "1.0.0"},
@@ -114,6 +114,7 @@ def test_this_environment_is_consistent_and_trains_with_its_transformers() -> No
     import torch
     from transformers import RobertaConfig, RobertaForSequenceClassification
 
+    assert _requires(DISTRIBUTION), f"{DISTRIBUTION} is not installed here: the check would read nothing"
     assert find_clashes() == []
     config = RobertaConfig(
         vocab_size=50, hidden_size=8, num_hidden_layers=1, num_attention_heads=2, intermediate_size=16

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-pytest.importorskip("accelerate", reason="transformers.Trainer needs accelerate (pip install harness[hf])")
+pytest.importorskip("accelerate", reason="transformers.Trainer needs accelerate (pip install training-harness[hf])")
 
 import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402

@@ -105,7 +105,7 @@ def test_a_missing_mlflow_is_refused_before_any_training(tmp_path: Path, monkeyp
     real = importlib.util.find_spec
     monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "mlflow" else real(name, *a))
     result = CliRunner().invoke(main, ["run", str(tmp_path / "absent.yaml"), "--mlflow", "sqlite:///x.db"])
-    assert result.exit_code == 2 and "pip install 'harness[mlflow]'" in result.output
+    assert result.exit_code == 2 and "pip install 'training-harness[mlflow]'" in result.output
 
 
 @pytest.mark.slow

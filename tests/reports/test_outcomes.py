@@ -150,3 +150,9 @@ def test_the_html_plugin_list_shows_the_fixes_and_folds_the_monitors() -> None:
     html = plugins_table(run, kinds, "plugins on", open_plugins=True)
     fixes, monitors = html.split("<details><summary>monitors and core: 2</summary>")
     assert "grad_clip" in fixes and "non_finite" not in fixes and "non_finite" in monitors
+
+
+def test_a_script_scenario_is_not_sent_to_ablate_or_doctor_which_do_not_run_scripts() -> None:
+    r = report({"broken": (["finding collapse"], True), "fixed": (["final.f1 >= 0.8"], False)}, {"broken": 2})
+    assert next_steps(r, "s.yaml")  # a workload's
+    assert next_steps({**r, "scenario": {"workload": "script"}}, "s.yaml") == []

@@ -102,4 +102,4 @@ def test_a_missing_tensorboard_is_refused_before_any_training(tmp_path: Path, mo
     real = importlib.util.find_spec
     monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "tensorboard" else real(name, *a))
     result = CliRunner().invoke(main, ["run", str(tmp_path / "absent.yaml"), "--tensorboard", str(tmp_path / "tb")])
-    assert result.exit_code == 2 and "pip install 'harness[tensorboard]'" in result.output
+    assert result.exit_code == 2 and "pip install 'training-harness[tensorboard]'" in result.output

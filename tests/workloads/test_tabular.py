@@ -133,7 +133,7 @@ def test_bad_data_is_a_clear_error_naming_the_field(tmp_path: Path) -> None:
 def test_missing_datasets_library_names_the_extra(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     (tmp_path / "t.csv").write_text("a,kind\n1,x\n2,y\n")
     monkeypatch.setitem(sys.modules, "datasets", None)  # import datasets -> ImportError
-    with pytest.raises(TabularDataError, match=r"pip install 'harness\[data\]'"):
+    with pytest.raises(TabularDataError, match=r"pip install 'training-harness\[data\]'"):
         _workload(data=str(tmp_path / "t.csv"), label_column="kind").datasets()
 
 

@@ -304,7 +304,7 @@ def test_inconsistent_params_and_labels_are_errors(files: tuple[Path, Path], tmp
 
 def test_missing_datasets_names_the_extra(files: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "datasets", None)  # `import datasets` raises ImportError
-    with pytest.raises(ImportError, match=r"pip install 'harness\[data\]'"):
+    with pytest.raises(ImportError, match=r"pip install 'training-harness\[data\]'"):
         workload(train_file=str(files[0])).datasets()
 
 
