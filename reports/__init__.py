@@ -153,6 +153,29 @@ class ReportWriteError(OSError):
         self.messages = messages
 
 
+def unwritable(paths: dict[str, Path | str | None]) -> list[str]:
+    """Why some of the reports asked for could not be written, checked before anything runs: a
+    file's or directory's nearest existing folder must be writable, and a file's path no folder
+    (a URI is not checked). One line per report, naming its flag."""
+    import os
+
+    problems = []
+    for name, path in paths.items():
+        module = renderer(name) if path is not None else None
+        if module is None or target_kind(module) == "uri":
+            continue
+        target = Path(path)  # type: ignore[arg-type]  # not None: checked above
+        if target_kind(module) == "file" and target.is_dir():
+            problems.append(f"cannot write the {module.FLAG} report {path}: it is a directory")
+            continue
+        folder = target if target_kind(module) == "dir" and target.is_dir() else target.parent
+        while not folder.exists() and folder != folder.parent:
+            folder = folder.parent
+        if not folder.is_dir() or not os.access(folder, os.W_OK | os.X_OK):
+            problems.append(f"cannot write the {module.FLAG} report {path}: {folder} is not a writable folder")
+    return problems
+
+
 def write_reports(payload: dict[str, Any], paths: dict[str, Path | str | None]) -> list[Path | str]:
     """Write every report whose path (or URI) is given; returns those written. Each is written
     atomically (a failed write keeps the previous file); when some fail (a full disk, no

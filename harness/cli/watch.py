@@ -12,7 +12,6 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -23,6 +22,11 @@ import click
 from harness.cli.options import PluginFlags, plugin_options, report_options
 
 EXIT_FAILED, EXIT_BAD_INPUT = 1, 2
+#: the error type of a program that could not be watched (``--fail-on`` fails on it)
+NOT_WATCHED = "not_watched"
+SKIPPED = (
+    "python {option} starts without harness's sitecustomize (it ignores PYTHONPATH or site), so the watcher cannot load"
+)
 PYTHON_NAMES = ("python", "python3", f"python3.{sys.version_info.minor}")
 
 
@@ -53,19 +57,24 @@ def script_of(argv: list[str]) -> str:
 
 
 def run_child(argv: list[str], env: dict[str, str]) -> int:
-    """Run ``argv`` with inherited stdio; SIGTERM/SIGHUP are forwarded, Ctrl-C reaches it directly."""
+    """Run ``argv`` with inherited stdio in its own process group: each signal sent to harness
+    (INT, TERM, HUP, QUIT, USR1, USR2) reaches it once, and at a terminal it has the foreground
+    while it runs (:mod:`harness.execution.foreground`). Its exit code (-N: killed by signal N)."""
+    from harness.execution.foreground import run_in_own_group
+
     try:
-        child = subprocess.Popen(argv, env=env)
+        return run_in_own_group(argv, env)
     except OSError as exc:
         raise click.ClickException(f"cannot run {argv[0]!r}: {exc.strerror or exc}") from None
-    forwarded = (signal.SIGTERM, signal.SIGHUP) if hasattr(signal, "SIGHUP") else (signal.SIGTERM,)
-    previous = {sig: signal.signal(sig, lambda s, f: child.send_signal(s)) for sig in forwarded}
-    previous[signal.SIGINT] = signal.signal(signal.SIGINT, signal.SIG_IGN)  # the child gets it from the terminal
-    try:
-        return child.wait()
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
+
+
+def not_watched(argv: list[str], reasons: list[str]) -> dict[str, Any]:
+    """The record of a program no process of which could be watched: an error naming why."""
+    from harness.core.run_record import new_record
+
+    record = new_record("script", 0, plugins={}, train={"command": argv})
+    record["error"] = {"message": "; ".join(dict.fromkeys(reasons)), "type": NOT_WATCHED}
+    return record
 
 
 def suite_report(records: list[dict[str, Any]], argv: list[str], failing: set[str] | None) -> dict[str, Any]:
@@ -186,8 +195,11 @@ def watch_command(
     """
     failing = parse_fail_on(fail_on)
     overrides = _plugin_overrides(plugin_flags)
-    from harness.execution.watch_launch import collect_records, watch_env, write_sitecustomize
+    from harness.reports import unwritable
 
+    problems = unwritable(report_targets)
+    if problems:  # found out before the program runs, not after an hour of training
+        raise _BadInput("\n".join(problems))
     argv = resolve_command(command)
     if save_scenario is not None:
         from harness.cli.save_scenario import SaveError, program_of
@@ -196,20 +208,38 @@ def watch_command(
             program_of(argv)
         except SaveError as exc:
             raise _BadInput(str(exc)) from None
-    directory = Path(tempfile.mkdtemp(prefix="harness-watch-"))
-    try:
-        write_sitecustomize(directory)
-        (directory / "runs").mkdir()
-        env = watch_env(directory, directory / "runs", {"plugins": overrides, "epoch_steps": epoch_steps})
-        code = run_child(argv, env)
-        records = collect_records(directory / "runs", warn=lambda m: click.echo(f"harness watch: {m}", err=True))
-    finally:
-        shutil.rmtree(directory, ignore_errors=True)
+    code, records = run_watched(argv, {"plugins": overrides, "epoch_steps": epoch_steps})
     if save_scenario is not None:
         from harness.cli.save_scenario import save_scenario as write_scenario
 
         click.echo(write_scenario(save_scenario, argv, records, code, overrides), err=True)
     _finish(records, argv, code, failing, report_targets)
+
+
+def run_watched(argv: list[str], config: dict[str, Any]) -> tuple[int, list[dict[str, Any]]]:
+    """Run the program under the watcher: its exit code and its processes' records (one ``not
+    watched`` record when none could be watched and something said why)."""
+    from harness.execution.watch_launch import (
+        collect_records,
+        skips_bootstrap,
+        unwatched,
+        watch_env,
+        write_sitecustomize,
+    )
+
+    skipped = skips_bootstrap(argv)
+    if skipped is not None:
+        click.echo(f"harness watch: {SKIPPED.format(option=skipped)}; the program runs unwatched", err=True)
+    directory = Path(tempfile.mkdtemp(prefix="harness-watch-"))
+    try:
+        write_sitecustomize(directory)
+        (directory / "runs").mkdir()
+        code = run_child(argv, watch_env(directory, directory / "runs", config))
+        records = collect_records(directory / "runs", warn=lambda m: click.echo(f"harness watch: {m}", err=True))
+        reasons = unwatched(directory / "runs") + ([SKIPPED.format(option=skipped)] if skipped else [])
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
+    return code, records or ([not_watched(argv, reasons)] if reasons else [])
 
 
 def _finish(
@@ -233,6 +263,8 @@ def _finish(
     found = {f["kind"] for r in records for f in r["findings"]}
     if failing is not None and (found if not failing else found & failing):
         sys.exit(EXIT_FAILED)
+    if failing is not None and any((r.get("error") or {}).get("type") == NOT_WATCHED for r in records):
+        sys.exit(EXIT_FAILED)  # nothing was checked: a CI job must not pass on it
     if code < 0:  # killed by a signal: die the same way
         signal.signal(-code, signal.SIG_DFL)
         os.kill(os.getpid(), -code)

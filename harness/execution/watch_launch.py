@@ -186,3 +186,41 @@ def collect_records(directory: Path, warn: Callable[[str], None] = lambda messag
         except (OSError, ValueError) as exc:
             warn(f"unreadable run record {path.name}: {exc}")
     return sorted(records, key=lambda r: (r["train"].get("rank", 0), r["train"].get("pid", 0)))
+
+
+def unwatched(directory: Path) -> list[str]:
+    """Why processes of the program could not be watched (``unwatched-<pid>.txt``, written by the
+    bootstrap when the watcher cannot load or start)."""
+    reasons = []
+    for path in sorted(directory.glob("unwatched-*.txt")):
+        try:
+            reasons.append(path.read_text(encoding="utf-8").strip())
+        except OSError:
+            continue
+    return reasons
+
+
+def skips_bootstrap(argv: list[str]) -> str | None:
+    """The option of a Python command line that keeps the watcher out (``-I`` and ``-E`` ignore
+    ``PYTHONPATH``, ``-S`` imports no ``sitecustomize``), else None."""
+    if not os.path.basename(argv[0]).lower().startswith("python"):
+        return None
+    args = iter(argv[1:])
+    for arg in args:
+        if arg.startswith("--") or not arg.startswith("-") or arg == "-":
+            if arg == "--check-hash-based-pycs":
+                next(args, None)
+                continue
+            if arg.startswith("--") and arg != "--":
+                continue
+            return None  # the script (or stdin): the interpreter's options have ended
+        for i, letter in enumerate(arg[1:]):
+            if letter in "IES":
+                return f"-{letter}"
+            if letter in "cm":
+                return None
+            if letter in "WX":  # takes a value: the rest of this argument, else the next one
+                if i == len(arg) - 2:
+                    next(args, None)
+                break
+    return None

@@ -11,7 +11,8 @@ when the scheduler has been stepped more often than the optimizer (its ``last_ep
 above the optimizer's step count), or when it is stepped less often and the LR is still
 rising after the planned warmup (``warmup_ratio`` x total optimizer steps) has ended: a
 per-step warmup stepped per epoch; (b) ``lr_zero`` when every optimizer step of the
-epoch ran at LR 0 in every parameter group. A per-epoch schedule that does not warm up
+epoch ran at LR 0 in every parameter group, or under ``LR_FLOOR`` (1e-6) of the run's first
+LR (a ``StepLR(step_size=10)`` stepped per batch: LR 1e-21 by epoch 4). A per-epoch schedule that does not warm up
 (``plateau``, step decay) and a group kept at LR 0 on purpose (``two_stage``'s frozen
 backbone, while the head trains) are not findings.
 Fix: none; this monitor only observes (``linear_warmup: {interval: step}`` steps the
@@ -49,6 +50,10 @@ LR_ZERO_KIND = FindingKind(
 )
 
 
+#: an LR under this share of the run's first LR is "zero": no step of it changes the weights
+LR_FLOOR = 1e-6
+
+
 class LRSchedule(Plugin):
     name = "lr_schedule"
     kind = "monitor"
@@ -68,13 +73,24 @@ class LRSchedule(Plugin):
     def on_epoch_end(self, state: TrainState) -> None:
         epoch_lrs = self.lrs[self.epoch_start :]
         self.epoch_start = len(self.lrs)
-        if epoch_lrs and max(epoch_lrs) == 0.0:
+        top, start = max(epoch_lrs, default=None), self.lrs[0] if self.lrs else 0.0
+        if top == 0.0:
             state.add_finding(
                 "lr_zero",
                 self.name,
                 f"every one of the {len(epoch_lrs)} optimizer steps of epoch {state.epoch} ran at LR 0: nothing was learnt",
                 step=state.step,
                 value=0.0,
+            )
+        elif top is not None and start > 0 and top <= start * LR_FLOOR:
+            state.add_finding(
+                "lr_zero",
+                self.name,
+                f"every one of the {len(epoch_lrs)} optimizer steps of epoch {state.epoch} ran at LR {top:.3g} or "
+                f"less, under {LR_FLOOR:g} of the LR it started at ({start:.3g}): nothing was learnt (a schedule "
+                "stepped per batch that was meant per epoch?)",
+                step=state.step,
+                value=top,
             )
         stepped = getattr(state.scheduler, "last_epoch", None)
         if not isinstance(stepped, int) or isinstance(stepped, bool):

@@ -1,4 +1,4 @@
-"""The child side of ``harness watch``: start a watcher before the script's first line, write its record at exit.
+"""The child side of ``harness watch``: start a watcher before the script's first line, write its record as it runs.
 
 ``harness watch`` (and a scenario's script run) starts the user's command unchanged, with a
 directory holding a ``sitecustomize.py`` first on ``PYTHONPATH`` and the environment variables
@@ -10,14 +10,18 @@ started with ``spawn``) imports that ``sitecustomize`` at start-up. It imports n
 harness: it puts a finder on ``sys.meta_path`` that, once the program's first ``import torch``
 has loaded torch, imports this module away from the program's directory and calls
 :func:`start_from_env` (``watch_launch.SITECUSTOMIZE``); the ``sitecustomize`` then runs any
-other ``sitecustomize`` further on ``sys.path``, so the user's own still loads. A process that
-never trained (the ``torchrun`` launcher, a data worker) writes no
-record; a forked child (a DataLoader worker) never writes its parent's.
+other ``sitecustomize`` further on ``sys.path``, so the user's own still loads. The record is
+written (atomically) when training starts, at each epoch's end, every ``SAVE_EVERY`` seconds
+within a long epoch, and at exit: a program killed on the way (SIGKILL, an OOM kill,
+``os._exit``) leaves what was seen until then, with status ``running``. A process that never
+trained (the ``torchrun`` launcher, a data worker) writes no record; a forked child (a
+DataLoader worker) never writes its parent's.
 """
 
 from __future__ import annotations
 
 import atexit
+import contextlib
 import json
 import os
 import sys
@@ -27,6 +31,13 @@ from typing import Any
 from harness.core.run_record import record_to_json
 from harness.execution.atomic_io import write_atomic
 from harness.execution.watch_launch import ENV_CONFIG, ENV_OUT
+
+
+def _unwatched(out: str, why: str) -> None:
+    """Say so on stderr, and leave ``unwatched-<pid>.txt`` for the launcher (as the bootstrap does)."""
+    sys.stderr.write(f"harness watch: {why}; the program runs unwatched\n")
+    with contextlib.suppress(OSError):
+        write_atomic(Path(out) / f"unwatched-{os.getpid()}.txt", why)
 
 
 def start_from_env() -> Any:
@@ -52,7 +63,7 @@ def start_from_env() -> Any:
 
         install_fixes(config.get("fixes") or {}, watcher.patches)  # a script variant's fixes, acting from outside
     except Exception as exc:  # noqa: BLE001 - never stop the script
-        sys.stderr.write(f"harness watch: the watcher could not start: {type(exc).__name__}: {exc}\n")
+        _unwatched(out, f"the watcher could not start: {type(exc).__name__}: {exc}")
         return None
     pid, failure = os.getpid(), {}
     previous_hook = sys.excepthook
@@ -63,17 +74,27 @@ def start_from_env() -> Any:
 
     sys.excepthook = excepthook
 
-    def finish() -> None:
+    path = Path(out) / f"run-{rank():03d}-{pid}.json"
+
+    def write() -> None:
+        """The record so far (status ``running`` until the program ends), written atomically."""
         if os.getpid() != pid:
             return  # a forked child (a DataLoader worker): the parent writes the record
-        watcher.close()
-        if watcher.state is None and not watcher.findings:
-            return  # this process trained nothing (a launcher, a worker)
         record = watcher.record(command=sys.argv, rank=rank(), pid=pid)
         if failure:
             record["status"] = "error"
             record["error"] = {"message": failure["error"], "type": failure["error"].split(":")[0]}
-        write_atomic(Path(out) / f"run-{rank():03d}-{pid}.json", record_to_json(record))
+        write_atomic(path, record_to_json(record))
 
+    def finish() -> None:
+        if os.getpid() != pid:
+            return
+        watcher.progress = None
+        watcher.close()
+        if watcher.state is None and not watcher.findings:
+            return  # this process trained nothing (a launcher, a worker)
+        write()
+
+    watcher.progress = write
     atexit.register(finish)
     return watcher

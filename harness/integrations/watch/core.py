@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+import weakref
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -19,6 +20,9 @@ from .observers import CLASS_LOSSES
 from .patches import Patches
 from .rules import Facts, WatchPlugin
 from .sites import Site
+
+#: the longest a running record goes unwritten within an epoch, in seconds
+SAVE_EVERY = 10.0
 
 
 class WatcherCore:
@@ -54,7 +58,12 @@ class WatcherCore:
         self._where: dict[int, Site] = {}
         self._judged = 0
         self.patches = Patches()
+        #: module -> where it was built (``nn.Softmax``: its probabilities are explained there)
+        self.built_modules: weakref.WeakKeyDictionary[Any, Site | None] = weakref.WeakKeyDictionary()
         self._installed = False
+        #: called with nothing whenever the record so far should be kept (boot.py writes it)
+        self.progress: Callable[[], None] | None = None
+        self._next_save = 0.0
         self._reset_observations()
 
     def _reset_observations(self) -> None:
@@ -66,6 +75,7 @@ class WatcherCore:
         self.passes: dict[int, Pass] = {}
         self.train_loader: Any = None
         self.open: list[LossCall] | None = None
+        self.open_batch = 0  # the number of the open batch (each LossCall names its own)
         self.closed: list[list[LossCall]] = []
         self.last_softmax: tuple[Any, Site | None] | None = None
         self.last_loss: torch.Tensor | None = None
@@ -102,6 +112,14 @@ class WatcherCore:
                 "it is switched off for the rest of the run"
             )
             return None
+
+    def save_progress(self) -> None:
+        """Keep the record so far (:attr:`progress`): at training start, at each epoch end and, in a
+        long epoch, at most every :data:`SAVE_EVERY` seconds, so a program killed (SIGKILL, an OOM
+        kill, ``os._exit``) leaves what was seen up to then."""
+        if self.progress is not None:
+            self._next_save = time.monotonic() + SAVE_EVERY
+            self.safely(self.progress)
 
     def guarded(self, action: Callable[..., Any]) -> Callable[..., None]:
         """``action`` as a tensor hook that never raises into ``backward()`` and returns None (the
@@ -169,12 +187,22 @@ class WatcherCore:
             return next((self.prob_sites[n] for n in losses if self.prob_sites.get(n)), None) or next(
                 (self.loss_sites[n] for n in losses if self.loss_sites.get(n)), None
             )
+        if key == "optimizer" and self._schedule_explains(finding):
+            key = "scheduler_step"  # e.g. weights_not_updating at LR 1e-22: the schedule, not the optimizer
         if key == "scheduler_step":
             return self.sites.get("scheduler_step") or self.sites.get("optimizer")
         if key == "eval_call":
             mode = self.mode_sites.get(id(self.state.model)) if self.state is not None else None
             return mode[1] if mode is not None and not mode[0] else None
         return self.sites.get(key) if key else None
+
+    def _schedule_explains(self, finding: Finding) -> bool:
+        """A finding of the same epoch points at the script's scheduler step (``lr_zero``,
+        ``schedule_mismatch``): then the schedule explains what the optimizer did."""
+        return "scheduler_step" in self.sites and any(
+            f.epoch == finding.epoch and f is not finding and site_of(f.kind, self.available) == "scheduler_step"
+            for f in (self.state.findings if self.state is not None else [])
+        )
 
     @property
     def findings(self) -> list[WatchFinding]:

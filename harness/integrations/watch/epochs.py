@@ -56,6 +56,7 @@ class EpochEvents(WatcherCore):
                 self.sites["optimizer"] = info.built
         self.call("on_setup", state=state)
         self.call("on_train_start", state=state)
+        self.save_progress()
         return state
 
     def _find_model(self, optimizer: Any) -> torch.nn.Module:
@@ -203,6 +204,7 @@ class EpochEvents(WatcherCore):
         state.epoch += 1
         state.batch_index = 0
         self._begin_epoch_buffers()
+        self.save_progress()
 
     def _judge_shape(self) -> None:
         """Switch off the monitors whose signal does not hold for this script's shape."""

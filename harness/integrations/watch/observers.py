@@ -19,6 +19,7 @@ loss calls (logits, labels)        wrappers of ``torch.nn.functional``'s   ``Tor
 softmax sources                    ``F.softmax``, ``torch.softmax``,       as above
                                    ``Tensor.softmax`` (first batches)
 where an optimizer was built       ``Optimizer.__init__``                  no construction hook
+where an ``nn.Softmax`` was built  ``nn.Softmax.__init__``                 as above
 scheduler steps                    ``step`` of ``LRScheduler`` and its     no scheduler hook
                                    subclasses that override it
 ``model.train()``/``eval()``       ``Module.train`` (``eval`` calls it)    no mode hook
@@ -44,6 +45,8 @@ if TYPE_CHECKING:
 
 #: the watcher (typed loosely: this module is imported by it, never the other way round)
 Watcher = Any
+#: the code of ``nn.Softmax.forward``: a softmax made there is explained where the module was built
+SOFTMAX_FORWARD = torch.nn.Softmax.forward.__code__
 #: losses whose input is class logits (the watcher's "classifier")
 CLASS_LOSSES = ("cross_entropy", "nll_loss", "binary_cross_entropy_with_logits")
 #: other losses whose calls are training batches too
@@ -61,6 +64,7 @@ def install(w: Watcher, patches: Patches) -> None:
     _install_softmax(w, patches)
     _install_backward(w, patches)
     patches.wrap(torch.optim.Optimizer, "__init__", lambda original: _after(w, original, w.optimizer_built))
+    patches.wrap(torch.nn.Softmax, "__init__", lambda original: _after(w, original, w.module_built))
     for cls in _scheduler_classes():
         patches.wrap(cls, "step", lambda original: _scheduler_step(w, original))
     patches.wrap(torch.nn.Module, "train", lambda original: _module_train(w, original))

@@ -62,7 +62,7 @@ class LossCall:
     target: Any
     loss: torch.Tensor  # detached, 0-d
     fired: bool = False
-    batch: list[LossCall] | None = None
+    batch: int = 0  # the open batch it belongs to (a number: a list back-reference was a cycle)
 
 
 @dataclass

@@ -24,6 +24,8 @@ _LIBRARY_DIRS = tuple(
         if (p := sysconfig.get_paths().get(key))
     }
 )
+#: the program's working directory when the watcher loaded (its first ``import torch``)
+STARTED_IN = os.getcwd()
 _TORCH_MARK = os.sep + "torch" + os.sep
 #: code object -> whether its file is the user's (cached: each code object is judged once)
 _USER_CODE: dict[CodeType, bool] = {}
@@ -55,11 +57,11 @@ class Site:
     line: int
 
     def where(self) -> str:
-        """``FILE:LINE``, the file relative to the working directory when it lies under it."""
+        """``FILE:LINE``, the file relative to the directory the program started in when it lies under it."""
         path = self.file
         if os.path.isabs(path):
             try:
-                rel = os.path.relpath(path)
+                rel = os.path.relpath(path, STARTED_IN)  # not where a chdir() of the program left it
             except ValueError:  # another drive (Windows)
                 rel = path
             path = rel if not rel.startswith("..") else path

@@ -13,6 +13,11 @@ from rich.console import Console
 from rich.markup import escape
 from rich.text import Text
 
+RUNNING = (
+    "  the program ended before the watcher could finish its record (killed, os._exit?): "
+    "this is what it saw until its last save (training start, an epoch's end, every 10 s)"
+)
+
 
 def _heading(record: dict[str, Any], several: bool) -> str:
     train = record.get("train") or {}
@@ -58,7 +63,13 @@ def print_watch_report(console: Console, report: dict[str, Any], code: int) -> N
     if not runs:
         console.print("no training observed: no process stepped an optimizer or backpropagated a loss", highlight=False)
     for record in runs:
+        error = record.get("error") or {}
+        if error.get("type") == "not_watched":
+            console.print(f"[bold red]not watched[/]: {escape(error['message'])}", highlight=False)
+            continue
         console.print(f"[bold]{escape(_heading(record, len(runs) > 1))}[/]", highlight=False)
+        if record.get("status") == "running":
+            console.print(RUNNING, highlight=False)
         if record.get("status") == "error" and record.get("error"):
             console.print(f"  it ended with {escape(record['error']['message'])}", highlight=False)
         for note in record.get("notes") or []:

@@ -33,6 +33,8 @@ becomes an ``error`` finding naming it and is switched off; the script goes on.
 from __future__ import annotations
 
 import functools
+import sys
+import time
 import weakref
 from typing import Any
 
@@ -153,6 +155,8 @@ class Watcher(EpochEvents):
         elif NO_LOSS not in self.notes:
             self.notes.append(NO_LOSS)
         self._maybe_step_epoch()
+        if self.progress is not None and time.monotonic() >= self._next_save:
+            self.save_progress()
 
     def track_gradients(self, optimizer: Any, info: OptimizerInfo) -> None:
         """Watch one trainable tensor of ``optimizer``: does each step window reset its gradient?"""
@@ -204,9 +208,11 @@ class Watcher(EpochEvents):
         record = LossCall(name, inp.detach(), target.detach() if isinstance(target, torch.Tensor) else target, value)
         if self.open is None or len(self.open) > 32:
             self.open = []
+            self.open_batch += 1
         self.open.append(record)
-        record.batch = self.open
-        out.register_hook(self.guarded(functools.partial(self._fired, record)))
+        record.batch = self.open_batch  # a number, not the list: no cycle holding the logits until gc
+        # weakly: the script's loss tensor (alive until its next step) must not keep the logits
+        out.register_hook(self.guarded(functools.partial(self._fired, weakref.ref(record))))
         if self.state is None and not self.optimizers and not self.leaves:
             self.leaves = graph_leaves(out)
         self._probe(name, inp)
@@ -222,10 +228,13 @@ class Watcher(EpochEvents):
         if name == "kl_div":
             self.facts.log_prob_inputs.append((name, _looks_like_probabilities(inp.detach())))
 
-    def _fired(self, record: LossCall, grad: Any) -> None:
+    def _fired(self, ref: weakref.ref[LossCall], grad: Any) -> None:
+        record = ref()
+        if record is None:
+            return  # drained already: a second backward through the same graph
         record.fired = True
         self.fired_count += 1
-        if record.batch is self.open and self.open is not None:
+        if record.batch == self.open_batch and self.open is not None:
             self.closed.append(self.open)
             self.open = None
 
@@ -256,7 +265,23 @@ class Watcher(EpochEvents):
 
     def softmax_called(self, out: Any) -> None:
         if self.probed < PROBED_BATCHES and isinstance(out, torch.Tensor):
-            self.last_softmax = (weakref.ref(out), call_site())
+            self.last_softmax = (weakref.ref(out), self._softmax_module_site() or call_site())
+
+    def _softmax_module_site(self) -> Any:
+        """Where the ``nn.Softmax`` whose ``forward`` made this softmax was built (the call site
+        would be the model's ``return self.net(x)``), else None."""
+        frame: Any = sys._getframe(3)  # above this, softmax_called, safely: the softmax wrapper's caller
+        for _ in range(4):
+            if frame is None:
+                return None
+            if frame.f_code is observers.SOFTMAX_FORWARD:
+                return self.built_modules.get(frame.f_locals.get("self"))
+            frame = frame.f_back
+        return None
+
+    def module_built(self, module: Any) -> None:
+        """Where an ``nn.Softmax`` was constructed (probabilities are explained there)."""
+        self.built_modules[module] = call_site()
 
     def optimizer_built(self, optimizer: Any) -> None:
         label = type(optimizer).__name__

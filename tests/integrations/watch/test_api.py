@@ -310,3 +310,44 @@ def test_an_observer_that_fails_is_switched_off_with_one_note_and_never_reaches_
     notes = w.record()["notes"]
     assert len([n for n in notes if "_fired failed" in n]) == 1 and len([n for n in notes if "mode_set" in n]) == 1
     assert sorted(calls) == ["_fired", "mode_set"]  # each failed once, then was never called again
+
+
+def _holding(pointer: int) -> list[torch.Tensor]:
+    """Every live tensor whose memory starts at ``pointer`` (a detached copy of the logits shares it)."""
+    import gc
+    import warnings
+
+    with warnings.catch_warnings():  # asking some module objects their class warns
+        warnings.simplefilter("ignore")
+        return [t for t in gc.get_objects() if isinstance(t, torch.Tensor) and t.data_ptr() == pointer]
+
+
+@pytest.mark.parametrize("loader", [False, True])
+def test_a_steps_logits_are_freed_right_after_the_step_with_gc_off(loader: bool) -> None:
+    """The watcher keeps no reference to a step's tensors after it (issue: a step with 256 MB of
+    logits peaked at 3.07 GB watched against 1.34 GB plain): no reference cycle, freed only by the
+    cycle collector, and no strong reference from the loss's hook, so a step's logits (and every
+    tensor sharing their memory) go when the script drops them, as without harness."""
+    import gc
+    import weakref
+
+    torch.manual_seed(0)
+    X, y = torch.randn(64, 8), torch.randint(0, 3, (64,))
+    model = nn.Sequential(nn.Linear(8, 16), nn.ReLU(), nn.Linear(16, 3))
+    batches = DataLoader(TensorDataset(X, y), batch_size=16) if loader else [(X, y)] * 4
+    gc.collect()
+    gc.disable()
+    try:
+        with harness.watch():
+            optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+            for xb, yb in batches:
+                optimizer.zero_grad()
+                logits = model(xb)
+                loss = nn.CrossEntropyLoss()(logits, yb)
+                loss.backward()
+                optimizer.step()
+                ref, pointer = weakref.ref(logits), logits.data_ptr()
+                del logits, loss
+                assert ref() is None and _holding(pointer) == [], "the step's logits outlived it"
+    finally:
+        gc.enable()

@@ -242,6 +242,17 @@ CASES: dict[str, Case] = {
         "import os, signal\nsignal.signal(signal.SIGINT, lambda *a: print('caught'))\n"
         "os.kill(os.getpid(), signal.SIGINT)\nprint('after')"
     ),
+    "python_isolated": Case(
+        {"main.py": fit("loss = F.cross_entropy(model(X), y)")},
+        argv=("-I", "main.py"),
+        harness_says=b"harness watch: python -I starts without harness's sitecustomize (it ignores PYTHONPATH or site), "
+        b"so the watcher cannot load; the program runs unwatched",
+        expect={"runs.0.error.type": "not_watched"},
+    ),
+    "os_exit_after_training": main(
+        fit("loss = F.cross_entropy(model(X), y)") + "import os\nos._exit(0)\n",
+        expect={"runs.0.status": "running", "runs.0.train.epochs": 0},  # its record from training start
+    ),
     "killed_by_sigterm": main("import os, signal\nprint('bye', flush=True)\nos.kill(os.getpid(), signal.SIGTERM)"),
 }
 
