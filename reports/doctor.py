@@ -8,6 +8,8 @@ re-renders it).
 from __future__ import annotations
 
 import html
+import os
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from rich.console import Console, Group, RenderableType
@@ -218,12 +220,23 @@ def print_doctor(console: Console, section: dict[str, Any], *, verbose: bool = F
     warnings = section.get("warnings", [])
     for warning in warnings if verbose else warnings[:3]:
         out(f"warning: {warning}", "yellow")
+    _print_edits(out, section.get("edits") or [])
     best = section.get("best")
     if best is None:
         out("no candidate cured it" if section["candidates"] else "no fix tried", "bold red")
         return
     out(f"proven fix: {best['description']}, {best['passed_runs']}/{best['runs']} seeds; paste:", "bold green")
     console.print(escape(section["fixed_yaml"]), highlight=False, soft_wrap=True)
+
+
+def _print_edits(out: Any, edits: list[dict[str, Any]]) -> None:
+    """A script's cure as the edit to make in its code, at the line (``doctor.edits``)."""
+    if not edits:
+        return
+    proven = all(e["proven"] for e in edits)
+    out("the edit to make in your code" + (" (proven):" if proven else " (not proven):"), "bold")
+    for line in edit_lines(edits):
+        out(line if line.startswith(" ") else f"  {line}", "" if line.startswith(" ") else "bold")
 
 
 def html_section(section: dict[str, Any]) -> str:
@@ -270,3 +283,24 @@ def html_section(section: dict[str, Any]) -> str:
         + (f"; no new finding of: {esc(', '.join(section['watched_kinds']))}" if section.get("watched_kinds") else "")
         + f".</p>{table}{warnings}{proven}"
     )
+
+
+def short_path(where: str, cwd: str | None = None) -> str:
+    """``FILE:LINE`` with FILE relative to ``cwd`` when it is below it."""
+    path, _, line = where.rpartition(":")
+    if not path:
+        return where
+    relative = os.path.relpath(path, cwd or os.getcwd())
+    return f"{relative if not relative.startswith('..') else path}:{line}"
+
+
+def edit_lines(items: Sequence[Mapping[str, Any]], cwd: str | None = None) -> list[str]:
+    """The edits as a person reads them: ``train.py:38: <edit>`` and the line as it is now."""
+    lines = []
+    for item in items:
+        where = short_path(item["where"], cwd) if item.get("where") else "(no line known)"
+        lines.append(f"{where}: {item['edit']}")
+        if item.get("source"):
+            lines.append(f"    now: {item['source']}")
+        lines.append(f"    {item['why']}")
+    return lines

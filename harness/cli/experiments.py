@@ -221,14 +221,29 @@ def ablate(
 
 
 @click.command()
-@click.argument("scenario_path", metavar="SCENARIO", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("target", nargs=-1, required=True, type=click.UNPROCESSED, metavar="SCENARIO | -- COMMAND...")
 @click.option(
     "--variant",
     "-v",
     default="broken",
     show_default=True,
     metavar="NAME",
-    help="The variant to diagnose (the incident).",
+    help="The variant to diagnose (the incident). A COMMAND's only variant is broken: the program as written.",
+)
+@click.option(
+    "--metric",
+    "metric_items",
+    multiple=True,
+    metavar="NAME=REGEX",
+    help="With a COMMAND: a number the program prints, judged as its main metric (the first given), "
+    "e.g. --metric 'val_acc=val_acc ([\\d.]+)'. Default: the validation loss the watcher sees.",
+)
+@click.option(
+    "--save-scenario",
+    type=click.Path(dir_okay=False, path_type=Path),
+    metavar="FILE.yaml",
+    help="With a COMMAND: write the incident as a scenario to keep, broken (as written) and fixed (the proven "
+    "cure), for harness run or pytest.",
 )
 @run_options(
     seeds_help="Run every arm with seeds 0..N-1. Default: the scenario's seeds when it lists 3 or more, else 0..2.",
@@ -286,8 +301,10 @@ def ablate(
     address_help="With --executor ray: the Ray cluster (auto, HOST:6379, ray://HOST:10001).",
 )
 def doctor(
-    scenario_path: Path,
+    target: tuple[str, ...],
     variant: str,
+    metric_items: tuple[str, ...],
+    save_scenario: Path | None,
     seeds: tuple[int, ...],
     n_seeds: int | None,
     expect: tuple[str, ...],
@@ -301,44 +318,41 @@ def doctor(
     execution: Execution,
     plugin_flags: PluginFlags,
 ) -> None:
-    """Diagnose a broken variant and prove a fix: findings -> candidate fixes -> cure.
+    """Diagnose a broken variant or program and prove a fix: findings -> candidate fixes -> cure.
 
-    Runs --variant and a reference (the variant without its bug plugins; without any, plain
-    training at the LR an LR range test suggests), then the installed fixes that address the
-    findings (and, for LR-type findings, lr_scale at the range test's factor): every single
-    one, then combinations of the top ones, cut to the parts they need. Cured = every seed
-    (or --pass-rate) has none of the variant's finding kinds nor a kind the reference did not
-    show, the main metric at the reference's (--tolerance), status ok; or the --expect lines.
-    Arms stop once decided, as in ablate. Seeds: 0..2 unless --seed/--seeds or the scenario
-    lists 3+. Exit 0 when a fix was proven, 1 when none was, 2 bad input, 130 interrupted.
+    Runs --variant and a reference (the variant without its bug plugins; else plain training at
+    the LR an LR range test suggests), then the fixes that address the findings (for LR-type
+    ones, lr_scale at the range test's factor): each single one, then combinations of the top
+    ones, cut to the parts they need. Cured = every seed (or --pass-rate) has none of the
+    variant's kinds nor one the reference lacks, the main metric at the reference's
+    (--tolerance), status ok; or the --expect lines. With `-- python train.py ARGS`, the program
+    runs unmodified under the watcher, the arms are the fixes the watcher applies to it, and the
+    cure comes back as the edit at the line of your code. Exit 0 a fix proven, 1 none, 2 bad input.
 
     \b
     harness doctor scenarios/issue11.yaml --variant broken -j 2 --json doctor.json
     harness doctor scenarios/bugs/foreign_optimizer.yaml --seeds 3 --expect 'final.accuracy >= 0.9'
+    harness doctor --save-scenario incident.yaml -- python train.py --epochs 5
     """
     from harness.cli.console import terminal
+    from harness.cli.doctor_program import doctor_steps, doctor_target
     from harness.execution.runner import default_results_dir
     from harness.experiments.doctor import default_seeds
 
     console = terminal()
+    program, scenario_path = doctor_target(target, metric_items, save_scenario, execution.results_dir)
     scenario = _load(scenario_path, plugin_flags)
     _check_start_method()
     _check_variant(scenario, scenario_path, "--variant", variant)
-    rule = _pass_rate(pass_rate)
     seed_list = _seed_list(seeds, n_seeds, default_seeds(scenario.seeds))
     _check_executor(execution)
     out_dir = execution.results_dir or default_results_dir(scenario) / "doctor"
     _check_environment()
-    options = dict(expect=list(expect), rule=rule, tolerance=tolerance, max_candidates=max_candidates)
+    options = dict(expect=list(expect), rule=_pass_rate(pass_rate), tolerance=tolerance, max_candidates=max_candidates)
     options.update(max_combination=max_combination, top=top)
     conduct = _diagnosis(console, scenario, variant, seed_list, options, quiet=execution.quiet)
     report = run_experiment(console, scenario, execution, out_dir, conduct)
-    _finish(
-        console,
-        report,
-        report_targets,
-        details=False,
-        next_steps=doctor_next_steps(report, str(scenario_path), variant),
-        overrides=plugin_flags.given(seeds, n_seeds),
-        verbose=verbose,
-    )
+    steps = doctor_steps(report, program, target, metric_items, save_scenario)
+    steps = steps or doctor_next_steps(report, str(scenario_path), variant)
+    overrides = plugin_flags.given(seeds, n_seeds)
+    _finish(console, report, report_targets, details=False, next_steps=steps, overrides=overrides, verbose=verbose)

@@ -142,6 +142,12 @@ class Plugin:
     def script_loss(self, name: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
         """A training loss call (``torch.nn.functional.NAME``) is about to run: ``kwargs`` may be changed."""
 
+    def script_edit(self, lr: float | None = None) -> str:
+        """The change to make in the script's own code that does what this fix did from outside, in
+        words a person applies without harness, said at the line of the finding it cures
+        (``harness doctor -- python train.py``); ``lr``: the script's LR when known."""
+        return ""
+
 
 __all__ = ["NoParams", "Plugin", "hookimpl"]
 

@@ -53,7 +53,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from harness.core.diagnosis import declared_causes, rank_causes
+from harness.core.diagnosis import declared_causes
 from harness.experiments.doctor_arms import (
     arm_name,
     candidate_settings,
@@ -63,6 +63,7 @@ from harness.experiments.doctor_arms import (
 )
 from harness.experiments.doctor_candidates import (
     Candidate,
+    arm_on_scripts,
     combinations_of,
     computed_lr_candidate,
     evidence_of_fixes,
@@ -74,8 +75,8 @@ from harness.experiments.doctor_verdicts import (
     ArmVerdict,
     best_cure,
     cure_lines,
+    first_section,
     judge,
-    lower_is_better,
     minimise,
     observed_kinds,
     persistent_kinds,
@@ -126,9 +127,15 @@ class _Doctor:
 
     def __post_init__(self) -> None:
         self.source = self.scenario.variants[self.variant]
+        if self.is_script:  # the arms on a program: the fixes the watcher applies from outside
+            self.available = {n: i for n, i in self.available.items() if arm_on_scripts(i)}
         # as set (exclude_unset): re-validating a full dump can fail (a None that "applies only to sgd")
         self.settings = {name: params.model_dump(exclude_unset=True) for name, params in self.source.plugins.items()}
         self.metric = next(iter(self.scenario.key_metrics), None)
+
+    @property
+    def is_script(self) -> bool:
+        return self.source.script is not None
 
     @property
     def has_bugs(self) -> bool:
@@ -179,6 +186,11 @@ class _Doctor:
         return {name: [r for r in records if r["variant"] == name] for name in phase_arms}
 
     def outcome(self, section: dict[str, Any]) -> tuple[Any, list[RunRecord], dict[str, Any]]:
+        if self.is_script:  # the cure as an edit at the program's line (harness.experiments.doctor_edits)
+            from harness.experiments.doctor_edits import edits
+
+            own = [r for r in self.records if r["variant"] == self.variant]
+            section["edits"] = edits(section, own, self.available)
         return phase_scenario(self.scenario, self.variant, self.arms), self.records, section
 
 
@@ -210,7 +222,8 @@ def _reference(doctor: _Doctor) -> tuple[Settings, str]:
     if doctor.has_bugs:
         return reference_settings(doctor.available, doctor.settings)
     test = doctor.lr_range()
-    return reference_settings(doctor.available, doctor.settings, test.suggested_lr, float(doctor.source.train.lr))
+    configured = test.current_lr if doctor.is_script else float(doctor.source.train.lr)  # a script sets its own
+    return reference_settings(doctor.available, doctor.settings, test.suggested_lr, configured)
 
 
 def _phase_baseline(doctor: _Doctor, judge_metric: bool, tolerance: float) -> _Baseline:
@@ -238,38 +251,6 @@ def _phase_baseline(doctor: _Doctor, judge_metric: bool, tolerance: float) -> _B
     threshold, stats, warnings = reference_stats(ref_records, doctor.metric, what, tolerance, len(doctor.seeds))
     doctor.warnings += warnings
     return _Baseline(results[variant], kinds, threshold, stats, frozenset(observed_kinds(ref_records)))
-
-
-def _section(doctor: _Doctor, baseline: _Baseline, lines: list[str], given: bool, tolerance: float) -> dict[str, Any]:
-    """The report's ``doctor`` section after phase 1 (no candidate tried yet)."""
-    rule, metric, variant = doctor.rule, doctor.metric, doctor.variant
-    base = judge(Candidate({}, label=variant), variant, "base", baseline.records, metric, baseline.kinds, rule)
-    return {
-        "variant": variant,
-        "seeds": list(doctor.seeds),
-        "observed": dict(sorted(baseline.kinds.items())),
-        "diagnosis": rank_causes(baseline.kinds, declared_causes(doctor.available), baseline.records),
-        "metric": metric,
-        "lower_is_better": lower_is_better(metric) if metric else None,
-        "reference": baseline.reference,
-        "tolerance": tolerance,
-        "criterion": lines,
-        "criterion_given": given,
-        "watched_kinds": [],
-        "pass_rate": rule.text if rule else None,
-        "lr_range": None,
-        "candidates": [],
-        "minimal": None,
-        "warnings": doctor.warnings,
-        "best": None,
-        "fixed_yaml": None,
-        "base": {
-            "variant": variant,
-            "passed_own_expectations": base.passed_runs,
-            "runs": base.runs,
-            "metric": base.metric,
-        },
-    }
 
 
 def _try_candidates(doctor: _Doctor, candidates: list[Candidate], phase: str, cure: _Cure) -> list[ArmVerdict]:
@@ -376,7 +357,7 @@ def diagnose(
     given = doctor.parse(expect) if expect else None  # bad lines fail before anything trains
     baseline = _phase_baseline(doctor, given is None, tolerance)
     lines, watched, cure = _criterion(doctor, baseline, expect, given)
-    section = _section(doctor, baseline, lines, bool(expect), tolerance)
+    section = first_section(doctor, baseline, lines, bool(expect), tolerance)
     section["watched_kinds"] = watched
     if not baseline.kinds and given is None:
         doctor.warnings.append(f"{variant} has no finding: nothing to cure (give the cure criterion with --expect)")

@@ -237,3 +237,8 @@ def with_evidence(candidates: list[Candidate], evidence: Mapping[str, int]) -> l
         dataclasses.replace(c, evidence=min((evidence.get(p, 1) for p in c.plugins), default=1)) for c in candidates
     ]
     return sorted(graded, key=Candidate.rank_key)
+
+
+def arm_on_scripts(info: Any) -> bool:
+    """Whether a plugin can be an arm on a script: anything but a fix or bug the watcher cannot apply."""
+    return info.kind not in ("fix", "bug") or bool(info.cls.acts_on_scripts)

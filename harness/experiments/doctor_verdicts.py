@@ -257,3 +257,38 @@ def minimise(
             break
         current = smaller
     return {"of": best.candidate.name, "minimal": current.candidate.name, "checks": checks}
+
+
+def first_section(doctor: Any, baseline: Any, lines: list[str], given: bool, tolerance: float) -> dict[str, Any]:
+    """The report's ``doctor`` section after phase 1 (no candidate tried yet)."""
+    from harness.core.diagnosis import declared_causes, rank_causes
+    from harness.experiments.doctor_candidates import Candidate
+
+    rule, metric, variant = doctor.rule, doctor.metric, doctor.variant
+    base = judge(Candidate({}, label=variant), variant, "base", baseline.records, metric, baseline.kinds, rule)
+    return {
+        "variant": variant,
+        "seeds": list(doctor.seeds),
+        "observed": dict(sorted(baseline.kinds.items())),
+        "diagnosis": rank_causes(baseline.kinds, declared_causes(doctor.available), baseline.records),
+        "metric": metric,
+        "lower_is_better": lower_is_better(metric) if metric else None,
+        "reference": baseline.reference,
+        "tolerance": tolerance,
+        "criterion": lines,
+        "criterion_given": given,
+        "watched_kinds": [],
+        "pass_rate": rule.text if rule else None,
+        "lr_range": None,
+        "candidates": [],
+        "minimal": None,
+        "warnings": doctor.warnings,
+        "best": None,
+        "fixed_yaml": None,
+        "base": {
+            "variant": variant,
+            "passed_own_expectations": base.passed_runs,
+            "runs": base.runs,
+            "metric": base.metric,
+        },
+    }

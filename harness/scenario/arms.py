@@ -69,3 +69,21 @@ def derive_plugins(
     except PluginConflictError as exc:
         raise PluginConflictError(exc.plugins, exc.slot, f"{label}: {exc}") from None
     return out
+
+
+def script_fixes(available: dict[str, Any], enabled: dict[str, BaseModel]) -> dict[str, dict[str, Any]]:
+    """The fixes of a variant's enabled plugins that the watcher applies to its program: name -> params."""
+    return {
+        name: params.model_dump(mode="json")
+        for name, params in enabled.items()
+        if available[name].kind == "fix" and available[name].cls.acts_on_scripts
+    }
+
+
+def script_arm_fixes(available: dict[str, Any], enabled: dict[str, BaseModel], label: str) -> dict[str, dict[str, Any]]:
+    """An arm's fixes on a script (:func:`script_fixes`), after refusing any fix or bug the watcher
+    cannot apply to a running program (:raises ValueError: naming it and the arm ``label``)."""
+    refused = sorted(n for n in enabled if available[n].kind in ("fix", "bug") and not available[n].cls.acts_on_scripts)
+    if refused:
+        raise ValueError(f"{label}: {', '.join(refused)} cannot act on a running script")
+    return script_fixes(available, enabled)

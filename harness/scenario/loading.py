@@ -19,6 +19,7 @@ from pydantic import BaseModel, ValidationError
 
 from harness.core.metrics import metric_matches
 from harness.core.resolver import OBJECT_REF
+from harness.scenario.arms import script_fixes
 from harness.scenario.errors import ScenarioError
 from harness.scenario.expectations import Expectation, ExpectationSyntaxError, parse_expectation, parse_pass_rate
 from harness.scenario.overrides import _apply_overrides, _apply_train_overrides, _split_overrides
@@ -46,7 +47,6 @@ from harness.scenario.script import (
     check_watch_plugins,
     is_script,
     refuse_script_fields,
-    script_fixes,
     script_run,
 )
 from harness.scenario.train_fields import train_error_message

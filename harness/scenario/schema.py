@@ -148,7 +148,12 @@ class Scenario:
             self.catalogue, {} if only else source.plugins, changes, label=label or f"arm {name!r}"
         )
         judged = source.expectations if expectations is None else expectations
-        return Variant(name, description, plugins, source.train, list(judged), script=source.script)
+        script = source.script
+        if script is not None:  # the watcher applies the arm's fixes to the program
+            from harness.scenario.arms import script_arm_fixes
+
+            script = script.model_copy(update={"fixes": script_arm_fixes(self.catalogue, plugins, label or name)})
+        return Variant(name, description, plugins, source.train, list(judged), script=script)
 
     def with_variants(self, variants: Mapping[str, Variant]) -> Scenario:
         """A copy whose variants are ``variants`` (the arms of an experiment)."""

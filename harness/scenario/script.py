@@ -180,12 +180,3 @@ def check_watch_plugins(problems: Any, available: dict[str, Any], spec: Scenario
                     f"(fixes it can: {can}); change the program with args, env, script or patch",
                 )
             )
-
-
-def script_fixes(available: dict[str, Any], enabled: dict[str, BaseModel]) -> dict[str, dict[str, Any]]:
-    """The fixes of a variant's enabled plugins that the watcher applies to its program: name -> params."""
-    return {
-        name: params.model_dump(mode="json")
-        for name, params in enabled.items()
-        if available[name].kind == "fix" and available[name].cls.acts_on_scripts
-    }

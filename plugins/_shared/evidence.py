@@ -208,3 +208,15 @@ def lr_zero_unexplained(records: Records) -> Evidence:
     ):
         return "possible", f"{text}; the scheduler's stepping explains it"
     return verdict, text
+
+
+def weights_still_unexplained(records: Records) -> Evidence:
+    """Supports an optimizer over other parameters when the weights did not move, unless the LR was
+    (near) 0: an LR of 0 explains unmoved weights by itself, so it rules that cause out."""
+    zero = findings(records, ("lr_zero",))
+    if zero:
+        return "rules out", f"the LR was (near) 0 ({zero[0].get('message', 'lr_zero')}): that explains unmoved weights"
+    return seen("weights_not_updating")(records)
+
+
+with_kinds(weights_still_unexplained, ("weights_not_updating", "lr_zero"))

@@ -51,6 +51,12 @@ class ClassWeights(Plugin):
     replaces = ("sample_weighted_loss",)
     acts_on_scripts = True
 
+    def script_edit(self, lr: float | None = None) -> str:
+        return (
+            "weight the loss by class: CrossEntropyLoss(weight=counts.sum() / (len(counts) * counts), "
+            f"label_smoothing={self.params.label_smoothing:g}) with counts the training labels' class counts"
+        )
+
     def __init__(self, params: Any = None) -> None:
         super().__init__(params)
         self.counts: Any = None  # a script's training labels so far, per class

@@ -40,6 +40,15 @@ class GradClip(Plugin):
     addresses = ("grad_explosion", "loss_explosion", "loss_oscillation", "nan")
     acts_on_scripts = True
 
+    def script_edit(self, lr: float | None = None) -> str:
+        p = self.params
+        call = (
+            f"torch.nn.utils.clip_grad_norm_(model.parameters(), {p.max_norm:g})"
+            if p.max_norm is not None
+            else f"torch.nn.utils.clip_grad_value_(model.parameters(), {p.max_value:g})"
+        )
+        return f"clip the gradients right before optimizer.step(): {call}"
+
     @hookimpl
     def on_before_optimizer_step(self, state: TrainState) -> None:
         self.clip([p for p in state.model.parameters() if p.grad is not None])

@@ -30,6 +30,9 @@ class GradReset(Plugin):
     addresses = ("stale_gradients",)
     acts_on_scripts = True
 
+    def script_edit(self, lr: float | None = None) -> str:
+        return "call optimizer.zero_grad() in every step, before loss.backward()"
+
     def __init__(self, params: Any = None) -> None:
         super().__init__(params)
         self.stepped: dict[int, Any] = {}  # a script: the optimizers that stepped since the last backward

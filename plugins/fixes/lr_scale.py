@@ -46,6 +46,12 @@ class LRScale(Plugin):
     suggestions = ({"factor": 0.1}, {"factor": 0.01})
     acts_on_scripts = True
 
+    def script_edit(self, lr: float | None = None) -> str:
+        factor = self.params.factor
+        if lr is None:
+            return f"multiply the learning rate by {factor:g}"
+        return f"lr={lr:.3g} -> lr={lr * factor:.3g} (x{factor:g})"
+
     @hookimpl
     def on_setup(self, state: TrainState) -> None:
         state.hparams.lr *= self.params.factor

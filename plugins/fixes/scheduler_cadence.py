@@ -36,6 +36,11 @@ class SchedulerCadence(Plugin):
     suggestions = ({"every": "step"},)
     acts_on_scripts = True
 
+    def script_edit(self, lr: float | None = None) -> str:
+        if self.params.every == "step":
+            return "step the scheduler once per optimizer step, right after optimizer.step()"
+        return "step the scheduler once per epoch, after the batch loop (not inside it)"
+
     def __init__(self, params: Any = None) -> None:
         super().__init__(params)
         self.schedulers: dict[int, Any] = {}  # the script's schedulers, by id

@@ -29,7 +29,7 @@ from harness.core.diagnosis import Cause, Cure
 from harness.core.findings import FindingKind
 from harness.core.plugin import Plugin, hookimpl
 from harness.plugins._shared.causes import LR_ZERO
-from harness.plugins._shared.evidence import seen
+from harness.plugins._shared.evidence import seen, weights_still_unexplained
 
 if TYPE_CHECKING:
     from harness.core.state import TrainState
@@ -61,7 +61,7 @@ WEIGHTS_NOT_UPDATING_KIND = FindingKind(
             "that are not the ones in use",
             "build the optimizer from the model that trains, after it is final: AdamW(model.parameters())",
             (Cure("optimizer"),),
-            seen("weights_not_updating"),
+            weights_still_unexplained,
         ),
         LR_ZERO,
     ),

@@ -61,7 +61,9 @@ def start_from_env() -> Any:
         watcher.install()
         from .interventions import install_fixes
 
-        install_fixes(config.get("fixes") or {}, watcher.patches)  # a script variant's fixes, acting from outside
+        install_fixes(
+            config.get("fixes") or {}, watcher.patches, watcher.fix_trace
+        )  # a script variant's fixes, acting from outside
     except Exception as exc:  # noqa: BLE001 - never stop the script
         _unwatched(out, f"the watcher could not start: {type(exc).__name__}: {exc}")
         return None

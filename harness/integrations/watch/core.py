@@ -58,6 +58,8 @@ class WatcherCore:
         self._where: dict[int, Site] = {}
         self._judged = 0
         self.patches = Patches()
+        #: ``{script_* method: {fix: calls}}``: the fixes acting on the script (:mod:`.interventions`)
+        self.fix_trace: dict[str, dict[str, int]] = {}
         #: module -> where it was built (``nn.Softmax``: its probabilities are explained there)
         self.built_modules: weakref.WeakKeyDictionary[Any, Site | None] = weakref.WeakKeyDictionary()
         self._installed = False
@@ -248,5 +250,6 @@ class WatcherCore:
         )
         findings = [f.as_dict() for f in self.findings]
         record.update(state_results(s, self.trace, findings=findings) | {"findings": findings})
+        record["trace"] = {**record.get("trace", {}), **{m: dict(c) for m, c in self.fix_trace.items()}}
         record["notes"] = list(self.notes)
         return record

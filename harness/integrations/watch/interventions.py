@@ -54,16 +54,35 @@ def make_fixes(fixes: Mapping[str, Mapping[str, Any]]) -> list[Plugin]:
     return made
 
 
-def install_fixes(fixes: Mapping[str, Mapping[str, Any]], patches: Patches) -> list[Plugin]:
-    """Apply ``fixes`` to the script from now on (undone by ``patches``); returns the fix instances."""
+def acts_in(plugin: Plugin, method: str) -> bool:
+    """Whether ``plugin`` does something in ``method`` (overrides :class:`Plugin`'s no-op)."""
+    return getattr(type(plugin), method) is not getattr(Plugin, method)
+
+
+def install_fixes(
+    fixes: Mapping[str, Mapping[str, Any]], patches: Patches, trace: dict[str, dict[str, int]] | None = None
+) -> list[Plugin]:
+    """Apply ``fixes`` to the script from now on (undone by ``patches``); returns the fix instances.
+
+    Each call of a fix's ``script_*`` method that does something (:func:`acts_in`) is counted in
+    ``trace`` (``{method: {fix: calls}}``, the run record's ``trace``): an experiment's arm measures
+    its fix only when the fix acted, in a script as in a replayed workload."""
     plugins = make_fixes(fixes)
     if not plugins:
         return plugins
     from torch.optim.optimizer import register_optimizer_step_post_hook, register_optimizer_step_pre_hook
 
+    counts = trace if trace is not None else {}
+
+    def call(plugin: Plugin, method: str, *args: Any) -> Any:
+        if acts_in(plugin, method):
+            by_fix = counts.setdefault(method, {})
+            by_fix[plugin.name] = by_fix.get(plugin.name, 0) + 1
+        return getattr(plugin, method)(*args)
+
     def each(method: str, *args: Any) -> None:
         for plugin in plugins:
-            getattr(plugin, method)(*args)
+            call(plugin, method, *args)
 
     patches.handle(register_optimizer_step_pre_hook(lambda opt, args, kwargs: each("script_before_step", opt)))
     patches.handle(register_optimizer_step_post_hook(lambda opt, args, kwargs: each("script_after_step", opt)))
@@ -71,7 +90,7 @@ def install_fixes(fixes: Mapping[str, Mapping[str, Any]], patches: Patches) -> l
     patches.wrap(torch.autograd, "backward", lambda original: _before(original, each))
     depth = {"scheduler": 0}
     for cls in _scheduler_classes():
-        patches.wrap(cls, "step", lambda original: _scheduler_step(original, plugins, depth))
+        patches.wrap(cls, "step", lambda original: _scheduler_step(original, plugins, call, depth))
     patches.wrap(_BaseDataLoaderIter, "__next__", lambda original: _pass_end(original, each))
     for name in (*CLASS_LOSSES, *OTHER_LOSSES):
         if hasattr(F, name):
@@ -95,7 +114,9 @@ def _before(original: Callable[..., Any], each: Callable[..., None]) -> Callable
     return backward
 
 
-def _scheduler_step(original: Callable[..., Any], plugins: list[Plugin], depth: dict[str, int]) -> Callable[..., Any]:
+def _scheduler_step(
+    original: Callable[..., Any], plugins: list[Plugin], call: Callable[..., Any], depth: dict[str, int]
+) -> Callable[..., Any]:
     def step(self: Any, *args: Any, **kwargs: Any) -> Any:
         initial = getattr(self, "last_epoch", None) == -1 or not hasattr(self, "optimizer")  # from __init__
         if depth["scheduler"]:  # a chained scheduler stepping its parts
@@ -103,9 +124,9 @@ def _scheduler_step(original: Callable[..., Any], plugins: list[Plugin], depth: 
         if initial:  # its constructor's first step
             result = original(self, *args, **kwargs)
             for plugin in plugins:
-                plugin.script_scheduler(self)
+                call(plugin, "script_scheduler", self)
             return result
-        if not all([plugin.script_scheduler_step(self) for plugin in plugins]):
+        if not all([call(plugin, "script_scheduler_step", self) for plugin in plugins]):
             return None
         depth["scheduler"] += 1
         try:
