@@ -4,8 +4,9 @@ Pathology: a run that cannot learn: labels that carry no information, weights th
 move, an LR stuck at 0 or far too high, a dead network; or a run that starts from a
 broken state: unnormalised inputs or a wrongly scaled loss make the first logits (or the
 loss itself) huge.
-Signal: (a) ``bad_initial_loss``: the task loss of the first ``start_batches`` training
-batches (the criterion recomputed on them, so extra loss terms do not count) is above
+Signal: (a) ``bad_initial_loss``: the lowest task loss of the first ``start_batches`` training
+batches (the criterion recomputed on them, so extra loss terms do not count; the lowest, since
+the first batch's comes before any step and a too-high LR explodes the next ones) is above
 ``initial_ratio`` (3) x ``log(C)``, the loss of a classifier that knows nothing (C: the
 number of class logits; 2 for a single logit). A workload that is not a classifier (its own
 ``metrics``: a regression, a distillation student) is not judged. (b) ``no_convergence``: once ``after_share`` (half) of the run's optimizer steps
@@ -109,13 +110,13 @@ class Convergence(StepLossMonitor):
         if self.judged_initial or not self.initial or self.classes is None:
             return
         self.judged_initial = True
-        value = float(torch.stack(self.initial).mean())
+        value = float(torch.stack(self.initial).min())  # a too-high LR must not make the start look broken
         expected = math.log(self.classes)
         if math.isfinite(value) and value > self.params.initial_ratio * expected:
             state.add_finding(
                 "bad_initial_loss",
                 self.name,
-                f"initial task loss {value:.4g} = {value / expected:.1f} x log({self.classes}) = {expected:.3g} "
+                f"initial task loss {value:.4g} (the lowest of the first {len(self.initial)} batches) = {value / expected:.1f} x log({self.classes}) = {expected:.3g} "
                 "(a classifier that knows nothing starts near log(C)): inputs or loss on the wrong scale?",
                 step=1,
                 value=value,

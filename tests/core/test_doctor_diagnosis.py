@@ -45,3 +45,13 @@ def test_the_cli_prints_the_diagnosis_and_no_empty_table(tmp_path: Path, monkeyp
     assert "┏" not in out and "━━━" not in out.split("diagnosis")[1]  # no table drawn without candidates
     assert "make the cure of the diagnosis above in your code" in out
     assert max(len(line) for line in out.splitlines()) <= 80
+
+
+def test_an_lr_of_zero_rules_out_an_optimizer_over_other_parameters_as_why_weights_did_not_move() -> None:
+    from harness.plugins._shared.evidence import weights_still_unexplained
+
+    stalled = {"kind": "weights_not_updating", "epoch": 1, "message": "weights did not move"}
+    zero = {"kind": "lr_zero", "epoch": 1, "message": "the LR is 0 from step 1"}
+    assert weights_still_unexplained([{"findings": [stalled]}])[0] == "supports"
+    verdict, text = weights_still_unexplained([{"findings": [stalled, zero]}])
+    assert verdict == "rules out" and "LR was (near) 0" in text

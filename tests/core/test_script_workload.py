@@ -201,3 +201,14 @@ def test_a_program_that_exits_0_unwatched_is_an_error_not_a_cure(tmp_path: Path)
     fill_record(record, [], 0, program, tmp_path)
     assert record["status"] == "error" and record["error"]["message"] == NOT_WATCHED
     assert record["history"] == [{"epoch": 1, "val_acc": 0.95}] and record["exit"] == 0
+
+
+def test_an_arm_derived_from_a_script_variant_carries_its_own_fixes_and_refuses_others(tmp_path: Path) -> None:
+    """An experiment's arm (doctor, ablate) on a script: the watcher applies the arm's fixes, not its
+    source's (before, every arm ran the program as its source did)."""
+    loaded = load_scenario(scenario(tmp_path))
+    arm = loaded.derive("broken", "arm", {"lr_scale": {"factor": 0.1}}, description="broken + lr_scale")
+    assert arm.script is not None and arm.script.fixes == {"lr_scale": {"factor": 0.1}}
+    assert loaded.variants["broken"].script.fixes == {}  # the source is untouched
+    with pytest.raises(ValueError, match="warmup_cosine cannot act on a running script"):
+        loaded.derive("broken", "arm2", {"warmup_cosine": True}, description="broken + warmup_cosine")
