@@ -173,6 +173,12 @@ class _BadInput(click.ClickException):
     help="Write a scenario that replays the program: broken (a snapshot of it as it ran, its findings) "
     "against the working tree (fixed, the inverse expectations).",
 )
+@click.option(
+    "--explain",
+    is_flag=True,
+    help="After the findings, print the whole diagnosis: every likely cause of each finding, the evidence "
+    "for it in this run and its cure (as harness doctor does). Default: one likely cause per finding.",
+)
 @plugin_options
 def watch_command(
     command: tuple[str, ...],
@@ -180,6 +186,7 @@ def watch_command(
     fail_on: str | None,
     epoch_steps: int,
     save_scenario: Path | None,
+    explain: bool,
     plugin_flags: PluginFlags,
 ) -> None:
     """Run a training program unmodified with the default monitors attached, then print their findings.
@@ -213,7 +220,7 @@ def watch_command(
         from harness.cli.save_scenario import save_scenario as write_scenario
 
         click.echo(write_scenario(save_scenario, argv, records, code, overrides), err=True)
-    _finish(records, argv, code, failing, report_targets)
+    _finish(records, argv, code, failing, report_targets, explain)
 
 
 def run_watched(argv: list[str], config: dict[str, Any]) -> tuple[int, list[dict[str, Any]]]:
@@ -243,7 +250,12 @@ def run_watched(argv: list[str], config: dict[str, Any]) -> tuple[int, list[dict
 
 
 def _finish(
-    records: list[dict[str, Any]], argv: list[str], code: int, failing: set[str] | None, report_targets: dict[str, Any]
+    records: list[dict[str, Any]],
+    argv: list[str],
+    code: int,
+    failing: set[str] | None,
+    report_targets: dict[str, Any],
+    explain: bool = False,
 ) -> None:
     from rich.console import Console
 
@@ -253,7 +265,7 @@ def _finish(
     if records:
         records[0]["exit"] = code  # the program's (its first process's record)
     report = suite_report(records, argv, failing)
-    print_watch_report(Console(stderr=True), report, code)
+    print_watch_report(Console(stderr=True), report, code, explain=explain)
     try:
         write_reports(report, report_targets)
     except ReportWriteError as exc:

@@ -35,3 +35,26 @@ def test_without_fixes_nothing_is_counted() -> None:
     finally:
         patches.undo()
     assert trace == {}
+
+
+def test_watch_tells_each_finding_its_likely_cause_and_the_whole_diagnosis_with_explain() -> None:
+    """The doctor's diagnosis of a watched run, read from its record alone (the parent is torch-free)."""
+    import io
+
+    from rich.console import Console
+
+    from harness.integrations.watch.terminal import print_watch_report
+
+    finding = {"kind": "loss_explosion", "epoch": 1, "step": 2, "plugin": "loss_explosion", "message": "step 2 loss"}
+    oscillation = {"kind": "loss_oscillation", "epoch": 1, "step": 9, "plugin": "loss_trend", "message": "climbed"}
+    record = {"findings": [finding, oscillation], "history": [{"epoch": 1, "loss": 9.0}], "steps": 30}
+    record["lr_per_step"] = [3.0] * 30
+    out = io.StringIO()
+    print_watch_report(Console(file=out, width=200), {"runs": [record]}, 0)
+    text = out.getvalue()
+    assert "likely: learning rate too high; cure:" in text
+    assert "likely: learning rate too high; (cure as above)" in text  # told once
+    assert "diagnosis" not in text
+    out = io.StringIO()
+    print_watch_report(Console(file=out, width=200), {"runs": [record]}, 0, explain=True)
+    assert "diagnosis (causes ranked by what the run shows)" in out.getvalue()
