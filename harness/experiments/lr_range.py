@@ -277,7 +277,15 @@ def lr_range_test(
     """Sweep the LR on a fresh run of ``scenario``'s ``variant`` (see the module docstring).
 
     Runs in this process on the CPU (the device the variant asks for when it is not ``auto``);
-    a failure (a plugin that needs a run directory) is returned as ``RangeTest.error``."""
+    a failure (a plugin that needs a run directory) is returned as ``RangeTest.error``. A script
+    variant's program runs once, swept from outside (:mod:`harness.experiments.lr_range_script`;
+    ``steps`` defaults to 200 there)."""
+    if scenario.variants[variant].script is not None:
+        from harness.experiments.lr_range_script import script_range_test
+
+        return script_range_test(
+            scenario, variant, seed, start=start, end=end, steps=steps, beta=beta, stop_factor=stop_factor
+        )
     sweep = LRSweep(start, end, steps, beta, stop_factor)
     configured = float(scenario.variants[variant].train.lr)
     try:

@@ -4,7 +4,7 @@
 directory holding a ``sitecustomize.py`` first on ``PYTHONPATH`` and the environment variables
 of :mod:`harness.execution.watch_launch` (the launcher's side): ``HARNESS_WATCH_OUT`` (where
 each process writes its run record), ``HARNESS_WATCH_CONFIG`` (the plugins, as JSON; its
-``fixes`` act on the script: :mod:`.interventions`) and ``HARNESS_WATCH_SEED`` (:mod:`.seeding`).
+``fixes`` act on the script: :mod:`.interventions`; ``lr_sweep``, the LR range test: :mod:`.lr_sweep`) and ``HARNESS_WATCH_SEED`` (:mod:`.seeding`).
 Every Python process of the command (the script, each ``torchrun`` rank, DataLoader workers
 started with ``spawn``) imports that ``sitecustomize`` at start-up. It imports nothing of
 harness: it puts a finder on ``sys.meta_path`` that, once the program's first ``import torch``
@@ -62,6 +62,11 @@ def start_from_env() -> Any:
         from .interventions import install_fixes
 
         install_fixes(config.get("fixes") or {}, watcher.patches)  # a script variant's fixes, acting from outside
+        sweep = None
+        if config.get("lr_sweep"):  # the doctor's LR range test on the script: the last word on the LR
+            from .lr_sweep import install_sweep
+
+            sweep = install_sweep(config["lr_sweep"], watcher.patches, watcher)
     except Exception as exc:  # noqa: BLE001 - never stop the script
         _unwatched(out, f"the watcher could not start: {type(exc).__name__}: {exc}")
         return None
@@ -97,4 +102,6 @@ def start_from_env() -> Any:
 
     watcher.progress = write
     atexit.register(finish)
+    if sweep is not None:
+        sweep.before_exit = finish  # it ends the program with os._exit: no atexit runs
     return watcher
