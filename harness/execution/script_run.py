@@ -67,13 +67,13 @@ def execute_script_run(scenario: Scenario, key: RunKey, *, work_dir: Path) -> Ru
     (run_dir / "watch").mkdir(parents=True, exist_ok=True)
     record = base_record(scenario, key)
     started = time.perf_counter()
-    started: dict[str, Any] = {}
+    command: dict[str, Any] = {}
     try:
-        code: int | None = launch(program, key.seed, run_dir, started=started)
+        code: int | None = launch(program, key.seed, run_dir, started=command)
     except ProgramError as exc:
         code, record["error"] = None, {"message": str(exc), "type": "ProgramError"}
-    if started:
-        record["train"] = started
+    if command:
+        record["train"] = command
     record["seconds"] = round(time.perf_counter() - started, 3)
     if code is not None:
         expects_exit = any(e.kind == "run_value" and e.parts["name"] == "exit" for e in variant.expectations)
