@@ -281,10 +281,8 @@ def lr_range_test(
     variant's program runs once, swept from outside (:mod:`harness.experiments.lr_range_script`;
     ``steps`` defaults to 200 there)."""
     if scenario.variants[variant].script is not None:
-        from harness.experiments.lr_range_script import script_range_test
-
         return script_range_test(
-            scenario, variant, seed, start=start, end=end, steps=steps, beta=beta, stop_factor=stop_factor
+            scenario, variant, seed, dict(start=start, end=end, steps=steps, beta=beta, stop_factor=stop_factor)
         )
     sweep = LRSweep(start, end, steps, beta, stop_factor)
     configured = float(scenario.variants[variant].train.lr)
@@ -305,6 +303,20 @@ def lr_range_test(
     acted = {hook: counts for hook, counts in acted.items() if counts}
     current = configured if sweep.current_lr is None else sweep.current_lr
     return RangeTest(sweep.tried, sweep.losses, current, suggested, min_lr, steepest, stopped, seed, trace=acted)
+
+
+def script_range_test(scenario: Any, variant: str, seed: int, sweep: dict[str, Any]) -> RangeTest:
+    """The range test of a script variant: its program swept once from outside
+    (:func:`harness.experiments.lr_range_script.script_sweep`), the LR suggested as for any sweep."""
+    from harness.experiments.lr_range_script import script_sweep
+
+    seen = script_sweep(scenario, variant, seed, sweep)
+    lrs, losses, stopped = list(seen["lrs"]), list(seen["losses"]), str(seen["stopped"])
+    suggested, min_lr, steepest = suggest(lrs, losses)
+    if suggested is None and len(losses) >= 3:
+        stopped = f"the loss never fell by 10% ({stopped})"
+    current = float(seen["current_lr"] or 0.0)  # 0: unknown, no factor
+    return RangeTest(lrs, losses, current, suggested, min_lr, steepest, stopped, seed, error=seen["error"])
 
 
 def sweep_run(scenario: Any, variant: str, seed: int, sweep: LRSweep) -> tuple[Any, Any, str]:

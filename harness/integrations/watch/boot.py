@@ -40,6 +40,26 @@ def _unwatched(out: str, why: str) -> None:
         write_atomic(Path(out) / f"unwatched-{os.getpid()}.txt", why)
 
 
+def _install(config: dict[str, Any]) -> tuple[Any, Any]:
+    """The watcher, then the variant's fixes, then the LR sweep (``lr_sweep``: the last word on the
+    LR, every monitor off), installed in that order: ``(watcher, sweep or None)``."""
+    from .interventions import install_fixes
+    from .parts import rank
+    from .watcher import Watcher
+
+    sweeping = bool(config.get("lr_sweep"))
+    if sweeping:
+        from .lr_sweep import install_sweep, no_monitors
+    watcher = Watcher(
+        no_monitors() if sweeping else config.get("plugins") or {},
+        epoch_steps=int(config.get("epoch_steps", 100)),
+        name=f"rank{rank()}" if "RANK" in os.environ else "script",
+    )
+    watcher.install()
+    install_fixes(config.get("fixes") or {}, watcher.patches)  # a script variant's fixes, acting from outside
+    return watcher, install_sweep(config["lr_sweep"], watcher.patches, watcher) if sweeping else None
+
+
 def start_from_env() -> Any:
     """Install a watcher configured by ``HARNESS_WATCH_CONFIG``; its record goes to ``HARNESS_WATCH_OUT`` at exit."""
     out = os.environ.get(ENV_OUT)
@@ -51,22 +71,8 @@ def start_from_env() -> Any:
     seed_from_env()  # a scenario's script run: the run's seed before the script's first line
     try:
         from .parts import rank
-        from .watcher import Watcher
 
-        watcher = Watcher(
-            config.get("plugins") or {},
-            epoch_steps=int(config.get("epoch_steps", 100)),
-            name=f"rank{rank()}" if "RANK" in os.environ else "script",
-        )
-        watcher.install()
-        from .interventions import install_fixes
-
-        install_fixes(config.get("fixes") or {}, watcher.patches)  # a script variant's fixes, acting from outside
-        sweep = None
-        if config.get("lr_sweep"):  # the doctor's LR range test on the script: the last word on the LR
-            from .lr_sweep import install_sweep
-
-            sweep = install_sweep(config["lr_sweep"], watcher.patches, watcher)
+        watcher, sweep = _install(config)
     except Exception as exc:  # noqa: BLE001 - never stop the script
         _unwatched(out, f"the watcher could not start: {type(exc).__name__}: {exc}")
         return None

@@ -156,6 +156,14 @@ class ScriptSweep:
             self.write(ENDED_FIRST)
 
 
+def no_monitors() -> dict[str, bool]:
+    """The watcher's ``plugins`` during a sweep: every monitor and watch rule off (the sweep judges
+    nothing, and a monitor's cost is no part of it)."""
+    from .config import available_plugins
+
+    return {name: False for name, info in available_plugins().items() if info.kind in ("monitor", "watch")}
+
+
 def install_sweep(config: Mapping[str, Any], patches: Patches, watcher: Any = None) -> ScriptSweep:
     """Sweep the LR of the script from now on, as ``config`` (``start``, ``end``, ``steps``, ``out``,
     optional ``beta``, ``stop_factor``) says; ``watcher``: the installed watcher (its hooks run first,

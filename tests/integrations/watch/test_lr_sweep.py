@@ -16,7 +16,6 @@ import yaml
 
 from harness.execution.script_run import launch
 from harness.experiments.lr_range import lr_range_test, lr_schedule, smooth
-from harness.experiments.lr_range_script import no_monitors
 from harness.integrations.watch.lr_sweep import ENDED_FIRST
 from harness.scenario import load_scenario
 
@@ -92,7 +91,7 @@ def test_the_sweep_file_and_the_programs_output_are_left_when_it_ends_the_progra
     run_dir = tmp_path / "run"
     (run_dir / "watch").mkdir(parents=True)
     out = run_dir / "sweep.json"
-    config = {"plugins": no_monitors(), "lr_sweep": {"start": 1e-5, "end": 10.0, "steps": 100, "out": str(out)}}
+    config = {"lr_sweep": {"start": 1e-5, "end": 10.0, "steps": 100, "out": str(out)}}
     assert launch(program, 0, run_dir, config=config, timeout=120) == 0
     sweep = json.loads(out.read_text())
     assert sweep["current_lr"] == pytest.approx(0.1) and sweep["planned"] == 100
