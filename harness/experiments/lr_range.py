@@ -26,6 +26,11 @@ leave after ``on_setup`` (a bug that multiplies the LR included), and proves it 
 like any candidate; the sweep goes into the report (``doctor.lr_range``, with the hooks each
 plugin acted in during the sweep, ``trace``).
 
+A script scenario's variant owns its loop: its program runs once under the watcher, which
+applies the same sweep from outside (:mod:`harness.experiments.lr_range_script`,
+:mod:`harness.integrations.watch.lr_sweep`: the same :func:`lr_schedule` and :class:`SweepLog`,
+200 steps) and ends the program at the stop rule; the suggestion is made here, as for any sweep.
+
 Which findings call for it is declared once, on each finding kind (``lr_type``, :func:`lr_kinds`).
 """
 
