@@ -67,27 +67,50 @@ def execute_script_run(scenario: Scenario, key: RunKey, *, work_dir: Path) -> Ru
     (run_dir / "watch").mkdir(parents=True, exist_ok=True)
     record = base_record(scenario, key)
     started = time.perf_counter()
-    with tempfile.TemporaryDirectory(prefix="harness-script-") as tmp:
-        try:
-            cwd, argv = prepare(program, Path(tmp))
-            record["train"] = {"command": argv, "cwd": str(cwd)}
-            write_sitecustomize(Path(tmp))
-            env = watch_env(
-                Path(tmp),
-                run_dir / "watch",
-                {"plugins": program.plugins, "fixes": program.fixes},
-                base=program_env(program.env),
-                seed=key.seed if program.seeding else None,
-            )
-            code: int | None = run_program(argv, env, cwd, run_dir)
-        except ProgramError as exc:
-            code, record["error"] = None, {"message": str(exc), "type": "ProgramError"}
+    command: dict[str, Any] = {}
+    try:
+        code: int | None = launch(program, key.seed, run_dir, started=command)
+    except ProgramError as exc:
+        code, record["error"] = None, {"message": str(exc), "type": "ProgramError"}
+    if command:
+        record["train"] = command
     record["seconds"] = round(time.perf_counter() - started, 3)
     if code is not None:
         expects_exit = any(e.kind == "run_value" and e.parts["name"] == "exit" for e in variant.expectations)
         fill_record(record, collect_records(run_dir / "watch"), code, program, run_dir, expects_exit=expects_exit)
     judge(scenario, key, record)
     return record
+
+
+def launch(
+    program: ScriptRun,
+    seed: int,
+    run_dir: Path,
+    *,
+    config: Mapping[str, Any] | None = None,
+    timeout: float | None = None,
+    started: dict[str, Any] | None = None,
+) -> int:
+    """Run ``program`` once under the watcher, seeded with ``seed`` (unless it seeds itself), its
+    output and the watcher's records (``watch/``) into ``run_dir`` (which exists); its exit code.
+
+    ``config``: more of ``HARNESS_WATCH_CONFIG`` over the variant's ``plugins`` and ``fixes``
+    (the LR range test's ``lr_sweep``); ``timeout``: seconds before the program is killed;
+    ``started`` gets the ``command`` and ``cwd`` once they are known.
+    :raises ProgramError: it could not be started, or it ran past ``timeout``."""
+    with tempfile.TemporaryDirectory(prefix="harness-script-") as tmp:
+        cwd, argv = prepare(program, Path(tmp))
+        if started is not None:
+            started.update(command=argv, cwd=str(cwd))
+        write_sitecustomize(Path(tmp))
+        env = watch_env(
+            Path(tmp),
+            run_dir / "watch",
+            {"plugins": program.plugins, "fixes": program.fixes, **(config or {})},
+            base=program_env(program.env),
+            seed=seed if program.seeding else None,
+        )
+        return run_program(argv, env, cwd, run_dir, timeout=timeout)
 
 
 def program_env(extra: Mapping[str, str]) -> dict[str, str]:
@@ -141,10 +164,10 @@ def _die_with_parent() -> Callable[[], None] | None:
     return lambda: libc.prctl(1, signal.SIGKILL, 0, 0, 0)  # 1 = PR_SET_PDEATHSIG
 
 
-def run_program(argv: list[str], env: dict[str, str], cwd: Path, run_dir: Path) -> int:
+def run_program(argv: list[str], env: dict[str, str], cwd: Path, run_dir: Path, *, timeout: float | None = None) -> int:
     """Run ``argv`` in its own process group, its output into ``run_dir``; its exit code (-N: killed by
     signal N). However this ends (Ctrl-C included), nothing of the group is left running.
-    :raises ProgramError: it could not be started."""
+    :raises ProgramError: it could not be started, or it ran past ``timeout`` seconds (then killed)."""
     with open(run_dir / "stdout.txt", "wb") as out, open(run_dir / "stderr.txt", "wb") as err:
         try:
             child = subprocess.Popen(
@@ -160,7 +183,9 @@ def run_program(argv: list[str], env: dict[str, str], cwd: Path, run_dir: Path) 
         except OSError as exc:
             raise ProgramError(f"cannot run {argv[0]!r}: {exc.strerror or exc}") from None
         try:
-            return child.wait()
+            return child.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            raise ProgramError(f"the program ran past {timeout:g} s and was killed") from None
         finally:
             _end_group(child)
 
@@ -203,12 +228,13 @@ def fill_record(
             record["status"] = "error"
 
 
-def exit_message(code: int, run_dir: Path) -> str:
-    """Why a program failed, in one line: its exit code (or signal) and its stderr's last line."""
+def exit_message(code: int, run_dir: Path, *, where: bool = True) -> str:
+    """Why a program failed, in one line: its exit code (or signal) and its stderr's last line
+    (``where``: and where its whole output is)."""
     how = f"was killed by signal {-code}" if code < 0 else f"exited with code {code}"
     lines = (run_dir / "stderr.txt").read_text(encoding="utf-8", errors="replace").strip().splitlines()
     last = f": {lines[-1]}" if lines else ""
-    return f"the program {how}{last} (its output: {run_dir}/stderr.txt)"
+    return f"the program {how}{last}" + (f" (its output: {run_dir}/stderr.txt)" if where else "")
 
 
 def printed_metrics(output: str, metrics: Mapping[str, str]) -> dict[str, list[float]]:

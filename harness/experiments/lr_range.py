@@ -26,6 +26,11 @@ leave after ``on_setup`` (a bug that multiplies the LR included), and proves it 
 like any candidate; the sweep goes into the report (``doctor.lr_range``, with the hooks each
 plugin acted in during the sweep, ``trace``).
 
+A script scenario's variant owns its loop: its program runs once under the watcher, which
+applies the same sweep from outside (:mod:`harness.experiments.lr_range_script`,
+:mod:`harness.integrations.watch.lr_sweep`: the same :func:`lr_schedule` and :class:`SweepLog`,
+200 steps) and ends the program at the stop rule; the suggestion is made here, as for any sweep.
+
 Which findings call for it is declared once, on each finding kind (``lr_type``, :func:`lr_kinds`).
 """
 
@@ -132,6 +137,38 @@ def suggest(
     return min_lr / 10, min_lr, steepest
 
 
+class SweepLog:
+    """What a sweep saw, step by step, and its one stop rule: the core loop's :class:`LRSweep` and
+    a script's (:mod:`harness.integrations.watch.lr_sweep`) both feed it each step's LR and loss."""
+
+    def __init__(self, beta: float = 0.98, stop_factor: float = 4.0) -> None:
+        self.smoothed, self.stop_factor = Smoothed(beta), stop_factor
+        self.tried: list[float] = []  # the LR of each step whose loss was finite
+        self.raw: list[float] = []  # the loss of each of those steps
+        self.losses: list[float] = []  # the smoothed loss of each of those steps
+        self.best = math.inf
+        self.stopped = ""  # why the sweep ended ("" while it goes on)
+
+    def add(self, lr: float, value: float, *, last: bool = False) -> str:
+        """Take the loss ``value`` of a step at ``lr`` (``last``: the sweep's last LR); returns why the
+        sweep stops here (kept in :attr:`stopped`), "" to go on. Nothing is taken once stopped."""
+        if self.stopped:
+            return ""
+        if not math.isfinite(value):
+            self.stopped = f"non-finite loss at lr {lr:.3g}"
+            return self.stopped
+        self.tried.append(lr)
+        self.raw.append(value)
+        smoothed = self.smoothed.add(value)
+        self.losses.append(smoothed)
+        self.best = min(self.best, smoothed)
+        if len(self.losses) > 10 and smoothed > self.stop_factor * self.best:
+            self.stopped = f"smoothed loss above {self.stop_factor:g}x its minimum at lr {lr:.3g}"
+        elif last:
+            self.stopped = "end of the sweep"
+        return self.stopped
+
+
 def sweep_steps(batches_per_epoch: int, low: int = 200, high: int = 300) -> int:
     """About three epochs of steps, at least ``low`` and at most ``high`` (on the digits MLP 100
     steps suggest 1.7e-2..2.9e-2 depending on the seed, 200 steps 1.2e-2..1.3e-2)."""
@@ -156,19 +193,30 @@ class LRSweep:
     def __init__(
         self, start: float, end: float, steps: int | None = None, beta: float = 0.98, stop_factor: float = 4.0
     ) -> None:
-        self.start, self.end, self.steps, self.stop_factor = start, end, steps, stop_factor
-        self.smoothed = Smoothed(beta)
+        self.start, self.end, self.steps = start, end, steps
+        self.log = SweepLog(beta, stop_factor)
         self.lrs: list[float] = []  # the planned sweep, set in on_setup
-        self.tried: list[float] = []  # the LR of each step whose loss was finite
-        self.raw: list[float] = []  # the loss of each of those steps
-        self.losses: list[float] = []  # the smoothed loss of each of those steps
         self.current_lr: float | None = None  # hparams.lr after the variant's on_setup
-        self.stopped = ""
         self.ratios: list[float] = []  # each parameter group's LR over group 0's
         self.taken = 0  # optimizer steps taken at a swept LR
         self.window: list[Any] = []  # the losses of the step's batches before its last (accumulation)
         self.stepped = False  # the batch in progress stepped (its loss went with on_step's)
-        self.best = math.inf
+
+    @property
+    def tried(self) -> list[float]:
+        return self.log.tried
+
+    @property
+    def raw(self) -> list[float]:
+        return self.log.raw
+
+    @property
+    def losses(self) -> list[float]:
+        return self.log.losses
+
+    @property
+    def stopped(self) -> str:
+        return self.log.stopped
 
     @hookimpl(wrapper=True)
     def on_setup(self, state: Any) -> Any:
@@ -215,23 +263,9 @@ class LRSweep:
         if self.stopped:
             return
         value = float(sum(batches) / len(batches))  # the experiment's one sync per step
-        lr = self.lrs[self.taken - 1]
-        if not math.isfinite(value):
-            self.stop(state, f"non-finite loss at lr {lr:.3g}")
-            return
-        self.tried.append(lr)
-        self.raw.append(value)
-        smoothed = self.smoothed.add(value)
-        self.losses.append(smoothed)
-        self.best = min(self.best, smoothed)
-        if len(self.losses) > 10 and smoothed > self.stop_factor * self.best:
-            self.stop(state, f"smoothed loss above {self.stop_factor:g}x its minimum at lr {lr:.3g}")
-        elif self.taken >= len(self.lrs):
-            self.stop(state, "end of the sweep")
-
-    def stop(self, state: Any, reason: str) -> None:
-        self.stopped = reason
-        state.request_stop(f"LR range test: {reason}")
+        reason = self.log.add(self.lrs[self.taken - 1], value, last=self.taken >= len(self.lrs))
+        if reason:
+            state.request_stop(f"LR range test: {reason}")
 
 
 def lr_range_test(
@@ -248,7 +282,13 @@ def lr_range_test(
     """Sweep the LR on a fresh run of ``scenario``'s ``variant`` (see the module docstring).
 
     Runs in this process on the CPU (the device the variant asks for when it is not ``auto``);
-    a failure (a plugin that needs a run directory) is returned as ``RangeTest.error``."""
+    a failure (a plugin that needs a run directory) is returned as ``RangeTest.error``. A script
+    variant's program runs once, swept from outside (:mod:`harness.experiments.lr_range_script`;
+    ``steps`` defaults to 200 there)."""
+    if scenario.variants[variant].script is not None:
+        return script_range_test(
+            scenario, variant, seed, dict(start=start, end=end, steps=steps, beta=beta, stop_factor=stop_factor)
+        )
     sweep = LRSweep(start, end, steps, beta, stop_factor)
     configured = float(scenario.variants[variant].train.lr)
     try:
@@ -268,6 +308,20 @@ def lr_range_test(
     acted = {hook: counts for hook, counts in acted.items() if counts}
     current = configured if sweep.current_lr is None else sweep.current_lr
     return RangeTest(sweep.tried, sweep.losses, current, suggested, min_lr, steepest, stopped, seed, trace=acted)
+
+
+def script_range_test(scenario: Any, variant: str, seed: int, sweep: dict[str, Any]) -> RangeTest:
+    """The range test of a script variant: its program swept once from outside
+    (:func:`harness.experiments.lr_range_script.script_sweep`), the LR suggested as for any sweep."""
+    from harness.experiments.lr_range_script import script_sweep
+
+    seen = script_sweep(scenario, variant, seed, sweep)
+    lrs, losses, stopped = list(seen["lrs"]), list(seen["losses"]), str(seen["stopped"])
+    suggested, min_lr, steepest = suggest(lrs, losses)
+    if suggested is None and len(losses) >= 3:
+        stopped = f"the loss never fell by 10% ({stopped})"
+    current = float(seen["current_lr"] or 0.0)  # 0: unknown, no factor
+    return RangeTest(lrs, losses, current, suggested, min_lr, steepest, stopped, seed, error=seen["error"])
 
 
 def sweep_run(scenario: Any, variant: str, seed: int, sweep: LRSweep) -> tuple[Any, Any, str]:

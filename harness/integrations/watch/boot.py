@@ -4,7 +4,7 @@
 directory holding a ``sitecustomize.py`` first on ``PYTHONPATH`` and the environment variables
 of :mod:`harness.execution.watch_launch` (the launcher's side): ``HARNESS_WATCH_OUT`` (where
 each process writes its run record), ``HARNESS_WATCH_CONFIG`` (the plugins, as JSON; its
-``fixes`` act on the script: :mod:`.interventions`) and ``HARNESS_WATCH_SEED`` (:mod:`.seeding`).
+``fixes`` act on the script: :mod:`.interventions`; ``lr_sweep``, the LR range test: :mod:`.lr_sweep`) and ``HARNESS_WATCH_SEED`` (:mod:`.seeding`).
 Every Python process of the command (the script, each ``torchrun`` rank, DataLoader workers
 started with ``spawn``) imports that ``sitecustomize`` at start-up. It imports nothing of
 harness: it puts a finder on ``sys.meta_path`` that, once the program's first ``import torch``
@@ -40,6 +40,26 @@ def _unwatched(out: str, why: str) -> None:
         write_atomic(Path(out) / f"unwatched-{os.getpid()}.txt", why)
 
 
+def _install(config: dict[str, Any]) -> tuple[Any, Any]:
+    """The watcher, then the variant's fixes, then the LR sweep (``lr_sweep``: the last word on the
+    LR, every monitor off), installed in that order: ``(watcher, sweep or None)``."""
+    from .interventions import install_fixes
+    from .parts import rank
+    from .watcher import Watcher
+
+    sweeping = bool(config.get("lr_sweep"))
+    if sweeping:
+        from .lr_sweep import install_sweep, no_monitors
+    watcher = Watcher(
+        no_monitors() if sweeping else config.get("plugins") or {},
+        epoch_steps=int(config.get("epoch_steps", 100)),
+        name=f"rank{rank()}" if "RANK" in os.environ else "script",
+    )
+    watcher.install()
+    install_fixes(config.get("fixes") or {}, watcher.patches, watcher.fix_trace)  # a variant's fixes, from outside
+    return watcher, install_sweep(config["lr_sweep"], watcher.patches, watcher) if sweeping else None
+
+
 def start_from_env() -> Any:
     """Install a watcher configured by ``HARNESS_WATCH_CONFIG``; its record goes to ``HARNESS_WATCH_OUT`` at exit."""
     out = os.environ.get(ENV_OUT)
@@ -51,19 +71,8 @@ def start_from_env() -> Any:
     seed_from_env()  # a scenario's script run: the run's seed before the script's first line
     try:
         from .parts import rank
-        from .watcher import Watcher
 
-        watcher = Watcher(
-            config.get("plugins") or {},
-            epoch_steps=int(config.get("epoch_steps", 100)),
-            name=f"rank{rank()}" if "RANK" in os.environ else "script",
-        )
-        watcher.install()
-        from .interventions import install_fixes
-
-        install_fixes(
-            config.get("fixes") or {}, watcher.patches, watcher.fix_trace
-        )  # a script variant's fixes, acting from outside
+        watcher, sweep = _install(config)
     except Exception as exc:  # noqa: BLE001 - never stop the script
         _unwatched(out, f"the watcher could not start: {type(exc).__name__}: {exc}")
         return None
@@ -99,4 +108,6 @@ def start_from_env() -> Any:
 
     watcher.progress = write
     atexit.register(finish)
+    if sweep is not None:
+        sweep.before_exit = finish  # it ends the program with os._exit: no atexit runs
     return watcher
