@@ -89,7 +89,8 @@ def saved_scenario(
 ) -> str:
     """The incident as a scenario to keep, written to ``path``: broken as written (the findings it
     showed), fixed the proven cure (``section['fixed_yaml']``); what was written, in one line."""
-    observed = sorted(section.get("observed") or {})
+    counts = section.get("observed") or {}
+    observed = sorted(counts, key=lambda k: (-counts[k], k))  # the kinds every seed showed first
     broken = [f"finding {k}" for k in observed[:3]] + ["exit == 0"]
     lines = [
         f"# Written by `harness doctor --save-scenario` from: {command}",

@@ -181,3 +181,21 @@ def test_a_model_that_fits_its_data_has_small_gradients_by_right_not_vanishing_o
         run = train_tiny({}, workload=tiny_tabular_workload(), epochs=6, batch_size=16, lr=5e-2, seed=seed)
         assert run.state.history[-1]["f1"] == 1.0
         assert run.finding_epochs("grad_vanishing") == [] and run.finding_epochs("train_val_divergence") == []
+
+
+def test_a_step_whose_own_loss_is_fitted_is_not_vanishing_though_its_epochs_mean_is_not() -> None:
+    """A model that learns fast fits its batches within epoch 1: a norm of 1e-8 at a step whose loss
+    fell from 1.0 to 1e-7 is fitting, though the epoch's mean loss (0.5, its start counted) is not."""
+    weight = torch.nn.Parameter(torch.zeros(2))
+    state = bare_state(model=torch.nn.ParameterList([weight]))
+    monitor = GradHealth(GradHealth.Params(start_steps=2))
+    state.epoch = 1
+    for norm, loss in ((1.0, 1.0), (1.0, 1.0), (1e-8, 1e-7), (1e-8, 0.9)):
+        weight.grad = torch.tensor([0.6, 0.8]) * norm
+        monitor.on_after_backward(state)
+        state.step += 1
+        monitor.on_step(state, torch.tensor(loss))
+    monitor.on_epoch_end(state, {"loss": 0.5})
+    found = [(f.kind, f.step) for f in state.findings]
+    assert found == [("grad_vanishing", 4)]  # step 3 fitted its batch; step 4's loss is still 0.9
+    assert "1 of 4 steps" in state.findings[0].message
