@@ -64,6 +64,6 @@ def test_key_lines_ignore_seconds_but_not_numbers_of_a_seeded_run() -> None:
 
 @pytest.mark.slow
 def test_every_excerpt_matches_a_real_run() -> None:
-    """Runs every marked command once (about 3 minutes on 2 cores) and compares the key lines."""
+    """Runs every marked command once (about 3 minutes on 2 shared cores) and compares the key lines."""
     problems = excerpts.check()  # type: ignore[attr-defined]
     assert not problems, "regenerate with `python tools/excerpts.py`:\n" + "\n".join(problems)

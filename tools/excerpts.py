@@ -215,7 +215,8 @@ def select(excerpt: Excerpt, output: str) -> list[str]:
     for key, value in excerpt.options:
         if key != "cut":
             continue
-        begin, _, end = (part.strip() for part in value.partition(" .. "))
+        parts = re.split(r"\s+\.\.(?:\s+|$)", value, maxsplit=1)  # "A .. B", or "A .." (to the end)
+        begin, end = parts[0].strip(), (parts[1].strip() if len(parts) > 1 else "")
         a = next((i for i, line in enumerate(lines) if re.search(begin, line)), None)
         if a is None:
             raise ValueError(f"no line matches cut: {begin}")
