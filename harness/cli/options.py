@@ -120,35 +120,57 @@ def report_options(func: Command) -> Command:
     return command
 
 
-def plugin_options(func: Command) -> Command:
-    """``--with``, ``--without`` and ``--set``: derive any variant ad hoc, validated like the YAML.
-    The command receives them as ``plugin_flags``, a :class:`PluginFlags`."""
-    func = _packed(PluginFlags, "plugin_flags")(func)
-    func = click.option(
-        "--set",
-        "sets",
-        multiple=True,
-        metavar="PLUGIN.PARAM=VALUE|train.FIELD=VALUE",
-        help="Set a plugin parameter in every variant (repeatable; switches the plugin on), as "
+#: ``--set``, ``--with`` and ``--without`` as ``harness run``, ``ablate`` and ``doctor`` read them:
+#: applied to every variant of the scenario, training fields included
+SCENARIO_PLUGIN_HELP = {
+    "set": (
+        "PLUGIN.PARAM=VALUE|train.FIELD=VALUE",
+        "Set a plugin parameter in every variant (repeatable; switches the plugin on), as "
         "`plugins: {PLUGIN: {PARAM: VALUE}}` would; `--set train.FIELD=VALUE` sets a training field "
         "(e.g. train.lr=1.0, train.epochs=3). VALUE is read as YAML (0.5, true, null, step).",
-    )(func)
-    func = click.option(
-        "--with",
-        "with_",
-        multiple=True,
-        metavar="PLUGIN",
-        help="Switch this plugin on in every variant (repeatable), as `plugins: {PLUGIN: true}` would; "
+    ),
+    "with": (
+        "PLUGIN",
+        "Switch this plugin on in every variant (repeatable), as `plugins: {PLUGIN: true}` would; "
         "a variant that already has it keeps its parameters.",
-    )(func)
-    func = click.option(
-        "--without",
-        "without",
-        multiple=True,
-        metavar="PLUGIN",
-        help="Switch this plugin off in every variant (repeatable), as `plugins: {PLUGIN: false}` would.",
-    )(func)
+    ),
+    "without": ("PLUGIN", "Switch this plugin off in every variant (repeatable), as `plugins: {PLUGIN: false}` would."),
+}
+#: the same options as ``harness watch`` reads them: the watched program's monitors only (a fix
+#: or bug plugin is refused: watch only observes; ``train.*`` too: the program sets its own training)
+WATCH_PLUGIN_HELP = {
+    "set": (
+        "MONITOR.PARAM=VALUE",
+        "Set a parameter of a monitor watching the program (repeatable; switches the monitor on), "
+        "e.g. loss_explosion.max_loss=100. VALUE is read as YAML (0.5, true, null). Only monitors: "
+        "train.FIELD is refused (the program sets its own training).",
+    ),
+    "with": (
+        "MONITOR",
+        "Switch this monitor on for the program (repeatable), e.g. memory; a fix or bug plugin is "
+        "refused: watch only observes.",
+    ),
+    "without": ("MONITOR", "Switch this monitor off for the program (repeatable), e.g. loss_plateau."),
+}
+
+
+def plugin_options(func: Command, helps: dict[str, tuple[str, str]] | None = None) -> Command:
+    """``--with``, ``--without`` and ``--set``: derive any variant ad hoc, validated like the YAML.
+    The command receives them as ``plugin_flags``, a :class:`PluginFlags`. ``helps``: each option's
+    metavar and help (default :data:`SCENARIO_PLUGIN_HELP`; ``harness watch``: :data:`WATCH_PLUGIN_HELP`)."""
+    texts = helps or SCENARIO_PLUGIN_HELP
+    func = _packed(PluginFlags, "plugin_flags")(func)
+    func = click.option("--set", "sets", multiple=True, metavar=texts["set"][0], help=texts["set"][1])(func)
+    func = click.option("--with", "with_", multiple=True, metavar=texts["with"][0], help=texts["with"][1])(func)
+    func = click.option("--without", "without", multiple=True, metavar=texts["without"][0], help=texts["without"][1])(
+        func
+    )
     return func
+
+
+def watch_plugin_options(func: Command) -> Command:
+    """:func:`plugin_options` with ``harness watch``'s help: what it applies to and what it refuses."""
+    return plugin_options(func, WATCH_PLUGIN_HELP)
 
 
 def _execution_options(results_help: str, jobs_help: str, timeout_help: str) -> list[Decorator]:

@@ -19,7 +19,7 @@ from typing import Any
 
 import click
 
-from harness.cli.options import PluginFlags, plugin_options, report_options
+from harness.cli.options import PluginFlags, report_options, watch_plugin_options
 
 EXIT_FAILED, EXIT_BAD_INPUT = 1, 2
 #: the error type of a program that could not be watched (``--fail-on`` fails on it)
@@ -179,7 +179,7 @@ class _BadInput(click.ClickException):
     help="After the findings, print the whole diagnosis: every likely cause of each finding, the evidence "
     "for it in this run and its cure (as harness doctor does). Default: one likely cause per finding.",
 )
-@plugin_options
+@watch_plugin_options
 def watch_command(
     command: tuple[str, ...],
     report_targets: dict[str, Any],
