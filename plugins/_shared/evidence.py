@@ -83,6 +83,29 @@ def overshoot() -> tuple[str, ...]:
     return kinds_with("overshoot")
 
 
+def seen_before_overshoot(*kinds: str) -> EvidenceTest:
+    """Supports the cause when one of ``kinds`` was found and the loss had not overshot before it: units
+    that die after an explosion or oscillation were killed by the steps that overshot (a too-high LR),
+    not by how they started."""
+
+    def test(records: Records) -> Evidence:
+        verdict, text = seen(*kinds)(records)
+        if verdict != "supports":
+            return verdict, text
+        first = findings(records, kinds)[0]
+        earlier = [
+            f
+            for f in findings(records, overshoot())
+            if (f.get("epoch") or 0, f.get("step") or 0) < (first.get("epoch") or 0, first.get("step") or 0)
+        ]
+        if earlier:
+            where = f"epoch {earlier[0].get('epoch')}"
+            return "possible", f"but {earlier[0]['kind']} came first ({where}): steps that overshoot kill units too"
+        return verdict, text
+
+    return with_kinds(test, kinds)
+
+
 def lr_at_first(*kinds: str) -> EvidenceTest:
     """The LR at the step of the first finding of ``kinds``: supports a too-high LR when the loss
     overshot (an explosion or oscillation) at the run's peak LR (not while still warming up), and
@@ -105,7 +128,17 @@ def lr_at_first(*kinds: str) -> EvidenceTest:
             return "possible", f"{first['kind']} at epoch {first.get('epoch')}; LR of that step unknown"
         lr, peak = lrs[step - 1], max(lrs)
         where = f"{first['kind']} first at step {step}, LR {lr:.3g} (the run's peak LR {peak:.3g})"
-        return ("supports" if lr >= 0.5 * peak else "possible"), where
+        if lr >= 0.5 * peak:
+            return "supports", where
+        at_peak = [  # a warmup's early explosion that goes on once the LR is up is the LR's too
+            f
+            for f in found
+            if f in run.get("findings", []) and isinstance(f.get("step"), int) and 1 <= f["step"] <= len(lrs)
+            if lrs[f["step"] - 1] >= 0.5 * peak
+        ]
+        if at_peak:
+            return "supports", f"{where}; again at step {at_peak[0]['step']}, LR {lrs[at_peak[0]['step'] - 1]:.3g}"
+        return "possible", where
 
     return with_kinds(test, kinds)
 

@@ -29,7 +29,7 @@ from harness.core.diagnosis import Cause, Cure
 from harness.core.findings import FindingKind
 from harness.core.plugin import Plugin, hookimpl
 from harness.plugins._shared.causes import LR_TOO_HIGH
-from harness.plugins._shared.evidence import seen
+from harness.plugins._shared.evidence import seen_before_overshoot
 from harness.plugins._shared.model_parts import is_rectifier
 
 if TYPE_CHECKING:
@@ -69,7 +69,7 @@ DEAD_UNITS_KIND = FindingKind(
             "units whose pre-activation starts below 0 never fire, so they never get a gradient",
             "initialise the biases feeding a ReLU at 0 (PyTorch's default init does no harm)",
             (Cure("bias_init"),),
-            seen("dead_units"),
+            seen_before_overshoot("dead_units"),
         ),
         LR_TOO_HIGH,
     ),

@@ -45,7 +45,7 @@ from harness.core.findings import FindingKind
 from harness.core.monitoring import StepSeries, total_grad_norm
 from harness.core.plugin import Plugin, hookimpl
 from harness.plugins._shared.causes import GRADIENT_SPIKES, LR_TOO_HIGH, SUMMED_LOSS, UNNORMALISED_INPUTS
-from harness.plugins._shared.evidence import seen
+from harness.plugins._shared.evidence import seen_before_overshoot
 
 if TYPE_CHECKING:
     from harness.core.state import TrainState
@@ -100,7 +100,7 @@ GRAD_VANISHING_KIND = FindingKind(
             "pass no gradient back",
             "keep the LR in range and the biases at 0; check the dead_units / saturation findings",
             (Cure("bias_init"),),
-            seen("dead_units", "saturation"),
+            seen_before_overshoot("dead_units", "saturation"),
         ),
         LR_TOO_HIGH,
     ),

@@ -55,3 +55,26 @@ def test_an_lr_of_zero_rules_out_an_optimizer_over_other_parameters_as_why_weigh
     assert weights_still_unexplained([{"findings": [stalled]}])[0] == "supports"
     verdict, text = weights_still_unexplained([{"findings": [stalled, zero]}])
     assert verdict == "rules out" and "LR was (near) 0" in text
+
+
+def test_units_that_die_after_the_loss_overshot_do_not_blame_their_initialisation() -> None:
+    from harness.plugins._shared.evidence import seen_before_overshoot
+
+    dead = {"kind": "dead_units", "epoch": 2, "step": 50, "message": "99% of the units never positive"}
+    exploded = {"kind": "loss_explosion", "epoch": 1, "step": 7, "message": "step 7 loss 16 > 10 x start"}
+    test = seen_before_overshoot("dead_units")
+    assert test([{"findings": [dead]}])[0] == "supports"  # dead from the start: the init
+    verdict, text = test([{"findings": [exploded, dead]}])
+    assert verdict == "possible" and "loss_explosion came first" in text
+
+
+def test_an_explosion_in_warmup_that_recurs_at_the_peak_lr_supports_a_too_high_lr() -> None:
+    from harness.plugins._shared.evidence import lr_at_first
+
+    lrs = [0.1 * i for i in range(1, 31)] + [3.0] * 70  # a 30-step warmup to 3.0
+    early = {"kind": "loss_explosion", "epoch": 1, "step": 7, "message": "exploded"}
+    late = {"kind": "loss_explosion", "epoch": 2, "step": 60, "message": "exploded again"}
+    test = lr_at_first("loss_explosion")
+    assert test([{"findings": [early], "lr_per_step": lrs}])[0] == "possible"  # a transient warmup spike
+    verdict, text = test([{"findings": [early, late], "lr_per_step": lrs}])
+    assert verdict == "supports" and "again at step 60" in text
