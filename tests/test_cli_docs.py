@@ -1,4 +1,4 @@
-"""Every option of `harness run`, `harness ablate` and `harness report` is documented in the docs (docs/*.md)."""
+"""Every option of `harness run`, `ablate`, `report`, `doctor` and `watch` is documented in the docs (docs/*.md)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ DOCS_DIR = Path(__file__).resolve().parents[1] / "docs"
 DOCS = "\n".join(p.read_text(encoding="utf-8") for p in sorted(DOCS_DIR.rglob("*.md")))
 
 
-@pytest.mark.parametrize("command", ["run", "ablate", "report"])
+@pytest.mark.parametrize("command", ["run", "ablate", "report", "doctor", "watch"])
 def test_every_option_is_in_the_docs(command: str) -> None:
     cmd = main.commands[command]
     missing = []
