@@ -72,7 +72,18 @@ def diff(folder: Path, old: str, new: str | None) -> str:
     the files under ``folder``, their paths relative to it (``a/train.py``), as ``git diff`` writes.
     :raises GitError: git failed."""
     revisions = [old] if new is None else [old, new]
-    done = _git(folder, "diff", "--no-color", "--no-ext-diff", "--relative", *revisions, "--", ".")
+    done = _git(
+        folder,
+        "diff",
+        "--no-color",
+        "--no-ext-diff",
+        "--src-prefix=a/",
+        "--dst-prefix=b/",
+        "--relative",
+        *revisions,
+        "--",
+        ".",
+    )
     if done.returncode != 0:
         raise GitError(f"git diff {' '.join(revisions)} in {folder}: {_last_line(done)}")
     return done.stdout.decode(errors="replace")
