@@ -115,18 +115,22 @@ def run(
     _finish(console, report, report_targets, next_steps=steps, overrides=plugin_flags.given(seeds, n_seeds))
 
 
-def _ablation_arms(scenario_path: Path, scenario: Any, base: str, target: str) -> tuple[Any, list[Arm]]:
-    """The ablation's scenario and arms (:func:`harness.experiments.ablation.ablation_scenario`), or bad input
-    when an arm could not run or base and target have the same plugins."""
+def _ablation_arms(scenario_path: Path, scenario: Any, base: str, target: str, out_dir: Path) -> tuple[Any, list[Arm]]:
+    """The ablation's scenario and arms (:func:`harness.experiments.ablation.ablation_scenario`; the
+    diffs of hunk arms in ``out_dir``/hunks), or bad input when an arm could not run, the programs'
+    diff cannot be had, or base and target have the same plugins (and program)."""
     from harness.core.pluginmanager import PluginConflictError
     from harness.experiments.ablation import ablation_scenario
+    from harness.experiments.ablation_hunks import HunkError
 
     try:
-        derived, arms = ablation_scenario(scenario, base, target)
-    except PluginConflictError as exc:
+        derived, arms = ablation_scenario(scenario, base, target, out_dir / "hunks")
+    except (PluginConflictError, HunkError) as exc:
         raise BadInput(f"{scenario_path}: {exc}") from None
     if not any(a.role == "base+fix" for a in arms):
-        raise BadInput(f"{scenario_path}: variants {base!r} and {target!r} have the same plugins: nothing to ablate")
+        raise BadInput(
+            f"{scenario_path}: variants {base!r} and {target!r} have the same plugins and program: nothing to ablate"
+        )
     return derived, arms
 
 
@@ -176,7 +180,8 @@ def ablate(
 
     A fix is one plugin set differently, or one slot whose occupant changes (plugins that
     answer the same firstresult hook or replace each other, e.g. make_criterion:
-    sample_weighted_loss -> class_weights). Runs the base, the base plus each single fix
+    sample_weighted_loss -> class_weights); for two script variants whose programs differ by a
+    patch or by git refs, one hunk of that diff (FILE:LINE). Runs the base, the base plus each single fix
     (set as in the target), the target, and the target minus each single fix (set as in
     the base), all with the same seeds, judges every arm by the target's expectations, and
     prints per fix whether it is sufficient alone (base + fix is cured) and necessary
@@ -203,9 +208,9 @@ def ablate(
     rule = _pass_rate(pass_rate)
     seed_list = _seed_list(seeds, n_seeds, scenario.seeds)
     _check_executor(execution)
-    derived, arms = _ablation_arms(scenario_path, scenario, base, target)
-    keys = plan_runs(derived, None, seed_list)
     out_dir = execution.results_dir or default_results_dir(scenario) / "ablation"
+    derived, arms = _ablation_arms(scenario_path, scenario, base, target, out_dir)
+    keys = plan_runs(derived, None, seed_list)
     _check_environment()
 
     conduct = _ablation(scenario, base, target, derived, arms, keys, rule, exhaustive)

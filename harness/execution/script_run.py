@@ -14,7 +14,8 @@ does (:mod:`harness.execution.watch_launch`), in its own process group, with the
   a program that ended well but left no watcher record is an ``error`` too (nothing was watched).
 
 A ``patch`` is applied to a temporary copy of the script's folder, which the program then runs
-in. A run never raises; Ctrl-C ends the program's whole process group and goes on up. If this
+in; with ``git``, the repository's tree at that commit is exported into a temporary folder, the
+patch applied on top, and the program runs in the script's folder of it. A run never raises; Ctrl-C ends the program's whole process group and goes on up. If this
 process dies (an executor's ``--timeout`` kills it), the kernel ends the program too (Linux).
 """
 
@@ -122,10 +123,24 @@ def program_env(extra: Mapping[str, str]) -> dict[str, str]:
 
 
 def prepare(program: ScriptRun, tmp: Path) -> tuple[Path, list[str]]:
-    """``(cwd, argv)``: where the program runs (a patched copy of its folder when it has a
-    ``patch``) and its command, with this interpreter (the one harness is installed in)."""
+    """``(cwd, argv)``: where the program runs (its folder; with ``git``, that folder of the
+    repository's tree at the commit, exported under ``tmp``; a patched copy when it has a
+    ``patch``, applied on top of that tree) and its command, with this interpreter (the one
+    harness is installed in).
+    :raises ProgramError: the tree could not be exported, or the patch does not apply."""
     cwd = Path(program.cwd)
-    if program.patch is not None:
+    if program.git is not None:
+        from harness.scenario.git_tree import GitError, export
+
+        assert program.repo is not None
+        try:
+            tree = export(Path(program.repo), program.git, tmp / "git")
+        except GitError as exc:
+            raise ProgramError(str(exc)) from None
+        cwd = tree / cwd.relative_to(program.repo)
+        if program.patch is not None:  # the exported tree is a copy already: patched in place
+            cwd = patch_folder(cwd, Path(program.patch), f"{program.script or cwd.name} as of {program.git[:12]}")
+    elif program.patch is not None:
         cwd = apply_patch(cwd, Path(program.patch), tmp / "src")
     if program.module is not None:
         return cwd, [sys.executable, "-m", program.module, *program.args]
@@ -138,6 +153,12 @@ def apply_patch(source: Path, patch: Path, target: Path) -> Path:
     one leading folder, ``a/train.py``, as ``git diff`` writes them, else as given).
     :raises ProgramError: the diff does not apply."""
     shutil.copytree(source, target, ignore=IGNORED)
+    return patch_folder(target, patch, source)
+
+
+def patch_folder(target: Path, patch: Path, source: Path | str) -> Path:
+    """``target`` with the unified diff ``patch`` applied in place (as :func:`apply_patch`; ``source``
+    names what it was copied from in the error). :raises ProgramError: the diff does not apply."""
     tried = []
     for strip in ("-p1", "-p0"):
         command = ["patch", strip, "--batch", "--forward", "--silent", "-d", str(target), "-i", str(patch)]

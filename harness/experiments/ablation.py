@@ -34,20 +34,27 @@ report's ``ablation`` section is :func:`ablation_section`, which ``harness ablat
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from harness.experiments.arms import Arm, find_fixes, plan_arms, settings_of
 
 
-def ablation_scenario(scenario: Any, base: str, target: str) -> tuple[Any, list[Arm]]:
+def ablation_scenario(scenario: Any, base: str, target: str, folder: Path | None = None) -> tuple[Any, list[Arm]]:
     """A copy of ``scenario`` whose variants are the ablation's arms, each judged by the
     target's expectations, and the arms. Base-derived arms keep the base's train config,
     target-derived ones the target's. Fixes are grouped by slot (see the module docstring).
+    Two script variants whose programs differ by a diff have a change per hunk of it too
+    (:mod:`harness.experiments.ablation_hunks`), after the plugin changes; the arms' diffs
+    are written into ``folder`` (default: ``hunks/`` of the scenario's results).
 
+    :raises harness.experiments.ablation_hunks.HunkError: the programs' diff cannot be had.
     :raises harness.core.pluginmanager.PluginConflictError: an arm would enable two plugins
         in one slot (cannot happen for fixes grouped by slot; checked anyway).
     """
     from harness.core.pluginmanager import plugin_slots
+    from harness.execution.runner import default_results_dir
+    from harness.experiments.ablation_hunks import hunk_fixes, hunk_programs, program_diff
 
     available = scenario.catalogue
     b, t = scenario.variants[base], scenario.variants[target]
@@ -57,26 +64,39 @@ def ablation_scenario(scenario: Any, base: str, target: str) -> tuple[Any, list[
             slots[name] = slots.get(name, frozenset()) | plugin_slots(available[name].cls, params)
     replaces = {name: frozenset(available[name].cls.replaces) for name in slots}
     fixes = find_fixes(settings_of(b), settings_of(t), slots, replaces)
-    arms = plan_arms(base, target, settings_of(b), settings_of(t), fixes)
+    diff = program_diff(scenario, base, target)
+    hunks = hunk_fixes(diff) if diff else []
+    programs = hunk_programs(scenario, base, hunks, folder or default_results_dir(scenario) / "ablation" / "hunks")
+    arms = plan_arms(base, target, settings_of(b), settings_of(t), fixes + hunks)
     variants = {}
     for arm in arms:
         source = b if arm.source == base else t
         other = t if source is b else b
         fix = arm.fix
         changes = {plugin: other.plugins.get(plugin) for plugin in fix.plugins} if fix is not None else {}
-        detail = f" ({fix.change})" if fix is not None and fix.slot else ""
-        description = {
-            "base": f"{base} as it is",
-            "base+fix": f"{base} with {arm.fix_name} as in {target}{detail}",
-            "target": f"{target} as it is",
-            "target-fix": f"{target} with {arm.fix_name} as in {base}{detail}",
-        }[arm.role]
         variants[arm.name] = scenario.derive(
             source.name,
             arm.name,
             changes,
-            description=description,
+            description=_description(arm, base, target),
             expectations=t.expectations,
             label=f"ablation arm {arm.name!r}",
+            program=programs.get((arm.role, fix.index)) if fix is not None and fix.hunk is not None else None,
         )
     return scenario.with_variants(variants), arms
+
+
+def _description(arm: Arm, base: str, target: str) -> str:
+    """What an arm runs, in the words of the report's variant lines."""
+    fix = arm.fix
+    if fix is not None and fix.hunk is not None:
+        if arm.role == "base+fix":
+            return f"{base} with only hunk {fix.name} of the diff to {target} ({fix.change})"
+        return f"{target} without hunk {fix.name}: the other hunks on {base}'s program"
+    detail = f" ({fix.change})" if fix is not None and fix.slot else ""
+    return {
+        "base": f"{base} as it is",
+        "base+fix": f"{base} with {arm.fix_name} as in {target}{detail}",
+        "target": f"{target} as it is",
+        "target-fix": f"{target} with {arm.fix_name} as in {base}{detail}",
+    }[arm.role]

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from harness.experiments.hunks import Hunk
 
 Settings = dict[str, dict[str, Any]]  # enabled plugin -> its parameters (model_dump)
 
@@ -17,16 +20,22 @@ class Fix:
     :param base: their settings in the base (a plugin missing here is off there).
     :param target: their settings in the target.
     :param slot: what several plugins compete for (``make_criterion``); None for one plugin.
+    :param hunk: a change of a script's program instead (no plugins): one hunk of the diff between
+        base and target (:mod:`harness.experiments.hunks`), the ``index``-th.
     """
 
     plugins: tuple[str, ...]
     base: Settings
     target: Settings
     slot: str | None = None
+    hunk: Hunk | None = None
+    index: int = 0
 
     @property
     def name(self) -> str:
-        """The target's occupant(s), or the base's when the target leaves the slot empty."""
+        """The target's occupant(s), or the base's when the target leaves the slot empty; a hunk: FILE:LINE."""
+        if self.hunk is not None:
+            return self.hunk.name
         on = [p for p in self.plugins if p in self.target] or [p for p in self.plugins if p in self.base]
         return "+".join(on)
 
@@ -40,7 +49,10 @@ class Fix:
     @property
     def change(self) -> str:
         """``off -> on``, ``on -> off``, the parameters that differ (``interval: epoch -> step``),
-        or for a slot its occupants (``make_criterion: sample_weighted_loss -> class_weights``)."""
+        or for a slot its occupants (``make_criterion: sample_weighted_loss -> class_weights``);
+        a hunk: its first changed line (:attr:`harness.experiments.hunks.Hunk.change`)."""
+        if self.hunk is not None:
+            return self.hunk.change
         if len(self.plugins) > 1:
             occ = self.occupants
             return f"{self.slot}: {', '.join(occ['base']) or 'none'} -> {', '.join(occ['target']) or 'none'}"
@@ -54,7 +66,11 @@ class Fix:
         return ", ".join(f"{k}: {yaml_scalar(base.get(k))} -> {yaml_scalar(target.get(k))}" for k in keys)
 
     def as_dict(self) -> dict[str, Any]:
-        return {
+        where: dict[str, Any] = {}
+        if self.hunk is not None:
+            line, text = self.hunk.first_change
+            where["hunk"] = {"file": self.hunk.path, "line": line, "text": text, "index": self.index}
+        return where | {
             "plugin": self.name,
             "plugins": list(self.plugins),
             "slot": self.slot,

@@ -71,7 +71,7 @@ def derive_plugins(
     return out
 
 
-def script_fixes(available: dict[str, Any], enabled: dict[str, BaseModel]) -> dict[str, dict[str, Any]]:
+def script_fixes(available: Mapping[str, Any], enabled: dict[str, BaseModel]) -> dict[str, dict[str, Any]]:
     """The fixes of a variant's enabled plugins that the watcher applies to its program: name -> params."""
     return {
         name: params.model_dump(mode="json")
@@ -80,7 +80,9 @@ def script_fixes(available: dict[str, Any], enabled: dict[str, BaseModel]) -> di
     }
 
 
-def script_arm_fixes(available: dict[str, Any], enabled: dict[str, BaseModel], label: str) -> dict[str, dict[str, Any]]:
+def script_arm_fixes(
+    available: Mapping[str, Any], enabled: dict[str, BaseModel], label: str
+) -> dict[str, dict[str, Any]]:
     """An arm's fixes on a script (:func:`script_fixes`), after refusing any fix or bug the watcher
     cannot apply to a running program (:raises ValueError: naming it and the arm ``label``)."""
     refused = sorted(n for n in enabled if available[n].kind in ("fix", "bug") and not available[n].cls.acts_on_scripts)

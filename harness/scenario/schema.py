@@ -60,6 +60,7 @@ class VariantSpec(Strict):
     extra_args: list[str] = Field(default_factory=list)  # appended to the (replaced) args
     env: dict[str, str] = Field(default_factory=dict)  # added to the workload's env
     patch: str | None = Field(default=None, min_length=1)  # a unified diff, applied to a copy of the script's folder
+    git: str | None = Field(default=None, min_length=1)  # the program as of this commit of the script's repository
 
 
 class ScriptRun(Strict):
@@ -71,6 +72,8 @@ class ScriptRun(Strict):
     env: dict[str, str]
     cwd: str  # where it runs: the script's folder (module: the scenario's); ``patch`` applies to a copy of it
     patch: str | None  # absolute path of a unified diff
+    git: str | None = None  # the commit (full hash) whose tree the program runs in; ``patch`` applies on top
+    repo: str | None = None  # with ``git``: the repository's top folder (``cwd`` lies under it)
     metrics: dict[str, str]  # name -> regex of its output
     seeding: bool
     plugins: dict[str, Any]  # the watcher's plugin settings (monitors), as the YAML gives them
@@ -136,11 +139,14 @@ class Scenario:
         expectations: list[Expectation] | None = None,
         only: bool = False,
         label: str | None = None,
+        program: Mapping[str, Any] | None = None,
     ) -> Variant:
         """The one way to build an arm: variant ``like`` (its train config, its plugins unless
         ``only``) with ``changes`` (plugin -> validated Params, YAML-style parameters, or
         None/False for off), validated and checked for slot conflicts
-        (:func:`harness.scenario.arms.derive_plugins`); judged by ``expectations`` (default: ``like``'s)."""
+        (:func:`harness.scenario.arms.derive_plugins`); judged by ``expectations`` (default: ``like``'s).
+        ``program``: a script variant's :class:`ScriptRun` fields changed (an ablation's hunk arm:
+        its ``patch``, the base's ``git``)."""
         from harness.scenario.arms import derive_plugins
 
         source = self.variants[like]
@@ -152,7 +158,8 @@ class Scenario:
         if script is not None:  # the watcher applies the arm's fixes to the program
             from harness.scenario.arms import script_arm_fixes
 
-            script = script.model_copy(update={"fixes": script_arm_fixes(self.catalogue, plugins, label or name)})
+            fixes = script_arm_fixes(self.catalogue, plugins, label or name)
+            script = script.model_copy(update={**(program or {}), "fixes": fixes})
         return Variant(name, description, plugins, source.train, list(judged), script=script)
 
     def with_variants(self, variants: Mapping[str, Variant]) -> Scenario:

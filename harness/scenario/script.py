@@ -2,8 +2,8 @@
 
 ``workload: {script: train.py, args: [...], env: {...}, metrics: {NAME: REGEX}, seeding: true}``
 (or ``module: pkg.train`` for ``python -m``); a variant may change ``script``, ``args``
-(replaced), ``extra_args`` (appended), ``env`` (added), ``patch`` (a unified diff), its
-monitors and the fixes the watcher applies from outside (``acts_on_scripts``). Paths are relative to the scenario file and checked here, before any run starts:
+(replaced), ``extra_args`` (appended), ``env`` (added), ``patch`` (a unified diff), ``git`` (the
+repository's tree at a commit, resolved here), its monitors and the fixes the watcher applies from outside (``acts_on_scripts``). Paths are relative to the scenario file and checked here, before any run starts:
 a missing file is one error naming it. The program runs in
 :mod:`harness.execution.script_run`; docs/replay-script.md documents the whole.
 """
@@ -23,7 +23,7 @@ SCRIPT_WORKLOAD = "script"
 #: what the watcher's per-epoch records hold besides the core's ``loss``/``lr``/``steps``/``epoch``
 WATCHED_METRICS = ("val_loss",)
 #: variant fields that only a script workload has
-VARIANT_FIELDS = ("script", "args", "extra_args", "env", "patch")
+VARIANT_FIELDS = ("script", "args", "extra_args", "env", "patch", "git")
 
 
 class ScriptParams(Strict):
@@ -119,8 +119,12 @@ def script_run(
         problems.report(
             problems.fail((*where, "train"), "a script sets its own training: change it through args or env")
         )
-    script = _existing(problems, here, vspec.script, (*where, "script")) or params.script
+    if vspec.git is not None and vspec.script is not None:  # a file of the tree at REF, not of the working tree
+        script: str | None = str((here / vspec.script).resolve())
+    else:
+        script = _existing(problems, here, vspec.script, (*where, "script")) or params.script
     patch = _existing(problems, here, vspec.patch, (*where, "patch"))
+    pinned = _git_pin(problems, here, script, vspec.git, (*where, "git")) if vspec.git is not None else None
     if vspec.script is not None and params.module is not None:
         problems.report(problems.fail((*where, "script"), "the workload runs a module: a variant cannot give a script"))
     if len(problems.errors) > errors:
@@ -134,11 +138,33 @@ def script_run(
         env={**params.env, **vspec.env},
         cwd=str(Path(script).parent if script else here.resolve()),
         patch=patch,
+        git=pinned[0] if pinned else None,
+        repo=pinned[1] if pinned else None,
         metrics=dict(params.metrics),
         seeding=params.seeding,
         plugins=plugins,
         fixes=fixes,
     )
+
+
+def _git_pin(problems: Any, here: Path, script: str | None, ref: str, loc: tuple[Any, ...]) -> tuple[str, str] | None:
+    """``(commit, repository)`` of a variant's ``git: REF``: the repository that holds the script
+    (a module: the scenario's folder), REF resolved, the script in its tree; else reported, None."""
+    from harness.scenario.git_tree import GitError, has_path, repository, resolve
+
+    folder = Path(script).parent if script is not None else here.resolve()
+    try:
+        root = repository(folder if folder.is_dir() else here)
+        commit = resolve(root, ref)
+    except GitError as exc:
+        problems.report(problems.fail(loc, f"{ref}: {exc}"))
+        return None
+    if script is not None:
+        inside = Path(script).resolve()
+        if not inside.is_relative_to(root) or not has_path(root, commit, inside.relative_to(root)):
+            problems.report(problems.fail(loc, f"{ref}: the tree of {commit[:12]} in {root} has no {inside}"))
+            return None
+    return commit, str(root)
 
 
 def _layered(base: dict[str, Any], top: dict[str, Any]) -> dict[str, Any]:
