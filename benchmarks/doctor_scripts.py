@@ -202,7 +202,7 @@ def cure(twin: dict[str, Any], work: Path) -> dict[str, Any]:
     section = json.loads(out.read_text(encoding="utf-8")).get("doctor") or {}
     best = section.get("best") or {}
     plugins = sorted(best.get("plugins") or {})
-    metric = best.get("metric")
+    metric = (best.get("metric") or {}).get("mean")
     clean = twin["clean_metric"]
     good = None if metric is None or clean is None else metric >= clean * (1 - TOLERANCE)
     edit = (section.get("edits") or [{}])[0]

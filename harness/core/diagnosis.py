@@ -112,17 +112,28 @@ def declared_causes(plugins: Mapping[str, Any]) -> dict[str, list[Cause]]:
 
 def most_likely(diagnosis: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
     """Every cause of a diagnosis (:func:`rank_causes`) ranked across its kinds: the evidence's verdict
-    first, then how many of the observed kinds declare it (a cause that explains more of what was seen
-    is likelier), then the order the kinds and causes came in."""
+    first; then a cause that is the only one declared for an observed kind (a finding only it
+    explains, such as the model seen in eval() mode while training, outweighs symptoms many causes
+    share); then how many of the observed kinds declare it (a cause that explains more of what was
+    seen is likelier), then the order the kinds and causes came in."""
     from collections import Counter
 
     explains: Counter[str] = Counter()
+    sole: set[str] = set()
     first: dict[str, tuple[int, dict[str, Any]]] = {}
     for entry in diagnosis:
+        if len(entry["causes"]) == 1:
+            sole.add(entry["causes"][0]["cause"])
         for cause in entry["causes"]:
             explains[cause["cause"]] += 1
             first.setdefault(cause["cause"], (len(first), dict(cause)))
     order = sorted(
-        first.values(), key=lambda item: (VERDICT_ORDER[item[1]["verdict"]], -explains[item[1]["cause"]], item[0])
+        first.values(),
+        key=lambda item: (
+            VERDICT_ORDER[item[1]["verdict"]],
+            item[1]["cause"] not in sole,
+            -explains[item[1]["cause"]],
+            item[0],
+        ),
     )
     return [cause | {"explains": explains[cause["cause"]]} for _, cause in order]

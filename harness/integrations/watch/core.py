@@ -81,6 +81,9 @@ class WatcherCore:
         self.closed: list[list[LossCall]] = []
         self.last_softmax: tuple[Any, Site | None] | None = None
         self.last_loss: torch.Tensor | None = None
+        #: the primary model's backpropagated losses since its last step (accumulation: several)
+        self.window_losses: list[torch.Tensor] = []
+        self.closure_step = False  # the primary optimizer steps with a closure (L-BFGS)
         self.fired_count = 0  # loss calls whose output a backward went through, so far
         self.scaled: tuple[int, torch.Tensor] | None = None  # id of GradScaler.scale's output, the loss before
         self.trained = 0  # training batches backpropagated so far
@@ -92,6 +95,7 @@ class WatcherCore:
 
     def _begin_epoch_buffers(self) -> None:
         self.epoch_losses: list[torch.Tensor] = []
+        self.step_losses: list[torch.Tensor] = []  # each step's loss: its window's sum
         self.val_losses: list[torch.Tensor] = []
         self.predictions: list[torch.Tensor] = []  # each training batch's predicted classes
         self.classes = 0

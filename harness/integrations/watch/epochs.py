@@ -120,6 +120,7 @@ class EpochEvents(WatcherCore):
             if state.batch_index % PREDICTION_SAMPLE == 0:
                 self._count_predictions(primary.input)
         self.epoch_losses.append(total)
+        self.window_losses.append(total)
         batch = {"labels": primary.target, "loss": primary.loss}
         self.call("on_batch_end", state=state, batch=batch, outputs=primary.input, loss=total)
         state.batch_index += 1
@@ -127,6 +128,8 @@ class EpochEvents(WatcherCore):
             self.close_pending()
             state.step += 1
             self.steps_in_epoch += 1
+            self.window_losses = []
+            self.step_losses.append(total)
             self.call("on_step", state=state, loss=total)
             self._maybe_step_epoch()
 
@@ -221,7 +224,8 @@ class EpochEvents(WatcherCore):
 
     def _epoch_metrics(self, state: TrainState) -> dict[str, Any]:
         nan = torch.tensor(float("nan"))
-        loss = torch.stack([v.float().cpu() for v in self.epoch_losses]).mean() if self.epoch_losses else nan
+        losses = self.step_losses or self.epoch_losses  # per step when the steps were seen (accumulation)
+        loss = torch.stack([v.float().cpu() for v in losses]).mean() if losses else nan
         val = torch.stack([v.float().cpu() for v in self.val_losses]).mean() if self.val_losses else nan
         loss_value, val_value = torch.stack([loss, val]).tolist()
         record: dict[str, Any] = {

@@ -128,6 +128,7 @@ class Watcher(EpochEvents):
         self.close_pending()
         self.drain()
         closure = (kwargs or {}).get("closure") or (args[1] if len(args) > 1 else None)  # args[0]: the optimizer
+        self.closure_step = callable(closure)
         if callable(closure):
             self.switch_off(
                 plugins_needing(self.available, "gradients"),
@@ -137,6 +138,18 @@ class Watcher(EpochEvents):
             return
         self.call("on_after_backward", state=state)
         self.call("on_before_optimizer_step", state=state)
+
+    def _step_loss(self) -> torch.Tensor | None:
+        """The step's loss: the sum of what was backpropagated since the last step (gradient
+        accumulation divides each micro-batch's loss by their number: the sum is the step's
+        objective, as the core loop's step loss is its batches' mean); with a closure (L-BFGS)
+        the last evaluation's, its line search's others are not the step's."""
+        window, self.window_losses = self.window_losses, []
+        if self.closure_step or not window:
+            return self.last_loss
+        loss = window[0] if len(window) == 1 else torch.stack([v.detach().float() for v in window]).sum()
+        self.step_losses.append(loss)
+        return loss
 
     def after_step(self, optimizer: Any) -> None:
         info = self.optimizers.get(id(optimizer))
@@ -150,8 +163,9 @@ class Watcher(EpochEvents):
         self.primary_steps += 1
         self.steps_in_epoch += 1
         state.lr_per_step.append(state.current_lr())
-        if self.last_loss is not None:  # never a NaN for a loss not seen: no backward() yet, no step hook
-            self.call("on_step", state=state, loss=self.last_loss)
+        loss = self._step_loss()
+        if loss is not None:  # never a NaN for a loss not seen: no backward() yet, no step hook
+            self.call("on_step", state=state, loss=loss)
         elif NO_LOSS not in self.notes:
             self.notes.append(NO_LOSS)
         self._maybe_step_epoch()
