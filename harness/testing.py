@@ -101,16 +101,28 @@ def bare_state(**fields: Any) -> Any:
 
 def feed_step_losses(monitor: Any, epochs: list[list[float]], state: Any = None) -> Any:
     """Scripted training losses for a loss monitor, one list per epoch: ``on_step`` per loss,
-    ``on_epoch_end`` per epoch, as the loop calls them; returns the state holding the findings."""
+    ``on_epoch_end`` per epoch, as the loop calls them; returns the state holding the findings.
+
+    A monitor whose ``on_epoch_end`` names ``metrics`` gets the epoch's record as the loop
+    builds it from the losses (``epoch``, ``loss``: their mean, ``steps``); one that does
+    not is called with the state alone, as pluggy passes a hook only the arguments it names.
+    """
+    import inspect
+
     import torch
 
     state = state if state is not None else bare_state()
+    takes_metrics = "metrics" in inspect.signature(monitor.on_epoch_end).parameters
     for epoch, losses in enumerate(epochs, start=1):
         state.epoch = epoch
         for loss in losses:
             state.step += 1
             monitor.on_step(state, torch.tensor(loss))
-        monitor.on_epoch_end(state)
+        if takes_metrics:
+            mean = sum(losses) / len(losses) if losses else float("nan")
+            monitor.on_epoch_end(state, {"epoch": epoch, "loss": mean, "steps": state.step})
+        else:
+            monitor.on_epoch_end(state)
     return state
 
 

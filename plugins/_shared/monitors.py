@@ -102,7 +102,9 @@ class StepLossMonitor(Plugin):
         raise NotImplementedError
 
     @hookimpl
-    def on_epoch_end(self, state: TrainState) -> None:
+    def on_epoch_end(self, state: TrainState, metrics: dict[str, Any]) -> None:
+        # ``metrics`` (the epoch's record) is named, as the hookspec names it, so that a subclass
+        # that also reads it overrides this hook with the same signature
         self.check(state)
 
     @hookimpl

@@ -41,4 +41,5 @@ class BugNoZeroGrad(Plugin):
 
     @hookimpl
     def on_train_start(self, state: TrainState) -> None:
+        assert state.optimizer is not None, "make_optimizer runs before on_train_start"
         state.optimizer.zero_grad = DeletedZeroGrad()

@@ -48,6 +48,7 @@ class BugSchedulerPerMicrobatch(Plugin):
     @hookimpl
     def on_batch_end(self, state: TrainState) -> None:
         if state.step == self.last_step:  # a micro-batch: no optimizer step in this batch
+            assert state.scheduler is not None, "on_train_start refuses a run without a scheduler"
             with warnings.catch_warnings():  # torch warns once when this comes before the first optimizer step
                 warnings.simplefilter("ignore", UserWarning)
                 state.scheduler.step()

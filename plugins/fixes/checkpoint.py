@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, Literal
+from typing import IO, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt
 
@@ -63,7 +63,11 @@ def rng_states(state: TrainState) -> dict[str, Any]:
     import numpy as np
     import torch
 
-    name, keys, pos, has_gauss, cached = np.random.get_state()
+    legacy = np.random.get_state()
+    # the global RandomState is always MT19937, whose state get_state() gives as the legacy tuple
+    # (a dict only for other bit generators)
+    assert isinstance(legacy, tuple), "numpy's global RandomState is MT19937"
+    name, keys, pos, has_gauss, cached = legacy
     out: dict[str, Any] = {
         "torch": torch.get_rng_state(),
         "python": random.getstate(),
@@ -114,13 +118,15 @@ def _as_tuple(value: Any) -> Any:
 
 def state_dict_checkpoint(state: TrainState, metrics: dict[str, Any]) -> dict[str, Any]:
     """The v1.6 checkpoint: state dicts, plain numbers, RNG states and the run so far."""
+    optimizer = state.optimizer
+    assert optimizer is not None, "make_optimizer runs before training, so before any checkpoint"
     return {
         "format": "state_dict",
         "format_version": FORMAT_VERSION,
         "epoch": int(state.epoch),
         "step": int(state.step),
         "model_state_dict": state.model.state_dict(),
-        "optimizer_state_dict": state.optimizer.state_dict(),
+        "optimizer_state_dict": optimizer.state_dict(),
         "scheduler_state_dict": state.scheduler.state_dict() if state.scheduler is not None else None,
         "metrics": plain_metrics(metrics),
         "rng": rng_states(state),
@@ -184,10 +190,11 @@ class _WriteSink:
     which ``torch.save`` itself turns into a ``RuntimeError`` that names neither the file nor
     the cause (``[enforce fail at inline_container.cc] unexpected pos``) on a full disk."""
 
-    def __init__(self, fh: Any) -> None:
-        self.fh, self.error = fh, None
+    def __init__(self, fh: IO[bytes]) -> None:
+        self.fh = fh
+        self.error: OSError | None = None
 
-    def write(self, data: Any) -> int:
+    def write(self, data: Any) -> int:  # data: the buffer torch's writer hands over
         try:
             return self.fh.write(data)
         except OSError as exc:
@@ -276,7 +283,9 @@ def load_checkpoint(
     )
     source: Any = path if weights_only is True else io.BytesIO(_bytes_written_here(path))
     with context:
-        return torch.load(source, **kwargs)
+        # torch is not followed by mypy (Any); every format harness saves is a dict
+        checkpoint: dict[str, Any] = torch.load(source, **kwargs)
+    return checkpoint
 
 
 def resolve_global(dotted: str) -> Any:

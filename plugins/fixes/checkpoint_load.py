@@ -95,7 +95,7 @@ def states_equal(a: Any, b: Any) -> bool:
         return a.keys() == b.keys() and all(states_equal(a[k], b[k]) for k in a)
     if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
         return len(a) == len(b) and all(states_equal(x, y) for x, y in zip(a, b, strict=False))
-    return a == b
+    return bool(a == b)
 
 
 def error_summary(exc: BaseException) -> str:
@@ -134,12 +134,14 @@ class CheckpointLoad(Plugin):
             checkpoint, load_warnings = self.load(written.path, map_location=state.device)
             if load_warnings:
                 state.outcomes.setdefault("checkpoint_load_warning", load_warnings[0])
+            live_optimizer = state.optimizer
+            assert live_optimizer is not None, "make_optimizer runs before training, so before any checkpoint"
             model = state.workload.build_model().to(state.device)
-            optimizer = fresh_optimizer(state.optimizer, state.model, model)
+            optimizer = fresh_optimizer(live_optimizer, state.model, model)
             scheduler = fresh_scheduler(state.scheduler, optimizer)
             restore_training_objects(checkpoint, model, optimizer, scheduler)
             same = states_equal(model.state_dict(), state.model.state_dict()) and states_equal(
-                optimizer.state_dict(), state.optimizer.state_dict()
+                optimizer.state_dict(), live_optimizer.state_dict()
             )
             self._continue_one_step(state, model, optimizer, scheduler)
         except Exception as exc:  # noqa: BLE001 - the outcome under test: record it, training goes on
@@ -157,12 +159,14 @@ class CheckpointLoad(Plugin):
         """One training step on the restored objects (the caller restores the random states after)."""
         import torch
 
+        criterion = state.criterion
+        assert criterion is not None, "make_criterion runs before training, so before any checkpoint"
         loader = state.train_loader
         dataset = loader.dataset
         items = [dataset[i] for i in range(min(len(dataset), loader.batch_size or 1))]
         batch = {k: v.to(state.device) for k, v in loader.collate_fn(items).items()}
         model.train()
-        loss = state.criterion(state.workload.forward(model, batch), batch)
+        loss = criterion(state.workload.forward(model, batch), batch)
         loss.backward()
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)

@@ -76,8 +76,10 @@ class LinearWarmup(Plugin):
 
     @hookimpl
     def on_step(self, state: TrainState) -> None:
+        assert state.scheduler is not None, "this plugin's make_scheduler built it (one scheduler slot)"
         state.scheduler.step()
 
     @hookimpl
     def on_epoch_end(self, state: TrainState) -> None:
+        assert state.scheduler is not None, "this plugin's make_scheduler built it (one scheduler slot)"
         state.scheduler.step()

@@ -34,7 +34,8 @@ def clamp_outputs(outputs: Any, limit: float) -> Any:
 
     A plain tensor is clamped; a dataclass with ``image_logit`` gets a clamped copy of it.
     """
-    if dataclasses.is_dataclass(outputs) and hasattr(outputs, "image_logit"):
+    # is_dataclass is also true of a dataclass's class; the workload returns an instance
+    if dataclasses.is_dataclass(outputs) and not isinstance(outputs, type) and hasattr(outputs, "image_logit"):
         return dataclasses.replace(outputs, image_logit=outputs.image_logit.clamp(-limit, limit))
     return outputs.clamp(-limit, limit)
 

@@ -27,7 +27,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validat
 from harness.core.plugin import Plugin, hookimpl
 
 if TYPE_CHECKING:
-    from torch.optim import Optimizer
+    from torch.optim import Optimizer as TorchOptimizer  # this module's plugin class is Optimizer
 
     from harness.core.state import TrainState
 
@@ -81,7 +81,7 @@ class Optimizer(Plugin):
     addresses = ("weights_not_updating", "no_convergence")  # built over the model that trains
 
     @hookimpl
-    def make_optimizer(self, state: TrainState) -> Optimizer:
+    def make_optimizer(self, state: TrainState) -> TorchOptimizer:
         import torch
 
         p = self.params

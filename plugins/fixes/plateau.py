@@ -47,4 +47,5 @@ class Plateau(Plugin):
     def on_epoch_end(self, state: TrainState, metrics: dict[str, Any]) -> None:
         value = finite_metric(metrics, self.params.metric)
         if value is not None:
+            assert state.scheduler is not None, "this plugin's make_scheduler built it (one scheduler slot)"
             state.scheduler.step(value)

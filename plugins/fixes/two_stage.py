@@ -33,7 +33,7 @@ if TYPE_CHECKING:
     from harness.core.state import TrainState
 
 
-def stage_lr(step: int, p: Any, steps_per_epoch: int, total_steps: int, group: str) -> float:
+def stage_lr(step: int, p: Params, steps_per_epoch: int, total_steps: int, group: str) -> float:
     """The LR of ``group`` ("head" or "backbone") after ``step`` optimizer steps."""
     stage1_steps = p.stage1_epochs * steps_per_epoch
     if step < stage1_steps:
@@ -89,8 +89,10 @@ class TwoStage(Plugin):
         def absolute(name: str, base: float) -> Callable[[int], float]:
             return lambda step: stage_lr(step, p, per_epoch, total, name) / base
 
-        groups = state.optimizer.param_groups
-        return LambdaLR(state.optimizer, [absolute(group.get("name", "head"), group["lr"]) for group in groups])
+        optimizer = state.optimizer
+        assert optimizer is not None, "make_scheduler runs after make_optimizer"
+        groups = optimizer.param_groups
+        return LambdaLR(optimizer, [absolute(group.get("name", "head"), group["lr"]) for group in groups])
 
     @hookimpl
     def on_train_start(self, state: TrainState) -> None:
@@ -99,6 +101,7 @@ class TwoStage(Plugin):
 
     @hookimpl
     def on_step(self, state: TrainState) -> None:
+        assert state.scheduler is not None, "this plugin's make_scheduler built it (one scheduler slot)"
         state.scheduler.step()
 
     @hookimpl

@@ -45,4 +45,5 @@ class WarmupCosine(Plugin):
 
     @hookimpl
     def on_step(self, state: TrainState) -> None:
+        assert state.scheduler is not None, "this plugin's make_scheduler built it (one scheduler slot)"
         state.scheduler.step()

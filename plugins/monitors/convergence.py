@@ -146,7 +146,7 @@ class Convergence(StepLossMonitor):
             )
 
     @hookimpl
-    def on_epoch_end(self, state: TrainState) -> None:
+    def on_epoch_end(self, state: TrainState, metrics: dict[str, Any]) -> None:
         self.judge_initial(state)
         self.check(state)
 

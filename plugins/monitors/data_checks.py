@@ -230,9 +230,9 @@ class DataChecks(Plugin):
         for key, value in batch.items():
             if key != "labels" and value.numel() and value.is_floating_point():
                 self.check_floats(split, key, value)
-        key = primary_input(batch)
-        if key is not None and len(indices) >= self.params.min_items:
-            self.check_repeats(split, key, batch[key])
+        primary = primary_input(batch)
+        if primary is not None and len(indices) >= self.params.min_items:
+            self.check_repeats(split, primary, batch[primary])
 
     def check_floats(self, split: str, key: str, value: Any) -> None:
         import torch

@@ -77,7 +77,9 @@ def is_partial_last_batch(state: TrainState) -> bool:
         items = len(loader.dataset)
     except TypeError:  # an iterable dataset: no length
         return False
-    return bool(size) and not getattr(loader, "drop_last", False) and items % size != 0
+    if not size:
+        return False
+    return not getattr(loader, "drop_last", False) and items % size != 0
 
 
 GRAD_EXPLOSION_KIND = FindingKind(

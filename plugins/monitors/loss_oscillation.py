@@ -40,7 +40,7 @@ def windows(steps: list[int], losses: list[float], count: int, minimum: int) -> 
     """``(last step, mean loss)`` of consecutive windows over an epoch (non-finite losses left out);
     the last window takes the remainder."""
     size = max(minimum, len(losses) // count)
-    out = []
+    out: list[tuple[int, float]] = []
     for start in range(0, len(losses), size):
         if out and len(losses) - start < size:  # a short tail joins the window before it
             break

@@ -115,5 +115,5 @@ class LossPlateau(StepLossMonitor):
             )
 
     @hookimpl
-    def on_train_end(self) -> None:
+    def on_train_end(self, state: TrainState) -> None:  # the base's signature; the state is not needed
         self.series.drain()  # the steps of an unfinished epoch: too few to judge

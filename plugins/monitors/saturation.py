@@ -85,9 +85,9 @@ class Saturation(Plugin):
                 over[f"batch {key}"] = value
         self.batch_max = {}
         for name in self.params.metrics:
-            value = metrics.get(name)
-            if isinstance(value, (int, float)) and not math.isnan(value) and abs(value) > self.params.max_abs:
-                over[name] = float(value)
+            reported = metrics.get(name)
+            if isinstance(reported, (int, float)) and not math.isnan(reported) and abs(reported) > self.params.max_abs:
+                over[name] = float(reported)
         if over:
             worst = max(over.values(), key=abs)
             detail = ", ".join(f"{k}={v:.4g}" for k, v in over.items())

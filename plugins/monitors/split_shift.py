@@ -55,7 +55,7 @@ def sampled_features(workload: Any, dataset: Any, limit: int) -> Any:
     indices = evenly_spaced(len(dataset), limit)
     batch = collate_items(workload, dataset, indices) if indices else None
     key = primary_input(batch) if batch else None
-    if key is None or not batch[key].is_floating_point():
+    if not batch or key is None or not batch[key].is_floating_point():
         return None
     values = batch[key].detach().double()
     return values.reshape(values.shape[0], -1)
