@@ -332,7 +332,7 @@ def doctor(
     variant's kinds nor one the reference lacks, the main metric at the reference's
     (--tolerance), status ok; or the --expect lines. With `-- python train.py ARGS`, the program
     runs unmodified under the watcher, the arms are the fixes the watcher applies to it, and the
-    cure comes back as the edit at the line of your code. Exit 0 a fix proven, 1 none, 2 bad input.
+    cure comes back as the edit at the line of your code. Exit 0 a fix proven, 1 none, 2 bad input, 130 interrupted.
 
     \b
     harness doctor scenarios/issue11.yaml --variant broken -j 2 --json doctor.json
