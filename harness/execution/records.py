@@ -132,7 +132,18 @@ class RunRecord(_RunRecordFields, total=False):
 
 
 def torch_version() -> str:
-    """The running PyTorch's version: what ``when: {torch: ...}`` lines are judged against."""
+    """The running PyTorch's version: what ``when: {torch: ...}`` lines are judged against. Read
+    from torch when it is loaded, else from its installed metadata (importing torch costs ~2 s:
+    ``harness watch`` of a program that never imports torch must not pay it)."""
+    import sys
+
+    if "torch" not in sys.modules:
+        from importlib import metadata
+
+        try:
+            return metadata.version("torch")
+        except metadata.PackageNotFoundError:
+            pass
     import torch
 
     version: str = torch.__version__  # a TorchVersion, a str subclass (torch is not followed by mypy)
