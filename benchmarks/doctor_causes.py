@@ -50,13 +50,15 @@ def diagnose(path: Path, seeds: int, jobs: int) -> dict[str, Any]:
 
     from harness import run_scenario
     from harness.core.diagnosis import declared_causes, most_likely, rank_causes
+    from harness.core.findings import structural_kinds
     from harness.scenario.arms import catalogue
 
     results = ROOT / ".harness" / "doctor_causes" / path.stem
     report = run_scenario(str(path), variants=["broken"], seeds=list(range(seeds)), jobs=jobs, results_dir=results)
     runs = report["runs"]
     kinds = Counter(k for r in runs for k in {f["kind"] for f in r.get("findings", [])})
-    ranked = most_likely(rank_causes(kinds, declared_causes(catalogue()), runs))
+    plugins = catalogue()
+    ranked = most_likely(rank_causes(kinds, declared_causes(plugins), runs, structural_kinds(plugins)))
     return {"kinds": dict(kinds), "ranked": [c["cause"] for c in ranked], "top": ranked[0] if ranked else None}
 
 

@@ -158,6 +158,7 @@ def line_of(where: str | None, script: str) -> int | None:
 def diagnose(twin: dict[str, Any], out: Path) -> dict[str, Any]:
     """The top cause and the line of its edit, from one watched run of the twin."""
     from harness.core.diagnosis import declared_causes, most_likely, rank_causes
+    from harness.core.findings import structural_kinds
     from harness.core.pluginmanager import discover_plugins
     from harness.experiments.doctor_edits import edits
 
@@ -172,7 +173,7 @@ def diagnose(twin: dict[str, Any], out: Path) -> dict[str, Any]:
         run.setdefault("train", {})["cwd"] = str(twin["folder"])
     kinds = {f["kind"]: 1 for run in runs for f in run.get("findings", [])}
     available = discover_plugins()
-    diagnosis = rank_causes(kinds, declared_causes(available), runs)
+    diagnosis = rank_causes(kinds, declared_causes(available), runs, structural_kinds(available))
     top = most_likely(diagnosis)
     section = {"observed": kinds, "diagnosis": diagnosis, "candidates": [], "best": None}
     placed = edits(section, runs, available)

@@ -10,7 +10,7 @@ run showed and prints them whether or not a plugin can apply the cure.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -67,9 +67,13 @@ class Cause:
 
 
 def rank_causes(
-    kinds: Mapping[str, int], declared: Mapping[str, Sequence[Cause]], records: Sequence[Mapping[str, Any]]
+    kinds: Mapping[str, int],
+    declared: Mapping[str, Sequence[Cause]],
+    records: Sequence[Mapping[str, Any]],
+    structural: Collection[str] = (),
 ) -> list[dict[str, Any]]:
-    """Per observed kind (most seen first), its declared causes ranked by the evidence in ``records``.
+    """Per observed kind (most seen first), its declared causes ranked by the evidence in ``records``;
+    an entry of a ``structural`` kind (:func:`harness.core.findings.structural_kinds`) says so.
 
     A cause declared for several observed kinds is listed under each (its evidence read once),
     marked ``repeat`` after the first so a report tells it once. A test that fails on unusual
@@ -90,7 +94,9 @@ def rank_causes(
             | ({"repeat": True} if r else {})
             for _, _, c, v, t, r in ranked
         ]
-        out.append({"kind": kind, "runs": kinds[kind], "causes": causes})
+        out.append(
+            {"kind": kind, "runs": kinds[kind], "causes": causes} | ({"structural": True} if kind in structural else {})
+        )
     return out
 
 
@@ -112,9 +118,9 @@ def declared_causes(plugins: Mapping[str, Any]) -> dict[str, list[Cause]]:
 
 def most_likely(diagnosis: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
     """Every cause of a diagnosis (:func:`rank_causes`) ranked across its kinds: the evidence's verdict
-    first; then a cause that is the only one declared for an observed kind (a finding only it
-    explains, such as the model seen in eval() mode while training, outweighs symptoms many causes
-    share); then how many of the observed kinds declare it (a cause that explains more of what was
+    first; then a cause that is the only one declared for an observed *structural* kind (a fact
+    only it explains, such as the model seen in eval() mode while training, outweighs symptoms
+    many causes share; a symptom of how training went, clamped outputs, does not); then how many of the observed kinds declare it (a cause that explains more of what was
     seen is likelier), then the order the kinds and causes came in."""
     from collections import Counter
 
@@ -122,7 +128,7 @@ def most_likely(diagnosis: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
     sole: set[str] = set()
     first: dict[str, tuple[int, dict[str, Any]]] = {}
     for entry in diagnosis:
-        if len(entry["causes"]) == 1:
+        if len(entry["causes"]) == 1 and entry.get("structural"):
             sole.add(entry["causes"][0]["cause"])
         for cause in entry["causes"]:
             explains[cause["cause"]] += 1

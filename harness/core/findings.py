@@ -37,9 +37,12 @@ Site = Literal[
 Signal = Literal["loss", "loss_trend", "gradients", "parameters", "predictions", "validation", "lr", "data", "memory"]
 #: how the doctor's evidence tests read a kind: ``overshoot`` is what a too-high LR does to the
 #: loss itself, ``stall`` a mechanism other than the labels that stops learning,
-#: ``broken_before_stepping`` a run broken before its first step (the LR cannot be the cause)
-Role = Literal["overshoot", "stall", "broken_before_stepping"]
-ROLES: tuple[str, ...] = ("overshoot", "stall", "broken_before_stepping")
+#: ``broken_before_stepping`` a run broken before its first step (the LR cannot be the cause),
+#: ``structural`` a fact seen in the code, data or model as it is (the model in eval() mode, a
+#: softmax's output into the loss, data on another scale), not a symptom of how training went:
+#: when it has one cause, that cause is the diagnosis (:func:`harness.core.diagnosis.most_likely`)
+Role = Literal["overshoot", "stall", "broken_before_stepping", "structural"]
+ROLES: tuple[str, ...] = ("overshoot", "stall", "broken_before_stepping", "structural")
 
 
 @dataclass(frozen=True)
@@ -113,6 +116,11 @@ def signals_of(cls: Any) -> tuple[str, ...]:
     if needs is not None:
         return tuple(needs)
     return tuple(dict.fromkeys(s for k in getattr(cls, "kinds", ()) for s in k.signals))
+
+
+def structural_kinds(plugins: Mapping[str, Any]) -> frozenset[str]:
+    """The kinds ``plugins`` declare ``structural``: facts seen in the code, data or model as they are."""
+    return frozenset(name for name, kind in declared_kinds(plugins).items() if "structural" in kind.roles)
 
 
 def site_of(kind: str, plugins: Mapping[str, Any]) -> str | None:

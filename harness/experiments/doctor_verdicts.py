@@ -262,6 +262,7 @@ def minimise(
 def first_section(doctor: Any, baseline: Any, lines: list[str], given: bool, tolerance: float) -> dict[str, Any]:
     """The report's ``doctor`` section after phase 1 (no candidate tried yet)."""
     from harness.core.diagnosis import declared_causes, rank_causes
+    from harness.core.findings import structural_kinds
     from harness.experiments.doctor_candidates import Candidate
 
     rule, metric, variant = doctor.rule, doctor.metric, doctor.variant
@@ -270,7 +271,9 @@ def first_section(doctor: Any, baseline: Any, lines: list[str], given: bool, tol
         "variant": variant,
         "seeds": list(doctor.seeds),
         "observed": dict(sorted(baseline.kinds.items())),
-        "diagnosis": rank_causes(baseline.kinds, declared_causes(doctor.available), baseline.records),
+        "diagnosis": rank_causes(
+            baseline.kinds, declared_causes(doctor.available), baseline.records, structural_kinds(doctor.available)
+        ),
         "metric": metric,
         "lower_is_better": lower_is_better(metric) if metric else None,
         "reference": baseline.reference,

@@ -125,6 +125,7 @@ SYMMETRIC_UNITS_KIND = FindingKind(
         ),
     ),
     signals=("parameters",),
+    roles=frozenset(("structural",)),
 )
 
 

@@ -117,7 +117,7 @@ DATA_NON_FINITE_KIND = FindingKind(
         ),
     ),
     signals=("data",),
-    roles=frozenset(("broken_before_stepping",)),
+    roles=frozenset(("broken_before_stepping", "structural")),
 )
 
 DATA_MISSING_CLASS_KIND = FindingKind(
@@ -133,6 +133,7 @@ DATA_MISSING_CLASS_KIND = FindingKind(
         ),
     ),
     signals=("data",),
+    roles=frozenset(("structural",)),
 )
 
 DATA_LABEL_RANGE_KIND = FindingKind(
@@ -148,6 +149,7 @@ DATA_LABEL_RANGE_KIND = FindingKind(
         ),
     ),
     signals=("data",),
+    roles=frozenset(("structural",)),
 )
 
 DATA_REPEATED_ITEM_KIND = FindingKind(
@@ -155,6 +157,7 @@ DATA_REPEATED_ITEM_KIND = FindingKind(
     "the dataset returns the same item for different indices",
     causes=(SAME_ITEM,),
     signals=("data",),
+    roles=frozenset(("structural",)),
 )
 
 DATA_FEATURE_SCALE_KIND = FindingKind(
@@ -162,7 +165,7 @@ DATA_FEATURE_SCALE_KIND = FindingKind(
     "input features on very different scales (unstandardised)",
     causes=(UNNORMALISED_INPUTS,),
     signals=("data",),
-    roles=frozenset(("broken_before_stepping",)),
+    roles=frozenset(("broken_before_stepping", "structural")),
 )
 
 DATA_ORDERED_BY_LABEL_KIND = FindingKind(
@@ -178,6 +181,7 @@ DATA_ORDERED_BY_LABEL_KIND = FindingKind(
         ),
     ),
     signals=("data",),
+    roles=frozenset(("structural",)),
 )
 
 

@@ -60,7 +60,7 @@ PROBABILITY_OUTPUTS_KIND = FindingKind(
     ),
     site="probabilities",
     signals=("predictions",),
-    roles=frozenset(("stall",)),
+    roles=frozenset(("stall", "structural")),
 )
 
 

@@ -40,7 +40,7 @@ STALE_GRADIENTS_KIND = FindingKind(
     ),
     site="optimizer_step",
     signals=("gradients",),
-    roles=frozenset(("stall", "broken_before_stepping")),
+    roles=frozenset(("stall", "broken_before_stepping", "structural")),
 )
 
 

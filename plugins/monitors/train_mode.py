@@ -43,6 +43,7 @@ EVAL_MODE_KIND = FindingKind(
         ),
     ),
     site="eval_call",
+    roles=frozenset(("structural",)),
 )
 
 

@@ -84,7 +84,7 @@ FROZEN_PARAMETERS_KIND = FindingKind(
     ),
     site="optimizer",
     signals=("gradients", "parameters"),
-    roles=frozenset(("stall",)),
+    roles=frozenset(("stall", "structural")),
 )
 
 

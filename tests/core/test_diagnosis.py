@@ -92,3 +92,31 @@ def test_every_finding_kind_of_every_monitor_has_a_cause() -> None:
     available = catalogue()
     kinds = {k for info in available.values() if info.kind == "monitor" for k in info.cls.finding_kinds}
     assert kinds - set(declared_causes(available)) == set()
+
+
+def test_a_structural_kinds_only_cause_outranks_a_cause_of_shared_symptoms() -> None:
+    """The model seen in eval() mode while training is the diagnosis, though a too-high LR explains
+    two symptoms; a symptom of how training went (clamped outputs) does not get that weight."""
+    from harness.core.diagnosis import most_likely
+
+    def cause(name: str) -> dict:
+        return {"cause": name, "why": "", "verdict": "supports", "evidence": "", "cure": "", "plugin": None}
+
+    lr, eval_mode, clamped = cause("learning rate too high"), cause("eval mode"), cause("outputs clamped")
+    diagnosis = [
+        {"kind": "loss_oscillation", "runs": 1, "causes": [lr]},
+        {"kind": "no_convergence", "runs": 1, "causes": [lr]},
+        {"kind": "eval_mode", "runs": 1, "causes": [eval_mode], "structural": True},
+    ]
+    assert most_likely(diagnosis)[0]["cause"] == "eval mode"
+    diagnosis[2] = {"kind": "clamped_outputs", "runs": 1, "causes": [clamped]}  # not structural
+    assert most_likely(diagnosis)[0]["cause"] == "learning rate too high"
+
+
+def test_the_structural_kinds_are_declared_facts_not_symptoms() -> None:
+    from harness.core.findings import structural_kinds
+    from harness.core.pluginmanager import discover_plugins
+
+    kinds = structural_kinds(discover_plugins())
+    assert {"eval_mode", "probability_outputs", "stale_gradients", "data_feature_scale"} <= kinds
+    assert not kinds & {"clamped_outputs", "saturation", "loss_explosion", "weight_shrinkage"}

@@ -47,12 +47,14 @@ def grouped(findings: list[dict[str, Any]]) -> list[tuple[dict[str, Any], list[i
 def diagnosis_of(record: dict[str, Any]) -> list[dict[str, Any]]:
     """The doctor's diagnosis of one watched run: each kind's declared causes ranked by its evidence."""
     from harness.core.diagnosis import declared_causes, rank_causes
+    from harness.core.findings import structural_kinds
     from harness.core.pluginmanager import discover_plugins
 
     kinds: dict[str, int] = {}
     for finding in record.get("findings") or []:
         kinds[finding["kind"]] = 1
-    return rank_causes(kinds, declared_causes(discover_plugins()), [record]) if kinds else []
+    plugins = discover_plugins()
+    return rank_causes(kinds, declared_causes(plugins), [record], structural_kinds(plugins)) if kinds else []
 
 
 def likely_cause(diagnosis: list[dict[str, Any]], kind: str) -> dict[str, Any] | None:
