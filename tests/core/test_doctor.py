@@ -81,7 +81,9 @@ def test_cure_lines_and_the_reference_threshold() -> None:
         }
     ]
     assert doc.persistent_kinds(runs) == {"collapse"}
-    assert doc.reference_threshold([0.9, 0.7], "f1", 0.02) == pytest.approx(0.8 - 0.016)
+    assert doc.reference_threshold([0.9, 0.88], "f1", 0.02) == pytest.approx(0.89 - 0.0178)
+    assert doc.reference_threshold([0.9, 0.7], "f1", 0.02) == pytest.approx(0.7)  # its worst seed passes its bar
+    assert doc.reference_threshold([0.21, 0.23], "val_loss", 0.05) == pytest.approx(0.231)
     assert doc.reference_threshold([0.5], "loss", 0.1) == pytest.approx(0.55)
     assert doc.reference_threshold([None], "f1", 0.02) is None
 
