@@ -53,9 +53,20 @@ def cure_lines(
     ]
     if metric is not None and threshold is not None and math.isfinite(threshold):
         op = "<=" if lower_is_better(metric) else ">="
-        lines.append(f"final.{metric} {op} {threshold:.4g}")
+        lines.append(f"final.{metric} {op} {_rounded_loosely(threshold, op == '<=')}")
     lines.append("status == ok")
     return lines
+
+
+def _rounded_loosely(value: float, up: bool) -> str:
+    """``value`` to 4 significant digits, rounded the way that keeps every value it bounds inside
+    (0.231406 as an upper bound is 0.2315, not 0.2314: the reference's worst seed must pass)."""
+    text = f"{value:.4g}"
+    if (float(text) < value) if up else (float(text) > value):
+        exponent = math.floor(math.log10(abs(value))) - 3 if value else 0
+        step = 10.0**exponent
+        text = f"{(math.ceil(value / step) if up else math.floor(value / step)) * step:.4g}"
+    return text
 
 
 def reference_threshold(values: list[float | None], metric: str, tolerance: float) -> float | None:

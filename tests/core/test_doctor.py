@@ -432,3 +432,11 @@ def test_candidates_are_tried_by_the_evidence_for_the_cause_that_names_them_firs
     narrow = doc.Candidate({"fix_a": {}}, addresses=("x",), label="fix_a")
     assert [c.name for c in sorted([broad, narrow], key=doc.Candidate.rank_key)] == ["fix_b", "fix_a"]
     assert [c.name for c in with_evidence([broad, narrow], evidence)] == ["fix_a", "fix_b"]
+
+
+def test_the_metric_bar_is_rounded_so_the_value_it_came_from_passes() -> None:
+    """A reference's worst seed of 0.231406 as the val_loss bar reads 0.2315, not 0.2314 (it failed itself)."""
+    lines = doc.cure_lines({}, "val_loss", 0.23140673, set(), 4)
+    assert "final.val_loss <= 0.2315" in lines
+    lines = doc.cure_lines({}, "f1", 0.94369, set(), 4)
+    assert "final.f1 >= 0.9436" in lines
