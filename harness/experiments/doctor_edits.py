@@ -69,7 +69,7 @@ def edits(
             plugin = available[name].cls(available[name].cls.Params(**dict(params)))
             text = plugin.script_edit(lr) or f"apply {name} ({params})"
             site = first_site(records, _kinds_for(name, available, observed))
-            why = f"proven on {best['passed_runs']}/{best['runs']} seeds ({best['description']})"
+            why = f"proven on {best['passed_runs']}/{best['runs']} seeds: {best['name']}"
             out.append(_edit(site, text, proven=True, why=why))
         return out
     from harness.core.diagnosis import most_likely

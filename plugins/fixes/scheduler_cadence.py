@@ -33,7 +33,7 @@ class SchedulerCadence(Plugin):
     params: Params  # the instance's parameters, of this plugin's own model
     Params = Params
     addresses = ("lr_zero", "schedule_mismatch")
-    suggestions = ({"every": "step"},)
+    suggestions = ({"every": "step"}, {"every": "pass"})
     acts_on_scripts = True
 
     def script_edit(self, lr: float | None = None) -> str:
