@@ -142,6 +142,10 @@ class Plugin:
     def script_loss(self, name: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
         """A training loss call (``torch.nn.functional.NAME``) is about to run: ``kwargs`` may be changed."""
 
+    #: the site (:data:`harness.core.findings.Site`) of the line ``script_edit`` is said at: the
+    #: optimizer's construction for an LR, its step for clipping; None: the cured finding's own line
+    script_edit_site: ClassVar[str | None] = None
+
     def script_edit(self, lr: float | None = None) -> str:
         """The change to make in the script's own code that does what this fix did from outside, in
         words a person applies without harness, said at the line of the finding it cures

@@ -16,9 +16,6 @@ import os
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-#: the finding kinds whose line is where an LR is set (the optimizer's constructor)
-LR_SITES = ("optimizer",)
-
 
 def first_site(records: Sequence[Mapping[str, Any]], kinds: Sequence[str]) -> Mapping[str, Any] | None:
     """The earliest finding of ``kinds`` (in the order given) that names a line of the program."""
@@ -45,12 +42,14 @@ def script_lr(section: Mapping[str, Any], records: Sequence[Mapping[str, Any]]) 
 
 
 def _kinds_for(plugin: str, available: Mapping[str, Any], observed: Sequence[str]) -> list[str]:
-    """The observed kinds a fix addresses, those whose line sets the LR first for ``lr_scale``."""
+    """The observed kinds a fix addresses, those shown at the fix's edit site first
+    (``script_edit_site``: an LR is set where the optimizer is built)."""
     from harness.core.findings import site_of
 
-    addressed = [k for k in observed if k in tuple(available[plugin].cls.addresses)] if plugin in available else []
-    if plugin == "lr_scale":
-        addressed.sort(key=lambda k: site_of(k, available) not in LR_SITES)
+    cls = available[plugin].cls
+    addressed = [k for k in observed if k in tuple(cls.addresses)]
+    if cls.script_edit_site is not None:
+        addressed.sort(key=lambda k: site_of(k, available) != cls.script_edit_site)
     return addressed or list(observed)
 
 

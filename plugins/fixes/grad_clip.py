@@ -39,6 +39,7 @@ class GradClip(Plugin):
     Params = Params
     addresses = ("grad_explosion", "loss_explosion", "loss_oscillation", "nan")
     acts_on_scripts = True
+    script_edit_site = "optimizer_step"
 
     def script_edit(self, lr: float | None = None) -> str:
         p = self.params

@@ -29,6 +29,7 @@ class GradReset(Plugin):
     name = "grad_reset"
     addresses = ("stale_gradients",)
     acts_on_scripts = True
+    script_edit_site = "optimizer_step"
 
     def script_edit(self, lr: float | None = None) -> str:
         return "call optimizer.zero_grad() in every step, before loss.backward()"

@@ -45,6 +45,7 @@ class LRScale(Plugin):
     )
     suggestions = ({"factor": 0.1}, {"factor": 0.01})
     acts_on_scripts = True
+    script_edit_site = "optimizer"
 
     def script_edit(self, lr: float | None = None) -> str:
         factor = self.params.factor

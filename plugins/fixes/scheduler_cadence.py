@@ -35,6 +35,7 @@ class SchedulerCadence(Plugin):
     addresses = ("lr_zero", "schedule_mismatch")
     suggestions = ({"every": "step"}, {"every": "pass"})
     acts_on_scripts = True
+    script_edit_site = "scheduler_step"
 
     def script_edit(self, lr: float | None = None) -> str:
         if self.params.every == "step":

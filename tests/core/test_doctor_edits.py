@@ -86,3 +86,16 @@ def test_the_earliest_finding_with_a_line_and_paths_shown_relative_to_here() -> 
     assert short_path("/elsewhere/train.py:19", "/home/me/project") == "/elsewhere/train.py:19"
     lines = edit_lines([{"where": None, "source": None, "edit": "x", "why": "y"}])
     assert lines == ["(no line known): x", "    y"]
+
+
+def test_every_fix_acting_on_scripts_says_its_edit_at_a_declared_site() -> None:
+    from typing import get_args
+
+    from harness.core.findings import Site
+
+    available = discover_plugins()
+    for name, info in available.items():
+        if info.kind == "fix" and info.cls.acts_on_scripts:
+            plugin = info.cls(info.cls.Params())
+            assert plugin.script_edit(0.1), name  # a sentence a person can apply
+            assert info.cls.script_edit_site in (*get_args(Site), None), name
